@@ -13,7 +13,9 @@ for (let i = 0; i < B64_ALPHABET.length; i++) B64_LOOKUP[B64_ALPHABET.charCodeAt
 const HEX_TABLE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 const encoder = new TextEncoder();
-const strict_decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF: authenticated bytes must decode to exactly one text, and
+// the default would silently strip it, so `BOM ‖ x` and `x` would read the same.
+const strict_decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Throws TypeError unless `value` is a Uint8Array (of `length` bytes, when given). */
 export function assert_bytes(value: unknown, name: string, length?: number): asserts value is Uint8Array {
@@ -50,7 +52,11 @@ export function to_base64(bytes: Uint8Array): string {
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {
     const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += B64_ALPHABET[n >> 18]! + B64_ALPHABET[(n >> 12) & 63]! + B64_ALPHABET[(n >> 6) & 63]! + B64_ALPHABET[n & 63]!;
+    out +=
+      B64_ALPHABET[n >> 18]! +
+      B64_ALPHABET[(n >> 12) & 63]! +
+      B64_ALPHABET[(n >> 6) & 63]! +
+      B64_ALPHABET[n & 63]!;
   }
   const rest = bytes.length - i;
   if (rest === 1) {
@@ -95,7 +101,10 @@ export function utf8(text: string): Uint8Array {
   return encoder.encode(text);
 }
 
-/** Decodes UTF-8, throwing TypeError on malformed input instead of substituting U+FFFD. */
+/**
+ * Decodes UTF-8 (RFC 3629) exactly: TypeError on malformed input instead of substituting U+FFFD,
+ * and a leading byte-order mark is kept as U+FEFF, so `utf8(from_utf8(b))` equals `b`.
+ */
 export function from_utf8(bytes: Uint8Array): string {
   assert_bytes(bytes, 'bytes');
   return strict_decoder.decode(bytes);
@@ -127,7 +136,8 @@ export function u32_be(value: number): Uint8Array {
 
 /** Big-endian unsigned 64-bit encoding of a safe integer (protocol.md §5 contract address). */
 export function u64_be(value: number): Uint8Array {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError('u64 must be a safe non-negative integer');
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new RangeError('u64 must be a safe non-negative integer');
   const out = new Uint8Array(8);
   new DataView(out.buffer).setBigUint64(0, BigInt(value), false);
   return out;

@@ -1,0 +1,291 @@
+/**
+ * Accounts and transactions (protocol.md §5): the transaction JSON, its signature, hash and
+ * strict structural validation, account and contract addresses.
+ * @module
+ */
+
+import { assert_bytes, concat, from_base64, from_hex, to_hex, u64_be, utf8 } from './bytes.js';
+import { ResultCode } from './codes.js';
+import { is_scheme, type Scheme } from './envelope.js';
+import { is_well_formed, jcs } from './jcs.js';
+import type { CryptoProvider } from './provider.js';
+
+/** `store_code` message (protocol.md §5): `code` is standard base64 of the contract's code. */
+export interface StoreCodeMsg {
+  type: 'store_code';
+  code: string;
+}
+
+/** `instantiate` message (protocol.md §5): `payload` is the base64 envelope (§3) of the init msg. */
+export interface InstantiateMsg {
+  type: 'instantiate';
+  code_id: number;
+  label: string;
+  scheme: Scheme;
+  payload: string;
+}
+
+/** `execute` message (protocol.md §5): `contract` is a 40-hex address, `payload` a base64 envelope. */
+export interface ExecuteMsg {
+  type: 'execute';
+  contract: string;
+  scheme: Scheme;
+  payload: string;
+}
+
+/** `register_node` message (protocol.md §5, §8): `pk_reg` 64 hex, `quote` the attestation quote. */
+export interface RegisterNodeMsg {
+  type: 'register_node';
+  pk_reg: string;
+  quote: Record<string, unknown>;
+}
+
+/** The message `M` of a transaction (protocol.md §5). */
+export type TxMsg = StoreCodeMsg | InstantiateMsg | ExecuteMsg | RegisterNodeMsg;
+
+/** The signed body `B` of a transaction (protocol.md §5). */
+export interface TxBody {
+  chain_id: string;
+  /** Lowercase hex of the sender's 32-byte Ed25519 public key. */
+  sender: string;
+  sequence: number;
+  gas_limit: number;
+  msg: TxMsg;
+}
+
+/** A transaction `{"body": B, "signature": hex}` (protocol.md §5). */
+export interface Tx {
+  body: TxBody;
+  /** Lowercase hex of the 64-byte Ed25519 signature over {@link sign_bytes}. */
+  signature: string;
+}
+
+/** Domain prefix of the signed bytes (protocol.md §5). */
+export const TX_SIGN_PREFIX = 'cloister/tx/v1\n';
+/** Domain prefix of a contract address preimage (protocol.md §5). */
+export const CONTRACT_ADDRESS_PREFIX = 'cloister/contract\n';
+/** Most characters (Unicode code points) in an instantiate `label`; at least 1. */
+export const TX_LABEL_CHARS_MAX = 128;
+/** Most characters (Unicode code points) in a `chain_id`; at least 1. */
+export const TX_CHAIN_ID_CHARS_MAX = 128;
+/** Bytes of an address (protocol.md §5: the first 20 bytes of a hash). */
+export const ADDRESS_BYTES = 20;
+
+const HEX_40 = /^[0-9a-f]{40}$/;
+const HEX_64 = /^[0-9a-f]{64}$/;
+const HEX_128 = /^[0-9a-f]{128}$/;
+
+/** A transaction that is not of the form protocol.md §5 fixes: result code 7. */
+export class MalformedTxError extends Error {
+  /** protocol.md §5 result code 7, malformed transaction. */
+  readonly code = ResultCode.MALFORMED_TX;
+  override readonly name = 'MalformedTxError';
+}
+
+/**
+ * The bytes an account signs (protocol.md §5): `utf8("cloister/tx/v1\n") ‖ utf8(jcs(body))`.
+ * Throws TypeError if `body` is not a JSON value.
+ */
+export function sign_bytes(body: TxBody): Uint8Array {
+  if (typeof body !== 'object' || body === null) throw new TypeError('body must be an object');
+  return utf8(TX_SIGN_PREFIX + jcs(body));
+}
+
+/**
+ * Signs `body` with the account's 32-byte Ed25519 secret key (protocol.md §5). Throws RangeError
+ * if `body.sender` is not the hex public key of `sk_account`.
+ */
+export function sign_tx(p: CryptoProvider, sk_account: Uint8Array, body: TxBody): Tx {
+  assert_bytes(sk_account, 'sk_account', 32);
+  if (typeof body !== 'object' || body === null) throw new TypeError('body must be an object');
+  if (body.sender !== to_hex(p.ed25519_public(sk_account))) {
+    throw new RangeError('body.sender is not the public key of sk_account');
+  }
+  return { body, signature: to_hex(p.ed25519_sign(sk_account, sign_bytes(body))) };
+}
+
+/**
+ * Whether `tx.signature` is a valid strict Ed25519 signature (RFC 8032) by `tx.body.sender` over
+ * {@link sign_bytes}`(tx.body)` (protocol.md §5). False, never an exception, for malformed hex or
+ * a body that is not a JSON value; TypeError only if `tx` is not an object.
+ */
+export function verify_tx_signature(p: CryptoProvider, tx: Tx): boolean {
+  if (typeof tx !== 'object' || tx === null) throw new TypeError('tx must be an object');
+  const { body, signature } = tx;
+  if (typeof body !== 'object' || body === null) return false;
+  if (typeof signature !== 'string' || !HEX_128.test(signature)) return false;
+  if (typeof body.sender !== 'string' || !HEX_64.test(body.sender)) return false;
+  let message: Uint8Array;
+  try {
+    message = sign_bytes(body);
+  } catch {
+    return false;
+  }
+  return p.ed25519_verify(from_hex(signature), message, from_hex(body.sender));
+}
+
+/**
+ * protocol.md §5 `tx_hash = hex(H(utf8(jcs({"body": B, "signature": signature}))))`; any other
+ * property of `tx` is ignored.
+ */
+export function tx_hash(p: CryptoProvider, tx: Tx): string {
+  if (typeof tx !== 'object' || tx === null) throw new TypeError('tx must be an object');
+  return to_hex(p.sha256(utf8(jcs({ body: tx.body, signature: tx.signature }))));
+}
+
+/** protocol.md §5: an account's address is the lowercase hex of the first 20 bytes of `H(public key)`. */
+export function account_address(p: CryptoProvider, public_key: Uint8Array): string {
+  assert_bytes(public_key, 'public_key', 32);
+  return to_hex(p.sha256(public_key).subarray(0, ADDRESS_BYTES));
+}
+
+/**
+ * protocol.md §5 contract address:
+ * `hex(H(utf8("cloister/contract\n") ‖ utf8(sender) ‖ u64_be(sequence))[0..20])`, where `sender`
+ * is the 64-hex public key string of `body.sender` and `sequence` that of the instantiate tx.
+ */
+export function contract_address(p: CryptoProvider, sender: string, sequence: number): string {
+  if (typeof sender !== 'string') throw new TypeError('sender must be a string');
+  if (!HEX_64.test(sender)) throw new TypeError('sender must be 64 lowercase hex characters');
+  if (typeof sequence !== 'number') throw new TypeError('sequence must be a number');
+  const preimage = concat(utf8(CONTRACT_ADDRESS_PREFIX), utf8(sender), u64_be(sequence));
+  return to_hex(p.sha256(preimage).subarray(0, ADDRESS_BYTES));
+}
+
+// ---- strict parsing -------------------------------------------------------------------------
+
+function fail(message: string): never {
+  throw new MalformedTxError(message);
+}
+
+function plain_object(value: unknown, where: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${where} must be an object`);
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) fail(`${where} must be a plain object`);
+  return value as Record<string, unknown>;
+}
+
+function exact_keys(value: Record<string, unknown>, keys: readonly string[], where: string): void {
+  for (const key of Reflect.ownKeys(value)) {
+    if (typeof key !== 'string' || !keys.includes(key)) fail(`${where} has unexpected key ${String(key)}`);
+  }
+  for (const key of keys) if (!Object.hasOwn(value, key)) fail(`${where} is missing key ${key}`);
+}
+
+function text(value: unknown, where: string, max_chars: number): string {
+  if (typeof value !== 'string') fail(`${where} must be a string`);
+  if (!is_well_formed(value)) fail(`${where} contains a lone surrogate`);
+  const chars = [...value].length;
+  if (chars < 1 || chars > max_chars) fail(`${where} must have 1 to ${max_chars} characters`);
+  return value;
+}
+
+function hex(value: unknown, where: string, re: RegExp, chars: number): string {
+  if (typeof value !== 'string' || !re.test(value))
+    fail(`${where} must be ${chars} lowercase hex characters`);
+  return value;
+}
+
+function count(value: unknown, where: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || Object.is(value, -0)) {
+    fail(`${where} must be a non-negative integer below 2^53`);
+  }
+  return value;
+}
+
+function base64(value: unknown, where: string): string {
+  if (typeof value !== 'string') fail(`${where} must be a string`);
+  try {
+    from_base64(value);
+  } catch {
+    fail(`${where} must be standard padded base64`);
+  }
+  return value;
+}
+
+function scheme(value: unknown, where: string): Scheme {
+  if (!is_scheme(value)) fail(`${where} must be "gcm" or "siv"`);
+  return value;
+}
+
+function parse_msg(value: unknown): TxMsg {
+  const msg = plain_object(value, 'body.msg');
+  const type = msg['type'];
+  switch (type) {
+    case 'store_code':
+      exact_keys(msg, ['type', 'code'], 'body.msg');
+      return { type, code: base64(msg['code'], 'body.msg.code') };
+    case 'instantiate':
+      exact_keys(msg, ['type', 'code_id', 'label', 'scheme', 'payload'], 'body.msg');
+      return {
+        type,
+        code_id: count(msg['code_id'], 'body.msg.code_id'),
+        label: text(msg['label'], 'body.msg.label', TX_LABEL_CHARS_MAX),
+        scheme: scheme(msg['scheme'], 'body.msg.scheme'),
+        payload: base64(msg['payload'], 'body.msg.payload'),
+      };
+    case 'execute':
+      exact_keys(msg, ['type', 'contract', 'scheme', 'payload'], 'body.msg');
+      return {
+        type,
+        contract: hex(msg['contract'], 'body.msg.contract', HEX_40, 40),
+        scheme: scheme(msg['scheme'], 'body.msg.scheme'),
+        payload: base64(msg['payload'], 'body.msg.payload'),
+      };
+    case 'register_node': {
+      exact_keys(msg, ['type', 'pk_reg', 'quote'], 'body.msg');
+      const pk_reg = hex(msg['pk_reg'], 'body.msg.pk_reg', HEX_64, 64);
+      const quote = plain_object(msg['quote'], 'body.msg.quote');
+      let quote_jcs: string;
+      try {
+        quote_jcs = jcs(quote);
+      } catch (error) {
+        fail(`body.msg.quote is not a JSON value: ${(error as Error).message}`);
+      }
+      return { type, pk_reg, quote: JSON.parse(quote_jcs) as Record<string, unknown> };
+    }
+    default:
+      fail('body.msg.type must be one of store_code, instantiate, execute, register_node');
+  }
+}
+
+/**
+ * Strict structural validation of a transaction (protocol.md §5), e.g. the result of
+ * `JSON.parse`. Checks exact key sets at every level, types, lowercase hex of the right length
+ * (sender 64, signature 128, contract 40, pk_reg 64), non-negative safe integers, scheme, standard
+ * padded base64 for `code` and `payload`, 1 to {@link TX_LABEL_CHARS_MAX} characters of label and
+ * 1 to {@link TX_CHAIN_ID_CHARS_MAX} of chain id, well-formed Unicode, and that `quote` is a JSON
+ * object. Returns a fresh copy made of the checked fields only; throws {@link MalformedTxError}
+ * (code 7) naming the first problem found. Does not verify the signature.
+ */
+export function parse_tx(value: unknown): Tx {
+  const tx = plain_object(value, 'tx');
+  exact_keys(tx, ['body', 'signature'], 'tx');
+  const body = plain_object(tx['body'], 'body');
+  exact_keys(body, ['chain_id', 'sender', 'sequence', 'gas_limit', 'msg'], 'body');
+  return {
+    body: {
+      chain_id: text(body['chain_id'], 'body.chain_id', TX_CHAIN_ID_CHARS_MAX),
+      sender: hex(body['sender'], 'body.sender', HEX_64, 64),
+      sequence: count(body['sequence'], 'body.sequence'),
+      gas_limit: count(body['gas_limit'], 'body.gas_limit'),
+      msg: parse_msg(body['msg']),
+    },
+    signature: hex(tx['signature'], 'signature', HEX_128, 128),
+  };
+}
+
+/**
+ * `JSON.parse` then {@link parse_tx}; MalformedTxError (code 7) if `text` is not JSON.
+ * TypeError if `text` is not a string.
+ */
+export function parse_tx_json(json_text: string): Tx {
+  if (typeof json_text !== 'string') throw new TypeError('transaction text must be a string');
+  let value: unknown;
+  try {
+    value = JSON.parse(json_text);
+  } catch {
+    fail('transaction is not valid JSON');
+  }
+  return parse_tx(value);
+}

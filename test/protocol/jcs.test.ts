@@ -1,0 +1,112 @@
+/** RFC 8785 canonical JSON (protocol/jcs.ts): rules, rejections and properties. */
+
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { to_hex } from '../../protocol/bytes.js';
+import { is_well_formed, JCS_DEPTH_MAX, jcs, jcs_bytes } from '../../protocol/jcs.js';
+import { fc_options } from './helpers.js';
+
+describe('jcs', () => {
+  test('literals, numbers and strings', () => {
+    expect(jcs(null)).toBe('null');
+    expect(jcs(true)).toBe('true');
+    expect(jcs(false)).toBe('false');
+    expect(jcs(-0)).toBe('0');
+    expect(jcs(1e21)).toBe('1e+21');
+    expect(jcs(1e-7)).toBe('1e-7');
+    expect(jcs(123.456)).toBe('123.456');
+    expect(jcs('a"b\\c\n\u0001\u2028')).toBe('"a\\"b\\\\c\\n\\u0001\u2028"');
+    expect(jcs('\ud83d\ude00')).toBe('"\ud83d\ude00"');
+  });
+
+  test('sorts property names by UTF-16 code units (not code points), recursively, with no white space', () => {
+    // U+FB33 (BMP) sorts after the surrogate pair of U+1F600 in UTF-16, though before it by code point.
+    expect(jcs({ '\ufb33': 1, '\ud83d\ude00': 2, b: { d: [3, { z: 0, y: 1 }], c: null }, a: [] })).toBe(
+      '{"a":[],"b":{"c":null,"d":[3,{"y":1,"z":0}]},"\ud83d\ude00":2,"\ufb33":1}',
+    );
+    expect(jcs({ 10: 'x', 9: 'y', '': 'z' })).toBe('{"":"z","10":"x","9":"y"}');
+  });
+
+  test('accepts null-prototype objects; ignores nothing, calls no toJSON', () => {
+    const o = Object.create(null) as Record<string, unknown>;
+    o['k'] = 1;
+    expect(jcs(o)).toBe('{"k":1}');
+    expect(() => jcs({ toJSON: () => 1 })).toThrow(TypeError);
+  });
+
+  test('jcs_bytes is the UTF-8 of jcs', () => {
+    expect(to_hex(jcs_bytes({ '\u20ac': 1 }))).toBe('7b22e282ac223a317d');
+  });
+
+  test.each([
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['-Infinity', Number.NEGATIVE_INFINITY],
+    ['undefined', undefined],
+    ['undefined property', { a: undefined }],
+    ['undefined in array', [undefined]],
+    ['function', () => 1],
+    ['bigint', 1n],
+    ['symbol', Symbol('s')],
+    ['symbol-keyed property', { [Symbol('s')]: 1 }],
+    ['lone high surrogate', '\ud800'],
+    ['lone low surrogate', 'a\udc00b'],
+    ['lone surrogate in key', { '\ud800': 1 }],
+    ['Date', new Date(0)],
+    ['Map', new Map()],
+    ['Uint8Array', new Uint8Array(1)],
+    ['class instance', new (class A {})()],
+    ['boxed string', Object('s') as unknown],
+    ['array hole', new Array<number>(2)],
+    ['array subclass', new (class B extends Array {})()],
+  ])('rejects %s with TypeError', (_name, value) => {
+    expect(() => jcs(value)).toThrow(TypeError);
+  });
+
+  test('rejects cycles with TypeError, but allows shared (acyclic) references', () => {
+    const a: Record<string, unknown> = {};
+    a['self'] = a;
+    expect(() => jcs(a)).toThrow(TypeError);
+    const shared = { x: 1 };
+    expect(jcs({ a: shared, b: [shared] })).toBe('{"a":{"x":1},"b":[{"x":1}]}');
+  });
+
+  test(`nesting is limited to ${JCS_DEPTH_MAX} levels (RangeError), independent of the stack`, () => {
+    const nest = (depth: number): unknown => {
+      let v: unknown = 0;
+      for (let i = 0; i < depth; i++) v = [v];
+      return v;
+    };
+    expect(jcs(nest(JCS_DEPTH_MAX))).toBe(`${'['.repeat(JCS_DEPTH_MAX)}0${']'.repeat(JCS_DEPTH_MAX)}`);
+    expect(() => jcs(nest(JCS_DEPTH_MAX + 1))).toThrow(RangeError);
+  });
+
+  test('is_well_formed', () => {
+    expect(is_well_formed('a\ud83d\ude00')).toBe(true);
+    expect(is_well_formed('\ude00\ud83d')).toBe(false);
+    expect(() => is_well_formed(1 as unknown as string)).toThrow(TypeError);
+  });
+
+  const json = fc.jsonValue({ stringUnit: 'binary', maxDepth: 6 });
+
+  test('property: output is JSON that parses back to the input, and jcs is idempotent', () => {
+    fc.assert(
+      fc.property(json, (v) => {
+        const text = jcs(v);
+        expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(v)));
+        expect(jcs(JSON.parse(text))).toBe(text);
+      }),
+      fc_options(300),
+    );
+  });
+
+  test('property: property insertion order does not matter', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ unit: 'binary' }), json, { maxKeys: 12 }), (o) => {
+        const reversed = Object.fromEntries(Object.entries(o).reverse());
+        expect(jcs(reversed)).toBe(jcs(o));
+      }),
+      fc_options(200),
+    );
+  });
+});
