@@ -1,0 +1,181 @@
+/**
+ * The enclave's entry point: one `dispatch(task)` that answers every call of the call set with a
+ * Result and never throws. Runs inside a worker thread (enclave/worker.ts) or on the caller's
+ * thread (enclave/in_process.ts); the code and the answers are the same.
+ * @module
+ */
+
+import { randomBytes } from 'node:crypto';
+import { equal_bytes, from_base64, from_hex, to_base64, to_hex } from '../protocol/bytes.js';
+import { derive_network_keys } from '../protocol/keys.js';
+import type { CryptoProvider } from '../protocol/provider.js';
+import { get_provider } from '../protocol/providers/index.js';
+import { open_seed_share } from '../protocol/seed_share.js';
+import type { PublicKeys, Registration, SealedSeed } from './api.js';
+import { verify_quote } from './attestation.js';
+import { execute_block } from './block.js';
+import { KeyContext } from './context.js';
+import { compute_measurement, find_code_root } from './measurement.js';
+import { ProgramCache } from './programs.js';
+import { execute_query } from './query.js';
+import { EnclaveErrorCode, EnclaveFault, fail, ok, type Result } from './result.js';
+import { derive_seal_key, load_platform_secret, seal_secret, unseal_secret } from './sealing.js';
+import type { EnclaveOptions, EnclaveTask } from './tasks.js';
+import { check_policy } from './validate.js';
+
+/** Seeds kept unsealed at once (a node normally has one). */
+const SEEDS_CACHED_MAX = 4;
+const SEALED_B64_CHARS_MAX = 256;
+const HEX64_RE = /^[0-9a-f]{64}$/;
+
+/** Injected sources of nondeterminism, so simulations can replay them. */
+export interface EnclaveModules {
+  /** Entropy for new seeds, registration keys and sealing IVs (never for anything validators compare). */
+  random_bytes?: (n: number) => Uint8Array;
+}
+
+/** The enclave's state: measurement, sealing key and caches. */
+export class EnclaveCore {
+  readonly #p: CryptoProvider;
+  readonly #random_bytes: (n: number) => Uint8Array;
+  readonly #measurement: Uint8Array;
+  readonly #seal_key: Uint8Array;
+  readonly #seeds = new Map<string, KeyContext>();
+  readonly #programs = new ProgramCache();
+
+  constructor(opts: EnclaveOptions, modules: EnclaveModules = {}) {
+    if (opts.provider !== 'noble' && opts.provider !== 'native')
+      throw new TypeError('provider must be noble or native');
+    if (typeof opts.platform_secret_file !== 'string')
+      throw new TypeError('platform_secret_file must be a path');
+    this.#p = get_provider(opts.provider);
+    this.#random_bytes = modules.random_bytes ?? ((n) => new Uint8Array(randomBytes(n)));
+    this.#measurement = compute_measurement(this.#p, opts.code_root ?? find_code_root());
+    const platform_secret = load_platform_secret(opts.platform_secret_file, this.#random_bytes);
+    this.#seal_key = derive_seal_key(this.#p, platform_secret, this.#measurement);
+  }
+
+  /** Answers one task. Never throws. */
+  dispatch(task: EnclaveTask): Result<unknown> {
+    try {
+      if (typeof task !== 'object' || task === null)
+        return fail(EnclaveErrorCode.BAD_INPUT, 'task must be an object');
+      switch (task.call) {
+        case 'measurement':
+          return ok(to_hex(this.#measurement));
+        case 'create_seed':
+          return ok(this.#create_seed());
+        case 'load_seed':
+        case 'public_keys':
+          return ok(this.#context(task.sealed_seed).public_keys(to_hex(this.#measurement)));
+        case 'attestation_report':
+          return ok(this.#attestation_report());
+        case 'accept_seed_share':
+          return ok(this.#accept_seed_share(task.sealed_reg, task.seed_share, task.seed_exchange_pubkey));
+        case 'check_registration': {
+          const { pk_reg, quote, time_ms, attestation } = task.args ?? {};
+          if (typeof pk_reg !== 'string' || !HEX64_RE.test(pk_reg))
+            return fail(EnclaveErrorCode.BAD_INPUT, 'pk_reg must be 64 hex');
+          if (!Number.isSafeInteger(time_ms) || time_ms < 0)
+            return fail(EnclaveErrorCode.BAD_INPUT, 'time_ms must be a safe integer');
+          const verdict = verify_quote(this.#p, quote, from_hex(pk_reg), check_policy(attestation), time_ms);
+          return ok(verdict.valid ? { valid: true, reason: '' } : { valid: false, reason: verdict.reason });
+        }
+        case 'execute_block':
+          return ok(execute_block(this.#context(task.sealed_seed), this.#programs, task.input));
+        case 'query':
+          return ok(execute_query(this.#context(task.sealed_seed), this.#programs, task.input));
+        default:
+          return fail(EnclaveErrorCode.BAD_INPUT, 'unknown call');
+      }
+    } catch (error) {
+      if (error instanceof EnclaveFault) return fail(error.code, error.message);
+      // Anything else is a bug. Say which kind of error without echoing its message: a message
+      // could quote a secret or plaintext value the failing code was handling.
+      const kind = error instanceof Error ? error.name : typeof error;
+      return fail(EnclaveErrorCode.INTERNAL, `internal enclave error (${kind})`);
+    }
+  }
+
+  #seal(purpose: 'consensus-seed' | 'registration-key', secret: Uint8Array): string {
+    return to_base64(seal_secret(this.#p, this.#seal_key, purpose, secret, this.#random_bytes(12)));
+  }
+
+  #unseal(purpose: 'consensus-seed' | 'registration-key', sealed_b64: unknown): Uint8Array {
+    if (typeof sealed_b64 !== 'string' || sealed_b64.length > SEALED_B64_CHARS_MAX) {
+      throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'sealed blob must be a short base64 string');
+    }
+    let secret: Uint8Array | null = null;
+    try {
+      secret = unseal_secret(this.#p, this.#seal_key, purpose, from_base64(sealed_b64));
+    } catch {
+      secret = null;
+    }
+    if (secret === null) {
+      throw new EnclaveFault(
+        EnclaveErrorCode.UNSEAL_FAILED,
+        'sealed blob does not open: sealed on another node, by another enclave build, or altered',
+      );
+    }
+    return secret;
+  }
+
+  #context(sealed_seed: unknown): KeyContext {
+    if (typeof sealed_seed === 'string') {
+      const cached = this.#seeds.get(sealed_seed);
+      if (cached !== undefined) return cached;
+    }
+    const seed = this.#unseal('consensus-seed', sealed_seed);
+    const context = new KeyContext(this.#p, seed);
+    if (this.#seeds.size >= SEEDS_CACHED_MAX) this.#seeds.clear();
+    this.#seeds.set(sealed_seed as string, context);
+    return context;
+  }
+
+  #create_seed(): SealedSeed {
+    const seed = this.#random_bytes(32);
+    const sealed_seed = this.#seal('consensus-seed', seed);
+    return { sealed_seed, keys: this.#context(sealed_seed).public_keys(to_hex(this.#measurement)) };
+  }
+
+  #attestation_report(): Registration {
+    const sk_reg = this.#random_bytes(32);
+    const pk_reg = this.#p.x25519_secret(sk_reg).public_key;
+    return {
+      pk_reg: to_hex(pk_reg),
+      sealed_reg: this.#seal('registration-key', sk_reg),
+      report: { measurement: to_hex(this.#measurement), report_data: to_hex(this.#p.sha256(pk_reg)) },
+    };
+  }
+
+  #accept_seed_share(sealed_reg: unknown, seed_share: unknown, seed_exchange_pubkey: unknown): SealedSeed {
+    if (typeof seed_exchange_pubkey !== 'string' || !HEX64_RE.test(seed_exchange_pubkey)) {
+      throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'seed_exchange_pubkey must be 64 hex');
+    }
+    if (typeof seed_share !== 'string' || seed_share.length > SEALED_B64_CHARS_MAX) {
+      throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'seed_share must be a short base64 string');
+    }
+    const reg = this.#p.x25519_secret(this.#unseal('registration-key', sealed_reg));
+    const pk_seed_exchange = from_hex(seed_exchange_pubkey, 32);
+    let seed: Uint8Array | null = null;
+    try {
+      seed = open_seed_share(this.#p, reg, pk_seed_exchange, from_base64(seed_share));
+    } catch {
+      seed = null;
+    }
+    if (seed === null || seed.length !== 32) {
+      throw new EnclaveFault(
+        EnclaveErrorCode.BAD_SEED_SHARE,
+        'seed share does not open for this registration key',
+      );
+    }
+    // The share must carry the seed of the network we asked to join, not one the host chose.
+    if (!equal_bytes(derive_network_keys(this.#p, seed).seed_exchange_pk, pk_seed_exchange)) {
+      throw new EnclaveFault(EnclaveErrorCode.BAD_SEED_SHARE, 'seed share is for another network');
+    }
+    const sealed_seed = this.#seal('consensus-seed', seed);
+    return { sealed_seed, keys: this.#context(sealed_seed).public_keys(to_hex(this.#measurement)) };
+  }
+}
+
+export type { PublicKeys };

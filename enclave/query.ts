@@ -1,0 +1,76 @@
+/**
+ * Read-only queries (protocol.md §6 `POST /v1/contracts/{address}/query`): open the envelope,
+ * run the contract's `query` entry point over the sealed state the host hands in, and seal the
+ * answer to the querier. Nothing is written.
+ * @module
+ */
+
+import { concat, from_base64, to_base64, utf8 } from '../protocol/bytes.js';
+import { ResultCode } from '../protocol/codes.js';
+import { DecryptError, open_envelope } from '../protocol/envelope.js';
+import { seal_result_json } from '../protocol/result.js';
+import type { QueryOutput } from './api.js';
+import type { KeyContext } from './context.js';
+import { ENCLAVE_LIMITS } from './limits.js';
+import { decode_code, type ProgramCache } from './programs.js';
+import { EnclaveErrorCode, EnclaveFault } from './result.js';
+import { run_contract } from './run.js';
+import { ContractState } from './state.js';
+import { check_query_input } from './validate.js';
+
+/** Runs a query; throws EnclaveFault for host faults. */
+export function execute_query(ctx: KeyContext, programs: ProgramCache, value: unknown): QueryOutput {
+  const input = check_query_input(value);
+  const p = ctx.p;
+  let code: ReturnType<typeof decode_code>;
+  try {
+    code = decode_code(p, input.code);
+  } catch {
+    throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'query code is not base64');
+  }
+  if (code.hash !== input.contract.code_hash) {
+    throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'query code does not match the contract code hash');
+  }
+  let opened: { tx_key: Uint8Array; msg_json: string };
+  try {
+    opened = open_envelope(p, ctx.io, {
+      scheme: input.scheme,
+      envelope: from_base64(input.payload),
+      chain_id: input.chain_id,
+      code_hash: code.hash,
+    });
+  } catch (error) {
+    if (error instanceof DecryptError || error instanceof TypeError) {
+      return { code: ResultCode.CANNOT_DECRYPT, output: '', gas_used: 0 };
+    }
+    throw error;
+  }
+  const address = input.contract.address;
+  const state = new ContractState(p, ctx.contract_keys(address), address, input.state);
+  // Queries draw randomness from their own domain: deterministic, and apart from any block's.
+  const random_prefix = p.hkdf(
+    ctx.keys.random,
+    new Uint8Array(32),
+    concat(utf8('cloister/query-random/'), utf8(address)),
+    32,
+  );
+  const call = run_contract({
+    ctx,
+    programs,
+    code,
+    entry: 'query',
+    msg_json: opened.msg_json,
+    sender: null,
+    contract: address,
+    chain_id: input.chain_id,
+    height: input.height,
+    time_ms: input.time_ms,
+    gas_limit: ENCLAVE_LIMITS.query_gas_limit,
+    state,
+    read_only: true,
+    random_prefix,
+  });
+  if (call.code === ResultCode.OUT_OF_GAS) return { code: call.code, output: '', gas_used: call.gas_used };
+  const output = to_base64(seal_result_json(p, input.scheme, opened.tx_key, call.result_jcs));
+  return { code: call.code, output, gas_used: call.gas_used };
+}

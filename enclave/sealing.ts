@@ -1,0 +1,82 @@
+/**
+ * SIMULATION of SGX sealing. A real enclave derives its sealing key from a key fused into the CPU
+ * and its own measurement (MRENCLAVE policy). Here a per-node "platform secret" file stands in
+ * for the fused key, so a sealed seed opens only on the same node (same platform secret) and only
+ * in the same enclave build (same measurement). The host never reads the platform secret; only
+ * enclave code does. This keeps the trust boundary visible; it is not security: anyone who can
+ * read the node's home can read the platform secret.
+ * @module
+ */
+
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { concat, equal_bytes, from_hex, to_hex, utf8 } from '../protocol/bytes.js';
+import { SALT } from '../protocol/keys.js';
+import type { CryptoProvider } from '../protocol/provider.js';
+
+/** Version byte of the sealed-blob format. */
+const SEALED_VERSION = 1;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+/** Sealed secrets are 32-byte keys; anything else is refused on both write and read-back. */
+const SEALED_SECRET_BYTES = 32;
+
+/** What a sealed blob holds; bound into its AAD so a sealed registration key cannot pass as a seed. */
+export type SealPurpose = 'consensus-seed' | 'registration-key';
+
+/**
+ * Reads the node's platform secret (64 hex chars), creating it with mode 0600 on first use.
+ * Only enclave code calls this.
+ */
+export function load_platform_secret(path: string, random_bytes: (n: number) => Uint8Array): Uint8Array {
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, `${to_hex(random_bytes(32))}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(path, 0o600);
+  }
+  const text = readFileSync(path, 'utf8').trim();
+  return from_hex(text, 32);
+}
+
+/** `HKDF(platform_secret, SALT, utf8("cloister/seal/v1/" + hex(measurement)), 32)`. */
+export function derive_seal_key(
+  p: CryptoProvider,
+  platform_secret: Uint8Array,
+  measurement: Uint8Array,
+): Uint8Array {
+  return p.hkdf(platform_secret, SALT, utf8(`cloister/seal/v1/${to_hex(measurement)}`), 32);
+}
+
+/** `0x01 ‖ iv(12) ‖ GCM(seal_key, iv, utf8("cloister/sealed/" + purpose), secret)`. */
+export function seal_secret(
+  p: CryptoProvider,
+  seal_key: Uint8Array,
+  purpose: SealPurpose,
+  secret: Uint8Array,
+  iv: Uint8Array,
+): Uint8Array {
+  if (secret.length !== SEALED_SECRET_BYTES) throw new RangeError('sealed secrets are 32 bytes');
+  if (iv.length !== IV_BYTES) throw new RangeError('seal iv must be 12 bytes');
+  const sealed = concat(
+    new Uint8Array([SEALED_VERSION]),
+    iv,
+    p.gcm_seal(seal_key, iv, utf8(`cloister/sealed/${purpose}`), secret),
+  );
+  // Check on write: what we hand the host must open again, or the node would lose its seed.
+  const back = unseal_secret(p, seal_key, purpose, sealed);
+  if (back === null || !equal_bytes(back, secret)) throw new Error('sealing self-check failed');
+  return sealed;
+}
+
+/** Opens a sealed blob; `null` for any failure (wrong node, changed enclave, tampering). */
+export function unseal_secret(
+  p: CryptoProvider,
+  seal_key: Uint8Array,
+  purpose: SealPurpose,
+  sealed: Uint8Array,
+): Uint8Array | null {
+  if (sealed.length !== 1 + IV_BYTES + SEALED_SECRET_BYTES + TAG_BYTES || sealed[0] !== SEALED_VERSION)
+    return null;
+  const iv = sealed.subarray(1, 1 + IV_BYTES);
+  return p.gcm_open(seal_key, iv, utf8(`cloister/sealed/${purpose}`), sealed.subarray(1 + IV_BYTES));
+}

@@ -1,0 +1,137 @@
+/**
+ * Shape checks for what the host hands the enclave. The host is untrusted: a wrong shape is a
+ * BAD_INPUT fault for the whole call, an oversized one a LIMIT fault, and neither changes anything.
+ * @module
+ */
+
+import { SCHEMES } from '../protocol/envelope.js';
+import type { AttestationPolicy, BlockInput, ContractInfo, QueryInput, StateEntry } from './api.js';
+import { ENCLAVE_LIMITS } from './limits.js';
+import { EnclaveErrorCode, EnclaveFault } from './result.js';
+
+const HEX40_RE = /^[0-9a-f]{40}$/;
+const HEX64_RE = /^[0-9a-f]{64}$/;
+const CHAIN_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+function bad(message: string): never {
+  throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, message);
+}
+
+function record(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad(`${name} must be an object`);
+  return value as Record<string, unknown>;
+}
+
+function count(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    bad(`${name} must be a non-negative safe integer`);
+  return value;
+}
+
+function text(value: unknown, name: string): string {
+  if (typeof value !== 'string') bad(`${name} must be a string`);
+  return value;
+}
+
+/** Checks a chain id: 1 to 64 characters of `[A-Za-z0-9._-]`. */
+export function check_chain_id(value: unknown): string {
+  const id = text(value, 'chain_id');
+  if (!CHAIN_ID_RE.test(id)) bad('chain_id must be 1-64 characters of [A-Za-z0-9._-]');
+  return id;
+}
+
+function check_contract_info(value: unknown, name: string): ContractInfo {
+  const c = record(value, name);
+  if (typeof c.address !== 'string' || !HEX40_RE.test(c.address)) bad(`${name}.address must be 40 hex`);
+  count(c.code_id, `${name}.code_id`);
+  if (typeof c.code_hash !== 'string' || !HEX64_RE.test(c.code_hash)) bad(`${name}.code_hash must be 64 hex`);
+  text(c.label, `${name}.label`);
+  if (typeof c.creator !== 'string' || !HEX40_RE.test(c.creator)) bad(`${name}.creator must be 40 hex`);
+  return c as unknown as ContractInfo;
+}
+
+function check_state(value: unknown, name: string): StateEntry[] {
+  if (!Array.isArray(value)) bad(`${name} must be an array`);
+  if (value.length > ENCLAVE_LIMITS.contract_state_entries_max) {
+    throw new EnclaveFault(EnclaveErrorCode.LIMIT, `${name} has more entries than the limit`);
+  }
+  return value as StateEntry[];
+}
+
+function check_policy(value: unknown): AttestationPolicy {
+  const a = record(value, 'attestation');
+  for (const field of ['roots', 'measurements'] as const) {
+    const list = a[field];
+    if (
+      !Array.isArray(list) ||
+      list.length > 64 ||
+      list.some((x) => typeof x !== 'string' || !HEX64_RE.test(x))
+    ) {
+      bad(`attestation.${field} must be a list of at most 64 hex keys`);
+    }
+  }
+  return a as unknown as AttestationPolicy;
+}
+
+/** Validates a block input's shape and limits. */
+export function check_block_input(value: unknown): BlockInput {
+  const b = record(value, 'block');
+  check_chain_id(b.chain_id);
+  count(b.height, 'height');
+  count(b.time_ms, 'time_ms');
+  if (typeof b.random_seed !== 'string' || !HEX64_RE.test(b.random_seed)) bad('random_seed must be 64 hex');
+  if (!Array.isArray(b.txs)) bad('txs must be an array');
+  if (b.txs.length > ENCLAVE_LIMITS.block_txs_max)
+    throw new EnclaveFault(EnclaveErrorCode.LIMIT, 'too many transactions');
+  let bytes = 0;
+  for (const tx of b.txs) {
+    if (typeof tx !== 'string') bad('every tx must be a JSON string');
+    bytes += tx.length;
+  }
+  if (bytes > ENCLAVE_LIMITS.block_bytes_max)
+    throw new EnclaveFault(EnclaveErrorCode.LIMIT, 'block too large');
+  const accounts = record(b.accounts, 'accounts');
+  for (const [address, seq] of Object.entries(accounts)) {
+    if (!HEX40_RE.test(address)) bad('account addresses must be 40 hex');
+    count(seq, 'account sequence');
+  }
+  const contracts = record(b.contracts, 'contracts');
+  const contract_count = Object.keys(contracts).length;
+  if (contract_count > ENCLAVE_LIMITS.block_contracts_max)
+    throw new EnclaveFault(EnclaveErrorCode.LIMIT, 'too many contracts');
+  for (const [address, info] of Object.entries(contracts)) {
+    const c = check_contract_info(info, `contracts[${address}]`);
+    if (c.address !== address) bad('contracts must be keyed by their address');
+  }
+  const codes = record(b.codes, 'codes');
+  if (Object.keys(codes).length > ENCLAVE_LIMITS.block_codes_max)
+    throw new EnclaveFault(EnclaveErrorCode.LIMIT, 'too many codes');
+  for (const [id, code] of Object.entries(codes)) {
+    if (!/^(0|[1-9][0-9]{0,15})$/.test(id)) bad('codes must be keyed by code id');
+    text(code, `codes[${id}]`);
+  }
+  const state = record(b.state, 'state');
+  for (const [address, entries] of Object.entries(state)) {
+    if (!HEX40_RE.test(address)) bad('state must be keyed by contract address');
+    check_state(entries, `state[${address}]`);
+  }
+  count(b.next_code_id, 'next_code_id');
+  check_policy(b.attestation);
+  return b as unknown as BlockInput;
+}
+
+/** Validates a query input's shape and limits. */
+export function check_query_input(value: unknown): QueryInput {
+  const q = record(value, 'query');
+  check_chain_id(q.chain_id);
+  count(q.height, 'height');
+  count(q.time_ms, 'time_ms');
+  check_contract_info(q.contract, 'contract');
+  text(q.code, 'code');
+  check_state(q.state, 'state');
+  if (!SCHEMES.includes(q.scheme as never)) bad('scheme must be gcm or siv');
+  text(q.payload, 'payload');
+  return q as unknown as QueryInput;
+}
+
+export { check_policy, HEX40_RE, HEX64_RE };

@@ -1,0 +1,166 @@
+/**
+ * A host's view of chain state, in memory: what a validator host keeps (public data and sealed
+ * bytes only), how it prepares a block for its enclave and applies what comes back. Used by tests,
+ * the demo and simulations; the LevelDB-backed host stores the same things.
+ * @module
+ */
+
+import type {
+  AttestationPolicy,
+  BlockInput,
+  BlockOutput,
+  ContractInfo,
+  QueryInput,
+  StateEntry,
+  TxResult,
+} from '../enclave/api.js';
+import { from_hex, to_base64, to_hex } from '../protocol/bytes.js';
+import type { Scheme } from '../protocol/envelope.js';
+import type { CryptoProvider } from '../protocol/provider.js';
+import { account_address, MalformedTxError, parse_tx_json } from '../protocol/tx.js';
+
+/** A committed transaction result with its place in the chain. */
+export interface CommittedTx extends TxResult {
+  height: number;
+  index: number;
+}
+
+/** A stored code. */
+export interface StoredCode {
+  code_id: number;
+  code_hash: string;
+  code_b64: string;
+  name?: string;
+}
+
+/** The host-side chain state of one validator. */
+export class MemoryChain {
+  readonly chain_id: string;
+  readonly attestation: AttestationPolicy;
+  height = 0;
+  last_result_hash = '0'.repeat(64);
+  readonly accounts = new Map<string, number>();
+  readonly contracts = new Map<string, ContractInfo>();
+  readonly codes = new Map<number, StoredCode>();
+  /** contract address → hidden key (base64) → sealed value (base64). */
+  readonly state = new Map<string, Map<string, string>>();
+  readonly txs = new Map<string, CommittedTx>();
+  next_code_id = 1;
+  readonly #p: CryptoProvider;
+
+  constructor(
+    p: CryptoProvider,
+    opts: { chain_id: string; attestation: AttestationPolicy; codes: { name: string; code: Uint8Array }[] },
+  ) {
+    this.#p = p;
+    this.chain_id = opts.chain_id;
+    this.attestation = opts.attestation;
+    for (const { name, code } of opts.codes) {
+      const code_id = this.next_code_id++;
+      this.codes.set(code_id, {
+        code_id,
+        code_hash: to_hex(p.sha256(code)),
+        code_b64: to_base64(code),
+        name,
+      });
+    }
+  }
+
+  /** Prepares the enclave input for a block of transactions (exact JSON texts). */
+  block_input(txs: string[], time_ms: number): BlockInput {
+    const accounts: Record<string, number> = {};
+    const contracts: Record<string, ContractInfo> = {};
+    const codes: Record<string, string> = {};
+    const state: Record<string, StateEntry[]> = {};
+    for (const raw of txs) {
+      let tx: ReturnType<typeof parse_tx_json>;
+      try {
+        tx = parse_tx_json(raw);
+      } catch (error) {
+        if (error instanceof MalformedTxError) continue;
+        throw error;
+      }
+      const sender = account_address(this.#p, from_hex(tx.body.sender, 32));
+      accounts[sender] = this.accounts.get(sender) ?? 0;
+      const msg = tx.body.msg;
+      let code_id: number | undefined;
+      if (msg.type === 'execute') {
+        const info = this.contracts.get(msg.contract);
+        if (info !== undefined) {
+          contracts[info.address] = info;
+          state[info.address] = [...(this.state.get(info.address) ?? new Map()).entries()];
+          code_id = info.code_id;
+        }
+      } else if (msg.type === 'instantiate') {
+        code_id = msg.code_id;
+      }
+      const code = code_id === undefined ? undefined : this.codes.get(code_id);
+      if (code !== undefined) codes[String(code.code_id)] = code.code_b64;
+    }
+    return {
+      chain_id: this.chain_id,
+      height: this.height + 1,
+      time_ms,
+      random_seed: this.last_result_hash,
+      txs,
+      accounts,
+      contracts,
+      codes,
+      state,
+      next_code_id: this.next_code_id,
+      attestation: this.attestation,
+    };
+  }
+
+  /** Applies an enclave's output for `input`, committing the block. */
+  apply(input: BlockInput, output: BlockOutput): void {
+    if (input.height !== this.height + 1) throw new Error('blocks must be applied in order');
+    for (const [address, seq] of Object.entries(output.accounts)) this.accounts.set(address, seq);
+    for (const info of output.contracts) this.contracts.set(info.address, info);
+    output.results.forEach((result, index) => {
+      if (result.code_id !== undefined && result.code_hash !== undefined) {
+        const tx = parse_tx_json(input.txs[index]!);
+        if (tx.body.msg.type !== 'store_code')
+          throw new Error('invariant: code_id on a non-store_code result');
+        this.codes.set(result.code_id, {
+          code_id: result.code_id,
+          code_hash: result.code_hash,
+          code_b64: tx.body.msg.code,
+        });
+        this.next_code_id = Math.max(this.next_code_id, result.code_id + 1);
+      }
+      this.txs.set(result.hash, { ...result, height: input.height, index });
+    });
+    for (const [address, writes] of Object.entries(output.state_writes)) {
+      let entries = this.state.get(address);
+      if (entries === undefined) {
+        entries = new Map();
+        this.state.set(address, entries);
+      }
+      for (const [key, value] of writes) {
+        if (value === null) entries.delete(key);
+        else entries.set(key, value);
+      }
+    }
+    this.height = input.height;
+    this.last_result_hash = output.result_hash;
+  }
+
+  /** Prepares the enclave input for a query. */
+  query_input(address: string, scheme: Scheme, payload: string, time_ms: number): QueryInput | null {
+    const contract = this.contracts.get(address);
+    if (contract === undefined) return null;
+    const code = this.codes.get(contract.code_id);
+    if (code === undefined) throw new Error(`invariant: contract ${address} has no code`);
+    return {
+      chain_id: this.chain_id,
+      height: this.height,
+      time_ms,
+      contract,
+      code: code.code_b64,
+      state: [...(this.state.get(address) ?? new Map()).entries()],
+      scheme,
+      payload,
+    };
+  }
+}
