@@ -31,6 +31,7 @@ export const POOL_DEFAULTS = Object.freeze({
   queue_depth_max: 1024,
   call_timeout_ms: 60_000,
   worker_heap_mb_max: 512,
+  worker_stack_mb: 4,
   workers_max: 64,
 });
 
@@ -72,7 +73,12 @@ export class PoolEnclave extends TaskEnclave {
       maxQueue: opts.queue_depth_max ?? POOL_DEFAULTS.queue_depth_max,
       idleTimeout: 2 ** 31 - 1,
       workerData: enclave_opts,
-      resourceLimits: { maxOldGenerationSizeMb: opts.worker_heap_mb_max ?? POOL_DEFAULTS.worker_heap_mb_max },
+      resourceLimits: {
+        maxOldGenerationSizeMb: opts.worker_heap_mb_max ?? POOL_DEFAULTS.worker_heap_mb_max,
+        // The VM's call-depth budget (vm/limits.ts) is sized to stay far inside a 4 MiB stack; pin
+        // it rather than rely on the default, so every validator's workers have the same stack.
+        stackSizeMb: POOL_DEFAULTS.worker_stack_mb,
+      },
     });
     // A worker that dies is replaced by piscina; the pool itself must never crash the host.
     this.#pool.on('error', () => {});

@@ -1,0 +1,31 @@
+/**
+ * The VM's entry point: contract source in, callable `Program` (or the reason it was refused) out.
+ * @module
+ */
+
+import { ContractRejected, instrument_module } from './instrument.js';
+import { create_program } from './program.js';
+import type { CompileResult } from './types.js';
+
+/**
+ * Parses, checks and instruments a contract (an ES module exporting `instantiate`, `execute`
+ * and/or `query`) and loads it into its own hardened context. Deterministic: the same source
+ * gives the same result on every validator. Throws TypeError only if `source` is not a string.
+ */
+export function compile_contract(source: string): CompileResult {
+  if (typeof source !== 'string') throw new TypeError('contract source must be a string');
+  let factory_source: string;
+  try {
+    factory_source = instrument_module(source).factory_source;
+  } catch (error) {
+    if (error instanceof ContractRejected) return { ok: false, message: error.message };
+    throw error;
+  }
+  try {
+    return { ok: true, program: create_program(factory_source) };
+  } catch (error) {
+    // The engine refused code acorn accepted: an early error acorn does not check.
+    const message = error instanceof Error ? error.message : String(error);
+    return { ok: false, message: `contract failed to load: ${message}` };
+  }
+}

@@ -1,0 +1,388 @@
+/**
+ * Checks contract source and rewrites it into a metered factory function.
+ *
+ * The contract is an ES module. It is parsed once with acorn, every construct that could escape
+ * metering or differ between validators is rejected, and the text is rewritten in place: `export`
+ * keywords are dropped, a gas tick opens every function body and loop body, every function body
+ * counts call depth, and every `catch` first hands the exception to the VM (so out-of-gas and
+ * depth faults cannot be swallowed). The result is the source of
+ *
+ *     (function (globalThis) { return function (tick, caught, deep, spread) { <module>; return exports } })
+ *
+ * which the sandbox evaluates once per program and calls once per contract call.
+ * @module
+ */
+
+import { type AnyNode, type Pattern, parse, type Token, tokTypes } from 'acorn';
+import { children_of, tree_depth_exceeds } from './ast.js';
+import {
+  ast_depth_max,
+  call_args_max,
+  call_depth_unit_chars,
+  call_depth_units_max,
+  code_size_bytes_max,
+} from './limits.js';
+import { apply_edits, type Edit } from './splice.js';
+
+/** Identifiers starting with this are the VM's own; contract code may not name them. */
+export const reserved_prefix = '__cloister';
+
+/** Entry points the factory returns, in a fixed order. */
+export const entry_point_names = ['instantiate', 'execute', 'query'] as const;
+
+/** The one ECMAScript edition contracts are parsed as, so acceptance never drifts with acorn's default. */
+export const ecma_version = 2022;
+
+const tick_fn = `${reserved_prefix}_tick`;
+const caught_fn = `${reserved_prefix}_caught`;
+const deep_fn = `${reserved_prefix}_deep`;
+const depth_var = `${reserved_prefix}_depth`;
+const error_var = `${reserved_prefix}_e`;
+
+const spread_fn = `${reserved_prefix}_spread`;
+
+/**
+ * Opens a function body of `weight` depth units: one tick, then the depth count inside the
+ * `try` whose `finally` (from `epilogue`) gives the units back however the body ends.
+ */
+function prologue(weight: number): string {
+  return `${tick_fn}();try{if((${depth_var}+=${weight})>${call_depth_units_max})${deep_fn}();`;
+}
+
+function epilogue(weight: number): string {
+  return `}finally{${depth_var}-=${weight}}`;
+}
+
+/** Depth units a function whose source spans `[start, end)` holds while it runs. */
+function weight_of(start: number, end: number): number {
+  return 1 + Math.floor((end - start) / call_depth_unit_chars);
+}
+
+/** A contract the VM refuses, with the reason. */
+export class ContractRejected extends Error {
+  override name = 'ContractRejected';
+}
+
+/** What `instrument_module` produces. */
+export interface Instrumented {
+  /** Script source evaluating to the outer factory function described in the module docs. */
+  factory_source: string;
+  /** Entry points the module exports. */
+  entry_points: string[];
+}
+
+function utf8_length(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+function where(source: string, pos: number): string {
+  let line = 1;
+  let column = 0;
+  for (let i = 0; i < pos && i < source.length; i++) {
+    if (source.charCodeAt(i) === 10) {
+      line++;
+      column = 0;
+    } else {
+      column++;
+    }
+  }
+  return `${line}:${column + 1}`;
+}
+
+/** Names a declaration or pattern binds, for `export const {a, b: [c]} = ...`. */
+function bound_names(pattern: Pattern, out: string[]): void {
+  switch (pattern.type) {
+    case 'Identifier':
+      out.push(pattern.name);
+      break;
+    case 'ObjectPattern':
+      for (const prop of pattern.properties) {
+        bound_names(prop.type === 'RestElement' ? prop.argument : prop.value, out);
+      }
+      break;
+    case 'ArrayPattern':
+      for (const element of pattern.elements) if (element) bound_names(element, out);
+      break;
+    case 'RestElement':
+      bound_names(pattern.argument, out);
+      break;
+    case 'AssignmentPattern':
+      bound_names(pattern.left, out);
+      break;
+    case 'MemberExpression':
+      break;
+  }
+}
+
+/** Whether an identifier in field `key` of `parent` refers to a binding (rather than naming a property or label). */
+function is_reference(parent: AnyNode | null, key: string): boolean {
+  if (parent === null) return true;
+  switch (parent.type) {
+    case 'MemberExpression':
+      return key !== 'property' || parent.computed;
+    case 'Property':
+    case 'MethodDefinition':
+    case 'PropertyDefinition':
+      return key !== 'key' || parent.computed;
+    case 'ExportSpecifier':
+      return key === 'local';
+    case 'LabeledStatement':
+    case 'BreakStatement':
+    case 'ContinueStatement':
+      return key !== 'label';
+    case 'MetaProperty':
+      return false;
+    default:
+      return true;
+  }
+}
+
+/**
+ * Parses, checks and instruments contract `source`. Throws `ContractRejected` with a message
+ * naming the line and column of the first offending construct.
+ */
+export function instrument_module(source: string): Instrumented {
+  if (typeof source !== 'string') throw new TypeError('contract source must be a string');
+  if (source.length > code_size_bytes_max || utf8_length(source) > code_size_bytes_max) {
+    throw new ContractRejected(`contract source exceeds ${code_size_bytes_max} bytes`);
+  }
+  const tokens: Token[] = [];
+  let program: AnyNode;
+  try {
+    program = parse(source, {
+      ecmaVersion: ecma_version,
+      sourceType: 'module',
+      preserveParens: true,
+      allowHashBang: false,
+      allowReturnOutsideFunction: false,
+      allowImportExportEverywhere: false,
+      allowAwaitOutsideFunction: false,
+      onToken: tokens,
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    // acorn turns its own stack overflow into this SyntaxError; report it like any deep tree.
+    if (message.startsWith('Not enough stack space') || error instanceof RangeError) throw nesting_error();
+    throw new ContractRejected(`syntax error: ${message}`);
+  }
+  if (tree_depth_exceeds(program, ast_depth_max)) throw nesting_error();
+
+  const fail = (node: { start: number }, what: string): never => {
+    throw new ContractRejected(`${what} (at ${where(source, node.start)})`);
+  };
+
+  for (const token of tokens) {
+    // A vm.Script is parsed as a script, where `<!--` and `-->` start comments; in a module they
+    // are operators. Code that relies on either reading would run differently than it was checked.
+    if (
+      (token.type === tokTypes.relational && source.startsWith('<!--', token.start)) ||
+      (token.type === tokTypes.incDec && source.startsWith('-->', token.start))
+    ) {
+      fail(token, 'HTML-like comment syntax (<!-- or -->) is not allowed');
+    }
+  }
+
+  const edits: Edit[] = [];
+  const exported = new Map<string, string>();
+  let seq = 0;
+  const open = (pos: number, text: string): void => {
+    edits.push({ start: pos, end: pos, text, opens: true, seq: seq++ });
+  };
+  const close = (pos: number, text: string): void => {
+    edits.push({ start: pos, end: pos, text, opens: false, seq: seq++ });
+  };
+  const remove = (start: number, end: number): void => {
+    // A space, not nothing, so the tokens on either side never merge.
+    edits.push({ start, end, text: ' ', opens: true, seq: seq++ });
+  };
+  const token_at_or_after = (pos: number, label: string): Token => {
+    for (const token of tokens) if (token.start >= pos && token.type.label === label) return token;
+    throw new RangeError(`no ${label} token after ${pos}`);
+  };
+
+  const wrap_body = (fn: AnyNode, body: AnyNode): void => {
+    const weight = weight_of(fn.start, fn.end);
+    if (body.type === 'BlockStatement') {
+      open(body.start + 1, prologue(weight));
+      close(body.end - 1, epilogue(weight));
+    } else {
+      // `x => e` becomes `x => {tick; try {return e;} finally {...}}`; with preserveParens the
+      // body includes any parentheses around it, so `() => ({})` stays an object.
+      open(body.start, `{${prologue(weight)}return `);
+      close(body.end, `;${epilogue(weight)}}`);
+    }
+  };
+
+  const tick_loop_body = (body: AnyNode): void => {
+    if (body.type === 'BlockStatement') {
+      open(body.start + 1, `${tick_fn}();`);
+    } else {
+      open(body.start, `{${tick_fn}();`);
+      close(body.end, '}');
+    }
+  };
+
+  const visited = new Set<AnyNode>();
+  const visit = (node: AnyNode, parent: AnyNode | null, key: string): void => {
+    // acorn may share one node between two fields (shorthand properties); edit it once.
+    if (visited.has(node)) return;
+    visited.add(node);
+    switch (node.type) {
+      case 'ImportDeclaration':
+        fail(node, 'import declarations are not allowed');
+        break;
+      case 'ImportExpression':
+        fail(node, 'import() is not allowed');
+        break;
+      case 'MetaProperty':
+        if (node.meta.name === 'import') fail(node, 'import.meta is not allowed');
+        break;
+      case 'ExportDefaultDeclaration':
+        fail(node, 'export default is not allowed; export the entry points by name');
+        break;
+      case 'ExportAllDeclaration':
+        fail(node, 'export * is not allowed');
+        break;
+      case 'ExportNamedDeclaration':
+        if (node.source) fail(node, 're-exporting from another module is not allowed');
+        if (node.declaration) {
+          remove(node.start, node.declaration.start);
+          const names: string[] = [];
+          const declaration = node.declaration;
+          if (declaration.type === 'VariableDeclaration') {
+            for (const declarator of declaration.declarations) bound_names(declarator.id, names);
+          } else {
+            names.push(declaration.id.name);
+          }
+          for (const name of names) exported.set(name, name);
+        } else {
+          remove(node.start, node.end);
+          for (const specifier of node.specifiers) {
+            const as =
+              specifier.exported.type === 'Identifier' ? specifier.exported.name : specifier.exported.value;
+            if (as === 'default')
+              fail(specifier, 'export default is not allowed; export the entry points by name');
+            if (specifier.local.type !== 'Identifier') fail(specifier, 'string export names are not allowed');
+            exported.set(String(as), (specifier.local as { name: string }).name);
+          }
+        }
+        break;
+      case 'FunctionDeclaration':
+      case 'FunctionExpression':
+      case 'ArrowFunctionExpression':
+        // An async function or generator resumes from the job queue or the caller, outside
+        // the call that metered it.
+        if (node.async) fail(node, 'async functions are not allowed');
+        if (node.generator) fail(node, 'generators are not allowed');
+        wrap_body(node, node.body);
+        break;
+      case 'AwaitExpression':
+        fail(node, 'await is not allowed');
+        break;
+      case 'YieldExpression':
+        fail(node, 'yield is not allowed');
+        break;
+      case 'ForOfStatement':
+        if (node.await) fail(node, 'for await is not allowed');
+        tick_loop_body(node.body);
+        break;
+      case 'ForStatement':
+      case 'ForInStatement':
+      case 'WhileStatement':
+      case 'DoWhileStatement':
+        tick_loop_body(node.body);
+        break;
+      case 'Literal':
+        // A regular expression runs unmetered in one step and may backtrack exponentially.
+        if (node.regex) fail(node, 'regular expression literals are not allowed');
+        break;
+      case 'WithStatement':
+        fail(node, 'with is not allowed');
+        break;
+      case 'DebuggerStatement':
+        fail(node, 'debugger is not allowed');
+        break;
+      case 'Identifier':
+        if (node.name.startsWith(reserved_prefix)) {
+          fail(node, `identifiers starting with ${reserved_prefix} are reserved`);
+        }
+        // At module level `arguments` would be the factory's own arguments: the VM's callbacks.
+        if (node.name === 'arguments' && is_reference(parent, key)) {
+          fail(node, '`arguments` is not allowed; use rest parameters');
+        }
+        break;
+      case 'PrivateIdentifier':
+        if (node.name.startsWith(reserved_prefix)) {
+          fail(node, `identifiers starting with ${reserved_prefix} are reserved`);
+        }
+        break;
+      case 'TryStatement':
+        if (!node.handler) {
+          // Observe every exception passing through, so a `finally` cannot hide a fault.
+          open(node.block.end, `catch(${error_var}){${caught_fn}(${error_var});throw ${error_var}}`);
+        }
+        break;
+      case 'CatchClause': {
+        let name = error_var;
+        if (!node.param) {
+          if (!source.startsWith('catch', node.start))
+            throw new RangeError('catch clause without catch keyword');
+          open(node.start + 'catch'.length, `(${error_var})`);
+        } else if (node.param.type === 'Identifier') {
+          name = node.param.name;
+        } else {
+          // A destructuring parameter would run code before the VM sees the exception.
+          fail(node.param, 'catch parameter must be a plain identifier');
+        }
+        open(node.body.start + 1, `${caught_fn}(${name});`);
+        break;
+      }
+      case 'PropertyDefinition':
+        if (node.value) {
+          // A field initializer runs on construction with no function body of its own, so
+          // `class A { a = new A() }` would recurse unmetered: give it one.
+          const weight = weight_of(node.value.start, node.value.end);
+          open(node.value.start, `(()=>{${prologue(weight)}return `);
+          close(node.value.end, `;${epilogue(weight)}})()`);
+        }
+        break;
+      case 'TaggedTemplateExpression':
+        if (node.quasi.expressions.length >= call_args_max) {
+          fail(node, `a call may pass at most ${call_args_max} arguments`);
+        }
+        break;
+      case 'CallExpression':
+      case 'NewExpression':
+        if (node.arguments.length > call_args_max)
+          fail(node, `a call may pass at most ${call_args_max} arguments`);
+        for (const arg of node.arguments) {
+          // Spread arguments land on the native stack: bound their number like apply's.
+          if (arg.type === 'SpreadElement') {
+            open(arg.argument.start, `${spread_fn}(`);
+            close(arg.argument.end, ')');
+          }
+        }
+        break;
+      case 'StaticBlock':
+        open(token_at_or_after(node.start, '{').end, `${tick_fn}();`);
+        break;
+      default:
+        break;
+    }
+    for (const child of children_of(node)) visit(child.node, node, child.key);
+  };
+  visit(program, null, '');
+
+  const entry_points = entry_point_names.filter((name) => exported.has(name));
+  const returned = entry_points.map((name) => `${JSON.stringify(name)}:${exported.get(name)}`).join(',');
+  const body = apply_edits(source, edits);
+  const factory_source =
+    `(function (globalThis) {'use strict';\n` +
+    `return function (${tick_fn}, ${caught_fn}, ${deep_fn}, ${spread_fn}) {'use strict';let ${depth_var} = 0;\n` +
+    `${body}\n;return {__proto__: null${returned ? `,${returned}` : ''}};\n};\n})`;
+  return { factory_source, entry_points };
+}
+
+function nesting_error(): ContractRejected {
+  return new ContractRejected(`contract source nests deeper than ${ast_depth_max} levels`);
+}

@@ -1,0 +1,126 @@
+/**
+ * Limits and the gas schedule of the contract VM. Every validator must use the same numbers, or
+ * the same call could succeed on one and fail on another; so they are constants, not options.
+ * Units are last in every name: `_bytes` are UTF-8 bytes, `_chars` are UTF-16 code units,
+ * `_gas` are gas units.
+ * @module
+ */
+
+/** Largest contract source accepted by `compile_contract`, in UTF-8 bytes. */
+export const code_size_bytes_max = 256 * 1024;
+
+/**
+ * Deepest syntax tree accepted. The parser and the instrumenter recurse once per level, so a
+ * bound far below any stack limit makes acceptance depend only on the source, never on how much
+ * stack a validator happens to have (acorn overflows near 600 levels on a 1 MiB stack).
+ */
+export const ast_depth_max = 128;
+
+/** Largest decrypted message (JSON text), in UTF-8 bytes. */
+export const msg_size_bytes_max = 64 * 1024;
+
+/** Largest storage key, in UTF-8 bytes. */
+export const storage_key_bytes_max = 256;
+
+/** Largest storage value, in UTF-8 bytes. */
+export const storage_value_bytes_max = 64 * 1024;
+
+/** Most `storage.set`/`storage.remove` calls in one call. */
+export const storage_writes_per_call_max = 1024;
+
+/** Most events one call may emit. */
+export const events_per_call_max = 64;
+
+/** Most attributes in one event. */
+export const event_attributes_max = 32;
+
+/** Largest event: type plus every attribute key and value, in UTF-8 bytes. */
+export const event_bytes_max = 8 * 1024;
+
+/** Largest result `data` as JSON text, in UTF-8 bytes. */
+export const data_bytes_max = 64 * 1024;
+
+/** Longest error message a call reports; longer ones are cut. */
+export const error_message_chars_max = 1024;
+
+/**
+ * Call depth budget, in units. Every active contract function holds one unit plus one per
+ * `call_depth_unit_chars` of its source, counted exactly by the instrumentation; a call past the
+ * budget ends the call as out of gas, at the same point on every validator. The
+ * weighting bounds real stack use (a bigger function can have a bigger frame) to a few hundred
+ * KiB, far below the native stack, whose exact limit depends on frame sizes the JIT chooses.
+ */
+export const call_depth_units_max = 256;
+
+/** Source characters of a function per extra call depth unit it holds. */
+export const call_depth_unit_chars = 256;
+
+/**
+ * Most arguments in one call: literal, spread (`f(...xs)`), `apply`, `Reflect.apply`,
+ * `Reflect.construct` and `bind`. Arguments live on the native stack, so an unbounded count
+ * would make stack overflow depend on the validator rather than the contract.
+ */
+export const call_args_max = 1024;
+
+/** Largest gas limit a call may ask for: bounds the work of one call (about 0.3 s of ticks). */
+export const gas_limit_max = 100_000_000;
+
+/** Charged once per call before anything runs. */
+export const call_base_gas = 5_000;
+/** Charged per UTF-8 byte of the message. */
+export const msg_byte_gas = 2;
+/** Charged per function entry and per loop iteration. */
+export const tick_gas = 1;
+/** Charged per `storage.get` (and `get_json`). */
+export const storage_read_base_gas = 500;
+/** Charged per UTF-8 byte of key and of value read. */
+export const storage_read_byte_gas = 2;
+/** Charged per `storage.set` (and `set_json`). */
+export const storage_write_base_gas = 2_000;
+/** Charged per UTF-8 byte of key and value written, and of key removed. */
+export const storage_write_byte_gas = 20;
+/** Charged per `storage.remove`. */
+export const storage_remove_base_gas = 1_000;
+/** Charged per `ctx.emit`. */
+export const event_base_gas = 1_000;
+/** Charged per UTF-8 byte of an event (type, keys and values). */
+export const event_byte_gas = 10;
+/** Charged per `ctx.random()` draw. */
+export const random_gas = 1_000;
+/** Charged per UTF-8 byte of the result data JSON. */
+export const data_byte_gas = 2;
+
+/** The gas schedule as one frozen record, for documentation, logging and tests. */
+export const gas_schedule = Object.freeze({
+  call_base_gas,
+  msg_byte_gas,
+  tick_gas,
+  storage_read_base_gas,
+  storage_read_byte_gas,
+  storage_write_base_gas,
+  storage_write_byte_gas,
+  storage_remove_base_gas,
+  event_base_gas,
+  event_byte_gas,
+  random_gas,
+  data_byte_gas,
+});
+
+/** Every limit as one frozen record, for documentation, logging and tests. */
+export const vm_limits = Object.freeze({
+  code_size_bytes_max,
+  ast_depth_max,
+  msg_size_bytes_max,
+  storage_key_bytes_max,
+  storage_value_bytes_max,
+  storage_writes_per_call_max,
+  events_per_call_max,
+  event_attributes_max,
+  event_bytes_max,
+  data_bytes_max,
+  error_message_chars_max,
+  call_depth_units_max,
+  call_depth_unit_chars,
+  call_args_max,
+  gas_limit_max,
+});

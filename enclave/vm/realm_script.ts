@@ -1,0 +1,549 @@
+/**
+ * The trusted script that runs inside each contract's `node:vm` context, as source text.
+ *
+ * It is text rather than a host function's `toString()` because test runners and bundlers
+ * rewrite host functions (inserting helpers that do not exist in the context). It runs once per
+ * context, before any contract code, and:
+ *
+ * 1. removes what differs between validators or escapes metering (clocks, randomness, locale,
+ *    timers, promises, weak references, shared memory, regular expressions, code generation,
+ *    WebAssembly, console, proxies) and stops stack traces from naming host files;
+ * 2. turns the data properties people commonly assign on instances (`this.name = ...` in an
+ *    Error subclass, `toString`, `constructor`) into accessors, so freezing their prototypes does
+ *    not make such assignments throw;
+ * 3. deep-freezes every object reachable from the global object and from syntax-only intrinsics,
+ *    and locks the global object's properties (a vm global cannot be frozen, so contracts see a
+ *    frozen copy of it as `globalThis` instead);
+ * 4. builds the contract-facing `ctx` API, the gas counter and the call driver from functions
+ *    of this realm. Host callbacks arrive as closure arguments, take and return only primitives,
+ *    and never become reachable from contract code.
+ *
+ * It evaluates to `function (host_get, host_set, host_remove, host_random, cfg)` returning
+ * `{ install(outer), run(entry, msg_json, gas_limit, msg_bytes, sender, contract, chain_id,
+ * height, time_ms) }`. `run` never throws; it returns the JSON text
+ * `[kind, gas_used, data_json_or_message, [[type, [key, value, ...]], ...]]`.
+ * @module
+ */
+
+/** Source of the realm script (see the module documentation). */
+export const realm_script_source = `(function (host_get, host_set, host_remove, host_random, cfg) {
+'use strict';
+const G = globalThis;
+const ObjectC = Object;
+const freeze = ObjectC.freeze;
+const get_proto = ObjectC.getPrototypeOf;
+const get_own = ObjectC.getOwnPropertyDescriptor;
+const define = ObjectC.defineProperty;
+const create = ObjectC.create;
+const keys = ObjectC.keys;
+const own_keys = Reflect.ownKeys;
+const is_array = Array.isArray;
+const json_parse = JSON.parse;
+const json_stringify = JSON.stringify;
+const ErrorC = Error;
+const TypeErrorC = TypeError;
+const RangeErrorC = RangeError;
+const StringC = String;
+const range_error_proto = RangeError.prototype;
+
+const TICK = cfg.tick_gas;
+const CALL_BASE = cfg.call_base_gas;
+const MSG_BYTE = cfg.msg_byte_gas;
+const READ_BASE = cfg.storage_read_base_gas;
+const READ_BYTE = cfg.storage_read_byte_gas;
+const WRITE_BASE = cfg.storage_write_base_gas;
+const WRITE_BYTE = cfg.storage_write_byte_gas;
+const REMOVE_BASE = cfg.storage_remove_base_gas;
+const EVENT_BASE = cfg.event_base_gas;
+const EVENT_BYTE = cfg.event_byte_gas;
+const RANDOM = cfg.random_gas;
+const DATA_BYTE = cfg.data_byte_gas;
+const MSG_MAX = cfg.msg_size_bytes_max;
+const KEY_MAX = cfg.storage_key_bytes_max;
+const VALUE_MAX = cfg.storage_value_bytes_max;
+const WRITES_MAX = cfg.storage_writes_per_call_max;
+const EVENTS_MAX = cfg.events_per_call_max;
+const ATTRIBUTES_MAX = cfg.event_attributes_max;
+const EVENT_BYTES_MAX = cfg.event_bytes_max;
+const DATA_MAX = cfg.data_bytes_max;
+const MESSAGE_MAX = cfg.error_message_chars_max;
+const ARGS_MAX = cfg.call_args_max;
+
+// ---- 1. Remove what differs between validators or runs outside metering.
+
+// Zero frames: a stack trace would name host files, whose paths differ between validators.
+ErrorC.stackTraceLimit = 0;
+delete ErrorC.captureStackTrace;
+
+// Intrinsics reachable only through syntax or instances; collected before 'constructor' goes.
+const function_proto = get_proto(function () {});
+const hidden_roots = [
+  function_proto,
+  get_proto(function* () {}),
+  get_proto((function* () {})()),
+  get_proto(async function () {}),
+  get_proto(async function* () {}),
+  get_proto((async function* () {})()),
+  get_proto([][Symbol.iterator]()),
+  get_proto(''[Symbol.iterator]()),
+  get_proto(new Map()[Symbol.iterator]()),
+  get_proto(new Set()[Symbol.iterator]()),
+];
+// Iterator helpers (newer engines than Node 20) have prototypes reachable only through instances.
+if (typeof G.Iterator === 'function') {
+  const values = [][Symbol.iterator]();
+  if (typeof values.map === 'function') hidden_roots.push(get_proto(values.map((x) => x)));
+  if (typeof G.Iterator.from === 'function') hidden_roots.push(get_proto(G.Iterator.from({ next() { return { done: true }; } })));
+}
+for (let i = 0; i < 6; i++) {
+  // Function constructors: code generation is off anyway, but leave no way to reach them.
+  if (i !== 2 && i !== 5) delete hidden_roots[i].constructor;
+}
+
+const removed_globals = [
+  'Date', 'Intl', 'Promise', 'WeakRef', 'FinalizationRegistry', 'SharedArrayBuffer', 'Atomics',
+  'RegExp', 'eval', 'Function', 'WebAssembly', 'console', 'Proxy', 'performance', 'process',
+  'require', 'setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval',
+  'clearImmediate', 'queueMicrotask', 'structuredClone', 'fetch', 'crypto', 'navigator',
+];
+for (let i = 0; i < removed_globals.length; i++) delete G[removed_globals[i]];
+delete Math.random;
+// Returns a promise (newer engines): work that would run after the call.
+delete Array.fromAsync;
+// These turn a string argument into a regular expression.
+delete StringC.prototype.match;
+delete StringC.prototype.matchAll;
+delete StringC.prototype.search;
+
+// Arguments live on the native stack: bound how many one call may pass, whatever the route.
+const real_apply = Reflect.apply;
+const real_construct = Reflect.construct;
+const real_bind = function_proto.bind;
+const floor = Math.floor;
+const NumberC = Number;
+function too_many_arguments() {
+  return new RangeErrorC('a call may pass at most ' + ARGS_MAX + ' arguments');
+}
+// CreateListFromArrayLike, bounded: one read of length, then one read per index.
+function to_list(args) {
+  if ((typeof args !== 'object' || args === null) && typeof args !== 'function') {
+    throw new TypeErrorC('CreateListFromArrayLike called on non-object');
+  }
+  const length = NumberC(args.length);
+  const n = length > 0 ? floor(length) : 0;
+  if (n > ARGS_MAX) throw too_many_arguments();
+  const list = [];
+  for (let i = 0; i < n; i++) list.push(args[i]);
+  return list;
+}
+// The instrumentation wraps every spread argument in this.
+function spread(iterable) {
+  const list = [];
+  for (const value of iterable) {
+    if (list.length >= ARGS_MAX) throw too_many_arguments();
+    list.push(value);
+  }
+  return list;
+}
+const bound_counts = new WeakMap();
+const call_wrappers = {
+  apply(this_arg, args) {
+    return real_apply(this, this_arg, args === undefined || args === null ? [] : to_list(args));
+  },
+  bind(this_arg, ...args) {
+    const target = this;
+    const total = (bound_counts.get(target) || 0) + args.length;
+    if (total > ARGS_MAX) throw too_many_arguments();
+    const bound = real_apply(real_bind, target, [this_arg].concat(args));
+    if (total > 0) bound_counts.set(bound, total);
+    return bound;
+  },
+};
+const reflect_wrappers = {
+  apply(target, this_arg, args) {
+    return real_apply(target, this_arg, to_list(args));
+  },
+  construct(target, args, ...rest) {
+    return real_construct(target, to_list(args), rest.length > 0 ? rest[0] : target);
+  },
+};
+function replace_method(target, key, value) {
+  define(target, key, { value: value, writable: true, enumerable: false, configurable: true });
+}
+replace_method(function_proto, 'apply', call_wrappers.apply);
+replace_method(function_proto, 'bind', call_wrappers.bind);
+replace_method(Reflect, 'apply', reflect_wrappers.apply);
+replace_method(Reflect, 'construct', reflect_wrappers.construct);
+
+// ---- 2. Keep common assignments working on frozen prototypes (the "override mistake").
+
+const tamed_values = new Map();
+function tame(target, key) {
+  const d = get_own(target, key);
+  if (d === undefined || !('value' in d)) return;
+  const value = d.value;
+  const accessors = {
+    get() { return value; },
+    set(v) {
+      if (this === target) throw new TypeErrorC('Cannot assign to read only property ' + StringC(key));
+      define(this, key, { value: v, writable: true, enumerable: true, configurable: true });
+    },
+  };
+  tamed_values.set(accessors.get, value);
+  define(target, key, { get: accessors.get, set: accessors.set, enumerable: d.enumerable, configurable: false });
+}
+const object_proto = ObjectC.prototype;
+tame(object_proto, 'constructor');
+tame(object_proto, 'toString');
+tame(object_proto, 'valueOf');
+tame(object_proto, 'hasOwnProperty');
+tame(function_proto, 'toString');
+const error_ctors = [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError, AggregateError];
+for (let i = 0; i < error_ctors.length; i++) {
+  const proto = error_ctors[i].prototype;
+  tame(proto, 'name');
+  tame(proto, 'message');
+  tame(proto, 'constructor');
+  tame(proto, 'toString');
+}
+
+// ---- 3. Deep-freeze everything reachable.
+
+function harden(roots) {
+  const seen = new Set();
+  const stack = roots.slice();
+  while (stack.length > 0) {
+    const o = stack.pop();
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;
+    seen.add(o);
+    const ks = own_keys(o);
+    for (let i = 0; i < ks.length; i++) {
+      const k = ks[i];
+      // Locale-dependent methods differ with the host's ICU data and settings.
+      if (typeof k === 'string' && (k.startsWith('toLocale') || k === 'localeCompare')) {
+        delete o[k];
+        continue;
+      }
+      const d = get_own(o, k);
+      if (d === undefined) continue;
+      if ('value' in d) stack.push(d.value);
+      else stack.push(d.get, d.set);
+    }
+    stack.push(get_proto(o));
+    if (o !== G) freeze(o);
+  }
+}
+harden([G].concat(hidden_roots));
+
+const global_keys = own_keys(G);
+for (let i = 0; i < global_keys.length; i++) {
+  const d = get_own(G, global_keys[i]);
+  if ('value' in d) d.writable = false;
+  d.configurable = false;
+  define(G, global_keys[i], d);
+}
+// What contracts see as globalThis: a frozen copy, since the vm global cannot be frozen and
+// anything added to it would outlive the call.
+const shadow = create(get_proto(G));
+for (let i = 0; i < global_keys.length; i++) {
+  const k = global_keys[i];
+  const d = get_own(G, k);
+  define(shadow, k, { value: k === 'globalThis' ? shadow : G[k], writable: false, enumerable: d.enumerable, configurable: false });
+}
+freeze(shadow);
+
+// ---- 4. Gas, faults and the ctx API.
+
+const sentinels = freeze([
+  null,
+  freeze(new ErrorC('out of gas')),
+  freeze(new ErrorC('call depth limit exceeded')),
+  freeze(new RangeErrorC('stack overflow')),
+  freeze(new ErrorC('internal error')),
+]);
+
+// Faults, sticky for the rest of a call: 0 none, 1 out of gas, 2 call depth, 3 native stack
+// overflow, 4 a host callback failed.
+let factory = null;
+let gas_limit = 0;
+let gas_left = 0;
+let fault = 0;
+let used_at_fault = 0;
+let read_only = true;
+let writes = 0;
+let events = [];
+
+// Sticky: once set, gas_left stays negative, so every later tick and charge throws again.
+function fail(kind) {
+  if (fault === 0) {
+    fault = kind;
+    used_at_fault = gas_left < 0 ? gas_limit : gas_limit - gas_left;
+  }
+  gas_left = -1;
+  throw sentinels[fault];
+}
+function tick() {
+  if ((gas_left -= TICK) < 0) fail(1);
+}
+function charge(amount) {
+  if ((gas_left -= amount) < 0) fail(1);
+}
+function deep() {
+  fail(2);
+}
+function is_overflow(e) {
+  // No proxies exist in this realm, so these reads run no contract code.
+  if (typeof e !== 'object' || e === null || get_proto(e) !== range_error_proto) return false;
+  const d = get_own(e, 'message');
+  return d !== undefined && d.value === 'Maximum call stack size exceeded';
+}
+// Runs first in every catch block.
+function caught(e) {
+  if (fault !== 0) throw sentinels[fault];
+  if (is_overflow(e)) fail(3);
+}
+
+// UTF-8 length of s, or -1 if s has a lone surrogate.
+function utf8_length(s) {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) return -1;
+      n += 4;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return -1;
+    else n += 3;
+  }
+  return n;
+}
+function check_string(value, what, max_bytes) {
+  if (typeof value !== 'string') throw new TypeErrorC(what + ' must be a string');
+  if (value.length > max_bytes) throw new RangeErrorC(what + ' exceeds ' + max_bytes + ' bytes');
+  const n = utf8_length(value);
+  if (n < 0) throw new TypeErrorC(what + ' must be well-formed Unicode (no lone surrogates)');
+  if (n > max_bytes) throw new RangeErrorC(what + ' exceeds ' + max_bytes + ' bytes');
+  return n;
+}
+function check_writable() {
+  if (read_only) throw new ErrorC('storage is read-only in queries');
+  if (writes >= WRITES_MAX) throw new RangeErrorC('more than ' + WRITES_MAX + ' storage writes in one call');
+}
+
+// Methods (not function expressions): they cannot be called with new and have no prototype.
+const storage = freeze({
+  get(key) {
+    const key_bytes = check_string(key, 'storage key', KEY_MAX);
+    charge(READ_BASE + key_bytes * READ_BYTE);
+    let value;
+    try {
+      value = host_get(key);
+    } catch {
+      // Host callbacks report failures by value; a throw can only be the native stack running out.
+      fail(3);
+    }
+    if (value === null) return null;
+    if (typeof value !== 'string') fail(4);
+    charge(utf8_length(value) * READ_BYTE);
+    return value;
+  },
+  set(key, value) {
+    check_writable();
+    const key_bytes = check_string(key, 'storage key', KEY_MAX);
+    const value_bytes = check_string(value, 'storage value', VALUE_MAX);
+    charge(WRITE_BASE + (key_bytes + value_bytes) * WRITE_BYTE);
+    writes++;
+    let done;
+    try {
+      done = host_set(key, value);
+    } catch {
+      fail(3);
+    }
+    if (done !== true) fail(4);
+  },
+  remove(key) {
+    check_writable();
+    const key_bytes = check_string(key, 'storage key', KEY_MAX);
+    charge(REMOVE_BASE + key_bytes * WRITE_BYTE);
+    writes++;
+    let done;
+    try {
+      done = host_remove(key);
+    } catch {
+      fail(3);
+    }
+    if (done !== true) fail(4);
+  },
+  get_json(key) {
+    const text = storage.get(key);
+    return text === null ? null : json_parse(text);
+  },
+  set_json(key, value) {
+    const text = json_stringify(value);
+    if (typeof text !== 'string') throw new TypeErrorC('storage value is not JSON-serializable');
+    storage.set(key, text);
+  },
+});
+
+const api = freeze({
+  random() {
+    charge(RANDOM);
+    let hex;
+    try {
+      hex = host_random();
+    } catch {
+      fail(3);
+    }
+    if (typeof hex !== 'string') fail(4);
+    return hex;
+  },
+  emit(type, attributes) {
+    if (events.length >= EVENTS_MAX) throw new RangeErrorC('more than ' + EVENTS_MAX + ' events in one call');
+    let bytes = check_string(type, 'event type', EVENT_BYTES_MAX);
+    if (bytes === 0) throw new TypeErrorC('event type must not be empty');
+    const flat = [];
+    if (attributes !== undefined) {
+      if (typeof attributes !== 'object' || attributes === null || is_array(attributes)) {
+        throw new TypeErrorC('event attributes must be an object with string values');
+      }
+      const ks = keys(attributes);
+      if (ks.length > ATTRIBUTES_MAX) {
+        throw new RangeErrorC('more than ' + ATTRIBUTES_MAX + ' attributes in one event');
+      }
+      for (let i = 0; i < ks.length; i++) {
+        const k = ks[i];
+        const key_bytes = check_string(k, 'event attribute key', EVENT_BYTES_MAX);
+        if (key_bytes === 0) throw new TypeErrorC('event attribute keys must not be empty');
+        // May run a contract getter: metered like any contract code.
+        const v = attributes[k];
+        bytes += key_bytes + check_string(v, 'event attribute ' + k, EVENT_BYTES_MAX);
+        if (bytes > EVENT_BYTES_MAX) throw new RangeErrorC('event exceeds ' + EVENT_BYTES_MAX + ' bytes');
+        flat.push(k, v);
+      }
+    }
+    charge(EVENT_BASE + bytes * EVENT_BYTE);
+    // A getter above may have emitted too.
+    if (events.length >= EVENTS_MAX) throw new RangeErrorC('more than ' + EVENTS_MAX + ' events in one call');
+    events.push([type, flat]);
+  },
+  gas_left() {
+    return gas_left < 0 ? 0 : gas_left;
+  },
+});
+
+// Reused by every call, so frozen all the way down.
+harden([storage, api, sentinels]);
+
+function make_ctx(sender, contract, chain_id, height, time_ms) {
+  return freeze({
+    sender: sender,
+    contract: contract,
+    chain_id: chain_id,
+    height: height,
+    time_ms: time_ms,
+    storage: storage,
+    random: api.random,
+    emit: api.emit,
+    gas_left: api.gas_left,
+  });
+}
+
+// The first data property named p along e's prototype chain, reading no contract code.
+function find_data(e, p) {
+  let o = e;
+  for (let depth = 0; depth < 32 && o !== null; depth++) {
+    const d = get_own(o, p);
+    if (d !== undefined) {
+      if ('value' in d) return d.value;
+      return tamed_values.has(d.get) ? tamed_values.get(d.get) : undefined;
+    }
+    o = get_proto(o);
+  }
+  return undefined;
+}
+function describe(e) {
+  let text;
+  if (typeof e === 'string') text = e;
+  else if ((typeof e === 'object' && e !== null) || typeof e === 'function') {
+    const own = get_own(e, 'message');
+    const message = own !== undefined && typeof own.value === 'string' ? own.value : find_data(e, 'message');
+    const name = find_data(e, 'name');
+    if (typeof message === 'string' && message !== '') {
+      text = typeof name === 'string' && name !== '' && name !== 'Error' ? name + ': ' + message : message;
+    } else {
+      text = typeof name === 'string' && name !== '' ? name : 'uncaught exception';
+    }
+  } else text = StringC(e);
+  // One spare unit lets the host cut without splitting a surrogate pair.
+  return text.length > MESSAGE_MAX + 1 ? text.slice(0, MESSAGE_MAX + 1) : text;
+}
+
+function run_inner(entry, msg_json, msg_bytes, sender, contract, chain_id, height, time_ms) {
+  charge(CALL_BASE);
+  if (msg_bytes > MSG_MAX) return ['error', 'message exceeds ' + MSG_MAX + ' bytes'];
+  charge(msg_bytes * MSG_BYTE);
+  let msg;
+  try {
+    msg = json_parse(msg_json);
+  } catch {
+    return ['error', 'message is not valid JSON'];
+  }
+  const ctx = make_ctx(sender, contract, chain_id, height, time_ms);
+  // A fresh module instance: module-level state never outlives the call.
+  const exports = factory(tick, caught, deep, spread);
+  const fn = exports[entry];
+  if (typeof fn !== 'function') return ['error', 'contract has no ' + entry + ' entry point'];
+  const data = fn(ctx, msg);
+  if (fault !== 0) return null;
+  let data_json = 'null';
+  if (data !== undefined) {
+    // May run contract toJSON methods and getters: metered.
+    data_json = json_stringify(data);
+    if (fault !== 0) return null;
+    if (typeof data_json !== 'string') return ['error', 'result data is not JSON-serializable'];
+  }
+  if (data_json.length > DATA_MAX) return ['error', 'result data exceeds ' + DATA_MAX + ' bytes'];
+  const data_bytes = utf8_length(data_json);
+  if (data_bytes > DATA_MAX) return ['error', 'result data exceeds ' + DATA_MAX + ' bytes'];
+  charge(data_bytes * DATA_BYTE);
+  return ['ok', data_json];
+}
+
+function run(entry, msg_json, limit, msg_bytes, sender, contract, chain_id, height, time_ms) {
+  gas_limit = limit;
+  gas_left = limit;
+  fault = 0;
+  used_at_fault = 0;
+  read_only = entry === 'query';
+  writes = 0;
+  events = [];
+  let result = null;
+  try {
+    result = run_inner(entry, msg_json, msg_bytes, sender, contract, chain_id, height, time_ms);
+  } catch (e) {
+    if (fault === 0 && is_overflow(e)) fault = 3;
+    if (fault === 0) result = ['error', describe(e)];
+  }
+  let out;
+  // Recursion past the depth budget counts as running out of gas: unbounded recursion then ends
+  // exactly like an endless loop, with all the gas used.
+  if (fault === 1 || fault === 2) out = ['out_of_gas', gas_limit, '', []];
+  // Where the native stack runs out depends on frame sizes, so its gas use would too: take all.
+  else if (fault === 3) out = ['error', gas_limit, 'stack overflow', []];
+  else if (fault === 4) out = ['error', used_at_fault, 'internal error: the host failed a storage or random call', []];
+  else if (result === null) out = ['error', gas_limit - gas_left, 'internal error: no result', []];
+  else if (result[0] === 'ok') out = ['ok', gas_limit - gas_left, result[1], events];
+  else out = ['error', gas_limit - gas_left, result[1], []];
+  events = [];
+  return json_stringify(out);
+}
+
+function install(outer) {
+  factory = outer(shadow);
+}
+
+return freeze({ install: install, run: run });
+})`;

@@ -1,0 +1,207 @@
+import { describe, expect, it } from 'vitest';
+import {
+  call_base_gas,
+  call_depth_units_max,
+  data_byte_gas,
+  event_base_gas,
+  event_byte_gas,
+  msg_byte_gas,
+  random_gas,
+  storage_read_base_gas,
+  storage_read_byte_gas,
+  storage_remove_base_gas,
+  storage_write_base_gas,
+  storage_write_byte_gas,
+  tick_gas,
+} from '../../enclave/vm/limits.js';
+import type { CallOutcome } from '../../enclave/vm/types.js';
+import { compile_ok, data_of, MemoryStorage, make_env } from './harness.js';
+
+/** Runs `source`'s execute on two independently compiled programs and checks they agree. */
+function run_twice(source: string, gas_limit: number): CallOutcome {
+  const first = compile_ok(source).call(make_env({ gas_limit }));
+  const second = compile_ok(source).call(make_env({ gas_limit }));
+  expect(JSON.stringify(second)).toBe(JSON.stringify(first));
+  return first;
+}
+
+describe('out of gas', () => {
+  const endless = {
+    'an endless loop': 'export function execute() { while (true) {} }',
+    'an endless for(;;) with an empty statement body': 'export function execute() { for (;;); }',
+    'unbounded recursion through a loop':
+      'export function execute() { const f = () => { for (;;) f(); }; f(); }',
+    'a catch-and-continue loop': `export function execute() {
+        for (;;) { try { for (;;) {} } catch (e) { /* swallow and go on */ } }
+      }`,
+    'a catch without binding': 'export function execute() { for (;;) { try { for (;;) {} } catch {} } }',
+    'a finally that returns normally': `export function execute() {
+        const f = () => { try { for (;;) {} } finally { return 'escaped'; } };
+        return f();
+      }`,
+    'catching in a callback of a builtin': `export function execute() {
+        for (;;) { [1].forEach(() => { try { for (;;) {} } catch {} }); }
+      }`,
+    'catching at module level': 'try { for (;;) {} } catch {}\nexport function execute() { return 1; }',
+    'a toJSON that loops': 'export function execute() { return { toJSON() { for (;;) {} } }; }',
+    'a getter read by emit': `export function execute(ctx) {
+        ctx.emit('e', { get a() { for (;;) {} } });
+      }`,
+    'set_json of a looping toJSON': `export function execute(ctx) {
+        ctx.storage.set_json('k', { toJSON() { while (true) {} } });
+      }`,
+    'a sort comparator that loops': 'export function execute() { [2, 1].sort(() => { for (;;) {} }); }',
+    'a field initializer that loops':
+      'class A { x = (() => { for (;;) {} })(); }\nexport function execute() { new A(); }',
+  };
+
+  for (const [name, source] of Object.entries(endless)) {
+    it(`${name}: gas_used === gas_limit, identically on two compiles`, () => {
+      for (const gas_limit of [0, 5_000, 123_457, 1_000_000]) {
+        expect(run_twice(source, gas_limit)).toEqual({ kind: 'out_of_gas', gas_used: gas_limit });
+      }
+    });
+  }
+
+  it('stays out of gas when the contract catches it and returns normally', () => {
+    const source = `export function execute() {
+      try { while (true) {} } catch (e) { return 'recovered'; }
+    }`;
+    expect(run_twice(source, 50_000)).toEqual({ kind: 'out_of_gas', gas_used: 50_000 });
+  });
+
+  it('is never seen by contract code, even through a finally', () => {
+    const source = `export function execute(ctx) {
+      let seen = 'nothing';
+      try { try { for (;;) {} } finally { seen = 'finally ran'; } } catch (e) { seen = e; }
+      ctx.storage.set('seen', String(seen));
+      return seen;
+    }`;
+    const storage = new MemoryStorage();
+    const outcome = compile_ok(source).call(make_env({ gas_limit: 20_000, storage }));
+    expect(outcome).toEqual({ kind: 'out_of_gas', gas_used: 20_000 });
+    expect(storage.writes.size).toBe(0);
+  });
+
+  it('charges the base before anything runs', () => {
+    const program = compile_ok('export function execute() { return 1; }');
+    expect(program.call(make_env({ gas_limit: call_base_gas - 1 }))).toEqual({
+      kind: 'out_of_gas',
+      gas_used: call_base_gas - 1,
+    });
+  });
+});
+
+describe('gas accounting', () => {
+  it('charges exactly base + message bytes + ticks + data bytes', () => {
+    // One tick for entering execute, three for loop iterations, one per call of f (twice).
+    const source =
+      'const f = (x) => x;\nexport function execute(ctx, msg) { for (let i = 0; i < 3; i++) {} f(1); f(2); return 7; }';
+    const msg_json = '{"a":"é"}';
+    const outcome = compile_ok(source).call(make_env({ msg_json }));
+    const expected =
+      call_base_gas + Buffer.byteLength(msg_json) * msg_byte_gas + 6 * tick_gas + 1 * data_byte_gas;
+    expect(outcome).toEqual({ kind: 'ok', gas_used: expected, data_json: '7', events: [] });
+  });
+
+  it('charges storage, events and randomness per use and per byte', () => {
+    const storage = new MemoryStorage();
+    storage.committed.set('old', 'value');
+    const source = `export function execute(ctx) {
+      ctx.storage.get('old');
+      ctx.storage.get('missing');
+      ctx.storage.set('kk', 'vvv');
+      ctx.storage.remove('old');
+      ctx.emit('ev', { a: 'bc' });
+      ctx.random();
+    }`;
+    const outcome = compile_ok(source).call(make_env({ storage, msg_json: '{}' }));
+    const expected =
+      call_base_gas +
+      2 * msg_byte_gas +
+      tick_gas +
+      (storage_read_base_gas + (3 + 5) * storage_read_byte_gas) +
+      (storage_read_base_gas + 7 * storage_read_byte_gas) +
+      (storage_write_base_gas + (2 + 3) * storage_write_byte_gas) +
+      (storage_remove_base_gas + 3 * storage_write_byte_gas) +
+      (event_base_gas + 5 * event_byte_gas) +
+      random_gas +
+      4 * data_byte_gas;
+    expect(outcome.gas_used).toBe(expected);
+  });
+
+  it('ctx.gas_left() reports what remains', () => {
+    const outcome = compile_ok('export function execute(ctx) { return ctx.gas_left(); }').call(
+      make_env({ gas_limit: 100_000, msg_json: '{}' }),
+    );
+    expect(data_of(outcome)).toBe(100_000 - call_base_gas - 2 * msg_byte_gas - tick_gas);
+  });
+
+  it('refuses an operation it cannot pay for, before doing it', () => {
+    const storage = new MemoryStorage();
+    const gas_limit = call_base_gas + 2 * msg_byte_gas + tick_gas + storage_write_base_gas;
+    const outcome = compile_ok("export function execute(ctx) { ctx.storage.set('k', 'v'); }").call(
+      make_env({ gas_limit, storage, msg_json: '{}' }),
+    );
+    expect(outcome).toEqual({ kind: 'out_of_gas', gas_used: gas_limit });
+    expect(storage.writes.size).toBe(0);
+  });
+});
+
+describe('call depth and stack overflow', () => {
+  it('ends unbounded recursion out of gas at the depth limit, identically on two compiles', () => {
+    const source = 'export function execute() { const f = (n) => f(n + 1) + 1; return f(0); }';
+    for (const gas_limit of [10_000, 10_000_000]) {
+      expect(run_twice(source, gas_limit)).toEqual({ kind: 'out_of_gas', gas_used: gas_limit });
+    }
+  });
+
+  it('allows recursion up to the limit', () => {
+    const source =
+      'export function execute(ctx, msg) { const f = (n) => (n === 0 ? 0 : 1 + f(n - 1)); return f(msg.n); }';
+    const program = compile_ok(source);
+    // execute holds one unit and each call of f one more.
+    const deepest = call_depth_units_max - 2;
+    expect(data_of(program.call(make_env({ msg_json: JSON.stringify({ n: deepest }) })))).toBe(deepest);
+    expect(program.call(make_env({ msg_json: JSON.stringify({ n: deepest + 1 }) })).kind).toBe('out_of_gas');
+  });
+
+  it('counts bigger functions as deeper', () => {
+    const padding = `/*${' '.repeat(1024)}*/`;
+    const source = `export function execute(ctx, msg) { const f = (n) => { ${padding} return n === 0 ? 0 : 1 + f(n - 1); }; return f(msg.n); }`;
+    const program = compile_ok(source);
+    expect(data_of(program.call(make_env({ msg_json: '{"n":40}' })))).toBe(40);
+    expect(program.call(make_env({ msg_json: '{"n":100}' })).kind).toBe('out_of_gas');
+  });
+
+  it('cannot be caught', () => {
+    const source = `export function execute() {
+      const f = (n) => f(n + 1);
+      for (let i = 0; i < 3; i++) { try { f(0); } catch (e) { } }
+      return 'survived';
+    }`;
+    expect(run_twice(source, 10_000_000)).toEqual({ kind: 'out_of_gas', gas_used: 10_000_000 });
+  });
+
+  it('turns a native stack overflow into an error that uses all the gas', () => {
+    // Default parameters run before the body, so this recursion never reaches a depth check.
+    const source = 'export function execute() { function f(a = f()) { return a; } return f(); }';
+    expect(run_twice(source, 1_000_000)).toEqual({
+      kind: 'error',
+      gas_used: 1_000_000,
+      message: 'stack overflow',
+    });
+  });
+
+  it('keeps a caught native stack overflow an error', () => {
+    const source = `export function execute() {
+      function f(a = f()) { return a; }
+      try { f(); } catch (e) { return 'caught ' + e.message; }
+    }`;
+    expect(run_twice(source, 1_000_000)).toEqual({
+      kind: 'error',
+      gas_used: 1_000_000,
+      message: 'stack overflow',
+    });
+  });
+});
