@@ -492,6 +492,46 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
       expect(unwrap(await enclave.public_keys())).toEqual(keys);
     });
 
+    it('detects sealed state the host altered or moved between contracts', async () => {
+      const chain = new_chain(p, measurement);
+      const gail = new TestAccount(p, `gail-${name}`);
+      const counter = chain.codes.get(2)!;
+      const make = (count: number) =>
+        gail.tx({
+          type: 'instantiate',
+          code_id: 2,
+          label: `c${count}`,
+          scheme: 'gcm',
+          payload: encrypt(p, keys, counter.code_hash, { count }).payload,
+        });
+      const made = (await commit_block(enclave, chain, [make(1), make(2)])).output.results.map(
+        (r) => r.contract!,
+      );
+      const [a, b] = [made[0]!, made[1]!];
+      const increment = () =>
+        gail.tx({
+          type: 'execute',
+          contract: b,
+          scheme: 'gcm',
+          payload: encrypt(p, keys, counter.code_hash, { increment: {} }).payload,
+        });
+      // Contract a's entry under b's address: same plaintext key, so the same slot would be read.
+      const inc = increment();
+      const moved = chain.block_input([inc], T0_MS);
+      const a_entry = [...chain.state.get(a)!][0]!;
+      moved.state[b] = moved.state[b]!.map(([k]) => [k, a_entry[1]]);
+      const flipped = chain.block_input([inc], T0_MS);
+      const value = from_base64(flipped.state[b]![0]![1]);
+      value[0]! ^= 0x80;
+      flipped.state[b]![0]![1] = to_base64(value);
+      for (const input of [moved, flipped]) {
+        const answer = await enclave.execute_block(input);
+        expect(answer.ok === false && answer.error.code).toBe(EnclaveErrorCode.STATE_CORRUPT);
+      }
+      // The untouched state still works, with the same transaction.
+      expect((await commit_block(enclave, chain, [inc])).output.results[0]!.code).toBe(ResultCode.OK);
+    });
+
     it('cannot unseal on another node, or in a changed enclave build', async () => {
       const sealed = (enclave as unknown as { sealed_seed: string }).sealed_seed;
       const other_home = temp_home();

@@ -1,0 +1,73 @@
+/** The `cloister` binary as a user runs it (needs `npm run build`, which `npm test` does first). */
+
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { compute_measurement, find_code_root } from '../../enclave/measurement.js';
+import { to_hex } from '../../protocol/bytes.js';
+import { get_provider } from '../../protocol/providers/index.js';
+import { temp_home } from '../enclave/fixtures.js';
+
+const root = find_code_root();
+const home = temp_home();
+afterAll(() => home.remove());
+
+async function cloister(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [
+      join(root, 'bin', 'cloister.js'),
+      ...args,
+    ]);
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('cloister CLI', () => {
+  it('prints the enclave measurement', async () => {
+    const { code, stdout } = await cloister('enclave', 'measure', '--json');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({
+      measurement: to_hex(compute_measurement(get_provider('native'), root)),
+    });
+  });
+
+  it('checks a contract and prints its code hash', async () => {
+    const { code, stdout } = await cloister(
+      'contract',
+      'check',
+      join(root, 'contracts', 'counter.js'),
+      '--json',
+    );
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({
+      ok: true,
+      code_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+  });
+
+  it('explains why a contract is refused, with a non-zero exit and no stack trace', async () => {
+    const bad = join(home.dir, 'bad.js');
+    writeFileSync(bad, "import fs from 'fs';\nexport function execute() {}\n");
+    const { code, stderr } = await cloister('contract', 'check', bad);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/does not compile: .*import/);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    const missing = await cloister('contract', 'check', join(home.dir, 'nope.js'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('cannot read');
+  });
+
+  it('answers usage errors with exit 2 and help with exit 0', async () => {
+    const unknown = await cloister('frobnicate');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('cloister --help');
+    const help = await cloister('--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('contract check <file>');
+  });
+});
