@@ -15,10 +15,11 @@ import { from_base64, from_hex, to_base64, to_hex, utf8 } from '../../protocol/b
 import { ResultCode } from '../../protocol/codes.js';
 import { SCHEMES } from '../../protocol/envelope.js';
 import { derive_network_keys } from '../../protocol/keys.js';
-import type { ProviderName } from '../../protocol/provider.js';
+import type { CryptoProvider, ProviderName } from '../../protocol/provider.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import { open_result } from '../../protocol/result.js';
 import { open_seed_share } from '../../protocol/seed_share.js';
+import type { MemoryChain } from '../../sim/memory_chain.js';
 import {
   CHAIN_ID,
   commit_block,
@@ -49,6 +50,35 @@ export function query(ctx, msg) { return { secret: ctx.storage.get('secret') }; 
 function leak_forms(text: string): string[] {
   const bytes = utf8(text);
   return [text, to_hex(bytes), to_base64(bytes), Buffer.from(text).toString('base64url')];
+}
+
+/**
+ * Joins `joiner` to the network of `member` the way protocol.md §8 says: report, quote, a
+ * `register_node` transaction executed by the member, then the seed share into the joiner.
+ */
+async function join_node(
+  p: CryptoProvider,
+  member: Enclave,
+  joiner: Enclave,
+  chain: MemoryChain,
+  keys: PublicKeys,
+  label: string,
+) {
+  const reg = unwrap(await joiner.attestation_report());
+  const quote = test_attestation(p).quote(reg.report, T0_MS - 1000);
+  const account = new TestAccount(p, `joiner-${label}`);
+  const { output } = await commit_block(member, chain, [
+    account.tx({ type: 'register_node', pk_reg: reg.pk_reg, quote }),
+  ]);
+  const share = output.results[0]!;
+  const joined = unwrap(
+    await joiner.accept_seed_share({
+      sealed_reg: reg.sealed_reg,
+      seed_share: share.output,
+      seed_exchange_pubkey: keys.seed_exchange_pubkey,
+    }),
+  );
+  return { reg, quote, account, share, joined };
 }
 
 export function enclave_compliance_suite(name: string, provider: ProviderName, make: EnclaveFactory): void {
@@ -148,9 +178,14 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
 
     it('registers a second node, which then computes byte-identical block results', async () => {
       const chain = new_chain(p, measurement);
-      const reg = unwrap(await enclave_b.attestation_report());
+      const {
+        reg,
+        quote,
+        account: joiner,
+        share,
+        joined,
+      } = await join_node(p, enclave, enclave_b, chain, keys, name);
       expect(reg.report.measurement).toBe(measurement);
-      const quote = test_attestation(p).quote(reg.report, T0_MS - 1000);
       const check = unwrap(
         await enclave.check_registration({
           pk_reg: reg.pk_reg,
@@ -160,21 +195,9 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
         }),
       );
       expect(check).toEqual({ valid: true, reason: '' });
-      const joiner = new TestAccount(p, `joiner-${name}`);
-      const { output } = await commit_block(enclave, chain, [
-        joiner.tx({ type: 'register_node', pk_reg: reg.pk_reg, quote }),
-      ]);
-      expect(output.results[0]!.code).toBe(ResultCode.OK);
-      const share = output.results[0]!.output;
+      expect(share.code).toBe(ResultCode.OK);
       // The share is a ciphertext of exactly the seed's length plus a tag: no plaintext seed leaks.
-      expect(from_base64(share).length).toBe(48);
-      const joined = unwrap(
-        await enclave_b.accept_seed_share({
-          sealed_reg: reg.sealed_reg,
-          seed_share: share,
-          seed_exchange_pubkey: keys.seed_exchange_pubkey,
-        }),
-      );
+      expect(from_base64(share.output).length).toBe(48);
       expect(joined.keys).toEqual(keys);
       expect(joined.sealed_seed).not.toBe((enclave as unknown as { sealed_seed: string }).sealed_seed);
 
@@ -368,18 +391,21 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
         },
         { gas_limit: 300_000 },
       );
-      const input = chain.block_input([loop], T0_MS + 1000);
       const other_home = temp_home();
       const other = make({ provider, platform_secret_file: other_home.secret });
       try {
+        // A second validator on another node joins (its own platform secret, same seed).
+        await join_node(p, enclave, other, chain, keys, `loop-${name}`);
+        const input = chain.block_input([loop], T0_MS + 1000);
         const a = unwrap(await enclave.execute_block(input));
         expect(a.results[0]).toMatchObject({ code: ResultCode.OUT_OF_GAS, gas_used: 300_000, output: '' });
         expect(a.state_writes).toEqual({});
-        // A second run is identical (same enclave, fresh module instance).
+        // The other enclave stops at exactly the same gas, with byte-identical output.
+        expect(JSON.stringify(unwrap(await other.execute_block(input)))).toBe(JSON.stringify(a));
+        // A second run in the same enclave too (fresh module instance, nothing carried over).
         expect(JSON.stringify(unwrap(await enclave.execute_block(input)))).toBe(JSON.stringify(a));
         chain.apply(input, a);
         expect(JSON.stringify([...chain.state.get(addr)!])).toBe(state_before);
-        expect(unwrap(await other.measurement())).toBe(measurement);
       } finally {
         await other.close();
         other_home.remove();
