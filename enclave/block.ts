@@ -6,9 +6,8 @@
  * @module
  */
 
-import { concat, from_base64, from_hex, to_base64, to_hex, u32_be, utf8 } from '../protocol/bytes.js';
+import { concat, from_hex, to_base64, to_hex, u32_be, utf8 } from '../protocol/bytes.js';
 import { ResultCode } from '../protocol/codes.js';
-import { DecryptError, open_envelope } from '../protocol/envelope.js';
 import { jcs } from '../protocol/jcs.js';
 import { seal_result_json } from '../protocol/result.js';
 import { seal_seed_share } from '../protocol/seed_share.js';
@@ -27,7 +26,7 @@ import type { KeyContext } from './context.js';
 import { ENCLAVE_GAS, ENCLAVE_LIMITS } from './limits.js';
 import { type Code, decode_code, type ProgramCache } from './programs.js';
 import { EnclaveErrorCode, EnclaveFault } from './result.js';
-import { run_contract } from './run.js';
+import { run_contract, try_open_envelope } from './run.js';
 import { ContractState } from './state.js';
 import { check_block_input } from './validate.js';
 
@@ -209,19 +208,8 @@ function execute_tx(run: BlockRun, raw: string, index: number): TxResult {
           `code ${code_id} does not match ${address}'s code hash`,
         );
       }
-      let opened: { tx_key: Uint8Array; msg_json: string };
-      try {
-        opened = open_envelope(p, ctx.io, {
-          scheme: msg.scheme,
-          envelope: from_base64(msg.payload),
-          chain_id: input.chain_id,
-          code_hash: code.hash,
-        });
-      } catch (error) {
-        if (error instanceof DecryptError)
-          return { hash, code: ResultCode.CANNOT_DECRYPT, gas_used: gas, output: '' };
-        throw error;
-      }
+      const opened = try_open_envelope(ctx, msg.scheme, msg.payload, input.chain_id, code.hash);
+      if (opened === null) return { hash, code: ResultCode.CANNOT_DECRYPT, gas_used: gas, output: '' };
       const state =
         info === undefined
           ? new ContractState(p, ctx.contract_keys(address), address, [])

@@ -5,16 +5,15 @@
  * @module
  */
 
-import { concat, from_base64, to_base64, utf8 } from '../protocol/bytes.js';
+import { concat, to_base64, utf8 } from '../protocol/bytes.js';
 import { ResultCode } from '../protocol/codes.js';
-import { DecryptError, open_envelope } from '../protocol/envelope.js';
 import { seal_result_json } from '../protocol/result.js';
 import type { QueryOutput } from './api.js';
 import type { KeyContext } from './context.js';
 import { ENCLAVE_LIMITS } from './limits.js';
 import { decode_code, type ProgramCache } from './programs.js';
 import { EnclaveErrorCode, EnclaveFault } from './result.js';
-import { run_contract } from './run.js';
+import { run_contract, try_open_envelope } from './run.js';
 import { ContractState } from './state.js';
 import { check_query_input } from './validate.js';
 
@@ -31,20 +30,8 @@ export function execute_query(ctx: KeyContext, programs: ProgramCache, value: un
   if (code.hash !== input.contract.code_hash) {
     throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'query code does not match the contract code hash');
   }
-  let opened: { tx_key: Uint8Array; msg_json: string };
-  try {
-    opened = open_envelope(p, ctx.io, {
-      scheme: input.scheme,
-      envelope: from_base64(input.payload),
-      chain_id: input.chain_id,
-      code_hash: code.hash,
-    });
-  } catch (error) {
-    if (error instanceof DecryptError || error instanceof TypeError) {
-      return { code: ResultCode.CANNOT_DECRYPT, output: '', gas_used: 0 };
-    }
-    throw error;
-  }
+  const opened = try_open_envelope(ctx, input.scheme, input.payload, input.chain_id, code.hash);
+  if (opened === null) return { code: ResultCode.CANNOT_DECRYPT, output: '', gas_used: 0 };
   const address = input.contract.address;
   const state = new ContractState(p, ctx.contract_keys(address), address, input.state);
   // Queries draw randomness from their own domain: deterministic, and apart from any block's.

@@ -4,8 +4,9 @@
  * @module
  */
 
-import { concat, u32_be } from '../protocol/bytes.js';
+import { concat, from_base64, u32_be } from '../protocol/bytes.js';
 import { ResultCode } from '../protocol/codes.js';
+import { DecryptError, open_envelope, type Scheme } from '../protocol/envelope.js';
 import { jcs } from '../protocol/jcs.js';
 import type { KeyContext } from './context.js';
 import type { Code, ProgramCache } from './programs.js';
@@ -38,6 +39,25 @@ export interface RunOutcome {
   /** `jcs(result)` of protocol.md §4; '' when out of gas. */
   result_jcs: string;
   writes: ReadonlyMap<string, string | null>;
+}
+
+/**
+ * Opens a base64 envelope (protocol.md §3) for the contract with `code_hash`. Every failure,
+ * malformed base64 included, is the same `null`: the caller answers code 3 and nothing else.
+ */
+export function try_open_envelope(
+  ctx: KeyContext,
+  scheme: Scheme,
+  payload_b64: string,
+  chain_id: string,
+  code_hash: string,
+): { tx_key: Uint8Array; msg_json: string } | null {
+  try {
+    return open_envelope(ctx.p, ctx.io, { scheme, envelope: from_base64(payload_b64), chain_id, code_hash });
+  } catch (error) {
+    if (error instanceof DecryptError || error instanceof TypeError) return null;
+    throw error;
+  }
 }
 
 const NO_WRITES: ReadonlyMap<string, string | null> = new Map();

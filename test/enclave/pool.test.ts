@@ -17,111 +17,79 @@ export function execute(ctx, msg) { let x = 0; for (;;) { x += 'x'.repeat(65536)
 export function query() { return null; }
 `;
 
-describe('PoolEnclave under faults', () => {
+/**
+ * A pool with a seed, a chain, and a stored, instantiated SPIN contract; `spin_tx()` signs a call
+ * to it with the largest gas limit (minutes of work).
+ */
+async function spinning_pool(label: string, opts: { workers: number; call_timeout_ms?: number }) {
   const p = get_provider('native');
+  const home = temp_home();
+  const enclave = new PoolEnclave({ provider: 'native', platform_secret_file: home.secret, ...opts });
+  const measurement = unwrap(await enclave.measurement());
+  const keys = unwrap(await enclave.create_seed()).keys;
+  const chain = new_chain(p, measurement);
+  const user = new TestAccount(p, label);
+  const stored = (
+    await commit_block(enclave, chain, [user.tx({ type: 'store_code', code: to_base64(utf8(SPIN)) })])
+  ).output.results[0]!;
+  const payload = (msg: unknown) => encrypt(p, keys, stored.code_hash!, msg).payload;
+  const inst = user.tx({
+    type: 'instantiate',
+    code_id: stored.code_id!,
+    label: 'spin',
+    scheme: 'gcm',
+    payload: payload({}),
+  });
+  const addr = (await commit_block(enclave, chain, [inst])).output.results[0]!.contract!;
+  const spin_tx = () =>
+    user.tx(
+      { type: 'execute', contract: addr, scheme: 'gcm', payload: payload({}) },
+      { gas_limit: 100_000_000 },
+    );
+  const close = async () => {
+    await enclave.close();
+    home.remove();
+  };
+  return { p, enclave, keys, chain, user, spin_tx, close };
+}
 
+describe('PoolEnclave under faults', () => {
   it('answers WORKER_DIED when its workers are killed mid-call, recovers, and never hangs', async () => {
-    const home = temp_home();
-    const enclave = new PoolEnclave({ provider: 'native', platform_secret_file: home.secret, workers: 2 });
+    const { p, enclave, keys, chain, user, spin_tx, close } = await spinning_pool('pool-kill', {
+      workers: 2,
+    });
     try {
-      const measurement = unwrap(await enclave.measurement());
-      const keys = unwrap(await enclave.create_seed()).keys;
-      const chain = new_chain(p, measurement);
-      const user = new TestAccount(p, 'pool-kill');
-      const stored = (
-        await commit_block(enclave, chain, [user.tx({ type: 'store_code', code: to_base64(utf8(SPIN)) })])
-      ).output.results[0]!;
-      const init = encrypt(p, keys, stored.code_hash!, {});
-      const addr = (
-        await commit_block(enclave, chain, [
-          user.tx({
-            type: 'instantiate',
-            code_id: stored.code_id!,
-            label: 'spin',
-            scheme: 'gcm',
-            payload: init.payload,
-          }),
-        ])
-      ).output.results[0]!.contract!;
-      // A call that spins for a long time (the largest gas limit), then the workers die under it.
-      const spin = user.tx(
-        {
-          type: 'execute',
-          contract: addr,
-          scheme: 'gcm',
-          payload: encrypt(p, keys, stored.code_hash!, {}).payload,
-        },
-        { gas_limit: 100_000_000 },
-      );
-      const running = enclave.execute_block(chain.block_input([spin], T0_MS));
+      const running = enclave.execute_block(chain.block_input([spin_tx()], T0_MS));
       expect(enclave.queue_size).toBe(0); // handed to a worker, not queued
       await enclave.kill_workers();
       const answer = await running;
-      expect(answer.ok).toBe(false);
-      if (!answer.ok) expect(answer.error.code).toBe(EnclaveErrorCode.WORKER_DIED);
+      expect(answer.ok === false && answer.error.code).toBe(EnclaveErrorCode.WORKER_DIED);
       // The pool recovers: new workers serve the next calls, with the same keys.
       expect(unwrap(await enclave.public_keys())).toEqual(keys);
       const echo = chain.codes.get(1)!;
+      const payload = encrypt(p, keys, echo.code_hash, {}).payload;
       const inst = user.tx(
-        {
-          type: 'instantiate',
-          code_id: 1,
-          label: 'e',
-          scheme: 'gcm',
-          payload: encrypt(p, keys, echo.code_hash, {}).payload,
-        },
+        { type: 'instantiate', code_id: 1, label: 'e', scheme: 'gcm', payload },
         { sequence: 2 },
       );
       const after = unwrap(await enclave.execute_block(chain.block_input([inst], T0_MS)));
       expect(after.results[0]!.code).toBe(ResultCode.OK);
     } finally {
-      await enclave.close();
-      home.remove();
+      await close();
     }
   });
 
   it('answers TIMEOUT past the call deadline and CLOSED after close', async () => {
-    const home = temp_home();
-    const enclave = new PoolEnclave({
-      provider: 'native',
-      platform_secret_file: home.secret,
+    const { enclave, keys, chain, spin_tx, close } = await spinning_pool('pool-timeout', {
       workers: 1,
       call_timeout_ms: 300,
     });
     try {
-      const measurement = unwrap(await enclave.measurement());
-      const keys = unwrap(await enclave.create_seed()).keys;
-      const chain = new_chain(p, measurement);
-      const user = new TestAccount(p, 'pool-timeout');
-      const stored = (
-        await commit_block(enclave, chain, [user.tx({ type: 'store_code', code: to_base64(utf8(SPIN)) })])
-      ).output.results[0]!;
-      const addr = (
-        await commit_block(enclave, chain, [
-          user.tx({
-            type: 'instantiate',
-            code_id: stored.code_id!,
-            label: 's',
-            scheme: 'gcm',
-            payload: encrypt(p, keys, stored.code_hash!, {}).payload,
-          }),
-        ])
-      ).output.results[0]!.contract!;
-      const spin = user.tx(
-        {
-          type: 'execute',
-          contract: addr,
-          scheme: 'gcm',
-          payload: encrypt(p, keys, stored.code_hash!, {}).payload,
-        },
-        { gas_limit: 100_000_000 },
-      );
-      const answer = await enclave.execute_block(chain.block_input([spin], T0_MS));
+      const answer = await enclave.execute_block(chain.block_input([spin_tx()], T0_MS));
       expect(answer.ok === false && answer.error.code).toBe(EnclaveErrorCode.TIMEOUT);
       expect(unwrap(await enclave.public_keys())).toEqual(keys);
     } finally {
-      await enclave.close();
-      home.remove();
+      await close();
     }
     const closed = await enclave.measurement();
     expect(closed.ok === false && closed.error.code).toBe(EnclaveErrorCode.CLOSED);
