@@ -8,7 +8,7 @@
  * @module
  */
 
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { concat, equal_bytes, from_hex, to_hex, utf8 } from '../protocol/bytes.js';
 import { SALT } from '../protocol/keys.js';
@@ -26,13 +26,23 @@ export type SealPurpose = 'consensus-seed' | 'registration-key';
 
 /**
  * Reads the node's platform secret (64 hex chars), creating it with mode 0600 on first use.
- * Only enclave code calls this.
+ * Only enclave code calls this. Every worker of a pool may call it at once on a new node, so
+ * creation is atomic: the secret is written in full to a private temporary file, which is then
+ * hard-linked into place; a link fails if the file exists, so exactly one secret wins and no
+ * reader ever sees a partly written file.
  */
 export function load_platform_secret(path: string, random_bytes: (n: number) => Uint8Array): Uint8Array {
   if (!existsSync(path)) {
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, `${to_hex(random_bytes(32))}\n`, { mode: 0o600, flag: 'wx' });
-    chmodSync(path, 0o600);
+    const tmp = `${path}.${to_hex(random_bytes(8))}.tmp`;
+    writeFileSync(tmp, `${to_hex(random_bytes(32))}\n`, { mode: 0o600, flag: 'wx' });
+    try {
+      linkSync(tmp, path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      unlinkSync(tmp);
+    }
   }
   const text = readFileSync(path, 'utf8').trim();
   return from_hex(text, 32);

@@ -82,7 +82,7 @@ describe('PoolEnclave under faults', () => {
   it('answers TIMEOUT past the call deadline and CLOSED after close', async () => {
     const { enclave, keys, chain, spin_tx, close } = await spinning_pool('pool-timeout', {
       workers: 1,
-      call_timeout_ms: 300,
+      call_timeout_ms: 3000,
     });
     try {
       const answer = await enclave.execute_block(chain.block_input([spin_tx()], T0_MS));
