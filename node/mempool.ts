@@ -1,0 +1,373 @@
+/**
+ * The validator's mempool: submitted transactions waiting for a block. It refuses at submission
+ * what the enclave would refuse without counting (protocol.md §5 codes 7, 4 and 5), so a client
+ * learns at once, and keeps every account's pending transactions as one run of consecutive
+ * sequences starting at the committed one. Blocks are reaped in arrival order, never a higher
+ * sequence of an account before its lower one, within the block's limits.
+ *
+ * The mempool only checks; the enclave decides. A transaction that passes here may still fail in
+ * its block (a sequence taken by another node's block, a contract error): the enclave's answer is
+ * what gets committed.
+ * @module
+ */
+
+import { ENCLAVE_LIMITS } from '../enclave/limits.js';
+import { compile_contract } from '../enclave/vm/compile.js';
+import { from_base64, from_hex, from_utf8, to_hex } from '../protocol/bytes.js';
+import type { CryptoProvider } from '../protocol/provider.js';
+import {
+  account_address,
+  MalformedTxError,
+  parse_tx_json,
+  type Tx,
+  tx_hash,
+  verify_tx_signature,
+} from '../protocol/tx.js';
+
+/** Bounds of a mempool; every one is checked at `add`. */
+export interface MempoolLimits {
+  /** Most transactions held. */
+  txs_max: number;
+  /** Most UTF-8 bytes of transaction JSON held in total. */
+  bytes_max: number;
+  /** Most pending transactions of one account. */
+  per_account_max: number;
+  /** Largest transaction JSON, in UTF-8 bytes; at most the enclave's own limit. */
+  tx_bytes_max: number;
+  /** Largest gas limit a transaction may ask for; at most the enclave's own limit. */
+  gas_limit_max: number;
+}
+
+/** What `add` answers: accepted (or already held) with the tx hash, refused with a code, or full. */
+export type MempoolAdd =
+  | { ok: true; hash: string }
+  | { ok: false; code: 4 | 5 | 7; message: string }
+  | { ok: false; code: 'full'; message: string };
+
+/** Options of {@link Mempool}. */
+export interface MempoolOptions {
+  chain_id: string;
+  limits: MempoolLimits;
+}
+
+/** Modules of {@link Mempool}. */
+export interface MempoolModules {
+  p: CryptoProvider;
+  /** The committed sequence of an account (40 hex address), e.g. ChainStore.get_account_sequence. */
+  committed_sequence(address: string): Promise<number>;
+}
+
+/** One held transaction. */
+interface Entry {
+  raw: string;
+  hash: string;
+  /** UTF-8 bytes of `raw`: what the byte limits count. */
+  bytes: number;
+  sender: string;
+  sequence: number;
+  gas_limit: number;
+}
+
+/** Compile verdicts kept by code hash, so a resubmitted code is not compiled again. */
+const COMPILE_CACHE_MAX = 64;
+/**
+ * Times `add` re-reads a committed sequence when a commit lands while it waits for one. Each
+ * retry needs a commit inside one store read, so more than a few means the node is overloaded.
+ */
+const SEQUENCE_RETRIES_MAX = 4;
+
+const LIMIT_NAMES = ['txs_max', 'bytes_max', 'per_account_max', 'tx_bytes_max', 'gas_limit_max'] as const;
+
+function check_limit(value: unknown, name: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number`);
+  if (!Number.isSafeInteger(value) || value < 1 || value > max)
+    throw new RangeError(`${name} must be an integer in 1..${max}`);
+  return value;
+}
+
+function refuse(code: 4 | 5 | 7, message: string): MempoolAdd {
+  return { ok: false, code, message };
+}
+
+/** The transactions waiting for a block, in arrival order. */
+export class Mempool {
+  readonly #chain_id: string;
+  readonly #limits: Readonly<MempoolLimits>;
+  readonly #m: MempoolModules;
+  /** Every held entry by hash; a Map iterates in insertion order, which is arrival order. */
+  readonly #entries = new Map<string, Entry>();
+  /** Each account's pending entries, by consecutive sequence from its committed one. */
+  readonly #accounts = new Map<string, Entry[]>();
+  #bytes = 0;
+  /** Bumped by every `update`: an `add` that waited across one re-reads the committed sequence. */
+  #epoch = 0;
+  /** Tail of the queue of updates: they must apply in commit order. */
+  #updates: Promise<unknown> = Promise.resolve();
+  /** Updates queued or running; while any is, pending runs may still hold stale entries. */
+  #updating = 0;
+  readonly #compiled = new Map<string, boolean>();
+
+  constructor(opts: MempoolOptions, modules: MempoolModules) {
+    if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
+    if (typeof opts.chain_id !== 'string' || opts.chain_id.length === 0)
+      throw new TypeError('chain_id must be a non-empty string');
+    if (typeof opts.limits !== 'object' || opts.limits === null)
+      throw new TypeError('limits must be an object');
+    if (typeof modules !== 'object' || modules === null) throw new TypeError('modules must be an object');
+    if (typeof modules.committed_sequence !== 'function')
+      throw new TypeError('modules.committed_sequence must be a function');
+    if (typeof modules.p !== 'object' || modules.p === null)
+      throw new TypeError('modules.p must be a CryptoProvider');
+    const limits = {} as MempoolLimits;
+    for (const name of LIMIT_NAMES) limits[name] = check_limit(opts.limits[name], `limits.${name}`);
+    // Above the enclave's bounds a transaction would pass here and be refused in every block.
+    check_limit(limits.tx_bytes_max, 'limits.tx_bytes_max', ENCLAVE_LIMITS.tx_bytes_max);
+    check_limit(limits.gas_limit_max, 'limits.gas_limit_max', ENCLAVE_LIMITS.tx_gas_limit_max);
+    this.#chain_id = opts.chain_id;
+    this.#limits = Object.freeze(limits);
+    this.#m = modules;
+  }
+
+  /**
+   * Checks and holds a submitted transaction (its exact JSON text). Checks in this order: size
+   * (7, before parsing), parse (7), chain id (7), gas limit (7), a store_code's code compiles (7),
+   * signature (4), sequence (5: committed + this account's pending count), then limits ('full').
+   * A transaction already held answers ok with its hash and is not held twice.
+   */
+  async add(raw: string): Promise<MempoolAdd> {
+    if (typeof raw !== 'string') throw new TypeError('transaction must be a string');
+    // UTF-8 never takes fewer bytes than UTF-16 units, so the cheap length check bounds the
+    // byte count work below for anything far over the limit.
+    if (raw.length > this.#limits.tx_bytes_max)
+      return refuse(7, `transaction is over ${this.#limits.tx_bytes_max} bytes`);
+    const bytes = Buffer.byteLength(raw, 'utf8');
+    if (bytes > this.#limits.tx_bytes_max)
+      return refuse(7, `transaction is over ${this.#limits.tx_bytes_max} bytes`);
+    let tx: Tx;
+    try {
+      tx = parse_tx_json(raw);
+    } catch (error) {
+      if (error instanceof MalformedTxError) return refuse(7, error.message);
+      throw error;
+    }
+    const hash = tx_hash(this.#m.p, tx);
+    // Same hash means same body and signature, which passed every check below when first held.
+    if (this.#entries.has(hash)) return { ok: true, hash };
+    const { body } = tx;
+    if (body.chain_id !== this.#chain_id) return refuse(7, `chain_id must be ${this.#chain_id}`);
+    if (body.gas_limit > this.#limits.gas_limit_max)
+      return refuse(7, `gas_limit is over ${this.#limits.gas_limit_max}`);
+    if (body.msg.type === 'store_code') {
+      const verdict = this.#compiles(body.msg.code);
+      if (verdict !== null) return refuse(7, `code does not compile: ${verdict}`);
+    }
+    if (!verify_tx_signature(this.#m.p, tx)) return refuse(4, 'signature does not verify');
+    const sender = account_address(this.#m.p, from_hex(body.sender, 32));
+
+    for (let attempt = 0; attempt < SEQUENCE_RETRIES_MAX; attempt++) {
+      // Mid-update, pending runs may still hold entries the new commit made stale: wait it out.
+      if (this.#updating > 0) await this.#updates;
+      const epoch = this.#epoch;
+      const committed = await this.#m.committed_sequence(sender);
+      if (!Number.isSafeInteger(committed) || committed < 0)
+        throw new RangeError('committed_sequence must answer a count');
+      // An update ran while we waited: the answer may predate the entries it removed.
+      if (epoch !== this.#epoch || this.#updating > 0) continue;
+      // From here to the end nothing awaits, so the checks and the insert are one step.
+      if (this.#entries.has(hash)) return { ok: true, hash };
+      const pending = this.#accounts.get(sender) ?? [];
+      const expected = committed + pending.length;
+      if (body.sequence !== expected) {
+        return refuse(
+          5,
+          `wrong sequence ${body.sequence}: expected ${expected} (committed ${committed}, ${pending.length} pending)`,
+        );
+      }
+      if (this.#entries.size >= this.#limits.txs_max)
+        return { ok: false, code: 'full', message: 'mempool holds its most transactions' };
+      if (this.#bytes + bytes > this.#limits.bytes_max)
+        return { ok: false, code: 'full', message: 'mempool holds its most bytes' };
+      if (pending.length >= this.#limits.per_account_max) {
+        return {
+          ok: false,
+          code: 'full',
+          message: `account has ${pending.length} pending transactions, the most held`,
+        };
+      }
+      const entry: Entry = { raw, hash, bytes, sender, sequence: body.sequence, gas_limit: body.gas_limit };
+      this.#entries.set(hash, entry);
+      pending.push(entry);
+      this.#accounts.set(sender, pending);
+      this.#bytes += bytes;
+      this.#assert_account(sender);
+      return { ok: true, hash };
+    }
+    return { ok: false, code: 'full', message: 'mempool is busy with commits; retry' };
+  }
+
+  /** The compile error of base64 `code`, or null if it compiles (cached by code hash). */
+  #compiles(code_b64: string): string | null {
+    const bytes = from_base64(code_b64);
+    const key = to_hex(this.#m.p.sha256(bytes));
+    const cached = this.#compiled.get(key);
+    if (cached === true) return null;
+    let source: string;
+    try {
+      source = from_utf8(bytes);
+    } catch {
+      return 'code is not UTF-8';
+    }
+    const compiled = compile_contract(source);
+    if (this.#compiled.size >= COMPILE_CACHE_MAX) this.#compiled.clear();
+    // Only successes are cached: a failure's message is wanted in the answer, and failing
+    // submissions are refused before any state changes anyway.
+    if (compiled.ok) this.#compiled.set(key, true);
+    return compiled.ok ? null : compiled.message;
+  }
+
+  /**
+   * Transactions for the next block, in arrival order, within `limits` (count, UTF-8 bytes, sum
+   * of gas limits). An account's transaction is taken only after all its lower sequences, so one
+   * that does not fit holds back that account's later ones. Removes nothing.
+   */
+  reap(limits: { txs_max: number; bytes_max: number; gas_max: number }): string[] {
+    if (typeof limits !== 'object' || limits === null) throw new TypeError('limits must be an object');
+    for (const name of ['txs_max', 'bytes_max', 'gas_max'] as const) {
+      const value = limits[name];
+      if (typeof value !== 'number') throw new TypeError(`${name} must be a number`);
+      if (!Number.isSafeInteger(value) || value < 0)
+        throw new RangeError(`${name} must be a non-negative safe integer`);
+    }
+    const out: string[] = [];
+    let bytes = 0;
+    let gas = 0;
+    /** Per account: the next sequence it may contribute, or -1 once one of its txs was skipped. */
+    const next = new Map<string, number>();
+    for (const entry of this.#entries.values()) {
+      if (out.length >= limits.txs_max) break;
+      const want = next.get(entry.sender) ?? this.#accounts.get(entry.sender)![0]!.sequence;
+      if (want !== entry.sequence) {
+        // Arrival order already follows sequence order (add accepts only the next one), so this
+        // is the account being held back after a skip.
+        if (want !== -1)
+          throw new Error(`invariant: ${entry.sender} sequence ${entry.sequence} arrived before ${want}`);
+        continue;
+      }
+      if (bytes + entry.bytes > limits.bytes_max || gas + entry.gas_limit > limits.gas_max) {
+        next.set(entry.sender, -1);
+        continue;
+      }
+      out.push(entry.raw);
+      bytes += entry.bytes;
+      gas += entry.gas_limit;
+      next.set(entry.sender, entry.sequence + 1);
+    }
+    return out;
+  }
+
+  /**
+   * After a block commits (its transactions' exact texts): drops the committed ones by hash, then
+   * re-checks every account still pending against its new committed sequence, keeping only the
+   * run that starts at it (stale lower ones and any after a gap go: they could never apply).
+   * Updates run one at a time, in call order.
+   */
+  update(committed_txs: string[]): Promise<void> {
+    if (!Array.isArray(committed_txs) || committed_txs.some((t) => typeof t !== 'string')) {
+      throw new TypeError('committed_txs must be strings');
+    }
+    this.#updating++;
+    const run = this.#updates.then(() => this.#update(committed_txs));
+    this.#updates = run.catch(() => undefined);
+    return run;
+  }
+
+  async #update(committed_txs: string[]): Promise<void> {
+    try {
+      await this.#apply_update(committed_txs);
+    } finally {
+      this.#updating--;
+      this.#epoch++;
+    }
+  }
+
+  async #apply_update(committed_txs: string[]): Promise<void> {
+    this.#epoch++;
+    for (const raw of committed_txs) {
+      const hash = this.#hash_of(raw);
+      if (hash !== null) this.#remove(hash);
+    }
+    const senders = [...this.#accounts.keys()];
+    const committed = await Promise.all(senders.map((s) => this.#m.committed_sequence(s)));
+    senders.forEach((sender, i) => {
+      const sequence = committed[i]!;
+      if (!Number.isSafeInteger(sequence) || sequence < 0)
+        throw new RangeError('committed_sequence must answer a count');
+      const pending = this.#accounts.get(sender);
+      if (pending === undefined) return;
+      let expected = sequence;
+      const keep: Entry[] = [];
+      for (const entry of pending) {
+        if (entry.sequence === expected) {
+          keep.push(entry);
+          expected++;
+        } else {
+          this.#entries.delete(entry.hash);
+          this.#bytes -= entry.bytes;
+        }
+      }
+      if (keep.length === 0) this.#accounts.delete(sender);
+      else this.#accounts.set(sender, keep);
+      this.#assert_account(sender);
+    });
+  }
+
+  /** The hash a committed tx text is held under, or null if it never could be held. */
+  #hash_of(raw: string): string | null {
+    try {
+      return tx_hash(this.#m.p, parse_tx_json(raw));
+    } catch (error) {
+      if (error instanceof MalformedTxError) return null;
+      throw error;
+    }
+  }
+
+  #remove(hash: string): void {
+    const entry = this.#entries.get(hash);
+    if (entry === undefined) return;
+    this.#entries.delete(hash);
+    this.#bytes -= entry.bytes;
+    const pending = this.#accounts.get(entry.sender)!;
+    const rest = pending.filter((e) => e !== entry);
+    if (rest.length === 0) this.#accounts.delete(entry.sender);
+    else this.#accounts.set(entry.sender, rest);
+  }
+
+  /** Invariant: an account's pending entries are held, consecutive, and within its limit. */
+  #assert_account(sender: string): void {
+    const pending = this.#accounts.get(sender);
+    if (pending === undefined) return;
+    if (pending.length === 0 || pending.length > this.#limits.per_account_max) {
+      throw new Error(`invariant: ${sender} has ${pending.length} pending entries`);
+    }
+    pending.forEach((entry, i) => {
+      if (entry.sequence !== pending[0]!.sequence + i || this.#entries.get(entry.hash) !== entry) {
+        throw new Error(`invariant: ${sender}'s pending sequences are not consecutive held entries`);
+      }
+    });
+  }
+
+  /** Whether a transaction with this hash is held. */
+  has(hash: string): boolean {
+    return this.#entries.has(hash);
+  }
+
+  /** Transactions held. */
+  size(): number {
+    return this.#entries.size;
+  }
+
+  /** UTF-8 bytes of the transactions held. */
+  bytes(): number {
+    return this.#bytes;
+  }
+}

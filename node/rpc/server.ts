@@ -1,0 +1,580 @@
+/**
+ * The validator's HTTP RPC (protocol.md §6) on `node:http`, plus a live event stream. Every
+ * answer is JSON (errors `{"error": {"code", "message"}}`, codes in errors.ts), carries the CORS
+ * origin, and every resource a client can make the node spend is bounded: body bytes, request
+ * target length, header and request time, concurrent requests, connections, live streams and
+ * their buffers, and the commit wait.
+ * @module
+ */
+
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { from_hex, to_base64 } from '../../protocol/bytes.js';
+import { CANNOT_DECRYPT_MESSAGE, RESULT_CODE_NAMES, ResultCode } from '../../protocol/codes.js';
+import type { TxRecord } from '../records.js';
+import { busy, ClientGoneError, error_body, not_found, RpcError, RpcErrorCode } from './errors.js';
+import { EventStreams } from './events.js';
+import {
+  check_json_content_type,
+  declared_length,
+  raw_error_response,
+  read_body,
+  send_json,
+  too_large,
+} from './http.js';
+import {
+  block_json,
+  check_address,
+  check_hash,
+  check_height,
+  check_tx,
+  codes_json,
+  contract_json,
+  parse_json_body,
+  parse_query_body,
+  status_json,
+  tx_json,
+} from './shapes.js';
+import type { RpcBackend, RpcLimits, RpcLog, RpcOptions, SubmitRefusal } from './types.js';
+import { RPC_DEFAULTS } from './types.js';
+
+export { RpcError, RpcErrorCode } from './errors.js';
+export type {
+  LiveEvent,
+  RpcBackend,
+  RpcLimits,
+  RpcLog,
+  RpcOptions,
+  RpcStatus,
+  SubmitRefusal,
+} from './types.js';
+export { RPC_DEFAULTS } from './types.js';
+
+/** What a route handler gets. */
+interface Call {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** The route's path parameters, in order, not yet validated. */
+  params: string[];
+  query: URLSearchParams;
+}
+
+/** A JSON answer, or null when the handler answered itself (a live stream). */
+type Reply = { status: number; body: unknown } | null;
+type Handler = (call: Call) => Promise<Reply>;
+
+/** A route: its path segments (`:name` matches one segment) and a handler per method. */
+interface Route {
+  segments: string[];
+  methods: Partial<Record<string, Handler>>;
+}
+
+function ok(body: unknown, status = 200): Reply {
+  return { status, body };
+}
+
+/** The §5 codes a query or submission can answer with besides 0. */
+function is_refusal_code(code: number): boolean {
+  return Number.isInteger(code) && code >= ResultCode.CONTRACT_ERROR && code <= ResultCode.MALFORMED_TX;
+}
+
+function check_positive_int(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new RangeError(`RpcOptions.${name} must be a positive integer`);
+}
+
+/** Fills in defaults and checks every limit, so a bad config fails at construction, not at load. */
+function resolve_limits(opts: RpcOptions): RpcLimits {
+  // An option given as undefined (e.g. straight from an optional config field) keeps its default.
+  const given = Object.fromEntries(Object.entries(opts).filter(([, value]) => value !== undefined));
+  const limits = { ...RPC_DEFAULTS, ...given } as RpcLimits;
+  if (typeof limits.host !== 'string' || limits.host === '')
+    throw new RangeError('RpcOptions.host must be set');
+  if (!Number.isInteger(limits.port) || limits.port < 0 || limits.port > 65535) {
+    throw new RangeError('RpcOptions.port must be 0 to 65535');
+  }
+  // Header injection: the origin goes verbatim into a header line.
+  if (typeof limits.cors_origin !== 'string' || /[\r\n]/.test(limits.cors_origin)) {
+    throw new RangeError('RpcOptions.cors_origin must be a string on one line');
+  }
+  for (const name of [
+    'body_bytes_max',
+    'wait_timeout_ms',
+    'sse_clients_max',
+    'requests_max',
+    'connections_max',
+    'headers_timeout_ms',
+    'request_timeout_ms',
+    'keep_alive_timeout_ms',
+    'url_chars_max',
+    'sse_heartbeat_ms',
+    'sse_buffer_bytes_max',
+    'stop_timeout_ms',
+  ] as const) {
+    check_positive_int(name, limits[name]);
+  }
+  if (limits.request_timeout_ms < limits.headers_timeout_ms) {
+    throw new RangeError('RpcOptions.request_timeout_ms must be at least headers_timeout_ms');
+  }
+  return limits;
+}
+
+/** The RPC server of one validator. Start it once, stop it once. */
+export class RpcServer {
+  readonly #limits: RpcLimits;
+  readonly #backend: RpcBackend;
+  readonly #log: RpcLog;
+  readonly #routes: Route[];
+  readonly #events: EventStreams;
+  /** Headers every answer carries. */
+  readonly #base_headers: Readonly<Record<string, string>>;
+  /** The response in progress on each socket, to know whether Node's clientError may still answer. */
+  readonly #current = new WeakMap<Duplex, ServerResponse>();
+  /** Aborted by stop(): commit waits give up on it. */
+  readonly #stopping = new AbortController();
+  #server: Server | null = null;
+  #stopped: Promise<void> | null = null;
+  #in_flight = 0;
+  #on_idle: (() => void)[] = [];
+
+  /**
+   * @param opts addresses and limits; optional limits default to {@link RPC_DEFAULTS}.
+   * @param modules.backend the validator host; modules.log an optional structured log hook.
+   */
+  constructor(opts: RpcOptions, modules: { backend: RpcBackend; log?: RpcLog }) {
+    this.#limits = resolve_limits(opts);
+    this.#backend = modules.backend;
+    this.#log = modules.log ?? (() => {});
+    this.#events = new EventStreams(
+      {
+        clients_max: this.#limits.sse_clients_max,
+        heartbeat_ms: this.#limits.sse_heartbeat_ms,
+        buffer_bytes_max: this.#limits.sse_buffer_bytes_max,
+      },
+      { backend: this.#backend, log: this.#log },
+    );
+    const cors = this.#limits.cors_origin;
+    this.#base_headers = {
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      ...(cors === ''
+        ? {}
+        : { 'access-control-allow-origin': cors, ...(cors === '*' ? {} : { vary: 'Origin' }) }),
+    };
+    this.#routes = this.#make_routes();
+  }
+
+  /** Listens; resolves with the URL (e.g. http://127.0.0.1:26657) once listening. */
+  async start(): Promise<{ url: string }> {
+    if (this.#server !== null || this.#stopped !== null) throw new Error('an RpcServer starts only once');
+    const limits = this.#limits;
+    const server = createServer({
+      headersTimeout: limits.headers_timeout_ms,
+      requestTimeout: limits.request_timeout_ms,
+      keepAliveTimeout: limits.keep_alive_timeout_ms,
+      // Node checks the two timeouts above on this interval; keep it a fraction of the shorter.
+      connectionsCheckingInterval: Math.max(25, Math.min(1_000, Math.floor(limits.headers_timeout_ms / 4))),
+      maxHeaderSize: 16 * 1024,
+      // Node's own answer to a missing Host is an empty 400; the node serves no virtual hosts.
+      requireHostHeader: false,
+    });
+    this.#server = server;
+    server.maxConnections = limits.connections_max;
+    server.maxHeadersCount = 100;
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#on_request(req, res));
+    // `Expect: 100-continue`: refuse a too-large body before the client sends it.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      const declared = declared_length(req);
+      if (declared === null || declared <= limits.body_bytes_max) res.writeContinue();
+      this.#on_request(req, res);
+    });
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) =>
+      this.#on_client_error(error, socket),
+    );
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(limits.port, limits.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (error: Error) => this.#log('rpc_server_error', { error: String(error) }));
+    const address = server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `http://${host}:${address.port}`;
+    this.#log('rpc_listening', { url });
+    return { url };
+  }
+
+  /**
+   * Stops listening, ends live streams, and waits for in-flight requests (at most
+   * stop_timeout_ms, then their connections are cut). Commit waits answer 503 at once. Answers
+   * given while stopping close their connection.
+   */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    this.#stopping.abort();
+    const server = this.#server;
+    const streams = this.#events.close();
+    if (server === null) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    let timer: NodeJS.Timeout | undefined;
+    const timed_out = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.#limits.stop_timeout_ms);
+    });
+    const drained = Promise.all([this.#idle(), streams]).then(() => false);
+    const gave_up = await Promise.race([drained, timed_out]);
+    clearTimeout(timer);
+    if (gave_up) {
+      this.#log('rpc_stop_timeout', { in_flight: this.#in_flight });
+      server.closeAllConnections();
+    } else {
+      // Connections that went idle after close() began (e.g. a keep-alive client between requests).
+      server.closeIdleConnections();
+    }
+    await closed;
+  }
+
+  /** Resolves when no request is being handled. */
+  #idle(): Promise<void> {
+    if (this.#in_flight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#on_idle.push(resolve));
+  }
+
+  #on_request(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    this.#current.set(socket, res);
+    res.once('finish', () => {
+      if (this.#current.get(socket) === res) this.#current.delete(socket);
+    });
+    for (const [name, value] of Object.entries(this.#base_headers)) res.setHeader(name, value);
+    if (this.#in_flight >= this.#limits.requests_max) {
+      this.#send_error(req, res, busy(`too many requests in flight (at most ${this.#limits.requests_max})`));
+      return;
+    }
+    this.#in_flight++;
+    this.#handle(req, res)
+      .catch((error: unknown) => this.#fail(req, res, error))
+      .finally(() => {
+        this.#in_flight--;
+        if (this.#in_flight === 0) for (const resolve of this.#on_idle.splice(0)) resolve();
+      });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.#stopping.signal.aborted) throw busy('node is stopping');
+    const url = req.url ?? '/';
+    if (url.length > this.#limits.url_chars_max) {
+      throw new RpcError(
+        414,
+        RpcErrorCode.BAD_REQUEST,
+        `request target is longer than ${this.#limits.url_chars_max} characters`,
+      );
+    }
+    // Any route: a body announced over the limit is refused before anything else is looked at.
+    const declared = declared_length(req);
+    if (declared !== null && declared > this.#limits.body_bytes_max)
+      throw too_large(this.#limits.body_bytes_max);
+    const mark = url.indexOf('?');
+    const path = mark < 0 ? url : url.slice(0, mark);
+    const query = new URLSearchParams(mark < 0 ? '' : url.slice(mark + 1));
+    const match = this.#match(path);
+    if (match === null) throw not_found('no such route');
+    const method = req.method ?? 'GET';
+    const allowed = [...Object.keys(match.route.methods), 'OPTIONS'].join(', ');
+    if (method === 'OPTIONS') {
+      this.#preflight(res, allowed);
+      return;
+    }
+    const handler = match.route.methods[method];
+    if (handler === undefined) {
+      throw new RpcError(405, RpcErrorCode.METHOD_NOT_ALLOWED, `method ${method} is not allowed here`, {
+        allow: allowed,
+      });
+    }
+    const reply = await handler({ req, res, params: match.params, query });
+    if (reply !== null) this.#send(req, res, reply.status, reply.body);
+  }
+
+  #match(path: string): { route: Route; params: string[] } | null {
+    const segments = path.split('/');
+    // A path starts with '/', so its first segment is empty; anything else (e.g. absolute-form) is no route.
+    if (segments.shift() !== '') return null;
+    for (const route of this.#routes) {
+      if (route.segments.length !== segments.length) continue;
+      const params: string[] = [];
+      let matches = true;
+      for (let i = 0; i < segments.length && matches; i++) {
+        const want = route.segments[i]!;
+        const got = segments[i]!;
+        if (want.startsWith(':')) params.push(got);
+        else matches = want === got;
+      }
+      if (matches) return { route, params };
+    }
+    return null;
+  }
+
+  #preflight(res: ServerResponse, allowed: string): void {
+    const headers: Record<string, string> = { allow: allowed };
+    if (this.#limits.cors_origin !== '') {
+      headers['access-control-allow-methods'] = allowed;
+      headers['access-control-allow-headers'] = 'Content-Type, Last-Event-ID';
+      headers['access-control-max-age'] = '600';
+    }
+    res.writeHead(204, headers);
+    res.end();
+  }
+
+  #send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ) {
+    // Close the connection when the request's body was not read to its end (so the rest is never
+    // read or drained) or the node is stopping (so no further request comes on it).
+    if (!req.complete || this.#stopping.signal.aborted) headers = { ...headers, connection: 'close' };
+    send_json(res, status, body, headers);
+  }
+
+  #send_error(req: IncomingMessage, res: ServerResponse, error: RpcError): void {
+    this.#send(req, res, error.status, error_body(error.code, error.message), { ...error.headers });
+  }
+
+  #fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+    if (error instanceof RpcError) {
+      this.#send_error(req, res, error);
+      return;
+    }
+    if (error instanceof ClientGoneError) {
+      res.destroy();
+      return;
+    }
+    // The backend's error may name files, keys or peers: log it, tell the client only that it failed.
+    this.#log('rpc_internal_error', {
+      method: req.method,
+      url: req.url?.slice(0, 200),
+      error: String(error),
+    });
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    this.#send_error(req, res, new RpcError(500, RpcErrorCode.INTERNAL, 'internal error'));
+  }
+
+  /** Errors Node finds before there is a request: bad HTTP, headers too large, too slow a client. */
+  #on_client_error(error: NodeJS.ErrnoException, socket: Duplex): void {
+    const current = this.#current.get(socket);
+    // Once an answer has begun on this socket, any bytes now would corrupt it.
+    if (error.code === 'ECONNRESET' || !socket.writable || current?.headersSent === true) {
+      socket.destroy();
+      return;
+    }
+    let status = 400;
+    let code: number = RpcErrorCode.BAD_REQUEST;
+    let message = 'malformed HTTP request';
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      status = 408;
+      code = RpcErrorCode.TIMEOUT;
+      message = 'request was not received in time';
+    } else if (error.code === 'HPE_HEADER_OVERFLOW') {
+      status = 431;
+      message = 'request headers are too large';
+    }
+    this.#log('rpc_client_error', { code: error.code });
+    socket.end(raw_error_response(status, code, message, this.#base_headers));
+  }
+
+  #make_routes(): Route[] {
+    const b = this.#backend;
+    const limits = this.#limits;
+    const read_json = async (req: IncomingMessage): Promise<unknown> => {
+      check_json_content_type(req);
+      return parse_json_body(await read_body(req, limits.body_bytes_max));
+    };
+    return [
+      {
+        segments: ['v1', 'status'],
+        methods: { GET: async () => ok(status_json(await b.status())) },
+      },
+      {
+        segments: ['registration', 'v1beta1', 'tx-key'],
+        methods: { GET: async () => ok({ key: to_base64(from_hex(await b.io_pubkey(), 32)) }) },
+      },
+      {
+        segments: ['v1', 'txs'],
+        methods: { POST: (call) => this.#submit(call) },
+      },
+      {
+        segments: ['v1', 'txs', ':hash'],
+        methods: {
+          GET: async ({ params }) => {
+            const hash = check_hash(params[0]!);
+            const record = await b.get_tx(hash);
+            if (record === null) throw not_found(`transaction ${hash} is not committed`);
+            return ok(tx_json(record));
+          },
+        },
+      },
+      {
+        segments: ['v1', 'contracts', ':address', 'query'],
+        methods: {
+          POST: async ({ req, params }) => {
+            const address = check_address(params[0]!);
+            const body = parse_query_body(await read_json(req));
+            const answer = await b.query(address, body);
+            return query_reply(address, answer);
+          },
+        },
+      },
+      {
+        segments: ['v1', 'contracts', ':address'],
+        methods: {
+          GET: async ({ params }) => {
+            const address = check_address(params[0]!);
+            const info = await b.get_contract(address);
+            if (info === null) throw unknown_contract(address);
+            return ok(contract_json(info));
+          },
+        },
+      },
+      {
+        segments: ['v1', 'codes'],
+        methods: { GET: async () => ok(codes_json(await b.codes())) },
+      },
+      {
+        segments: ['v1', 'accounts', ':address'],
+        methods: {
+          GET: async ({ params }) => {
+            const address = check_address(params[0]!);
+            const account = await b.account(address);
+            return ok({ address: account.address, sequence: account.sequence });
+          },
+        },
+      },
+      {
+        segments: ['v1', 'blocks', ':height'],
+        methods: {
+          GET: async ({ params }) => {
+            const height = check_height(params[0]!);
+            const block = await b.block(height);
+            if (block === null) throw not_found(`block ${height} is not committed`);
+            return ok(block_json(block));
+          },
+        },
+      },
+      {
+        segments: ['v1', 'events'],
+        methods: {
+          GET: async ({ res }) => {
+            this.#events.open(res);
+            return null;
+          },
+        },
+      },
+    ];
+  }
+
+  /** `POST /v1/txs[?wait=commit]`. */
+  async #submit({ req, res, query }: Call): Promise<Reply> {
+    const wait = query.get('wait');
+    if (wait !== null && wait !== 'commit')
+      throw new RpcError(400, RpcErrorCode.BAD_REQUEST, 'wait must be "commit"');
+    check_json_content_type(req);
+    const raw = await read_body(req, this.#limits.body_bytes_max);
+    check_tx(parse_json_body(raw));
+    const submitted = await this.#backend.submit(raw);
+    if (!submitted.ok) throw this.#refusal(submitted);
+    if (wait === null) return ok({ hash: submitted.hash }, 202);
+    const outcome = await this.#wait_commit(submitted.hash, res);
+    const ms = this.#limits.wait_timeout_ms;
+    switch (outcome) {
+      case 'timeout':
+        throw new RpcError(
+          504,
+          RpcErrorCode.TIMEOUT,
+          `transaction ${submitted.hash} was accepted but not committed within ${ms} ms; it may still commit: GET /v1/txs/${submitted.hash}`,
+        );
+      case 'stopping':
+        throw busy(`node is stopping; transaction ${submitted.hash} was accepted but is not committed yet`);
+      case 'gone':
+        throw new ClientGoneError('client left during the commit wait');
+      default:
+        return ok(tx_json(outcome));
+    }
+  }
+
+  #refusal(refusal: SubmitRefusal): RpcError {
+    const { code, message } = refusal;
+    if (code === 'full') return busy(message === '' ? 'mempool is full' : message);
+    if (code === ResultCode.UNKNOWN_CODE_OR_CONTRACT) return new RpcError(404, code, message);
+    if (is_refusal_code(code)) return new RpcError(400, code, message);
+    // Not a refusal the protocol knows: a backend bug, not the client's fault.
+    this.#log('rpc_internal_error', {
+      error: `backend refused with unknown code ${String(code)}: ${message}`,
+    });
+    return new RpcError(500, RpcErrorCode.INTERNAL, 'internal error');
+  }
+
+  /**
+   * Waits for `hash` to commit, at most wait_timeout_ms by the server's own clock (whatever the
+   * backend does), and no longer than the node runs or the client stays.
+   */
+  #wait_commit(hash: string, res: ServerResponse): Promise<TxRecord | 'timeout' | 'stopping' | 'gone'> {
+    const signal = this.#stopping.signal;
+    if (signal.aborted) return Promise.resolve('stopping');
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', on_stop);
+        res.off('close', on_gone);
+        return true;
+      };
+      const on_stop = () => settle() && resolve('stopping');
+      const on_gone = () => settle() && resolve('gone');
+      const timer = setTimeout(() => settle() && resolve('timeout'), this.#limits.wait_timeout_ms);
+      signal.addEventListener('abort', on_stop, { once: true });
+      res.once('close', on_gone);
+      this.#backend.wait_tx(hash, this.#limits.wait_timeout_ms).then(
+        (record) => settle() && resolve(record ?? 'timeout'),
+        (error: unknown) => settle() && reject(error),
+      );
+    });
+  }
+}
+
+function unknown_contract(address: string): RpcError {
+  return new RpcError(404, ResultCode.UNKNOWN_CODE_OR_CONTRACT, `unknown contract ${address}`);
+}
+
+/** Maps a query's §5 code to the answer: 0-2 are 200, 3 the one decrypt error, 6 a 404. */
+function query_reply(address: string, answer: { code: number; output: string } | null): Reply {
+  if (answer === null) throw unknown_contract(address);
+  const { code, output } = answer;
+  switch (code) {
+    case ResultCode.OK:
+    case ResultCode.CONTRACT_ERROR:
+    case ResultCode.OUT_OF_GAS:
+      return ok({ code, output });
+    case ResultCode.CANNOT_DECRYPT:
+      // protocol.md §3: one and the same answer for every envelope that cannot be opened.
+      throw new RpcError(400, code, CANNOT_DECRYPT_MESSAGE);
+    case ResultCode.UNKNOWN_CODE_OR_CONTRACT:
+      throw unknown_contract(address);
+    default:
+      if (is_refusal_code(code)) throw new RpcError(400, code, RESULT_CODE_NAMES[code as ResultCode]);
+      throw new Error(`query answered unknown code ${code}`);
+  }
+}

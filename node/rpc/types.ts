@@ -1,0 +1,119 @@
+/**
+ * What the RPC server needs from the validator host (`RpcBackend`), what it streams
+ * (`LiveEvent`), and how it is configured (`RpcOptions`, with the defaults of its optional limits).
+ * @module
+ */
+
+import type { ContractInfo } from '../../enclave/api.js';
+import type { TxRecord } from '../records.js';
+
+/** One event of the live stream `GET /v1/events`: a committed block, or one of its transactions. */
+export type LiveEvent =
+  | { type: 'block'; height: number; block_hash: string; time_ms: number; txs: number }
+  | ({ type: 'tx' } & TxRecord);
+
+/** What `GET /v1/status` answers (protocol.md §6). */
+export interface RpcStatus {
+  chain_id: string;
+  height: number;
+  io_pubkey: string;
+  seed_exchange_pubkey: string;
+  validator: string;
+  validators: { pubkey: string; power: number }[];
+}
+
+/** A refusal at submission: a protocol.md §5 code (4, 5, 7, …) or `'full'` for a full mempool. */
+export type SubmitRefusal = { ok: false; code: number | 'full'; message: string };
+
+/**
+ * The validator host as the RPC server sees it. Every method may reject; the server then answers
+ * 500 (code 104) without the rejection's text, and logs it.
+ */
+export interface RpcBackend {
+  /** The chain, its height, the network's public keys, this validator and the validator set. */
+  status(): Promise<RpcStatus>;
+  /** pk_io as 64 hex; the server answers GET /registration/v1beta1/tx-key with {"key": base64(bytes)}. */
+  io_pubkey(): Promise<string>;
+  /** The raw request body text of POST /v1/txs (already checked to be a well-formed transaction). */
+  submit(raw: string): Promise<{ ok: true; hash: string } | SubmitRefusal>;
+  /** The committed record, or null when `hash` is not committed (yet). */
+  get_tx(hash: string): Promise<TxRecord | null>;
+  /**
+   * Resolves with the record once committed (at once if it already is), or null after
+   * timeout_ms. The server keeps its own deadline of the same length too.
+   */
+  wait_tx(hash: string, timeout_ms: number): Promise<TxRecord | null>;
+  /** null: no such contract. */
+  query(
+    address: string,
+    body: { scheme: 'gcm' | 'siv'; payload: string },
+  ): Promise<{ code: number; output: string } | null>;
+  /** null: no such contract. */
+  get_contract(address: string): Promise<ContractInfo | null>;
+  /** Every stored code, the reference contracts first (protocol.md §7). */
+  codes(): Promise<{ code_id: number; code_hash: string; name?: string }[]>;
+  /** An account's committed sequence (0 for an account never seen). */
+  account(address: string): Promise<{ address: string; sequence: number }>;
+  /** null: not committed yet. */
+  block(
+    height: number,
+  ): Promise<{ header: unknown; block_hash: string; tx_hashes: string[]; commit: unknown } | null>;
+  /** Live events until the returned function is called. Events must arrive in commit order. */
+  subscribe(fn: (event: LiveEvent) => void): () => void;
+}
+
+/**
+ * Configuration of the RPC server. The six required fields are the ones a node's config names;
+ * the optional ones are further limits with defaults in {@link RPC_DEFAULTS}.
+ */
+export interface RpcOptions {
+  /** Interface to listen on, e.g. 127.0.0.1. */
+  host: string;
+  /** TCP port; 0 picks a free one (start() reports it). */
+  port: number;
+  /** Largest request body accepted; larger ones get 413 before being parsed. */
+  body_bytes_max: number;
+  /** How long `POST /v1/txs?wait=commit` waits for the commit before answering 504. */
+  wait_timeout_ms: number;
+  /** Concurrent `GET /v1/events` streams; more get 503. */
+  sse_clients_max: number;
+  /** Value of Access-Control-Allow-Origin on every answer ('*' for any); '' sends no CORS headers. */
+  cors_origin: string;
+  /** Requests being handled at once (live streams not counted); more get 503. */
+  requests_max?: number;
+  /** Open TCP connections; the kernel backlog holds, then the server drops, further ones. */
+  connections_max?: number;
+  /** Time a client has to send the request headers. */
+  headers_timeout_ms?: number;
+  /** Time a client has to send the whole request (headers and body); at least headers_timeout_ms. */
+  request_timeout_ms?: number;
+  /** How long an idle keep-alive connection stays open. */
+  keep_alive_timeout_ms?: number;
+  /** Longest request target (path and query string) accepted; longer ones get 414. */
+  url_chars_max?: number;
+  /** Interval of the comment heartbeat on live streams. */
+  sse_heartbeat_ms?: number;
+  /** Unsent bytes a live stream may queue before the slow client is dropped. */
+  sse_buffer_bytes_max?: number;
+  /** How long stop() waits for in-flight requests before closing their connections. */
+  stop_timeout_ms?: number;
+}
+
+/** Defaults of the optional limits of {@link RpcOptions}. */
+export const RPC_DEFAULTS = Object.freeze({
+  requests_max: 256,
+  connections_max: 1024,
+  headers_timeout_ms: 10_000,
+  request_timeout_ms: 30_000,
+  keep_alive_timeout_ms: 5_000,
+  url_chars_max: 2048,
+  sse_heartbeat_ms: 15_000,
+  sse_buffer_bytes_max: 1024 * 1024,
+  stop_timeout_ms: 10_000,
+});
+
+/** Every limit of {@link RpcOptions}, defaults filled in. */
+export type RpcLimits = Required<RpcOptions>;
+
+/** Optional hook for structured log lines, e.g. `rpc_internal_error`. */
+export type RpcLog = (event: string, fields: Record<string, unknown>) => void;

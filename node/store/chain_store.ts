@@ -1,0 +1,1066 @@
+/**
+ * The validator host's durable chain state on LevelDB: blocks with their commits, transaction
+ * results, account sequences, contracts, codes, sealed contract state, sealed enclave blobs and
+ * the consensus engine's signed state. The host is untrusted, so everything here is public or
+ * sealed (ciphertext the enclave alone opens). It does what sim/memory_chain.ts does in memory,
+ * durably: one block is one synchronous LevelDB batch, so a crash leaves the old block or the new
+ * one, never part of one. Every value carries a checksum bound to its key and is shape-checked on
+ * write and again on every read, so corrupt data fails loudly (StoreCorruptError) instead of being
+ * served. Key layout: ./keys.ts and docs/storage.md.
+ * @module
+ */
+
+import { createHash } from 'node:crypto';
+import { Level } from 'level';
+import type {
+  AttestationPolicy,
+  BlockInput,
+  BlockOutput,
+  ContractInfo,
+  QueryInput,
+  StateEntry,
+} from '../../enclave/api.js';
+import { ENCLAVE_LIMITS } from '../../enclave/limits.js';
+import { from_base64, from_hex, to_base64, to_hex } from '../../protocol/bytes.js';
+import { is_scheme, type Scheme } from '../../protocol/envelope.js';
+import type { CryptoProvider } from '../../protocol/provider.js';
+import { native_provider } from '../../protocol/providers/native.js';
+import { account_address, MalformedTxError, parse_tx_json, type Tx } from '../../protocol/tx.js';
+import {
+  type Block,
+  block_hash,
+  type Commit,
+  commit_hash,
+  GENESIS_PARENT_HASH,
+  txs_hash,
+} from '../consensus/types.js';
+import type { BlockRecord, CodeRecord, TxRecord } from '../records.js';
+import {
+  base64,
+  CODE_NAME_CHARS_MAX,
+  check_block,
+  check_block_record,
+  chain_id as check_chain_id_shape,
+  check_code_record,
+  check_commit,
+  check_contract_info,
+  check_state_b64,
+  check_tx_record,
+  count,
+  hex40,
+  hex64,
+  object,
+  positive,
+  ShapeError,
+} from './checks.js';
+import {
+  CommitRejectedError,
+  StoreClosedError,
+  StoreCorruptError,
+  StoreMismatchError,
+  StoreOpenError,
+} from './errors.js';
+import {
+  account_key,
+  block_key,
+  check_address,
+  code_key,
+  contract_key,
+  KEYS,
+  PREFIXES,
+  parse_u64_hex,
+  prefix_range,
+  SEALED_NAME_RE,
+  STORE_FORMAT,
+  sealed_key,
+  state_key,
+  state_prefix,
+  tx_key,
+} from './keys.js';
+
+/** Longest stored value (checksum and JSON), in UTF-16 units: a full block, escaped, fits. */
+export const STORE_VALUE_CHARS_MAX = 64 * 1024 * 1024;
+/** Longest sealed enclave blob (base64 characters). */
+export const SEALED_B64_CHARS_MAX = 64 * 1024;
+/** Most codes one `list_codes` call returns; page with `after_code_id`. */
+export const LIST_CODES_MAX = 1000;
+/** Most genesis codes. */
+export const GENESIS_CODES_MAX = ENCLAVE_LIMITS.block_codes_max;
+/**
+ * Most LevelDB operations one block's batch may hold (records, sequences, state writes): twice
+ * what a block of 2e9 gas can write at 1,000 gas per storage write. Bounds the batch in memory.
+ */
+export const BLOCK_BATCH_OPS_MAX = 4_000_000;
+/** Most contract state entries read for one contract: what the enclave accepts with a block. */
+export const CONTRACT_STATE_ENTRIES_MAX = ENCLAVE_LIMITS.contract_state_entries_max;
+/** Longest query payload (base64 characters): one transaction's worth. */
+export const QUERY_PAYLOAD_CHARS_MAX = ENCLAVE_LIMITS.tx_bytes_max;
+
+/** Domain of the per-value checksum; bumping the store format changes it. */
+const CHECKSUM_DOMAIN = `cloister/store/v${STORE_FORMAT}\n`;
+/** Hex characters of a value's checksum prefix. */
+const CHECKSUM_CHARS = 64;
+/** Result codes of transactions that were refused without counting (protocol.md §5: 4, 5, 7). */
+const REFUSED_CODES: ReadonlySet<number> = new Set([4, 5, 7]);
+
+/** Options of {@link ChainStore.open}. */
+export interface ChainStoreOptions {
+  /** The chain this store belongs to: recorded at first open, checked at every later one. */
+  chain_id: string;
+}
+
+/** Modules of {@link ChainStore.open}. */
+export interface ChainStoreModules {
+  /** Hashes for addresses and block hashes; `native` by default (the store is Node-only). */
+  p?: CryptoProvider;
+}
+
+/** What {@link ChainStore.verify_all} read and checked. */
+export interface StoreVerifyReport {
+  keys: number;
+  blocks: number;
+  txs: number;
+  accounts: number;
+  contracts: number;
+  codes: number;
+  state_entries: number;
+  sealed: number;
+}
+
+type Db = Level<string, string>;
+type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+
+/**
+ * `hex(H(domain ‖ key ‖ "\n" ‖ json))`: catches a changed value and a value moved to another key.
+ * Not a security measure (the host could recompute it); it stops disk faults and bugs from being
+ * served as data.
+ */
+function checksum(key: string, json: string): string {
+  return createHash('sha256').update(CHECKSUM_DOMAIN).update(key).update('\n').update(json).digest('hex');
+}
+
+/**
+ * The stored form of `value` under `key`: the 64-hex checksum, then the JSON text. Exported for
+ * maintenance tools and tests that write raw records; TypeError if `value` is not JSON, RangeError
+ * if the result would be over {@link STORE_VALUE_CHARS_MAX}.
+ */
+export function encode_value(key: string, value: unknown): string {
+  const json = JSON.stringify(value);
+  if (typeof json !== 'string') throw new TypeError(`value for ${key} is not JSON`);
+  if (json.length + CHECKSUM_CHARS > STORE_VALUE_CHARS_MAX) {
+    throw new RangeError(`value for ${key} is longer than ${STORE_VALUE_CHARS_MAX} characters`);
+  }
+  return checksum(key, json) + json;
+}
+
+/** Inverse of {@link encode_value}; StoreCorruptError if the checksum or JSON fails. */
+function decode(key: string, raw: unknown): unknown {
+  if (typeof raw !== 'string' || raw.length < CHECKSUM_CHARS) {
+    throw new StoreCorruptError(key, 'value is too short to hold a checksum');
+  }
+  const json = raw.slice(CHECKSUM_CHARS);
+  if (checksum(key, json) !== raw.slice(0, CHECKSUM_CHARS)) {
+    throw new StoreCorruptError(key, 'checksum does not match the value');
+  }
+  try {
+    return JSON.parse(json) as unknown;
+  } catch (error) {
+    throw new StoreCorruptError(key, 'value is not JSON', { cause: error });
+  }
+}
+
+/** Runs a shape check on data about to be written; a failure is the caller's: `make` its error. */
+function check_on_write<T>(
+  check: () => T,
+  make: (message: string) => Error = (m) => new CommitRejectedError(m),
+): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof ShapeError) throw make(error.message);
+    throw error;
+  }
+}
+
+/** Freezes a JSON value in depth: the cached last block is shared with callers. */
+function deep_freeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deep_freeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** A refused transaction (4, 5, 7 with no gas) did not advance a sequence, so it may count later. */
+function counted(record: TxRecord): boolean {
+  return record.gas_used > 0 || !REFUSED_CODES.has(record.code);
+}
+
+/** The host's chain state of one validator, on LevelDB. */
+export class ChainStore {
+  readonly #db: Db;
+  readonly #p: CryptoProvider;
+  #chain_id: string | null = null;
+  #height = 0;
+  #next_code_id = 1;
+  #last: BlockRecord | null = null;
+  /** Why the store no longer serves (closed, or a failed read-back), or null while it does. */
+  #stopped: string | null = null;
+  /**
+   * Tail of the queue of operations that need one consistent view: commits, genesis, and block
+   * and query inputs (which read several keys, so must not see half of a commit's caches).
+   */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(db: Db, p: CryptoProvider) {
+    this.#db = db;
+    this.#p = p;
+  }
+
+  /**
+   * Opens (creating if missing) the store in folder `path`. With `opts.chain_id`, a new store
+   * records it and an existing one must hold it (StoreMismatchError otherwise). Reads back and
+   * checks the meta records and the last block: StoreCorruptError if they fail, StoreOpenError if
+   * LevelDB cannot open the folder (e.g. another process holds it).
+   */
+  static async open(
+    path: string,
+    opts?: ChainStoreOptions,
+    modules: ChainStoreModules = {},
+  ): Promise<ChainStore> {
+    if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty string');
+    let wanted: string | null = null;
+    if (opts !== undefined) {
+      if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
+      wanted = check_on_write(
+        () => check_chain_id_shape(opts.chain_id, 'opts.chain_id'),
+        (m) => new RangeError(m),
+      );
+    }
+    const p = modules.p ?? native_provider;
+    const db: Db = new Level<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    try {
+      await db.open();
+    } catch (error) {
+      const reason = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
+      throw new StoreOpenError(`cannot open store at ${path}: ${reason}`, { cause: error });
+    }
+    const store = new ChainStore(db, p);
+    try {
+      await store.#load(wanted);
+    } catch (error) {
+      await db.close().catch(() => undefined);
+      throw error;
+    }
+    return store;
+  }
+
+  /** Loads and checks the meta records and the last block; initializes an empty store. */
+  async #load(wanted: string | null): Promise<void> {
+    const db = this.#db;
+    if ((await db.get(KEYS.format)) === undefined) {
+      for await (const key of db.keys({ limit: 1 })) {
+        throw new StoreCorruptError(null, `the store holds data (${key}) but no format marker`);
+      }
+      const ops: BatchOp[] = [
+        { type: 'put', key: KEYS.format, value: encode_value(KEYS.format, STORE_FORMAT) },
+        { type: 'put', key: KEYS.height, value: encode_value(KEYS.height, 0) },
+        { type: 'put', key: KEYS.next_code_id, value: encode_value(KEYS.next_code_id, 1) },
+      ];
+      await db.batch(ops, { sync: true });
+    }
+    const format = await this.#read(KEYS.format, (v) => v);
+    if (format !== STORE_FORMAT)
+      throw new StoreCorruptError(KEYS.format, `unknown store format ${String(format)}`);
+
+    const stored_chain_id = await this.#read(KEYS.chain_id, (v) => check_chain_id_shape(v));
+    if (wanted !== null && stored_chain_id !== null && stored_chain_id !== wanted) {
+      throw new StoreMismatchError(`the store belongs to chain ${stored_chain_id}, not ${wanted}`);
+    }
+    this.#chain_id = wanted ?? stored_chain_id;
+
+    const height = await this.#read(KEYS.height, (v) => count(v, 'height'));
+    const next_code_id = await this.#read(KEYS.next_code_id, (v) => positive(v, 'next_code_id'));
+    if (height === null) throw new StoreCorruptError(KEYS.height, 'missing');
+    if (next_code_id === null) throw new StoreCorruptError(KEYS.next_code_id, 'missing');
+
+    if (height > 0) {
+      const last = await this.#read_block(height);
+      if (last === null)
+        throw new StoreCorruptError(block_key(height), 'the committed height names a missing block');
+      if (this.#chain_id !== null && last.block.header.chain_id !== this.#chain_id) {
+        throw new StoreCorruptError(block_key(height), 'block of another chain');
+      }
+      this.#chain_id ??= last.block.header.chain_id;
+      this.#last = deep_freeze(last);
+    }
+    // A block above the committed height, or a code at or above the next id, would mean the
+    // meta records were rolled back or damaged: the batches write them together.
+    if ((await db.get(block_key(height + 1))) !== undefined) {
+      throw new StoreCorruptError(block_key(height + 1), 'a block above the committed height');
+    }
+    if ((await db.get(code_key(next_code_id))) !== undefined) {
+      throw new StoreCorruptError(code_key(next_code_id), 'a code at the next code id');
+    }
+    if (next_code_id > 1 && (await this.#read_code(next_code_id - 1)) === null) {
+      throw new StoreCorruptError(code_key(next_code_id - 1), 'the last code id names a missing code');
+    }
+    // Only a store that passed every check learns its chain id.
+    if (wanted !== null && stored_chain_id === null) {
+      await db.put(KEYS.chain_id, encode_value(KEYS.chain_id, wanted), { sync: true });
+    }
+    this.#height = height;
+    this.#next_code_id = next_code_id;
+  }
+
+  /** Closes the store after the operations already queued; later calls throw StoreClosedError. */
+  async close(): Promise<void> {
+    if (this.#stopped !== null && this.#db.status !== 'open') return;
+    await this.#queue.catch(() => undefined);
+    this.#stopped ??= 'the store is closed';
+    await this.#db.close();
+  }
+
+  /** The chain id this store belongs to, or null if none was given and no block is committed yet. */
+  chain_id(): string | null {
+    return this.#chain_id;
+  }
+
+  /** Last committed height (0 before the first block); in memory, loaded at open. */
+  height(): number {
+    return this.#height;
+  }
+
+  /** Last committed block record, cached and deeply frozen (read-only). */
+  last_block(): BlockRecord | null {
+    return this.#last;
+  }
+
+  /** The block record at `height`, or null above the committed height (and at 0). */
+  async get_block(height: number): Promise<BlockRecord | null> {
+    this.#assert_open();
+    if (typeof height !== 'number') throw new TypeError('height must be a number');
+    if (!Number.isSafeInteger(height) || height < 0)
+      throw new RangeError('height must be a non-negative safe integer');
+    if (height === 0 || height > this.#height) return null;
+    const record = await this.#read_block(height);
+    if (record === null) throw new StoreCorruptError(block_key(height), 'a committed block is missing');
+    return record;
+  }
+
+  /** A committed transaction's record by its hash (64 hex), or null. */
+  async get_tx(hash: string): Promise<TxRecord | null> {
+    this.#assert_open();
+    const key = tx_key(hash);
+    return this.#read(key, (v) => {
+      const record = check_tx_record(v);
+      if (record.hash !== hash) throw new ShapeError('record of another tx');
+      if (record.height > this.#height) throw new ShapeError('record above the committed height');
+      return record;
+    });
+  }
+
+  /** An account's committed sequence (0 if it never sent a counted transaction). */
+  async get_account_sequence(address: string): Promise<number> {
+    this.#assert_open();
+    return (await this.#read(account_key(address), (v) => count(v, 'sequence'))) ?? 0;
+  }
+
+  /** A contract's public facts, or null if there is no contract at `address`. */
+  async get_contract(address: string): Promise<ContractInfo | null> {
+    this.#assert_open();
+    return this.#read_contract(address);
+  }
+
+  /** A stored code by id, or null. */
+  async get_code(code_id: number): Promise<CodeRecord | null> {
+    this.#assert_open();
+    if (typeof code_id !== 'number') throw new TypeError('code_id must be a number');
+    if (!Number.isSafeInteger(code_id) || code_id < 0)
+      throw new RangeError('code_id must be a non-negative safe integer');
+    if (code_id === 0 || code_id >= this.#next_code_id) return null;
+    return this.#read_code(code_id);
+  }
+
+  /**
+   * Stored codes by code id, at most `limit` (≤ {@link LIST_CODES_MAX}, its default) with ids
+   * above `after_code_id` (default 0): the genesis reference contracts come first.
+   */
+  async list_codes(opts: { after_code_id?: number; limit?: number } = {}): Promise<CodeRecord[]> {
+    this.#assert_open();
+    const after = opts.after_code_id ?? 0;
+    const limit = opts.limit ?? LIST_CODES_MAX;
+    if (typeof after !== 'number' || typeof limit !== 'number')
+      throw new TypeError('after_code_id and limit must be numbers');
+    if (!Number.isSafeInteger(after) || after < 0)
+      throw new RangeError('after_code_id must be a non-negative safe integer');
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > LIST_CODES_MAX) {
+      throw new RangeError(`limit must be 1..${LIST_CODES_MAX}`);
+    }
+    const out: CodeRecord[] = [];
+    const range = prefix_range(PREFIXES.code);
+    for await (const [key, raw] of this.#db.iterator({ gt: code_key(after), lt: range.lt, limit })) {
+      const id = parse_u64_hex(key.slice(PREFIXES.code.length));
+      if (id === null) throw new StoreCorruptError(key, 'not a code key');
+      const expected = after + out.length + 1;
+      if (id !== expected)
+        throw new StoreCorruptError(key, `code ids are not contiguous (expected ${expected})`);
+      out.push(this.#decode(key, raw, (v) => this.#code_check(v, id)));
+    }
+    return out;
+  }
+
+  /** A contract's sealed state entries, sorted by hidden key (LevelDB key order). */
+  async contract_state(address: string): Promise<StateEntry[]> {
+    this.#assert_open();
+    return this.#read_state(address);
+  }
+
+  /** The id the next stored code gets. */
+  next_code_id(): number {
+    return this.#next_code_id;
+  }
+
+  /**
+   * Stores the genesis codes as ids 1..n in one synchronous batch if the store holds no code;
+   * otherwise checks that ids 1..n hold exactly these codes and names (StoreMismatchError if not).
+   */
+  async init_genesis(codes: { name: string; code: Uint8Array }[]): Promise<void> {
+    if (!Array.isArray(codes)) throw new TypeError('codes must be an array');
+    if (codes.length > GENESIS_CODES_MAX) throw new RangeError(`at most ${GENESIS_CODES_MAX} genesis codes`);
+    const records: CodeRecord[] = codes.map((c, i) => {
+      if (typeof c !== 'object' || c === null || !(c.code instanceof Uint8Array)) {
+        throw new TypeError(`codes[${i}] must be { name, code: Uint8Array }`);
+      }
+      if (typeof c.name !== 'string' || c.name.length === 0 || c.name.length > CODE_NAME_CHARS_MAX) {
+        throw new RangeError(`codes[${i}].name must be 1-${CODE_NAME_CHARS_MAX} characters`);
+      }
+      const record: CodeRecord = {
+        code_id: i + 1,
+        code_hash: to_hex(this.#p.sha256(c.code)),
+        code: to_base64(c.code),
+        name: c.name,
+      };
+      return check_on_write(
+        () => this.#code_check(record, i + 1),
+        (m) => new RangeError(m),
+      );
+    });
+    await this.#exclusive(async () => {
+      this.#assert_open();
+      if (this.#next_code_id === 1) {
+        if (this.#height > 0)
+          throw new StoreMismatchError('genesis codes must be stored before the first block');
+        if (records.length === 0) return;
+        const ops: BatchOp[] = records.map((r) => ({
+          type: 'put',
+          key: code_key(r.code_id),
+          value: encode_value(code_key(r.code_id), r),
+        }));
+        ops.push({
+          type: 'put',
+          key: KEYS.next_code_id,
+          value: encode_value(KEYS.next_code_id, records.length + 1),
+        });
+        await this.#db.batch(ops, { sync: true });
+        for (const r of records) {
+          const back = await this.#read_code(r.code_id);
+          if (back === null || back.code_hash !== r.code_hash) {
+            this.#stop('genesis code read-back failed');
+            throw new StoreCorruptError(code_key(r.code_id), 'genesis code did not read back');
+          }
+        }
+        this.#next_code_id = records.length + 1;
+        return;
+      }
+      for (const r of records) {
+        const stored = r.code_id < this.#next_code_id ? await this.#read_code(r.code_id) : null;
+        if (stored === null || stored.code_hash !== r.code_hash || stored.name !== r.name) {
+          throw new StoreMismatchError(`code ${r.code_id} (${r.name}) in the store differs from genesis`);
+        }
+      }
+    });
+  }
+
+  /**
+   * Prepares the enclave input for the next block (like MemoryChain.block_input): the committed
+   * sequence of every sender, and every contract an `execute` names with its code and all its
+   * sealed state, and the code every `instantiate` names. Malformed transactions are passed on
+   * untouched for the enclave to refuse. `header.height` must be height() + 1.
+   */
+  async block_input(
+    txs: string[],
+    header: { chain_id: string; height: number; time_ms: number; random_seed: string },
+    attestation: AttestationPolicy,
+  ): Promise<BlockInput> {
+    if (!Array.isArray(txs) || txs.some((t) => typeof t !== 'string'))
+      throw new TypeError('txs must be strings');
+    if (txs.length > ENCLAVE_LIMITS.block_txs_max)
+      throw new RangeError(`at most ${ENCLAVE_LIMITS.block_txs_max} txs`);
+    if (typeof header !== 'object' || header === null) throw new TypeError('header must be an object');
+    const chain_id = check_on_write(
+      () => check_chain_id_shape(header.chain_id, 'header.chain_id'),
+      (m) => new RangeError(m),
+    );
+    check_on_write(
+      () => count(header.time_ms, 'header.time_ms'),
+      (m) => new RangeError(m),
+    );
+    const random_seed = check_on_write(
+      () => hex64(header.random_seed, 'header.random_seed'),
+      (m) => new TypeError(m),
+    );
+    if (typeof attestation !== 'object' || attestation === null)
+      throw new TypeError('attestation must be an object');
+    return this.#exclusive(async () => {
+      this.#assert_open();
+      if (this.#chain_id !== null && chain_id !== this.#chain_id) {
+        throw new RangeError(`header.chain_id ${chain_id} is not this store's chain ${this.#chain_id}`);
+      }
+      if (header.height !== this.#height + 1) {
+        throw new RangeError(`header.height must be ${this.#height + 1}, got ${String(header.height)}`);
+      }
+      const accounts: Record<string, number> = {};
+      const contracts: Record<string, ContractInfo> = {};
+      const codes: Record<string, string> = {};
+      const state: Record<string, StateEntry[]> = {};
+      for (const raw of txs) {
+        let tx: Tx;
+        try {
+          tx = parse_tx_json(raw);
+        } catch (error) {
+          if (error instanceof MalformedTxError) continue;
+          throw error;
+        }
+        const sender = account_address(this.#p, from_hex(tx.body.sender, 32));
+        if (!Object.hasOwn(accounts, sender)) accounts[sender] = await this.get_account_sequence(sender);
+        const msg = tx.body.msg;
+        let code_id: number | undefined;
+        if (msg.type === 'execute') {
+          const info = contracts[msg.contract] ?? (await this.#read_contract(msg.contract));
+          if (info !== null) {
+            if (!Object.hasOwn(contracts, info.address)) {
+              contracts[info.address] = info;
+              state[info.address] = await this.#read_state(info.address);
+            }
+            code_id = info.code_id;
+          }
+        } else if (msg.type === 'instantiate') {
+          code_id = msg.code_id;
+        }
+        if (code_id !== undefined && !Object.hasOwn(codes, String(code_id))) {
+          const code = code_id >= 1 && code_id < this.#next_code_id ? await this.#read_code(code_id) : null;
+          if (code !== null) codes[String(code.code_id)] = code.code;
+        }
+      }
+      return {
+        chain_id,
+        height: header.height,
+        time_ms: header.time_ms,
+        random_seed,
+        txs,
+        accounts,
+        contracts,
+        codes,
+        state,
+        next_code_id: this.#next_code_id,
+        attestation,
+      };
+    });
+  }
+
+  /** Prepares a query input at the committed height; null if there is no contract at `address`. */
+  async query_input(
+    address: string,
+    scheme: Scheme,
+    payload: string,
+    time_ms: number,
+  ): Promise<QueryInput | null> {
+    check_address(address);
+    if (!is_scheme(scheme)) throw new TypeError('scheme must be "gcm" or "siv"');
+    if (typeof payload !== 'string') throw new TypeError('payload must be a string');
+    if (payload.length > QUERY_PAYLOAD_CHARS_MAX)
+      throw new RangeError(`payload is longer than ${QUERY_PAYLOAD_CHARS_MAX} characters`);
+    check_on_write(
+      () => count(time_ms, 'time_ms'),
+      (m) => new RangeError(m),
+    );
+    return this.#exclusive(async () => {
+      this.#assert_open();
+      const contract = await this.#read_contract(address);
+      if (contract === null) return null;
+      const code = await this.#read_code(contract.code_id);
+      if (code === null)
+        throw new StoreCorruptError(code_key(contract.code_id), `contract ${address} has no code`);
+      const chain_id = this.#chain_id;
+      if (chain_id === null) throw new StoreCorruptError(KEYS.chain_id, 'a contract exists but no chain id');
+      return {
+        chain_id,
+        height: this.#height,
+        time_ms,
+        contract,
+        code: code.code,
+        state: await this.#read_state(address),
+        scheme,
+        payload,
+      };
+    });
+  }
+
+  /**
+   * Commits one block in ONE synchronous LevelDB batch: block record, every TxRecord (by hash,
+   * with height and index), account sequences, new contracts, stored codes (bytes from the
+   * store_code txs), state writes, next_code_id and height. Validates everything first and writes
+   * nothing if a check fails (CommitRejectedError): the block must extend the last one (height,
+   * parent hash, last commit), its hash, txs hash and commit must match, `input` must be this
+   * store's input for exactly these txs, and `output` the enclave's output for it. Reads back the
+   * height and the block record afterwards (StoreCorruptError if they differ; the store stops).
+   */
+  async commit_block(args: {
+    block: Block;
+    commit: Commit;
+    block_hash: string;
+    input: BlockInput;
+    output: BlockOutput;
+  }): Promise<void> {
+    if (typeof args !== 'object' || args === null) throw new TypeError('args must be an object');
+    await this.#exclusive(async () => {
+      this.#assert_open();
+      const ops = await this.#commit_ops(args);
+      await this.#db.batch(ops.batch, { sync: true });
+      await this.#read_back_commit(ops.height, ops.block_value, ops.next_code_id, ops.chain_id);
+    });
+  }
+
+  /** Checks a commit and builds its batch; throws CommitRejectedError before anything is written. */
+  async #commit_ops(args: {
+    block: Block;
+    commit: Commit;
+    block_hash: string;
+    input: BlockInput;
+    output: BlockOutput;
+  }) {
+    const reject = (message: string): never => {
+      throw new CommitRejectedError(message);
+    };
+    const block = check_on_write(() => check_block(args.block));
+    const commit = check_on_write(() => check_commit(args.commit));
+    const hash = check_on_write(() => hex64(args.block_hash, 'block_hash'));
+    const input = check_on_write(() => object(args.input, 'input')) as unknown as BlockInput;
+    const output = check_on_write(() => object(args.output, 'output')) as unknown as BlockOutput;
+    const { header } = block;
+    const height = this.#height + 1;
+
+    // The block extends this store's chain.
+    if (header.height !== height) reject(`block height ${header.height} does not follow ${this.#height}`);
+    if (this.#chain_id !== null && header.chain_id !== this.#chain_id)
+      reject(`block of chain ${header.chain_id}`);
+    if (block_hash(this.#p, header) !== hash) reject('block_hash is not the hash of the header');
+    if (commit.block_hash !== hash || commit.height !== height) reject('commit is not for this block');
+    const parent = this.#last?.block_hash ?? GENESIS_PARENT_HASH;
+    if (header.prev_block_hash !== parent) reject('prev_block_hash is not the last block');
+    if (header.txs_hash !== txs_hash(this.#p, block.txs)) reject('txs_hash does not match the txs');
+    if (header.last_commit_hash !== commit_hash(this.#p, block.last_commit))
+      reject('last_commit_hash mismatch');
+    if (this.#last !== null && block.last_commit?.block_hash !== this.#last.block_hash) {
+      reject('last_commit is not for the last block');
+    }
+
+    // The input is this store's input for these txs, and the output the enclave's for it.
+    if (
+      !Array.isArray(input.txs) ||
+      input.txs.length !== block.txs.length ||
+      input.txs.some((t, i) => t !== block.txs[i])
+    ) {
+      reject('input.txs differ from block.txs');
+    }
+    if (input.chain_id !== header.chain_id || input.height !== height || input.time_ms !== header.time_ms) {
+      reject('input is not for this block header');
+    }
+    if (input.next_code_id !== this.#next_code_id)
+      reject('input was prepared from another state (next_code_id)');
+    if (!Array.isArray(output.results) || output.results.length !== block.txs.length) {
+      reject('output.results must have one result per tx');
+    }
+    if (output.result_hash !== header.result_hash) reject('output.result_hash is not the header result_hash');
+
+    const batch: BatchOp[] = [];
+    const put = (key: string, value: unknown) =>
+      batch.push({ type: 'put', key, value: encode_value(key, value) });
+
+    // Codes: consecutive ids from next_code_id, bytes from the store_code tx that made each.
+    let next_code_id = this.#next_code_id;
+    const new_codes = new Map<number, CodeRecord>();
+    const tx_records = new Map<string, TxRecord>();
+    for (let index = 0; index < output.results.length; index++) {
+      const r = check_on_write(() =>
+        object(output.results[index], `output.results[${index}]`),
+      ) as unknown as BlockOutput['results'][number];
+      const record: TxRecord = {
+        hash: r.hash,
+        height,
+        index,
+        code: r.code,
+        gas_used: r.gas_used,
+        output: r.output,
+      };
+      if (r.contract !== undefined) record.contract = r.contract;
+      if (r.code_id !== undefined) record.code_id = r.code_id;
+      check_on_write(() => check_tx_record(record, `output.results[${index}]`));
+      if (r.code_id !== undefined) {
+        if (r.code_id !== next_code_id)
+          reject(`stored code id ${r.code_id} is not the next id ${next_code_id}`);
+        const code = this.#store_code_bytes(block.txs[index]!, index);
+        const code_hash = to_hex(this.#p.sha256(from_base64(code)));
+        if (r.code_hash !== code_hash) reject(`results[${index}].code_hash is not the hash of its code`);
+        const code_record: CodeRecord = { code_id: r.code_id, code_hash, code };
+        check_on_write(() => this.#code_check(code_record, r.code_id!));
+        new_codes.set(r.code_id, code_record);
+        put(code_key(r.code_id), code_record);
+        next_code_id++;
+      }
+      // Keep the record of the occurrence that counted: a replay of a committed tx is refused
+      // (code 5) and must not hide the original result; a refused one may count later.
+      const prior = tx_records.get(record.hash) ?? (await this.#read_tx(record.hash));
+      if (prior === null || !counted(prior)) tx_records.set(record.hash, record);
+    }
+    for (const [hash_key, record] of tx_records) put(tx_key(hash_key), record);
+    const listed = Array.isArray(output.codes) ? output.codes : reject('output.codes must be a list');
+    const derived = [...new_codes.values()].map((c) => ({ code_id: c.code_id, code_hash: c.code_hash }));
+    if (JSON.stringify(listed) !== JSON.stringify(derived)) reject('output.codes do not match the results');
+
+    // Accounts: sequences never go back (replay protection rests on them).
+    const accounts = check_on_write(() => object(output.accounts, 'output.accounts'));
+    for (const [address, value] of Object.entries(accounts)) {
+      check_on_write(() => hex40(address, 'output.accounts key'));
+      const sequence = check_on_write(() => count(value, `output.accounts[${address}]`));
+      const before = await this.get_account_sequence(address);
+      if (sequence < before) reject(`sequence of ${address} would go back from ${before} to ${sequence}`);
+      put(account_key(address), sequence);
+    }
+
+    // New contracts: not existing yet, of a known code with the matching hash.
+    if (!Array.isArray(output.contracts)) reject('output.contracts must be a list');
+    const new_contracts = new Map<string, ContractInfo>();
+    for (const [i, value] of output.contracts.entries()) {
+      const info = check_on_write(() => check_contract_info(value, `output.contracts[${i}]`));
+      if (new_contracts.has(info.address) || (await this.#read_contract(info.address)) !== null) {
+        reject(`contract ${info.address} already exists`);
+      }
+      const code =
+        new_codes.get(info.code_id) ??
+        (info.code_id < this.#next_code_id ? await this.#read_code(info.code_id) : null);
+      if (code === null || code.code_hash !== info.code_hash)
+        reject(`contract ${info.address} names an unknown code`);
+      new_contracts.set(info.address, info);
+      put(contract_key(info.address), info);
+    }
+
+    // State writes, only to contracts that exist after this block.
+    const writes = check_on_write(() => object(output.state_writes, 'output.state_writes'));
+    for (const [address, list] of Object.entries(writes)) {
+      check_on_write(() => hex40(address, 'output.state_writes key'));
+      if (!new_contracts.has(address) && (await this.#read_contract(address)) === null) {
+        reject(`state writes to ${address}, which is not a contract`);
+      }
+      if (!Array.isArray(list)) reject(`state_writes[${address}] must be a list`);
+      const seen = new Set<string>();
+      for (const entry of list as unknown[]) {
+        if (!Array.isArray(entry) || entry.length !== 2)
+          reject(`state_writes[${address}] entries must be pairs`);
+        const [k, v] = entry as [unknown, unknown];
+        const hidden = check_on_write(() => check_state_b64(k, `state_writes[${address}] key`));
+        if (seen.has(hidden)) reject(`state_writes[${address}] writes a key twice`);
+        seen.add(hidden);
+        if (v === null) batch.push({ type: 'del', key: state_key(address, hidden) });
+        else
+          put(
+            state_key(address, hidden),
+            check_on_write(() => check_state_b64(v, `state_writes[${address}] value`)),
+          );
+      }
+      if (batch.length > BLOCK_BATCH_OPS_MAX)
+        reject(`the block writes more than ${BLOCK_BATCH_OPS_MAX} records`);
+    }
+
+    const record: BlockRecord = {
+      block,
+      commit,
+      block_hash: hash,
+      tx_hashes: output.results.map((r) => r.hash),
+    };
+    check_on_write(() => check_block_record(record));
+    const block_value = encode_value(block_key(height), record);
+    batch.push({ type: 'put', key: block_key(height), value: block_value });
+    put(KEYS.next_code_id, next_code_id);
+    if (this.#chain_id === null) put(KEYS.chain_id, header.chain_id);
+    // Height last, for the reader of the batch: it is the record that says the block exists.
+    put(KEYS.height, height);
+    if (batch.length > BLOCK_BATCH_OPS_MAX)
+      reject(`the block writes more than ${BLOCK_BATCH_OPS_MAX} records`);
+    return { batch, height, block_value, next_code_id, chain_id: header.chain_id };
+  }
+
+  /** The base64 code of the store_code tx at `index`; the enclave reported it stored code. */
+  #store_code_bytes(raw: string, index: number): string {
+    let tx: Tx;
+    try {
+      tx = parse_tx_json(raw);
+    } catch {
+      throw new CommitRejectedError(`results[${index}] stored a code but tx ${index} is malformed`);
+    }
+    if (tx.body.msg.type !== 'store_code') {
+      throw new CommitRejectedError(
+        `results[${index}] stored a code but tx ${index} is a ${tx.body.msg.type}`,
+      );
+    }
+    return tx.body.msg.code;
+  }
+
+  /** After a commit's batch: the height and block must read back as written, or the store stops. */
+  async #read_back_commit(
+    height: number,
+    block_value: string,
+    next_code_id: number,
+    chain_id: string,
+  ): Promise<void> {
+    try {
+      const stored_height = await this.#read(KEYS.height, (v) => count(v, 'height'));
+      if (stored_height !== height)
+        throw new StoreCorruptError(KEYS.height, `read back ${stored_height}, wrote ${height}`);
+      const raw = await this.#db.get(block_key(height));
+      if (raw !== block_value)
+        throw new StoreCorruptError(block_key(height), 'block did not read back as written');
+      const record = this.#decode(block_key(height), raw, (v) => this.#block_check(v, height));
+      this.#height = height;
+      this.#next_code_id = next_code_id;
+      this.#chain_id ??= chain_id;
+      this.#last = deep_freeze(record);
+    } catch (error) {
+      this.#stop(`read-back after commit of block ${height} failed`);
+      throw error;
+    }
+  }
+
+  /** Stores a sealed enclave blob (base64 ciphertext only), synchronously, and reads it back. */
+  async put_sealed(name: string, value: string): Promise<void> {
+    this.#assert_open();
+    const key = sealed_key(name);
+    if (typeof value === 'string' && value.length > SEALED_B64_CHARS_MAX) {
+      throw new RangeError(`sealed blob is longer than ${SEALED_B64_CHARS_MAX} characters`);
+    }
+    check_on_write(
+      () => base64(value, 'sealed value', SEALED_B64_CHARS_MAX),
+      (m) => new TypeError(m),
+    );
+    const encoded = encode_value(key, value);
+    await this.#db.put(key, encoded, { sync: true });
+    if ((await this.#db.get(key)) !== encoded) {
+      this.#stop(`read-back of ${key} failed`);
+      throw new StoreCorruptError(key, 'sealed blob did not read back as written');
+    }
+  }
+
+  /** A sealed enclave blob by name ('seed', 'registration', …), or null. */
+  async get_sealed(name: string): Promise<string | null> {
+    this.#assert_open();
+    return this.#read(sealed_key(name), (v) => base64(v, 'sealed value', SEALED_B64_CHARS_MAX));
+  }
+
+  /**
+   * Stores the consensus engine's signed state (any JSON value), synchronously: the engine calls
+   * this before any signed message leaves, so a restart never signs twice for one step.
+   */
+  async put_consensus_state(value: unknown): Promise<void> {
+    this.#assert_open();
+    if (value === undefined) throw new TypeError('consensus state must be a JSON value');
+    await this.#db.put(KEYS.consensus_state, encode_value(KEYS.consensus_state, value), { sync: true });
+  }
+
+  /** The consensus engine's signed state, or null if none was stored. */
+  async get_consensus_state(): Promise<unknown | null> {
+    this.#assert_open();
+    return this.#read(KEYS.consensus_state, (v) => v);
+  }
+
+  /**
+   * Reads and checks every record (checksum and shape by key kind) and the cross-record
+   * invariants: blocks 1..height exist and nothing above, codes 1..next_code_id-1 exist. Costs a
+   * full scan: for `cloister` maintenance tools and tests, not the serving path.
+   */
+  async verify_all(): Promise<StoreVerifyReport> {
+    return this.#exclusive(async () => {
+      this.#assert_open();
+      const report: StoreVerifyReport = {
+        keys: 0,
+        blocks: 0,
+        txs: 0,
+        accounts: 0,
+        contracts: 0,
+        codes: 0,
+        state_entries: 0,
+        sealed: 0,
+      };
+      for await (const [key, raw] of this.#db.iterator()) {
+        report.keys++;
+        this.#verify_entry(key, raw, report);
+      }
+      if (report.blocks !== this.#height)
+        throw new StoreCorruptError(null, `${report.blocks} blocks for height ${this.#height}`);
+      if (report.codes !== this.#next_code_id - 1) {
+        throw new StoreCorruptError(null, `${report.codes} codes for next code id ${this.#next_code_id}`);
+      }
+      return report;
+    });
+  }
+
+  #verify_entry(key: string, raw: string, report: StoreVerifyReport): void {
+    const rest = (prefix: string) => key.slice(prefix.length);
+    if (key.startsWith(PREFIXES.meta) || key.startsWith(PREFIXES.consensus)) {
+      const known: string[] = Object.values(KEYS);
+      if (!known.includes(key)) throw new StoreCorruptError(key, 'unknown key');
+      this.#decode(key, raw, (v) => v);
+    } else if (key.startsWith(PREFIXES.block)) {
+      const height = parse_u64_hex(rest(PREFIXES.block));
+      if (height === null || height < 1 || height > this.#height)
+        throw new StoreCorruptError(key, 'block key out of range');
+      this.#decode(key, raw, (v) => this.#block_check(v, height));
+      report.blocks++;
+    } else if (key.startsWith(PREFIXES.tx)) {
+      const record = this.#decode(key, raw, (v) => check_tx_record(v));
+      if (key !== tx_key(record.hash)) throw new StoreCorruptError(key, 'record of another tx');
+      report.txs++;
+    } else if (key.startsWith(PREFIXES.account)) {
+      hex40_key(key, rest(PREFIXES.account));
+      this.#decode(key, raw, (v) => count(v, 'sequence'));
+      report.accounts++;
+    } else if (key.startsWith(PREFIXES.contract)) {
+      const address = hex40_key(key, rest(PREFIXES.contract));
+      this.#decode(key, raw, (v) => this.#contract_check(v, address));
+      report.contracts++;
+    } else if (key.startsWith(PREFIXES.code)) {
+      const id = parse_u64_hex(rest(PREFIXES.code));
+      if (id === null || id < 1 || id >= this.#next_code_id)
+        throw new StoreCorruptError(key, 'code key out of range');
+      this.#decode(key, raw, (v) => this.#code_check(v, id));
+      report.codes++;
+    } else if (key.startsWith(PREFIXES.state)) {
+      const address = hex40_key(key, rest(PREFIXES.state).slice(0, 40));
+      const hidden = rest(state_prefix(address));
+      this.#decode(key, raw, (v) => check_state_b64(v, 'state value'));
+      check_shape(key, () => check_state_b64(hidden, 'state key'));
+      report.state_entries++;
+    } else if (key.startsWith(PREFIXES.sealed)) {
+      if (!SEALED_NAME_RE.test(rest(PREFIXES.sealed)))
+        throw new StoreCorruptError(key, 'bad sealed blob name');
+      this.#decode(key, raw, (v) => base64(v, 'sealed value', SEALED_B64_CHARS_MAX));
+      report.sealed++;
+    } else {
+      throw new StoreCorruptError(key, 'unknown key');
+    }
+  }
+
+  // ---- reads with checks ---------------------------------------------------------------------
+
+  /** Reads `key`: null if missing, else the checked value; StoreCorruptError if a check fails. */
+  async #read<T>(key: string, check: (value: unknown) => T): Promise<T | null> {
+    // level 10 answers undefined (not an error) for a missing key.
+    const raw: string | undefined = await this.#db.get(key);
+    if (raw === undefined) return null;
+    return this.#decode(key, raw, check);
+  }
+
+  #decode<T>(key: string, raw: unknown, check: (value: unknown) => T): T {
+    const value = decode(key, raw);
+    return check_shape(key, () => check(value));
+  }
+
+  #read_block(height: number): Promise<BlockRecord | null> {
+    return this.#read(block_key(height), (v) => this.#block_check(v, height));
+  }
+
+  #block_check(value: unknown, height: number): BlockRecord {
+    const record = check_block_record(value);
+    if (record.block.header.height !== height)
+      throw new ShapeError(`block ${record.block.header.height} stored at ${height}`);
+    if (block_hash(this.#p, record.block.header) !== record.block_hash)
+      throw new ShapeError('block_hash is not the hash of the header');
+    return record;
+  }
+
+  #read_tx(hash: string): Promise<TxRecord | null> {
+    return this.#read(tx_key(hash), (v) => check_tx_record(v));
+  }
+
+  #read_contract(address: string): Promise<ContractInfo | null> {
+    return this.#read(contract_key(address), (v) => this.#contract_check(v, address));
+  }
+
+  #contract_check(value: unknown, address: string): ContractInfo {
+    const info = check_contract_info(value);
+    if (info.address !== address) throw new ShapeError('contract stored under another address');
+    return info;
+  }
+
+  #read_code(code_id: number): Promise<CodeRecord | null> {
+    return this.#read(code_key(code_id), (v) => this.#code_check(v, code_id));
+  }
+
+  #code_check(value: unknown, code_id: number): CodeRecord {
+    const record = check_code_record(value);
+    if (record.code_id !== code_id) throw new ShapeError(`code ${record.code_id} stored as ${code_id}`);
+    if (to_hex(this.#p.sha256(from_base64(record.code))) !== record.code_hash) {
+      throw new ShapeError('code_hash is not the hash of the code');
+    }
+    return record;
+  }
+
+  async #read_state(address: string): Promise<StateEntry[]> {
+    const prefix = state_prefix(address);
+    const out: StateEntry[] = [];
+    // One more than the limit, to tell "exactly at the limit" from "over it".
+    for await (const [key, raw] of this.#db.iterator({
+      ...prefix_range(prefix),
+      limit: CONTRACT_STATE_ENTRIES_MAX + 1,
+    })) {
+      if (out.length === CONTRACT_STATE_ENTRIES_MAX) {
+        throw new RangeError(`contract ${address} has more than ${CONTRACT_STATE_ENTRIES_MAX} state entries`);
+      }
+      const hidden = check_shape(key, () => check_state_b64(key.slice(prefix.length), 'state key'));
+      out.push([hidden, this.#decode(key, raw, (v) => check_state_b64(v, 'state value'))]);
+    }
+    return out;
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  #assert_open(): void {
+    if (this.#stopped !== null) throw new StoreClosedError(this.#stopped);
+  }
+
+  /** Stops serving: after a failed read-back nothing this store says can be trusted. */
+  #stop(reason: string): void {
+    this.#stopped ??= reason;
+  }
+
+  /** Runs `fn` after every operation queued before it, alone among queued operations. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** Runs a read-side shape check: a failure means the disk holds what the store never wrote. */
+function check_shape<T>(key: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof ShapeError) throw new StoreCorruptError(key, error.message, { cause: error });
+    throw error;
+  }
+}
+
+function hex40_key(key: string, part: string): string {
+  return check_shape(key, () => hex40(part, 'address in key'));
+}
