@@ -176,7 +176,10 @@ export class Mempool {
       // From here to the end nothing awaits, so the checks and the insert are one step.
       if (this.#entries.has(hash)) return { ok: true, hash };
       const pending = this.#accounts.get(sender) ?? [];
-      const expected = committed + pending.length;
+      // Between a block's store commit and this mempool's update, the run may still start with
+      // entries that block committed: only entries at or above the committed sequence count.
+      const last = pending[pending.length - 1];
+      const expected = last === undefined ? committed : Math.max(committed, last.sequence + 1);
       if (body.sequence !== expected) {
         return refuse(
           5,

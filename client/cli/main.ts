@@ -1,7 +1,7 @@
 /**
- * The `cloister` command line. This first version has the tools of the enclave issue:
- * measuring the enclave build and checking a contract before storing it. Keys, transactions,
- * queries and nodes come with the client and node issues.
+ * The `cloister` command line: networks (`init`, `node start`, `sim up`), the enclave's
+ * measurement, and checking a contract before storing it. Keys, transactions and queries come with
+ * the client issue.
  * @module
  */
 
@@ -13,6 +13,7 @@ import { compile_contract } from '../../enclave/vm/compile.js';
 import { code_size_bytes_max } from '../../enclave/vm/limits.js';
 import { to_hex } from '../../protocol/bytes.js';
 import { get_provider } from '../../protocol/providers/index.js';
+import { network_commands } from './network_commands.js';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = Object.freeze({ ok: 0, failure: 1, usage: 2 });
@@ -21,7 +22,7 @@ function print(json: boolean, value: Record<string, unknown>, human: string): vo
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
 }
 
-await yargs(hideBin(process.argv))
+await network_commands(yargs(hideBin(process.argv)))
   .scriptName('cloister')
   .usage('$0 <command> [options]\n\nRun, test and measure a simulated secret-compute validator network.')
   .option('json', { type: 'boolean', default: false, describe: 'print machine-readable JSON' })

@@ -128,7 +128,13 @@ export function proposal_sign_bytes(
   proposal: { height: number; round: number; pol_round: number; block_hash: Hex },
 ): Uint8Array {
   const { height, round, pol_round } = proposal;
-  return domain('cloister/proposal/v1\n', { chain_id, height, round, pol_round, block_hash: proposal.block_hash });
+  return domain('cloister/proposal/v1\n', {
+    chain_id,
+    height,
+    round,
+    pol_round,
+    block_hash: proposal.block_hash,
+  });
 }
 
 /** Verifies an Ed25519 signature given as hex, never throwing. */
@@ -154,7 +160,12 @@ export function is_quorum(power: number, total: number): boolean {
  * Checks a commit: every signature is a precommit by a distinct validator of the set for
  * `commit.block_hash`, and their power is more than 2/3. Returns why not, or null if it holds.
  */
-export function verify_commit(p: CryptoProvider, chain_id: string, validators: readonly Validator[], commit: Commit): string | null {
+export function verify_commit(
+  p: CryptoProvider,
+  chain_id: string,
+  validators: readonly Validator[],
+  commit: Commit,
+): string | null {
   const by_key = new Map(validators.map((v) => [v.pubkey, v.power]));
   const seen = new Set<Hex>();
   let power = 0;
@@ -166,7 +177,8 @@ export function verify_commit(p: CryptoProvider, chain_id: string, validators: r
   });
   for (const sig of commit.signatures) {
     const validator_power = by_key.get(sig.validator);
-    if (validator_power === undefined) return `commit signed by unknown validator ${sig.validator.slice(0, 8)}`;
+    if (validator_power === undefined)
+      return `commit signed by unknown validator ${sig.validator.slice(0, 8)}`;
     if (seen.has(sig.validator)) return 'commit has a validator twice';
     seen.add(sig.validator);
     if (!verify_hex(p, sig.signature, bytes, sig.validator)) return 'commit signature does not verify';

@@ -308,3 +308,34 @@ describe('Mempool', () => {
     );
   });
 });
+
+describe('mempool between a store commit and its update', () => {
+  it('expects the next sequence after the committed one, not after stale pending entries', async () => {
+    const p = get_provider('native');
+    let committed = 0;
+    const pool = new Mempool(
+      {
+        chain_id: CHAIN_ID,
+        limits: {
+          txs_max: 100,
+          bytes_max: 1 << 20,
+          per_account_max: 10,
+          tx_bytes_max: 1 << 16,
+          gas_limit_max: 100_000_000,
+        },
+      },
+      { p, committed_sequence: async () => committed },
+    );
+    const alice = new TestAccount(p, 'stale-window');
+    const tx = (seq: number) =>
+      alice.tx(
+        { type: 'execute', contract: 'cd'.repeat(20), scheme: 'gcm', payload: 'AAAA' },
+        { sequence: seq },
+      );
+    expect((await pool.add(tx(0))).ok).toBe(true);
+    // The block with sequence 0 is in the store, the mempool has not been updated yet.
+    committed = 1;
+    expect(await pool.add(tx(1))).toMatchObject({ ok: true });
+    expect(await pool.add(tx(3))).toMatchObject({ ok: false, code: 5 });
+  });
+});

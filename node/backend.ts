@@ -1,0 +1,166 @@
+/**
+ * What the RPC server asks of a node (protocol.md §6), answered from the store, the mempool and
+ * the enclave. Waiting for a commit is event-driven: a waiter is resolved by the commit itself.
+ * @module
+ */
+
+import { EventEmitter } from 'node:events';
+import type { Enclave } from '../enclave/api.js';
+import { from_hex, to_base64 } from '../protocol/bytes.js';
+import { jcs } from '../protocol/jcs.js';
+import type { Genesis } from './genesis.js';
+import type { Mempool } from './mempool.js';
+import type { TxRecord } from './records.js';
+import type { LiveEvent, RpcBackend } from './rpc/server.js';
+import type { ChainStore } from './store/chain_store.js';
+
+/** A JSON value with its object keys in RFC 8785 order. */
+function canonical<T>(value: T): T {
+  return JSON.parse(jcs(value)) as T;
+}
+
+/** Concurrent `?wait=commit` waiters (each holds a timer and a closure). */
+export const TX_WAITERS_MAX = 10_000;
+
+export interface BackendModules {
+  store: ChainStore;
+  mempool: Mempool;
+  enclave: Enclave;
+  now_ms: () => number;
+  /** Gossips an accepted transaction to the other validators. */
+  gossip_tx: (raw: string) => void;
+}
+
+/** The node's RpcBackend. `publish` is called by the node for every commit. */
+export class NodeBackend implements RpcBackend {
+  readonly #genesis: Genesis;
+  readonly #pubkey: string;
+  readonly #m: BackendModules;
+  readonly #events = new EventEmitter();
+  readonly #waiters = new Map<string, Set<(record: TxRecord) => void>>();
+  #waiting = 0;
+
+  constructor(opts: { genesis: Genesis; pubkey: string }, modules: BackendModules) {
+    this.#genesis = opts.genesis;
+    this.#pubkey = opts.pubkey;
+    this.#m = modules;
+    this.#events.setMaxListeners(0);
+  }
+
+  /** Publishes a committed block's events and wakes its waiters. */
+  publish(block_event: Extract<LiveEvent, { type: 'block' }>, txs: TxRecord[]): void {
+    this.#events.emit('event', block_event);
+    for (const tx of txs) {
+      this.#events.emit('event', { type: 'tx', ...tx });
+      const waiters = this.#waiters.get(tx.hash);
+      if (waiters !== undefined) {
+        this.#waiters.delete(tx.hash);
+        for (const wake of waiters) wake(tx);
+      }
+    }
+  }
+
+  async status() {
+    return {
+      chain_id: this.#genesis.chain_id,
+      height: this.#m.store.height(),
+      io_pubkey: this.#genesis.io_pubkey,
+      seed_exchange_pubkey: this.#genesis.seed_exchange_pubkey,
+      validator: this.#pubkey,
+      validators: this.#genesis.validators.map(({ pubkey, power }) => ({ pubkey, power })),
+    };
+  }
+
+  async io_pubkey(): Promise<string> {
+    return this.#genesis.io_pubkey;
+  }
+
+  /** base64 of pk_io, for `GET /registration/v1beta1/tx-key`. */
+  io_pubkey_base64(): string {
+    return to_base64(from_hex(this.#genesis.io_pubkey, 32));
+  }
+
+  async submit(raw: string) {
+    const added = await this.#m.mempool.add(raw);
+    if (added.ok) this.#m.gossip_tx(raw);
+    return added;
+  }
+
+  get_tx(hash: string) {
+    return this.#m.store.get_tx(hash);
+  }
+
+  async wait_tx(hash: string, timeout_ms: number): Promise<TxRecord | null> {
+    const done = await this.#m.store.get_tx(hash);
+    if (done !== null) return done;
+    if (this.#waiting >= TX_WAITERS_MAX) return null;
+    return new Promise((resolve) => {
+      this.#waiting++;
+      let set = this.#waiters.get(hash);
+      if (set === undefined) {
+        set = new Set();
+        this.#waiters.set(hash, set);
+      }
+      const finish = (record: TxRecord | null) => {
+        clearTimeout(timer);
+        set!.delete(wake);
+        if (set!.size === 0 && this.#waiters.get(hash) === set) this.#waiters.delete(hash);
+        this.#waiting--;
+        resolve(record);
+      };
+      const wake = (record: TxRecord) => finish(record);
+      const timer = setTimeout(() => finish(null), timeout_ms);
+      set.add(wake);
+      // It may have committed between the first look and registering the waiter.
+      void this.#m.store.get_tx(hash).then((record) => {
+        if (record !== null && set!.has(wake)) finish(record);
+      });
+    });
+  }
+
+  async query(address: string, body: { scheme: 'gcm' | 'siv'; payload: string }) {
+    const input = await this.#m.store.query_input(address, body.scheme, body.payload, this.#m.now_ms());
+    if (input === null) return null;
+    const answer = await this.#m.enclave.query(input);
+    if (!answer.ok) throw new Error(`enclave ${answer.error.code}`);
+    return { code: answer.value.code, output: answer.value.output };
+  }
+
+  get_contract(address: string) {
+    return this.#m.store.get_contract(address);
+  }
+
+  async codes() {
+    const codes = await this.#m.store.list_codes();
+    return codes.map(({ code_id, code_hash, name }) =>
+      name === undefined ? { code_id, code_hash } : { code_id, code_hash, name },
+    );
+  }
+
+  async account(address: string) {
+    return { address, sequence: await this.#m.store.get_account_sequence(address) };
+  }
+
+  async block(height: number) {
+    const record = await this.#m.store.get_block(height);
+    if (record === null) return null;
+    // Each node decides on whichever 2/3+ precommits it collected first, so local commits differ in
+    // which signatures they hold. The canonical commit is the one the next block carries (its
+    // last_commit), identical on every node: serve it once it exists.
+    const next = await this.#m.store.get_block(height + 1);
+    const commit = next?.block.last_commit ?? record.commit;
+    // Key order depends on where a node got the block (built it, or parsed it off the wire):
+    // serve the canonical (RFC 8785) form so every node's answer is byte for byte the same.
+    return {
+      header: canonical(record.block.header),
+      block_hash: record.block_hash,
+      tx_hashes: record.tx_hashes,
+      commit: canonical(commit),
+    };
+  }
+
+  subscribe(fn: (event: LiveEvent) => void): () => void {
+    this.#events.on('event', fn);
+    return () => this.#events.off('event', fn);
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * A validator node: one OS process with an untrusted host (this file and its parts) and an
+ * enclave worker pool. Assembles the store, enclave, mempool, p2p transport, consensus engine,
+ * application, sync and RPC, and runs until stopped.
+ * @module
+ */
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Enclave } from '../enclave/api.js';
+import { PoolEnclave } from '../enclave/pool.js';
+import { unwrap } from '../enclave/result.js';
+import { from_base64, to_hex } from '../protocol/bytes.js';
+import { get_provider } from '../protocol/providers/index.js';
+import { DivergedError, ValidatorApp } from './app.js';
+import { NodeBackend } from './backend.js';
+import { ConsensusEngine } from './consensus/engine.js';
+import type { ConsensusMessage } from './consensus/types.js';
+import { read_genesis } from './genesis.js';
+import { home_paths, read_config, read_secret_file } from './home.js';
+import { Mempool } from './mempool.js';
+import { Transport } from './p2p/transport.js';
+import type { TxRecord } from './records.js';
+import { RpcServer } from './rpc/server.js';
+import { ChainStore } from './store/chain_store.js';
+import { type SyncRequest, sync_from_peers } from './sync.js';
+
+/** What a simulated validator does wrong (cloister sim up --byzantine I:BEHAVIOUR). */
+export type NodeBehaviour = 'honest' | 'wrong-results' | 'equivocate' | 'silent';
+export const BEHAVIOURS: readonly NodeBehaviour[] = ['honest', 'wrong-results', 'equivocate', 'silent'];
+
+export type Log = (event: string, fields: Record<string, unknown>) => void;
+
+/** The enclave of a `wrong-results` validator: every block result it reports is altered. */
+function altered(enclave: Enclave): Enclave {
+  return new Proxy(enclave, {
+    get(target, key, receiver) {
+      if (key !== 'execute_block') return Reflect.get(target, key, receiver);
+      return async (...args: Parameters<Enclave['execute_block']>) => {
+        const answer = await target.execute_block(...args);
+        if (!answer.ok) return answer;
+        const wrong = `${answer.value.result_hash.slice(0, 62)}${answer.value.result_hash.endsWith('00') ? 'ff' : '00'}`;
+        return { ok: true, value: { ...answer.value, result_hash: wrong } };
+      };
+    },
+  });
+}
+
+/** A running validator. */
+export class ValidatorNode {
+  readonly rpc_url: string;
+  readonly #stoppers: (() => Promise<void> | void)[];
+  #stopped = false;
+
+  private constructor(rpc_url: string, stoppers: (() => Promise<void> | void)[]) {
+    this.rpc_url = rpc_url;
+    this.#stoppers = stoppers;
+  }
+
+  /** Starts the validator whose home is `home`. */
+  static async start(home: string, opts: { behaviour?: NodeBehaviour; log: Log }): Promise<ValidatorNode> {
+    const behaviour = opts.behaviour ?? 'honest';
+    const log = opts.log;
+    const paths = home_paths(home);
+    const config = read_config(home);
+    const p = get_provider('native');
+    const genesis = read_genesis(p, paths.genesis);
+    if (genesis.chain_id !== config.chain_id)
+      throw new Error('config.json and genesis.json name different chains');
+    const sk = read_secret_file(paths.validator_key);
+    const pubkey = to_hex(p.ed25519_public(sk));
+    if (!genesis.validators.some((v) => v.pubkey === pubkey))
+      throw new Error('this node is not a validator in genesis');
+    const stoppers: (() => Promise<void> | void)[] = [];
+    const stop_all = async () => {
+      for (const stop of stoppers.reverse()) await stop();
+    };
+    try {
+      const store = await ChainStore.open(paths.data, { chain_id: genesis.chain_id });
+      stoppers.push(() => store.close());
+      await store.init_genesis(genesis.codes.map((c) => ({ name: c.name, code: from_base64(c.code) })));
+
+      const pool = new PoolEnclave({
+        provider: config.enclave.provider,
+        platform_secret_file: paths.platform_secret,
+        workers: config.enclave.workers,
+      });
+      stoppers.push(() => pool.close());
+      let sealed = await store.get_sealed('seed');
+      const sealed_file = join(home, 'sealed_seed');
+      if (sealed === null && existsSync(sealed_file)) {
+        sealed = readFileSync(sealed_file, 'utf8').trim();
+        await store.put_sealed('seed', sealed);
+      }
+      if (sealed === null)
+        throw new Error('no sealed seed in this home: join the network by registration first');
+      const keys = unwrap(await pool.load_seed(sealed));
+      if (keys.io_pubkey !== genesis.io_pubkey) throw new Error('the sealed seed is for another network');
+      const enclave = behaviour === 'wrong-results' ? altered(pool) : pool;
+
+      const mempool = new Mempool(
+        {
+          chain_id: genesis.chain_id,
+          limits: { ...config.mempool, tx_bytes_max: 512 * 1024, gas_limit_max: 100_000_000 },
+        },
+        { p, committed_sequence: (address) => store.get_account_sequence(address) },
+      );
+
+      const transport = new Transport(
+        {
+          chain_id: genesis.chain_id,
+          listen_host: config.p2p.host,
+          listen_port: config.p2p.port,
+          peers: config.peers,
+          frame_bytes_max: 16 * 1024 * 1024,
+          send_queue_frames_max: 20_000,
+          handshake_timeout_ms: 5_000,
+          connect_timeout_ms: 2_000,
+          reconnect_min_ms: 100,
+          reconnect_max_ms: 2_000,
+          request_timeout_ms: 10_000,
+        },
+        { p, signer: { pubkey, sign: (m) => p.ed25519_sign(sk, m) }, log },
+      );
+      if (behaviour === 'silent') transport.set_outgoing_filter(() => false);
+
+      const backend = new NodeBackend(
+        { genesis, pubkey },
+        {
+          store,
+          mempool,
+          enclave,
+          now_ms: () => Date.now(),
+          gossip_tx: (raw) => transport.broadcast({ kind: 'tx', raw }),
+        },
+      );
+
+      let engine: ConsensusEngine | null = null;
+      let halted = false;
+      const halt = (error: unknown) => {
+        if (halted) return;
+        halted = true;
+        log('halted', { reason: error instanceof Error ? error.message : String(error) });
+        engine?.stop();
+      };
+      const app = new ValidatorApp(
+        { genesis, pubkey, block: config.block },
+        {
+          p,
+          enclave,
+          store,
+          mempool,
+          now_ms: () => Date.now(),
+          log,
+          on_committed: (block, hash, _input, output) => {
+            const txs: TxRecord[] = output.results.map((r, index) => ({
+              ...r,
+              height: block.header.height,
+              index,
+            }));
+            backend.publish(
+              {
+                type: 'block',
+                height: block.header.height,
+                block_hash: hash,
+                time_ms: block.header.time_ms,
+                txs: block.txs.length,
+              },
+              txs,
+            );
+            log('committed', { height: block.header.height, txs: block.txs.length, hash: hash.slice(0, 16) });
+          },
+        },
+      );
+      // A node whose own results differ from what 2/3 committed must stop rather than apply them.
+      const guarded_app = {
+        propose: app.propose.bind(app),
+        validate: app.validate.bind(app),
+        commit: async (
+          block: Parameters<ValidatorApp['commit']>[0],
+          commit: Parameters<ValidatorApp['commit']>[1],
+        ) => {
+          try {
+            await app.commit(block, commit);
+          } catch (error) {
+            if (error instanceof DivergedError) halt(error);
+            throw error;
+          }
+        },
+      };
+
+      const timers = new Set<NodeJS.Timeout>();
+      engine = new ConsensusEngine(
+        {
+          chain_id: genesis.chain_id,
+          validators: genesis.validators.map(({ pubkey: k, power }) => ({ pubkey: k, power })),
+          timeouts: config.consensus,
+          behaviour: behaviour === 'equivocate' || behaviour === 'silent' ? behaviour : 'honest',
+        },
+        {
+          p,
+          app: guarded_app,
+          signer: { pubkey, sign: (m) => to_hex(p.ed25519_sign(sk, m)) },
+          outbox: { broadcast: (msg: ConsensusMessage) => transport.broadcast(msg) },
+          clock: {
+            now_ms: () => Date.now(),
+            set_timer: (delay_ms, fn) => {
+              const timer = setTimeout(() => {
+                timers.delete(timer);
+                fn();
+              }, delay_ms);
+              timers.add(timer);
+              return () => {
+                clearTimeout(timer);
+                timers.delete(timer);
+              };
+            },
+          },
+          signed_state: {
+            load: async () => (await store.get_consensus_state()) as never,
+            save: (state) => store.put_consensus_state(state),
+          },
+          log,
+        },
+      );
+      stoppers.push(() => {
+        engine?.stop();
+        for (const t of timers) clearTimeout(t);
+      });
+
+      const validators = genesis.validators.map(({ pubkey: k, power }) => ({ pubkey: k, power }));
+      let syncing: Promise<void> | null = null;
+      const sync = (): Promise<void> => {
+        syncing ??= (async () => {
+          try {
+            const applied = await sync_from_peers(
+              { chain_id: genesis.chain_id, validators },
+              {
+                p,
+                store,
+                app,
+                peers: () => transport.connected_peers(),
+                request: (peer, body) => transport.request(peer, body),
+                log,
+              },
+            );
+            if (applied > 0) log('synced', { applied, height: store.height() });
+          } catch (error) {
+            if (error instanceof DivergedError) halt(error);
+            else log('sync_failed', { error: (error as Error).message });
+          } finally {
+            syncing = null;
+          }
+        })();
+        return syncing;
+      };
+      const from_store = () => {
+        const last = store.last_block();
+        return {
+          height: store.height() + 1,
+          parent: last?.block.header ?? null,
+          last_commit: last?.commit ?? null,
+        };
+      };
+      engine.on_behind(() => {
+        void sync().then(() => {
+          if (!halted) engine?.catch_up(from_store());
+        });
+      });
+
+      transport.on_message((_from, body) => {
+        if (typeof body !== 'object' || body === null) return;
+        const b = body as { kind?: unknown; raw?: unknown };
+        if (b.kind === 'proposal' || b.kind === 'vote') engine?.receive(body as ConsensusMessage);
+        else if (b.kind === 'tx' && typeof b.raw === 'string') {
+          // Gossip is best effort: a refusal (or a closed store at shutdown) is not this node's error.
+          mempool
+            .add(b.raw)
+            .catch((error: unknown) => log('gossip_tx_failed', { error: (error as Error).message }));
+        }
+      });
+      transport.on_request(async (_from, body) => {
+        const r = body as SyncRequest;
+        if (r?.kind === 'status') return { height: store.height() };
+        if (r?.kind === 'get_block' && Number.isSafeInteger(r.height)) return store.get_block(r.height);
+        throw new Error('unknown request');
+      });
+      await transport.start();
+      stoppers.push(() => transport.stop());
+
+      const rpc = new RpcServer(
+        {
+          host: config.rpc.host,
+          port: config.rpc.port,
+          body_bytes_max: config.rpc_body_bytes_max,
+          wait_timeout_ms: 30_000,
+          sse_clients_max: 64,
+          cors_origin: '*',
+        },
+        { backend, log },
+      );
+      const { url } = await rpc.start();
+      stoppers.push(() => rpc.stop());
+
+      // Catch up with whatever the others committed while we were away, then join consensus.
+      await sync();
+      if (!halted) await engine.start(from_store());
+      log('started', { rpc: url, height: store.height(), behaviour, validator: pubkey.slice(0, 16) });
+      return new ValidatorNode(url, stoppers);
+    } catch (error) {
+      await stop_all();
+      throw error;
+    }
+  }
+
+  /** Stops everything in reverse order of starting. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const stop of [...this.#stoppers].reverse()) {
+      try {
+        await stop();
+      } catch {
+        // Keep stopping the rest.
+      }
+    }
+  }
+}

@@ -1,0 +1,106 @@
+/** Byzantine validators on real processes: wrong results (1 and 2 of 4) and equivocation. */
+
+import { describe, expect, it } from 'vitest';
+import { rpc } from '../../sim/http_client.js';
+import { blocks_json, Client, expect_same_blocks, heights, reach, temp_network } from './helpers.js';
+
+async function pubkeys(urls: string[]): Promise<string[]> {
+  return Promise.all(urls.map((u) => rpc<{ validator: string }>(u, '/v1/status').then((s) => s.validator)));
+}
+
+describe('byzantine validators', () => {
+  it('one wrong-results of 4: honest nodes commit, none commits its results', async () => {
+    const net = await temp_network(42000, [[3, 'wrong-results']]);
+    try {
+      const urls = net.network.urls();
+      const keys = await pubkeys(urls);
+      const client = await Client.connect(urls[0]!);
+      const c = await client.send(urls[0]!, { code: 'counter', scheme: 'gcm' }, { count: 1 });
+      for (let k = 0; k < 6; k++) {
+        const r = await client.send(
+          urls[k % 3]!,
+          { address: c.contract!, code: 'counter', scheme: 'siv' },
+          { increment: {} },
+        );
+        expect(r.code).toBe(0);
+      }
+      const honest = urls.slice(0, 3);
+      const top = Math.min(...(await heights(honest)));
+      await Promise.all(honest.map((u) => reach(u, top + 1)));
+      const reference = await blocks_json(honest[0]!, top);
+      for (const u of honest.slice(1)) await expect_same_blocks(u, reference);
+      // No committed block carries the wrong-results validator's (altered) results.
+      for (const text of reference) expect(JSON.parse(text).header.proposer).not.toBe(keys[3]);
+      // The byzantine node never applied a block: its own results never matched.
+      expect((await heights([urls[3]!]))[0]).toBe(0);
+    } finally {
+      await net.down();
+    }
+  }, 180_000);
+
+  it('two wrong-results of 4: the chain stops with no divergent commit, and resumes when one restarts honest', async () => {
+    const net = await temp_network(43000, [
+      [2, 'wrong-results'],
+      [3, 'wrong-results'],
+    ]);
+    try {
+      const urls = net.network.urls();
+      const client = await Client.connect(urls[0]!);
+      const c = client.encrypt(client.code('echo').code_hash, {}, 'gcm');
+      const tx = client.sign({
+        type: 'instantiate',
+        code_id: client.code('echo').code_id,
+        label: 'e',
+        scheme: 'gcm',
+        payload: c.payload,
+      });
+      await rpc(urls[0]!, '/v1/txs', { body: tx });
+      // Several rounds pass without a decision (wait for round 3 of height 1 on an honest node).
+      await net.network.wait_for(
+        (e) => e.index === 0 && e.event === 'round' && Number(e.round) >= 3,
+        90_000,
+        'round 3',
+      );
+      expect(await heights(urls)).toEqual([0, 0, 0, 0]);
+      await net.network.kill(3, 'SIGTERM');
+      await net.network.start(3, 'honest');
+      await Promise.all([0, 1, 3].map((i) => reach(urls[i]!, 2, 90_000)));
+      const blocks = await Promise.all([0, 1, 3].map((i) => blocks_json(urls[i]!, 1)));
+      expect(blocks[1]).toEqual(blocks[0]);
+      expect(blocks[2]).toEqual(blocks[0]);
+      expect(JSON.parse(blocks[0]![0]!).tx_hashes.length).toBe(1);
+    } finally {
+      await net.down();
+    }
+  }, 240_000);
+
+  it('one equivocating validator of 4: no divergent commit, and its double-signing is logged as evidence', async () => {
+    const net = await temp_network(44000, [[1, 'equivocate']]);
+    try {
+      const urls = net.network.urls();
+      const keys = await pubkeys(urls);
+      const evidence = net.network.wait_for(
+        (e) => e.index !== 1 && e.event === 'evidence' && e.validator === keys[1],
+        90_000,
+        'evidence',
+      );
+      const client = await Client.connect(urls[0]!);
+      const c = await client.send(urls[0]!, { code: 'echo', scheme: 'gcm' }, {});
+      for (let k = 0; k < 4; k++)
+        await client.send(
+          urls[[0, 2, 3][k % 3]!]!,
+          { address: c.contract!, code: 'echo', scheme: 'gcm' },
+          { echo: { value: k } },
+        );
+      const seen = await evidence;
+      expect(seen.validator).toBe(keys[1]);
+      const honest = [urls[0]!, urls[2]!, urls[3]!];
+      const top = Math.min(...(await heights(honest)));
+      await Promise.all(honest.map((u) => reach(u, top + 1)));
+      const reference = await blocks_json(honest[0]!, top);
+      for (const u of honest.slice(1)) await expect_same_blocks(u, reference);
+    } finally {
+      await net.down();
+    }
+  }, 180_000);
+});

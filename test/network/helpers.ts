@@ -1,0 +1,182 @@
+/**
+ * Helpers for tests with real validator processes on loopback: a network in a temporary folder,
+ * a client that encrypts and signs transactions, and cross-node comparisons.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NodeBehaviour } from '../../node/node.js';
+import { from_base64, from_hex, to_base64, to_hex } from '../../protocol/bytes.js';
+import { encrypt_message, type Scheme } from '../../protocol/envelope.js';
+import { get_provider } from '../../protocol/providers/index.js';
+import { open_result } from '../../protocol/result.js';
+import { sign_tx, type TxMsg } from '../../protocol/tx.js';
+import { rpc } from '../../sim/http_client.js';
+import { LocalNetwork } from '../../sim/network.js';
+
+export const p = get_provider('native');
+
+/** A network in a temporary folder; `down()` stops it and removes the folder. */
+export async function temp_network(port: number, behaviours: [number, NodeBehaviour][] = [], validators = 4) {
+  const dir = mkdtempSync(join(tmpdir(), 'cloister-nettest-'));
+  const network = await LocalNetwork.up({
+    validators,
+    dir: join(dir, 'net'),
+    port,
+    behaviours: new Map(behaviours),
+  });
+  return {
+    network,
+    dir,
+    async down() {
+      await network.down();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface TxRecord {
+  hash: string;
+  height: number;
+  index: number;
+  code: number;
+  gas_used: number;
+  output: string;
+  contract?: string;
+}
+
+/** A client: an account, the network's io key, and the keys of what it sent. */
+export class Client {
+  readonly sk = new Uint8Array(randomBytes(32));
+  readonly pubkey = to_hex(p.ed25519_public(this.sk));
+  sequence = 0;
+  readonly keys = new Map<string, { tx_key: Uint8Array; scheme: Scheme }>();
+
+  private constructor(
+    readonly chain_id: string,
+    readonly pk_io: Uint8Array,
+    readonly codes: { code_id: number; code_hash: string; name?: string }[],
+  ) {}
+
+  static async connect(url: string): Promise<Client> {
+    const status = await rpc<{ chain_id: string; io_pubkey: string }>(url, '/v1/status');
+    const codes = await rpc<{ code_id: number; code_hash: string; name?: string }[]>(url, '/v1/codes');
+    return new Client(status.chain_id, from_hex(status.io_pubkey, 32), codes);
+  }
+
+  code(name: string) {
+    const c = this.codes.find((x) => x.name === name);
+    if (c === undefined) throw new Error(`no code ${name}`);
+    return c;
+  }
+
+  encrypt(code_hash: string, msg: unknown, scheme: Scheme) {
+    const { envelope, tx_key } = encrypt_message(p, {
+      scheme,
+      sk_u: new Uint8Array(randomBytes(32)),
+      pk_io: this.pk_io,
+      nonce: new Uint8Array(randomBytes(32)),
+      chain_id: this.chain_id,
+      code_hash,
+      msg_json: JSON.stringify(msg),
+    });
+    return { payload: to_base64(envelope), tx_key };
+  }
+
+  /** Signs a message at the next sequence. */
+  sign(msg: TxMsg) {
+    return sign_tx(p, this.sk, {
+      chain_id: this.chain_id,
+      sender: this.pubkey,
+      sequence: this.sequence++,
+      gas_limit: 2_000_000,
+      msg,
+    });
+  }
+
+  /** Encrypts, signs and submits; resolves with the committed record (wait=commit). */
+  async send(
+    url: string,
+    target: { address?: string; code: string; scheme: Scheme },
+    msg: unknown,
+  ): Promise<TxRecord> {
+    const c = this.code(target.code);
+    const e = this.encrypt(c.code_hash, msg, target.scheme);
+    const tx =
+      target.address === undefined
+        ? this.sign({
+            type: 'instantiate',
+            code_id: c.code_id,
+            label: `t${this.sequence}`,
+            scheme: target.scheme,
+            payload: e.payload,
+          })
+        : this.sign({ type: 'execute', contract: target.address, scheme: target.scheme, payload: e.payload });
+    const record = await rpc<TxRecord>(url, '/v1/txs?wait=commit', { body: tx, timeout_ms: 120_000 });
+    this.keys.set(record.hash, { tx_key: e.tx_key, scheme: target.scheme });
+    return record;
+  }
+
+  /** Decrypts the output of one of its own transactions. */
+  open(record: TxRecord): unknown {
+    const k = this.keys.get(record.hash);
+    if (k === undefined) throw new Error('not my transaction');
+    return open_result(p, k.scheme, k.tx_key, from_base64(record.output));
+  }
+}
+
+/** Height of each node (-1 if it does not answer). */
+export async function heights(urls: string[]): Promise<number[]> {
+  return Promise.all(
+    urls.map((u) =>
+      rpc<{ height: number }>(u, '/v1/status', { timeout_ms: 5_000 }).then(
+        (s) => s.height,
+        () => -1,
+      ),
+    ),
+  );
+}
+
+/**
+ * Blocks 1..height as served by a node, as JSON text. The tip's commit is each node's own
+ * (whichever 2/3+ precommits it collected), so `height` should be below every node's tip: then
+ * every block, commit included, must be byte-identical across nodes.
+ */
+export async function blocks_json(url: string, height: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let h = 1; h <= height; h++) out.push(JSON.stringify(await rpc(url, `/v1/blocks/${h}`)));
+  return out;
+}
+
+/** Resolves when `url` reaches `height`, watching its live stream (no polling). */
+export async function reach(url: string, height: number, timeout_ms = 60_000): Promise<void> {
+  const { subscribe } = await import('../../sim/http_client.js');
+  const now = (await heights([url]))[0]!;
+  if (now >= height) return;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeout_ms);
+  let reached = false;
+  await subscribe(
+    url,
+    (type, data) => {
+      if (type === 'block' && (data as { height: number }).height >= height) {
+        reached = true;
+        abort.abort();
+      }
+    },
+    abort.signal,
+  );
+  clearTimeout(timer);
+  if (!reached) throw new Error(`${url} did not reach height ${height} within ${timeout_ms} ms`);
+}
+
+/** Asserts that `url` serves blocks 1..height exactly as `reference` (JSON texts); names the first difference. */
+export async function expect_same_blocks(url: string, reference: string[]): Promise<void> {
+  const mine = await blocks_json(url, reference.length);
+  for (let h = 0; h < reference.length; h++) {
+    if (mine[h] !== reference[h])
+      throw new Error(`${url} block ${h + 1} differs:\n  ${mine[h]}\n  ${reference[h]}`);
+  }
+}
