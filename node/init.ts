@@ -43,12 +43,21 @@ export interface InitOptions {
 
 /** Default consensus timeouts for a local network (ms). */
 export const LOCAL_TIMEOUTS = Object.freeze({
-  propose_ms: 1000,
-  prevote_ms: 500,
-  precommit_ms: 500,
-  round_increment_ms: 500,
+  // A proposer must execute its block before proposing, and every validator before prevoting:
+  // on 2 shared cores with 4 validators a full block (BLOCK_LIMITS) takes up to ~1.5 s, so the
+  // first round allows 3 s, and each further round 1 s more.
+  propose_ms: 3000,
+  prevote_ms: 1000,
+  precommit_ms: 1000,
+  round_increment_ms: 1000,
   commit_ms: 250,
 });
+
+/**
+ * Block limits. Bounded so one block's execution always fits a round: a proposer that reaps an
+ * unbounded backlog makes rounds time out, and each failed round's backlog grows (a livelock).
+ */
+export const BLOCK_LIMITS = Object.freeze({ txs_max: 250, bytes_max: 1024 * 1024, gas_max: 500_000_000 });
 
 /** Writes a new network into `dir` (which must be empty or absent); returns the home folders. */
 export async function init_network(opts: InitOptions): Promise<{ homes: string[]; genesis: Genesis }> {
@@ -162,7 +171,7 @@ export async function init_network(opts: InitOptions): Promise<{ homes: string[]
           .filter((_, j) => j !== i),
         enclave: { provider: opts.provider, workers: opts.workers },
         consensus: { ...LOCAL_TIMEOUTS },
-        block: { txs_max: 2000, bytes_max: 4 * 1024 * 1024, gas_max: 2_000_000_000 },
+        block: { ...BLOCK_LIMITS },
         mempool: { txs_max: 20_000, bytes_max: 64 * 1024 * 1024, per_account_max: 1000 },
         rpc_body_bytes_max: 1024 * 1024,
       };

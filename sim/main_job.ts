@@ -28,7 +28,7 @@ Starts a local network of validator processes and sends it encrypted transaction
 Options:
   --validators N   validator processes (default 4)
   --port P         RPC port of validator 0; validator i uses P+i, p2p P+1000+i (default 26657)
-  --rate R         transactions submitted per second, open loop (default 200)
+  --rate R         transactions submitted per second, open loop (default 100)
   --seconds S      stop after S seconds of workload (default 0: run until Ctrl-C)
   --dir DIR        keep the network in DIR (default: a temporary folder, removed at exit)
   --help           show this help
@@ -70,7 +70,7 @@ async function main(): Promise<number> {
   }
   const validators = int_option(values.validators, 'validators', 4, 1, 16);
   const port = int_option(values.port, 'port', 26657, 1024, 60000);
-  const rate = int_option(values.rate, 'rate', 200, 1, 100_000);
+  const rate = int_option(values.rate, 'rate', 100, 1, 100_000);
   const seconds = int_option(values.seconds, 'seconds', 0, 0, 86_400);
   const temp = values.dir === undefined;
   const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'cloister-net-'));
@@ -176,7 +176,6 @@ async function main(): Promise<number> {
 
     const started = Date.now();
     let submitted = 0;
-    let next_url = 0;
     let window_start = Date.now();
     let window_committed = 0;
     const tick_ms = 100;
@@ -199,7 +198,8 @@ async function main(): Promise<number> {
           scheme: target.scheme,
           payload: e.payload,
         });
-        const url = urls[next_url++ % urls.length]!;
+        // A client always uses the same validator: its consecutive sequences then arrive in order.
+        const url = urls[(submitted % clients.length) % urls.length]!;
         submitted++;
         batch.push(
           rpc<{ hash: string }>(url, '/v1/txs', { body: tx }).then(
