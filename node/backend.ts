@@ -159,6 +159,10 @@ export class NodeBackend implements RpcBackend {
     };
   }
 
+  async block_txs(height: number): Promise<string[] | null> {
+    return (await this.#m.store.get_block(height))?.block.txs ?? null;
+  }
+
   subscribe(fn: (event: LiveEvent) => void): () => void {
     this.#events.on('event', fn);
     return () => this.#events.off('event', fn);

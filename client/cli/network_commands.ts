@@ -4,7 +4,10 @@
  */
 
 import type { Argv } from 'yargs';
+import { start_follower } from '../../node/follower.js';
+import { read_config } from '../../node/home.js';
 import { init_network } from '../../node/init.js';
+import { join_network } from '../../node/join.js';
 import { BEHAVIOURS, type NodeBehaviour, ValidatorNode } from '../../node/node.js';
 import { LocalNetwork } from '../../sim/network.js';
 
@@ -79,89 +82,144 @@ export function network_commands(y: Argv): Argv {
         }
       },
     )
-    .command(
-      'node start',
-      'run one validator from its home folder (logs JSON lines on stdout; SIGINT/SIGTERM stop it cleanly)',
-      (c) =>
-        c
-          .option('home', {
-            type: 'string',
-            demandOption: true,
-            describe: 'the validator home written by `cloister init`',
-          })
-          .option('behaviour', {
-            choices: BEHAVIOURS,
-            default: 'honest' as NodeBehaviour,
-            describe: 'simulate a byzantine validator',
-          }),
-      async (argv) => {
-        const log = (event: string, fields: Record<string, unknown>) =>
-          process.stdout.write(`${JSON.stringify({ t: Date.now(), event, ...fields })}\n`);
-        let node: ValidatorNode;
-        try {
-          node = await ValidatorNode.start(argv.home, { behaviour: argv.behaviour, log });
-        } catch (error) {
-          fail((error as Error).message);
-        }
-        const stop = async () => {
-          log('stopping', {});
-          await node.stop();
-          process.exit(0);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      },
+    .command('node', 'run a validator, or join a running network as a new node', (n) =>
+      n
+        .command(
+          'start',
+          'run one validator from its home folder (logs JSON lines on stdout; SIGINT/SIGTERM stop it cleanly)',
+          (c) =>
+            c
+              .option('home', {
+                type: 'string',
+                demandOption: true,
+                describe: 'the validator home written by `cloister init`',
+              })
+              .option('behaviour', {
+                choices: BEHAVIOURS,
+                default: 'honest' as NodeBehaviour,
+                describe: 'simulate a byzantine validator',
+              }),
+          async (argv) => {
+            const log = (event: string, fields: Record<string, unknown>) =>
+              process.stdout.write(`${JSON.stringify({ t: Date.now(), event, ...fields })}\n`);
+            let node: { stop(): Promise<void> };
+            try {
+              // A home that is not a validator's (it joined by registration) follows the chain over RPC.
+              node =
+                read_config(argv.home).index < 0
+                  ? await start_follower(argv.home, log)
+                  : await ValidatorNode.start(argv.home, { behaviour: argv.behaviour, log });
+            } catch (error) {
+              fail((error as Error).message);
+            }
+            const stop = async () => {
+              log('stopping', {});
+              await node.stop();
+              process.exit(0);
+            };
+            process.once('SIGINT', stop);
+            process.once('SIGTERM', stop);
+          },
+        )
+        .command(
+          'join',
+          'join a running network by registration (protocol.md §8): get the seed share for a new home, which then follows the chain',
+          (c) =>
+            c
+              .option('home', { type: 'string', demandOption: true, describe: 'new folder for this node' })
+              .option('genesis', {
+                type: 'string',
+                demandOption: true,
+                describe: "the network's genesis.json",
+              })
+              .option('from', {
+                type: 'string',
+                array: true,
+                demandOption: true,
+                describe: 'validator RPC URL (repeatable)',
+              })
+              .option('attestation-key', {
+                type: 'string',
+                demandOption: true,
+                describe: "the simulated attestation service's root key (attestation_root_key from init)",
+              })
+              .option('host', { type: 'string', default: '127.0.0.1' })
+              .option('port', { type: 'number', default: 26700, describe: "this node's RPC port" }),
+          async (argv) => {
+            try {
+              const joined = await join_network({
+                home: argv.home,
+                genesis_file: argv.genesis,
+                from: argv.from,
+                attestation_key_file: argv['attestation-key'],
+                rpc: { host: argv.host, port: argv.port },
+              });
+              if (argv.json) process.stdout.write(`${JSON.stringify({ home: argv.home, ...joined })}\n`);
+              else
+                process.stdout.write(
+                  `joined at height ${joined.height}: the seed is sealed in ${argv.home}; start it with \`cloister node start --home ${argv.home}\`\n`,
+                );
+            } catch (error) {
+              fail((error as Error).message);
+            }
+          },
+        )
+        .demandCommand(1, 'name a node command: start or join'),
     )
-    .command(
-      'sim up',
-      'start N validator processes on loopback; prints `ready URL1 URL2 …` once all serve RPC; Ctrl-C stops them',
-      (c) =>
-        c
-          .option('validators', { type: 'number', default: 4 })
-          .option('dir', {
-            type: 'string',
-            demandOption: true,
-            describe: 'network folder (created by the genesis ceremony if new)',
-          })
-          .option('port', {
-            type: 'number',
-            default: 26657,
-            describe: 'RPC port of validator 0; validator i uses port+i',
-          })
-          .option('byzantine', {
-            type: 'string',
-            array: true,
-            default: [] as string[],
-            describe: 'INDEX:BEHAVIOUR, behaviour one of wrong-results, equivocate, silent',
-          })
-          .option('provider', { choices: ['native', 'noble'] as const, default: 'native' as const })
-          .option('workers', { type: 'number', default: 1 }),
-      async (argv) => {
-        let network: LocalNetwork;
-        try {
-          const behaviours = parse_byzantine(argv.byzantine, argv.validators);
-          network = await LocalNetwork.up({
-            validators: argv.validators,
-            dir: argv.dir,
-            port: argv.port,
-            behaviours,
-            provider: argv.provider,
-            workers: argv.workers,
-          });
-        } catch (error) {
-          fail((error as Error).message);
-        }
-        network.on_event((e) => {
-          if (e.event === 'halted' || e.event === 'evidence')
-            process.stderr.write(`validator ${e.index}: ${e.event} ${JSON.stringify(e)}\n`);
-        });
-        process.stdout.write(`ready ${network.urls().join(' ')}\n`);
-        const stop = async () => {
-          await network.down();
-          process.exit(0);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      },
+    .command('sim', 'local multi-validator simulations', (m) =>
+      m
+        .command(
+          'up',
+          'start N validator processes on loopback; prints `ready URL1 URL2 …` once all serve RPC; Ctrl-C stops them',
+          (c) =>
+            c
+              .option('validators', { type: 'number', default: 4 })
+              .option('dir', {
+                type: 'string',
+                demandOption: true,
+                describe: 'network folder (created by the genesis ceremony if new)',
+              })
+              .option('port', {
+                type: 'number',
+                default: 26657,
+                describe: 'RPC port of validator 0; validator i uses port+i',
+              })
+              .option('byzantine', {
+                type: 'string',
+                array: true,
+                default: [] as string[],
+                describe: 'INDEX:BEHAVIOUR, behaviour one of wrong-results, equivocate, silent',
+              })
+              .option('provider', { choices: ['native', 'noble'] as const, default: 'native' as const })
+              .option('workers', { type: 'number', default: 1 }),
+          async (argv) => {
+            let network: LocalNetwork;
+            try {
+              const behaviours = parse_byzantine(argv.byzantine, argv.validators);
+              network = await LocalNetwork.up({
+                validators: argv.validators,
+                dir: argv.dir,
+                port: argv.port,
+                behaviours,
+                provider: argv.provider,
+                workers: argv.workers,
+              });
+            } catch (error) {
+              fail((error as Error).message);
+            }
+            network.on_event((e) => {
+              if (e.event === 'halted' || e.event === 'evidence')
+                process.stderr.write(`validator ${e.index}: ${e.event} ${JSON.stringify(e)}\n`);
+            });
+            process.stdout.write(`ready ${network.urls().join(' ')}\n`);
+            const stop = async () => {
+              await network.down();
+              process.exit(0);
+            };
+            process.once('SIGINT', stop);
+            process.once('SIGTERM', stop);
+          },
+        )
+        .demandCommand(1, 'name a sim command: up'),
     );
 }

@@ -473,6 +473,18 @@ export class RpcServer {
         },
       },
       {
+        // Extension: the committed transaction texts of a block (see RpcBackend.block_txs).
+        segments: ['v1', 'blocks', ':height', 'txs'],
+        methods: {
+          GET: async ({ params }) => {
+            const height = check_height(params[0]!);
+            const txs = await b.block_txs(height);
+            if (txs === null) throw not_found(`block ${height} is not committed`);
+            return ok({ height, txs });
+          },
+        },
+      },
+      {
         segments: ['v1', 'events'],
         methods: {
           GET: async ({ res }) => {

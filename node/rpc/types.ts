@@ -58,6 +58,11 @@ export interface RpcBackend {
   block(
     height: number,
   ): Promise<{ header: unknown; block_hash: string; tx_hashes: string[]; commit: unknown } | null>;
+  /**
+   * Extension (not in protocol.md §6): the block's transactions, the exact JSON texts that were
+   * committed, so a node that is not a validator can follow the chain over RPC. null: not committed.
+   */
+  block_txs(height: number): Promise<string[] | null>;
   /** Live events until the returned function is called. Events must arrive in commit order. */
   subscribe(fn: (event: LiveEvent) => void): () => void;
 }

@@ -68,6 +68,11 @@ describe('cloister CLI', () => {
     expect(unknown.stderr).toContain('cloister --help');
     const help = await cloister('--help');
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain('contract check <file>');
+    for (const command of ['init', 'node', 'sim', 'enclave', 'contract'])
+      expect(help.stdout).toContain(`cloister ${command}`);
+    const contract_help = await cloister('contract', '--help');
+    expect(contract_help.stdout).toContain('check <file>');
+    // A subcommand that does not exist is a usage error, not a silent run of another command.
+    expect((await cloister('enclave', 'frobnicate')).code).toBe(2);
   });
 });

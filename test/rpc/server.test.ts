@@ -186,6 +186,13 @@ class FakeBackend implements RpcBackend {
     return this.blocks.get(height) ?? null;
   }
 
+  readonly block_texts = new Map<number, string[]>();
+
+  async block_txs(height: number) {
+    await this.#enter('block_txs');
+    return this.block_texts.get(height) ?? null;
+  }
+
   subscribe(fn: (event: LiveEvent) => void): () => void {
     this.subscribers.add(fn);
     this.events.emit('subscribed');
@@ -482,6 +489,16 @@ describe('RPC routes (protocol.md §6)', () => {
     const answer = await call(url, 'GET', `/v1/accounts/${ACCOUNT}`);
     expect(answer.status).toBe(200);
     expect(answer.text).toBe(JSON.stringify({ address: ACCOUNT, sequence: 4 }));
+  });
+
+  it('GET /v1/blocks/{height}/txs (extension) answers the committed transaction texts; 404 until committed', async () => {
+    const { url, backend } = await setup();
+    expect_error(await call(url, 'GET', '/v1/blocks/3/txs'), 404, RpcErrorCode.NOT_FOUND);
+    backend.block_texts.set(3, ['{"body":1}', '{"body":2}']);
+    const answer = await call(url, 'GET', '/v1/blocks/3/txs');
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual({ height: 3, txs: ['{"body":1}', '{"body":2}'] });
+    expect_error(await call(url, 'GET', '/v1/blocks/0/txs'), 400, RpcErrorCode.BAD_REQUEST);
   });
 
   it('GET /v1/blocks/{height} answers header, block hash, tx hashes and commit; 404 code 100 until committed', async () => {

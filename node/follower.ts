@@ -1,0 +1,212 @@
+/**
+ * A node that is not a validator (one that joined by registration): it follows the chain over the
+ * validators' public RPC, checking every block exactly as sync does (extends our chain, commit
+ * with more than 2/3 of the power for its hash, txs and last commit match the header),
+ * re-executing it in its own enclave and applying it only if its result hash matches. It serves
+ * the same RPC as a validator; transactions sent to it are checked and forwarded.
+ * @module
+ */
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PoolEnclave } from '../enclave/pool.js';
+import { unwrap } from '../enclave/result.js';
+import { from_base64 } from '../protocol/bytes.js';
+import { get_provider } from '../protocol/providers/index.js';
+import { RpcError, rpc, subscribe } from '../sim/http_client.js';
+import { ValidatorApp } from './app.js';
+import { NodeBackend } from './backend.js';
+import type { BlockHeader, Commit } from './consensus/types.js';
+import { read_genesis } from './genesis.js';
+import { home_paths, type NodeConfig } from './home.js';
+import { Mempool } from './mempool.js';
+import type { Log } from './node.js';
+import type { TxRecord } from './records.js';
+import { RpcServer } from './rpc/server.js';
+import { ChainStore } from './store/chain_store.js';
+import { check_fetched_block } from './sync.js';
+
+/** Pause before re-opening a validator's event stream after it fails. */
+const STREAM_RETRY_MS = 1_000;
+
+/** Fetches block `h` from a validator's RPC as a block record, or null if not committed yet. */
+async function fetch_block(url: string, height: number) {
+  try {
+    const b = await rpc<{ header: BlockHeader; block_hash: string; tx_hashes: string[]; commit: Commit }>(
+      url,
+      `/v1/blocks/${height}`,
+    );
+    const { txs } = await rpc<{ txs: string[] }>(url, `/v1/blocks/${height}/txs`);
+    // The canonical commit of h-1 is exactly block h's last_commit.
+    const last_commit =
+      height === 1 ? null : (await rpc<{ commit: Commit }>(url, `/v1/blocks/${height - 1}`)).commit;
+    return {
+      block: { header: b.header, txs, last_commit },
+      commit: b.commit,
+      block_hash: b.block_hash,
+      tx_hashes: b.tx_hashes,
+    };
+  } catch (error) {
+    if (error instanceof RpcError && error.status === 404) return null;
+    throw error;
+  }
+}
+
+/** Starts a follower from its home; resolves with its RPC URL and a stop function. */
+export async function start_follower(
+  home: string,
+  log: Log,
+): Promise<{ rpc_url: string; stop: () => Promise<void> }> {
+  const paths = home_paths(home);
+  const config = JSON.parse(readFileSync(paths.config, 'utf8')) as NodeConfig & { follow: string[] };
+  const p = get_provider('native');
+  const genesis = read_genesis(p, paths.genesis);
+  const validators = genesis.validators.map(({ pubkey, power }) => ({ pubkey, power }));
+  const stoppers: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const s of stoppers.reverse()) await s();
+  };
+  try {
+    const store = await ChainStore.open(paths.data, { chain_id: genesis.chain_id });
+    stoppers.push(() => store.close());
+    await store.init_genesis(genesis.codes.map((c) => ({ name: c.name, code: from_base64(c.code) })));
+    const enclave = new PoolEnclave({
+      provider: config.enclave.provider,
+      platform_secret_file: paths.platform_secret,
+      workers: config.enclave.workers,
+    });
+    stoppers.push(() => enclave.close());
+    let sealed = await store.get_sealed('seed');
+    if (sealed === null) {
+      sealed = readFileSync(join(home, 'sealed_seed'), 'utf8').trim();
+      await store.put_sealed('seed', sealed);
+    }
+    if (unwrap(await enclave.load_seed(sealed)).io_pubkey !== genesis.io_pubkey)
+      throw new Error('the sealed seed is for another network');
+    const mempool = new Mempool(
+      {
+        chain_id: genesis.chain_id,
+        limits: { ...config.mempool, tx_bytes_max: 512 * 1024, gas_limit_max: 100_000_000 },
+      },
+      { p, committed_sequence: (a) => store.get_account_sequence(a) },
+    );
+    const forward = (raw: string) => {
+      void rpc(config.follow[0]!, '/v1/txs', { body: raw }).catch((error: unknown) =>
+        log('forward_failed', { error: (error as Error).message }),
+      );
+    };
+    const backend = new NodeBackend(
+      { genesis, pubkey: '' },
+      { store, mempool, enclave, now_ms: () => Date.now(), gossip_tx: forward },
+    );
+    const app = new ValidatorApp(
+      { genesis, pubkey: '', block: config.block },
+      {
+        p,
+        enclave,
+        store,
+        mempool,
+        now_ms: () => Date.now(),
+        log,
+        on_committed: (block, hash, _input, output) => {
+          const txs: TxRecord[] = output.results.map((r, index) => ({
+            ...r,
+            height: block.header.height,
+            index,
+          }));
+          backend.publish(
+            {
+              type: 'block',
+              height: block.header.height,
+              block_hash: hash,
+              time_ms: block.header.time_ms,
+              txs: block.txs.length,
+            },
+            txs,
+          );
+          log('committed', { height: block.header.height, txs: block.txs.length, hash: hash.slice(0, 16) });
+        },
+      },
+    );
+
+    // Applies every block the validators have that we do not (single flight).
+    let syncing: Promise<void> | null = null;
+    const sync = () => {
+      syncing ??= (async () => {
+        try {
+          for (;;) {
+            const height = store.height() + 1;
+            let record = null;
+            for (const url of config.follow) {
+              try {
+                record = await fetch_block(url, height);
+              } catch {
+                continue;
+              }
+              if (record === null) continue;
+              const last = store.last_block();
+              const why = check_fetched_block(
+                p,
+                genesis.chain_id,
+                validators,
+                last === null ? null : { header: last.block.header, commit: last.commit },
+                record,
+              );
+              if (why === null) break;
+              log('sync_refused', { url, height, why });
+              record = null;
+            }
+            if (record === null) return;
+            await app.commit(record.block, record.commit);
+          }
+        } catch (error) {
+          log('sync_failed', { error: (error as Error).message });
+        } finally {
+          syncing = null;
+        }
+      })();
+      return syncing;
+    };
+
+    const rpc_server = new RpcServer(
+      {
+        host: config.rpc.host,
+        port: config.rpc.port,
+        body_bytes_max: config.rpc_body_bytes_max,
+        wait_timeout_ms: 30_000,
+        sse_clients_max: 64,
+        cors_origin: '*',
+      },
+      { backend, log },
+    );
+    const { url } = await rpc_server.start();
+    stoppers.push(() => rpc_server.stop());
+
+    await sync();
+    // New blocks announce themselves on a validator's live stream.
+    const abort = new AbortController();
+    stoppers.push(() => abort.abort());
+    void (async () => {
+      for (let i = 0; !abort.signal.aborted; i++) {
+        const source = config.follow[i % config.follow.length]!;
+        try {
+          await subscribe(
+            source,
+            (type) => {
+              if (type === 'block') void sync();
+            },
+            abort.signal,
+          );
+        } catch (error) {
+          log('stream_failed', { source, error: (error as Error).message });
+        }
+        if (!abort.signal.aborted) await new Promise((r) => setTimeout(r, STREAM_RETRY_MS));
+      }
+    })();
+    log('started', { rpc: url, height: store.height(), behaviour: 'follower' });
+    return { rpc_url: url, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,551 @@
+/**
+ * A deterministic world for consensus tests: a virtual clock with a timer queue, a seeded
+ * in-memory network (delays, reorders, drops, duplicates, partitions), a test app whose blocks
+ * carry string txs and whose honest result hash is `H(jcs(txs) ‖ prev_block_hash)`, and a cluster
+ * of validators wired together, with sync on `on_behind` by copying committed blocks from a peer.
+ * Nothing here sleeps: the scheduler runs timers in virtual time and drains promise jobs between
+ * them, so the same seed replays the same run.
+ * @module
+ */
+
+import {
+  type Behaviour,
+  type ConsensusApp,
+  type ConsensusClock,
+  ConsensusEngine,
+  type ConsensusOutbox,
+  type ConsensusTimeouts,
+} from '../../node/consensus/engine.js';
+import { MemorySignedStateStore, type SignedState } from '../../node/consensus/signed_state.js';
+import {
+  type Block,
+  type BlockHeader,
+  block_hash,
+  type Commit,
+  type ConsensusMessage,
+  commit_hash,
+  GENESIS_PARENT_HASH,
+  type Hex,
+  type Proposal,
+  proposal_sign_bytes,
+  txs_hash,
+  type Validator,
+  type Vote,
+  verify_commit,
+  vote_sign_bytes,
+} from '../../node/consensus/types.js';
+import { concat, to_hex, utf8 } from '../../protocol/bytes.js';
+import { jcs } from '../../protocol/jcs.js';
+import type { CryptoProvider } from '../../protocol/provider.js';
+import { get_provider } from '../../protocol/providers/index.js';
+
+/** The crypto provider of the tests. */
+export const p: CryptoProvider = get_provider('native');
+/** Chain id of every test network. */
+export const CHAIN_ID = 'cloister-test';
+
+/** The seed of this run: FC_SEED from the environment, or one made from the clock. */
+export const seed = Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31);
+
+/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
+export function make_rng(s: number): () => number {
+  let a = s >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface TimerEntry {
+  at: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+/** A virtual clock: timers fire in (time, creation) order when `run` advances time. */
+export class VirtualScheduler implements ConsensusClock {
+  #now = 0;
+  #seq = 0;
+  #heap: TimerEntry[] = [];
+  /** Timer callbacks run so far. */
+  events = 0;
+
+  /** Virtual time now. */
+  now_ms(): number {
+    return this.#now;
+  }
+
+  /** Runs `fn` at now + `delay_ms` of virtual time; returns its cancel function. */
+  set_timer(delay_ms: number, fn: () => void): () => void {
+    if (!(delay_ms >= 0)) throw new RangeError(`bad delay ${delay_ms}`);
+    const entry: TimerEntry = { at: this.#now + delay_ms, seq: this.#seq++, fn, cancelled: false };
+    this.#push(entry);
+    return () => {
+      entry.cancelled = true;
+    };
+  }
+
+  /**
+   * Runs timers in order until virtual time would pass `until_ms` or `stop()` holds, draining all
+   * promise jobs after each timer (a macrotask turn; no wall-clock wait). Returns whether `stop` held.
+   */
+  async run(until_ms: number, stop: () => boolean = () => false): Promise<boolean> {
+    await flush();
+    while (!stop()) {
+      const next = this.#heap[0];
+      if (next === undefined || next.at > until_ms) {
+        this.#now = Math.max(this.#now, until_ms);
+        return stop();
+      }
+      this.#pop();
+      if (next.cancelled) continue;
+      this.#now = next.at;
+      this.events++;
+      next.fn();
+      await flush();
+    }
+    return true;
+  }
+
+  #less(a: TimerEntry, b: TimerEntry): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  }
+
+  #push(entry: TimerEntry): void {
+    const h = this.#heap;
+    h.push(entry);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.#less(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  #pop(): void {
+    const h = this.#heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && this.#less(h[l]!, h[m]!)) m = l;
+      if (r < h.length && this.#less(h[r]!, h[m]!)) m = r;
+      if (m === i) break;
+      [h[i], h[m]] = [h[m]!, h[i]!];
+      i = m;
+    }
+  }
+}
+
+/** Lets every queued promise job run (setImmediate runs after the microtask queue is empty). */
+export function flush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** How the simulated network treats messages. */
+export interface NetConfig {
+  delay_min_ms: number;
+  delay_max_ms: number;
+  drop_p: number;
+  duplicate_p: number;
+  /** True when messages from `from` to `to` are cut at virtual time `now`. */
+  blocked?: (from: number, to: number, now: number) => boolean;
+}
+
+/** A seeded in-memory broadcast network; every delivery is a structured clone. */
+export class SimNetwork {
+  readonly #handlers = new Map<number, (msg: ConsensusMessage) => void>();
+  /** Everything each node broadcast, in order. */
+  readonly sent = new Map<number, ConsensusMessage[]>();
+  cfg: NetConfig;
+
+  constructor(
+    readonly sched: VirtualScheduler,
+    readonly rng: () => number,
+    cfg: NetConfig,
+  ) {
+    this.cfg = cfg;
+  }
+
+  /** Delivers messages to node `index` through `handler`. */
+  attach(index: number, handler: (msg: ConsensusMessage) => void): void {
+    this.#handlers.set(index, handler);
+  }
+
+  /** Whether messages from `from` reach `to` now. */
+  connected(from: number, to: number): boolean {
+    return !(this.cfg.blocked?.(from, to, this.sched.now_ms()) ?? false);
+  }
+
+  /** The outbox of node `from`: logs every message, then delivers copies to the others. */
+  outbox(from: number): ConsensusOutbox {
+    return {
+      broadcast: (msg) => {
+        const log = this.sent.get(from) ?? [];
+        log.push(structuredClone(msg));
+        this.sent.set(from, log);
+        for (const to of this.#handlers.keys()) {
+          if (to === from || !this.connected(from, to)) continue;
+          if (this.rng() < this.cfg.drop_p) continue;
+          const copies = this.rng() < this.cfg.duplicate_p ? 2 : 1;
+          for (let c = 0; c < copies; c++) {
+            const { delay_min_ms: lo, delay_max_ms: hi } = this.cfg;
+            const delay = lo + Math.floor(this.rng() * (hi - lo + 1));
+            const copy = structuredClone(msg);
+            this.sched.set_timer(delay, () => {
+              // Partitions also cut messages already in flight when they arrive.
+              if (this.connected(from, to)) this.#handlers.get(to)?.(copy);
+            });
+          }
+        }
+      },
+    };
+  }
+}
+
+/** The honest result hash of the test app: `H(utf8(jcs(txs)) ‖ utf8(prev_block_hash))`. */
+export function honest_result(txs: readonly string[], prev: Hex): Hex {
+  return to_hex(p.sha256(concat(utf8(jcs(txs)), utf8(prev))));
+}
+
+/** A committed block as a node recorded it. */
+export interface ChainEntry {
+  block: Block;
+  commit: Commit;
+  hash: Hex;
+  via: 'engine' | 'sync';
+}
+
+/**
+ * The test app. `honest`: proposes correct result hashes and validates by recomputing them.
+ * `wrong`: proposes a wrong result hash and rejects every other block.
+ */
+export class TestApp implements ConsensusApp {
+  mode: 'honest' | 'wrong' = 'honest';
+  /** When set, propose() rejects (propose nothing). */
+  refuse_proposals = false;
+  readonly validate_calls = new Map<Hex, number>();
+  /** Problems seen by the app (an invalid commit, a second block at a height). */
+  readonly violations: string[] = [];
+
+  constructor(
+    readonly index: number,
+    readonly pubkey: Hex,
+    readonly clock: ConsensusClock,
+    readonly chain: Map<number, ChainEntry>,
+  ) {}
+
+  /** Builds a block of two string txs on `parent` (wrong mode: with a wrong result hash). */
+  async propose(args: {
+    height: number;
+    round: number;
+    parent: BlockHeader | null;
+    last_commit: Commit | null;
+  }): Promise<Block> {
+    if (this.refuse_proposals) throw new Error('no block this round');
+    const { height, round, parent, last_commit } = args;
+    const txs = [`{"from":${this.index},"height":${height},"round":${round}}`, `tx-${height}-${round}`];
+    const prev = parent === null ? GENESIS_PARENT_HASH : block_hash(p, parent);
+    const result =
+      this.mode === 'honest'
+        ? honest_result(txs, prev)
+        : to_hex(p.sha256(utf8(`wrong/${this.index}/${height}/${round}`)));
+    const header: BlockHeader = {
+      chain_id: CHAIN_ID,
+      height,
+      round,
+      time_ms: Math.max(this.clock.now_ms(), (parent?.time_ms ?? -1) + 1),
+      proposer: this.pubkey,
+      prev_block_hash: prev,
+      txs_hash: txs_hash(p, txs),
+      last_commit_hash: commit_hash(p, last_commit),
+      result_hash: result,
+    };
+    return { header, txs, last_commit };
+  }
+
+  /** Recomputes the result hash (wrong mode: rejects everything); counts calls per block. */
+  async validate(block: Block): Promise<boolean> {
+    const hash = block_hash(p, block.header);
+    this.validate_calls.set(hash, (this.validate_calls.get(hash) ?? 0) + 1);
+    if (this.mode === 'wrong') return false;
+    return block.header.result_hash === honest_result(block.txs, block.header.prev_block_hash);
+  }
+
+  /** Records a decided block. */
+  async commit(block: Block, commit: Commit): Promise<void> {
+    this.record(block, commit, 'engine');
+  }
+
+  /** Records a committed block (from the engine or from sync), noting any inconsistency. */
+  record(block: Block, commit: Commit, via: 'engine' | 'sync'): void {
+    const hash = block_hash(p, block.header);
+    const height = block.header.height;
+    if (commit.block_hash !== hash || commit.height !== height)
+      this.violations.push(`commit does not name block ${height}`);
+    const why = verify_commit(p, CHAIN_ID, VALIDATORS_OF.get(this.chain) ?? [], commit);
+    if (why !== null) this.violations.push(`invalid commit at ${height}: ${why}`);
+    const had = this.chain.get(height);
+    if (had !== undefined && had.hash !== hash) this.violations.push(`second block at height ${height}`);
+    if (had === undefined) this.chain.set(height, { block, commit, hash, via });
+  }
+}
+
+/** Validator set of each chain map (so the app can verify commits without more wiring). */
+const VALIDATORS_OF = new WeakMap<Map<number, ChainEntry>, Validator[]>();
+
+/**
+ * A store that calls `on_saved` right after a save is durable: a test stops the engine there to
+ * model a crash between persisting the signed state and sending the message.
+ */
+export class HookedStore extends MemorySignedStateStore {
+  on_saved: ((state: SignedState) => void) | null = null;
+
+  override async save(state: SignedState): Promise<void> {
+    await super.save(state);
+    this.on_saved?.(state);
+  }
+}
+
+/** Deterministic key of validator `i` (and its pubkey). */
+export function validator_key(i: number): { sk: Uint8Array; pubkey: Hex } {
+  const sk = p.sha256(utf8(`cloister-test-validator-${i}`));
+  return { sk, pubkey: to_hex(p.ed25519_public(sk)) };
+}
+
+/** One simulated validator. */
+export interface SimNode {
+  index: number;
+  pubkey: Hex;
+  sk: Uint8Array;
+  behaviour: Behaviour;
+  engine: ConsensusEngine;
+  app: TestApp;
+  signed: MemorySignedStateStore;
+  chain: Map<number, ChainEntry>;
+  /** Log events of the current engine (event name and fields). */
+  events: { event: string; fields: Record<string, unknown> }[];
+  behind_calls: number[];
+}
+
+/** Options of a {@link Cluster}. */
+export interface ClusterOptions {
+  seed: number;
+  powers: number[];
+  behaviours?: Behaviour[];
+  wrong?: boolean[];
+  timeouts?: ConsensusTimeouts;
+  net?: Partial<NetConfig>;
+  /** Keep engine log events (memory): default true. */
+  keep_events?: boolean;
+  /** The signed state store of node `i` (default: a fresh MemorySignedStateStore). */
+  make_store?: (i: number) => MemorySignedStateStore;
+}
+
+/** Timeouts of the test networks (virtual milliseconds). */
+export const DEFAULT_TIMEOUTS: ConsensusTimeouts = {
+  propose_ms: 100,
+  prevote_ms: 50,
+  precommit_ms: 50,
+  round_increment_ms: 25,
+  commit_ms: 10,
+};
+
+/** A set of validators on one virtual clock and network. */
+export class Cluster {
+  readonly sched = new VirtualScheduler();
+  readonly rng: () => number;
+  readonly net: SimNetwork;
+  readonly validators: Validator[];
+  readonly nodes: SimNode[] = [];
+  readonly timeouts: ConsensusTimeouts;
+  readonly #keep_events: boolean;
+
+  constructor(readonly opts: ClusterOptions) {
+    this.rng = make_rng(opts.seed);
+    this.net = new SimNetwork(this.sched, this.rng, {
+      delay_min_ms: 1,
+      delay_max_ms: 10,
+      drop_p: 0,
+      duplicate_p: 0,
+      ...opts.net,
+    });
+    this.timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
+    this.#keep_events = opts.keep_events ?? true;
+    this.validators = opts.powers.map((power, i) => ({ pubkey: validator_key(i).pubkey, power }));
+    for (let i = 0; i < opts.powers.length; i++) {
+      const { sk, pubkey } = validator_key(i);
+      const chain = new Map<number, ChainEntry>();
+      VALIDATORS_OF.set(chain, this.validators);
+      const app = new TestApp(i, pubkey, this.sched, chain);
+      if (opts.wrong?.[i]) app.mode = 'wrong';
+      const node: SimNode = {
+        index: i,
+        pubkey,
+        sk,
+        behaviour: opts.behaviours?.[i] ?? 'honest',
+        app,
+        signed: opts.make_store?.(i) ?? new MemorySignedStateStore(),
+        chain,
+        events: [],
+        behind_calls: [],
+        engine: undefined as unknown as ConsensusEngine,
+      };
+      node.engine = this.#make_engine(node);
+      this.nodes.push(node);
+      this.net.attach(i, (msg) => node.engine.receive(msg));
+    }
+  }
+
+  #make_engine(node: SimNode): ConsensusEngine {
+    const engine = new ConsensusEngine(
+      { chain_id: CHAIN_ID, validators: this.validators, timeouts: this.timeouts, behaviour: node.behaviour },
+      {
+        p,
+        app: node.app,
+        signer: { pubkey: node.pubkey, sign: (m) => to_hex(p.ed25519_sign(node.sk, m)) },
+        outbox: this.net.outbox(node.index),
+        clock: this.sched,
+        signed_state: node.signed,
+        log: (event, fields) => {
+          if (this.#keep_events) node.events.push({ event, fields });
+        },
+      },
+    );
+    engine.on_behind((height) => {
+      node.behind_calls.push(height);
+      // Sync takes a little (virtual) time, as fetching blocks from a peer would.
+      this.sched.set_timer(5, () => this.sync(node));
+    });
+    return engine;
+  }
+
+  /** Where `node` resumes: one above its highest contiguous committed height. */
+  from_of(node: SimNode): { height: number; parent: BlockHeader | null; last_commit: Commit | null } {
+    const top = contiguous_top(node.chain);
+    const entry = node.chain.get(top);
+    return { height: top + 1, parent: entry?.block.header ?? null, last_commit: entry?.commit ?? null };
+  }
+
+  /** Copies committed blocks from the reachable peer with the longest chain, then catch_up. */
+  sync(node: SimNode): void {
+    const mine = contiguous_top(node.chain);
+    let best: SimNode | null = null;
+    for (const peer of this.nodes) {
+      if (peer === node || !this.net.connected(peer.index, node.index)) continue;
+      if (best === null || contiguous_top(peer.chain) > contiguous_top(best.chain)) best = peer;
+    }
+    if (best === null || contiguous_top(best.chain) <= mine) return;
+    for (let h = mine + 1; h <= contiguous_top(best.chain); h++) {
+      const e = best.chain.get(h)!;
+      node.app.record(structuredClone(e.block), structuredClone(e.commit), 'sync');
+    }
+    node.engine.catch_up(this.from_of(node));
+  }
+
+  /** Starts every node at the height after its committed chain. */
+  async start(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.engine.start(this.from_of(n))));
+  }
+
+  /** Stops a node's engine and starts a fresh one on the same signed state store and chain. */
+  async restart(node: SimNode): Promise<void> {
+    node.engine.stop();
+    node.events = [];
+    node.engine = this.#make_engine(node);
+    await node.engine.start(this.from_of(node));
+  }
+
+  /** Runs until `until_ms` of virtual time or `stop`. */
+  run(until_ms: number, stop?: () => boolean): Promise<boolean> {
+    return this.sched.run(until_ms, stop);
+  }
+
+  /** Stops every node. */
+  stop(): void {
+    for (const n of this.nodes) n.engine.stop();
+  }
+
+  /** Heights at which nodes committed different blocks (must be empty), and app violations. */
+  safety_violations(nodes: readonly SimNode[] = this.nodes): string[] {
+    const out: string[] = [];
+    const by_height = new Map<number, Set<Hex>>();
+    for (const n of nodes) {
+      for (const v of n.app.violations) out.push(`node ${n.index}: ${v}`);
+      for (const [h, e] of n.chain) {
+        const set = by_height.get(h) ?? new Set();
+        set.add(e.hash);
+        by_height.set(h, set);
+      }
+    }
+    for (const [h, set] of by_height) if (set.size > 1) out.push(`height ${h}: ${set.size} different blocks`);
+    return out;
+  }
+
+  /**
+   * Pairs of different votes (or proposals) that one node signed for one height, round and step,
+   * from everything it broadcast.
+   */
+  double_signs(node: SimNode): string[] {
+    const seen = new Map<string, string>();
+    const out: string[] = [];
+    for (const msg of this.net.sent.get(node.index) ?? []) {
+      let key: string;
+      let what: string;
+      if (msg.kind === 'vote') {
+        if (msg.vote.validator !== node.pubkey) continue; // re-sent precommits of others
+        key = `${msg.vote.height}/${msg.vote.round}/${msg.vote.type}`;
+        what = String(msg.vote.block_hash);
+      } else {
+        key = `${msg.proposal.height}/${msg.proposal.round}/proposal`;
+        what = `${block_hash(p, msg.proposal.block.header)}/${msg.proposal.pol_round}`;
+      }
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, what);
+      else if (first !== what) out.push(`${key}: ${first.slice(0, 8)} vs ${what.slice(0, 8)}`);
+    }
+    return out;
+  }
+}
+
+/** Highest h such that heights 1..h are all in `chain`. */
+export function contiguous_top(chain: ReadonlyMap<number, unknown>): number {
+  let h = 0;
+  while (chain.has(h + 1)) h++;
+  return h;
+}
+
+/** A vote signed by validator `i` (defaults: a nil prevote at height 1, round 0). */
+export function sign_vote(
+  i: number,
+  over: Partial<Omit<Vote, 'validator' | 'signature'>>,
+  chain_id = CHAIN_ID,
+): Vote {
+  const { sk, pubkey } = validator_key(i);
+  const body = { type: 'prevote' as const, height: 1, round: 0, block_hash: null, ...over };
+  return {
+    ...body,
+    validator: pubkey,
+    signature: to_hex(p.ed25519_sign(sk, vote_sign_bytes(chain_id, body))),
+  };
+}
+
+/** A proposal signed by validator `i`. */
+export function sign_proposal(
+  i: number,
+  body: Omit<Proposal, 'validator' | 'signature'>,
+  chain_id = CHAIN_ID,
+): Proposal {
+  const { sk, pubkey } = validator_key(i);
+  const bytes = proposal_sign_bytes(chain_id, { ...body, block_hash: block_hash(p, body.block.header) });
+  return { ...body, validator: pubkey, signature: to_hex(p.ed25519_sign(sk, bytes)) };
+}
