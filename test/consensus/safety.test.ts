@@ -14,10 +14,12 @@ console.log(`consensus safety seed ${seed} (replay with FC_SEED=${seed})`);
 type Byzantine = 'equivocate' | 'silent' | 'wrong' | 'none';
 const KINDS: readonly Byzantine[] = ['equivocate', 'silent', 'wrong', 'none'];
 const RUNS = Number(process.env['CONSENSUS_RUNS'] ?? 24);
+/** Partitions come and go until then (virtual ms); afterwards only delays, drops and duplicates. */
 const HEAL_MS = 2_500;
+/** After the heal, every honest node must commit 3 more heights within this (virtual ms). */
+const AFTER_HEAL_MS = 5_000;
 /** What the runs exercised, printed at the end (a property test that never locks proves little). */
 const stats = { runs: 0, heights: 0, later_round_commits: 0, reproposals: 0, evidence: 0, syncs: 0 };
-const AFTER_HEAL_MS = 5_000;
 
 async function one_run(run_seed: number, kind: Byzantine, debug = false): Promise<void> {
   const r = make_rng(run_seed ^ 0x5bd1e995);
@@ -102,6 +104,7 @@ async function one_run(run_seed: number, kind: Byzantine, debug = false): Promis
   ).toBeGreaterThanOrEqual(goal);
 }
 
+// DEBUG_RUN=<seed>:<kind> replays one run with the engines' logs printed.
 if (process.env['DEBUG_RUN']) {
   test('debug one run', async () => {
     const [s, k] = process.env['DEBUG_RUN']!.split(':');
