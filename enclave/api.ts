@@ -11,6 +11,7 @@
 
 import type { ResultCode } from '../protocol/codes.js';
 import type { Scheme } from '../protocol/envelope.js';
+import type { LightInput } from './light.js';
 import type { Result } from './result.js';
 
 /** Lowercase hex. */
@@ -103,6 +104,12 @@ export interface BlockInput {
   /** The id the next stored code gets. */
   next_code_id: number;
   attestation: AttestationPolicy;
+  /**
+   * What the enclave's light client checks before executing (enclave/light.ts): required once the
+   * seed is bound to a chain by `light_init`. Absent for blocks outside any chain (tests, the
+   * pre-genesis ceremony).
+   */
+  light?: LightInput;
 }
 
 /** The outcome of one transaction (protocol.md §6 `GET /v1/txs/{hash}` less height and index). */
@@ -130,8 +137,10 @@ export interface BlockOutput {
   /** By contract address, writes sorted by key. */
   state_writes: Record<Hex, StateWrite[]>;
   gas_used: number;
-  /** `hex(H(utf8("cloister/block-result/v1\n") ‖ utf8(jcs(output without result_hash))))`. */
+  /** `hex(H(utf8("cloister/block-result/v1\n") ‖ utf8(jcs(output without result_hash and sealed_light))))`. */
   result_hash: Hex;
+  /** The light client's new sealed state, when the block went through it; per node, not hashed. */
+  sealed_light?: Base64;
 }
 
 /** A read-only contract query (protocol.md §6 `POST /v1/contracts/{address}/query`). */
@@ -181,6 +190,15 @@ export interface Enclave {
   }): Promise<Result<SealedSeed>>;
   /** Checks a registration (protocol.md §8) without executing a block: what the mempool uses. */
   check_registration(args: RegistrationCheck): Promise<Result<{ valid: boolean; reason: string }>>;
+  /**
+   * Binds the loaded seed to a chain's light client (genesis of `chain_id` with `validators`): from
+   * then on the enclave executes only blocks its light client checked. Returns the initial light
+   * state; the host keeps it and the new sealed seed (which replaces the old one).
+   */
+  light_init(args: {
+    chain_id: string;
+    validators: { pubkey: string; power: number }[];
+  }): Promise<Result<{ sealed_seed: Base64; sealed_light: Base64 }>>;
   /** Executes a block of transactions. */
   execute_block(input: BlockInput): Promise<Result<BlockOutput>>;
   /** Runs a query. */

@@ -23,9 +23,13 @@ export class KeyContext {
   readonly seed_exchange: X25519Secret;
   readonly #contract_keys = new Map<string, ContractStateKeys>();
 
-  constructor(p: CryptoProvider, seed: Uint8Array) {
+  /** Whether this seed was sealed for light-client use only (enclave/light.ts). */
+  readonly light_required: boolean;
+
+  constructor(p: CryptoProvider, seed: Uint8Array, light_required = false) {
     if (seed.length !== 32) throw new RangeError('consensus seed must be 32 bytes');
     this.p = p;
+    this.light_required = light_required;
     this.seed = seed;
     this.keys = derive_network_keys(p, seed);
     this.io = p.x25519_secret(this.keys.io_sk);

@@ -6,27 +6,59 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { GENESIS_PARENT_HASH, type Validator } from '../node/consensus/types.js';
 import { equal_bytes, from_base64, from_hex, to_base64, to_hex } from '../protocol/bytes.js';
 import { derive_network_keys } from '../protocol/keys.js';
 import type { CryptoProvider } from '../protocol/provider.js';
 import { get_provider } from '../protocol/providers/index.js';
 import { open_seed_share } from '../protocol/seed_share.js';
-import type { PublicKeys, Registration, SealedSeed } from './api.js';
+import type { BlockInput, PublicKeys, Registration, SealedSeed } from './api.js';
 import { verify_quote } from './attestation.js';
 import { execute_block } from './block.js';
 import { KeyContext } from './context.js';
+import { check_light, decode_light, encode_light, type LightInput, validators_hash } from './light.js';
 import { compute_measurement, find_code_root } from './measurement.js';
 import { ProgramCache } from './programs.js';
 import { execute_query } from './query.js';
 import { EnclaveErrorCode, EnclaveFault, fail, ok, type Result } from './result.js';
-import { derive_seal_key, load_platform_secret, seal_secret, unseal_secret } from './sealing.js';
+import {
+  derive_seal_key,
+  load_platform_secret,
+  type SealPurpose,
+  seal_secret,
+  unseal_secret,
+} from './sealing.js';
 import type { EnclaveOptions, EnclaveTask } from './tasks.js';
 import { check_policy } from './validate.js';
 
 /** Seeds kept unsealed at once (a node normally has one). */
 const SEEDS_CACHED_MAX = 4;
-const SEALED_B64_CHARS_MAX = 256;
+const SEALED_B64_CHARS_MAX = 2048;
 const HEX64_RE = /^[0-9a-f]{64}$/;
+
+/** Checks a validator set's shape (light_init and every light-client call). */
+function check_validators(value: unknown): Validator[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > 100) {
+    throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'validators must be a list of 1..100');
+  }
+  for (const v of value as Validator[]) {
+    if (
+      typeof v !== 'object' ||
+      v === null ||
+      typeof v.pubkey !== 'string' ||
+      !HEX64_RE.test(v.pubkey) ||
+      !Number.isSafeInteger(v.power) ||
+      v.power < 1 ||
+      v.power > 1_000_000
+    ) {
+      throw new EnclaveFault(
+        EnclaveErrorCode.BAD_INPUT,
+        'each validator needs a 64-hex pubkey and a power of 1..1000000',
+      );
+    }
+  }
+  return value as Validator[];
+}
 
 /** Injected sources of nondeterminism, so simulations can replay them. */
 export interface EnclaveModules {
@@ -42,6 +74,8 @@ export class EnclaveCore {
   readonly #seal_key: Uint8Array;
   readonly #seeds = new Map<string, KeyContext>();
   readonly #programs = new ProgramCache();
+  /** Highest height each chain's light client verified in this worker: older sealed states are refused. */
+  readonly #light_seen = new Map<string, number>();
 
   constructor(opts: EnclaveOptions, modules: EnclaveModules = {}) {
     if (opts.provider !== 'noble' && opts.provider !== 'native')
@@ -82,7 +116,9 @@ export class EnclaveCore {
           return ok(verdict.valid ? { valid: true, reason: '' } : { valid: false, reason: verdict.reason });
         }
         case 'execute_block':
-          return ok(execute_block(this.#context(task.sealed_seed), this.#programs, task.input));
+          return ok(this.#execute(task.sealed_seed, task.input));
+        case 'light_init':
+          return ok(this.#light_init(task.sealed_seed, task.chain_id, task.validators));
         case 'query':
           return ok(execute_query(this.#context(task.sealed_seed), this.#programs, task.input));
         default:
@@ -97,11 +133,11 @@ export class EnclaveCore {
     }
   }
 
-  #seal(purpose: 'consensus-seed' | 'registration-key', secret: Uint8Array): string {
+  #seal(purpose: SealPurpose, secret: Uint8Array): string {
     return to_base64(seal_secret(this.#p, this.#seal_key, purpose, secret, this.#random_bytes(12)));
   }
 
-  #unseal(purpose: 'consensus-seed' | 'registration-key', sealed_b64: unknown): Uint8Array {
+  #unseal(purpose: SealPurpose, sealed_b64: unknown): Uint8Array {
     if (typeof sealed_b64 !== 'string' || sealed_b64.length > SEALED_B64_CHARS_MAX) {
       throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'sealed blob must be a short base64 string');
     }
@@ -125,11 +161,79 @@ export class EnclaveCore {
       const cached = this.#seeds.get(sealed_seed);
       if (cached !== undefined) return cached;
     }
-    const seed = this.#unseal('consensus-seed', sealed_seed);
-    const context = new KeyContext(this.#p, seed);
+    // A seed sealed for light-client use opens only under that purpose, and stays bound to it.
+    let seed: Uint8Array;
+    let light_required = true;
+    try {
+      seed = this.#unseal('consensus-seed/light', sealed_seed);
+    } catch (error) {
+      if (!(error instanceof EnclaveFault) || error.code !== EnclaveErrorCode.UNSEAL_FAILED) throw error;
+      seed = this.#unseal('consensus-seed', sealed_seed);
+      light_required = false;
+    }
+    const context = new KeyContext(this.#p, seed, light_required);
     if (this.#seeds.size >= SEEDS_CACHED_MAX) this.#seeds.clear();
     this.#seeds.set(sealed_seed as string, context);
     return context;
+  }
+
+  /**
+   * Binds a seed to a chain's light client: returns the seed sealed for light-client use only and
+   * the light client's initial state (genesis of `chain_id` with `validators`).
+   */
+  #light_init(
+    sealed_seed: unknown,
+    chain_id: unknown,
+    validators: unknown,
+  ): { sealed_seed: string; sealed_light: string } {
+    if (typeof chain_id !== 'string' || chain_id.length === 0 || chain_id.length > 64) {
+      throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'chain_id must be 1-64 characters');
+    }
+    const set = check_validators(validators);
+    const context = this.#context(sealed_seed);
+    return {
+      sealed_seed: this.#seal('consensus-seed/light', context.seed),
+      sealed_light: this.#seal(
+        'light-client',
+        encode_light({
+          chain_id,
+          height: 0,
+          block_hash: GENESIS_PARENT_HASH,
+          validators_hash: validators_hash(this.#p, set),
+        }),
+      ),
+    };
+  }
+
+  /** Executes a block, through the light client when the seed requires it or the host asks. */
+  #execute(sealed_seed: unknown, value: unknown): unknown {
+    const context = this.#context(sealed_seed);
+    const input = value as BlockInput & { light?: LightInput };
+    const light = typeof input === 'object' && input !== null ? input.light : undefined;
+    if (light === undefined) {
+      if (context.light_required) {
+        throw new EnclaveFault(
+          EnclaveErrorCode.BAD_INPUT,
+          'light client: this enclave executes only blocks its light client checked',
+        );
+      }
+      return execute_block(context, this.#programs, value);
+    }
+    if (typeof light !== 'object' || light === null)
+      throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'light client: bad input');
+    check_validators(light.validators);
+    const state = decode_light(this.#unseal('light-client', light.sealed_light));
+    const seen = this.#light_seen.get(state.chain_id) ?? 0;
+    if (state.height + 1 < seen) {
+      throw new EnclaveFault(
+        EnclaveErrorCode.BAD_INPUT,
+        `light client: state at height ${state.height} is older than ${seen} seen`,
+      );
+    }
+    const next = check_light(this.#p, state, input, light);
+    const output = execute_block(context, this.#programs, value);
+    this.#light_seen.set(state.chain_id, Math.max(seen, next.height));
+    return { ...output, sealed_light: this.#seal('light-client', encode_light(next)) };
   }
 
   #create_seed(): SealedSeed {

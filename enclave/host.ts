@@ -74,6 +74,22 @@ export abstract class TaskEnclave implements Enclave {
     return this.run({ call: 'check_registration', args });
   }
 
+  async light_init(args: {
+    chain_id: string;
+    validators: { pubkey: string; power: number }[];
+  }): Promise<Result<{ sealed_seed: Base64; sealed_light: Base64 }>> {
+    const sealed_seed = this.#sealed_seed;
+    if (sealed_seed === null)
+      return fail(EnclaveErrorCode.NO_SEED, 'no seed loaded: call create_seed or load_seed first');
+    const result = await this.run<{ sealed_seed: Base64; sealed_light: Base64 }>({
+      call: 'light_init',
+      sealed_seed,
+      ...args,
+    });
+    if (result.ok) this.#sealed_seed = result.value.sealed_seed;
+    return result;
+  }
+
   execute_block(input: BlockInput): Promise<Result<BlockOutput>> {
     return this.#with_seed((sealed_seed) => this.run({ call: 'execute_block', sealed_seed, input }));
   }

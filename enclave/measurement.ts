@@ -15,6 +15,8 @@ import type { CryptoProvider } from '../protocol/provider.js';
 
 /** Folders, relative to the code root, whose sources make up the measured enclave. */
 export const MEASURED_DIRS: readonly string[] = ['enclave', 'protocol'];
+/** Single files outside those folders that enclave code imports (the light client's consensus types). */
+export const MEASURED_FILES: readonly string[] = ['node/consensus/types.ts'];
 const MEASUREMENT_DOMAIN = 'cloister/measurement/v1\n';
 /** Upper bound on measured files: a sanity limit, far above what the project holds. */
 const MEASURED_FILES_MAX = 4096;
@@ -52,6 +54,7 @@ function list_sources(root: string, dir: string, out: string[]): void {
 export function compute_measurement(p: CryptoProvider, code_root: string): Uint8Array {
   const files: string[] = [];
   for (const dir of MEASURED_DIRS) list_sources(code_root, join(code_root, dir), files);
+  files.push(...MEASURED_FILES);
   files.sort();
   const parts: Uint8Array[] = [utf8(MEASUREMENT_DOMAIN)];
   for (const file of files) {

@@ -18,11 +18,22 @@ import type { CryptoProvider } from '../protocol/provider.js';
 const SEALED_VERSION = 1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
-/** Sealed secrets are 32-byte keys; anything else is refused on both write and read-back. */
+/** Sealed keys are 32 bytes; anything else is refused on both write and read-back. */
 const SEALED_SECRET_BYTES = 32;
+/** Light-client states are small JSON objects. */
+const SEALED_STATE_BYTES_MAX = 1024;
 
-/** What a sealed blob holds; bound into its AAD so a sealed registration key cannot pass as a seed. */
-export type SealPurpose = 'consensus-seed' | 'registration-key';
+/**
+ * What a sealed blob holds; bound into its AAD so one kind cannot pass as another.
+ * `consensus-seed/light` is a seed this enclave uses only for blocks its light client checked.
+ */
+export type SealPurpose = 'consensus-seed' | 'consensus-seed/light' | 'registration-key' | 'light-client';
+
+function size_ok(purpose: SealPurpose, length: number): boolean {
+  return purpose === 'light-client'
+    ? length > 0 && length <= SEALED_STATE_BYTES_MAX
+    : length === SEALED_SECRET_BYTES;
+}
 
 /**
  * Reads the node's platform secret (64 hex chars), creating it with mode 0600 on first use.
@@ -65,7 +76,7 @@ export function seal_secret(
   secret: Uint8Array,
   iv: Uint8Array,
 ): Uint8Array {
-  if (secret.length !== SEALED_SECRET_BYTES) throw new RangeError('sealed secrets are 32 bytes');
+  if (!size_ok(purpose, secret.length)) throw new RangeError(`a sealed ${purpose} has the wrong size`);
   if (iv.length !== IV_BYTES) throw new RangeError('seal iv must be 12 bytes');
   const sealed = concat(
     new Uint8Array([SEALED_VERSION]),
@@ -85,7 +96,7 @@ export function unseal_secret(
   purpose: SealPurpose,
   sealed: Uint8Array,
 ): Uint8Array | null {
-  if (sealed.length !== 1 + IV_BYTES + SEALED_SECRET_BYTES + TAG_BYTES || sealed[0] !== SEALED_VERSION)
+  if (!size_ok(purpose, sealed.length - 1 - IV_BYTES - TAG_BYTES) || sealed[0] !== SEALED_VERSION)
     return null;
   const iv = sealed.subarray(1, 1 + IV_BYTES);
   return p.gcm_open(seal_key, iv, utf8(`cloister/sealed/${purpose}`), sealed.subarray(1 + IV_BYTES));

@@ -16,6 +16,12 @@ export type EnclaveTask =
   | { call: 'accept_seed_share'; sealed_reg: Base64; seed_share: Base64; seed_exchange_pubkey: string }
   | { call: 'check_registration'; args: RegistrationCheck }
   | { call: 'execute_block'; sealed_seed: Base64; input: BlockInput }
+  | {
+      call: 'light_init';
+      sealed_seed: Base64;
+      chain_id: string;
+      validators: { pubkey: string; power: number }[];
+    }
   | { call: 'query'; sealed_seed: Base64; input: QueryInput };
 
 export type EnclaveCall = EnclaveTask['call'];

@@ -15,6 +15,7 @@ import {
   block_hash,
   type Commit,
   commit_hash,
+  exec_sign_bytes,
   GENESIS_PARENT_HASH,
   txs_hash,
 } from './consensus/types.js';
@@ -31,6 +32,8 @@ export interface AppOptions {
   genesis: Genesis;
   /** This validator's consensus pubkey. */
   pubkey: string;
+  /** Signs with this validator's key (hex); absent on a node that never proposes. */
+  sign?: (message: Uint8Array) => string;
   block: { txs_max: number; bytes_max: number; gas_max: number };
 }
 
@@ -70,9 +73,19 @@ export class ValidatorApp implements ConsensusApp {
     this.#m = modules;
   }
 
-  /** Executes `txs` as the block described by `header` (result_hash ignored). */
-  async execute(header: Omit<BlockHeader, 'result_hash'>, txs: string[]): Promise<Execution> {
+  /**
+   * Executes `txs` as the block `header` describes (its result_hash, if any, ignored) on top of
+   * `parent` with `last_commit`, through the enclave's light client, and keeps the light client's
+   * new sealed state.
+   */
+  async execute(
+    header: Omit<BlockHeader, 'result_hash'>,
+    txs: string[],
+    parent: BlockHeader | null,
+    last_commit: Commit | null,
+  ): Promise<Execution> {
     const { store, enclave } = this.#m;
+    const { result_hash: _ignored, ...unexecuted } = header as BlockHeader;
     const input = await store.block_input(
       txs,
       {
@@ -83,10 +96,18 @@ export class ValidatorApp implements ConsensusApp {
       },
       this.#opts.genesis.attestation,
     );
-    const answer = await enclave.execute_block(input);
+    const sealed_light = await store.get_sealed('light');
+    const validators = this.#opts.genesis.validators.map(({ pubkey, power }) => ({ pubkey, power }));
+    const light =
+      sealed_light === null
+        ? undefined
+        : { header: unexecuted, parent, last_commit, validators, sealed_light };
+    const answer = await enclave.execute_block(light === undefined ? input : { ...input, light });
     if (!answer.ok)
       throw new Error(`enclave refused block ${header.height}: ${answer.error.code} ${answer.error.message}`);
-    return { input, output: answer.value };
+    const { sealed_light: next_light, ...output } = answer.value;
+    if (next_light !== undefined) await store.put_sealed('light', next_light);
+    return { input, output };
   }
 
   #remember(hash: string, execution: Execution): void {
@@ -113,8 +134,11 @@ export class ValidatorApp implements ConsensusApp {
       txs_hash: txs_hash(p, txs),
       last_commit_hash: commit_hash(p, args.last_commit),
     };
-    const execution = await this.execute(unsigned, txs);
-    const header: BlockHeader = { ...unsigned, result_hash: execution.output.result_hash };
+    if (this.#opts.sign === undefined) throw new Error('this node cannot propose: it has no signing key');
+    // Signed before execution: the enclave's light client executes only a rightful proposer's block.
+    const signed = { ...unsigned, exec_signature: this.#opts.sign(exec_sign_bytes(unsigned)) };
+    const execution = await this.execute(signed, txs, args.parent, args.last_commit);
+    const header: BlockHeader = { ...signed, result_hash: execution.output.result_hash };
     this.#remember(block_hash(p, header), execution);
     this.#m.log('proposed', { height: args.height, round: args.round, txs: txs.length });
     return { header, txs, last_commit: args.last_commit };
@@ -126,7 +150,12 @@ export class ValidatorApp implements ConsensusApp {
     if (header.time_ms > now_ms() + BLOCK_TIME_FUTURE_MS_MAX) return false;
     let execution: Execution;
     try {
-      execution = await this.execute(header, block.txs);
+      execution = await this.execute(
+        header,
+        block.txs,
+        this.#m.store.last_block()?.block.header ?? null,
+        block.last_commit,
+      );
     } catch (error) {
       this.#m.log('validate_failed', { height: header.height, error: (error as Error).message });
       return false;
@@ -146,7 +175,14 @@ export class ValidatorApp implements ConsensusApp {
   async commit(block: Block, commit: Commit): Promise<void> {
     const { p, store, mempool } = this.#m;
     const hash = block_hash(p, block.header);
-    const execution = this.#executions.get(hash) ?? (await this.execute(block.header, block.txs));
+    const execution =
+      this.#executions.get(hash) ??
+      (await this.execute(
+        block.header,
+        block.txs,
+        store.last_block()?.block.header ?? null,
+        block.last_commit,
+      ));
     if (execution.output.result_hash !== block.header.result_hash)
       throw new DivergedError(block.header.height);
     await store.commit_block({

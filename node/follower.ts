@@ -20,7 +20,7 @@ import type { BlockHeader, Commit } from './consensus/types.js';
 import { read_genesis } from './genesis.js';
 import { home_paths, type NodeConfig } from './home.js';
 import { Mempool } from './mempool.js';
-import type { Log } from './node.js';
+import { import_sealed_light, type Log } from './node.js';
 import type { TxRecord } from './records.js';
 import { RpcServer } from './rpc/server.js';
 import { ChainStore } from './store/chain_store.js';
@@ -83,6 +83,7 @@ export async function start_follower(
     }
     if (unwrap(await enclave.load_seed(sealed)).io_pubkey !== genesis.io_pubkey)
       throw new Error('the sealed seed is for another network');
+    await import_sealed_light(store, home);
     const mempool = new Mempool(
       {
         chain_id: genesis.chain_id,

@@ -150,12 +150,27 @@ export async function init_network(opts: InitOptions): Promise<{ homes: string[]
         code: to_base64(c.code),
       })),
     };
+    // Bind every validator's seed to this chain's light client: from now on each enclave executes
+    // only blocks signed by the rightful proposer on top of commits it verified.
+    const sealed_light: string[] = [];
+    for (let i = 0; i < opts.validators; i++) {
+      unwrap(await enclaves[i]!.load_seed(sealed[i]!));
+      const bound = unwrap(
+        await enclaves[i]!.light_init({
+          chain_id: opts.chain_id,
+          validators: genesis.validators.map(({ pubkey, power }) => ({ pubkey, power })),
+        }),
+      );
+      sealed[i] = bound.sealed_seed;
+      sealed_light.push(bound.sealed_light);
+    }
     const genesis_text = `${JSON.stringify(genesis, null, 2)}\n`;
     homes.forEach((home, i) => {
       const paths = home_paths(home);
       writeFileSync(paths.genesis, genesis_text);
       write_secret_file(paths.validator_key, validator_sks[i]!);
       writeFileSync(join(home, 'sealed_seed'), `${sealed[i]!}\n`);
+      writeFileSync(join(home, 'sealed_light'), `${sealed_light[i]!}\n`);
       const config: NodeConfig = {
         chain_id: opts.chain_id,
         index: i,

@@ -76,7 +76,14 @@ export async function join_network(opts: JoinOptions): Promise<{ io_pubkey: stri
       }),
     );
     if (joined.keys.io_pubkey !== genesis.io_pubkey) throw new Error('the seed share is for another network');
-    writeFileSync(join(opts.home, 'sealed_seed'), `${joined.sealed_seed}\n`);
+    const bound = unwrap(
+      await enclave.light_init({
+        chain_id: genesis.chain_id,
+        validators: genesis.validators.map(({ pubkey, power }) => ({ pubkey, power })),
+      }),
+    );
+    writeFileSync(join(opts.home, 'sealed_seed'), `${bound.sealed_seed}\n`);
+    writeFileSync(join(opts.home, 'sealed_light'), `${bound.sealed_light}\n`);
     write_secret_file(paths.validator_key, new Uint8Array(randomBytes(32)));
     const config: NodeConfig & { follow: string[] } = {
       chain_id: genesis.chain_id,

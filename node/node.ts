@@ -31,6 +31,13 @@ export const BEHAVIOURS: readonly NodeBehaviour[] = ['honest', 'wrong-results', 
 
 export type Log = (event: string, fields: Record<string, unknown>) => void;
 
+/** Moves the light client's initial sealed state from the home (written by init or join) into the store. */
+export async function import_sealed_light(store: ChainStore, home: string): Promise<void> {
+  const file = join(home, 'sealed_light');
+  if ((await store.get_sealed('light')) === null && existsSync(file))
+    await store.put_sealed('light', readFileSync(file, 'utf8').trim());
+}
+
 /** The enclave of a `wrong-results` validator: every block result it reports is altered. */
 function altered(enclave: Enclave): Enclave {
   return new Proxy(enclave, {
@@ -94,6 +101,7 @@ export class ValidatorNode {
       }
       if (sealed === null)
         throw new Error('no sealed seed in this home: join the network by registration first');
+      await import_sealed_light(store, home);
       const keys = unwrap(await pool.load_seed(sealed));
       if (keys.io_pubkey !== genesis.io_pubkey) throw new Error('the sealed seed is for another network');
       const enclave = behaviour === 'wrong-results' ? altered(pool) : pool;
@@ -144,7 +152,7 @@ export class ValidatorNode {
         engine?.stop();
       };
       const app = new ValidatorApp(
-        { genesis, pubkey, block: config.block },
+        { genesis, pubkey, block: config.block, sign: (m) => to_hex(p.ed25519_sign(sk, m)) },
         {
           p,
           enclave,

@@ -1496,6 +1496,7 @@ export class ConsensusEngine {
       txs_hash: GENESIS_PARENT_HASH,
       last_commit_hash: GENESIS_PARENT_HASH,
       result_hash: GENESIS_PARENT_HASH,
+      exec_signature: '0'.repeat(128),
     });
   }
 

@@ -67,6 +67,7 @@ const HEADER_KEYS = [
   'txs_hash',
   'last_commit_hash',
   'result_hash',
+  'exec_signature',
 ] as const;
 
 /** Why `value` is not a BlockHeader, or null. */
@@ -84,6 +85,9 @@ export function header_shape_error(value: unknown): string | null {
   if (!Number.isSafeInteger(value['time_ms']) || (value['time_ms'] as number) < 0) return 'header time_ms';
   for (const key of ['proposer', 'prev_block_hash', 'txs_hash', 'last_commit_hash', 'result_hash'] as const) {
     if (!is_hex64(value[key])) return `header ${key}`;
+  }
+  if (typeof value['exec_signature'] !== 'string' || !/^[0-9a-f]{128}$/.test(value['exec_signature'])) {
+    return 'header exec_signature';
   }
   return null;
 }

@@ -36,7 +36,16 @@ export interface BlockHeader {
   /** `hex(H(utf8(jcs(last_commit))))`, or 64 zeros at height 1. */
   last_commit_hash: Hex;
   result_hash: Hex;
+  /**
+   * The proposer's Ed25519 signature over `exec_sign_bytes(header)` (the header without
+   * `result_hash` and this field), made before execution: the enclave executes a block only with
+   * it (the enclave's light client, docs/enclave.md), and only then is result_hash known.
+   */
+  exec_signature: string;
 }
+
+/** A header before execution: what the proposer signs for the enclaves. */
+export type UnexecutedHeader = Omit<BlockHeader, 'result_hash' | 'exec_signature'>;
 
 /** A precommit signature inside a commit. */
 export interface CommitSig {
@@ -104,6 +113,30 @@ function domain(prefix: string, value: unknown): Uint8Array {
 /** `hex(H(utf8("cloister/block/v1\n") ‖ utf8(jcs(header))))`. */
 export function block_hash(p: CryptoProvider, header: BlockHeader): Hex {
   return to_hex(p.sha256(domain('cloister/block/v1\n', header)));
+}
+
+/** Bytes an exec signature covers: `"cloister/exec/v1\n" ‖ jcs(header without result_hash and exec_signature)`. */
+export function exec_sign_bytes(header: UnexecutedHeader | BlockHeader): Uint8Array {
+  const {
+    chain_id,
+    height,
+    round,
+    time_ms,
+    proposer,
+    prev_block_hash,
+    txs_hash: txs,
+    last_commit_hash,
+  } = header;
+  return domain('cloister/exec/v1\n', {
+    chain_id,
+    height,
+    round,
+    time_ms,
+    proposer,
+    prev_block_hash,
+    txs_hash: txs,
+    last_commit_hash,
+  });
 }
 
 /** `hex(H(utf8(jcs(txs))))`. */

@@ -120,6 +120,7 @@ export function check_header(value: unknown, where = 'header'): BlockHeader {
       'txs_hash',
       'last_commit_hash',
       'result_hash',
+      'exec_signature',
     ],
     where,
   );
@@ -129,6 +130,9 @@ export function check_header(value: unknown, where = 'header'): BlockHeader {
   count(h['time_ms'], `${where}.time_ms`);
   for (const key of ['proposer', 'prev_block_hash', 'txs_hash', 'last_commit_hash', 'result_hash']) {
     hex64(h[key], `${where}.${key}`);
+  }
+  if (typeof h['exec_signature'] !== 'string' || !/^[0-9a-f]{128}$/.test(h['exec_signature'])) {
+    fail(`${where}.exec_signature must be 128 lowercase hex`);
   }
   return h as unknown as BlockHeader;
 }

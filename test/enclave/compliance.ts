@@ -568,6 +568,8 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
       writeFileSync(join(copy, 'package.json'), '{}');
       cpSync(join(root, 'enclave'), join(copy, 'enclave'), { recursive: true });
       cpSync(join(root, 'protocol'), join(copy, 'protocol'), { recursive: true });
+      mkdirSync(join(copy, 'node', 'consensus'), { recursive: true });
+      cpSync(join(root, 'node', 'consensus', 'types.ts'), join(copy, 'node', 'consensus', 'types.ts'));
       appendFileSync(join(copy, 'enclave', 'block.ts'), '\n// one changed line\n');
       const changed = make({ provider, platform_secret_file: home.secret, code_root: copy });
       try {

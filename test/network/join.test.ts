@@ -65,7 +65,7 @@ describe('joining by registration', () => {
     const counter = await client.send(urls[0]!, { code: 'counter', scheme: 'gcm' }, { count: 10 });
     for (let k = 0; k < 3; k++)
       await client.send(
-        urls[k]!,
+        urls[0]!,
         { address: counter.contract!, code: 'counter', scheme: 'siv' },
         { increment: {} },
       );
@@ -90,7 +90,7 @@ describe('joining by registration', () => {
     // More traffic after it joined, some of it sent through the new node (forwarded).
     for (let k = 0; k < 3; k++)
       await client.send(
-        k === 0 ? url : urls[k]!,
+        k === 0 ? url : urls[1]!, // the new node forwards to urls[1]
         { address: counter.contract!, code: 'counter', scheme: 'gcm' },
         { increment: {} },
       );
