@@ -142,7 +142,16 @@ export class LocalNetwork {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const sink = log;
-    child.stderr?.on('data', (chunk: Buffer) => sink.write(chunk));
+    // The last lines it printed, to say why it failed if it exits while starting.
+    const tail: string[] = [];
+    const keep = (line: string) => {
+      tail.push(line);
+      if (tail.length > 12) tail.shift();
+    };
+    child.stderr?.on('data', (chunk: Buffer) => {
+      sink.write(chunk);
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') keep(line);
+    });
     const ready = new Promise<string>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`validator ${i} did not start within ${this.opts.start_timeout_ms} ms`)),
@@ -151,11 +160,14 @@ export class LocalNetwork {
       void exited.then((code) => {
         clearTimeout(timer);
         reject(
-          new Error(`validator ${i} exited with code ${code} while starting; see ${join(home, 'node.log')}`),
+          new Error(
+            `validator ${i} exited with code ${code} while starting (log: ${join(home, 'node.log')}):\n  ${tail.join('\n  ')}`,
+          ),
         );
       });
       createInterface({ input: child.stdout! }).on('line', (line) => {
         sink.write(`${line}\n`);
+        keep(line);
         let parsed: Record<string, unknown>;
         try {
           parsed = JSON.parse(line) as Record<string, unknown>;

@@ -10,7 +10,7 @@ async function pubkeys(urls: string[]): Promise<string[]> {
 
 describe('byzantine validators', () => {
   it('one wrong-results of 4: honest nodes commit, none commits its results', async () => {
-    const net = await temp_network(42000, [[3, 'wrong-results']]);
+    const net = await temp_network(22100, [[3, 'wrong-results']]);
     try {
       const urls = net.network.urls();
       const keys = await pubkeys(urls);
@@ -39,7 +39,7 @@ describe('byzantine validators', () => {
   }, 180_000);
 
   it('two wrong-results of 4: the chain stops with no divergent commit, and resumes when one restarts honest', async () => {
-    const net = await temp_network(43000, [
+    const net = await temp_network(22200, [
       [2, 'wrong-results'],
       [3, 'wrong-results'],
     ]);
@@ -75,7 +75,7 @@ describe('byzantine validators', () => {
   }, 240_000);
 
   it('one equivocating validator of 4: no divergent commit, and its double-signing is logged as evidence', async () => {
-    const net = await temp_network(44000, [[1, 'equivocate']]);
+    const net = await temp_network(22300, [[1, 'equivocate']]);
     try {
       const urls = net.network.urls();
       const keys = await pubkeys(urls);

@@ -27,7 +27,7 @@ function prng(s: number): () => number {
 
 let net: Awaited<ReturnType<typeof temp_network>>;
 beforeAll(async () => {
-  net = await temp_network(46000);
+  net = await temp_network(22500);
 }, 120_000);
 afterAll(async () => {
   await net?.down();

@@ -18,7 +18,12 @@ import { LocalNetwork } from '../../sim/network.js';
 
 export const p = get_provider('native');
 
-/** A network in a temporary folder; `down()` stops it and removes the folder. */
+/**
+ * A network in a temporary folder; `down()` stops it and removes the folder. Validator i listens
+ * for RPC on port + i and for p2p on port + 1000 + i, so test files give each network its own
+ * block of 100 ports from 22000 (RPC 22x00-22x03, p2p 23x00-23x03), below the kernel's ephemeral range
+ * (32768-60999) so no port-0 listener or outgoing connection elsewhere can take them.
+ */
 export async function temp_network(port: number, behaviours: [number, NodeBehaviour][] = [], validators = 4) {
   const dir = mkdtempSync(join(tmpdir(), 'cloister-nettest-'));
   const network = await LocalNetwork.up({

@@ -12,7 +12,7 @@ let net: Awaited<ReturnType<typeof temp_network>>;
 let urls: string[];
 
 beforeAll(async () => {
-  net = await temp_network(41000);
+  net = await temp_network(22000);
   urls = net.network.urls();
 }, 120_000);
 afterAll(async () => {

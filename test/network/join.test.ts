@@ -17,7 +17,7 @@ let urls: string[];
 let follower: ChildProcess | null = null;
 
 beforeAll(async () => {
-  net = await temp_network(45000);
+  net = await temp_network(22400);
   urls = net.network.urls();
 }, 120_000);
 afterAll(async () => {
@@ -54,7 +54,7 @@ describe('joining by registration', () => {
   it('refuses a quote from an unknown attestation root (code 4) and leaves nothing sealed', async () => {
     const rogue = join(net.dir, 'rogue_root_key');
     writeFileSync(rogue, `${to_hex(p.sha256(new Uint8Array([1, 2, 3])))}\n`, { mode: 0o600 });
-    const result = await join_node(join(net.dir, 'rogue-node'), rogue, 45200);
+    const result = await join_node(join(net.dir, 'rogue-node'), rogue, 22460);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('code 4');
     expect(existsSync(join(net.dir, 'rogue-node', 'sealed_seed'))).toBe(false);
@@ -71,7 +71,7 @@ describe('joining by registration', () => {
       );
 
     const home = join(net.dir, 'new-node');
-    const joined = await join_node(home, join(net.dir, 'net', 'attestation_root_key'), 45100);
+    const joined = await join_node(home, join(net.dir, 'net', 'attestation_root_key'), 22450);
     expect(joined.code).toBe(0);
     expect(JSON.parse(joined.stdout).io_pubkey).toBe(
       (await rpc<{ io_pubkey: string }>(urls[0]!, '/v1/status')).io_pubkey,
