@@ -8,10 +8,6 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { PoolEnclave } from '../enclave/pool.js';
-import { unwrap } from '../enclave/result.js';
-import { from_base64 } from '../protocol/bytes.js';
 import { get_provider } from '../protocol/providers/index.js';
 import { RpcError, rpc, subscribe } from '../sim/http_client.js';
 import { ValidatorApp } from './app.js';
@@ -19,11 +15,8 @@ import { NodeBackend } from './backend.js';
 import type { BlockHeader, Commit } from './consensus/types.js';
 import { read_genesis } from './genesis.js';
 import { home_paths, type NodeConfig } from './home.js';
-import { Mempool } from './mempool.js';
-import { import_sealed_light, type Log } from './node.js';
-import type { TxRecord } from './records.js';
+import { announce_commits, type Log, node_mempool, open_store_and_enclave } from './parts.js';
 import { RpcServer } from './rpc/server.js';
-import { ChainStore } from './store/chain_store.js';
 import { check_fetched_block } from './sync.js';
 
 /** Pause before re-opening a validator's event stream after it fails. */
@@ -67,30 +60,8 @@ export async function start_follower(
     for (const s of stoppers.reverse()) await s();
   };
   try {
-    const store = await ChainStore.open(paths.data, { chain_id: genesis.chain_id });
-    stoppers.push(() => store.close());
-    await store.init_genesis(genesis.codes.map((c) => ({ name: c.name, code: from_base64(c.code) })));
-    const enclave = new PoolEnclave({
-      provider: config.enclave.provider,
-      platform_secret_file: paths.platform_secret,
-      workers: config.enclave.workers,
-    });
-    stoppers.push(() => enclave.close());
-    let sealed = await store.get_sealed('seed');
-    if (sealed === null) {
-      sealed = readFileSync(join(home, 'sealed_seed'), 'utf8').trim();
-      await store.put_sealed('seed', sealed);
-    }
-    if (unwrap(await enclave.load_seed(sealed)).io_pubkey !== genesis.io_pubkey)
-      throw new Error('the sealed seed is for another network');
-    await import_sealed_light(store, home);
-    const mempool = new Mempool(
-      {
-        chain_id: genesis.chain_id,
-        limits: { ...config.mempool, tx_bytes_max: 512 * 1024, gas_limit_max: 100_000_000 },
-      },
-      { p, committed_sequence: (a) => store.get_account_sequence(a) },
-    );
+    const { store, pool: enclave } = await open_store_and_enclave(home, config, genesis, stoppers);
+    const mempool = node_mempool(p, genesis, config, store);
     const forward = (raw: string) => {
       void rpc(config.follow[0]!, '/v1/txs', { body: raw }).catch((error: unknown) =>
         log('forward_failed', { error: (error as Error).message }),
@@ -109,24 +80,7 @@ export async function start_follower(
         mempool,
         now_ms: () => Date.now(),
         log,
-        on_committed: (block, hash, _input, output) => {
-          const txs: TxRecord[] = output.results.map((r, index) => ({
-            ...r,
-            height: block.header.height,
-            index,
-          }));
-          backend.publish(
-            {
-              type: 'block',
-              height: block.header.height,
-              block_hash: hash,
-              time_ms: block.header.time_ms,
-              txs: block.txs.length,
-            },
-            txs,
-          );
-          log('committed', { height: block.header.height, txs: block.txs.length, hash: hash.slice(0, 16) });
-        },
+        on_committed: announce_commits(backend, log),
       },
     );
 

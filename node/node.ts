@@ -5,12 +5,8 @@
  * @module
  */
 
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Enclave } from '../enclave/api.js';
-import { PoolEnclave } from '../enclave/pool.js';
-import { unwrap } from '../enclave/result.js';
-import { from_base64, to_hex } from '../protocol/bytes.js';
+import { to_hex } from '../protocol/bytes.js';
 import { get_provider } from '../protocol/providers/index.js';
 import { DivergedError, ValidatorApp } from './app.js';
 import { NodeBackend } from './backend.js';
@@ -18,25 +14,16 @@ import { ConsensusEngine } from './consensus/engine.js';
 import type { ConsensusMessage } from './consensus/types.js';
 import { read_genesis } from './genesis.js';
 import { home_paths, read_config, read_secret_file } from './home.js';
-import { Mempool } from './mempool.js';
 import { Transport } from './p2p/transport.js';
-import type { TxRecord } from './records.js';
+import { announce_commits, type Log, node_mempool, open_store_and_enclave } from './parts.js';
 import { RpcServer } from './rpc/server.js';
-import { ChainStore } from './store/chain_store.js';
 import { type SyncRequest, sync_from_peers } from './sync.js';
 
 /** What a simulated validator does wrong (cloister sim up --byzantine I:BEHAVIOUR). */
 export type NodeBehaviour = 'honest' | 'wrong-results' | 'equivocate' | 'silent';
 export const BEHAVIOURS: readonly NodeBehaviour[] = ['honest', 'wrong-results', 'equivocate', 'silent'];
 
-export type Log = (event: string, fields: Record<string, unknown>) => void;
-
-/** Moves the light client's initial sealed state from the home (written by init or join) into the store. */
-export async function import_sealed_light(store: ChainStore, home: string): Promise<void> {
-  const file = join(home, 'sealed_light');
-  if ((await store.get_sealed('light')) === null && existsSync(file))
-    await store.put_sealed('light', readFileSync(file, 'utf8').trim());
-}
+export type { Log } from './parts.js';
 
 /** The enclave of a `wrong-results` validator: every block result it reports is altered. */
 function altered(enclave: Enclave): Enclave {
@@ -83,36 +70,9 @@ export class ValidatorNode {
       for (const stop of stoppers.reverse()) await stop();
     };
     try {
-      const store = await ChainStore.open(paths.data, { chain_id: genesis.chain_id });
-      stoppers.push(() => store.close());
-      await store.init_genesis(genesis.codes.map((c) => ({ name: c.name, code: from_base64(c.code) })));
-
-      const pool = new PoolEnclave({
-        provider: config.enclave.provider,
-        platform_secret_file: paths.platform_secret,
-        workers: config.enclave.workers,
-      });
-      stoppers.push(() => pool.close());
-      let sealed = await store.get_sealed('seed');
-      const sealed_file = join(home, 'sealed_seed');
-      if (sealed === null && existsSync(sealed_file)) {
-        sealed = readFileSync(sealed_file, 'utf8').trim();
-        await store.put_sealed('seed', sealed);
-      }
-      if (sealed === null)
-        throw new Error('no sealed seed in this home: join the network by registration first');
-      await import_sealed_light(store, home);
-      const keys = unwrap(await pool.load_seed(sealed));
-      if (keys.io_pubkey !== genesis.io_pubkey) throw new Error('the sealed seed is for another network');
+      const { store, pool } = await open_store_and_enclave(home, config, genesis, stoppers);
       const enclave = behaviour === 'wrong-results' ? altered(pool) : pool;
-
-      const mempool = new Mempool(
-        {
-          chain_id: genesis.chain_id,
-          limits: { ...config.mempool, tx_bytes_max: 512 * 1024, gas_limit_max: 100_000_000 },
-        },
-        { p, committed_sequence: (address) => store.get_account_sequence(address) },
-      );
+      const mempool = node_mempool(p, genesis, config, store);
 
       const transport = new Transport(
         {
@@ -160,24 +120,7 @@ export class ValidatorNode {
           mempool,
           now_ms: () => Date.now(),
           log,
-          on_committed: (block, hash, _input, output) => {
-            const txs: TxRecord[] = output.results.map((r, index) => ({
-              ...r,
-              height: block.header.height,
-              index,
-            }));
-            backend.publish(
-              {
-                type: 'block',
-                height: block.header.height,
-                block_hash: hash,
-                time_ms: block.header.time_ms,
-                txs: block.txs.length,
-              },
-              txs,
-            );
-            log('committed', { height: block.header.height, txs: block.txs.length, hash: hash.slice(0, 16) });
-          },
+          on_committed: announce_commits(backend, log),
         },
       );
       // A node whose own results differ from what 2/3 committed must stop rather than apply them.

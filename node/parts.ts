@@ -1,0 +1,101 @@
+/**
+ * What every node (validator or follower) opens the same way: its store with the genesis codes,
+ * its enclave pool with the sealed seed and light state, its mempool, and how it announces a
+ * commit. One place, so both kinds of node stay identical where they should be.
+ * @module
+ */
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BlockInput, BlockOutput } from '../enclave/api.js';
+import { PoolEnclave } from '../enclave/pool.js';
+import { unwrap } from '../enclave/result.js';
+import { from_base64 } from '../protocol/bytes.js';
+import type { CryptoProvider } from '../protocol/provider.js';
+import type { NodeBackend } from './backend.js';
+import type { Block } from './consensus/types.js';
+import type { Genesis } from './genesis.js';
+import { home_paths, type NodeConfig } from './home.js';
+import { Mempool } from './mempool.js';
+import type { TxRecord } from './records.js';
+import { ChainStore } from './store/chain_store.js';
+
+/** A log sink: an event name and fields (node processes print them as JSON lines). */
+export type Log = (event: string, fields: Record<string, unknown>) => void;
+
+/** Largest transaction a node's mempool takes (a store_code of the largest contract fits). */
+const TX_BYTES_MAX = 512 * 1024;
+/** Largest gas limit a transaction may ask for (the enclave's own limit). */
+const TX_GAS_LIMIT_MAX = 100_000_000;
+
+/** Reads a sealed blob from the store, or imports it once from the file `init` or `join` wrote. */
+async function sealed_from(store: ChainStore, home: string, name: 'seed' | 'light'): Promise<string | null> {
+  const stored = await store.get_sealed(name);
+  if (stored !== null) return stored;
+  const file = join(home, name === 'seed' ? 'sealed_seed' : 'sealed_light');
+  if (!existsSync(file)) return null;
+  const value = readFileSync(file, 'utf8').trim();
+  await store.put_sealed(name, value);
+  return value;
+}
+
+/**
+ * Opens the store (with the genesis codes) and the enclave pool, loads the sealed seed and checks it
+ * is this network's, and imports the light client's state. Registers closers in `stoppers`.
+ */
+export async function open_store_and_enclave(
+  home: string,
+  config: NodeConfig,
+  genesis: Genesis,
+  stoppers: (() => Promise<void> | void)[],
+): Promise<{ store: ChainStore; pool: PoolEnclave }> {
+  const paths = home_paths(home);
+  const store = await ChainStore.open(paths.data, { chain_id: genesis.chain_id });
+  stoppers.push(() => store.close());
+  await store.init_genesis(genesis.codes.map((c) => ({ name: c.name, code: from_base64(c.code) })));
+  const pool = new PoolEnclave({
+    provider: config.enclave.provider,
+    platform_secret_file: paths.platform_secret,
+    workers: config.enclave.workers,
+  });
+  stoppers.push(() => pool.close());
+  const sealed = await sealed_from(store, home, 'seed');
+  if (sealed === null) throw new Error('no sealed seed in this home: join the network by registration first');
+  await sealed_from(store, home, 'light');
+  if (unwrap(await pool.load_seed(sealed)).io_pubkey !== genesis.io_pubkey) {
+    throw new Error('the sealed seed is for another network');
+  }
+  return { store, pool };
+}
+
+/** A node's mempool, with the limits of its config. */
+export function node_mempool(
+  p: CryptoProvider,
+  genesis: Genesis,
+  config: NodeConfig,
+  store: ChainStore,
+): Mempool {
+  return new Mempool(
+    {
+      chain_id: genesis.chain_id,
+      limits: { ...config.mempool, tx_bytes_max: TX_BYTES_MAX, gas_limit_max: TX_GAS_LIMIT_MAX },
+    },
+    { p, committed_sequence: (address) => store.get_account_sequence(address) },
+  );
+}
+
+/** What a node does after each durable commit: live events for RPC subscribers, and a log line. */
+export function announce_commits(
+  backend: NodeBackend,
+  log: Log,
+): (block: Block, hash: string, input: BlockInput, output: BlockOutput) => void {
+  return (block, hash, _input, output) => {
+    const height = block.header.height;
+    const txs: TxRecord[] = output.results.map((r, index) => ({ ...r, height, index }));
+    backend.publish(
+      { type: 'block', height, block_hash: hash, time_ms: block.header.time_ms, txs: block.txs.length },
+      txs,
+    );
+    log('committed', { height, txs: block.txs.length, hash: hash.slice(0, 16) });
+  };
+}
