@@ -15,8 +15,7 @@ import { NodeBackend } from './backend.js';
 import type { BlockHeader, Commit } from './consensus/types.js';
 import { read_genesis } from './genesis.js';
 import { home_paths, type NodeConfig } from './home.js';
-import { announce_commits, type Log, node_mempool, open_store_and_enclave } from './parts.js';
-import { RpcServer } from './rpc/server.js';
+import { announce_commits, type Log, node_mempool, open_store_and_enclave, start_rpc } from './parts.js';
 import { check_fetched_block } from './sync.js';
 
 /** Pause before re-opening a validator's event stream after it fails. */
@@ -123,19 +122,7 @@ export async function start_follower(
       return syncing;
     };
 
-    const rpc_server = new RpcServer(
-      {
-        host: config.rpc.host,
-        port: config.rpc.port,
-        body_bytes_max: config.rpc_body_bytes_max,
-        wait_timeout_ms: 30_000,
-        sse_clients_max: 64,
-        cors_origin: '*',
-      },
-      { backend, log },
-    );
-    const { url } = await rpc_server.start();
-    stoppers.push(() => rpc_server.stop());
+    const url = await start_rpc(config, backend, log, stoppers);
 
     await sync();
     // New blocks announce themselves on a validator's live stream.

@@ -15,8 +15,7 @@ import type { ConsensusMessage } from './consensus/types.js';
 import { read_genesis } from './genesis.js';
 import { home_paths, read_config, read_secret_file } from './home.js';
 import { Transport } from './p2p/transport.js';
-import { announce_commits, type Log, node_mempool, open_store_and_enclave } from './parts.js';
-import { RpcServer } from './rpc/server.js';
+import { announce_commits, type Log, node_mempool, open_store_and_enclave, start_rpc } from './parts.js';
 import { type SyncRequest, sync_from_peers } from './sync.js';
 
 /** What a simulated validator does wrong (cloister sim up --byzantine I:BEHAVIOUR). */
@@ -239,19 +238,7 @@ export class ValidatorNode {
       await transport.start();
       stoppers.push(() => transport.stop());
 
-      const rpc = new RpcServer(
-        {
-          host: config.rpc.host,
-          port: config.rpc.port,
-          body_bytes_max: config.rpc_body_bytes_max,
-          wait_timeout_ms: 30_000,
-          sse_clients_max: 64,
-          cors_origin: '*',
-        },
-        { backend, log },
-      );
-      const { url } = await rpc.start();
-      stoppers.push(() => rpc.stop());
+      const url = await start_rpc(config, backend, log, stoppers);
 
       // Catch up with whatever the others committed while we were away, then join consensus.
       await sync();

@@ -18,6 +18,7 @@ import type { Genesis } from './genesis.js';
 import { home_paths, type NodeConfig } from './home.js';
 import { Mempool } from './mempool.js';
 import type { TxRecord } from './records.js';
+import { RpcServer } from './rpc/server.js';
 import { ChainStore } from './store/chain_store.js';
 
 /** A log sink: an event name and fields (node processes print them as JSON lines). */
@@ -98,4 +99,27 @@ export function announce_commits(
     );
     log('committed', { height, txs: block.txs.length, hash: hash.slice(0, 16) });
   };
+}
+
+/** Starts a node's RPC server (protocol.md §6) with the limits of its config; registers its stop. */
+export async function start_rpc(
+  config: NodeConfig,
+  backend: NodeBackend,
+  log: Log,
+  stoppers: (() => Promise<void> | void)[],
+): Promise<string> {
+  const rpc = new RpcServer(
+    {
+      host: config.rpc.host,
+      port: config.rpc.port,
+      body_bytes_max: config.rpc_body_bytes_max,
+      wait_timeout_ms: 30_000,
+      sse_clients_max: 64,
+      cors_origin: '*',
+    },
+    { backend, log },
+  );
+  const { url } = await rpc.start();
+  stoppers.push(() => rpc.stop());
+  return url;
 }

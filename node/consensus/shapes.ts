@@ -6,6 +6,8 @@
  * @module
  */
 
+import { BLOCK_HEADER_KEYS } from './types.js';
+
 /** Largest round number accepted anywhere: far beyond what growing timeouts ever reach. */
 export const ROUND_LIMIT = 1_000_000;
 
@@ -57,18 +59,7 @@ function has_exact_keys(value: unknown, keys: readonly string[]): value is Recor
   return true;
 }
 
-const HEADER_KEYS = [
-  'chain_id',
-  'height',
-  'round',
-  'time_ms',
-  'proposer',
-  'prev_block_hash',
-  'txs_hash',
-  'last_commit_hash',
-  'result_hash',
-  'exec_signature',
-] as const;
+const HEADER_KEYS = BLOCK_HEADER_KEYS;
 
 /** Why `value` is not a BlockHeader, or null. */
 export function header_shape_error(value: unknown): string | null {

@@ -44,6 +44,20 @@ export interface BlockHeader {
   exec_signature: string;
 }
 
+/** The exact keys of a BlockHeader, in declaration order (shape checks use this one list). */
+export const BLOCK_HEADER_KEYS = [
+  'chain_id',
+  'height',
+  'round',
+  'time_ms',
+  'proposer',
+  'prev_block_hash',
+  'txs_hash',
+  'last_commit_hash',
+  'result_hash',
+  'exec_signature',
+] as const satisfies readonly (keyof BlockHeader)[];
+
 /** A header before execution: what the proposer signs for the enclaves. */
 export type UnexecutedHeader = Omit<BlockHeader, 'result_hash' | 'exec_signature'>;
 

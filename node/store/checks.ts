@@ -10,7 +10,7 @@ import type { ContractInfo } from '../../enclave/api.js';
 import { ENCLAVE_LIMITS } from '../../enclave/limits.js';
 import { from_base64 } from '../../protocol/bytes.js';
 import { TX_LABEL_CHARS_MAX } from '../../protocol/tx.js';
-import type { Block, BlockHeader, Commit } from '../consensus/types.js';
+import { BLOCK_HEADER_KEYS, type Block, type BlockHeader, type Commit } from '../consensus/types.js';
 import type { BlockRecord, CodeRecord, TxRecord } from '../records.js';
 
 /** A record does not have the shape the store writes. Converted to a typed error by the caller. */
@@ -108,22 +108,7 @@ export function chain_id(value: unknown, where = 'chain_id'): string {
 /** A block header (node/consensus/types.ts). */
 export function check_header(value: unknown, where = 'header'): BlockHeader {
   const h = object(value, where);
-  only_keys(
-    h,
-    [
-      'chain_id',
-      'height',
-      'round',
-      'time_ms',
-      'proposer',
-      'prev_block_hash',
-      'txs_hash',
-      'last_commit_hash',
-      'result_hash',
-      'exec_signature',
-    ],
-    where,
-  );
+  only_keys(h, BLOCK_HEADER_KEYS, where);
   chain_id(h['chain_id'], `${where}.chain_id`);
   positive(h['height'], `${where}.height`);
   count(h['round'], `${where}.round`);

@@ -8,22 +8,11 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rpc } from '../../sim/http_client.js';
+import { make_rng } from '../consensus/harness.js';
 import { blocks_json, Client, expect_same_blocks, heights, reach, temp_network } from './helpers.js';
 
 const seed = Number(process.env.CRASH_SEED ?? Date.now() % 2 ** 31);
 console.log(`crash test seed: ${seed} (replay with CRASH_SEED=${seed})`);
-
-/** A small seeded PRNG (mulberry32): the kill schedule replays from the seed. */
-function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let net: Awaited<ReturnType<typeof temp_network>>;
 beforeAll(async () => {
@@ -35,7 +24,7 @@ afterAll(async () => {
 
 describe('crash safety', () => {
   it('loses nothing committed and never double-signs across repeated SIGKILLs', async () => {
-    const random = prng(seed);
+    const random = make_rng(seed);
     const urls = net.network.urls();
     const evidence: unknown[] = [];
     net.network.on_event((e) => {
