@@ -13,6 +13,7 @@ import { compile_contract } from '../../enclave/vm/compile.js';
 import { code_size_bytes_max } from '../../enclave/vm/limits.js';
 import { to_hex } from '../../protocol/bytes.js';
 import { get_provider } from '../../protocol/providers/index.js';
+import { client_commands } from './client_commands.js';
 import { network_commands } from './network_commands.js';
 
 /** Exit codes scripts can rely on. */
@@ -22,7 +23,7 @@ function print(json: boolean, value: Record<string, unknown>, human: string): vo
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
 }
 
-await network_commands(yargs(hideBin(process.argv)))
+await client_commands(network_commands(yargs(hideBin(process.argv))))
   .scriptName('cloister')
   .usage('$0 <command> [options]\n\nRun, test and measure a simulated secret-compute validator network.')
   .option('json', { type: 'boolean', default: false, describe: 'print machine-readable JSON' })

@@ -75,4 +75,15 @@ describe('cloister CLI', () => {
     // A subcommand that does not exist is a usage error, not a silent run of another command.
     expect((await cloister('enclave', 'frobnicate')).code).toBe(2);
   });
+
+  it('lists the client commands in its help, and their subcommands', async () => {
+    const help = await cloister('--help');
+    for (const command of ['keys', 'tx', 'query <contract> <msg_json>', 'status', 'codes', 'contracts'])
+      expect(help.stdout).toContain(`cloister ${command}`);
+    const tx = await cloister('tx', '--help');
+    for (const sub of ['store <file>', 'instantiate <code_id>', 'execute <contract>', 'get <hash>'])
+      expect(tx.stdout).toContain(`tx ${sub}`);
+    expect((await cloister('keys', '--help')).stdout).toContain('keys add <name>');
+    expect((await cloister('keys')).code).toBe(2);
+  });
 });
