@@ -1,0 +1,62 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// Runs the built script (npm test builds first); never asserts speed, only the shape of the output.
+const SCRIPT = join(process.cwd(), 'dist', 'scripts', 'bench_enclave.js');
+
+describe('bench:enclave', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cloister-bench-test-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes JSON, an SVG and a table row per result', async () => {
+    expect(existsSync(SCRIPT), 'build first: npx tsc -p tsconfig.build.json').toBe(true);
+    const out = join(dir, 'x.json');
+    const svg = join(dir, 'x.svg');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [SCRIPT, '--quick', '--tiny', '--out', out, '--svg', svg],
+      { timeout: 60_000 },
+    );
+    const json = JSON.parse(readFileSync(out, 'utf8')) as {
+      results: Record<string, unknown>[];
+      machine: Record<string, unknown>;
+    };
+    expect(json.results.length).toBeGreaterThan(0);
+    for (const r of json.results) {
+      expect(Number.isInteger(r['workers']) && (r['workers'] as number) >= 1).toBe(true);
+      expect(['native', 'noble']).toContain(r['provider']);
+      expect(r['payload_bytes']).toBeGreaterThan(0);
+      expect(['echo', 'counter', 'storage_heavy', 'compute_heavy']).toContain(r['contract']);
+      expect(typeof r['fresh_key']).toBe('boolean');
+      const tx = r['tx_per_s'] as number;
+      const bound = r['bound_tx_per_s'] as number;
+      const ratio = r['ratio'] as number;
+      for (const v of [tx, bound, ratio]) expect(typeof v === 'number' && v > 0).toBe(true);
+      // tx and bound are rounded to 0.1, ratio to 0.001.
+      expect(Math.abs(ratio - tx / bound)).toBeLessThan(0.002 + ratio * 0.01);
+    }
+    const m = json.machine;
+    expect(m['cpus']).toBeGreaterThan(0);
+    expect(typeof m['cpu_model']).toBe('string');
+    expect(m['node']).toBe(process.version);
+    expect(typeof m['platform']).toBe('string');
+    expect(m['total_mem_bytes']).toBeGreaterThan(0);
+    expect(readFileSync(svg, 'utf8').startsWith('<svg')).toBe(true);
+    // A header, a rule, then one row per result.
+    const lines = stdout.trim().split('\n');
+    expect(lines.length).toBe(json.results.length + 2);
+    json.results.forEach((r, i) => {
+      const cells = lines[i + 2]!.trim().split(/\s+/);
+      expect(cells.slice(0, 4)).toEqual([
+        String(r['workers']),
+        r['provider'],
+        String(r['payload_bytes']),
+        r['contract'],
+      ]);
+    });
+  });
+});
