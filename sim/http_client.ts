@@ -4,6 +4,8 @@
  * @module
  */
 
+import { read_events } from '../client/sdk/rpc.js';
+
 /** An RPC error answer: the HTTP status and protocol.md's `{"error": {"code", "message"}}`. */
 export class RpcError extends Error {
   constructor(
@@ -56,25 +58,9 @@ export async function subscribe(
   const response = await fetch(`${url}/v1/events`, { signal, headers: { accept: 'text/event-stream' } });
   if (!response.ok || response.body === null)
     throw new RpcError(response.status, -1, 'cannot open the event stream');
-  const decoder = new TextDecoder();
-  let buffer = '';
   try {
-    for await (const chunk of response.body) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-      let end = buffer.indexOf('\n\n');
-      while (end >= 0) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        let type = 'message';
-        const data: string[] = [];
-        for (const line of frame.split('\n')) {
-          if (line.startsWith('event:')) type = line.slice(6).trim();
-          else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
-        }
-        if (data.length > 0) fn(type, JSON.parse(data.join('\n')));
-        end = buffer.indexOf('\n\n');
-      }
-    }
+    // The SDK's parser of the stream's frames (client/sdk/rpc.ts): one reading of the format.
+    for await (const event of read_events(response.body)) fn(event.type, JSON.parse(event.data));
   } catch (error) {
     if (!signal.aborted) throw error;
   }
