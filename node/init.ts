@@ -57,7 +57,7 @@ export const LOCAL_TIMEOUTS = Object.freeze({
  * Block limits. Bounded so one block's execution always fits a round: a proposer that reaps an
  * unbounded backlog makes rounds time out, and each failed round's backlog grows (a livelock).
  */
-export const BLOCK_LIMITS = Object.freeze({ txs_max: 250, bytes_max: 1024 * 1024, gas_max: 500_000_000 });
+export const BLOCK_LIMITS = Object.freeze({ txs_max: 500, bytes_max: 2 * 1024 * 1024, gas_max: 500_000_000 });
 
 /** Writes a new network into `dir` (which must be empty or absent); returns the home folders. */
 export async function init_network(opts: InitOptions): Promise<{ homes: string[]; genesis: Genesis }> {

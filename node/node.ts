@@ -17,6 +17,7 @@ import { home_paths, read_config, read_secret_file } from './home.js';
 import { Transport } from './p2p/transport.js';
 import { announce_commits, type Log, node_mempool, open_store_and_enclave, start_rpc } from './parts.js';
 import { type SyncRequest, sync_from_peers } from './sync.js';
+import { gossiped_txs, TxGossip } from './tx_gossip.js';
 
 /** What a simulated validator does wrong (cloister sim up --byzantine I:BEHAVIOUR). */
 export type NodeBehaviour = 'honest' | 'wrong-results' | 'equivocate' | 'silent';
@@ -91,6 +92,14 @@ export class ValidatorNode {
       );
       if (behaviour === 'silent') transport.set_outgoing_filter(() => false);
 
+      const gossip = new TxGossip(
+        {},
+        {
+          broadcast: (message) => transport.broadcast(message),
+          set_timeout: (fn, ms) => setTimeout(fn, ms),
+          clear_timeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+        },
+      );
       const backend = new NodeBackend(
         { genesis, pubkey },
         {
@@ -98,7 +107,7 @@ export class ValidatorNode {
           mempool,
           enclave,
           now_ms: () => Date.now(),
-          gossip_tx: (raw) => transport.broadcast({ kind: 'tx', raw }),
+          gossip_tx: (raw) => gossip.add(raw),
         },
       );
 
@@ -220,14 +229,18 @@ export class ValidatorNode {
 
       transport.on_message((_from, body) => {
         if (typeof body !== 'object' || body === null) return;
-        const b = body as { kind?: unknown; raw?: unknown };
-        if (b.kind === 'proposal' || b.kind === 'vote') engine?.receive(body as ConsensusMessage);
-        else if (b.kind === 'tx' && typeof b.raw === 'string') {
-          // Gossip is best effort: a refusal (or a closed store at shutdown) is not this node's error.
-          mempool
-            .add(b.raw)
-            .catch((error: unknown) => log('gossip_tx_failed', { error: (error as Error).message }));
+        const b = body as { kind?: unknown };
+        if (b.kind === 'proposal' || b.kind === 'vote') {
+          engine?.receive(body as ConsensusMessage);
+          return;
         }
+        const raws = gossiped_txs(body);
+        if (raws === null) return;
+        // In order, one at a time: an account's consecutive sequences must arrive in order.
+        // Gossip is best effort: a refusal (or a closed store at shutdown) is not this node's error.
+        void (async () => {
+          for (const raw of raws) await mempool.add(raw);
+        })().catch((error: unknown) => log('gossip_tx_failed', { error: (error as Error).message }));
       });
       transport.on_request(async (_from, body) => {
         const r = body as SyncRequest;
@@ -237,6 +250,7 @@ export class ValidatorNode {
       });
       await transport.start();
       stoppers.push(() => transport.stop());
+      stoppers.push(() => gossip.flush());
 
       const url = await start_rpc(config, backend, log, stoppers);
 

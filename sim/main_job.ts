@@ -119,7 +119,7 @@ async function main(): Promise<number> {
         chain_id: status.chain_id,
         sender: c.pubkey,
         sequence: c.sequence++,
-        gas_limit: 2_000_000,
+        gas_limit: 400_000,
         msg,
       });
 

@@ -27,6 +27,11 @@ export interface NetworkOptions {
   behaviours?: Map<number, NodeBehaviour>;
   /** Deadline for one validator to start, ms. */
   start_timeout_ms?: number;
+  /**
+   * Extra Node.js flags for every validator process (e.g. `--cpu-prof`, which NODE_OPTIONS
+   * refuses). Default: the space-separated `CLOISTER_NODE_ARGS` environment variable, if set.
+   */
+  node_args?: string[];
 }
 
 /** A log line a validator printed (JSON lines on stdout). */
@@ -63,6 +68,7 @@ export class LocalNetwork {
       provider: 'native' as ProviderName,
       workers: 1,
       start_timeout_ms: 60_000,
+      node_args: (process.env.CLOISTER_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
       ...options,
       behaviours: options.behaviours ?? new Map(),
     };
@@ -136,7 +142,14 @@ export class LocalNetwork {
       log = createWriteStream(join(home, 'node.log'), { flags: 'a' });
       this.#logs.set(i, log);
     }
-    const args = [join(find_code_root(), 'bin', 'cloister.js'), 'node', 'start', '--home', home];
+    const args = [
+      ...this.opts.node_args,
+      join(find_code_root(), 'bin', 'cloister.js'),
+      'node',
+      'start',
+      '--home',
+      home,
+    ];
     const b = this.opts.behaviours.get(i) ?? 'honest';
     if (b !== 'honest') args.push('--behaviour', b);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -82,6 +82,8 @@ import {
 export const STORE_VALUE_CHARS_MAX = 64 * 1024 * 1024;
 /** Longest sealed enclave blob (base64 characters). */
 export const SEALED_B64_CHARS_MAX = 64 * 1024;
+/** Committed account sequences kept in memory (about 100 bytes each). */
+const SEQUENCES_CACHED_MAX = 100_000;
 /** Most codes one `list_codes` call returns; page with `after_code_id`. */
 export const LIST_CODES_MAX = 1000;
 /** Most genesis codes. */
@@ -202,6 +204,15 @@ export class ChainStore {
   readonly #p: CryptoProvider;
   #chain_id: string | null = null;
   #height = 0;
+  /**
+   * Committed sequences read or written, by address: the mempool asks for one per submitted
+   * transaction, and a LevelDB read each time was a large share of a loaded node's host work.
+   * Entries are updated only after a commit's batch is durable and read back; a read that a
+   * commit overtook (`#commits` moved on) is not cached, since it may predate the commit.
+   */
+  readonly #sequences = new Map<string, number>();
+  /** Commits done: bumps invalidate cache fills by reads that started before them. */
+  #commits = 0;
   #next_code_id = 1;
   #last: BlockRecord | null = null;
   /** Why the store no longer serves (closed, or a failed read-back), or null while it does. */
@@ -363,7 +374,21 @@ export class ChainStore {
   /** An account's committed sequence (0 if it never sent a counted transaction). */
   async get_account_sequence(address: string): Promise<number> {
     this.#assert_open();
-    return (await this.#read(account_key(address), (v) => count(v, 'sequence'))) ?? 0;
+    const cached = this.#sequences.get(address);
+    if (cached !== undefined) return cached;
+    const commits = this.#commits;
+    const sequence = (await this.#read(account_key(address), (v) => count(v, 'sequence'))) ?? 0;
+    if (commits === this.#commits) this.#cache_sequence(address, sequence);
+    return sequence;
+  }
+
+  #cache_sequence(address: string, sequence: number): void {
+    // Bounded: past the limit the oldest entry goes (Map order is insertion order).
+    if (!this.#sequences.has(address) && this.#sequences.size >= SEQUENCES_CACHED_MAX) {
+      const oldest = this.#sequences.keys().next();
+      if (oldest.done !== true) this.#sequences.delete(oldest.value);
+    }
+    this.#sequences.set(address, sequence);
   }
 
   /** A contract's public facts, or null if there is no contract at `address`. */
@@ -627,8 +652,12 @@ export class ChainStore {
     await this.#exclusive(async () => {
       this.#assert_open();
       const ops = await this.#commit_ops(args);
+      this.#commits++;
       await this.#db.batch(ops.batch, { sync: true });
       await this.#read_back_commit(ops.height, ops.block_value, ops.next_code_id, ops.chain_id);
+      for (const [address, sequence] of ops.sequences) this.#cache_sequence(address, sequence);
+      // Bumped on both sides of the write: a read overlapping any part of it is not cached.
+      this.#commits++;
     });
   }
 
@@ -731,12 +760,14 @@ export class ChainStore {
 
     // Accounts: sequences never go back (replay protection rests on them).
     const accounts = check_on_write(() => object(output.accounts, 'output.accounts'));
+    const sequences = new Map<string, number>();
     for (const [address, value] of Object.entries(accounts)) {
       check_on_write(() => hex40(address, 'output.accounts key'));
       const sequence = check_on_write(() => count(value, `output.accounts[${address}]`));
       const before = await this.get_account_sequence(address);
       if (sequence < before) reject(`sequence of ${address} would go back from ${before} to ${sequence}`);
       put(account_key(address), sequence);
+      sequences.set(address, sequence);
     }
 
     // New contracts: not existing yet, of a known code with the matching hash.
@@ -798,7 +829,7 @@ export class ChainStore {
     put(KEYS.height, height);
     if (batch.length > BLOCK_BATCH_OPS_MAX)
       reject(`the block writes more than ${BLOCK_BATCH_OPS_MAX} records`);
-    return { batch, height, block_value, next_code_id, chain_id: header.chain_id };
+    return { batch, height, block_value, next_code_id, chain_id: header.chain_id, sequences };
   }
 
   /** The base64 code of the store_code tx at `index`; the enclave reported it stored code. */

@@ -6,7 +6,8 @@
  *
  * Keys enter OpenSSL as KeyObjects imported from JWK (much faster than DER). Nothing secret is
  * cached globally: a prepared X25519 secret lives only in the handle `x25519_secret` returns,
- * and Ed25519 secret keys are imported per call.
+ * and Ed25519 secret keys are imported per call. Ed25519 public keys are cached (bounded), since
+ * validators and busy accounts verify under the same few keys over and over.
  * @module
  */
 
@@ -85,6 +86,26 @@ function hkdf_hmac(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: 
 }
 
 /** X25519 private KeyObject of a raw 32-byte secret (RFC 7748 §5; OpenSSL clamps it). */
+/** Ed25519 public KeyObjects kept, by base64url key: public keys may be cached, secrets never. */
+const ED25519_PUBLIC_KEYS_CACHED_MAX = 4096;
+const ed25519_public_keys = new Map<string, KeyObject>();
+
+/** The KeyObject of a 32-byte Ed25519 public key, imported once while it stays in the cache. */
+function ed25519_public_key(public_key: Uint8Array): KeyObject {
+  const x = b64url(public_key);
+  let key = ed25519_public_keys.get(x);
+  if (key === undefined) {
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
+    // Bounded: past the limit the oldest entry goes (Map order is insertion order).
+    if (ed25519_public_keys.size >= ED25519_PUBLIC_KEYS_CACHED_MAX) {
+      const oldest = ed25519_public_keys.keys().next();
+      if (oldest.done !== true) ed25519_public_keys.delete(oldest.value);
+    }
+    ed25519_public_keys.set(x, key);
+  }
+  return key;
+}
+
 function x25519_private_key(sk: Uint8Array): KeyObject {
   // For a private JWK node reads only `d`; `x` must be present as a string but is not used.
   return createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64url(sk), x: '' }, format: 'jwk' });
@@ -209,11 +230,7 @@ export const native_provider: CryptoProvider = Object.freeze({
   ed25519_verify(signature: Uint8Array, message: Uint8Array, public_key: Uint8Array): boolean {
     if (!ed25519_strict_precheck(signature, message, public_key)) return false;
     try {
-      const key = createPublicKey({
-        key: { kty: 'OKP', crv: 'Ed25519', x: b64url(public_key) },
-        format: 'jwk',
-      });
-      return verify(null, message, key, signature);
+      return verify(null, message, ed25519_public_key(public_key), signature);
     } catch {
       return false;
     }
