@@ -122,7 +122,11 @@ export class ValidatorApp implements ConsensusApp {
     last_commit: Commit | null;
   }): Promise<Block> {
     const { p, mempool, now_ms } = this.#m;
+    const forged_before = mempool.forged();
     const txs = mempool.reap(this.#opts.block);
+    // Gossiped transactions are verified at reap: say so when a peer sent forged ones.
+    const forged = mempool.forged() - forged_before;
+    if (forged > 0) this.#m.log('forged_txs_dropped', { height: args.height, forged });
     const parent_time = args.parent?.time_ms ?? this.#opts.genesis.genesis_time_ms;
     const unsigned = {
       chain_id: this.#opts.genesis.chain_id,

@@ -8,6 +8,15 @@
  * The mempool only checks; the enclave decides. A transaction that passes here may still fail in
  * its block (a sequence taken by another node's block, a contract error): the enclave's answer is
  * what gets committed.
+ *
+ * Signatures are checked once per node that needs them, not once per node: a client's submission
+ * (`origin: 'client'`) is verified at `add`, so the client hears code 4 at once; a transaction a
+ * peer gossiped (`origin: 'peer'`) was verified by the peer that accepted it and is held
+ * unverified, then verified here only if this node reaps it for a block it proposes (a bad one is
+ * dropped with its account's later entries and never proposed) or if another transaction claims
+ * its sequence (a forged one then gives way). Ed25519 verification was the largest host cost per
+ * transaction, and a network of n validators paid it n times at `add`; every validator's enclave
+ * verifies again anyway, so nothing unverified is ever executed.
  * @module
  */
 
@@ -66,7 +75,12 @@ interface Entry {
   sender: string;
   sequence: number;
   gas_limit: number;
+  /** The parsed transaction while its signature is unchecked (a peer's), else null. */
+  unverified: Tx | null;
 }
+
+/** Where a submitted transaction came from: a client (verified now) or a peer's gossip. */
+export type MempoolOrigin = 'client' | 'peer';
 
 /** Compile verdicts kept by code hash, so a resubmitted code is not compiled again. */
 const COMPILE_CACHE_MAX = 64;
@@ -106,6 +120,7 @@ export class Mempool {
   /** Updates queued or running; while any is, pending runs may still hold stale entries. */
   #updating = 0;
   readonly #compiled = new Map<string, boolean>();
+  #forged = 0;
 
   constructor(opts: MempoolOptions, modules: MempoolModules) {
     if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
@@ -131,11 +146,13 @@ export class Mempool {
   /**
    * Checks and holds a submitted transaction (its exact JSON text). Checks in this order: size
    * (7, before parsing), parse (7), chain id (7), gas limit (7), a store_code's code compiles (7),
-   * signature (4), sequence (5: committed + this account's pending count), then limits ('full').
-   * A transaction already held answers ok with its hash and is not held twice.
+   * signature (4, `client` origin only), sequence (5: committed + this account's pending count),
+   * then limits ('full'). A transaction already held answers ok with its hash and is not held
+   * twice. A `peer` transaction's signature is checked later (see the module doc).
    */
-  async add(raw: string): Promise<MempoolAdd> {
+  async add(raw: string, origin: MempoolOrigin = 'client'): Promise<MempoolAdd> {
     if (typeof raw !== 'string') throw new TypeError('transaction must be a string');
+    if (origin !== 'client' && origin !== 'peer') throw new TypeError("origin must be 'client' or 'peer'");
     // UTF-8 never takes fewer bytes than UTF-16 units, so the cheap length check bounds the
     // byte count work below for anything far over the limit.
     if (raw.length > this.#limits.tx_bytes_max)
@@ -151,8 +168,13 @@ export class Mempool {
       throw error;
     }
     const hash = tx_hash(this.#m.p, tx);
-    // Same hash means same body and signature, which passed every check below when first held.
-    if (this.#entries.has(hash)) return { ok: true, hash };
+    // Same hash means same body and signature, which passed every check below when first held,
+    // except perhaps the signature of a peer's: a client resubmitting one is owed a real verdict.
+    const held = this.#entries.get(hash);
+    if (held !== undefined) {
+      if (origin === 'peer' || this.#verify_held(held)) return { ok: true, hash };
+      return refuse(4, 'signature does not verify');
+    }
     const { body } = tx;
     if (body.chain_id !== this.#chain_id) return refuse(7, `chain_id must be ${this.#chain_id}`);
     if (body.gas_limit > this.#limits.gas_limit_max)
@@ -161,7 +183,8 @@ export class Mempool {
       const verdict = this.#compiles(body.msg.code);
       if (verdict !== null) return refuse(7, `code does not compile: ${verdict}`);
     }
-    if (!verify_tx_signature(this.#m.p, tx)) return refuse(4, 'signature does not verify');
+    if (origin === 'client' && !verify_tx_signature(this.#m.p, tx))
+      return refuse(4, 'signature does not verify');
     const sender = account_address(this.#m.p, from_hex(body.sender, 32));
 
     for (let attempt = 0; attempt < SEQUENCE_RETRIES_MAX; attempt++) {
@@ -178,8 +201,12 @@ export class Mempool {
       const pending = this.#accounts.get(sender) ?? [];
       // Between a block's store commit and this mempool's update, the run may still start with
       // entries that block committed: only entries at or above the committed sequence count.
-      const last = pending[pending.length - 1];
-      const expected = last === undefined ? committed : Math.max(committed, last.sequence + 1);
+      let last = pending[pending.length - 1];
+      let expected = last === undefined ? committed : Math.max(committed, last.sequence + 1);
+      if (body.sequence < expected && this.#drop_forged_at(sender, body.sequence)) {
+        last = pending[pending.length - 1];
+        expected = last === undefined ? committed : Math.max(committed, last.sequence + 1);
+      }
       if (body.sequence !== expected) {
         return refuse(
           5,
@@ -197,7 +224,15 @@ export class Mempool {
           message: `account has ${pending.length} pending transactions, the most held`,
         };
       }
-      const entry: Entry = { raw, hash, bytes, sender, sequence: body.sequence, gas_limit: body.gas_limit };
+      const entry: Entry = {
+        raw,
+        hash,
+        bytes,
+        sender,
+        sequence: body.sequence,
+        gas_limit: body.gas_limit,
+        unverified: origin === 'peer' ? tx : null,
+      };
       this.#entries.set(hash, entry);
       pending.push(entry);
       this.#accounts.set(sender, pending);
@@ -206,6 +241,48 @@ export class Mempool {
       return { ok: true, hash };
     }
     return { ok: false, code: 'full', message: 'mempool is busy with commits; retry' };
+  }
+
+  /**
+   * If `sender`'s pending entry at `sequence` is an unverified one whose signature fails, drops it
+   * and its account's later entries (they can never apply without it) and answers true, so an
+   * honest transaction is not refused for a sequence a forged one took.
+   */
+  #drop_forged_at(sender: string, sequence: number): boolean {
+    const entry = this.#accounts.get(sender)?.find((e) => e.sequence === sequence);
+    return entry !== undefined && !this.#verify_held(entry);
+  }
+
+  /**
+   * Whether a held entry's signature verifies (checking it now if it is a peer's). One that fails
+   * is dropped with its account's later entries.
+   */
+  #verify_held(entry: Entry): boolean {
+    if (entry.unverified === null) return true;
+    if (verify_tx_signature(this.#m.p, entry.unverified)) {
+      entry.unverified = null;
+      return true;
+    }
+    this.#drop_from(entry.sender, this.#accounts.get(entry.sender)!.indexOf(entry));
+    return false;
+  }
+
+  /** Drops `sender`'s pending entries from `index` on. */
+  #drop_from(sender: string, index: number): void {
+    const pending = this.#accounts.get(sender)!;
+    for (const entry of pending.slice(index)) {
+      this.#entries.delete(entry.hash);
+      this.#bytes -= entry.bytes;
+    }
+    pending.length = index;
+    if (index === 0) this.#accounts.delete(sender);
+    this.#assert_account(sender);
+    this.#forged++;
+  }
+
+  /** Forged transactions found (unverified ones whose signature failed), each dropped with its account's later entries. */
+  forged(): number {
+    return this.#forged;
   }
 
   /** The compile error of base64 `code`, or null if it compiles (cached by code hash). */
@@ -231,7 +308,8 @@ export class Mempool {
   /**
    * Transactions for the next block, in arrival order, within `limits` (count, UTF-8 bytes, sum
    * of gas limits). An account's transaction is taken only after all its lower sequences, so one
-   * that does not fit holds back that account's later ones. Removes nothing.
+   * that does not fit holds back that account's later ones. Verifies any unverified (gossiped)
+   * transaction it takes; one that fails is dropped with its account's later entries instead.
    */
   reap(limits: { txs_max: number; bytes_max: number; gas_max: number }): string[] {
     if (typeof limits !== 'object' || limits === null) throw new TypeError('limits must be an object');
@@ -257,6 +335,12 @@ export class Mempool {
         continue;
       }
       if (bytes + entry.bytes > limits.bytes_max || gas + entry.gas_limit > limits.gas_max) {
+        next.set(entry.sender, -1);
+        continue;
+      }
+      // Map iteration skips entries deleted before it reaches them, so the dropped later ones
+      // of a forged entry's account are never visited.
+      if (!this.#verify_held(entry)) {
         next.set(entry.sender, -1);
         continue;
       }

@@ -239,7 +239,7 @@ export class ValidatorNode {
         // In order, one at a time: an account's consecutive sequences must arrive in order.
         // Gossip is best effort: a refusal (or a closed store at shutdown) is not this node's error.
         void (async () => {
-          for (const raw of raws) await mempool.add(raw);
+          for (const raw of raws) await mempool.add(raw, 'peer');
         })().catch((error: unknown) => log('gossip_tx_failed', { error: (error as Error).message }));
       });
       transport.on_request(async (_from, body) => {

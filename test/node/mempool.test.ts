@@ -41,6 +41,14 @@ function hash_of(raw: string): string {
   return tx_hash(p, parse_tx_json(raw));
 }
 
+/** The tx text with one bit of its signature flipped: well-formed, but it does not verify. */
+function forge(raw: string): string {
+  const tx = JSON.parse(raw) as { signature: string };
+  const last = tx.signature.at(-1) === '0' ? '1' : '0';
+  tx.signature = `${tx.signature.slice(0, -1)}${last}`;
+  return JSON.stringify(tx);
+}
+
 /** Sequence of a tx text. */
 function seq_of(raw: string): number {
   return parse_tx_json(raw).body.sequence;
@@ -177,6 +185,61 @@ describe('Mempool', () => {
     expect(mempool.reap({ ...unlimited, bytes_max: two })).toEqual([a0, b0]);
     expect(mempool.reap({ ...unlimited, txs_max: 0 })).toEqual([]);
     expect(mempool.size()).toBe(5);
+  });
+
+  it("holds a peer's transaction unverified and drops it at reap if forged", async () => {
+    const { mempool } = make();
+    const a = new TestAccount(p, 'peer-a');
+    const b = new TestAccount(p, 'peer-b');
+    const a0 = forge(a.tx(EXEC));
+    const b0 = b.tx(EXEC);
+    const a1 = a.tx(EXEC);
+    const b1 = b.tx(EXEC);
+    // A client's forged transaction is refused at once; a peer's is held until it matters.
+    expect(await mempool.add(a0)).toMatchObject({ ok: false, code: 4 });
+    for (const raw of [a0, b0, a1, b1]) expect(await mempool.add(raw, 'peer')).toMatchObject({ ok: true });
+    expect(mempool.size()).toBe(4);
+    expect(mempool.forged()).toBe(0);
+    // a1 can never apply without a0: both go, b's run is reaped whole.
+    const unlimited = { txs_max: 100, bytes_max: 1e9, gas_max: 1e9 };
+    expect(mempool.reap(unlimited)).toEqual([b0, b1]);
+    expect(mempool.forged()).toBe(1);
+    expect(mempool.size()).toBe(2);
+    expect(mempool.bytes()).toBe(Buffer.byteLength(b0) + Buffer.byteLength(b1));
+    expect(mempool.reap(unlimited)).toEqual([b0, b1]);
+    await expect(mempool.add(a0, 'gossip' as never)).rejects.toThrow(TypeError);
+  });
+
+  it('lets an honest transaction take the sequence a forged unverified one held', async () => {
+    const { mempool } = make();
+    const a = new TestAccount(p, 'peer-claim');
+    const honest0 = a.tx(EXEC, { sequence: 0 });
+    const forged0 = forge(a.tx({ ...EXEC, payload: 'BBBB' }, { sequence: 0 }));
+    const forged1 = a.tx(EXEC, { sequence: 1 });
+    expect(await mempool.add(forged0, 'peer')).toMatchObject({ ok: true });
+    expect(await mempool.add(forged1, 'peer')).toMatchObject({ ok: true });
+    expect(await mempool.add(honest0, 'peer')).toEqual({ ok: true, hash: hash_of(honest0) });
+    expect(mempool.has(hash_of(forged0))).toBe(false);
+    expect(mempool.has(hash_of(forged1))).toBe(false);
+    expect(mempool.forged()).toBe(1);
+    // A genuine holder of the sequence keeps it: a rival is refused as before.
+    const rival0 = a.tx({ ...EXEC, payload: 'CCCC' }, { sequence: 0 });
+    expect(await mempool.add(rival0)).toMatchObject({ ok: false, code: 5 });
+    expect(mempool.reap({ txs_max: 10, bytes_max: 1e9, gas_max: 1e9 })).toEqual([honest0]);
+  });
+
+  it('gives a client resubmitting a forged gossiped transaction code 4 and drops it', async () => {
+    const { mempool } = make();
+    const a = new TestAccount(p, 'peer-resubmit');
+    const forged0 = forge(a.tx(EXEC));
+    expect(await mempool.add(forged0, 'peer')).toMatchObject({ ok: true });
+    expect(await mempool.add(forged0, 'peer')).toMatchObject({ ok: true });
+    expect(await mempool.add(forged0)).toMatchObject({ ok: false, code: 4 });
+    expect(mempool.size()).toBe(0);
+    const good = a.tx(EXEC, { sequence: 0 });
+    expect(await mempool.add(good, 'peer')).toMatchObject({ ok: true });
+    expect(await mempool.add(good)).toEqual({ ok: true, hash: hash_of(good) });
+    expect(mempool.size()).toBe(1);
   });
 
   it('drops committed and stale transactions after a commit, and keeps the rest in order', async () => {
