@@ -110,6 +110,11 @@ export class Mempool {
   readonly #m: MempoolModules;
   /** Every held entry by hash; a Map iterates in insertion order, which is arrival order. */
   readonly #entries = new Map<string, Entry>();
+  /**
+   * Every held entry by its exact text, so `update` finds a committed transaction without parsing
+   * and hashing it again (it falls back to the hash for a text held in another spelling).
+   */
+  readonly #by_raw = new Map<string, Entry>();
   /** Each account's pending entries, by consecutive sequence from its committed one. */
   readonly #accounts = new Map<string, Entry[]>();
   #bytes = 0;
@@ -234,6 +239,7 @@ export class Mempool {
         unverified: origin === 'peer' ? tx : null,
       };
       this.#entries.set(hash, entry);
+      this.#by_raw.set(raw, entry);
       pending.push(entry);
       this.#accounts.set(sender, pending);
       this.#bytes += bytes;
@@ -272,6 +278,7 @@ export class Mempool {
     const pending = this.#accounts.get(sender)!;
     for (const entry of pending.slice(index)) {
       this.#entries.delete(entry.hash);
+      this.#by_raw.delete(entry.raw);
       this.#bytes -= entry.bytes;
     }
     pending.length = index;
@@ -380,7 +387,7 @@ export class Mempool {
   async #apply_update(committed_txs: string[]): Promise<void> {
     this.#epoch++;
     for (const raw of committed_txs) {
-      const hash = this.#hash_of(raw);
+      const hash = this.#by_raw.get(raw)?.hash ?? this.#hash_of(raw);
       if (hash !== null) this.#remove(hash);
     }
     const senders = [...this.#accounts.keys()];
@@ -399,6 +406,7 @@ export class Mempool {
           expected++;
         } else {
           this.#entries.delete(entry.hash);
+          this.#by_raw.delete(entry.raw);
           this.#bytes -= entry.bytes;
         }
       }
@@ -422,6 +430,7 @@ export class Mempool {
     const entry = this.#entries.get(hash);
     if (entry === undefined) return;
     this.#entries.delete(hash);
+    this.#by_raw.delete(entry.raw);
     this.#bytes -= entry.bytes;
     const pending = this.#accounts.get(entry.sender)!;
     const rest = pending.filter((e) => e !== entry);
@@ -432,12 +441,17 @@ export class Mempool {
   /** Invariant: an account's pending entries are held, consecutive, and within its limit. */
   #assert_account(sender: string): void {
     const pending = this.#accounts.get(sender);
+    if (this.#by_raw.size !== this.#entries.size) throw new Error('invariant: text index out of step');
     if (pending === undefined) return;
     if (pending.length === 0 || pending.length > this.#limits.per_account_max) {
       throw new Error(`invariant: ${sender} has ${pending.length} pending entries`);
     }
     pending.forEach((entry, i) => {
-      if (entry.sequence !== pending[0]!.sequence + i || this.#entries.get(entry.hash) !== entry) {
+      if (
+        entry.sequence !== pending[0]!.sequence + i ||
+        this.#entries.get(entry.hash) !== entry ||
+        this.#by_raw.get(entry.raw) !== entry
+      ) {
         throw new Error(`invariant: ${sender}'s pending sequences are not consecutive held entries`);
       }
     });

@@ -272,6 +272,21 @@ describe('Mempool', () => {
     expect(await mempool.add(a_txs[0]!)).toMatchObject({ ok: false, code: 5 });
   });
 
+  it('drops a committed transaction held in another spelling of the same JSON', async () => {
+    const { mempool } = make();
+    const a = new TestAccount(p, 'upd-spelling');
+    const a0 = a.tx(EXEC);
+    expect(await mempool.add(a0)).toMatchObject({ ok: true });
+    const { body, signature } = JSON.parse(a0) as { body: unknown; signature: string };
+    const respelled = JSON.stringify({ signature, body }, null, 1);
+    expect(respelled).not.toBe(a0);
+    expect(hash_of(respelled)).toBe(hash_of(a0));
+    // Refused in its block without counting: the sequence stays, so only the hash can drop it.
+    await mempool.update([respelled]);
+    expect(mempool.size()).toBe(0);
+    expect(mempool.bytes()).toBe(0);
+  });
+
   it('keeps an add that races a commit consistent', async () => {
     const committed = new Map<string, number>();
     let release: () => void = () => undefined;
