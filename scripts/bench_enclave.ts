@@ -18,7 +18,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, platform, tmpdir, totalmem } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -36,6 +36,7 @@ import { get_provider } from '../protocol/providers/index.js';
 import { seal_result_json } from '../protocol/result.js';
 import { sign_bytes, sign_tx, type Tx, type TxMsg } from '../protocol/tx.js';
 import { MemoryChain } from '../sim/memory_chain.js';
+import { escape_xml, is_main, log, machine_info, round } from './bench/report.js';
 
 const CHAIN_ID = 'cloister-bench-1';
 const T0_MS = 1_790_000_000_000;
@@ -89,12 +90,8 @@ bound, for a matrix of workers, provider, payload size, contract and client-key 
   --help       this text
 `;
 
-function log(message: string): void {
-  process.stderr.write(`${message}\n`);
-}
-
 /** The execute message of `contract`, padded so its JSON text is about `payload_bytes` long. */
-function execute_msg(contract: ContractName, payload_bytes: number): Record<string, unknown> {
+export function execute_msg(contract: ContractName, payload_bytes: number): Record<string, unknown> {
   const base: Record<string, unknown> =
     contract === 'echo'
       ? { echo: { value: '' } }
@@ -172,7 +169,7 @@ function clone_chain(p: CryptoProvider, base: MemoryChain, codes: { name: string
 }
 
 /** Setup shared by every row: a sealed seed, its keys, and a base chain with one instance of each contract. */
-interface World {
+export interface World {
   home: string;
   secret: string;
   sealed_seed: string;
@@ -182,7 +179,7 @@ interface World {
   address: Record<ContractName, string>;
 }
 
-async function make_world(): Promise<World> {
+export async function make_world(): Promise<World> {
   const p = get_provider('native');
   const home = mkdtempSync(join(tmpdir(), 'cloister-bench-'));
   const secret = join(home, 'platform_secret');
@@ -223,7 +220,7 @@ async function make_world(): Promise<World> {
 }
 
 /** Transactions for one lane: `blocks` blocks of `block_txs` execute txs from one account. */
-function lane_txs(
+export function lane_txs(
   world: World,
   contract: ContractName,
   payload_bytes: number,
@@ -256,7 +253,11 @@ function check_output(results: { code: number }[], what: string): void {
 }
 
 /** Runs `lanes` (each a list of blocks) through `enclave` concurrently; returns tx/s. */
-async function measure_throughput(enclave: PoolEnclave, world: World, lanes: string[][][]): Promise<number> {
+export async function measure_throughput(
+  enclave: PoolEnclave,
+  world: World,
+  lanes: string[][][],
+): Promise<number> {
   const p = get_provider('native');
   const chains = lanes.map(() => clone_chain(p, world.base, world.codes));
   let txs = 0;
@@ -362,11 +363,6 @@ function plan_for(quick: boolean, tiny: boolean): Plan {
   return plan;
 }
 
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
-}
-
 /** The stdout table: a header and one aligned row per result. */
 export function format_table(results: BenchResult[]): string {
   const head = ['workers', 'provider', 'payload_B', 'contract', 'key', 'tx/s', 'bound tx/s', 'ratio'];
@@ -385,10 +381,6 @@ export function format_table(results: BenchResult[]): string {
   const line = (cells: string[]) =>
     cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-function escape_xml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** A horizontal bar chart: per row, measured tx/s (dark) over the bound (light), with labels. */
@@ -507,13 +499,7 @@ async function main(): Promise<void> {
     rmSync(world.home, { recursive: true, force: true });
   }
   process.stdout.write(`${format_table(results)}\n`);
-  const machine = {
-    cpus: cpus().length,
-    cpu_model: cpus()[0]?.model ?? 'unknown',
-    node: process.version,
-    platform: `${platform()} ${process.arch}`,
-    total_mem_bytes: totalmem(),
-  };
+  const machine = machine_info();
   if (out !== undefined) {
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify({ results, machine }, null, 2)}\n`);
@@ -524,7 +510,10 @@ async function main(): Promise<void> {
   log(`wrote ${svg}`);
 }
 
-main().catch((error: unknown) => {
-  log(`bench:enclave failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exit(1);
-});
+// Only when run as the script: bench_network.ts imports this module's measurement functions.
+if (is_main(import.meta.url)) {
+  main().catch((error: unknown) => {
+    log(`bench:enclave failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  });
+}
