@@ -125,12 +125,14 @@ function execute_tx(run: BlockRun, raw: string, index: number): TxResult {
       return refused(to_hex(p.sha256(utf8(raw))), ResultCode.MALFORMED_TX);
     throw error;
   }
-  const hash = tx_hash(p, tx);
   const { body } = tx;
+  // One canonicalisation of the body serves the hash and the signature check.
+  const body_text = jcs(body);
+  const hash = tx_hash(p, tx, body_text);
   if (body.chain_id !== input.chain_id || body.gas_limit > ENCLAVE_LIMITS.tx_gas_limit_max) {
     return refused(hash, ResultCode.MALFORMED_TX);
   }
-  if (!verify_tx_signature(p, tx)) return refused(hash, ResultCode.BAD_SIGNATURE);
+  if (!verify_tx_signature(p, tx, body_text)) return refused(hash, ResultCode.BAD_SIGNATURE);
 
   // Checks that refuse a transaction without counting it (codes 4 and 7 never advance a sequence).
   const msg = body.msg;

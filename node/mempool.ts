@@ -23,6 +23,7 @@
 import { ENCLAVE_LIMITS } from '../enclave/limits.js';
 import { compile_contract } from '../enclave/vm/compile.js';
 import { from_base64, from_hex, from_utf8, to_hex } from '../protocol/bytes.js';
+import { jcs } from '../protocol/jcs.js';
 import type { CryptoProvider } from '../protocol/provider.js';
 import {
   account_address,
@@ -172,7 +173,9 @@ export class Mempool {
       if (error instanceof MalformedTxError) return refuse(7, error.message);
       throw error;
     }
-    const hash = tx_hash(this.#m.p, tx);
+    // One canonicalisation of the body serves the hash and the client's signature check.
+    const body_text = jcs(tx.body);
+    const hash = tx_hash(this.#m.p, tx, body_text);
     // Same hash means same body and signature, which passed every check below when first held,
     // except perhaps the signature of a peer's: a client resubmitting one is owed a real verdict.
     const held = this.#entries.get(hash);
@@ -188,7 +191,7 @@ export class Mempool {
       const verdict = this.#compiles(body.msg.code);
       if (verdict !== null) return refuse(7, `code does not compile: ${verdict}`);
     }
-    if (origin === 'client' && !verify_tx_signature(this.#m.p, tx))
+    if (origin === 'client' && !verify_tx_signature(this.#m.p, tx, body_text))
       return refuse(4, 'signature does not verify');
     const sender = account_address(this.#m.p, from_hex(body.sender, 32));
 

@@ -5,8 +5,10 @@
  * @module
  */
 
-const HEX_RE = /^(?:[0-9a-f]{2})*$/;
-const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// Lookup tables instead of regular expressions: envelopes and code are tens of kilobytes, and a
+// validating regex plus a second decoding pass over them was a visible share of a node's work.
+const HEX_LOOKUP = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) HEX_LOOKUP['0123456789abcdef'.charCodeAt(i)] = i;
 const B64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const B64_LOOKUP = new Int16Array(128).fill(-1);
 for (let i = 0; i < B64_ALPHABET.length; i++) B64_LOOKUP[B64_ALPHABET.charCodeAt(i)] = i;
@@ -36,9 +38,14 @@ export function to_hex(bytes: Uint8Array): string {
 /** Parses lowercase hex; rejects upper case, odd length and non-hex (protocol.md §1). */
 export function from_hex(hex: string, length?: number): Uint8Array {
   if (typeof hex !== 'string') throw new TypeError('hex must be a string');
-  if (!HEX_RE.test(hex)) throw new TypeError('expected lowercase hex of even length');
+  if (hex.length % 2 !== 0) throw new TypeError('expected lowercase hex of even length');
   const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    const hi = HEX_LOOKUP[hex.charCodeAt(2 * i)] ?? -1;
+    const lo = HEX_LOOKUP[hex.charCodeAt(2 * i + 1)] ?? -1;
+    if (hi < 0 || lo < 0) throw new TypeError('expected lowercase hex of even length');
+    out[i] = (hi << 4) | lo;
+  }
   if (length !== undefined && out.length !== length) {
     throw new RangeError(`expected ${length} bytes of hex, got ${out.length}`);
   }
@@ -69,14 +76,38 @@ export function to_base64(bytes: Uint8Array): string {
   return out;
 }
 
+/** Padding characters (0-2) of `text` if it has the form of standard padded base64, else -1. */
+function base64_pad(text: string): number {
+  if (text.length % 4 !== 0) return -1;
+  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  const end = text.length - pad;
+  for (let i = 0; i < end; i++) {
+    if ((B64_LOOKUP[text.charCodeAt(i)] ?? -1) < 0) return -1;
+  }
+  return pad;
+}
+
+/**
+ * True when `text` is standard padded base64 (RFC 4648 §4) exactly as {@link from_base64}
+ * accepts it, checked without decoding.
+ */
+export function is_base64(text: string): boolean {
+  if (typeof text !== 'string') throw new TypeError('base64 must be a string');
+  const pad = base64_pad(text);
+  if (pad <= 0) return pad === 0;
+  // Non-zero trailing bits: the last data character must carry only the bits the bytes use.
+  const last = B64_LOOKUP[text.charCodeAt(text.length - pad - 1)]!;
+  return (last & (pad === 1 ? 0b11 : 0b1111)) === 0;
+}
+
 /**
  * Parses standard padded base64 (RFC 4648 §4). Rejects URL-safe characters, missing padding,
  * white space and non-zero trailing bits, so every byte string has exactly one encoding.
  */
 export function from_base64(text: string): Uint8Array {
   if (typeof text !== 'string') throw new TypeError('base64 must be a string');
-  if (!B64_RE.test(text)) throw new TypeError('expected standard padded base64');
-  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  const pad = base64_pad(text);
+  if (pad < 0) throw new TypeError('expected standard padded base64');
   const out = new Uint8Array((text.length / 4) * 3 - pad);
   let o = 0;
   for (let i = 0; i < text.length; i += 4) {

@@ -86,7 +86,7 @@ export class MemoryChain {
       let code_id: number | undefined;
       if (msg.type === 'execute') {
         const info = this.contracts.get(msg.contract);
-        if (info !== undefined) {
+        if (info !== undefined && contracts[info.address] === undefined) {
           contracts[info.address] = info;
           state[info.address] = [...(this.state.get(info.address) ?? new Map()).entries()];
           code_id = info.code_id;
