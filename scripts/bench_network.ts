@@ -33,7 +33,7 @@
  *
  * **Bound**, measured in the same run before any network starts: a 1-worker {@link PoolEnclave}
  * executes blocks of the same transaction kind (bench:enclave's `measure_throughput`; host-side
- * block building and applying included; best of five runs after a warm-up block, as one run of
+ * block building and applying included; best of five runs after 1.5 s of unrecorded warm-up blocks, as one run of
  * 400 transactions is noisy on a shared machine): single-core enclave tx/s. Every validator
  * executes every transaction, so the machine cannot commit more than
  * `single_core × cores ÷ validators`. `ratio = tx_per_s ÷ bound_tx_per_s`. The bound leaves out
@@ -77,9 +77,9 @@ import {
   request_json,
   run_open_loop,
 } from './bench/load.js';
-import { child_processes, rss_mb, validator_pids } from './bench/proc.js';
+import { child_processes, cpu_ms, rss_mb, validator_pids } from './bench/proc.js';
 import { cores, is_main, log, machine_info, percentile, round, text_table } from './bench/report.js';
-import { execute_msg, lane_txs, make_world, measure_throughput } from './bench_enclave.js';
+import { execute_msg, lane_txs, make_world, measure_throughput, warm_pool } from './bench_enclave.js';
 
 /** The latency limit of an unbroken step (issue #5's target), ms. */
 const P99_MAX_MS = 1000;
@@ -101,6 +101,8 @@ const RUN_TXS_MAX = 300_000;
 const BOUND_BLOCKS = 2;
 const BOUND_BLOCK_TXS = 200;
 const BOUND_REPEATS = 5;
+/** Unrecorded execution before the bound's runs (see bench_enclave.ts warm_pool). */
+const BOUND_WARM_MS = 1500;
 const POST_TIMEOUT_MS = 30_000;
 const STREAM_TIMEOUT_MS = 10_000;
 /** How long the deployed contract may take to commit on every validator. */
@@ -440,9 +442,7 @@ async function measure_single_core(): Promise<number> {
     try {
       unwrap(await enclave.load_seed(world.sealed_seed));
       // Warm-up: starts the worker, unseals the seed, compiles the contract, lets the JIT settle.
-      await measure_throughput(enclave, world, [
-        lane_txs(world, 'echo', PAYLOAD_BYTES, true, 1, BOUND_BLOCK_TXS),
-      ]);
+      await warm_pool(enclave, world, 1, BOUND_BLOCK_TXS, BOUND_WARM_MS);
       let best = 0;
       for (let r = 0; r < BOUND_REPEATS; r++) {
         const lane = lane_txs(world, 'echo', PAYLOAD_BYTES, true, BOUND_BLOCKS, BOUND_BLOCK_TXS);
@@ -474,6 +474,14 @@ export interface StepResult {
   refused: number;
   /** p99 of due time → POST sent (the client-side queue), ms. */
   submit_delay_p99_ms: number;
+  /**
+   * CPU time per committed transaction from the first due transaction to the end of the drain,
+   * ms: all validator processes together (host and enclave threads), and this load generator.
+   */
+  validators_cpu_ms_per_tx: number;
+  loadgen_cpu_ms_per_tx: number;
+  /** Share of the machine's cores busy in those processes over the same span (0..1). */
+  cpu_busy_share: number;
 }
 
 /** One validator count's row. */
@@ -509,6 +517,33 @@ function broken_reason(r: {
   if (r.tx_per_s < COMMITTED_SHARE_MIN * r.rate)
     reasons.push(`committed ${r.tx_per_s.toFixed(0)} tx/s of ${r.rate.toFixed(0)} offered`);
   return reasons.length === 0 ? null : reasons.join('; ');
+}
+
+/** CPU used so far by the validators (ms) and by this process (µs), at wall time `wall_ms`. */
+function cpu_now(pids: readonly number[]): { wall_ms: number; nodes_ms: number; self_us: number } {
+  const self = process.cpuUsage();
+  return {
+    wall_ms: performance.now(),
+    nodes_ms: pids.reduce((sum, pid) => sum + cpu_ms(pid), 0),
+    self_us: self.user + self.system,
+  };
+}
+
+/** CPU per committed transaction between two {@link cpu_now} readings (zeros if none committed). */
+function cpu_per_tx(
+  start: ReturnType<typeof cpu_now> | null,
+  end: ReturnType<typeof cpu_now>,
+  committed: number,
+): Pick<StepResult, 'validators_cpu_ms_per_tx' | 'loadgen_cpu_ms_per_tx' | 'cpu_busy_share'> {
+  if (start === null || committed === 0 || end.wall_ms <= start.wall_ms)
+    return { validators_cpu_ms_per_tx: 0, loadgen_cpu_ms_per_tx: 0, cpu_busy_share: 0 };
+  const nodes_ms = end.nodes_ms - start.nodes_ms;
+  const self_ms = (end.self_us - start.self_us) / 1000;
+  return {
+    validators_cpu_ms_per_tx: round(nodes_ms / committed, 3),
+    loadgen_cpu_ms_per_tx: round(self_ms / committed, 3),
+    cpu_busy_share: round((nodes_ms + self_ms) / (end.wall_ms - start.wall_ms) / cores(), 3),
+  };
 }
 
 /** One open-loop run of `txs` at `rate` on `net` (submitting to each account's validator, watching validator 0). */
@@ -576,7 +611,12 @@ async function sweep(validators: number, plan: Plan, single_core_tx_per_s: numbe
         stopped_by = `a step at ${rate.toFixed(0)} tx/s would need ${count} transactions (over ${RUN_TXS_MAX})`;
         return null;
       }
-      const r = await run_at(net, plan, accounts, prepare_txs(p, target, accounts, count, what), rate);
+      const pids = validator_pids(net.network.homes);
+      let cpu_start: { wall_ms: number; nodes_ms: number; self_us: number } | null = null;
+      const r = await run_at(net, plan, accounts, prepare_txs(p, target, accounts, count, what), rate, () => {
+        cpu_start = cpu_now(pids);
+      });
+      const cpu = cpu_per_tx(cpu_start, cpu_now(pids), r.committed);
       const p50 = percentile(r.latencies_ms, 0.5);
       const p99 = percentile(r.latencies_ms, 0.99);
       const step: StepResult = {
@@ -598,13 +638,16 @@ async function sweep(validators: number, plan: Plan, single_core_tx_per_s: numbe
         committed: r.committed,
         refused: r.refused,
         submit_delay_p99_ms: round(percentile(r.submit_delays_ms, 0.99), 1),
+        ...cpu,
       };
       check_interrupted();
       steps.push(step);
       log(
         `  ${what}: offered ${step.offered_tx_per_s} tx/s × ${plan.step_seconds} s → ${step.tx_per_s} tx/s, ` +
           `p50 ${step.p50_ms} ms, p99 ${step.p99_ms} ms, committed ${r.committed}/${count}, lost ${r.lost}, ` +
-          `refused ${r.refused}, submit delay p99 ${step.submit_delay_p99_ms} ms` +
+          `refused ${r.refused}, submit delay p99 ${step.submit_delay_p99_ms} ms, ` +
+          `CPU/tx: validators ${step.validators_cpu_ms_per_tx} ms, load ${step.loadgen_cpu_ms_per_tx} ms, ` +
+          `cores busy ${(step.cpu_busy_share * 100).toFixed(0)} %` +
           (step.broken_reason === null ? '' : ` — broken: ${step.broken_reason}`),
       );
       // Clean: every transaction committed, so the accounts' sequences and the chain agree again.

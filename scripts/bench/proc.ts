@@ -51,3 +51,20 @@ export function rss_mb(pid: number): number {
   if (m === null) throw new Error(`no VmRSS in /proc/${pid}/status`);
   return Number(m[1]) / 1024;
 }
+
+/**
+ * Linux reports process times in /proc in USER_HZ, which the kernel fixes at 100 for every
+ * userspace interface (whatever the internal tick rate), so no sysconf call is needed.
+ */
+const USER_HZ = 100;
+
+/** CPU time (user + system, every thread) that process `pid` has used so far, ms. */
+export function cpu_ms(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after "(comm)": state is field 3, utime field 14, stime field 15 (1-based, proc(5)).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`bad /proc/${pid}/stat`);
+  return ((utime + stime) * 1000) / USER_HZ;
+}
