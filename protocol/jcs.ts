@@ -18,10 +18,25 @@ export const JCS_DEPTH_MAX = 512;
 const LONE_SURROGATE_RE = /\p{Cs}/u;
 
 /**
+ * ES2024 `String.prototype.isWellFormed` where the engine has it (Node 20+, current browsers): a
+ * native scan, many times faster than the regular expression on the kilobytes of base64 and JSON
+ * a block canonicalises. Both answer exactly the same question.
+ */
+const native_is_well_formed = (String.prototype as { isWellFormed?: (this: string) => boolean })
+  .isWellFormed;
+
+/**
  * True when `text` has no lone surrogate, i.e. it is valid Unicode and so has a UTF-8 encoding
  * (RFC 8785 §3.2.2.2 requires this of every string and property name).
  */
 export function is_well_formed(text: string): boolean {
+  if (typeof text !== 'string') throw new TypeError('text must be a string');
+  if (native_is_well_formed !== undefined) return native_is_well_formed.call(text);
+  return !LONE_SURROGATE_RE.test(text);
+}
+
+/** The regular-expression form of {@link is_well_formed}, for engines without the native one (and tests). */
+export function is_well_formed_regex(text: string): boolean {
   if (typeof text !== 'string') throw new TypeError('text must be a string');
   return !LONE_SURROGATE_RE.test(text);
 }

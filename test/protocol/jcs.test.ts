@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { to_hex } from '../../protocol/bytes.js';
-import { is_well_formed, JCS_DEPTH_MAX, jcs, jcs_bytes } from '../../protocol/jcs.js';
+import { is_well_formed, is_well_formed_regex, JCS_DEPTH_MAX, jcs, jcs_bytes } from '../../protocol/jcs.js';
 import { fc_options } from './helpers.js';
 
 describe('jcs', () => {
@@ -85,6 +85,18 @@ describe('jcs', () => {
     expect(is_well_formed('a\ud83d\ude00')).toBe(true);
     expect(is_well_formed('\ude00\ud83d')).toBe(false);
     expect(() => is_well_formed(1 as unknown as string)).toThrow(TypeError);
+  });
+
+  test('property: the native is_well_formed answers as the regular expression does', () => {
+    const surrogates = fc.constantFrom('\ud800', '\udbff', '\udc00', '\udfff', '\ud83d\ude00', 'a', '\u00e9');
+    const text = fc.array(fc.oneof(fc.string({ unit: 'binary' }), surrogates), { maxLength: 12 });
+    fc.assert(
+      fc.property(text, (parts) => {
+        const s = parts.join('');
+        expect(is_well_formed(s)).toBe(is_well_formed_regex(s));
+      }),
+      fc_options(3000),
+    );
   });
 
   const json = fc.jsonValue({ stringUnit: 'binary', maxDepth: 6 });
