@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { Enclave } from '../enclave/api.js';
 import { from_hex, to_base64 } from '../protocol/bytes.js';
 import { jcs } from '../protocol/jcs.js';
+import type { Tx } from '../protocol/tx.js';
 import type { Genesis } from './genesis.js';
 import type { Mempool } from './mempool.js';
 import type { TxRecord } from './records.js';
@@ -80,8 +81,8 @@ export class NodeBackend implements RpcBackend {
     return to_base64(from_hex(this.#genesis.io_pubkey, 32));
   }
 
-  async submit(raw: string) {
-    const added = await this.#m.mempool.add(raw);
+  async submit(raw: string, tx: Tx) {
+    const added = await this.#m.mempool.add(raw, 'client', tx);
     if (added.ok) this.#m.gossip_tx(raw);
     return added;
   }

@@ -154,9 +154,10 @@ export class Mempool {
    * (7, before parsing), parse (7), chain id (7), gas limit (7), a store_code's code compiles (7),
    * signature (4, `client` origin only), sequence (5: committed + this account's pending count),
    * then limits ('full'). A transaction already held answers ok with its hash and is not held
-   * twice. A `peer` transaction's signature is checked later (see the module doc).
+   * twice. A `peer` transaction's signature is checked later (see the module doc). `parsed`, when
+   * given, must be `parse_tx_json(raw)` (the RPC server has already parsed the text to check it).
    */
-  async add(raw: string, origin: MempoolOrigin = 'client'): Promise<MempoolAdd> {
+  async add(raw: string, origin: MempoolOrigin = 'client', parsed?: Tx): Promise<MempoolAdd> {
     if (typeof raw !== 'string') throw new TypeError('transaction must be a string');
     if (origin !== 'client' && origin !== 'peer') throw new TypeError("origin must be 'client' or 'peer'");
     // UTF-8 never takes fewer bytes than UTF-16 units, so the cheap length check bounds the
@@ -168,7 +169,7 @@ export class Mempool {
       return refuse(7, `transaction is over ${this.#limits.tx_bytes_max} bytes`);
     let tx: Tx;
     try {
-      tx = parse_tx_json(raw);
+      tx = parsed ?? parse_tx_json(raw);
     } catch (error) {
       if (error instanceof MalformedTxError) return refuse(7, error.message);
       throw error;

@@ -503,8 +503,8 @@ export class RpcServer {
       throw new RpcError(400, RpcErrorCode.BAD_REQUEST, 'wait must be "commit"');
     check_json_content_type(req);
     const raw = await read_body(req, this.#limits.body_bytes_max);
-    check_tx(parse_json_body(raw));
-    const submitted = await this.#backend.submit(raw);
+    const tx = check_tx(parse_json_body(raw));
+    const submitted = await this.#backend.submit(raw, tx);
     if (!submitted.ok) throw this.#refusal(submitted);
     if (wait === null) return ok({ hash: submitted.hash }, 202);
     const outcome = await this.#wait_commit(submitted.hash, res);

@@ -5,6 +5,7 @@
  */
 
 import type { ContractInfo } from '../../enclave/api.js';
+import type { Tx } from '../../protocol/tx.js';
 import type { TxRecord } from '../records.js';
 
 /** One event of the live stream `GET /v1/events`: a committed block, or one of its transactions. */
@@ -34,8 +35,11 @@ export interface RpcBackend {
   status(): Promise<RpcStatus>;
   /** pk_io as 64 hex; the server answers GET /registration/v1beta1/tx-key with {"key": base64(bytes)}. */
   io_pubkey(): Promise<string>;
-  /** The raw request body text of POST /v1/txs (already checked to be a well-formed transaction). */
-  submit(raw: string): Promise<{ ok: true; hash: string } | SubmitRefusal>;
+  /**
+   * The raw request body text of POST /v1/txs, already checked to be a well-formed transaction,
+   * and that check's result (`parse_tx_json(raw)`), so the text is parsed once per submission.
+   */
+  submit(raw: string, tx: Tx): Promise<{ ok: true; hash: string } | SubmitRefusal>;
   /** The committed record, or null when `hash` is not committed (yet). */
   get_tx(hash: string): Promise<TxRecord | null>;
   /**
