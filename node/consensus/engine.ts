@@ -38,6 +38,7 @@ import {
   block_hash,
   type Commit,
   type ConsensusMessage,
+  cached_verify_hex,
   commit_hash,
   type Evidence,
   GENESIS_PARENT_HASH,
@@ -255,6 +256,8 @@ export class ConsensusEngine {
   readonly #self: Hex;
   readonly #behaviour: Behaviour;
   readonly #rebroadcast_ms: number;
+  /** Vote and commit signature checks, remembering valid ones: precommits come back in the next block's last_commit. */
+  readonly #verify = cached_verify_hex();
 
   #state: 'new' | 'starting' | 'running' | 'stopped' | 'halted' = 'new';
   #height = 0;
@@ -538,7 +541,7 @@ export class ConsensusEngine {
     if (commit.height !== parent.height || commit.block_hash !== block_hash(this.#m.p, parent)) {
       throw new RangeError('from.last_commit does not commit from.parent');
     }
-    const why = verify_commit(this.#m.p, this.#opts.chain_id, this.#validators, commit);
+    const why = verify_commit(this.#m.p, this.#opts.chain_id, this.#validators, commit, this.#verify);
     if (why !== null) throw new RangeError(`from.last_commit: ${why}`);
   }
 
@@ -658,7 +661,7 @@ export class ConsensusEngine {
 
   #verify_vote(vote: Vote): boolean {
     const bytes = vote_sign_bytes(this.#opts.chain_id, vote);
-    return verify_hex(this.#m.p, vote.signature, bytes, vote.validator);
+    return this.#verify(this.#m.p, vote.signature, bytes, vote.validator);
   }
 
   #on_proposal(proposal: Proposal): void {
@@ -793,7 +796,8 @@ export class ConsensusEngine {
     const commit = proposal.block.last_commit;
     if (commit === null || commit.height !== proposal.height - 1 || commit.height < this.#height) return;
     if (commit.block_hash !== proposal.block.header.prev_block_hash) return;
-    if (verify_commit(this.#m.p, this.#opts.chain_id, this.#validators, commit) !== null) return;
+    if (verify_commit(this.#m.p, this.#opts.chain_id, this.#validators, commit, this.#verify) !== null)
+      return;
     if (proposal.height > this.#proven_height) this.#proven_height = proposal.height;
     if (commit.height === this.#height && commit.round <= this.#round + this.#limits.future_rounds_max) {
       for (const sig of commit.signatures) {
@@ -1071,7 +1075,7 @@ export class ConsensusEngine {
     if (lc === null) return 'no last_commit';
     if (lc.height !== this.#height - 1 || lc.block_hash !== this.#parent_hash)
       return 'last_commit not for the parent';
-    const why = verify_commit(p, this.#opts.chain_id, this.#validators, lc);
+    const why = verify_commit(p, this.#opts.chain_id, this.#validators, lc, this.#verify);
     return why === null ? null : `last_commit: ${why}`;
   }
 
@@ -1338,7 +1342,7 @@ export class ConsensusEngine {
       return vote !== undefined ? [{ validator: v.pubkey, signature: vote.signature }] : [];
     });
     const commit: Commit = { height: this.#height, round, block_hash: hash, signatures };
-    const why = verify_commit(this.#m.p, this.#opts.chain_id, this.#validators, commit);
+    const why = verify_commit(this.#m.p, this.#opts.chain_id, this.#validators, commit, this.#verify);
     if (why !== null) {
       this.#halt(`built an invalid commit: ${why}`, null);
       return;

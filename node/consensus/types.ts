@@ -193,6 +193,31 @@ export function verify_hex(p: CryptoProvider, signature: Hex, message: Uint8Arra
   }
 }
 
+/** A signature check with {@link verify_hex}'s signature. */
+export type VerifyHex = (p: CryptoProvider, signature: Hex, message: Uint8Array, pubkey: Hex) => boolean;
+
+/**
+ * {@link verify_hex} that remembers the signatures it found valid (bounded, oldest dropped
+ * first), keyed by public key, signature and the whole message: a validator verifies each
+ * precommit when it arrives and again inside the next block's `last_commit`, and peers re-send
+ * votes. Only successes are kept, and only for the exact message, so an answer from the cache is
+ * the answer Ed25519 would give. Host side only: the enclave's light client verifies for itself.
+ */
+export function cached_verify_hex(entries_max = 4096): VerifyHex {
+  if (!Number.isSafeInteger(entries_max) || entries_max < 1)
+    throw new RangeError('entries_max must be a positive integer');
+  const valid = new Set<string>();
+  return (p, signature, message, pubkey) => {
+    if (typeof signature !== 'string' || typeof pubkey !== 'string') return false;
+    const key = `${pubkey}:${signature}:${to_hex(message)}`;
+    if (valid.has(key)) return true;
+    if (!verify_hex(p, signature, message, pubkey)) return false;
+    if (valid.size >= entries_max) valid.delete(valid.values().next().value as string);
+    valid.add(key);
+    return true;
+  };
+}
+
 /** Total voting power. */
 export function total_power(validators: readonly Validator[]): number {
   return validators.reduce((sum, v) => sum + v.power, 0);
@@ -212,6 +237,7 @@ export function verify_commit(
   chain_id: string,
   validators: readonly Validator[],
   commit: Commit,
+  verify: VerifyHex = verify_hex,
 ): string | null {
   const by_key = new Map(validators.map((v) => [v.pubkey, v.power]));
   const seen = new Set<Hex>();
@@ -228,7 +254,7 @@ export function verify_commit(
       return `commit signed by unknown validator ${sig.validator.slice(0, 8)}`;
     if (seen.has(sig.validator)) return 'commit has a validator twice';
     seen.add(sig.validator);
-    if (!verify_hex(p, sig.signature, bytes, sig.validator)) return 'commit signature does not verify';
+    if (!verify(p, sig.signature, bytes, sig.validator)) return 'commit signature does not verify';
     power += validator_power;
   }
   return is_quorum(power, total_power(validators)) ? null : 'commit lacks 2/3 of the voting power';

@@ -749,9 +749,15 @@ export class ChainStore {
         next_code_id++;
       }
       // Keep the record of the occurrence that counted: a replay of a committed tx is refused
-      // (code 5) and must not hide the original result; a refused one may count later.
-      const prior = tx_records.get(record.hash) ?? (await this.#read_tx(record.hash));
-      if (prior === null || !counted(prior)) tx_records.set(record.hash, record);
+      // (code 5) and must not hide the original result; a refused one may count later. An
+      // occurrence that counts is the first to (its sequence was unused), so only a refused one
+      // needs the earlier record looked up, which spares a read per transaction.
+      if (counted(record)) {
+        tx_records.set(record.hash, record);
+      } else {
+        const prior = tx_records.get(record.hash) ?? (await this.#read_tx(record.hash));
+        if (prior === null || !counted(prior)) tx_records.set(record.hash, record);
+      }
     }
     for (const [hash_key, record] of tx_records) put(tx_key(hash_key), record);
     const listed = Array.isArray(output.codes) ? output.codes : reject('output.codes must be a list');
