@@ -1,29 +1,34 @@
 /**
- * One TCP connection of the peer-to-peer transport: the mutually authenticated handshake, then
- * signed, sequence-numbered frames in both directions, a bounded send queue and a keepalive.
+ * One TCP connection of the peer-to-peer transport: the mutually authenticated handshake with an
+ * ephemeral X25519 exchange, then MAC'd, sequence-numbered frames in both directions, a bounded
+ * send queue and a keepalive.
  * It knows nothing of other connections; {@link ConnectionHooks} let the transport decide who is
  * acceptable and what frames mean. Internal to node/p2p (docs/p2p.md describes the protocol).
  * @module
  */
 
 import type { Socket } from 'node:net';
-import { from_utf8, to_hex } from '../../protocol/bytes.js';
+import { from_hex, from_utf8, to_hex } from '../../protocol/bytes.js';
 import { jcs } from '../../protocol/jcs.js';
-import type { CryptoProvider } from '../../protocol/provider.js';
+import type { CryptoProvider, X25519Secret } from '../../protocol/provider.js';
 import { encode_frame, FRAME_HEADER_BYTES, FrameDecoder, FrameTooLargeError } from './framing.js';
 import {
+  body_fault,
+  EPHEMERAL_BYTES,
+  encode_session_frame,
   FRAME_OVERHEAD_BYTES_MAX,
   type FrameKind,
-  frame_sign_bytes,
   frame_text,
   HANDSHAKE_FRAME_BYTES_MAX,
   type Hello,
   hello_sign_bytes,
   NONCE_BYTES,
+  open_session_frame,
   parse_frame,
   parse_hello,
   parse_hello_auth,
   session_id,
+  session_keys,
   verify_signature_hex,
   type WireFrame,
 } from './wire.js';
@@ -37,7 +42,7 @@ export type ConnectionState = 'connecting' | 'handshake' | 'open' | 'closed';
 /** What enqueuing a frame did. */
 export type SendResult = 'queued' | 'full' | 'closed';
 
-/** Signs with the node's validator key (the transport's `TransportSigner`). */
+/** Signs with the node's validator key (the transport's `TransportSigner`); used only in the handshake. */
 export interface ConnectionSigner {
   readonly pubkey: string;
   sign(message: Uint8Array): Uint8Array;
@@ -61,7 +66,7 @@ export interface ConnectionHooks {
   check_hello(conn: Connection, hello: Hello): string | null;
   /** The handshake completed: the peer proved its key and the session is open. */
   opened(conn: Connection): void;
-  /** A session frame passed every check (order, signature) and is not a ping. */
+  /** A session frame passed every check (tag, shape, order, body) and is not a ping. */
   frame(conn: Connection, frame: WireFrame): void;
   /** The connection closed; `was_open` tells whether its handshake had completed. */
   closed(conn: Connection, reason: string, was_open: boolean): void;
@@ -69,10 +74,10 @@ export interface ConnectionHooks {
   queue_event(conn: Connection, full: boolean, dropped_frames: number): void;
 }
 
-function random_nonce(): string {
-  const bytes = new Uint8Array(NONCE_BYTES);
+function random_bytes(n: number): Uint8Array {
+  const bytes = new Uint8Array(n);
   globalThis.crypto.getRandomValues(bytes);
-  return to_hex(bytes);
+  return bytes;
 }
 
 function error_reason(err: unknown): string {
@@ -101,10 +106,17 @@ export class Connection {
   readonly #signer: ConnectionSigner;
   readonly #hooks: ConnectionHooks;
   readonly #decoder = new FrameDecoder(HANDSHAKE_FRAME_BYTES_MAX);
-  readonly #nonce = random_nonce();
+  readonly #nonce = to_hex(random_bytes(NONCE_BYTES));
+  /** This connection's X25519 key pair; the secret is dropped once the shared secret is computed. */
+  #ephemeral: X25519Secret | null;
+  readonly #ephemeral_hex: string;
+  /** `X25519(own ephemeral, peer ephemeral)`, held from the peer's hello until its signature verifies. */
+  #shared: Uint8Array | null = null;
   #state: ConnectionState;
   #peer_hello: Hello | null = null;
-  #session: string | null = null;
+  /** MAC key of the frames we send, and of the frames we accept, once open. */
+  #send_key: Uint8Array | null = null;
+  #recv_key: Uint8Array | null = null;
   #send_seq = 0;
   #recv_seq = 0;
   #queued_frames = 0;
@@ -141,6 +153,8 @@ export class Connection {
     this.#p = modules.p;
     this.#signer = modules.signer;
     this.#hooks = modules.hooks;
+    this.#ephemeral = this.#p.x25519_secret(random_bytes(EPHEMERAL_BYTES));
+    this.#ephemeral_hex = to_hex(this.#ephemeral.public_key);
     this.remote = opts.remote ?? `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#on_data(chunk));
@@ -188,7 +202,7 @@ export class Connection {
   }
 
   /**
-   * Signs and queues one frame. `body_text` must be `jcs(body)` and the frame must fit
+   * MACs and queues one frame. `body_text` must be `body_text(body)` (wire.ts) and the frame must fit
    * `frame_bytes_max` (the transport checks sizes before it calls). Drops the frame and answers
    * 'full' when `send_queue_frames_max` frames are already waiting, or when the frame would take
    * the queue past `send_queue_bytes_max` bytes (a frame into an empty queue always fits), rather
@@ -196,7 +210,7 @@ export class Connection {
    */
   send(kind: FrameKind, id: number | null, body_text: string): SendResult {
     if (this.#state !== 'open') return 'closed';
-    // Bound the frame before signing it, so a dropped frame costs no signature.
+    // Bound the frame before building it, so a dropped frame costs no MAC.
     const bytes_bound = FRAME_HEADER_BYTES + Buffer.byteLength(body_text, 'utf8') + FRAME_OVERHEAD_BYTES_MAX;
     if (
       this.#queued_frames >= this.#config.send_queue_frames_max ||
@@ -206,14 +220,10 @@ export class Connection {
       this.#dropped_frames++;
       return 'full';
     }
-    const session = this.#session;
-    if (session === null) throw new Error('p2p invariant: an open connection has a session');
+    const key = this.#send_key;
+    if (key === null) throw new Error('p2p invariant: an open connection has session keys');
     const seq = this.#send_seq + 1;
-    const signature = this.#signer.sign(frame_sign_bytes(session, seq, kind, id, body_text));
-    if (!(signature instanceof Uint8Array) || signature.length !== 64) {
-      throw new TypeError('signer must return a 64-byte Ed25519 signature');
-    }
-    const buf = encode_frame(frame_text(seq, kind, id, body_text, to_hex(signature)));
+    const buf = encode_session_frame(this.#p, key, frame_text(seq, kind, id, body_text));
     if (buf.length - FRAME_HEADER_BYTES > this.#config.frame_bytes_max || buf.length > bytes_bound) {
       throw new Error('p2p invariant: a frame is over frame_bytes_max or its size bound');
     }
@@ -247,6 +257,10 @@ export class Connection {
     if (this.#keepalive !== null) clearInterval(this.#keepalive);
     this.#timer = null;
     this.#keepalive = null;
+    this.#ephemeral = null;
+    this.#shared = null;
+    this.#send_key = null;
+    this.#recv_key = null;
     for (const timer of this.inbound_timers) clearTimeout(timer);
     this.inbound_timers.clear();
     this.#socket.destroy();
@@ -267,6 +281,7 @@ export class Connection {
       chain_id: this.#config.chain_id,
       pubkey: this.#signer.pubkey,
       nonce: this.#nonce,
+      ephemeral: this.#ephemeral_hex,
     });
   }
 
@@ -292,17 +307,22 @@ export class Connection {
         throw err;
       }
       if (payload === null) return;
-      const value = parse_json(payload);
-      if (value === undefined) {
-        this.close('frame is not UTF-8 JSON');
-        return;
-      }
       try {
-        if (this.#state === 'handshake') this.#on_handshake(value);
-        else this.#on_frame(value);
+        if (this.#state === 'handshake') {
+          // Handshake frames are plain JSON; session frames carry a tag that is checked first.
+          const value = parse_json(payload);
+          if (value === undefined) {
+            this.close('frame is not UTF-8 JSON');
+            return;
+          }
+          this.#on_handshake(value);
+        } else {
+          this.#on_frame(payload);
+        }
       } catch (err) {
         // A throw here would escape a socket callback and end the process; it can only come from
-        // the signer or a broken invariant, and either way this connection cannot go on.
+        // the signer, the provider or a broken invariant, and either way this connection cannot
+        // go on.
         this.close(`internal error: ${error_reason(err)}`);
         return;
       }
@@ -327,10 +347,21 @@ export class Connection {
         this.close(refusal);
         return;
       }
+      const ephemeral = this.#ephemeral;
+      if (ephemeral === null) throw new Error('p2p invariant: a handshake has its ephemeral key');
+      // Computed before signing, so a handshake that could never yield session keys costs no
+      // signature: a small-order point (RFC 7748 §6.1) gives an all-zero secret, refused as null.
+      const shared = ephemeral.shared(from_hex(hello.ephemeral, EPHEMERAL_BYTES));
+      if (shared === null) {
+        this.close('hello has a small-order ephemeral key');
+        return;
+      }
+      this.#ephemeral = null;
+      this.#shared = shared;
       this.#peer_hello = hello;
       // Only now, with the peer's key and chain id acceptable, do we sign its challenge.
       const signature = this.#signer.sign(
-        hello_sign_bytes(this.#config.chain_id, own, hello.pubkey, hello.nonce),
+        hello_sign_bytes(this.#config.chain_id, own, hello.pubkey, hello.nonce, this.#ephemeral_hex),
       );
       if (!(signature instanceof Uint8Array) || signature.length !== 64) {
         throw new TypeError('signer must return a 64-byte Ed25519 signature');
@@ -343,20 +374,30 @@ export class Connection {
       this.close(auth);
       return;
     }
-    const peer = this.#peer_hello.pubkey;
-    const signed = hello_sign_bytes(this.#config.chain_id, peer, own, this.#nonce);
+    const peer_hello = this.#peer_hello;
+    const peer = peer_hello.pubkey;
+    const signed = hello_sign_bytes(this.#config.chain_id, peer, own, this.#nonce, peer_hello.ephemeral);
     if (!verify_signature_hex(this.#p, auth.signature, signed, peer)) {
       this.close('bad handshake signature');
       return;
     }
+    const shared = this.#shared;
+    if (shared === null) throw new Error('p2p invariant: a signed handshake has its shared secret');
     const dialer_is_us = this.#role === 'dialer';
-    this.#session = session_id(this.#p, {
+    const session = session_id(this.#p, {
       chain_id: this.#config.chain_id,
       dialer: dialer_is_us ? own : peer,
       acceptor: dialer_is_us ? peer : own,
-      dialer_nonce: dialer_is_us ? this.#nonce : this.#peer_hello.nonce,
-      acceptor_nonce: dialer_is_us ? this.#peer_hello.nonce : this.#nonce,
+      dialer_nonce: dialer_is_us ? this.#nonce : peer_hello.nonce,
+      acceptor_nonce: dialer_is_us ? peer_hello.nonce : this.#nonce,
+      dialer_ephemeral: dialer_is_us ? this.#ephemeral_hex : peer_hello.ephemeral,
+      acceptor_ephemeral: dialer_is_us ? peer_hello.ephemeral : this.#ephemeral_hex,
     });
+    const keys = session_keys(this.#p, shared, session);
+    this.#shared = null;
+    // Each side sends with its own direction's key, so its frames reflected back never verify.
+    this.#send_key = dialer_is_us ? keys.dialer_to_acceptor : keys.acceptor_to_dialer;
+    this.#recv_key = dialer_is_us ? keys.acceptor_to_dialer : keys.dialer_to_acceptor;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     this.#state = 'open';
@@ -365,14 +406,33 @@ export class Connection {
       try {
         this.#tick();
       } catch (err) {
-        // Only the signer can throw here; an exception in a timer would end the process.
+        // Only the provider or a broken invariant can throw here; an exception in a timer would
+        // end the process.
         this.close(`internal error: ${error_reason(err)}`);
       }
     }, this.#config.ping_interval_ms);
     this.#hooks.opened(this);
   }
 
-  #on_frame(value: unknown): void {
+  #on_frame(payload: Buffer): void {
+    const key = this.#recv_key;
+    if (key === null) throw new Error('p2p invariant: an open connection has session keys');
+    // Authenticate before anything of the text is decoded or parsed; every tag mismatch (tampered,
+    // from another session, reflected, forged) closes with the same reason.
+    const text = open_session_frame(this.#p, key, payload);
+    if (text === 'short') {
+      this.close(`session frame of ${payload.length} bytes is too short`);
+      return;
+    }
+    if (text === 'bad mac') {
+      this.close('bad frame mac');
+      return;
+    }
+    const value = parse_json(text);
+    if (value === undefined) {
+      this.close('frame is not UTF-8 JSON');
+      return;
+    }
     const frame = parse_frame(value);
     if (typeof frame === 'string') {
       this.close(frame);
@@ -384,20 +444,10 @@ export class Connection {
       this.close(`frame seq ${frame.seq} where ${this.#recv_seq + 1} was due`);
       return;
     }
-    let body_text: string;
-    try {
-      body_text = jcs(frame.body);
-    } catch {
+    // JSON.parse can still yield what no honest sender sends (1e999 as Infinity, a lone surrogate
+    // from an escape, deep nesting): only bodies `body_text` would accept are delivered.
+    if (body_fault(frame.body) !== null) {
       this.close('frame body has no canonical form');
-      return;
-    }
-    const session = this.#session;
-    const peer = this.#peer_hello?.pubkey;
-    if (session === null || peer === undefined)
-      throw new Error('p2p invariant: an open connection has a session');
-    const signed = frame_sign_bytes(session, frame.seq, frame.kind, frame.id, body_text);
-    if (!verify_signature_hex(this.#p, frame.signature, signed, peer)) {
-      this.close('bad frame signature');
       return;
     }
     this.#recv_seq = frame.seq;
@@ -418,7 +468,7 @@ export class Connection {
 }
 
 /** JSON of strictly decoded UTF-8, or undefined when it is neither. */
-function parse_json(payload: Buffer): unknown {
+function parse_json(payload: Uint8Array): unknown {
   try {
     return JSON.parse(from_utf8(payload)) as unknown;
   } catch {

@@ -1,17 +1,24 @@
 /**
  * The peer-to-peer transport of Cloister validators (docs/p2p.md): TCP connections between the
  * validators listed in configuration, mutually authenticated with their Ed25519 validator keys,
- * with every frame signed and numbered, one connection per pair of validators (the lower key
- * dials), reconnection with exponential backoff, and a limit or a deadline on everything.
+ * with every frame MAC'd under keys of its session and numbered, one connection per pair of
+ * validators (the lower key dials), reconnection with exponential backoff, and a limit or a
+ * deadline on everything.
  * Validators are separate processes, possibly on separate machines: only addresses are shared.
  * @module
  */
 
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { jcs } from '../../protocol/jcs.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 import { Connection, type ConnectionConfig, type ConnectionHooks } from './connection.js';
-import { FRAME_OVERHEAD_BYTES_MAX, type Hello, is_chain_id, is_key_hex, type WireFrame } from './wire.js';
+import {
+  body_text,
+  FRAME_OVERHEAD_BYTES_MAX,
+  type Hello,
+  is_chain_id,
+  is_key_hex,
+  type WireFrame,
+} from './wire.js';
 
 /** Where a validator listens: its public key and its TCP address. */
 export interface PeerAddress {
@@ -87,7 +94,10 @@ export const P2P_LIMITS = Object.freeze({
   remote_error_chars_max: 200,
 });
 
-/** Signs with the node's validator key; `pubkey` is its 64-hex Ed25519 public key. */
+/**
+ * Signs with the node's validator key; `pubkey` is its 64-hex Ed25519 public key. Used only in
+ * handshakes: session frames are MAC'd.
+ */
 export interface TransportSigner {
   readonly pubkey: string;
   sign(message: Uint8Array): Uint8Array;
@@ -190,7 +200,7 @@ function describe_error(err: unknown): string {
 }
 
 /**
- * Authenticated, signed messaging between the validators of one chain. Construct, {@link start},
+ * Authenticated, numbered messaging between the validators of one chain. Construct, {@link start},
  * then talk; {@link stop} ends it for good (a restarted node makes a new instance).
  */
 export class Transport {
@@ -224,7 +234,13 @@ export class Transport {
     if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
     if (typeof modules !== 'object' || modules === null) throw new TypeError('modules must be an object');
     const { p, signer, log } = modules;
-    if (typeof p?.ed25519_verify !== 'function' || typeof p.sha256 !== 'function') {
+    if (
+      typeof p?.ed25519_verify !== 'function' ||
+      typeof p.sha256 !== 'function' ||
+      typeof p.hmac_sha256 !== 'function' ||
+      typeof p.hkdf !== 'function' ||
+      typeof p.x25519_secret !== 'function'
+    ) {
       throw new TypeError('modules.p must be a CryptoProvider');
     }
     if (typeof signer?.sign !== 'function' || !is_key_hex(signer.pubkey)) {
@@ -595,9 +611,12 @@ export class Transport {
     return this.#peers.get(to)?.link ?? null;
   }
 
-  /** `jcs(body)`, checked against the frame limit (TypeError for non-JSON, TOO_LARGE when over). */
+  /**
+   * `JSON.stringify(body)` once checked (wire.ts `body_text`), and checked against the frame limit
+   * (TypeError for non-JSON, TOO_LARGE when over). Called once per send or broadcast, not per peer.
+   */
   #body_text(body: unknown): string {
-    const text = jcs(body);
+    const text = body_text(body);
     const bytes = Buffer.byteLength(text, 'utf8');
     if (bytes + FRAME_OVERHEAD_BYTES_MAX > this.#opts.frame_bytes_max) {
       throw new TransportError(
@@ -844,7 +863,7 @@ export class Transport {
       try {
         this.#answer(conn, from, id, kind, answer);
       } catch (err) {
-        // Only the signer can throw here; the connection cannot go on without it.
+        // Only the provider or a broken invariant can throw here; the connection cannot go on.
         conn.close(`cannot answer: ${describe_error(err)}`);
       }
     };
@@ -869,7 +888,7 @@ export class Transport {
       this.#log('p2p.bad_response', { peer: short(to), id, reason: why });
       answer = { message: why };
       answer_kind = 'err';
-      text = jcs(answer);
+      text = body_text(answer);
     }
     if (!this.#passes_filter(to, answer)) return;
     // A full queue drops the answer like any other frame; the caller then times out.
