@@ -79,7 +79,7 @@ import {
 } from './bench/load.js';
 import { child_processes, cpu_ms, rss_mb, validator_pids } from './bench/proc.js';
 import { cores, is_main, log, machine_info, percentile, round, text_table } from './bench/report.js';
-import { execute_msg, lane_txs, make_world, measure_throughput, warm_pool } from './bench_enclave.js';
+import { execute_msg, lane_txs, make_world, measure_throughput, warm_pool } from './bench/world.js';
 
 /** The latency limit of an unbroken step (issue #5's target), ms. */
 const P99_MAX_MS = 1000;

@@ -23,6 +23,7 @@ describe('bench:enclave', () => {
     );
     const json = JSON.parse(readFileSync(out, 'utf8')) as {
       results: Record<string, unknown>[];
+      costs: Record<string, unknown>[];
       machine: Record<string, unknown>;
     };
     expect(json.results.length).toBeGreaterThan(0);
@@ -46,9 +47,31 @@ describe('bench:enclave', () => {
     expect(typeof m['platform']).toBe('string');
     expect(m['total_mem_bytes']).toBeGreaterThan(0);
     expect(readFileSync(svg, 'utf8').startsWith('<svg')).toBe(true);
-    // A header, a rule, then one row per result.
-    const lines = stdout.trim().split('\n');
+    // The cost breakdown: every stage positive, and the parts add up to the whole.
+    expect(json.costs.length).toBeGreaterThan(0);
+    for (const c of json.costs) {
+      expect(['native', 'noble']).toContain(c['provider']);
+      const stages = ['parse_us', 'hash_us', 'verify_us', 'open_us', 'seal_us'].map((k) => c[k] as number);
+      for (const v of [...stages, c['execute_us'] as number, c['pool_us'] as number])
+        expect(typeof v === 'number' && v > 0).toBe(true);
+      const sum = stages.reduce((a, b) => a + b, 0) + (c['other_us'] as number);
+      expect(Math.abs(sum - (c['execute_us'] as number))).toBeLessThan(0.5);
+      expect(
+        Math.abs((c['execute_us'] as number) + (c['hop_us'] as number) - (c['pool_us'] as number)),
+      ).toBeLessThan(0.2);
+    }
+    // The matrix table (a header, a rule, one row per result), a blank line, then the breakdown
+    // (a caption, a header, a rule, one row per cost row).
+    const [matrix, breakdown] = stdout.trim().split('\n\n') as [string, string];
+    const lines = matrix.split('\n');
     expect(lines.length).toBe(json.results.length + 2);
+    const cost_lines = breakdown.split('\n');
+    expect(cost_lines.length).toBe(json.costs.length + 3);
+    expect(cost_lines[3]!.trim().split(/\s+/).slice(0, 3)).toEqual([
+      json.costs[0]!['provider'],
+      json.costs[0]!['contract'],
+      String(json.costs[0]!['payload_bytes']),
+    ]);
     json.results.forEach((r, i) => {
       const cells = lines[i + 2]!.trim().split(/\s+/);
       expect(cells.slice(0, 4)).toEqual([
