@@ -1400,7 +1400,8 @@ export class ConsensusEngine {
     if (decision.kind === 'reuse') return decision.signature;
     const bytes = this.#sign_bytes(position);
     const signature = this.#m.signer.sign(bytes);
-    if (!verify_hex(this.#m.p, signature, bytes, this.#self)) {
+    // Through the cache: our own precommit comes back in the next block's last_commit.
+    if (!this.#verify(this.#m.p, signature, bytes, this.#self)) {
       this.#halt('signer produced a signature that does not verify with its pubkey', null);
       return null;
     }
