@@ -134,6 +134,8 @@ Sweep options:
   --drain-seconds S    after a step's last transaction is due, wait at most S s for its
                        commits; the rest count as lost (default 15)
   --no-refine          no extra step between the last unbroken and the first broken rate
+  --idle-seconds S     before the load, S s with none: blocks committed and validator CPU
+                       per block, the fixed cost of a block (default 5; --quick 3; 0 skips)
 Soak options (memory: is a validator's resident memory flat under constant load?):
   --soak SECONDS       one network, constant load for SECONDS, RSS of each validator sampled
   --rate R             the soak's offered tx/s (required with --soak)
@@ -188,6 +190,8 @@ interface Plan {
   in_flight_max: number;
   /** Whether to add one step between the last good and the first broken rate. */
   refine: boolean;
+  /** Seconds with no load before the warm-up, measuring the cost of a block (0: skip). */
+  idle_seconds: number;
   soak: { seconds: number; rate: number } | null;
   out: string | undefined;
   svg: string;
@@ -208,6 +212,7 @@ export function parse_plan(argv: string[]): Plan | null {
         growth: { type: 'string' },
         'drain-seconds': { type: 'string' },
         'no-refine': { type: 'boolean' },
+        'idle-seconds': { type: 'string' },
         soak: { type: 'string' },
         rate: { type: 'string' },
         port: { type: 'string' },
@@ -265,6 +270,7 @@ export function parse_plan(argv: string[]): Plan | null {
     accounts: int_option(str('accounts'), 'accounts', 64, 1, 1024),
     in_flight_max: int_option(str('in-flight-max'), 'in-flight-max', 2000, 10, 100_000),
     refine: values['no-refine'] !== true,
+    idle_seconds: number_option(str('idle-seconds'), 'idle-seconds', quick ? 3 : 5, 0, 600),
     soak,
     out,
     svg,
@@ -484,6 +490,17 @@ export interface StepResult {
   cpu_busy_share: number;
 }
 
+/** Blocks and validator CPU over a window with no load. */
+export interface IdleResult {
+  seconds: number;
+  blocks: number;
+  blocks_per_s: number;
+  /** CPU time of all validator processes together per committed (empty) block, ms. */
+  cpu_ms_per_block: number;
+  /** Share of the machine's cores the validators kept busy. */
+  cpu_busy_share: number;
+}
+
 /** One validator count's row. */
 export interface NetworkResult {
   validators: number;
@@ -495,6 +512,8 @@ export interface NetworkResult {
   offered_tx_per_s: number;
   /** Even the first (lowest) step broke: the row is that step, not a sustainable load. */
   saturated: boolean;
+  /** The network with no load (null when skipped): what a block costs by itself. */
+  idle: IdleResult | null;
   note: string;
   steps: StepResult[];
 }
@@ -543,6 +562,37 @@ function cpu_per_tx(
     validators_cpu_ms_per_tx: round(nodes_ms / committed, 3),
     loadgen_cpu_ms_per_tx: round(self_ms / committed, 3),
     cpu_busy_share: round((nodes_ms + self_ms) / (end.wall_ms - start.wall_ms) / cores(), 3),
+  };
+}
+
+/**
+ * The network with no load for `seconds`: committed heights and validator CPU at both ends of the
+ * window. A measurement window, not a wait for an event: nothing is expected to happen.
+ */
+async function measure_idle(net: Net, seconds: number): Promise<IdleResult> {
+  const pids = validator_pids(net.network.homes);
+  const height = async () =>
+    (
+      await request_json<{ height: number }>(net.agents[0]!, net.urls[0]!, '/v1/status', {
+        method: 'GET',
+        timeout_ms: STREAM_TIMEOUT_MS,
+      })
+    ).height;
+  const h0 = await height();
+  const c0 = cpu_now(pids);
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const h1 = await height();
+  const c1 = cpu_now(pids);
+  check_interrupted();
+  const blocks = h1 - h0;
+  const wall_s = (c1.wall_ms - c0.wall_ms) / 1000;
+  const nodes_ms = c1.nodes_ms - c0.nodes_ms;
+  return {
+    seconds,
+    blocks,
+    blocks_per_s: round(blocks / wall_s, 2),
+    cpu_ms_per_block: blocks > 0 ? round(nodes_ms / blocks, 2) : 0,
+    cpu_busy_share: round(nodes_ms / (wall_s * 1000) / cores(), 3),
   };
 }
 
@@ -598,9 +648,17 @@ async function sweep(validators: number, plan: Plan, single_core_tx_per_s: numbe
   const net = await start_network(validators, plan.port);
   const steps: StepResult[] = [];
   let stopped_by = '';
+  let idle: IdleResult | null = null;
   try {
     const target = await deploy_echo(net);
     log(`  echo instantiated at ${target.contract}`);
+    if (plan.idle_seconds > 0) {
+      idle = await measure_idle(net, plan.idle_seconds);
+      log(
+        `  idle ${idle.seconds} s: ${idle.blocks} empty blocks (${idle.blocks_per_s}/s), ` +
+          `${idle.cpu_ms_per_block} ms of validator CPU per block, cores busy ${(idle.cpu_busy_share * 100).toFixed(0)} %`,
+      );
+    }
     const accounts = Array.from({ length: plan.accounts }, (_, i) => new LoadAccount(p, i % validators));
     const step_at = async (
       rate: number,
@@ -708,6 +766,7 @@ async function sweep(validators: number, plan: Plan, single_core_tx_per_s: numbe
     ratio: round(row.tx_per_s / bound, 3),
     offered_tx_per_s: row.offered_tx_per_s,
     saturated: best === undefined,
+    idle,
     note,
     steps,
   };
@@ -807,6 +866,12 @@ export interface SoakResult {
   samples: { t_s: number; rss_mb: number[] }[];
   growth_pct: number;
   growth_pct_by_validator: number[];
+  /**
+   * The same comparison from the soak's midpoint: the last W s vs [S/2, S/2 + W). Not part of
+   * the verdict; it tells a heap still growing at the end (a leak) from one that grew early and
+   * levelled off.
+   */
+  late_growth_pct_by_validator: number[];
   flat: boolean;
   rule: string;
   tx_per_s: number;
@@ -819,14 +884,20 @@ export interface SoakResult {
 }
 
 /** Growth per validator by the module doc's rule; null where a window holds no sample. */
-function rss_growth(samples: SoakResult['samples'], seconds: number, validators: number): (number | null)[] {
+function rss_growth(
+  samples: SoakResult['samples'],
+  seconds: number,
+  validators: number,
+  from_s?: number,
+): (number | null)[] {
   const w = Math.min(60, 0.2 * seconds);
-  const mean = (from_s: number, to_s: number, i: number) => {
-    const xs = samples.filter((s) => s.t_s >= from_s && s.t_s <= to_s).map((s) => s.rss_mb[i]!);
+  const start = from_s ?? w;
+  const mean = (lo_s: number, hi_s: number, i: number) => {
+    const xs = samples.filter((s) => s.t_s >= lo_s && s.t_s <= hi_s).map((s) => s.rss_mb[i]!);
     return xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length;
   };
   return Array.from({ length: validators }, (_, i) => {
-    const base = mean(w, 2 * w - 1e-9, i);
+    const base = mean(start, start + w - 1e-9, i);
     const last = mean(seconds - w, seconds, i);
     return base === null || last === null ? null : (last / base - 1) * 100;
   });
@@ -884,6 +955,9 @@ async function soak(plan: Plan): Promise<SoakResult> {
       samples,
       growth_pct: round(growth, 2),
       growth_pct_by_validator: by_validator.map((g) => (g === null ? Number.NaN : round(g, 2))),
+      late_growth_pct_by_validator: rss_growth(samples, seconds, validators, seconds / 2).map((g) =>
+        g === null ? Number.NaN : round(g, 2),
+      ),
       flat: Number.isFinite(growth) && growth <= TARGET_GROWTH_PCT,
       rule: 'per validator: mean VmRSS over the last W s vs mean over [W, 2W), W = min(60 s, 20 % of the soak); growth_pct = the largest',
       tx_per_s: round(r.tx_per_s, 1),
@@ -959,6 +1033,7 @@ async function main(argv: string[]): Promise<void> {
         `committed  ${s.committed} (${s.tx_per_s} tx/s), p50 ${s.p50_ms} ms, p99 ${s.p99_ms} ms, lost ${s.lost}, refused ${s.refused}`,
         `rss        ${s.samples[0]?.rss_mb.join(' / ')} MB at start, ${last?.rss_mb.join(' / ')} MB at ${last?.t_s} s`,
         `growth     ${s.growth_pct_by_validator.join(' / ')} % → ${s.growth_pct} %: ${s.flat ? 'flat' : 'NOT flat'} (target ≤ ${TARGET_GROWTH_PCT} %)`,
+        `late       ${s.late_growth_pct_by_validator.join(' / ')} % from the midpoint to the end (not part of the verdict)`,
         `load       ${s.broken_reason === null ? 'held' : `broken: ${s.broken_reason}`}`,
       ].join('\n')}\n`,
     );

@@ -233,7 +233,12 @@ export class EventStream {
     this.ended = ended;
   }
 
-  static async open(url: string, on_tx: (e: CommitEvent) => void, timeout_ms: number): Promise<EventStream> {
+  static async open(
+    url: string,
+    on_tx: (e: CommitEvent) => void,
+    timeout_ms: number,
+    retried = false,
+  ): Promise<EventStream> {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error('timeout')), timeout_ms);
     let response: Response;
@@ -247,6 +252,10 @@ export class EventStream {
     }
     if (!response.ok || response.body === null) {
       abort.abort();
+      // 408: Node's server timed out a kept-alive connection that fetch reused after a long idle
+      // spell (seen after a soak spent a minute signing); the request was never handled, so it is
+      // safe to send once more, on a new connection.
+      if (response.status === 408 && !retried) return EventStream.open(url, on_tx, timeout_ms, true);
       throw new Error(`${url}/v1/events: HTTP ${response.status}`);
     }
     const body = response.body;

@@ -35,6 +35,8 @@ describe('bench:network', () => {
         '--accounts',
         '8',
         '--no-refine',
+        '--idle-seconds',
+        '1',
         '--out',
         out,
         '--svg',
@@ -79,7 +81,23 @@ describe('bench:network', () => {
       expect(Number.isInteger(s['lost'])).toBe(true);
       expect(s['broken_reason'] === null || typeof s['broken_reason'] === 'string').toBe(true);
       expect(s['committed'] as number).toBeLessThanOrEqual(s['due'] as number);
+      // CPU per committed transaction: the validator process did work for every one of them.
+      if ((s['committed'] as number) > 0) {
+        expect(s['validators_cpu_ms_per_tx'] as number).toBeGreaterThan(0);
+        expect(s['loadgen_cpu_ms_per_tx'] as number).toBeGreaterThan(0);
+        const busy = s['cpu_busy_share'] as number;
+        expect(busy > 0 && busy <= 1.05).toBe(true);
+      }
     }
+    // The idle window: empty blocks keep committing, each costing some validator CPU.
+    const idle = r['idle'] as Record<string, number>;
+    expect(idle['seconds']).toBe(1);
+    expect(Number.isInteger(idle['blocks'])).toBe(true);
+    expect(idle['blocks']).toBeGreaterThan(0);
+    expect(idle['cpu_ms_per_block']).toBeGreaterThan(0);
+    expect(Math.abs((idle['blocks_per_s'] as number) - (idle['blocks'] as number))).toBeLessThan(
+      (idle['blocks'] as number) * 0.5 + 1,
+    );
     // The row is the best unbroken step (or, if none, the first one).
     const unbroken = steps.filter((s) => s['broken_reason'] === null);
     const expected =
