@@ -7,8 +7,11 @@
  */
 
 import type { BlockInput, BlockOutput, Enclave } from '../enclave/api.js';
+import { ENCLAVE_LIMITS } from '../enclave/limits.js';
+import { to_hex } from '../protocol/bytes.js';
 import type { CryptoProvider } from '../protocol/provider.js';
 import type { ConsensusApp } from './consensus/engine.js';
+import { block_shape_error } from './consensus/shapes.js';
 import {
   type Block,
   type BlockHeader,
@@ -17,7 +20,9 @@ import {
   commit_hash,
   exec_sign_bytes,
   GENESIS_PARENT_HASH,
+  proposer_at,
   txs_hash,
+  verify_hex,
 } from './consensus/types.js';
 import type { Genesis } from './genesis.js';
 import type { Mempool } from './mempool.js';
@@ -27,6 +32,23 @@ import type { ChainStore } from './store/chain_store.js';
 export const BLOCK_TIME_FUTURE_MS_MAX = 5_000;
 /** Executions kept for blocks not yet committed (proposals of several rounds). */
 const EXECUTIONS_CACHED_MAX = 64;
+/** Executions in progress or done for the next height, by signed unexecuted header. */
+const INFLIGHT_MAX = 16;
+/** Previews accepted per height (one per round; more rounds than this wait for the proposal). */
+const PREVIEWS_PER_HEIGHT_MAX = 8;
+
+/**
+ * What a proposer broadcasts before it executes its block: the block's header as the enclave's
+ * light client requires it (signed with `exec_signature`, no `result_hash` yet), its transactions
+ * and its `last_commit`. Validators that check it start executing at once, in parallel with the
+ * proposer, instead of waiting for the proposal; the proposal then finds the execution done.
+ */
+export interface PreviewMessage {
+  kind: 'preview';
+  header: Omit<BlockHeader, 'result_hash'>;
+  txs: string[];
+  last_commit: Commit | null;
+}
 
 export interface AppOptions {
   genesis: Genesis;
@@ -46,6 +68,8 @@ export interface AppModules {
   log: (event: string, fields: Record<string, unknown>) => void;
   /** Called after each commit is durable, with what it changed. */
   on_committed: (block: Block, hash: string, input: BlockInput, output: BlockOutput) => void;
+  /** Sends a proposer's {@link PreviewMessage} to the other validators (absent: no previews). */
+  preview?: (message: PreviewMessage) => void;
 }
 
 /** Thrown when this node's own results differ from a committed block's: it must stop, not apply them. */
@@ -67,6 +91,13 @@ export class ValidatorApp implements ConsensusApp {
   readonly #opts: AppOptions;
   readonly #m: AppModules;
   readonly #executions = new Map<string, Execution>();
+  /**
+   * Executions of the next height by signed unexecuted header (what the light client checks), so
+   * a preview's execution, the proposal's validation and the commit share one enclave call.
+   */
+  readonly #inflight = new Map<string, Promise<Execution>>();
+  /** Heights and rounds previewed (`height/round`), so a peer cannot make us execute one twice. */
+  readonly #previewed = new Set<string>();
 
   constructor(opts: AppOptions, modules: AppModules) {
     this.#opts = opts;
@@ -78,7 +109,28 @@ export class ValidatorApp implements ConsensusApp {
    * `parent` with `last_commit`, through the enclave's light client, and keeps the light client's
    * new sealed state.
    */
-  async execute(
+  execute(
+    header: Omit<BlockHeader, 'result_hash'>,
+    txs: string[],
+    parent: BlockHeader | null,
+    last_commit: Commit | null,
+  ): Promise<Execution> {
+    // The signed unexecuted header fixes the transactions (txs_hash), the parent
+    // (prev_block_hash) and the last commit (last_commit_hash): equal keys, equal executions.
+    const key = `${to_hex(this.#m.p.sha256(exec_sign_bytes(header)))}:${header.exec_signature}`;
+    const known = this.#inflight.get(key);
+    if (known !== undefined) return known;
+    const running = this.#execute(header, txs, parent, last_commit);
+    if (this.#inflight.size >= INFLIGHT_MAX) this.#inflight.clear();
+    this.#inflight.set(key, running);
+    // A failed execution is not kept: a later call tries again.
+    running.catch(() => {
+      if (this.#inflight.get(key) === running) this.#inflight.delete(key);
+    });
+    return running;
+  }
+
+  async #execute(
     header: Omit<BlockHeader, 'result_hash'>,
     txs: string[],
     parent: BlockHeader | null,
@@ -141,6 +193,8 @@ export class ValidatorApp implements ConsensusApp {
     if (this.#opts.sign === undefined) throw new Error('this node cannot propose: it has no signing key');
     // Signed before execution: the enclave's light client executes only a rightful proposer's block.
     const signed = { ...unsigned, exec_signature: this.#opts.sign(exec_sign_bytes(unsigned)) };
+    // Validators may start on it now, in parallel with our own execution.
+    this.#m.preview?.({ kind: 'preview', header: signed, txs, last_commit: args.last_commit });
     const execution = await this.execute(signed, txs, args.parent, args.last_commit);
     const header: BlockHeader = { ...signed, result_hash: execution.output.result_hash };
     this.#remember(block_hash(p, header), execution);
@@ -176,6 +230,74 @@ export class ValidatorApp implements ConsensusApp {
     return true;
   }
 
+  /**
+   * A proposer's preview (see {@link PreviewMessage}) from the network: checked (shape, chain,
+   * the next height on our committed parent, the rightful proposer's exec signature, the hashes
+   * of its transactions and last commit, one per height and round), then executed in the
+   * background. Anything that fails a check is ignored: the proposal itself is still validated
+   * in full. Never throws.
+   */
+  preview(message: unknown): void {
+    const why = this.#preview_error(message);
+    if (why !== null) {
+      if (why !== 'not the next height') this.#m.log('preview_ignored', { reason: why });
+      return;
+    }
+    const { header, txs, last_commit } = message as PreviewMessage;
+    this.execute(header, txs, this.#m.store.last_block()?.block.header ?? null, last_commit).catch(
+      (error: unknown) =>
+        this.#m.log('preview_failed', { height: header.height, error: (error as Error).message }),
+    );
+  }
+
+  #preview_error(message: unknown): string | null {
+    const { p, store, now_ms } = this.#m;
+    if (typeof message !== 'object' || message === null) return 'not an object';
+    const m = message as Record<string, unknown>;
+    const keys = Object.keys(m);
+    if (keys.length !== 4 || m['kind'] !== 'preview') return 'not a preview';
+    const header = m['header'] as Record<string, unknown> | undefined;
+    const candidate =
+      typeof header === 'object' && header !== null && !Object.hasOwn(header, 'result_hash')
+        ? {
+            header: { ...header, result_hash: GENESIS_PARENT_HASH },
+            txs: m['txs'],
+            last_commit: m['last_commit'],
+          }
+        : null;
+    const genesis = this.#opts.genesis;
+    const shape =
+      candidate === null
+        ? 'header'
+        : block_shape_error(candidate, {
+            block_txs_max: this.#opts.block.txs_max,
+            tx_chars_max: ENCLAVE_LIMITS.tx_bytes_max,
+            commit_signatures_max: genesis.validators.length,
+          });
+    if (shape !== null) return `shape: ${shape}`;
+    const { header: h, txs, last_commit } = message as PreviewMessage;
+    if (h.chain_id !== genesis.chain_id) return 'another chain';
+    if (h.height !== store.height() + 1) return 'not the next height';
+    const parent = store.last_block()?.block.header ?? null;
+    const parent_hash = parent === null ? GENESIS_PARENT_HASH : block_hash(p, parent);
+    if (h.prev_block_hash !== parent_hash) return 'not on our parent';
+    if (parent !== null && !(h.time_ms > parent.time_ms)) return 'time_ms not after the parent';
+    if (h.time_ms > now_ms() + BLOCK_TIME_FUTURE_MS_MAX) return 'time_ms in the future';
+    const position = `${h.height}/${h.round}`;
+    if (this.#previewed.has(position)) return 'already previewed';
+    if (this.#previewed.size >= PREVIEWS_PER_HEIGHT_MAX) return 'too many previews for this height';
+    if (h.proposer !== proposer_at(genesis.validators, h.height, h.round)) return 'not the proposer';
+    try {
+      if (h.txs_hash !== txs_hash(p, txs)) return 'txs_hash';
+    } catch {
+      return 'txs not canonical JSON text';
+    }
+    if (h.last_commit_hash !== commit_hash(p, last_commit)) return 'last_commit_hash';
+    if (!verify_hex(p, h.exec_signature, exec_sign_bytes(h), h.proposer)) return 'exec signature';
+    this.#previewed.add(position);
+    return null;
+  }
+
   async commit(block: Block, commit: Commit): Promise<void> {
     const { p, store, mempool } = this.#m;
     const hash = block_hash(p, block.header);
@@ -197,6 +319,8 @@ export class ValidatorApp implements ConsensusApp {
       output: execution.output,
     });
     this.#executions.clear();
+    this.#inflight.clear();
+    this.#previewed.clear();
     await mempool.update(block.txs);
     this.#m.on_committed(block, hash, execution.input, execution.output);
   }

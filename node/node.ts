@@ -129,6 +129,7 @@ export class ValidatorNode {
           now_ms: () => Date.now(),
           log,
           on_committed: announce_commits(backend, log),
+          preview: (message) => transport.broadcast(message),
         },
       );
       // A node whose own results differ from what 2/3 committed must stop rather than apply them.
@@ -232,6 +233,10 @@ export class ValidatorNode {
         const b = body as { kind?: unknown };
         if (b.kind === 'proposal' || b.kind === 'vote') {
           engine?.receive(body as ConsensusMessage);
+          return;
+        }
+        if (b.kind === 'preview') {
+          if (!halted) app.preview(body);
           return;
         }
         const raws = gossiped_txs(body);

@@ -1,0 +1,180 @@
+/**
+ * Proposal previews (node/app.ts): a validator executes a previewed block once, in the
+ * background, and the proposal's validation then uses that execution; a preview that fails any
+ * check (shape, chain, height, parent, proposer, exec signature, transaction or commit hashes,
+ * one per height and round) starts nothing.
+ */
+
+import { describe, expect, it } from 'vitest';
+import type { BlockInput, BlockOutput, Enclave } from '../../enclave/api.js';
+import { ok } from '../../enclave/result.js';
+import type { PreviewMessage } from '../../node/app.js';
+import { ValidatorApp } from '../../node/app.js';
+import {
+  commit_hash,
+  exec_sign_bytes,
+  GENESIS_PARENT_HASH,
+  proposer_at,
+  txs_hash,
+} from '../../node/consensus/types.js';
+import type { Genesis } from '../../node/genesis.js';
+import { to_hex } from '../../protocol/bytes.js';
+import { get_provider } from '../../protocol/providers/index.js';
+
+const p = get_provider('native');
+const CHAIN = 'preview-test-1';
+const T0 = 1_790_000_000_000;
+const RESULT_HASH = 'ab'.repeat(32);
+
+const keys = [1, 2, 3, 4].map((seed) => {
+  const sk = new Uint8Array(32).fill(seed);
+  return { sk, pubkey: to_hex(p.ed25519_public(sk)) };
+});
+const genesis = {
+  chain_id: CHAIN,
+  genesis_time_ms: T0,
+  validators: keys.map((k, i) => ({ pubkey: k.pubkey, power: 1, name: `v${i}` })),
+  io_pubkey: '00'.repeat(32),
+  seed_exchange_pubkey: '00'.repeat(32),
+  attestation: { roots: [], measurements: [] },
+  codes: [],
+} satisfies Genesis;
+
+function key_of(pubkey: string) {
+  return keys.find((k) => k.pubkey === pubkey)!;
+}
+
+/** A validator's app over a stub enclave and store (height 0, no light client). */
+function validator() {
+  const executed: number[] = [];
+  let wake: (() => void) | null = null;
+  const enclave = {
+    execute_block: async (input: BlockInput) => {
+      executed.push(input.height);
+      wake?.();
+      const output: BlockOutput = {
+        results: [],
+        accounts: {},
+        contracts: [],
+        codes: [],
+        state_writes: {},
+        gas_used: 0,
+        result_hash: RESULT_HASH,
+      };
+      return ok(output);
+    },
+  } as unknown as Enclave;
+  const store = {
+    height: () => 0,
+    last_block: () => null,
+    get_sealed: async () => null,
+    put_sealed: async () => {},
+    block_input: async (
+      txs: string[],
+      h: { chain_id: string; height: number; time_ms: number; random_seed: string },
+    ) =>
+      ({
+        ...h,
+        txs,
+        accounts: {},
+        contracts: {},
+        codes: {},
+        state: {},
+        next_code_id: 1,
+        attestation: genesis.attestation,
+      }) as BlockInput,
+  };
+  const logs: { event: string; fields: Record<string, unknown> }[] = [];
+  const app = new ValidatorApp(
+    { genesis, pubkey: keys[0]!.pubkey, block: { txs_max: 100, bytes_max: 1 << 20, gas_max: 1e9 } },
+    {
+      p,
+      enclave,
+      store: store as never,
+      mempool: {} as never,
+      now_ms: () => T0 + 1000,
+      log: (event, fields) => logs.push({ event, fields }),
+      on_committed: () => {},
+    },
+  );
+  /** Resolves at the enclave's next execute_block call. */
+  const next_execution = () => new Promise<void>((resolve) => (wake = resolve));
+  return { app, executed, logs, next_execution };
+}
+
+/** A preview of height 1 as `round`'s rightful proposer makes it (or `signer`, to forge one). */
+function preview(round = 0, txs = ['{"a":1}', '{"b":2}'], signer?: string): PreviewMessage {
+  const proposer = proposer_at(genesis.validators, 1, round);
+  const unsigned = {
+    chain_id: CHAIN,
+    height: 1,
+    round,
+    time_ms: T0 + 10,
+    proposer,
+    prev_block_hash: GENESIS_PARENT_HASH,
+    txs_hash: txs_hash(p, txs),
+    last_commit_hash: commit_hash(p, null),
+  };
+  const sk = key_of(signer ?? proposer).sk;
+  const exec_signature = to_hex(p.ed25519_sign(sk, exec_sign_bytes(unsigned)));
+  return { kind: 'preview', header: { ...unsigned, exec_signature }, txs, last_commit: null };
+}
+
+describe('proposal previews', () => {
+  it('executes a checked preview once; the proposal then validates on that execution', async () => {
+    const v = validator();
+    const message = preview();
+    const started = v.next_execution();
+    v.app.preview(message);
+    await started;
+    expect(v.executed).toEqual([1]);
+    // The same preview again starts nothing.
+    v.app.preview(structuredClone(message));
+    expect(v.logs.at(-1)).toEqual({ event: 'preview_ignored', fields: { reason: 'already previewed' } });
+    const block = {
+      header: { ...message.header, result_hash: RESULT_HASH },
+      txs: message.txs,
+      last_commit: null,
+    };
+    expect(await v.app.validate(block)).toBe(true);
+    expect(v.executed).toEqual([1]);
+    // A proposal of another round (another header) is executed on its own.
+    const other = preview(1);
+    expect(
+      await v.app.validate({
+        header: { ...other.header, result_hash: RESULT_HASH },
+        txs: other.txs,
+        last_commit: null,
+      }),
+    ).toBe(true);
+    expect(v.executed).toEqual([1, 1]);
+  });
+
+  it('ignores previews that fail a check, executing nothing', async () => {
+    const good = preview();
+    const someone_else = keys.map((k) => k.pubkey).find((k) => k !== good.header.proposer)!;
+    const cases: [string, unknown][] = [
+      ['not an object', 'preview'],
+      ['not a preview', { ...good, kind: 'proposal' }],
+      ['shape: header', { ...good, header: { ...good.header, result_hash: RESULT_HASH } }],
+      ['shape: header txs_hash', { ...good, header: { ...good.header, txs_hash: 'xyz' } }],
+      ['another chain', { ...good, header: { ...good.header, chain_id: 'other-1' } }],
+      ['not on our parent', { ...good, header: { ...good.header, prev_block_hash: 'cd'.repeat(32) } }],
+      ['time_ms in the future', { ...good, header: { ...good.header, time_ms: T0 + 60_000 } }],
+      ['not the proposer', { ...good, header: { ...good.header, proposer: someone_else } }],
+      ['txs_hash', { ...good, txs: ['{"a":1}'] }],
+      ['exec signature', preview(0, ['{"a":1}', '{"b":2}'], someone_else)],
+    ];
+    for (const [reason, message] of cases) {
+      const v = validator();
+      v.app.preview(message);
+      expect(v.logs, reason).toEqual([{ event: 'preview_ignored', fields: { reason } }]);
+      expect(v.executed, reason).toEqual([]);
+    }
+    // A later height is not an error (the node is behind or the message is early): nothing logged.
+    const v = validator();
+    v.app.preview({ ...good, header: { ...good.header, height: 2 } });
+    expect(v.logs).toEqual([]);
+    expect(v.executed).toEqual([]);
+  });
+});
