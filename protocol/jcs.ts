@@ -22,8 +22,7 @@ const LONE_SURROGATE_RE = /\p{Cs}/u;
  * native scan, many times faster than the regular expression on the kilobytes of base64 and JSON
  * a block canonicalises. Both answer exactly the same question.
  */
-const native_is_well_formed = (String.prototype as { isWellFormed?: (this: string) => boolean })
-  .isWellFormed;
+const native_is_well_formed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
 
 /**
  * True when `text` has no lone surrogate, i.e. it is valid Unicode and so has a UTF-8 encoding
