@@ -20,7 +20,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, extname } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { PoolEnclave } from '../enclave/pool.js';
 import { unwrap } from '../enclave/result.js';
@@ -30,7 +29,7 @@ import type { ProviderName } from '../protocol/provider.js';
 import { get_provider } from '../protocol/providers/index.js';
 import { seal_result_json } from '../protocol/result.js';
 import { sign_bytes } from '../protocol/tx.js';
-import { type CostPlan, type CostRow, format_costs, measure_costs } from './bench/costs.js';
+import { type CostPlan, type CostRow, format_costs, measure_costs, per_item_us } from './bench/costs.js';
 import { escape_xml, is_main, log, machine_info, round } from './bench/report.js';
 import {
   Account,
@@ -125,16 +124,7 @@ function measure_bound(
     });
     seal_result_json(p, 'gcm', opened.tx_key, result);
   };
-  for (const it of items.slice(0, Math.min(20, items.length))) one(it); // warm up
-  let done = 0;
-  const start = performance.now();
-  let elapsed = 0;
-  do {
-    for (const it of items) one(it);
-    done += items.length;
-    elapsed = performance.now() - start;
-  } while (elapsed < min_ms);
-  return done / (elapsed / 1000);
+  return 1e6 / per_item_us(items, one, min_ms);
 }
 
 function plan_for(quick: boolean, tiny: boolean): Plan {

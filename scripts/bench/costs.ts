@@ -78,7 +78,7 @@ export interface CostPlan {
 }
 
 /** µs per item of `fn` over `items`, after one unrecorded pass, looping for at least `min_ms`. */
-function per_item_us<T>(items: readonly T[], fn: (item: T) => void, min_ms: number): number {
+export function per_item_us<T>(items: readonly T[], fn: (item: T) => void, min_ms: number): number {
   for (const item of items) fn(item);
   let done = 0;
   const start = performance.now();
