@@ -202,6 +202,9 @@ export function format_table(results: BenchResult[]): string {
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+const ENCLAVE_CHART_TITLE =
+  'Cloister enclave throughput: tx/s (dark) vs single-thread crypto bound × workers (light)';
+
 /** A horizontal bar chart: per row, measured tx/s (dark) over the bound (light), with labels. */
 export function render_svg(results: BenchResult[]): string {
   const label_w = 330;
@@ -213,8 +216,9 @@ export function render_svg(results: BenchResult[]): string {
   const max = Math.max(1, ...results.map((r) => Math.max(r.tx_per_s, r.bound_tx_per_s)));
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="monospace" font-size="12">`,
+    `<title>${ENCLAVE_CHART_TITLE}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="10" y="20" font-size="14">Cloister enclave throughput: tx/s (dark) vs single-thread crypto bound × workers (light)</text>`,
+    `<text x="10" y="20" font-size="14">${ENCLAVE_CHART_TITLE}</text>`,
   ];
   results.forEach((r, i) => {
     const y = top + i * row_h;

@@ -46,7 +46,9 @@ describe('bench:enclave', () => {
     expect(m['node']).toBe(process.version);
     expect(typeof m['platform']).toBe('string');
     expect(m['total_mem_bytes']).toBeGreaterThan(0);
-    expect(readFileSync(svg, 'utf8').startsWith('<svg')).toBe(true);
+    const chart = readFileSync(svg, 'utf8');
+    expect(chart.startsWith('<svg')).toBe(true);
+    expect(chart).toContain('<title>Cloister enclave throughput');
     // The cost breakdown: every stage positive, and the parts add up to the whole.
     expect(json.costs.length).toBeGreaterThan(0);
     for (const c of json.costs) {
