@@ -488,6 +488,9 @@ export interface StepResult {
   loadgen_cpu_ms_per_tx: number;
   /** Share of the machine's cores busy in those processes over the same span (0..1). */
   cpu_busy_share: number;
+  /** Blocks holding the step's transactions, per second of the step, and their mean size. */
+  blocks_per_s: number;
+  txs_per_block: number;
 }
 
 /** Blocks and validator CPU over a window with no load. */
@@ -697,6 +700,8 @@ async function sweep(validators: number, plan: Plan, single_core_tx_per_s: numbe
         refused: r.refused,
         submit_delay_p99_ms: round(percentile(r.submit_delays_ms, 0.99), 1),
         ...cpu,
+        blocks_per_s: r.span_s > 0 ? round(r.blocks / r.span_s, 2) : 0,
+        txs_per_block: r.blocks > 0 ? round(r.committed / r.blocks, 1) : 0,
       };
       check_interrupted();
       steps.push(step);
@@ -705,7 +710,7 @@ async function sweep(validators: number, plan: Plan, single_core_tx_per_s: numbe
           `p50 ${step.p50_ms} ms, p99 ${step.p99_ms} ms, committed ${r.committed}/${count}, lost ${r.lost}, ` +
           `refused ${r.refused}, submit delay p99 ${step.submit_delay_p99_ms} ms, ` +
           `CPU/tx: validators ${step.validators_cpu_ms_per_tx} ms, load ${step.loadgen_cpu_ms_per_tx} ms, ` +
-          `cores busy ${(step.cpu_busy_share * 100).toFixed(0)} %` +
+          `cores busy ${(step.cpu_busy_share * 100).toFixed(0)} %, ${step.blocks_per_s} blocks/s of ${step.txs_per_block} txs` +
           (step.broken_reason === null ? '' : ` — broken: ${step.broken_reason}`),
       );
       // Clean: every transaction committed, so the accounts' sequences and the chain agree again.

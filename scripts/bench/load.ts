@@ -324,6 +324,8 @@ export interface RunResult {
   tx_per_s: number;
   /** First due time to last commit, seconds. */
   span_s: number;
+  /** Blocks that hold this run's committed transactions. */
+  blocks: number;
   /** Why the run counts as broken regardless of its numbers, or null. */
   fault: string | null;
 }
@@ -547,6 +549,7 @@ export async function run_open_loop(opts: RunOptions): Promise<RunResult> {
     submit_delays_ms: delays,
     tx_per_s,
     span_s,
+    blocks: heights.length,
     fault,
   };
 }

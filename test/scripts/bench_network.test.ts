@@ -87,6 +87,10 @@ describe('bench:network', () => {
         expect(s['loadgen_cpu_ms_per_tx'] as number).toBeGreaterThan(0);
         const busy = s['cpu_busy_share'] as number;
         expect(busy > 0 && busy <= 1.05).toBe(true);
+        // Blocks held the step's transactions: at least one, at most one per transaction.
+        const per_block = s['txs_per_block'] as number;
+        expect(per_block >= 1 && per_block <= (s['committed'] as number)).toBe(true);
+        expect(s['blocks_per_s'] as number).toBeGreaterThan(0);
       }
     }
     // The idle window: empty blocks keep committing, each costing some validator CPU.
