@@ -79,7 +79,8 @@ Measures enclave throughput (tx/s through a PoolEnclave) against a single-thread
 bound, for a matrix of workers, provider, payload size, contract and client-key reuse.
 
   --quick      a small matrix (workers 1 and 2, native and noble, 256 B and 4 KiB, echo and
-               counter, fresh key only): under a minute on 2 cores
+               counter, fresh key only) and the native cost breakdown of echo and counter at
+               256 B: under a minute on 2 cores
   --out FILE   write the results as JSON to FILE
   --svg FILE   write an SVG bar chart to FILE (default: --out with .svg, or bench-enclave.svg)
   --help       this text
@@ -141,8 +142,9 @@ function plan_for(quick: boolean, tiny: boolean): Plan {
         bound_sample: 200,
         bound_min_ms: 300,
         pool_warm_ms: 1500,
+        // Native only: noble's rows take several seconds each, and --quick must stay under a minute.
         costs: {
-          providers: ['native', 'noble'],
+          providers: ['native'],
           contracts: ['echo', 'counter'],
           payloads: [256],
           plan: { sample: 200, stage_min_ms: 300, block_txs: 200, blocks: 3, warm_ms: 1500 },
