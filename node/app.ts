@@ -16,6 +16,7 @@ import {
   type Block,
   type BlockHeader,
   block_hash,
+  block_link_error,
   type Commit,
   commit_hash,
   exec_sign_bytes,
@@ -275,24 +276,25 @@ export class ValidatorApp implements ConsensusApp {
             commit_signatures_max: genesis.validators.length,
           });
     if (shape !== null) return `shape: ${shape}`;
-    const { header: h, txs, last_commit } = message as PreviewMessage;
-    if (h.chain_id !== genesis.chain_id) return 'another chain';
+    const preview = message as PreviewMessage;
+    const h = preview.header;
+    // Not an error: this node is behind, or the message is early.
     if (h.height !== store.height() + 1) return 'not the next height';
-    const parent = store.last_block()?.block.header ?? null;
-    const parent_hash = parent === null ? GENESIS_PARENT_HASH : block_hash(p, parent);
-    if (h.prev_block_hash !== parent_hash) return 'not on our parent';
-    if (parent !== null && !(h.time_ms > parent.time_ms)) return 'time_ms not after the parent';
-    if (h.time_ms > now_ms() + BLOCK_TIME_FUTURE_MS_MAX) return 'time_ms in the future';
     const position = `${h.height}/${h.round}`;
     if (this.#previewed.has(position)) return 'already previewed';
     if (this.#previewed.size >= PREVIEWS_PER_HEIGHT_MAX) return 'too many previews for this height';
-    if (h.proposer !== proposer_at(genesis.validators, h.height, h.round)) return 'not the proposer';
-    try {
-      if (h.txs_hash !== txs_hash(p, txs)) return 'txs_hash';
-    } catch {
-      return 'txs not canonical JSON text';
-    }
-    if (h.last_commit_hash !== commit_hash(p, last_commit)) return 'last_commit_hash';
+    if (h.time_ms > now_ms() + BLOCK_TIME_FUTURE_MS_MAX) return 'time_ms in the future';
+    const parent = store.last_block()?.block.header ?? null;
+    // The checks the consensus engine makes of a proposal's block, less its last commit's
+    // signatures, which the enclave's light client verifies before executing.
+    const link = block_link_error(p, preview, {
+      chain_id: genesis.chain_id,
+      height: store.height() + 1,
+      proposer: proposer_at(genesis.validators, h.height, h.round),
+      parent_hash: parent === null ? GENESIS_PARENT_HASH : block_hash(p, parent),
+      parent_time_ms: parent?.time_ms ?? null,
+    });
+    if (link !== null) return link;
     if (!verify_hex(p, h.exec_signature, exec_sign_bytes(h), h.proposer)) return 'exec signature';
     this.#previewed.add(position);
     return null;

@@ -36,10 +36,10 @@ import {
   type Block,
   type BlockHeader,
   block_hash,
+  block_link_error,
   type Commit,
   type ConsensusMessage,
   cached_verify_hex,
-  commit_hash,
   type Evidence,
   GENESIS_PARENT_HASH,
   type Hex,
@@ -48,7 +48,6 @@ import {
   proposal_sign_bytes,
   proposer_at,
   total_power,
-  txs_hash,
   type Validator,
   type Vote,
   type VoteType,
@@ -1057,19 +1056,15 @@ export class ConsensusEngine {
 
   /** Engine-side checks of a block for this height (the app checks execution). Null if it passes. */
   #check_block(block: Block): string | null {
-    const h = block.header;
     const { p } = this.#m;
-    if (h.chain_id !== this.#opts.chain_id) return 'chain_id';
-    if (h.height !== this.#height) return 'height';
-    if (h.proposer !== this.#proposer(h.height, h.round)) return 'proposer';
-    if (h.prev_block_hash !== this.#parent_hash) return 'prev_block_hash';
-    if (this.#parent !== null && !(h.time_ms > this.#parent.time_ms)) return 'time_ms not after parent';
-    try {
-      if (h.txs_hash !== txs_hash(p, block.txs)) return 'txs_hash';
-    } catch {
-      return 'txs not canonical JSON text';
-    }
-    if (h.last_commit_hash !== commit_hash(p, block.last_commit)) return 'last_commit_hash';
+    const link = block_link_error(p, block, {
+      chain_id: this.#opts.chain_id,
+      height: this.#height,
+      proposer: this.#proposer(this.#height, block.header.round),
+      parent_hash: this.#parent_hash,
+      parent_time_ms: this.#parent?.time_ms ?? null,
+    });
+    if (link !== null) return link;
     if (this.#height === 1) return block.last_commit === null ? null : 'last_commit at height 1';
     const lc = block.last_commit;
     if (lc === null) return 'no last_commit';

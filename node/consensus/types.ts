@@ -218,6 +218,40 @@ export function cached_verify_hex(entries_max = 4096): VerifyHex {
   };
 }
 
+/**
+ * Why a block (or a proposer's preview of one) does not link to `expected`: its chain, height,
+ * rightful proposer, parent hash, a time after the parent's, and the hashes of its transactions
+ * and last commit. Null when it links. Checks only what is cheap and needs no signature; the
+ * caller verifies the last commit (the consensus engine) or leaves it to the enclave's light
+ * client (previews).
+ */
+export function block_link_error(
+  p: CryptoProvider,
+  block: { header: UnexecutedHeader; txs: readonly string[]; last_commit: Commit | null },
+  expected: {
+    chain_id: string;
+    height: number;
+    proposer: Hex;
+    parent_hash: Hex;
+    parent_time_ms: number | null;
+  },
+): string | null {
+  const h = block.header;
+  if (h.chain_id !== expected.chain_id) return 'chain_id';
+  if (h.height !== expected.height) return 'height';
+  if (h.proposer !== expected.proposer) return 'proposer';
+  if (h.prev_block_hash !== expected.parent_hash) return 'prev_block_hash';
+  if (expected.parent_time_ms !== null && !(h.time_ms > expected.parent_time_ms))
+    return 'time_ms not after parent';
+  try {
+    if (h.txs_hash !== txs_hash(p, block.txs)) return 'txs_hash';
+  } catch {
+    return 'txs not canonical JSON text';
+  }
+  if (h.last_commit_hash !== commit_hash(p, block.last_commit)) return 'last_commit_hash';
+  return null;
+}
+
 /** Total voting power. */
 export function total_power(validators: readonly Validator[]): number {
   return validators.reduce((sum, v) => sum + v.power, 0);

@@ -158,10 +158,10 @@ describe('proposal previews', () => {
       ['not a preview', { ...good, kind: 'proposal' }],
       ['shape: header', { ...good, header: { ...good.header, result_hash: RESULT_HASH } }],
       ['shape: header txs_hash', { ...good, header: { ...good.header, txs_hash: 'xyz' } }],
-      ['another chain', { ...good, header: { ...good.header, chain_id: 'other-1' } }],
-      ['not on our parent', { ...good, header: { ...good.header, prev_block_hash: 'cd'.repeat(32) } }],
+      ['chain_id', { ...good, header: { ...good.header, chain_id: 'other-1' } }],
+      ['prev_block_hash', { ...good, header: { ...good.header, prev_block_hash: 'cd'.repeat(32) } }],
       ['time_ms in the future', { ...good, header: { ...good.header, time_ms: T0 + 60_000 } }],
-      ['not the proposer', { ...good, header: { ...good.header, proposer: someone_else } }],
+      ['proposer', { ...good, header: { ...good.header, proposer: someone_else } }],
       ['txs_hash', { ...good, txs: ['{"a":1}'] }],
       ['exec signature', preview(0, ['{"a":1}', '{"b":2}'], someone_else)],
     ];
