@@ -1,11 +1,23 @@
 import { defineConfig } from 'vitest/config';
 
+const shared = { testTimeout: 60_000, hookTimeout: 60_000 };
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
     // Two shared cores: enclave pools spawn their own worker threads, so keep test files few at a time.
     maxWorkers: 2,
+    projects: [
+      { test: { ...shared, name: 'all', include: ['test/**/*.test.ts'] } },
+      {
+        // The contract VM suites once more on the node:vm engine (the default is QuickJS).
+        test: {
+          ...shared,
+          name: 'vm-v8',
+          include: ['test/vm/**/*.test.ts', 'test/contracts/**/*.test.ts'],
+          env: { CLOISTER_TEST_VM_ENGINE: 'v8' },
+          setupFiles: ['test/vm/engine_setup.ts'],
+        },
+      },
+    ],
   },
 });

@@ -1,7 +1,7 @@
 /**
  * SIMULATION of SGX's MRENCLAVE: the enclave's measurement is a hash of the enclave's own code,
  * here the TypeScript sources of `enclave/` and `protocol/` (what an auditor reads and what the
- * compiled workers are built from). Sealing keys and attestation quotes are bound to it, so a
+ * compiled workers are built from) and the contract engine's WebAssembly. Sealing keys and attestation quotes are bound to it, so a
  * changed enclave cannot unseal a seed and is not on the genesis allow-list. It is not security:
  * a real CPU measures the loaded pages itself, here the enclave reads files from disk.
  * @module
@@ -15,8 +15,15 @@ import type { CryptoProvider } from '../protocol/provider.js';
 
 /** Folders, relative to the code root, whose sources make up the measured enclave. */
 export const MEASURED_DIRS: readonly string[] = ['enclave', 'protocol'];
-/** Single files outside those folders that enclave code imports (the light client's consensus types). */
-export const MEASURED_FILES: readonly string[] = ['node/consensus/types.ts'];
+/**
+ * Single files outside those folders that the enclave runs: the light client's consensus types,
+ * and the contract engine's WebAssembly, so that two validators whose engines differ (and so could
+ * differ in a result) also differ in measurement. `enclave/vm/quickjs_engine.ts` also pins its hash.
+ */
+export const MEASURED_FILES: readonly string[] = [
+  'node/consensus/types.ts',
+  'node_modules/@jitl/quickjs-ng-wasmfile-release-sync/dist/emscripten-module.wasm',
+];
 const MEASUREMENT_DOMAIN = 'cloister/measurement/v1\n';
 /** Upper bound on measured files: a sanity limit, far above what the project holds. */
 const MEASURED_FILES_MAX = 4096;

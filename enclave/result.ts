@@ -25,6 +25,11 @@ export const EnclaveErrorCode = {
   WORKER_DIED: 'WORKER_DIED',
   /** The call took longer than the host's deadline; the worker running it was stopped. */
   TIMEOUT: 'TIMEOUT',
+  /**
+   * The contract engine gave up on a call for a reason that could differ between machines (the
+   * native stack ran out inside it): no result, like TIMEOUT and WORKER_DIED.
+   */
+  ABORTED: 'ABORTED',
   /** The enclave was closed. */
   CLOSED: 'CLOSED',
   /** The call queue is full. */

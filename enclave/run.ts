@@ -10,6 +10,7 @@ import { DecryptError, open_envelope, type Scheme } from '../protocol/envelope.j
 import { jcs } from '../protocol/jcs.js';
 import type { KeyContext } from './context.js';
 import type { Code, ProgramCache } from './programs.js';
+import { EnclaveErrorCode, EnclaveFault } from './result.js';
 import { type ContractState, TxStorage } from './state.js';
 import type { EntryPoint } from './vm/types.js';
 
@@ -106,5 +107,8 @@ export function run_contract(args: RunArgs): RunOutcome {
       };
     case 'out_of_gas':
       return { code: ResultCode.OUT_OF_GAS, gas_used: args.gas_limit, result_jcs: '', writes: NO_WRITES };
+    case 'aborted':
+      // Not a result: another validator could finish this call. The whole block fails here.
+      throw new EnclaveFault(EnclaveErrorCode.ABORTED, outcome.message);
   }
 }

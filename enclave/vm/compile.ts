@@ -5,14 +5,31 @@
 
 import { ContractRejected, instrument_module } from './instrument.js';
 import { create_program } from './program.js';
-import type { CompileResult } from './types.js';
+import type { CompileResult, EngineName } from './types.js';
+
+let default_engine_name: EngineName = 'quickjs';
+
+/** The engine `compile_contract` uses when none is named: QuickJS unless a test or benchmark chose. */
+export function default_engine(): EngineName {
+  return default_engine_name;
+}
+
+/**
+ * Makes `engine` this process's default. For tests and benchmarks that run one suite on both
+ * engines; a validator never calls it (every validator must run the same engine).
+ */
+export function set_default_engine(engine: EngineName): void {
+  if (engine !== 'quickjs' && engine !== 'v8') throw new TypeError('engine must be quickjs or v8');
+  default_engine_name = engine;
+}
 
 /**
  * Parses, checks and instruments a contract (an ES module exporting `instantiate`, `execute`
  * and/or `query`) and loads it into its own hardened context. Deterministic: the same source
- * gives the same result on every validator. Throws TypeError only if `source` is not a string.
+ * gives the same result on every validator. `engine` picks the contract engine (both accept the
+ * same sources). Throws TypeError only if `source` is not a string.
  */
-export function compile_contract(source: string): CompileResult {
+export function compile_contract(source: string, engine: EngineName = default_engine_name): CompileResult {
   if (typeof source !== 'string') throw new TypeError('contract source must be a string');
   let factory_source: string;
   try {
@@ -22,7 +39,7 @@ export function compile_contract(source: string): CompileResult {
     throw error;
   }
   try {
-    return { ok: true, program: create_program(factory_source) };
+    return { ok: true, program: create_program(factory_source, engine) };
   } catch (error) {
     // The engine refused code acorn accepted: an early error acorn does not check.
     const message = error instanceof Error ? error.message : String(error);

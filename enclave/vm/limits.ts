@@ -62,6 +62,20 @@ export const call_depth_unit_chars = 256;
  */
 export const call_args_max = 1024;
 
+/**
+ * The QuickJS engine's whole linear memory, in bytes: static data, its 5 MiB C stack, the runtime
+ * with the realm script and the program (about 0.3 MiB), and everything a call allocates. A call
+ * that needs more fails at the same allocation on every validator (out of memory, code 2).
+ */
+export const engine_memory_bytes = 64 * 1024 * 1024;
+
+/**
+ * The QuickJS engine's C stack budget for contract code and the built-ins it calls. Well below
+ * the 5 MiB C stack, and low enough that the host's native stack (at least 1 MiB on a main thread)
+ * is not exhausted first.
+ */
+export const engine_stack_bytes = 128 * 1024;
+
 /** Largest gas limit a call may ask for: bounds the work of one call (about 0.3 s of ticks). */
 export const gas_limit_max = 100_000_000;
 
@@ -123,4 +137,6 @@ export const vm_limits = Object.freeze({
   call_depth_unit_chars,
   call_args_max,
   gas_limit_max,
+  engine_memory_bytes,
+  engine_stack_bytes,
 });

@@ -6,9 +6,10 @@
  */
 
 import { error_message_chars_max, gas_limit_max } from './limits.js';
+import { create_quickjs_sandbox, EngineAborted } from './quickjs_sandbox.js';
 import { create_sandbox, type HostCallbacks } from './sandbox.js';
 import { to_well_formed, truncate_chars } from './text.js';
-import type { CallEnv, CallOutcome, ContractEvent, EntryPoint, Program } from './types.js';
+import type { CallEnv, CallOutcome, ContractEvent, EngineName, EntryPoint, Program } from './types.js';
 
 const entry_points: ReadonlySet<string> = new Set<EntryPoint>(['instantiate', 'execute', 'query']);
 const HEX_TABLE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
@@ -65,7 +66,7 @@ class CompiledProgram implements Program {
   readonly #run: ReturnType<typeof create_sandbox>['run'];
   #env: CallEnv | null = null;
 
-  constructor(factory_source: string) {
+  constructor(factory_source: string, engine: EngineName) {
     // Arrow functions: the realm script calls these without a receiver.
     const callbacks: HostCallbacks = {
       storage_get: (key) => {
@@ -104,7 +105,11 @@ class CompiledProgram implements Program {
         }
       },
     };
-    this.#run = create_sandbox(factory_source, callbacks).run;
+    const sandbox =
+      engine === 'quickjs'
+        ? create_quickjs_sandbox(factory_source, callbacks)
+        : create_sandbox(factory_source, callbacks);
+    this.#run = sandbox.run;
   }
 
   call(env: CallEnv): CallOutcome {
@@ -126,7 +131,8 @@ class CompiledProgram implements Program {
         env.time_ms,
       );
       return parse_outcome(answer);
-    } catch {
+    } catch (error) {
+      if (error instanceof EngineAborted) return { kind: 'aborted', message: error.message };
       // Only reachable if the host's own stack ran out before the context was entered.
       return { kind: 'error', gas_used: env.gas_limit, message: 'stack overflow' };
     } finally {
@@ -136,6 +142,6 @@ class CompiledProgram implements Program {
 }
 
 /** Loads an instrumented factory (from `instrument_module`) into a new sandbox. Throws SyntaxError if the engine rejects it. */
-export function create_program(factory_source: string): Program {
-  return new CompiledProgram(factory_source);
+export function create_program(factory_source: string, engine: EngineName): Program {
+  return new CompiledProgram(factory_source, engine);
 }

@@ -73,6 +73,11 @@ const ARGS_MAX = cfg.call_args_max;
 
 // Zero frames: a stack trace would name host files, whose paths differ between validators.
 ErrorC.stackTraceLimit = 0;
+// QuickJS keeps the limit behind an accessor pair that freezing does not lock: drop the setter.
+const limit_d = get_own(ErrorC, 'stackTraceLimit');
+if (limit_d !== undefined && !('value' in limit_d)) {
+  define(ErrorC, 'stackTraceLimit', { get: limit_d.get, set: undefined, enumerable: false, configurable: false });
+}
 delete ErrorC.captureStackTrace;
 
 // Intrinsics reachable only through syntax or instances; collected before 'constructor' goes.

@@ -48,7 +48,15 @@ export interface CallEnv {
 export type CallOutcome =
   | { kind: 'ok'; gas_used: number; data_json: string; events: ContractEvent[] }
   | { kind: 'error'; gas_used: number; message: string }
-  | { kind: 'out_of_gas'; gas_used: number };
+  | { kind: 'out_of_gas'; gas_used: number }
+  /**
+   * No result: the engine gave up for a reason that could differ between machines (the host's
+   * native stack ran out inside it). The executor must not turn this into a result.
+   */
+  | { kind: 'aborted'; message: string };
+
+/** The contract engines (see docs/contracts.md, "Engines"): QuickJS in WebAssembly, or `node:vm`. */
+export type EngineName = 'quickjs' | 'v8';
 
 /** A contract compiled (parsed, checked, instrumented) once and callable many times. */
 export interface Program {
