@@ -6,14 +6,16 @@
 
 import { EventEmitter } from 'node:events';
 import type { Enclave } from '../enclave/api.js';
+import { type EnclaveError, EnclaveErrorCode } from '../enclave/result.js';
 import { from_hex, to_base64 } from '../protocol/bytes.js';
+import { ResultCode } from '../protocol/codes.js';
 import { jcs } from '../protocol/jcs.js';
 import type { Tx } from '../protocol/tx.js';
 import type { Genesis } from './genesis.js';
 import type { Mempool } from './mempool.js';
 import type { TxRecord } from './records.js';
-import type { LiveEvent, RpcBackend } from './rpc/server.js';
-import type { ChainStore } from './store/chain_store.js';
+import type { HaltInfo, LiveEvent, QueryAnswer, Refusal, RpcBackend } from './rpc/server.js';
+import { type ChainStore, QUERY_PAYLOAD_CHARS_MAX } from './store/chain_store.js';
 
 /** A JSON value with its object keys in RFC 8785 order. */
 function canonical<T>(value: T): T {
@@ -23,6 +25,33 @@ function canonical<T>(value: T): T {
 /** Concurrent `?wait=commit` waiters (each holds a timer and a closure). */
 export const TX_WAITERS_MAX = 10_000;
 
+/**
+ * What a query answers when the enclave call failed: enclave errors that are not a result of the
+ * query (a dead worker, a passed deadline, a full queue, a closing enclave) become a named refusal;
+ * any other (the host handed in bad input, a broken seed, a bug) is the node's failure and throws.
+ */
+export function query_failure(error: EnclaveError): Refusal {
+  switch (error.code) {
+    case EnclaveErrorCode.WORKER_DIED:
+    case EnclaveErrorCode.TIMEOUT:
+      return {
+        ok: false,
+        code: 'enclave_failed',
+        message:
+          error.code === EnclaveErrorCode.TIMEOUT
+            ? 'the enclave could not run this query: it ran past the enclave deadline; nothing changed'
+            : 'the enclave could not run this query: its worker died; nothing changed',
+      };
+    case EnclaveErrorCode.BUSY:
+      return { ok: false, code: 'busy', message: 'the enclave call queue is full' };
+    case EnclaveErrorCode.CLOSED:
+      return { ok: false, code: 'busy', message: 'node is stopping' };
+    default:
+      throw new Error(`enclave ${error.code}: ${error.message}`);
+  }
+}
+
+/** What a {@link NodeBackend} reads and calls. */
 export interface BackendModules {
   store: ChainStore;
   mempool: Mempool;
@@ -40,6 +69,7 @@ export class NodeBackend implements RpcBackend {
   readonly #events = new EventEmitter();
   readonly #waiters = new Map<string, Set<(record: TxRecord) => void>>();
   #waiting = 0;
+  #halted: HaltInfo | null = null;
 
   constructor(opts: { genesis: Genesis; pubkey: string }, modules: BackendModules) {
     this.#genesis = opts.genesis;
@@ -59,6 +89,18 @@ export class NodeBackend implements RpcBackend {
         for (const wake of waiters) wake(tx);
       }
     }
+  }
+
+  /**
+   * Marks the node halted (the first call wins; later ones change nothing): from now on status
+   * says so and submissions and new live streams are refused (node/rpc/server.ts).
+   */
+  halt(info: HaltInfo): void {
+    this.#halted ??= { height: info.height, reason: info.reason };
+  }
+
+  halted(): HaltInfo | null {
+    return this.#halted === null ? null : { ...this.#halted };
   }
 
   async status() {
@@ -81,7 +123,9 @@ export class NodeBackend implements RpcBackend {
     return to_base64(from_hex(this.#genesis.io_pubkey, 32));
   }
 
-  async submit(raw: string, tx: Tx) {
+  async submit(raw: string, tx: Tx): Promise<{ ok: true; hash: string } | Refusal> {
+    if (this.#halted !== null)
+      return { ok: false, code: 'halted', message: `halted at height ${this.#halted.height}` };
     const added = await this.#m.mempool.add(raw, 'client', tx);
     if (added.ok) this.#m.gossip_tx(raw);
     return added;
@@ -119,11 +163,22 @@ export class NodeBackend implements RpcBackend {
     });
   }
 
-  async query(address: string, body: { scheme: 'gcm' | 'siv'; payload: string }) {
+  async query(
+    address: string,
+    body: { scheme: 'gcm' | 'siv'; payload: string },
+  ): Promise<QueryAnswer | Refusal | null> {
+    // The store takes no larger payload (and would throw); the client's input is at fault: code 7.
+    if (body.payload.length > QUERY_PAYLOAD_CHARS_MAX) {
+      return {
+        ok: false,
+        code: ResultCode.MALFORMED_TX,
+        message: `query payload is longer than ${QUERY_PAYLOAD_CHARS_MAX} characters`,
+      };
+    }
     const input = await this.#m.store.query_input(address, body.scheme, body.payload, this.#m.now_ms());
     if (input === null) return null;
     const answer = await this.#m.enclave.query(input);
-    if (!answer.ok) throw new Error(`enclave ${answer.error.code}`);
+    if (!answer.ok) return query_failure(answer.error);
     return { code: answer.value.code, output: answer.value.output };
   }
 

@@ -35,6 +35,8 @@ export interface NodeConfig {
   block: { txs_max: number; bytes_max: number; gas_max: number };
   mempool: { txs_max: number; bytes_max: number; per_account_max: number };
   rpc_body_bytes_max: number;
+  /** Live event streams one remote address may hold at once (default 8; see RPC_DEFAULTS). */
+  rpc_sse_clients_per_address_max?: number;
 }
 
 /** Paths inside a home. */

@@ -25,19 +25,30 @@ export const BEHAVIOURS: readonly NodeBehaviour[] = ['honest', 'wrong-results', 
 
 export type { Log } from './parts.js';
 
-/** The enclave of a `wrong-results` validator: every block result it reports is altered. */
-function altered(enclave: Enclave): Enclave {
-  return new Proxy(enclave, {
-    get(target, key, receiver) {
-      if (key !== 'execute_block') return Reflect.get(target, key, receiver);
-      return async (...args: Parameters<Enclave['execute_block']>) => {
-        const answer = await target.execute_block(...args);
-        if (!answer.ok) return answer;
-        const wrong = `${answer.value.result_hash.slice(0, 62)}${answer.value.result_hash.endsWith('00') ? 'ff' : '00'}`;
-        return { ok: true, value: { ...answer.value, result_hash: wrong } };
-      };
+/**
+ * The enclave of a `wrong-results` validator: every block result it reports is altered; every
+ * other call (queries included) goes to `enclave` as it is. A plain decorator, so each call runs
+ * with `enclave` itself as `this` (a class with private fields refuses any other receiver).
+ */
+export function altered(enclave: Enclave): Enclave {
+  return {
+    measurement: () => enclave.measurement(),
+    create_seed: () => enclave.create_seed(),
+    load_seed: (sealed_seed) => enclave.load_seed(sealed_seed),
+    public_keys: () => enclave.public_keys(),
+    attestation_report: () => enclave.attestation_report(),
+    accept_seed_share: (args) => enclave.accept_seed_share(args),
+    check_registration: (args) => enclave.check_registration(args),
+    light_init: (args) => enclave.light_init(args),
+    query: (input) => enclave.query(input),
+    close: () => enclave.close(),
+    execute_block: async (input) => {
+      const answer = await enclave.execute_block(input);
+      if (!answer.ok) return answer;
+      const wrong = `${answer.value.result_hash.slice(0, 62)}${answer.value.result_hash.endsWith('00') ? 'ff' : '00'}`;
+      return { ok: true, value: { ...answer.value, result_hash: wrong } };
     },
-  });
+  };
 }
 
 /** A running validator. */
@@ -116,7 +127,10 @@ export class ValidatorNode {
       const halt = (error: unknown) => {
         if (halted) return;
         halted = true;
-        log('halted', { reason: error instanceof Error ? error.message : String(error) });
+        const reason = error instanceof Error ? error.message : String(error);
+        log('halted', { reason });
+        // The height it could not apply; the RPC now says so and takes no more transactions.
+        backend.halt({ height: store.height() + 1, reason });
         engine?.stop();
       };
       const app = new ValidatorApp(

@@ -115,6 +115,7 @@ export async function start_rpc(
       body_bytes_max: config.rpc_body_bytes_max,
       wait_timeout_ms: 30_000,
       sse_clients_max: 64,
+      sse_clients_per_address_max: config.rpc_sse_clients_per_address_max,
       cors_origin: '*',
     },
     { backend, log },

@@ -23,6 +23,23 @@ export const RpcErrorCode = {
   BAD_REQUEST: 106,
   /** 415: a POST body that is not `application/json` (UTF-8). */
   UNSUPPORTED_MEDIA_TYPE: 107,
+  /**
+   * 503: this validator halted (its own results differ from what the network committed): it takes
+   * no transactions and opens no live streams. Another node can; `GET /v1/status` says why.
+   */
+  HALTED: 108,
+  /**
+   * 503: the enclave could not run this query for a reason that is not a result (its worker died,
+   * or the call ran past the enclave's deadline). Nothing changed; the query may succeed later.
+   */
+  ENCLAVE_FAILED: 109,
+  /** 429: this client (remote address) holds as many live streams as one may (see Retry-After). */
+  TOO_MANY_STREAMS: 110,
+  /**
+   * 422: the transaction is quarantined on this node (its execution made this node's enclave fail,
+   * node/quarantine.ts) and is refused at submission until the quarantine lets it go.
+   */
+  QUARANTINED: 111,
 } as const;
 
 /** One of {@link RpcErrorCode}'s values. */
@@ -65,6 +82,18 @@ export function not_found(message: string): RpcError {
 /** 503 code 102, with a hint to retry after a second. */
 export function busy(message: string): RpcError {
   return new RpcError(503, RpcErrorCode.BUSY, message, { 'retry-after': '1' });
+}
+
+/**
+ * 503 code 108: the node halted at `height`. No Retry-After: it stays halted until its operator
+ * acts, so a client should go to another node (`GET /v1/status` names the reason).
+ */
+export function halted(height: number): RpcError {
+  return new RpcError(
+    503,
+    RpcErrorCode.HALTED,
+    `this node halted at height ${height} and takes no transactions or live streams: use another node`,
+  );
 }
 
 /** 400 code 106: a bad path parameter or query string. */

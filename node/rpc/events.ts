@@ -6,14 +6,19 @@
  */
 
 import type { ServerResponse } from 'node:http';
-import { busy } from './errors.js';
+import { busy, RpcError, RpcErrorCode } from './errors.js';
 import { event_frame } from './shapes.js';
 import type { LiveEvent, RpcBackend, RpcLog } from './types.js';
+
+/** Seconds a client refused for holding too many streams is told to wait (Retry-After). */
+export const STREAM_RETRY_AFTER_S = 5;
 
 /** Limits of an {@link EventStreams}. */
 export interface EventStreamsOptions {
   /** Streams open at once; more are refused with 503 code 102. */
   clients_max: number;
+  /** Streams open at once from one remote address; more are refused with 429 code 110. */
+  clients_per_address_max: number;
   /** Interval of the `: ping` comment. */
   heartbeat_ms: number;
   /** Unsent bytes one stream may queue before its client is dropped as too slow. */
@@ -28,7 +33,10 @@ export class EventStreams {
   readonly #opts: EventStreamsOptions;
   readonly #backend: Pick<RpcBackend, 'subscribe'>;
   readonly #log: RpcLog;
-  readonly #clients = new Set<ServerResponse>();
+  /** Each open stream and the remote address that holds it. */
+  readonly #clients = new Map<ServerResponse, string>();
+  /** Streams open per remote address (an address with none has no entry). */
+  readonly #per_address = new Map<string, number>();
   #unsubscribe: (() => void) | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
   #closed = false;
@@ -45,22 +53,38 @@ export class EventStreams {
     return this.#clients.size;
   }
 
+  /** Streams open now from `address`. */
+  held_by(address: string): number {
+    return this.#per_address.get(address) ?? 0;
+  }
+
   /**
-   * Turns `res` into a live stream. The subscription exists before the headers go out, so a client
-   * that has seen the headers misses no later event. Throws 503 code 102 when full or closed.
+   * Turns `res` into a live stream held by `address` (the client's remote address). The
+   * subscription exists before the headers go out, so a client that has seen the headers misses
+   * no later event. Throws 503 code 102 when closed or full, 429 code 110 (with Retry-After) when
+   * `address` already holds clients_per_address_max streams.
    */
-  open(res: ServerResponse): void {
+  open(res: ServerResponse, address: string): void {
     if (this.#closed) throw busy('node is stopping');
+    const held = this.held_by(address);
+    if (held >= this.#opts.clients_per_address_max) {
+      throw new RpcError(
+        429,
+        RpcErrorCode.TOO_MANY_STREAMS,
+        `this address holds ${held} live event streams, the most one address may; close one first`,
+        { 'retry-after': String(STREAM_RETRY_AFTER_S) },
+      );
+    }
     if (this.#clients.size >= this.#opts.clients_max) {
       throw busy(`too many live event streams (at most ${this.#opts.clients_max})`);
     }
-    this.#clients.add(res);
+    this.#add(res, address);
     res.once('close', () => this.#remove(res));
     if (this.#unsubscribe === null) {
       try {
         this.#unsubscribe = this.#backend.subscribe((event) => this.#broadcast(event));
       } catch (error) {
-        this.#clients.delete(res);
+        this.#remove(res);
         throw error;
       }
     }
@@ -81,7 +105,7 @@ export class EventStreams {
   close(): Promise<void> {
     this.#closed = true;
     const closing: Promise<void>[] = [];
-    for (const res of [...this.#clients]) {
+    for (const res of [...this.#clients.keys()]) {
       this.#remove(res);
       closing.push(
         new Promise<void>((resolve) => {
@@ -95,8 +119,19 @@ export class EventStreams {
     return Promise.all(closing).then(() => undefined);
   }
 
+  #add(res: ServerResponse, address: string): void {
+    this.#clients.set(res, address);
+    this.#per_address.set(address, this.held_by(address) + 1);
+  }
+
   #remove(res: ServerResponse): void {
-    if (!this.#clients.delete(res) || this.#clients.size > 0) return;
+    const address = this.#clients.get(res);
+    if (address === undefined) return;
+    this.#clients.delete(res);
+    const held = this.held_by(address) - 1;
+    if (held > 0) this.#per_address.set(address, held);
+    else this.#per_address.delete(address);
+    if (this.#clients.size > 0) return;
     this.#unsubscribe?.();
     this.#unsubscribe = null;
     if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
@@ -116,7 +151,7 @@ export class EventStreams {
   }
 
   #send_all(frame: string): void {
-    for (const res of [...this.#clients]) {
+    for (const res of [...this.#clients.keys()]) {
       if (res.writableLength > this.#opts.buffer_bytes_max) {
         // A client that does not read would make the node hold every event for it forever.
         this.#log('rpc_sse_slow_client_dropped', { queued_bytes: res.writableLength });

@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { from_hex, to_base64 } from '../../protocol/bytes.js';
 import { CANNOT_DECRYPT_MESSAGE, RESULT_CODE_NAMES, ResultCode } from '../../protocol/codes.js';
 import type { TxRecord } from '../records.js';
-import { busy, ClientGoneError, error_body, not_found, RpcError, RpcErrorCode } from './errors.js';
+import { busy, ClientGoneError, error_body, halted, not_found, RpcError, RpcErrorCode } from './errors.js';
 import { EventStreams } from './events.js';
 import {
   check_json_content_type,
@@ -37,12 +37,15 @@ import {
   status_json,
   tx_json,
 } from './shapes.js';
-import type { RpcBackend, RpcLimits, RpcLog, RpcOptions, SubmitRefusal } from './types.js';
+import type { QueryAnswer, Refusal, RpcBackend, RpcLimits, RpcLog, RpcOptions } from './types.js';
 import { RPC_DEFAULTS } from './types.js';
 
 export { RpcError, RpcErrorCode } from './errors.js';
 export type {
+  HaltInfo,
   LiveEvent,
+  QueryAnswer,
+  Refusal,
   RpcBackend,
   RpcLimits,
   RpcLog,
@@ -103,6 +106,7 @@ function resolve_limits(opts: RpcOptions): RpcLimits {
     'body_bytes_max',
     'wait_timeout_ms',
     'sse_clients_max',
+    'sse_clients_per_address_max',
     'requests_max',
     'connections_max',
     'headers_timeout_ms',
@@ -150,6 +154,7 @@ export class RpcServer {
     this.#events = new EventStreams(
       {
         clients_max: this.#limits.sse_clients_max,
+        clients_per_address_max: this.#limits.sse_clients_per_address_max,
         heartbeat_ms: this.#limits.sse_heartbeat_ms,
         buffer_bytes_max: this.#limits.sse_buffer_bytes_max,
       },
@@ -404,7 +409,7 @@ export class RpcServer {
     return [
       {
         segments: ['v1', 'status'],
-        methods: { GET: async () => ok(status_json(await b.status())) },
+        methods: { GET: async () => ok(status_json(await b.status(), b.halted())) },
       },
       {
         segments: ['registration', 'v1beta1', 'tx-key'],
@@ -432,6 +437,7 @@ export class RpcServer {
             const address = check_address(params[0]!);
             const body = parse_query_body(await read_json(req));
             const answer = await b.query(address, body);
+            if (answer !== null && 'ok' in answer) throw this.#refusal(answer);
             return query_reply(address, answer);
           },
         },
@@ -487,8 +493,11 @@ export class RpcServer {
       {
         segments: ['v1', 'events'],
         methods: {
-          GET: async ({ res }) => {
-            this.#events.open(res);
+          GET: async ({ req, res }) => {
+            const halt = b.halted();
+            // A halted node commits nothing more: its stream would stay silent forever.
+            if (halt !== null) throw halted(halt.height);
+            this.#events.open(res, req.socket.remoteAddress ?? 'unknown');
             return null;
           },
         },
@@ -501,6 +510,9 @@ export class RpcServer {
     const wait = query.get('wait');
     if (wait !== null && wait !== 'commit')
       throw new RpcError(400, RpcErrorCode.BAD_REQUEST, 'wait must be "commit"');
+    const halt = this.#backend.halted();
+    // Refused before the body is read: a halted node commits nothing, so it must take nothing.
+    if (halt !== null) throw halted(halt.height);
     check_json_content_type(req);
     const raw = await read_body(req, this.#limits.body_bytes_max);
     const tx = check_tx(parse_json_body(raw));
@@ -525,9 +537,13 @@ export class RpcServer {
     }
   }
 
-  #refusal(refusal: SubmitRefusal): RpcError {
+  #refusal(refusal: Refusal): RpcError {
     const { code, message } = refusal;
     if (code === 'full') return busy(message === '' ? 'mempool is full' : message);
+    if (code === 'busy') return busy(message === '' ? 'node is busy' : message);
+    if (code === 'halted') return halted(this.#backend.halted()?.height ?? 0);
+    if (code === 'enclave_failed') return new RpcError(503, RpcErrorCode.ENCLAVE_FAILED, message);
+    if (code === 'quarantined') return new RpcError(422, RpcErrorCode.QUARANTINED, message);
     if (code === ResultCode.UNKNOWN_CODE_OR_CONTRACT) return new RpcError(404, code, message);
     if (is_refusal_code(code)) return new RpcError(400, code, message);
     // Not a refusal the protocol knows: a backend bug, not the client's fault.
@@ -572,7 +588,7 @@ function unknown_contract(address: string): RpcError {
 }
 
 /** Maps a query's §5 code to the answer: 0-2 are 200, 3 the one decrypt error, 6 a 404. */
-function query_reply(address: string, answer: { code: number; output: string } | null): Reply {
+function query_reply(address: string, answer: QueryAnswer | null): Reply {
   if (answer === null) throw unknown_contract(address);
   const { code, output } = answer;
   switch (code) {

@@ -12,7 +12,7 @@ import { is_scheme, type Scheme } from '../../protocol/envelope.js';
 import { MalformedTxError, parse_tx, type Tx } from '../../protocol/tx.js';
 import type { TxRecord } from '../records.js';
 import { bad_request, RpcError } from './errors.js';
-import type { LiveEvent, RpcStatus } from './types.js';
+import type { HaltInfo, LiveEvent, RpcStatus } from './types.js';
 
 const HASH_RE = /^[0-9a-f]{64}$/;
 const ADDRESS_RE = /^[0-9a-f]{40}$/;
@@ -113,9 +113,12 @@ export function tx_json(record: TxRecord): TxRecord {
   return out;
 }
 
-/** `GET /v1/status`. */
-export function status_json(s: RpcStatus): RpcStatus {
-  return {
+/**
+ * `GET /v1/status`, with `halted: {"height", "reason"}` last when the node halted (absent while it
+ * runs, so a healthy node's answer is exactly protocol.md §6's).
+ */
+export function status_json(s: RpcStatus, halt: HaltInfo | null = null): RpcStatus {
+  const out: RpcStatus = {
     chain_id: s.chain_id,
     height: s.height,
     io_pubkey: s.io_pubkey,
@@ -123,6 +126,8 @@ export function status_json(s: RpcStatus): RpcStatus {
     validator: s.validator,
     validators: s.validators.map((v) => ({ pubkey: v.pubkey, power: v.power })),
   };
+  if (halt !== null) out.halted = { height: halt.height, reason: halt.reason };
+  return out;
 }
 
 /** `GET /v1/contracts/{address}`: `{"address", "code_id", "code_hash", "label", "creator"}`. */

@@ -13,6 +13,12 @@ export type LiveEvent =
   | { type: 'block'; height: number; block_hash: string; time_ms: number; txs: number }
   | ({ type: 'tx' } & TxRecord);
 
+/** Why a node halted: the height it could not apply and what it found there. */
+export interface HaltInfo {
+  height: number;
+  reason: string;
+}
+
 /** What `GET /v1/status` answers (protocol.md §6). */
 export interface RpcStatus {
   chain_id: string;
@@ -21,10 +27,28 @@ export interface RpcStatus {
   seed_exchange_pubkey: string;
   validator: string;
   validators: { pubkey: string; power: number }[];
+  /** Set only when the node halted (docs/protocol-notes.md); absent on a healthy node. The server fills it from {@link RpcBackend.halted}. */
+  halted?: HaltInfo | undefined;
 }
 
-/** A refusal at submission: a protocol.md §5 code (4, 5, 7, …) or `'full'` for a full mempool. */
-export type SubmitRefusal = { ok: false; code: number | 'full'; message: string };
+/**
+ * Why the node did not take or answer a request: a protocol.md §5 code (4, 5, 7, …), or a
+ * condition of the node itself: `'full'` a full mempool, `'busy'` a full enclave queue or a node
+ * that is stopping, `'halted'` a halted node, `'enclave_failed'` an enclave call that failed for a
+ * reason that is not a result (worker died, deadline passed), `'quarantined'` a transaction this
+ * node's liveness guard holds back (node/quarantine.ts).
+ */
+export type Refusal = {
+  ok: false;
+  code: number | 'full' | 'busy' | 'halted' | 'enclave_failed' | 'quarantined';
+  message: string;
+};
+
+/** A refusal at submission (see {@link Refusal}). */
+export type SubmitRefusal = Refusal;
+
+/** A query's answer: its §5 code and base64 sealed output. */
+export type QueryAnswer = { code: number; output: string };
 
 /**
  * The validator host as the RPC server sees it. Every method may reject; the server then answers
@@ -33,6 +57,11 @@ export type SubmitRefusal = { ok: false; code: number | 'full'; message: string 
 export interface RpcBackend {
   /** The chain, its height, the network's public keys, this validator and the validator set. */
   status(): Promise<RpcStatus>;
+  /**
+   * Why the node halted, or null while it runs. The server adds it to `GET /v1/status` and, while
+   * it is set, refuses `POST /v1/txs` and new live streams with 503 code 108.
+   */
+  halted(): HaltInfo | null;
   /** pk_io as 64 hex; the server answers GET /registration/v1beta1/tx-key with {"key": base64(bytes)}. */
   io_pubkey(): Promise<string>;
   /**
@@ -47,11 +76,14 @@ export interface RpcBackend {
    * timeout_ms. The server keeps its own deadline of the same length too.
    */
   wait_tx(hash: string, timeout_ms: number): Promise<TxRecord | null>;
-  /** null: no such contract. */
+  /**
+   * The query's §5 code and sealed output; null: no such contract; a {@link Refusal} when the
+   * input is over a limit (code 7) or the enclave could not run it (`'busy'`, `'enclave_failed'`).
+   */
   query(
     address: string,
     body: { scheme: 'gcm' | 'siv'; payload: string },
-  ): Promise<{ code: number; output: string } | null>;
+  ): Promise<QueryAnswer | Refusal | null>;
   /** null: no such contract. */
   get_contract(address: string): Promise<ContractInfo | null>;
   /** Every stored code, the reference contracts first (protocol.md §7). */
@@ -86,6 +118,8 @@ export interface RpcOptions {
   wait_timeout_ms: number;
   /** Concurrent `GET /v1/events` streams; more get 503. */
   sse_clients_max: number;
+  /** Concurrent live streams from one remote address; more get 429 code 110. */
+  sse_clients_per_address_max?: number;
   /** Value of Access-Control-Allow-Origin on every answer ('*' for any); '' sends no CORS headers. */
   cors_origin: string;
   /** Requests being handled at once (live streams not counted); more get 503. */
@@ -116,6 +150,7 @@ export const RPC_DEFAULTS = Object.freeze({
   request_timeout_ms: 30_000,
   keep_alive_timeout_ms: 5_000,
   url_chars_max: 2048,
+  sse_clients_per_address_max: 8,
   sse_heartbeat_ms: 15_000,
   sse_buffer_bytes_max: 1024 * 1024,
   stop_timeout_ms: 10_000,

@@ -6,7 +6,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ContractInfo } from '../../enclave/api.js';
 import type { TxRecord } from '../../node/records.js';
 import {
+  type HaltInfo,
   type LiveEvent,
+  type QueryAnswer,
+  type Refusal,
   type RpcBackend,
   RpcErrorCode,
   type RpcOptions,
@@ -58,7 +61,9 @@ class FakeBackend implements RpcBackend {
   >();
   readonly submitted: string[] = [];
   submit_answer: SubmitRefusal | null = null;
-  query_answer: { code: number; output: string } | null = { code: 0, output: 'cmVzdWx0' };
+  query_answer: QueryAnswer | Refusal | null = { code: 0, output: 'cmVzdWx0' };
+  /** What halted() answers: set it to make the node halted. */
+  halt: HaltInfo | null = null;
   io_key = IO_PUBKEY;
   subscribers = new Set<(event: LiveEvent) => void>();
   readonly #failing = new Set<Method>();
@@ -124,6 +129,11 @@ class FakeBackend implements RpcBackend {
       validator: '01'.repeat(32),
       validators: [{ pubkey: '01'.repeat(32), power: 10 }],
     };
+  }
+
+  halted(): HaltInfo | null {
+    this.calls.set('halted', this.count('halted') + 1);
+    return this.halt;
   }
 
   async io_pubkey(): Promise<string> {
@@ -943,5 +953,155 @@ describe('RPC live events (GET /v1/events)', () => {
     expect(logged).toContain('rpc_sse_slow_client_dropped');
     res.resume();
     await closed;
+  });
+});
+
+/** Opens a live stream from the local address `from` (any 127.0.0.0/8 address reaches 127.0.0.1 on Linux). */
+async function open_stream_from(url: string, from: string): Promise<Answer | http.ClientRequest> {
+  const req = http.request(`${url}/v1/events`, { agent: false, localAddress: from });
+  req.on('error', () => {});
+  req.end();
+  const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+  if (res.statusCode === 200) return req;
+  return read_answer(res);
+}
+
+describe('RPC live streams per remote address', () => {
+  it('one address over sse_clients_per_address_max gets 429 code 110 with Retry-After; others still get streams', async () => {
+    const { url, backend } = await setup({ sse_clients_max: 4, sse_clients_per_address_max: 2 });
+    const first = await open_stream_from(url, '127.0.0.1');
+    const second = await open_stream_from(url, '127.0.0.1');
+    expect(first).toBeInstanceOf(http.ClientRequest);
+    expect(second).toBeInstanceOf(http.ClientRequest);
+    const third = (await open_stream_from(url, '127.0.0.1')) as Answer;
+    expect_error(third, 429, RpcErrorCode.TOO_MANY_STREAMS);
+    expect(third.headers['retry-after']).toBe('5');
+    expect(backend.subscribers.size).toBe(1);
+    // Another client is not starved by the first one's streams.
+    const other = await open_stream_from(url, '127.0.0.2');
+    expect(other).toBeInstanceOf(http.ClientRequest);
+    // Closed streams free their address's places (the last one closing unsubscribes the backend).
+    const unsubscribed = once(backend.events, 'unsubscribed');
+    for (const req of [first, second, other]) (req as http.ClientRequest).destroy();
+    await unsubscribed;
+    const again = await open_stream_from(url, '127.0.0.1');
+    expect(again).toBeInstanceOf(http.ClientRequest);
+    (again as http.ClientRequest).destroy();
+  });
+
+  it('checks the option', () => {
+    const backend = new FakeBackend();
+    const base: RpcOptions = {
+      host: '127.0.0.1',
+      port: 0,
+      body_bytes_max: 1,
+      wait_timeout_ms: 1,
+      sse_clients_max: 1,
+      cors_origin: '*',
+    };
+    expect(() => new RpcServer({ ...base, sse_clients_per_address_max: 0 }, { backend })).toThrow(RangeError);
+    expect(() => new RpcServer({ ...base, sse_clients_per_address_max: 2.5 }, { backend })).toThrow(
+      RangeError,
+    );
+    expect(
+      () => new RpcServer({ ...base, sse_clients_per_address_max: undefined }, { backend }),
+    ).not.toThrow();
+  });
+});
+
+describe('RPC on a halted node', () => {
+  const HALT: HaltInfo = {
+    height: 12,
+    reason: 'own results differ from the committed block at height 12: refusing to apply them',
+  };
+
+  it('GET /v1/status says halted {height, reason} last; a healthy node has no halted field', async () => {
+    const { url, backend } = await setup();
+    expect((await call(url, 'GET', '/v1/status')).json).not.toHaveProperty('halted');
+    backend.halt = HALT;
+    const answer = await call(url, 'GET', '/v1/status');
+    expect(answer.status).toBe(200);
+    expect(Object.keys(answer.json)).toEqual([
+      'chain_id',
+      'height',
+      'io_pubkey',
+      'seed_exchange_pubkey',
+      'validator',
+      'validators',
+      'halted',
+    ]);
+    expect(answer.json.halted).toEqual(HALT);
+  });
+
+  it('refuses POST /v1/txs (with or without wait) with 503 code 108 and no Retry-After, before the backend', async () => {
+    const { url, backend } = await setup();
+    backend.halt = HALT;
+    for (const path of ['/v1/txs', '/v1/txs?wait=commit']) {
+      const answer = await call(url, 'POST', path, { body: TX });
+      expect_error(answer, 503, RpcErrorCode.HALTED);
+      expect(answer.json.error.message).toContain('height 12');
+      expect(answer.headers['retry-after']).toBeUndefined();
+    }
+    expect(backend.count('submit')).toBe(0);
+    expect(backend.submitted).toEqual([]);
+  });
+
+  it('maps a backend that halts between the check and the submission to 503 code 108 too', async () => {
+    const { url, backend } = await setup();
+    backend.submit_answer = { ok: false, code: 'halted', message: 'halted at height 12' };
+    const release = backend.gate('submit');
+    const pending = call(url, 'POST', '/v1/txs', { body: TX });
+    await backend.called('submit');
+    backend.halt = HALT;
+    release();
+    expect_error(await pending, 503, RpcErrorCode.HALTED);
+  });
+
+  it('refuses a new live stream with 503 code 108: a halted node streams nothing more', async () => {
+    const { url, backend } = await setup();
+    backend.halt = HALT;
+    expect_error(await call(url, 'GET', '/v1/events'), 503, RpcErrorCode.HALTED);
+    expect(backend.subscribers.size).toBe(0);
+  });
+
+  it('still answers reads (queries, transactions, blocks): they are what it committed', async () => {
+    const { url, backend } = await setup();
+    backend.halt = HALT;
+    backend.contracts.set(CONTRACT, contract_info());
+    backend.txs.set(HASH, record(HASH));
+    expect((await call(url, 'GET', `/v1/txs/${HASH}`)).status).toBe(200);
+    const query = await call(url, 'POST', `/v1/contracts/${CONTRACT}/query`, {
+      body: '{"scheme": "gcm", "payload": "AAAA"}',
+    });
+    expect(query.status).toBe(200);
+  });
+});
+
+describe('RPC refusals of queries and submissions by the node', () => {
+  it('maps a query refusal: code 7 to 400, enclave_failed to 503 code 109, busy to 503 code 102', async () => {
+    const { url, backend } = await setup();
+    backend.contracts.set(CONTRACT, contract_info());
+    const path = `/v1/contracts/${CONTRACT}/query`;
+    const body = '{"scheme": "gcm", "payload": "AAAA"}';
+    backend.query_answer = { ok: false, code: 7, message: 'query payload is longer than 524288 characters' };
+    const malformed = await call(url, 'POST', path, { body });
+    expect_error(malformed, 400, 7);
+    expect(malformed.json.error.message).toBe('query payload is longer than 524288 characters');
+    backend.query_answer = { ok: false, code: 'enclave_failed', message: 'its worker died' };
+    const failed = await call(url, 'POST', path, { body });
+    expect_error(failed, 503, RpcErrorCode.ENCLAVE_FAILED);
+    expect(failed.json.error.message).toBe('its worker died');
+    backend.query_answer = { ok: false, code: 'busy', message: 'the enclave call queue is full' };
+    const busy = await call(url, 'POST', path, { body });
+    expect_error(busy, 503, RpcErrorCode.BUSY);
+    expect(busy.headers['retry-after']).toBe('1');
+  });
+
+  it('maps a quarantined submission to 422 code 111', async () => {
+    const { url, backend } = await setup();
+    backend.submit_answer = { ok: false, code: 'quarantined', message: 'transaction is quarantined' };
+    const answer = await call(url, 'POST', '/v1/txs', { body: TX });
+    expect_error(answer, 422, RpcErrorCode.QUARANTINED);
+    expect(answer.json.error.message).toBe('transaction is quarantined');
   });
 });
