@@ -590,12 +590,15 @@ function info_commands(y: Argv): Argv {
         const client = make_client(argv);
         const status = await client.status();
         if (argv.json) return write_json(status);
+        const halted = status.halted ?? null;
         write_lines([
-          row('node', client.nodes.find(() => true) ?? ''),
+          row('node', client.node),
           row('chain id', status.chain_id),
           row('height', String(status.height)),
           row('validators', String(status.validators.length)),
           row('io key', status.io_pubkey),
+          // A halted node refuses transactions; the SDK sends them to the next --node.
+          ...(halted === null ? [] : [row('halted', `yes, at height ${halted.height}: ${halted.reason}`)]),
         ]);
       }),
     )

@@ -61,6 +61,12 @@ export const POLL_INTERVAL_MS_MAX = 2_000;
 const HEX_40 = /^[0-9a-f]{40}$/;
 const HEX_64 = /^[0-9a-f]{64}$/;
 
+/** Why a node halted (docs/protocol-notes.md): the height it could not apply, and what it found. */
+export interface HaltInfo {
+  height: number;
+  reason: string;
+}
+
 /** `GET /v1/status` (protocol.md §6). */
 export interface NodeStatus {
   chain_id: string;
@@ -69,6 +75,11 @@ export interface NodeStatus {
   seed_exchange_pubkey: string;
   validator: unknown;
   validators: unknown[];
+  /**
+   * Present only when the node halted: its results differ from the network's, so it commits no
+   * more blocks and refuses transactions (code 108); use another node.
+   */
+  halted?: HaltInfo | null;
 }
 
 /** One entry of `GET /v1/codes` (protocol.md §6). */
@@ -291,6 +302,11 @@ export class CloisterClient {
     return this.#rpc.nodes;
   }
 
+  /** The node requests go to first: the one that last answered (the first URL until then). */
+  get node(): string {
+    return this.#rpc.current;
+  }
+
   #get<T>(path: string, context?: string): Promise<T> {
     return this.#rpc.request<T>(
       'GET',
@@ -304,6 +320,17 @@ export class CloisterClient {
   #check_chain_id(status: NodeStatus): void {
     if (typeof status !== 'object' || status === null || typeof status.chain_id !== 'string')
       throw new BadAnswerError('a status without chain_id', { node: this.#rpc.current });
+    const halted = status.halted;
+    if (
+      halted !== undefined &&
+      halted !== null &&
+      (typeof halted !== 'object' ||
+        !Number.isSafeInteger(halted.height) ||
+        typeof halted.reason !== 'string')
+    )
+      throw new BadAnswerError('a status whose halted is not {"height", "reason"}', {
+        node: this.#rpc.current,
+      });
     if (this.#expected_chain_id !== undefined && status.chain_id !== this.#expected_chain_id)
       throw new ChainIdMismatchError(this.#expected_chain_id, status.chain_id, { node: this.#rpc.current });
   }
@@ -335,7 +362,10 @@ export class CloisterClient {
     return (await this.#network_keys()).chain_id;
   }
 
-  /** `GET /v1/status` (protocol.md §6); ChainIdMismatchError if the node serves another chain. */
+  /**
+   * `GET /v1/status` (protocol.md §6); ChainIdMismatchError if the node serves another chain.
+   * `halted` is set when the answering node halted ({@link node} names it).
+   */
   async status(): Promise<NodeStatus> {
     const status = await this.#get<NodeStatus>('/v1/status');
     this.#check_chain_id(status);

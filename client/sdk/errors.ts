@@ -9,7 +9,7 @@
 
 /**
  * Every code a {@link CloisterError} can carry: protocol.md §5 result codes (1-7), the RPC's codes
- * (100-107, docs/protocol-notes.md) and the client's own (≥ 200).
+ * (100-111, docs/protocol-notes.md) and the client's own (≥ 200).
  */
 export const ClientErrorCode = {
   /** §5 code 1: the contract refused the message; its message is inside the sealed output. */
@@ -42,6 +42,14 @@ export const ClientErrorCode = {
   BAD_REQUEST: 106,
   /** RPC 415. */
   UNSUPPORTED_MEDIA_TYPE: 107,
+  /** RPC 503: the node halted (its results differ from the network's); another node may take the request. */
+  HALTED: 108,
+  /** RPC 503: the node's enclave could not run the query (worker died, deadline passed); nothing changed. */
+  ENCLAVE_FAILED: 109,
+  /** RPC 429: this client holds as many live event streams on the node as one address may. */
+  TOO_MANY_STREAMS: 110,
+  /** RPC 422: the node holds this transaction back (its execution made the node's enclave fail). */
+  QUARANTINED: 111,
   /** Client: no node answered (connection refused, reset or timed out on every URL). */
   UNREACHABLE: 200,
   /** Client: the node serves another chain than the one the caller expects. */
@@ -329,6 +337,20 @@ export function error_from_code(
       return new RpcRefusedError(code, `node busy: ${node_message}; retry shortly`, rest);
     case ClientErrorCode.NOT_FOUND:
       return new RpcRefusedError(code, `not found: ${node_message}`, rest);
+    case ClientErrorCode.HALTED:
+      return new RpcRefusedError(
+        code,
+        `node halted: ${node_message}; name another node (--node URL, repeatable)`,
+        rest,
+      );
+    case ClientErrorCode.ENCLAVE_FAILED:
+      return new RpcRefusedError(
+        code,
+        `${node_message}; retry later, or on another node (a query that is too costly fails everywhere)`,
+        rest,
+      );
+    case ClientErrorCode.TOO_MANY_STREAMS:
+      return new RpcRefusedError(code, `too many live streams: ${node_message}`, rest);
     default:
       return new RpcRefusedError(code, `the node refused the request (code ${code}): ${node_message}`, rest);
   }

@@ -76,10 +76,16 @@ class AttemptFailed extends Error {
 }
 
 /**
+ * Error codes with which a node took nothing and another node may answer: 102 busy or stopping,
+ * 108 halted. A request so refused goes to the next node.
+ */
+const SKIP_CODES: ReadonlySet<number> = new Set([ClientErrorCode.BUSY, ClientErrorCode.HALTED]);
+
+/**
  * JSON requests to any of several nodes (protocol.md §6). A node that cannot be reached
  * (connection refused or reset, DNS failure, no answer in time) or answers 503 code 102 (busy,
- * stopping) is skipped for the next; the first that answers is preferred from then on. A POST
- * that timed out is not sent elsewhere: the node may have received it.
+ * stopping) or 108 (halted) is skipped for the next; the first that answers is preferred from
+ * then on. A POST that timed out is not sent elsewhere: the node may have received it.
  */
 export class RpcTransport {
   readonly nodes: readonly string[];
@@ -137,7 +143,7 @@ export class RpcTransport {
         : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(opts.body) };
     const tried: string[] = [];
     let last_cause: unknown;
-    let busy: CloisterError | undefined;
+    let refused: CloisterError | undefined;
     for (let i = 0; i < this.nodes.length; i++) {
       const index = (this.#preferred + i) % this.nodes.length;
       const node = this.nodes[index]!;
@@ -170,26 +176,29 @@ export class RpcTransport {
         return value as T;
       }
       const error = parse_error(value, answer.status, node, opts.context);
-      if (error.code === ClientErrorCode.BUSY) {
-        // Busy or stopping: this node took nothing; another may.
-        busy = error;
+      if (SKIP_CODES.has(error.code)) {
+        // Busy, stopping or halted: this node took nothing; another may.
+        refused = error;
         continue;
       }
       this.#preferred = index;
       throw error;
     }
-    if (busy !== undefined) throw busy;
+    if (refused !== undefined) throw refused;
     throw new ConnectionError(tried, { cause: last_cause });
   }
 
   /**
    * Opens the live stream `GET /v1/events` on the first node that answers and returns its body.
-   * Throws ConnectionError if none can be reached, or the node's typed error (e.g. 503 code 102
-   * when it has too many streams). The stream ends when `signal` aborts.
+   * A node that refuses it as busy (503 code 102), halted (503 code 108) or because this client
+   * holds too many streams there (429 code 110) is skipped for the next. Throws ConnectionError
+   * if none can be reached, else the last such refusal or the node's other typed error. The
+   * stream ends when `signal` aborts.
    */
   async open_stream(signal: AbortSignal): Promise<{ node: string; body: ReadableStream<Uint8Array> }> {
     const tried: string[] = [];
     let last_cause: unknown;
+    let refused: CloisterError | undefined;
     for (let i = 0; i < this.nodes.length; i++) {
       const index = (this.#preferred + i) % this.nodes.length;
       const node = this.nodes[index]!;
@@ -213,10 +222,14 @@ export class RpcTransport {
         } catch {
           // handled by parse_error
         }
-        throw parse_error(value, response.status, node, undefined);
+        const error = parse_error(value, response.status, node, undefined);
+        if (!SKIP_CODES.has(error.code) && error.code !== ClientErrorCode.TOO_MANY_STREAMS) throw error;
+        refused = error;
+        continue;
       }
       return { node, body: response.body };
     }
+    if (refused !== undefined) throw refused;
     throw new ConnectionError(tried, { cause: last_cause });
   }
 }

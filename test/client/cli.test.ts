@@ -2,6 +2,8 @@
 
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -85,5 +87,36 @@ describe('cloister CLI', () => {
       expect(tx.stdout).toContain(`tx ${sub}`);
     expect((await cloister('keys', '--help')).stdout).toContain('keys add <name>');
     expect((await cloister('keys')).code).toBe(2);
+  });
+
+  it('status names the node that answered and shows that it halted', async () => {
+    const halted = { height: 9, reason: 'own results differ from the committed block at height 9' };
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          chain_id: 'halt-cli-1',
+          height: 8,
+          io_pubkey: '00'.repeat(32),
+          seed_exchange_pubkey: '00'.repeat(32),
+          validator: '01'.repeat(32),
+          validators: [],
+          halted,
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const text = await cloister('status', '--node', url);
+      expect(text.code).toBe(0);
+      expect(text.stdout).toContain(`node               ${url}`);
+      expect(text.stdout).toContain(`halted             yes, at height 9: ${halted.reason}`);
+      const json = await cloister('status', '--node', url, '--json');
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout).halted).toEqual(halted);
+    } finally {
+      server.close();
+    }
   });
 });
