@@ -3,13 +3,21 @@
  * and execute it in the enclave (propose), execute someone else's block and compare result hashes
  * (validate), and persist a decided block with its results (commit). Executions are cached by
  * block hash so a block is executed once per node, not once per call.
+ *
+ * The liveness guard (docs/consensus.md "Liveness guard") lives here too: a proposer whose enclave
+ * fails on its block for a reason that is not a result finds the transaction that causes it,
+ * quarantines it and proposes the block without it; a validator whose enclave fails on another's
+ * proposal finds it invalid (prevotes nil); a block the network committed that this node cannot
+ * execute halts the node.
  * @module
  */
 
 import type { BlockInput, BlockOutput, Enclave } from '../enclave/api.js';
 import { ENCLAVE_LIMITS } from '../enclave/limits.js';
+import type { EnclaveErrorCode } from '../enclave/result.js';
 import { to_hex } from '../protocol/bytes.js';
 import type { CryptoProvider } from '../protocol/provider.js';
+import { MalformedTxError, parse_tx_json, tx_hash } from '../protocol/tx.js';
 import type { ConsensusApp } from './consensus/engine.js';
 import { block_shape_error } from './consensus/shapes.js';
 import {
@@ -26,7 +34,9 @@ import {
   verify_hex,
 } from './consensus/types.js';
 import type { Genesis } from './genesis.js';
+import { isolate_failing_tx, isolation_calls_needed, type Trial } from './isolate.js';
 import type { Mempool } from './mempool.js';
+import { TX_ATTRIBUTABLE_FAILURES } from './quarantine.js';
 import type { ChainStore } from './store/chain_store.js';
 
 /** A block's time may run ahead of a validator's clock by at most this. */
@@ -37,6 +47,31 @@ const EXECUTIONS_CACHED_MAX = 64;
 const INFLIGHT_MAX = 16;
 /** Previews accepted per height (one per round; more rounds than this wait for the proposal). */
 const PREVIEWS_PER_HEIGHT_MAX = 8;
+/**
+ * UTF-8 bytes of `store_code` transactions in one block. A chain rule, not a node setting: a
+ * proposal over it is invalid at every validator. Stored code is kept forever and its gas is free
+ * until fees exist (issue #13), so this bounds how fast one sender can grow every node's store.
+ * At least one transaction of the largest size fits, so every code the mempool takes can commit.
+ */
+export const STORE_CODE_BLOCK_BYTES_MAX = 1024 * 1024;
+/**
+ * Enclave calls one proposer may spend finding the transaction that makes its block fail: a
+ * binary search over the block's prefixes (see node/isolate.ts), enough for the largest block the
+ * engine takes (`block_txs_max`, 10 000 transactions: 14 steps, one confirmation, one spare).
+ */
+export const ISOLATION_ENCLAVE_CALLS_MAX = 16;
+/**
+ * Executions of a committed block tried before the node halts on it: the first failure may be
+ * the worker's own (killed, out of memory because of other calls), a second one is the block's.
+ */
+export const COMMITTED_EXECUTION_ATTEMPTS_MAX = 2;
+/** Transaction hashes named in one log event (a block may hold thousands). */
+const LOGGED_TX_HASHES_MAX = 8;
+
+if (STORE_CODE_BLOCK_BYTES_MAX < ENCLAVE_LIMITS.tx_bytes_max)
+  throw new Error('invariant: a store_code of the largest size must fit a block');
+if (isolation_calls_needed(ENCLAVE_LIMITS.block_txs_max) > ISOLATION_ENCLAVE_CALLS_MAX)
+  throw new Error('invariant: isolation must be able to bisect the largest block');
 
 /**
  * What a proposer broadcasts before it executes its block: the block's header as the enclave's
@@ -75,16 +110,98 @@ export interface AppModules {
 
 /** Thrown when this node's own results differ from a committed block's: it must stop, not apply them. */
 export class DivergedError extends Error {
-  constructor(height: number) {
-    super(`own results differ from the committed block at height ${height}: refusing to apply them`);
+  constructor(
+    height: number,
+    message = `own results differ from the committed block at height ${height}: refusing to apply them`,
+  ) {
+    super(message);
     this.name = 'DivergedError';
   }
 }
+
+/** The enclave answered a block with an error instead of results. */
+export class BlockExecutionError extends Error {
+  /** The enclave's error code (enclave/result.ts). */
+  readonly code: EnclaveErrorCode;
+  readonly height: number;
+  constructor(height: number, code: EnclaveErrorCode, enclave_message: string) {
+    super(`enclave refused block ${height}: ${code} ${enclave_message}`);
+    this.name = 'BlockExecutionError';
+    this.code = code;
+    this.height = height;
+  }
+}
+
+/**
+ * Thrown when this node cannot execute a block the network committed (its enclave keeps failing
+ * on it): a {@link DivergedError}, so the node halts the same way, rather than skip the block.
+ */
+export class UnexecutableBlockError extends DivergedError {
+  constructor(height: number, cause: BlockExecutionError) {
+    super(
+      height,
+      `cannot execute the committed block at height ${height} (${cause.message}): refusing to go on without it`,
+    );
+    this.name = 'UnexecutableBlockError';
+  }
+}
+
+/**
+ * Whether `error` is an enclave failure one transaction can cause and that is not a result (see
+ * `TX_ATTRIBUTABLE_FAILURES` in node/quarantine.ts).
+ */
+export function is_tx_attributable(error: unknown): error is BlockExecutionError {
+  return error instanceof BlockExecutionError && TX_ATTRIBUTABLE_FAILURES.has(error.code);
+}
+
+/**
+ * Why `txs` break the block's store_code limit ({@link STORE_CODE_BLOCK_BYTES_MAX}), or null if
+ * they do not. A text that is not a transaction counts as none (the enclave refuses it, code 7).
+ */
+export function store_code_limit_error(txs: readonly string[]): string | null {
+  let all = 0;
+  for (const raw of txs) all += Buffer.byteLength(raw, 'utf8');
+  // Most blocks are smaller than the limit in all: no need to parse them.
+  if (all <= STORE_CODE_BLOCK_BYTES_MAX) return null;
+  let code = 0;
+  for (const raw of txs) {
+    try {
+      if (parse_tx_json(raw).body.msg.type === 'store_code') code += Buffer.byteLength(raw, 'utf8');
+    } catch (error) {
+      if (!(error instanceof MalformedTxError)) throw error;
+    }
+  }
+  return code > STORE_CODE_BLOCK_BYTES_MAX
+    ? `store_code transactions of ${code} bytes, over the block's ${STORE_CODE_BLOCK_BYTES_MAX}`
+    : null;
+}
+
+/** The first few transaction hashes of a block, for a log event ('malformed' for a bad text). */
+function logged_tx_hashes(p: CryptoProvider, txs: readonly string[]): string[] {
+  return txs.slice(0, LOGGED_TX_HASHES_MAX).map((raw) => {
+    try {
+      return tx_hash(p, parse_tx_json(raw));
+    } catch (error) {
+      if (error instanceof MalformedTxError) return 'malformed';
+      throw error;
+    }
+  });
+}
+
+/** What `propose` is called with (ConsensusApp.propose). */
+type ProposeArgs = Parameters<ConsensusApp['propose']>[0];
 
 /** The enclave's execution of one block. */
 interface Execution {
   input: BlockInput;
   output: BlockOutput;
+}
+
+/** A block a proposer signed and executed, before its result hash is filled in. */
+interface Candidate {
+  header: Omit<BlockHeader, 'result_hash'>;
+  txs: string[];
+  execution: Execution;
 }
 
 /** Implements ConsensusApp over an enclave, a store and a mempool. */
@@ -99,6 +216,8 @@ export class ValidatorApp implements ConsensusApp {
   readonly #inflight = new Map<string, Promise<Execution>>();
   /** Heights and rounds previewed (`height/round`), so a peer cannot make us execute one twice. */
   readonly #previewed = new Set<string>();
+  /** Settles when the running isolation (if any) ends: proposals wait for it, one at a time. */
+  #isolating: Promise<void> = Promise.resolve();
 
   constructor(opts: AppOptions, modules: AppModules) {
     this.#opts = opts;
@@ -156,10 +275,12 @@ export class ValidatorApp implements ConsensusApp {
         ? undefined
         : { header: unexecuted, parent, last_commit, validators, sealed_light };
     const answer = await enclave.execute_block(light === undefined ? input : { ...input, light });
-    if (!answer.ok)
-      throw new Error(`enclave refused block ${header.height}: ${answer.error.code} ${answer.error.message}`);
+    if (!answer.ok) throw new BlockExecutionError(header.height, answer.error.code, answer.error.message);
     const { sealed_light: next_light, ...output } = answer.value;
-    if (next_light !== undefined) await store.put_sealed('light', next_light);
+    // Only an execution of the next height may move the light state: one that finished after its
+    // height was committed (a slow preview or trial) would set it back a height.
+    if (next_light !== undefined && store.height() === header.height - 1)
+      await store.put_sealed('light', next_light);
     return { input, output };
   }
 
@@ -168,24 +289,57 @@ export class ValidatorApp implements ConsensusApp {
     this.#executions.set(hash, execution);
   }
 
-  async propose(args: {
-    height: number;
-    round: number;
-    parent: BlockHeader | null;
-    last_commit: Commit | null;
-  }): Promise<Block> {
-    const { p, mempool, now_ms } = this.#m;
+  /**
+   * Builds, signs and executes the next block from the mempool. If the enclave fails on it for a
+   * reason one transaction can cause (see {@link is_tx_attributable}), finds that transaction,
+   * quarantines it and proposes the block's prefix before it instead (see {@link #isolate}).
+   */
+  async propose(args: ProposeArgs): Promise<Block> {
+    // One isolation at a time; a proposal waits for a running one, which may quarantine what
+    // this proposal would reap. `#isolating` never rejects.
+    await this.#isolating;
+    const { mempool, now_ms } = this.#m;
     const forged_before = mempool.forged();
-    const txs = mempool.reap(this.#opts.block);
+    const txs = mempool.reap({ ...this.#opts.block, store_code_bytes_max: STORE_CODE_BLOCK_BYTES_MAX });
     // Gossiped transactions are verified at reap: say so when a peer sent forged ones.
     const forged = mempool.forged() - forged_before;
     if (forged > 0) this.#m.log('forged_txs_dropped', { height: args.height, forged });
     const parent_time = args.parent?.time_ms ?? this.#opts.genesis.genesis_time_ms;
+    const time_ms = Math.max(now_ms(), parent_time + 1);
+    const signed = this.#signed_header(args, time_ms, txs);
+    // Validators may start on it now, in parallel with our own execution.
+    this.#m.preview?.({ kind: 'preview', header: signed, txs, last_commit: args.last_commit });
+    let candidate: Candidate;
+    try {
+      candidate = {
+        header: signed,
+        txs,
+        execution: await this.execute(signed, txs, args.parent, args.last_commit),
+      };
+    } catch (error) {
+      if (!is_tx_attributable(error) || txs.length === 0) throw error;
+      this.#log_failure('propose', signed, txs, error);
+      const isolating = this.#isolate(args, time_ms, txs, error);
+      this.#isolating = isolating.then(
+        () => undefined,
+        () => undefined,
+      );
+      candidate = await isolating;
+    }
+    const header: BlockHeader = { ...candidate.header, result_hash: candidate.execution.output.result_hash };
+    this.#remember(block_hash(this.#m.p, header), candidate.execution);
+    this.#m.log('proposed', { height: args.height, round: args.round, txs: candidate.txs.length });
+    return { header, txs: candidate.txs, last_commit: args.last_commit };
+  }
+
+  /** The header of a block of `txs` for `args`, signed for execution (no result hash yet). */
+  #signed_header(args: ProposeArgs, time_ms: number, txs: string[]): Omit<BlockHeader, 'result_hash'> {
+    const { p } = this.#m;
     const unsigned = {
       chain_id: this.#opts.genesis.chain_id,
       height: args.height,
       round: args.round,
-      time_ms: Math.max(now_ms(), parent_time + 1),
+      time_ms,
       proposer: this.#opts.pubkey,
       prev_block_hash: args.parent === null ? GENESIS_PARENT_HASH : block_hash(p, args.parent),
       txs_hash: txs_hash(p, txs),
@@ -193,20 +347,93 @@ export class ValidatorApp implements ConsensusApp {
     };
     if (this.#opts.sign === undefined) throw new Error('this node cannot propose: it has no signing key');
     // Signed before execution: the enclave's light client executes only a rightful proposer's block.
-    const signed = { ...unsigned, exec_signature: this.#opts.sign(exec_sign_bytes(unsigned)) };
-    // Validators may start on it now, in parallel with our own execution.
-    this.#m.preview?.({ kind: 'preview', header: signed, txs, last_commit: args.last_commit });
-    const execution = await this.execute(signed, txs, args.parent, args.last_commit);
-    const header: BlockHeader = { ...signed, result_hash: execution.output.result_hash };
-    this.#remember(block_hash(p, header), execution);
-    this.#m.log('proposed', { height: args.height, round: args.round, txs: txs.length });
-    return { header, txs, last_commit: args.last_commit };
+    return { ...unsigned, exec_signature: this.#opts.sign(exec_sign_bytes(unsigned)) };
   }
 
+  /**
+   * After the block of `txs` failed with `cause`: bisects its prefixes with trial executions (at
+   * most {@link ISOLATION_ENCLAVE_CALLS_MAX} enclave calls), quarantines the first transaction
+   * that fails, and answers the longest prefix that executed, a real block of this height and
+   * round. If the failure does not come back, answers the whole block. Rejects (no block this
+   * round) when the search is inconclusive.
+   */
+  async #isolate(
+    args: ProposeArgs,
+    time_ms: number,
+    txs: string[],
+    cause: BlockExecutionError,
+  ): Promise<Candidate> {
+    const { height, round } = args;
+    const trial = async (k: number): Promise<Trial<Candidate>> => {
+      // Once this height is committed every candidate is moot, and executing one is refused.
+      if (this.#m.store.height() !== height - 1) return { kind: 'inconclusive', reason: 'height committed' };
+      const prefix = txs.slice(0, k);
+      const header = this.#signed_header(args, time_ms, prefix);
+      try {
+        const execution = await this.execute(header, prefix, args.parent, args.last_commit);
+        return { kind: 'ok', value: { header, txs: prefix, execution } };
+      } catch (error) {
+        if (is_tx_attributable(error)) return { kind: 'failed' };
+        return { kind: 'inconclusive', reason: (error as Error).message };
+      }
+    };
+    const found = await isolate_failing_tx(txs.length, trial, ISOLATION_ENCLAVE_CALLS_MAX);
+    if (found.kind === 'inconclusive') {
+      this.#m.log('tx_isolation_failed', { height, round, reason: found.reason, calls: found.calls });
+      throw new Error(`no block at height ${height} round ${round}: ${found.reason}`);
+    }
+    if (found.kind === 'not_reproduced') {
+      this.#m.log('block_execution_recovered', { height, round, calls: found.calls });
+      return found.whole;
+    }
+    const raw = txs[found.index]!;
+    const reason = `executing it made this validator's enclave fail (${cause.code}) at height ${height}`;
+    const hash = this.#m.mempool.quarantine(raw, reason);
+    this.#m.log('tx_quarantined', {
+      hash,
+      height,
+      round,
+      code: cause.code,
+      index: found.index,
+      calls: found.calls,
+    });
+    return found.prefix;
+  }
+
+  /** Logs an enclave failure on a block that is not a result (`block_execution_failed`). */
+  #log_failure(
+    phase: 'propose' | 'validate' | 'commit',
+    header: Omit<BlockHeader, 'result_hash'>,
+    txs: readonly string[],
+    error: BlockExecutionError,
+  ): void {
+    this.#m.log('block_execution_failed', {
+      phase,
+      height: header.height,
+      round: header.round,
+      proposer: header.proposer.slice(0, 8),
+      code: error.code,
+      error: error.message,
+      txs: txs.length,
+      tx_hashes: logged_tx_hashes(this.#m.p, txs),
+    });
+  }
+
+  /**
+   * Whether another validator's proposed block is one to prevote: a block time not too far ahead,
+   * store_code within the block's limit, and our enclave's result hash equal to the header's.
+   * An enclave failure (even one that is not a result) makes it invalid here: this validator
+   * prevotes nil and the round goes on.
+   */
   async validate(block: Block): Promise<boolean> {
     const { p, now_ms } = this.#m;
     const { header } = block;
     if (header.time_ms > now_ms() + BLOCK_TIME_FUTURE_MS_MAX) return false;
+    const over = store_code_limit_error(block.txs);
+    if (over !== null) {
+      this.#m.log('proposal_invalid', { height: header.height, round: header.round, reason: over });
+      return false;
+    }
     let execution: Execution;
     try {
       execution = await this.execute(
@@ -216,7 +443,8 @@ export class ValidatorApp implements ConsensusApp {
         block.last_commit,
       );
     } catch (error) {
-      this.#m.log('validate_failed', { height: header.height, error: (error as Error).message });
+      if (is_tx_attributable(error)) this.#log_failure('validate', header, block.txs, error);
+      else this.#m.log('validate_failed', { height: header.height, error: (error as Error).message });
       return false;
     }
     if (execution.output.result_hash !== header.result_hash) {
@@ -284,6 +512,8 @@ export class ValidatorApp implements ConsensusApp {
     if (this.#previewed.has(position)) return 'already previewed';
     if (this.#previewed.size >= PREVIEWS_PER_HEIGHT_MAX) return 'too many previews for this height';
     if (h.time_ms > now_ms() + BLOCK_TIME_FUTURE_MS_MAX) return 'time_ms in the future';
+    const over = store_code_limit_error(preview.txs);
+    if (over !== null) return over;
     const parent = store.last_block()?.block.header ?? null;
     // The checks the consensus engine makes of a proposal's block, less its last commit's
     // signatures, which the enclave's light client verifies before executing.
@@ -300,17 +530,15 @@ export class ValidatorApp implements ConsensusApp {
     return null;
   }
 
+  /**
+   * Applies a block the network committed, with this node's own execution of it. Throws
+   * {@link DivergedError} if our results differ, and {@link UnexecutableBlockError} (a
+   * DivergedError too) if our enclave cannot execute it: the node must halt, not skip it.
+   */
   async commit(block: Block, commit: Commit): Promise<void> {
     const { p, store, mempool } = this.#m;
     const hash = block_hash(p, block.header);
-    const execution =
-      this.#executions.get(hash) ??
-      (await this.execute(
-        block.header,
-        block.txs,
-        store.last_block()?.block.header ?? null,
-        block.last_commit,
-      ));
+    const execution = this.#executions.get(hash) ?? (await this.#execute_committed(block));
     if (execution.output.result_hash !== block.header.result_hash)
       throw new DivergedError(block.header.height);
     await store.commit_block({
@@ -325,5 +553,29 @@ export class ValidatorApp implements ConsensusApp {
     this.#previewed.clear();
     await mempool.update(block.txs);
     this.#m.on_committed(block, hash, execution.input, execution.output);
+  }
+
+  /**
+   * Executes a committed block, trying again (up to {@link COMMITTED_EXECUTION_ATTEMPTS_MAX} in
+   * all) after a failure that may be the worker's own rather than the block's. Only CLOSED (the
+   * node is stopping) is thrown as it is; every other failure that lasts is an
+   * {@link UnexecutableBlockError}.
+   */
+  async #execute_committed(block: Block): Promise<Execution> {
+    const parent = this.#m.store.last_block()?.block.header ?? null;
+    let last: BlockExecutionError | null = null;
+    for (let attempt = 1; attempt <= COMMITTED_EXECUTION_ATTEMPTS_MAX; attempt++) {
+      try {
+        return await this.execute(block.header, block.txs, parent, block.last_commit);
+      } catch (error) {
+        if (!(error instanceof BlockExecutionError) || error.code === 'CLOSED') throw error;
+        this.#log_failure('commit', block.header, block.txs, error);
+        last = error;
+        // Anything else is what the host handed in (or a refusal of it): trying again changes nothing.
+        if (!TX_ATTRIBUTABLE_FAILURES.has(error.code) && error.code !== 'BUSY') break;
+      }
+    }
+    if (last === null) throw new Error('invariant: no attempt to execute the committed block');
+    throw new UnexecutableBlockError(block.header.height, last);
   }
 }

@@ -57,6 +57,10 @@ export const LOCAL_TIMEOUTS = Object.freeze({
 /**
  * Block limits. Bounded so one block's execution always fits a round: a proposer that reaps an
  * unbounded backlog makes rounds time out, and each failed round's backlog grows (a livelock).
+ * `gas_max` counts declared gas limits, not gas paid for (there are no fees yet: see
+ * docs/consensus.md "Block space without fees"). A block's `store_code` bytes are capped by a
+ * chain rule every validator checks, not by this node setting: `STORE_CODE_BLOCK_BYTES_MAX` in
+ * node/app.ts.
  */
 export const BLOCK_LIMITS = Object.freeze({ txs_max: 500, bytes_max: 2 * 1024 * 1024, gas_max: 500_000_000 });
 

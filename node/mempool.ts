@@ -33,6 +33,7 @@ import {
   tx_hash,
   verify_tx_signature,
 } from '../protocol/tx.js';
+import { Quarantine } from './quarantine.js';
 
 /** Bounds of a mempool; every one is checked at `add`. */
 export interface MempoolLimits {
@@ -48,11 +49,26 @@ export interface MempoolLimits {
   gas_limit_max: number;
 }
 
-/** What `add` answers: accepted (or already held) with the tx hash, refused with a code, or full. */
+/**
+ * What `add` answers: accepted (or already held) with the tx hash, refused with a code, full, or
+ * quarantined (its execution made this validator's enclave fail: see node/quarantine.ts).
+ */
 export type MempoolAdd =
   | { ok: true; hash: string }
   | { ok: false; code: 4 | 5 | 7; message: string }
-  | { ok: false; code: 'full'; message: string };
+  | { ok: false; code: 'full'; message: string }
+  | { ok: false; code: 'quarantined'; message: string };
+
+/** Limits of one block that {@link Mempool.reap} fills. */
+export interface ReapLimits {
+  txs_max: number;
+  /** UTF-8 bytes of all the transactions. */
+  bytes_max: number;
+  /** Sum of the gas limits. */
+  gas_max: number;
+  /** UTF-8 bytes of the `store_code` transactions; absent: only `bytes_max` bounds them. */
+  store_code_bytes_max?: number;
+}
 
 /** Options of {@link Mempool}. */
 export interface MempoolOptions {
@@ -65,6 +81,8 @@ export interface MempoolModules {
   p: CryptoProvider;
   /** The committed sequence of an account (40 hex address), e.g. ChainStore.get_account_sequence. */
   committed_sequence(address: string): Promise<number>;
+  /** Hashes refused at `add` (default: a fresh one with the default bounds, on the wall clock). */
+  quarantine?: Quarantine;
 }
 
 /** One held transaction. */
@@ -76,6 +94,8 @@ interface Entry {
   sender: string;
   sequence: number;
   gas_limit: number;
+  /** A `store_code`: its bytes count toward a block's store_code limit too. */
+  store_code: boolean;
   /** The parsed transaction while its signature is unchecked (a peer's), else null. */
   unverified: Tx | null;
 }
@@ -127,6 +147,7 @@ export class Mempool {
   #updating = 0;
   readonly #compiled = new Map<string, boolean>();
   #forged = 0;
+  readonly #quarantine: Quarantine;
 
   constructor(opts: MempoolOptions, modules: MempoolModules) {
     if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
@@ -139,6 +160,8 @@ export class Mempool {
       throw new TypeError('modules.committed_sequence must be a function');
     if (typeof modules.p !== 'object' || modules.p === null)
       throw new TypeError('modules.p must be a CryptoProvider');
+    if (modules.quarantine !== undefined && !(modules.quarantine instanceof Quarantine))
+      throw new TypeError('modules.quarantine must be a Quarantine');
     const limits = {} as MempoolLimits;
     for (const name of LIMIT_NAMES) limits[name] = check_limit(opts.limits[name], `limits.${name}`);
     // Above the enclave's bounds a transaction would pass here and be refused in every block.
@@ -147,13 +170,14 @@ export class Mempool {
     this.#chain_id = opts.chain_id;
     this.#limits = Object.freeze(limits);
     this.#m = modules;
+    this.#quarantine = modules.quarantine ?? new Quarantine();
   }
 
   /**
    * Checks and holds a submitted transaction (its exact JSON text). Checks in this order: size
-   * (7, before parsing), parse (7), chain id (7), gas limit (7), a store_code's code compiles (7),
-   * signature (4, `client` origin only), sequence (5: committed + this account's pending count),
-   * then limits ('full'). A transaction already held answers ok with its hash and is not held
+   * (7, before parsing), parse (7), quarantine ('quarantined'), chain id (7), gas limit (7), a
+   * store_code's code compiles (7), signature (4, `client` origin only), sequence (5: committed +
+   * this account's pending count), then limits ('full'). A transaction already held answers ok with its hash and is not held
    * twice. A `peer` transaction's signature is checked later (see the module doc). `parsed`, when
    * given, must be `parse_tx_json(raw)` (the RPC server has already parsed the text to check it).
    */
@@ -177,6 +201,15 @@ export class Mempool {
     // One canonicalisation of the body serves the hash and the client's signature check.
     const body_text = jcs(tx.body);
     const hash = tx_hash(this.#m.p, tx, body_text);
+    const quarantined = this.#quarantine.get(hash);
+    if (quarantined !== null) {
+      const seconds = Math.max(1, Math.ceil(quarantined.left_ms / 1000));
+      return {
+        ok: false,
+        code: 'quarantined',
+        message: `transaction ${hash} is quarantined for about ${seconds} s more: ${quarantined.reason}`,
+      };
+    }
     // Same hash means same body and signature, which passed every check below when first held,
     // except perhaps the signature of a peer's: a client resubmitting one is owed a real verdict.
     const held = this.#entries.get(hash);
@@ -240,6 +273,7 @@ export class Mempool {
         sender,
         sequence: body.sequence,
         gas_limit: body.gas_limit,
+        store_code: body.msg.type === 'store_code',
         unverified: origin === 'peer' ? tx : null,
       };
       this.#entries.set(hash, entry);
@@ -274,7 +308,24 @@ export class Mempool {
       return true;
     }
     this.#drop_from(entry.sender, this.#accounts.get(entry.sender)!.indexOf(entry));
+    this.#forged++;
     return false;
+  }
+
+  /**
+   * Quarantines the transaction `raw` (see node/quarantine.ts): drops it, with its account's later
+   * entries (they can never apply without it), and refuses its hash at `add` for a while. Answers
+   * its hash, or null if `raw` is not a transaction (nothing could hold it).
+   */
+  quarantine(raw: string, reason: string): string | null {
+    if (typeof raw !== 'string') throw new TypeError('transaction must be a string');
+    const held = this.#by_raw.get(raw);
+    const hash = held?.hash ?? this.#hash_of(raw);
+    if (hash === null) return null;
+    this.#quarantine.add(hash, reason);
+    const entry = held ?? this.#entries.get(hash);
+    if (entry !== undefined) this.#drop_from(entry.sender, this.#accounts.get(entry.sender)!.indexOf(entry));
+    return hash;
   }
 
   /** Drops `sender`'s pending entries from `index` on. */
@@ -288,7 +339,6 @@ export class Mempool {
     pending.length = index;
     if (index === 0) this.#accounts.delete(sender);
     this.#assert_account(sender);
-    this.#forged++;
   }
 
   /** Forged transactions found (unverified ones whose signature failed), each dropped with its account's later entries. */
@@ -318,14 +368,20 @@ export class Mempool {
 
   /**
    * Transactions for the next block, in arrival order, within `limits` (count, UTF-8 bytes, sum
-   * of gas limits). An account's transaction is taken only after all its lower sequences, so one
-   * that does not fit holds back that account's later ones. Verifies any unverified (gossiped)
-   * transaction it takes; one that fails is dropped with its account's later entries instead.
+   * of gas limits, UTF-8 bytes of store_code transactions). An account's transaction is taken
+   * only after all its lower sequences, so one that does not fit holds back that account's later
+   * ones. Verifies any unverified (gossiped) transaction it takes; one that fails is dropped with
+   * its account's later entries instead.
    */
-  reap(limits: { txs_max: number; bytes_max: number; gas_max: number }): string[] {
+  reap(limits: ReapLimits): string[] {
     if (typeof limits !== 'object' || limits === null) throw new TypeError('limits must be an object');
-    for (const name of ['txs_max', 'bytes_max', 'gas_max'] as const) {
-      const value = limits[name];
+    const store_code_bytes_max = limits.store_code_bytes_max ?? limits.bytes_max;
+    for (const [name, value] of [
+      ['txs_max', limits.txs_max],
+      ['bytes_max', limits.bytes_max],
+      ['gas_max', limits.gas_max],
+      ['store_code_bytes_max', store_code_bytes_max],
+    ] as const) {
       if (typeof value !== 'number') throw new TypeError(`${name} must be a number`);
       if (!Number.isSafeInteger(value) || value < 0)
         throw new RangeError(`${name} must be a non-negative safe integer`);
@@ -333,6 +389,7 @@ export class Mempool {
     const out: string[] = [];
     let bytes = 0;
     let gas = 0;
+    let store_code_bytes = 0;
     /** Per account: the next sequence it may contribute, or -1 once one of its txs was skipped. */
     const next = new Map<string, number>();
     for (const entry of this.#entries.values()) {
@@ -345,7 +402,12 @@ export class Mempool {
           throw new Error(`invariant: ${entry.sender} sequence ${entry.sequence} arrived before ${want}`);
         continue;
       }
-      if (bytes + entry.bytes > limits.bytes_max || gas + entry.gas_limit > limits.gas_max) {
+      const code_bytes = entry.store_code ? entry.bytes : 0;
+      if (
+        bytes + entry.bytes > limits.bytes_max ||
+        gas + entry.gas_limit > limits.gas_max ||
+        store_code_bytes + code_bytes > store_code_bytes_max
+      ) {
         next.set(entry.sender, -1);
         continue;
       }
@@ -358,6 +420,7 @@ export class Mempool {
       out.push(entry.raw);
       bytes += entry.bytes;
       gas += entry.gas_limit;
+      store_code_bytes += code_bytes;
       next.set(entry.sender, entry.sequence + 1);
     }
     return out;
