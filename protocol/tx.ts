@@ -9,6 +9,7 @@ import { ResultCode } from './codes.js';
 import { is_scheme, type Scheme } from './envelope.js';
 import { is_well_formed, jcs } from './jcs.js';
 import type { CryptoProvider } from './provider.js';
+import { DuplicateKeyError, find_duplicate_key, parse_json_strict } from './strict_json.js';
 
 /** `store_code` message (protocol.md §5): `code` is standard base64 of the contract's code. */
 export interface StoreCodeMsg {
@@ -276,16 +277,28 @@ export function parse_tx(value: unknown): Tx {
 }
 
 /**
- * `JSON.parse` then {@link parse_tx}; MalformedTxError (code 7) if `text` is not JSON.
- * TypeError if `text` is not a string.
+ * `JSON.parse` then {@link parse_tx}; MalformedTxError (code 7) if `text` is not JSON or if any
+ * object in it, at any depth, has two equal keys (docs/protocol-notes.md). TypeError if `text` is
+ * not a string.
  */
 export function parse_tx_json(json_text: string): Tx {
   if (typeof json_text !== 'string') throw new TypeError('transaction text must be a string');
   let value: unknown;
   try {
-    value = JSON.parse(json_text);
-  } catch {
+    value = parse_json_strict(json_text);
+  } catch (error) {
+    if (error instanceof DuplicateKeyError) fail(`transaction has a ${error.message}`);
     fail('transaction is not valid JSON');
   }
   return parse_tx(value);
+}
+
+/**
+ * Throws {@link MalformedTxError} (code 7) if some object in the transaction text `json_text` has
+ * two equal keys: for a caller that already holds `parse_tx(JSON.parse(json_text))` and so did
+ * not go through {@link parse_tx_json}. `json_text` must be text `JSON.parse` accepts.
+ */
+export function check_tx_keys(json_text: string): void {
+  const key = find_duplicate_key(json_text);
+  if (key !== null) fail(`transaction has a ${new DuplicateKeyError(key).message}`);
 }
