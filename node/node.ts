@@ -16,6 +16,7 @@ import { read_genesis } from './genesis.js';
 import { home_paths, read_config, read_secret_file } from './home.js';
 import { Transport } from './p2p/transport.js';
 import { announce_commits, type Log, node_mempool, open_store_and_enclave, start_rpc } from './parts.js';
+import { SigningGuard } from './signing_guard.js';
 import { type SyncRequest, sync_from_peers } from './sync.js';
 import { gossiped_txs, TxGossip } from './tx_gossip.js';
 
@@ -82,6 +83,12 @@ export class ValidatorNode {
     };
     try {
       const { store, pool } = await open_store_and_enclave(home, config, genesis, stoppers);
+      // The double-signing guard's authority is its own file beside the store: refuse to start where
+      // the store or that record lost what this validator signed (signing_guard.ts).
+      const signing = await SigningGuard.open(
+        { home, chain_id: genesis.chain_id, validators: genesis.validators, validator: pubkey },
+        store,
+      );
       const enclave = behaviour === 'wrong-results' ? altered(pool) : pool;
       const mempool = node_mempool(p, genesis, config, store);
 
@@ -190,10 +197,8 @@ export class ValidatorNode {
               };
             },
           },
-          signed_state: {
-            load: async () => (await store.get_consensus_state()) as never,
-            save: (state) => store.put_consensus_state(state),
-          },
+          // The engine awaits save before a signed message leaves: record file, then the store's copy.
+          signed_state: signing,
           log,
         },
       );
@@ -275,6 +280,13 @@ export class ValidatorNode {
 
       // Catch up with whatever the others committed while we were away, then join consensus.
       await sync();
+      // After `reset-signing`: sync from a peer and sit out the height in progress before signing.
+      await signing.before_signing({
+        peers: () => transport.connected_peers(),
+        on_peer: (fn) => transport.on_peer((_key, connected) => connected && fn()),
+        sync,
+        log,
+      });
       if (!halted) await engine.start(from_store());
       log('started', { rpc: url, height: store.height(), behaviour, validator: pubkey.slice(0, 16) });
       return new ValidatorNode(url, stoppers);

@@ -10,6 +10,7 @@ import { init_network } from '../../node/init.js';
 import { join_network } from '../../node/join.js';
 import { BEHAVIOURS, type NodeBehaviour, ValidatorNode } from '../../node/node.js';
 import { LocalNetwork } from '../../sim/network.js';
+import { reset_signing_command } from './reset_signing.js';
 
 function fail(message: string): never {
   process.stderr.write(`cloister: ${message}\n`);
@@ -83,7 +84,7 @@ export function network_commands(y: Argv): Argv {
       },
     )
     .command('node', 'run a validator, or join a running network as a new node', (n) =>
-      n
+      reset_signing_command(n)
         .command(
           'start',
           'run one validator from its home folder (logs JSON lines on stdout; SIGINT/SIGTERM stop it cleanly)',
@@ -164,7 +165,7 @@ export function network_commands(y: Argv): Argv {
             }
           },
         )
-        .demandCommand(1, 'name a node command: start or join'),
+        .demandCommand(1, 'name a node command: start, join or reset-signing'),
     )
     .command('sim', 'local multi-validator simulations', (m) =>
       m

@@ -17,7 +17,7 @@ import {
   is_round,
   is_signature_hex,
 } from './shapes.js';
-import type { Block, Hex } from './types.js';
+import { type Block, type Hex, proposal_sign_bytes, vote_sign_bytes } from './types.js';
 
 /** The steps at which a validator signs something. */
 export type SignedStep = 'proposal' | 'prevote' | 'precommit';
@@ -66,6 +66,31 @@ export function compare_position(a: SignPosition, b: SignPosition): number {
   if (a.height !== b.height) return a.height - b.height;
   if (a.round !== b.round) return a.round - b.round;
   return SIGNED_STEP_ORDER[a.step] - SIGNED_STEP_ORDER[b.step];
+}
+
+/**
+ * The bytes the signature of `s` covers (the vote or proposal signing bytes of types.ts), so a
+ * stored state can be checked against a public key outside the engine (e.g. by `reset-signing`).
+ */
+export function signed_state_sign_bytes(
+  chain_id: string,
+  s: SignPosition & { block_hash: Hex | null; pol_round: number },
+): Uint8Array {
+  if (s.step === 'proposal') {
+    if (s.block_hash === null) throw new RangeError('a proposal needs a block hash');
+    return proposal_sign_bytes(chain_id, {
+      height: s.height,
+      round: s.round,
+      pol_round: s.pol_round,
+      block_hash: s.block_hash,
+    });
+  }
+  return vote_sign_bytes(chain_id, {
+    type: s.step,
+    height: s.height,
+    round: s.round,
+    block_hash: s.block_hash,
+  });
 }
 
 /** What the guard allows for a request to sign. */

@@ -1,0 +1,104 @@
+/**
+ * The signing-state rule with a real validator process (a 1-validator network, the cheapest that
+ * commits): a lost signing record and a rolled-back store (an older copy of `data/` restored) each
+ * make `cloister node start` refuse with the recovery command; `reset-signing` refuses without
+ * `--i-know`; with it the node starts again, and never moves its guard back over what it still
+ * knows it signed. Needs `npm run build`. Ports: RPC 24300, p2p 25300.
+ */
+
+import { execFile } from 'node:child_process';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { find_code_root } from '../../enclave/measurement.js';
+import { signing_record_path } from '../../node/signing_record.js';
+import { ChainStore } from '../../node/store/chain_store.js';
+import { heights, reach, temp_network } from '../network/helpers.js';
+
+const PORT = 24300;
+const cli = join(find_code_root(), 'bin', 'cloister.js');
+
+/** Runs `cloister node reset-signing --home HOME ...flags`; resolves with its exit code and output. */
+async function reset_signing(home: string, ...flags: string[]) {
+  return promisify(execFile)(process.execPath, [cli, 'node', 'reset-signing', '--home', home, ...flags]).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
+}
+
+let net: Awaited<ReturnType<typeof temp_network>>;
+beforeAll(async () => {
+  net = await temp_network(PORT, [], 1);
+}, 120_000);
+afterAll(async () => {
+  await net?.down();
+});
+
+describe('signing record across restarts', () => {
+  it('refuses to start without its record once it has signed; starts and signs again after reset-signing', async () => {
+    const home = net.network.homes[0]!;
+    const url = net.network.urls()[0]!;
+    await reach(url, 2);
+    await net.network.kill(0, 'SIGTERM');
+    rmSync(signing_record_path(home));
+    const refusal = await net.network.start(0).then(
+      () => 'started',
+      (error: Error) => error.message,
+    );
+    expect(refusal).toMatch(/signing record .* is missing/);
+    expect(refusal).toContain(`cloister node reset-signing --home ${home} --i-know`);
+
+    // Without --i-know nothing changes, and the risk is spelled out.
+    const refused = await reset_signing(home);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('equivocation');
+    expect(() => readFileSync(signing_record_path(home))).toThrow(/ENOENT/);
+
+    const done = await reset_signing(home, '--i-know');
+    expect(done.stderr).toBe('');
+    expect(done.code).toBe(0);
+    expect(done.stdout).toContain('previous record    missing');
+    expect(done.stdout).toContain('guard kept from    store');
+    await net.network.start(0);
+    const at = (await heights([url]))[0]!;
+    // A lone validator cannot sit a height out (nobody else commits it): it signs on at once.
+    await reach(url, at + 2, 60_000);
+  }, 180_000);
+
+  it('refuses a rolled-back store; after reset-signing starts but signs nothing it may have signed before', async () => {
+    const home = net.network.homes[0]!;
+    const url = net.network.urls()[0]!;
+    const data = join(home, 'data');
+    const old = join(net.dir, 'data-old');
+    await net.network.kill(0, 'SIGTERM');
+    cpSync(data, old, { recursive: true });
+    const old_store = await ChainStore.open(old);
+    const old_height = old_store.height();
+    await old_store.close();
+
+    // An ordinary restart on an intact store goes on from where it stopped.
+    await net.network.start(0);
+    await reach(url, old_height + 3, 60_000);
+    await net.network.kill(0, 'SIGTERM');
+
+    rmSync(data, { recursive: true });
+    cpSync(old, data, { recursive: true });
+    await expect(net.network.start(0)).rejects.toThrow(/rolled back[\s\S]*reset-signing --home .* --i-know/);
+
+    const done = await reset_signing(home, '--i-know');
+    expect(done.code).toBe(0);
+    // The old record still reads: its state, above the restored store, stays the guard.
+    expect(done.stdout).toContain('guard kept from    record');
+    expect(done.stdout).toContain('it signs nothing until the chain passes it');
+    const ahead = net.network.wait_for((e) => e.event === 'signed_state_ahead', 60_000, 'signed_state_ahead');
+    await net.network.start(0);
+    const event = await ahead;
+    expect(event['height']).toBe(old_height + 1);
+    expect(event['signed_height'] as number).toBeGreaterThan(old_height + 1);
+  }, 180_000);
+});
