@@ -27,6 +27,7 @@ import { jcs } from '../protocol/jcs.js';
 import type { CryptoProvider } from '../protocol/provider.js';
 import {
   account_address,
+  check_tx_keys,
   MalformedTxError,
   parse_tx_json,
   type Tx,
@@ -194,6 +195,8 @@ export class Mempool {
     let tx: Tx;
     try {
       tx = parsed ?? parse_tx_json(raw);
+      // The RPC server's copy came from a plain JSON.parse: refuse duplicate keys here too.
+      if (parsed !== undefined) check_tx_keys(raw);
     } catch (error) {
       if (error instanceof MalformedTxError) return refuse(7, error.message);
       throw error;
