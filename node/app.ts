@@ -317,8 +317,10 @@ export class ValidatorApp implements ConsensusApp {
         execution: await this.execute(signed, txs, args.parent, args.last_commit),
       };
     } catch (error) {
-      if (!is_tx_attributable(error) || txs.length === 0) throw error;
+      if (!is_tx_attributable(error)) throw error;
       this.#log_failure('propose', signed, txs, error);
+      // An empty block has no transaction to blame: no block this round, as before the guard.
+      if (txs.length === 0) throw error;
       const isolating = this.#isolate(args, time_ms, txs, error);
       this.#isolating = isolating.then(
         () => undefined,

@@ -358,6 +358,20 @@ describe('liveness guard: the proposer', () => {
     expect(n.mempool.size()).toBe(2);
   });
 
+  it('searches on TIMEOUT and INTERNAL as on WORKER_DIED', async () => {
+    for (const code of ['TIMEOUT', 'INTERNAL'] as const) {
+      const n = node(0);
+      const a0 = tx(new TestAccount(p, `live-${code}`));
+      await n.mempool.add(a0);
+      n.enclave.fail_next.push(code);
+      expect((await propose(n)).txs).toEqual([a0]);
+      expect(n.events('block_execution_failed')).toEqual([
+        expect.objectContaining({ phase: 'propose', code }),
+      ]);
+      expect(n.events('block_execution_recovered')).toHaveLength(1);
+    }
+  });
+
   it('does not bisect for failures that are not a transaction’s (BUSY, BAD_INPUT)', async () => {
     for (const code of ['BUSY', 'BAD_INPUT'] as const) {
       const n = node(0);
