@@ -101,6 +101,17 @@ export const event_base_gas = 1_000;
 export const event_byte_gas = 10;
 /** Charged per `ctx.random()` draw. */
 export const random_gas = 1_000;
+/**
+ * Charged per element an array or typed-array built-in visits or builds (`fill`, `indexOf`,
+ * `map`, `slice`, `Array.from`, `Object.keys`, every value `JSON.stringify` visits, ...); `sort`
+ * pays n·⌈log2 n⌉ elements.
+ */
+export const builtin_element_gas = 1;
+/**
+ * Characters a string built-in reads or builds per gas unit (`repeat`, `padStart`, `split`,
+ * `indexOf`, `JSON.parse` input, `JSON.stringify` output strings, ...).
+ */
+export const builtin_chars_per_gas = 16;
 /** Charged per UTF-8 byte of the result data JSON. */
 export const data_byte_gas = 2;
 
@@ -118,6 +129,8 @@ export const gas_schedule = Object.freeze({
   event_byte_gas,
   random_gas,
   data_byte_gas,
+  builtin_element_gas,
+  builtin_chars_per_gas,
 });
 
 /** Every limit as one frozen record, for documentation, logging and tests. */

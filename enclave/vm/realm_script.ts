@@ -40,11 +40,14 @@ const own_keys = Reflect.ownKeys;
 const is_array = Array.isArray;
 const json_parse = JSON.parse;
 const json_stringify = JSON.stringify;
+let contract_stringify = null;
 const ErrorC = Error;
 const TypeErrorC = TypeError;
 const RangeErrorC = RangeError;
 const StringC = String;
 const range_error_proto = RangeError.prototype;
+// QuickJS reports running out of memory (and other engine limits) as an InternalError.
+const internal_error_proto = typeof InternalError === 'function' ? InternalError.prototype : null;
 
 const TICK = cfg.tick_gas;
 const CALL_BASE = cfg.call_base_gas;
@@ -107,7 +110,7 @@ for (let i = 0; i < 6; i++) {
 
 const removed_globals = [
   'Date', 'Intl', 'Promise', 'WeakRef', 'FinalizationRegistry', 'SharedArrayBuffer', 'Atomics',
-  'RegExp', 'eval', 'Function', 'WebAssembly', 'console', 'Proxy', 'performance', 'process',
+  'RegExp', 'eval', 'Function', 'InternalError', 'WebAssembly', 'console', 'Proxy', 'performance', 'process',
   'require', 'setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval',
   'clearImmediate', 'queueMicrotask', 'structuredClone', 'fetch', 'crypto', 'navigator',
 ];
@@ -179,6 +182,190 @@ replace_method(function_proto, 'apply', call_wrappers.apply);
 replace_method(function_proto, 'bind', call_wrappers.bind);
 replace_method(Reflect, 'apply', reflect_wrappers.apply);
 replace_method(Reflect, 'construct', reflect_wrappers.construct);
+
+// ---- 1b. Built-ins that work in proportion to their input pay in proportion (docs/contracts.md, "Gas").
+
+// Off while this script sets the realm up (it calls some of these built-ins itself).
+let metering = false;
+const ELEMENT_GAS = cfg.builtin_element_gas;
+const CHARS_PER_GAS = cfg.builtin_chars_per_gas;
+const ceil = Math.ceil;
+const clz32 = Math.clz32;
+// ToLength of x.length (strings and array-likes); may run a contract getter, which is metered.
+function len_of(x) {
+  if (typeof x === 'string') return x.length;
+  if (x === null || (typeof x !== 'object' && typeof x !== 'function')) return 0;
+  const n = NumberC(x.length);
+  return n > 0 ? (n < 9007199254740991 ? floor(n) : 9007199254740991) : 0;
+}
+function elements(n) {
+  if (metering) charge(n * ELEMENT_GAS);
+}
+function chars(n) {
+  if (metering) charge(ceil(n / CHARS_PER_GAS));
+}
+// What a result cost to build: its elements, or its characters.
+function built(result) {
+  if (typeof result === 'string') chars(result.length);
+  else if (is_array(result)) elements(result.length);
+  else if (result !== null && typeof result === 'object' && typeof result.byteLength === 'number') elements(result.length || 0);
+  return result;
+}
+function sorting(n) {
+  return n <= 1 ? 0 : n * (32 - clz32(n));
+}
+// Replaces target[key] by a method that charges before(this, args) gas first and, if after is
+// true, the size of what it built. Methods: not constructible, no prototype, like the built-ins.
+function metered(target, key, before, after) {
+  const original = target[key];
+  if (typeof original !== 'function') return;
+  const wrapper = {
+    [key](...args) {
+      before(this, args);
+      const result = real_apply(original, this, args);
+      return after ? built(result) : result;
+    },
+  }[key];
+  replace_method(target, key, wrapper);
+}
+const by_this = (self) => elements(len_of(self));
+const by_this_chars = (self) => chars(len_of(self));
+const by_sort = (self) => elements(sorting(len_of(self)));
+const nothing = () => {};
+const array_proto = Array.prototype;
+const typed_proto = get_proto(Uint8Array.prototype);
+for (const key of ['copyWithin', 'every', 'fill', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex',
+  'forEach', 'includes', 'indexOf', 'join', 'lastIndexOf', 'map', 'reduce', 'reduceRight', 'reverse', 'shift',
+  'some', 'splice', 'toReversed', 'toSpliced', 'unshift', 'with', 'flat', 'flatMap', 'concat', 'slice', 'toString']) {
+  metered(array_proto, key, by_this, true);
+}
+metered(array_proto, 'sort', by_sort, false);
+metered(array_proto, 'toSorted', by_sort, true);
+for (const key of ['copyWithin', 'every', 'fill', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex',
+  'forEach', 'includes', 'indexOf', 'join', 'lastIndexOf', 'map', 'reduce', 'reduceRight', 'reverse', 'slice',
+  'some', 'toReversed', 'with', 'toString']) {
+  metered(typed_proto, key, by_this, true);
+}
+metered(typed_proto, 'set', (self, args) => elements(len_of(args[0])), false);
+metered(typed_proto, 'sort', by_sort, false);
+metered(typed_proto, 'toSorted', by_sort, true);
+metered(Array, 'from', (self, args) => elements(len_of(args[0])), true);
+metered(get_proto(Uint8Array), 'from', (self, args) => elements(len_of(args[0])), true);
+metered(ArrayBuffer.prototype, 'slice', nothing, true);
+const string_proto = StringC.prototype;
+for (const key of ['endsWith', 'includes', 'indexOf', 'lastIndexOf', 'startsWith', 'normalize', 'toLowerCase',
+  'toUpperCase', 'toWellFormed', 'isWellFormed', 'trim', 'trimStart', 'trimEnd', 'split', 'replace', 'replaceAll']) {
+  metered(string_proto, key, by_this_chars, true);
+}
+for (const key of ['concat', 'padEnd', 'padStart', 'repeat', 'slice', 'substring', 'substr', 'at', 'charAt']) {
+  metered(string_proto, key, nothing, true);
+}
+metered(JSON, 'parse', (self, args) => chars(len_of(args[0])), false);
+for (const key of ['keys', 'values', 'entries', 'getOwnPropertyNames', 'getOwnPropertySymbols', 'fromEntries']) {
+  metered(ObjectC, key, nothing, true);
+}
+for (const key of ['assign', 'freeze', 'seal', 'isFrozen', 'isSealed', 'preventExtensions']) {
+  metered(ObjectC, key, (self, args) => elements(is_array(args[0]) ? args[0].length : 0), false);
+}
+metered(Reflect, 'ownKeys', nothing, true);
+
+// JSON.stringify in this realm's JavaScript: the engine's own recursion over nested data checks
+// no stack limit, so the host's stack could run out first (at a depth that differs between
+// machines). Here each level is a call the engine's stack check sees, and each visit pays.
+const native_stringify = JSON.stringify;
+const NumberP = NumberC.prototype;
+const StringP = StringC.prototype;
+const BooleanP = Boolean.prototype;
+const is_finite = NumberC.isFinite;
+function stringify(value, replacer, space) {
+  let replacer_fn = null;
+  let allow = null;
+  if (typeof replacer === 'function') replacer_fn = replacer;
+  else if (is_array(replacer)) {
+    allow = [];
+    const n = len_of(replacer);
+    elements(n);
+    for (let i = 0; i < n; i++) {
+      const v = replacer[i];
+      let item;
+      if (typeof v === 'string') item = v;
+      else if (typeof v === 'number') item = StringC(v);
+      else if (typeof v === 'object' && v !== null) {
+        const p = get_proto(v);
+        if (p === NumberP || p === StringP) item = StringC(v);
+      }
+      if (item !== undefined && allow.indexOf(item) < 0) allow.push(item);
+    }
+  }
+  if (typeof space === 'object' && space !== null) {
+    const p = get_proto(space);
+    if (p === NumberP) space = NumberC(space);
+    else if (p === StringP) space = StringC(space);
+  }
+  let gap = '';
+  if (typeof space === 'number') {
+    const n = space >= 10 ? 10 : space >= 1 ? floor(space) : 0;
+    for (let i = 0; i < n; i++) gap += ' ';
+  } else if (typeof space === 'string') gap = space.length > 10 ? space.slice(0, 10) : space;
+  const stack = [];
+  const holder = { '': value };
+  function str(key, holder, indent) {
+    elements(1);
+    let v = holder[key];
+    if ((typeof v === 'object' && v !== null) || typeof v === 'bigint') {
+      const to_json = v.toJSON;
+      if (typeof to_json === 'function') v = real_apply(to_json, v, [key]);
+    }
+    if (replacer_fn !== null) v = real_apply(replacer_fn, holder, [key, v]);
+    if (typeof v === 'object' && v !== null) {
+      const p = get_proto(v);
+      if (p === NumberP) v = NumberC(v);
+      else if (p === StringP) v = StringC(v);
+      else if (p === BooleanP) v = real_apply(BooleanP.valueOf, v, []);
+    }
+    if (v === null) return 'null';
+    if (v === true) return 'true';
+    if (v === false) return 'false';
+    if (typeof v === 'string') {
+      chars(v.length);
+      return native_stringify(v);
+    }
+    if (typeof v === 'number') return is_finite(v) ? StringC(v) : 'null';
+    // The engine's own TypeError for a BigInt.
+    if (typeof v === 'bigint') return native_stringify(v);
+    if (typeof v !== 'object') return undefined;
+    if (stack.indexOf(v) >= 0) throw new TypeErrorC('circular reference in JSON.stringify');
+    stack.push(v);
+    const inner = indent + gap;
+    const parts = [];
+    let out;
+    if (is_array(v)) {
+      const n = len_of(v);
+      for (let i = 0; i < n; i++) {
+        const item = str(StringC(i), v, inner);
+        parts.push(item === undefined ? 'null' : item);
+      }
+      out = join_parts('[', parts, ']', indent, inner);
+    } else {
+      const ks = allow !== null ? allow : keys(v);
+      for (let i = 0; i < ks.length; i++) {
+        const item = str(ks[i], v, inner);
+        if (item !== undefined) parts.push(native_stringify(ks[i]) + (gap === '' ? ':' : ': ') + item);
+      }
+      out = join_parts('{', parts, '}', indent, inner);
+    }
+    stack.pop();
+    return out;
+  }
+  function join_parts(open, parts, close, indent, inner) {
+    if (parts.length === 0) return open + close;
+    if (gap === '') return open + parts.join(',') + close;
+    return open + '\\n' + inner + parts.join(',\\n' + inner) + '\\n' + indent + close;
+  }
+  return str('', holder, '');
+}
+contract_stringify = stringify;
+replace_method(JSON, 'stringify', { stringify(value, replacer, space) { return stringify(value, replacer, space); } }.stringify);
 
 // ---- 2. Keep common assignments working on frozen prototypes (the "override mistake").
 
@@ -265,10 +452,11 @@ const sentinels = freeze([
   freeze(new ErrorC('call depth limit exceeded')),
   freeze(new RangeErrorC('stack overflow')),
   freeze(new ErrorC('internal error')),
+  freeze(new RangeErrorC('out of memory')),
 ]);
 
 // Faults, sticky for the rest of a call: 0 none, 1 out of gas, 2 call depth, 3 native stack
-// overflow, 4 a host callback failed.
+// overflow, 4 a host callback failed, 5 the engine ran out of memory.
 let factory = null;
 let gas_limit = 0;
 let gas_left = 0;
@@ -302,10 +490,14 @@ function is_overflow(e) {
   const d = get_own(e, 'message');
   return d !== undefined && d.value === 'Maximum call stack size exceeded';
 }
+function is_exhausted(e) {
+  return internal_error_proto !== null && typeof e === 'object' && e !== null && get_proto(e) === internal_error_proto;
+}
 // Runs first in every catch block.
 function caught(e) {
   if (fault !== 0) throw sentinels[fault];
   if (is_overflow(e)) fail(3);
+  if (is_exhausted(e)) fail(5);
 }
 
 // UTF-8 length of s, or -1 if s has a lone surrogate.
@@ -387,7 +579,7 @@ const storage = freeze({
     return text === null ? null : json_parse(text);
   },
   set_json(key, value) {
-    const text = json_stringify(value);
+    const text = contract_stringify(value);
     if (typeof text !== 'string') throw new TypeErrorC('storage value is not JSON-serializable');
     storage.set(key, text);
   },
@@ -506,7 +698,7 @@ function run_inner(entry, msg_json, msg_bytes, sender, contract, chain_id, heigh
   let data_json = 'null';
   if (data !== undefined) {
     // May run contract toJSON methods and getters: metered.
-    data_json = json_stringify(data);
+    data_json = contract_stringify(data);
     if (fault !== 0) return null;
     if (typeof data_json !== 'string') return ['error', 'result data is not JSON-serializable'];
   }
@@ -530,14 +722,14 @@ function run(entry, msg_json, limit, msg_bytes, sender, contract, chain_id, heig
     result = run_inner(entry, msg_json, msg_bytes, sender, contract, chain_id, height, time_ms);
   } catch (e) {
     if (fault === 0 && is_overflow(e)) fault = 3;
+    if (fault === 0 && is_exhausted(e)) fault = 5;
     if (fault === 0) result = ['error', describe(e)];
   }
   let out;
-  // Recursion past the depth budget counts as running out of gas: unbounded recursion then ends
-  // exactly like an endless loop, with all the gas used.
-  if (fault === 1 || fault === 2) out = ['out_of_gas', gas_limit, '', []];
-  // Where the native stack runs out depends on frame sizes, so its gas use would too: take all.
-  else if (fault === 3) out = ['error', gas_limit, 'stack overflow', []];
+  // Running out of gas, call depth, stack or memory is one outcome, code 2 (protocol.md §5: out
+  // of gas or of another metered resource), with all the gas used: how far a call got before its
+  // stack or memory ran out is not something gas measures.
+  if (fault === 1 || fault === 2 || fault === 3 || fault === 5) out = ['out_of_gas', gas_limit, '', []];
   else if (fault === 4) out = ['error', used_at_fault, 'internal error: the host failed a storage or random call', []];
   else if (result === null) out = ['error', gas_limit - gas_left, 'internal error: no result', []];
   else if (result[0] === 'ok') out = ['ok', gas_limit - gas_left, result[1], events];
@@ -550,5 +742,6 @@ function install(outer) {
   factory = outer(shadow);
 }
 
+metering = true;
 return freeze({ install: install, run: run });
 })`;
