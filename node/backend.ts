@@ -93,10 +93,14 @@ export class NodeBackend implements RpcBackend {
 
   /**
    * Marks the node halted (the first call wins; later ones change nothing): from now on status
-   * says so and submissions and new live streams are refused (node/rpc/server.ts).
+   * says so, submissions and new live streams are refused, open streams end, and what it has not
+   * committed is answered as halted rather than "not yet" (node/rpc/server.ts).
    */
   halt(info: HaltInfo): void {
-    this.#halted ??= { height: info.height, reason: info.reason };
+    if (this.#halted !== null) return;
+    this.#halted = { height: info.height, reason: info.reason };
+    // Live streams end on it: no more events will come from this node.
+    this.#events.emit('event', { type: 'halted', ...this.#halted });
   }
 
   halted(): HaltInfo | null {

@@ -104,6 +104,11 @@ export class EventStreams {
    */
   close(): Promise<void> {
     this.#closed = true;
+    return this.#end_all();
+  }
+
+  /** Ends every open stream; resolves once their connections are closed. */
+  #end_all(): Promise<void> {
     const closing: Promise<void>[] = [];
     for (const res of [...this.#clients.keys()]) {
       this.#remove(res);
@@ -139,6 +144,12 @@ export class EventStreams {
   }
 
   #broadcast(event: LiveEvent): void {
+    if (event.type === 'halted') {
+      // The node commits nothing more: end the streams, so their clients go to another node.
+      this.#log('rpc_sse_ended_on_halt', { streams: this.#clients.size });
+      void this.#end_all();
+      return;
+    }
     let frame: string;
     try {
       frame = event_frame(event);

@@ -51,6 +51,7 @@ export type {
   RpcLog,
   RpcOptions,
   RpcStatus,
+  StreamedEvent,
   SubmitRefusal,
 } from './types.js';
 export { RPC_DEFAULTS } from './types.js';
@@ -425,7 +426,7 @@ export class RpcServer {
           GET: async ({ params }) => {
             const hash = check_hash(params[0]!);
             const record = await b.get_tx(hash);
-            if (record === null) throw not_found(`transaction ${hash} is not committed`);
+            if (record === null) throw not_committed(b, `transaction ${hash} is not committed`);
             return ok(tx_json(record));
           },
         },
@@ -473,7 +474,7 @@ export class RpcServer {
           GET: async ({ params }) => {
             const height = check_height(params[0]!);
             const block = await b.block(height);
-            if (block === null) throw not_found(`block ${height} is not committed`);
+            if (block === null) throw not_committed(b, `block ${height} is not committed`);
             return ok(block_json(block));
           },
         },
@@ -485,7 +486,7 @@ export class RpcServer {
           GET: async ({ params }) => {
             const height = check_height(params[0]!);
             const txs = await b.block_txs(height);
-            if (txs === null) throw not_found(`block ${height} is not committed`);
+            if (txs === null) throw not_committed(b, `block ${height} is not committed`);
             return ok({ height, txs });
           },
         },
@@ -581,6 +582,15 @@ export class RpcServer {
       );
     });
   }
+}
+
+/**
+ * 404 code 100 for what is not committed (yet); on a halted node 503 code 108 instead, since it
+ * will never commit it: the client should ask another node.
+ */
+function not_committed(backend: RpcBackend, message: string): RpcError {
+  const halt = backend.halted();
+  return halt === null ? not_found(message) : halted(halt.height);
 }
 
 function unknown_contract(address: string): RpcError {

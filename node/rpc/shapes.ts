@@ -12,7 +12,7 @@ import { is_scheme, type Scheme } from '../../protocol/envelope.js';
 import { MalformedTxError, parse_tx, type Tx } from '../../protocol/tx.js';
 import type { TxRecord } from '../records.js';
 import { bad_request, RpcError } from './errors.js';
-import type { HaltInfo, LiveEvent, RpcStatus } from './types.js';
+import type { HaltInfo, RpcStatus, StreamedEvent } from './types.js';
 
 const HASH_RE = /^[0-9a-f]{64}$/;
 const ADDRESS_RE = /^[0-9a-f]{40}$/;
@@ -171,7 +171,7 @@ export function block_json(b: {
  * One server-sent event: `event: block|tx`, then `data:` the JSON of the event without its
  * `type` (a tx event's data is exactly the `GET /v1/txs/{hash}` answer).
  */
-export function event_frame(event: LiveEvent): string {
+export function event_frame(event: StreamedEvent): string {
   const data =
     event.type === 'block'
       ? { height: event.height, block_hash: event.block_hash, time_ms: event.time_ms, txs: event.txs }

@@ -9,9 +9,15 @@ import type { Tx } from '../../protocol/tx.js';
 import type { TxRecord } from '../records.js';
 
 /** One event of the live stream `GET /v1/events`: a committed block, or one of its transactions. */
-export type LiveEvent =
+export type StreamedEvent =
   | { type: 'block'; height: number; block_hash: string; time_ms: number; txs: number }
   | ({ type: 'tx' } & TxRecord);
+
+/**
+ * What a backend's subscribers get: the events streamed, and `halted` once when the node halts,
+ * which is never streamed: the server ends every live stream on it (no more events will come).
+ */
+export type LiveEvent = StreamedEvent | { type: 'halted'; height: number; reason: string };
 
 /** Why a node halted: the height it could not apply and what it found there. */
 export interface HaltInfo {

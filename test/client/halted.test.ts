@@ -56,13 +56,19 @@ const hits: string[] = [];
 /** Committed records the live node serves and streams. */
 const committed = new Map<string, unknown>();
 
-/** A node that halted: it answers status (with `halted`) and reads, refuses txs and streams. */
+/**
+ * A node that halted: it answers status (with `halted`); it refuses transactions and streams, and
+ * answers what it has not committed with 503 code 108 (node/rpc/server.ts).
+ */
 function halted_node(req: IncomingMessage, res: ServerResponse, halted: unknown = HALT): void {
   if (req.url === '/v1/status') send(res, 200, status_body(halted));
-  else if (req.url?.startsWith('/v1/txs/'))
-    send(res, 404, { error: { code: 100, message: 'not committed' } });
   else send(res, 503, { error: { code: 108, message: 'this node halted at height 9: use another node' } });
 }
+
+/** How often the live node was asked for each transaction. */
+const asked = new Map<string, number>();
+/** Hashes the live node answers 404 the first time it is asked, as if not committed yet. */
+const late = new Set<string>();
 
 /** A healthy node: takes transactions and streams their commit. */
 function live_node(req: IncomingMessage, res: ServerResponse): void {
@@ -84,12 +90,17 @@ function live_node(req: IncomingMessage, res: ServerResponse): void {
     res.end();
     return;
   }
-  send(res, 404, { error: { code: 100, message: 'not committed' } });
+  const hash = req.url?.startsWith('/v1/txs/') ? req.url.slice('/v1/txs/'.length) : '';
+  asked.set(hash, (asked.get(hash) ?? 0) + 1);
+  const record = committed.get(hash);
+  if (record !== undefined && !(late.has(hash) && asked.get(hash) === 1)) send(res, 200, record);
+  else send(res, 404, { error: { code: 100, message: 'not committed' } });
 }
 
 const servers: Server[] = [];
-const url: Record<'halted' | 'live' | 'crowded' | 'odd' | 'dead', string> = {
+const url: Record<'halted' | 'halting' | 'live' | 'crowded' | 'odd' | 'dead', string> = {
   halted: '',
+  halting: '',
   live: '',
   crowded: '',
   odd: '',
@@ -116,6 +127,14 @@ beforeAll(async () => {
     } else live_node(req, res);
   });
   url.odd = await listen('odd', (req, res) => halted_node(req, res, { height: 'nine' }));
+  // A node that halts while a client waits on its stream: the stream ends, then it is halted.
+  url.halting = await listen('halting', (req, res) => {
+    if (req.url !== '/v1/events') halted_node(req, res);
+    else {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(': live\n\n');
+    }
+  });
   const gone = await listen('gone', () => {});
   const closing = servers.pop()!;
   await new Promise<void>((resolve) => closing.close(() => resolve()));
@@ -183,6 +202,25 @@ describe('a halted node, to the SDK', () => {
       'halted GET /v1/events',
       'crowded GET /v1/events',
       'live GET /v1/events',
+    ]);
+    committed.delete(hash);
+  });
+
+  it('finishes a wait on another node when the node it watched halts', async () => {
+    const tx = signed_tx(8);
+    const hash = tx_hash(p, tx);
+    const record = { hash, height: 11, index: 0, code: 0, gas_used: 5, output: '', code_id: 6 };
+    committed.set(hash, record);
+    late.add(hash);
+    hits.length = 0;
+    const client = new CloisterClient({ nodes: [url.halting, url.live] });
+    await expect(client.wait_for(hash, { timeout_ms: 10_000 })).resolves.toEqual(record);
+    // The stream ended; the halted node's 503 code 108 sent each lookup on to the live node.
+    expect(hits).toEqual([
+      'halting GET /v1/events',
+      `halting GET /v1/txs/${hash}`,
+      `live GET /v1/txs/${hash}`,
+      `live GET /v1/txs/${hash}`,
     ]);
     committed.delete(hash);
   });

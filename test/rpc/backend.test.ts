@@ -206,9 +206,13 @@ describe('NodeBackend on a halted node', () => {
     const tx = JSON.stringify({ body: {}, signature: '' });
     expect(backend.halted()).toBeNull();
     expect(await backend.submit(tx, {} as never)).toEqual({ ok: true, hash: 'ab'.repeat(32) });
+    const seen: unknown[] = [];
+    backend.subscribe((event) => seen.push(event));
     backend.halt({ height: 4, reason: 'own results differ' });
     backend.halt({ height: 5, reason: 'a later halt changes nothing' });
     expect(backend.halted()).toEqual({ height: 4, reason: 'own results differ' });
+    // Subscribers (the RPC's live streams) hear it once, and end their streams on it.
+    expect(seen).toEqual([{ type: 'halted', height: 4, reason: 'own results differ' }]);
     expect(await backend.submit(tx, {} as never)).toMatchObject({ ok: false, code: 'halted' });
     expect(added).toEqual([tx]);
     const status = await new Promise<unknown>((resolve, reject) => {

@@ -1064,16 +1064,35 @@ describe('RPC on a halted node', () => {
     expect(backend.subscribers.size).toBe(0);
   });
 
-  it('still answers reads (queries, transactions, blocks): they are what it committed', async () => {
+  it('still answers reads of what it committed; what it has not is 503 code 108, not "not yet"', async () => {
     const { url, backend } = await setup();
     backend.halt = HALT;
     backend.contracts.set(CONTRACT, contract_info());
     backend.txs.set(HASH, record(HASH));
+    backend.blocks.set(3, { header: {}, block_hash: 'bb'.repeat(32), tx_hashes: [HASH], commit: {} });
+    backend.block_texts.set(3, [TX]);
     expect((await call(url, 'GET', `/v1/txs/${HASH}`)).status).toBe(200);
+    expect((await call(url, 'GET', '/v1/blocks/3')).status).toBe(200);
+    expect((await call(url, 'GET', '/v1/blocks/3/txs')).status).toBe(200);
     const query = await call(url, 'POST', `/v1/contracts/${CONTRACT}/query`, {
       body: '{"scheme": "gcm", "payload": "AAAA"}',
     });
     expect(query.status).toBe(200);
+    // It will never commit these: a client must ask another node.
+    for (const path of [`/v1/txs/${'cd'.repeat(32)}`, '/v1/blocks/4', '/v1/blocks/4/txs'])
+      expect_error(await call(url, 'GET', path), 503, RpcErrorCode.HALTED);
+  });
+
+  it('ends open live streams when the node halts', async () => {
+    const { url, backend } = await setup();
+    const { res } = await open_stream(url);
+    const reader = new SseReader(res);
+    expect(await reader.next()).toBe(': live');
+    const unsubscribed = once(backend.events, 'unsubscribed');
+    backend.emit({ type: 'halted', ...HALT });
+    expect(await reader.next()).toBeNull();
+    await unsubscribed;
+    expect(backend.subscribers.size).toBe(0);
   });
 });
 
