@@ -84,7 +84,7 @@ export function network_commands(y: Argv): Argv {
       },
     )
     .command('node', 'run a validator, or join a running network as a new node', (n) =>
-      reset_signing_command(n)
+      n
         .command(
           'start',
           'run one validator from its home folder (logs JSON lines on stdout; SIGINT/SIGTERM stop it cleanly)',
@@ -165,6 +165,7 @@ export function network_commands(y: Argv): Argv {
             }
           },
         )
+        .command(reset_signing_command)
         .demandCommand(1, 'name a node command: start, join or reset-signing'),
     )
     .command('sim', 'local multi-validator simulations', (m) =>

@@ -3,7 +3,9 @@
  * commits): a lost signing record and a rolled-back store (an older copy of `data/` restored) each
  * make `cloister node start` refuse with the recovery command; `reset-signing` refuses without
  * `--i-know`; with it the node starts again, and never moves its guard back over what it still
- * knows it signed. Needs `npm run build`. Ports: RPC 24300, p2p 25300.
+ * knows it signed. With four validators, a reset node first syncs and sits out the height the
+ * network is deciding, and signs only above it. Needs `npm run build`. Ports: RPC 24300 and
+ * 24400-24403, p2p 25300 and 25400-25403.
  */
 
 import { execFile } from 'node:child_process';
@@ -14,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { find_code_root } from '../../enclave/measurement.js';
 import { signing_record_path } from '../../node/signing_record.js';
 import { ChainStore } from '../../node/store/chain_store.js';
+import type { NodeEvent } from '../../sim/network.js';
 import { heights, reach, temp_network } from '../network/helpers.js';
 
 const PORT = 24300;
@@ -101,4 +104,48 @@ describe('signing record across restarts', () => {
     expect(event['height']).toBe(old_height + 1);
     expect(event['signed_height'] as number).toBeGreaterThan(old_height + 1);
   }, 180_000);
+});
+
+describe('reset-signing in a network of four', () => {
+  it('syncs, sits out the height in progress, and signs only above it', async () => {
+    const four = await temp_network(PORT + 100, [], 4);
+    try {
+      const urls = four.network.urls();
+      const home = four.network.homes[3]!;
+      await reach(urls[0]!, 2);
+      await four.network.kill(3, 'SIGTERM');
+      rmSync(signing_record_path(home));
+      await expect(four.network.start(3)).rejects.toThrow('reset-signing');
+      const done = await reset_signing(home, '--i-know');
+      expect(done.code).toBe(0);
+      expect(done.stdout).toContain('sync from a peer, then sit out the height in progress');
+
+      const mine: NodeEvent[] = [];
+      four.network.on_event((e) => {
+        if (e.index === 3) mine.push(e);
+      });
+      const first_vote = four.network.wait_for(
+        (e) => e.index === 3 && e.event === 'vote_sent',
+        60_000,
+        'a vote of the reset validator',
+      );
+      await four.network.start(3);
+      await first_vote;
+      const sit_out = mine.find((e) => e.event === 'sit_out');
+      const sat_out = mine.find((e) => e.event === 'sit_out_done');
+      const started = mine.find((e) => e.event === 'start');
+      expect(sit_out).toBeDefined();
+      const floor = sit_out!['floor_height'] as number;
+      // The floor is the height the network was deciding after the first sync, and the engine
+      // starts only once the chain has committed it.
+      expect(floor).toBeGreaterThan(2);
+      expect(sat_out!['height'] as number).toBeGreaterThanOrEqual(floor);
+      expect(started!['height'] as number).toBeGreaterThan(floor);
+      const signed = mine.filter((e) => e.event === 'vote_sent' || e.event === 'proposal_sent');
+      expect(signed.length).toBeGreaterThan(0);
+      for (const e of signed) expect(e['height'] as number).toBeGreaterThan(floor);
+    } finally {
+      await four.down();
+    }
+  }, 240_000);
 });
