@@ -8,8 +8,15 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { SignedState } from '../../node/consensus/signed_state.js';
-import { others_can_decide, SigningGuard, SigningHoldTimeoutError } from '../../node/signing_guard.js';
+import { type SignedState, signed_state_sign_bytes } from '../../node/consensus/signed_state.js';
+import { home_paths, read_secret_file } from '../../node/home.js';
+import { init_network } from '../../node/init.js';
+import {
+  others_can_decide,
+  reset_signing,
+  SigningGuard,
+  SigningHoldTimeoutError,
+} from '../../node/signing_guard.js';
 import {
   check_signing_start,
   decode_signing_record,
@@ -23,6 +30,10 @@ import {
   signing_record_path,
   write_signing_record,
 } from '../../node/signing_record.js';
+import { ChainStore } from '../../node/store/chain_store.js';
+import { StoreOpenError } from '../../node/store/errors.js';
+import { to_hex } from '../../protocol/bytes.js';
+import { get_provider } from '../../protocol/providers/index.js';
 
 const LIMITS = { block_txs_max: 10, tx_chars_max: 100, commit_signatures_max: 4 };
 const CHAIN = 'cloister-test-1';
@@ -316,5 +327,83 @@ describe('the signing guard', () => {
     ).rejects.toThrow(SigningHoldTimeoutError);
     // Nothing decided: the next start tries again.
     expect(guard.record().sync_before_signing).toBe(true);
+  });
+});
+
+describe('reset-signing', () => {
+  const p = get_provider('native');
+  /** A 1-validator home (`cloister init`), its key, and helpers to sign states and put one in its store. */
+  async function home_with(chain_id: string) {
+    const dir = join(new_home(), 'net');
+    const { homes } = await init_network({
+      dir,
+      validators: 1,
+      chain_id,
+      base_port: 24390,
+      host: '127.0.0.1',
+      provider: 'native',
+      workers: 1,
+    });
+    const home = homes[0]!;
+    const sk = read_secret_file(home_paths(home).validator_key);
+    const pubkey = to_hex(p.ed25519_public(sk));
+    const signed = (height: number, round: number, step: SignedState['step'], key = sk): SignedState => {
+      const s = state(height, round, step);
+      return { ...s, signature: to_hex(p.ed25519_sign(key, signed_state_sign_bytes(chain_id, s))) };
+    };
+    const put_store_state = async (value: SignedState) => {
+      const store = await ChainStore.open(home_paths(home).data, { chain_id });
+      await store.put_consensus_state(value);
+      await store.close();
+    };
+    return { home, pubkey, signed, put_store_state };
+  }
+
+  it("rewrites an unreadable record from the store's copy, and keeps a readable record that is ahead", async () => {
+    const h = await home_with(CHAIN);
+    await h.put_store_state(h.signed(1, 0, 'prevote'));
+    writeFileSync(signing_record_path(h.home), '{"format":"cloister/signing-record","ver');
+    const first = await reset_signing(h.home, { sit_out: true });
+    expect(first.previous).toMatch(/not JSON/);
+    expect(first).toMatchObject({ kept: 'store', signed: '1/0/prevote', store_height: 0, sit_out: true });
+    const limits = { ...LIMITS, commit_signatures_max: 1 };
+    expect(await read_signing_record(signing_record_path(h.home), limits)).toEqual({
+      chain_id: CHAIN,
+      validator: h.pubkey,
+      store_height_min: 0,
+      state: h.signed(1, 0, 'prevote'),
+      sync_before_signing: true,
+      floor_height: 0,
+    });
+
+    // The record is ahead of the store's copy: it stays the guard (a reset never moves it back).
+    const ahead = h.signed(3, 1, 'precommit');
+    await write_signing_record(
+      signing_record_path(h.home),
+      record({ validator: h.pubkey, state: ahead, floor_height: 7 }),
+    );
+    const second = await reset_signing(h.home, { sit_out: false });
+    expect(second).toMatchObject({ previous: 'ok', kept: 'record', signed: '3/1/precommit', sit_out: false });
+    expect(await read_signing_record(signing_record_path(h.home), limits)).toMatchObject({
+      state: ahead,
+      store_height_min: 0,
+      sync_before_signing: false,
+      floor_height: 0,
+    });
+  });
+
+  it('keeps no state signed by another key, and refuses while the store is open elsewhere', async () => {
+    const h = await home_with(CHAIN);
+    const stranger = new Uint8Array(32).fill(7);
+    await h.put_store_state(h.signed(2, 0, 'prevote', stranger));
+    const report = await reset_signing(h.home, { sit_out: true });
+    expect(report).toMatchObject({ previous: 'missing', kept: 'none', signed: null });
+
+    const running = await ChainStore.open(home_paths(h.home).data, { chain_id: CHAIN });
+    try {
+      await expect(reset_signing(h.home, { sit_out: true })).rejects.toThrow(StoreOpenError);
+    } finally {
+      await running.close();
+    }
   });
 });
