@@ -20,7 +20,8 @@ export const QUARANTINE_MS = 10 * 60 * 1_000;
 /**
  * Enclave error codes that are not a deterministic result of a block and can be caused by one
  * transaction in it: the worker died (out of memory, crashed), the call ran past the host's
- * deadline, or the enclave hit an internal error. A block that fails with one of these is never
+ * deadline, the contract engine aborted a call (its native stack ran out), or the enclave hit an
+ * internal error. A block that fails with one of these is never
  * committed by this node's proposals, so the guard looks for the transaction that causes it.
  * BUSY and CLOSED (the host's own queue or shutdown) and BAD_INPUT, LIMIT and the sealing codes
  * (what the host handed in) say nothing about any one transaction and are not among them.
@@ -28,6 +29,7 @@ export const QUARANTINE_MS = 10 * 60 * 1_000;
 export const TX_ATTRIBUTABLE_FAILURES: ReadonlySet<EnclaveErrorCode> = new Set<EnclaveErrorCode>([
   'WORKER_DIED',
   'TIMEOUT',
+  'ABORTED',
   'INTERNAL',
 ]);
 

@@ -68,6 +68,34 @@ export interface Engine {
   restore(snapshot: HeapSnapshot): void;
   /** Saves the engine's state now. */
   snapshot(): HeapSnapshot;
+  /**
+   * Whether the heap ran out since the last call of this function (and clears it). Exact: the
+   * allocator asks to grow the fixed memory only when nothing in it fits.
+   */
+  take_exhausted(): boolean;
+}
+
+type WasmImports = Record<string, Record<string, unknown>>;
+interface WasmApi {
+  compile(bytes: ArrayBuffer): Promise<unknown>;
+  instantiate(module: unknown, imports: WasmImports): Promise<unknown>;
+}
+
+/**
+ * Wraps emscripten's `emscripten_resize_heap` import (the one that grows the memory: its glue
+ * calls `.grow(`) so that every attempt is seen. With a memory that is already at its maximum,
+ * an attempt means an allocation failed.
+ */
+function watch_heap_growth(imports: WasmImports, on_attempt: () => void): void {
+  const env = imports.a;
+  const names = env === undefined ? [] : Object.keys(env).filter((k) => String(env[k]).includes('.grow('));
+  // Exactly one import can grow the memory: anything else means the build is not the one pinned.
+  if (env === undefined || names.length !== 1) throw new Error('contract engine: heap growth import not found');
+  const grow = env[names[0]!] as (...args: unknown[]) => unknown;
+  env[names[0]!] = (...args: unknown[]) => {
+    on_attempt();
+    return grow(...args);
+  };
 }
 
 async function load_engine(): Promise<Engine> {
@@ -81,9 +109,20 @@ async function load_engine(): Promise<Engine> {
   // initial === maximum: the heap never grows, so where it runs out never depends on how far an
   // earlier call happened to grow it.
   const memory = new_wasm_memory(pages);
-  const wasm_binary = wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength) as ArrayBuffer;
+  const wasm_api = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  const compiled = await wasm_api.compile(
+    wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength) as ArrayBuffer,
+  );
+  let exhausted = false;
+  const instantiateWasm = (imports: WasmImports, done: (instance: unknown, module: unknown) => void) => {
+    watch_heap_growth(imports, () => {
+      exhausted = true;
+    });
+    void wasm_api.instantiate(compiled, imports).then((instance) => done(instance, compiled));
+    return {};
+  };
   const module = await newQuickJSWASMModuleFromVariant(
-    newVariant(variant, { wasmBinary: wasm_binary, wasmMemory: memory as never }),
+    newVariant(variant, { wasmMemory: memory as never, emscriptenModule: { instantiateWasm } as never }),
   );
   const internals = (module as unknown as { module: EmscriptenInternals }).module;
   if (typeof internals?._malloc !== 'function' || typeof internals._free !== 'function') {
@@ -100,6 +139,11 @@ async function load_engine(): Promise<Engine> {
     context,
     restore: (snapshot) => restore_snapshot(memory, snapshot),
     snapshot: () => take_snapshot(memory, layout),
+    take_exhausted: () => {
+      const was = exhausted;
+      exhausted = false;
+      return was;
+    },
   };
 }
 

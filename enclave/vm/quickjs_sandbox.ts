@@ -95,6 +95,7 @@ export function create_quickjs_sandbox(factory_source: string, callbacks: HostCa
     run(entry, msg_json, gas_limit, msg_bytes, sender, contract, chain_id, height, time_ms) {
       if (poisoned) throw new EngineAborted('the contract engine was aborted earlier on this thread');
       engine.restore(snapshot);
+      engine.take_exhausted();
       current = callbacks;
       try {
         const args = [
@@ -109,7 +110,11 @@ export function create_quickjs_sandbox(factory_source: string, callbacks: HostCa
           c.newNumber(time_ms),
         ];
         const result = c.callFunction(run, c.undefined, ...args);
-        // The realm's own bookkeeping ran out of memory or stack: deterministic, like out of gas.
+        // The heap ran out somewhere in the call (the engine may then throw null, or a contract
+        // may catch the error): the call ends out of memory, code 2, at the same allocation on
+        // every validator.
+        if (engine.take_exhausted()) return exhausted_answer(gas_limit);
+        // The realm's own bookkeeping ran out of stack: deterministic, like out of gas.
         if (result.error) return exhausted_answer(gas_limit);
         return handle_string(c, result.value) ?? exhausted_answer(gas_limit);
       } catch (error) {

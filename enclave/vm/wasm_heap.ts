@@ -86,7 +86,7 @@ export function locate_heap(
   const heap_base = before[brk_address / 4]!;
   const data_end = heap_base - c_stack_bytes;
   assert(brk_address < data_end, 'the break variable is not in static data');
-  assert(data_end > 0 && heap_base % 16 === 0, 'unexpected heap base');
+  assert(data_end > 0 && heap_base % 8 === 0, `unexpected heap base ${heap_base} (break at ${brk_address})`);
   return { data_end, heap_base, brk_address };
 }
 
