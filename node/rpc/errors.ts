@@ -25,7 +25,8 @@ export const RpcErrorCode = {
   UNSUPPORTED_MEDIA_TYPE: 107,
   /**
    * 503: this validator halted (its own results differ from what the network committed): it takes
-   * no transactions and opens no live streams. Another node can; `GET /v1/status` says why.
+   * no transactions, opens no live streams, and answers nothing that may have changed since it
+   * halted. Another node can; `GET /v1/status` says why.
    */
   HALTED: 108,
   /**
@@ -92,7 +93,7 @@ export function halted(height: number): RpcError {
   return new RpcError(
     503,
     RpcErrorCode.HALTED,
-    `this node halted at height ${height} and takes no transactions or live streams: use another node`,
+    `this node halted at height ${height} and commits nothing more: use another node`,
   );
 }
 

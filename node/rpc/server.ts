@@ -436,6 +436,8 @@ export class RpcServer {
         methods: {
           POST: async ({ req, params }) => {
             const address = check_address(params[0]!);
+            // A halted node's contract state stopped at its last height: it would answer stale.
+            check_running(b);
             const body = parse_query_body(await read_json(req));
             const answer = await b.query(address, body);
             if (answer !== null && 'ok' in answer) throw this.#refusal(answer);
@@ -449,20 +451,30 @@ export class RpcServer {
           GET: async ({ params }) => {
             const address = check_address(params[0]!);
             const info = await b.get_contract(address);
-            if (info === null) throw unknown_contract(address);
+            if (info === null) {
+              // A halted node may lack a contract made after it halted.
+              check_running(b);
+              throw unknown_contract(address);
+            }
             return ok(contract_json(info));
           },
         },
       },
       {
         segments: ['v1', 'codes'],
-        methods: { GET: async () => ok(codes_json(await b.codes())) },
+        methods: {
+          GET: async () => {
+            check_running(b);
+            return ok(codes_json(await b.codes()));
+          },
+        },
       },
       {
         segments: ['v1', 'accounts', ':address'],
         methods: {
           GET: async ({ params }) => {
             const address = check_address(params[0]!);
+            check_running(b);
             const account = await b.account(address);
             return ok({ address: account.address, sequence: account.sequence });
           },
@@ -495,9 +507,8 @@ export class RpcServer {
         segments: ['v1', 'events'],
         methods: {
           GET: async ({ req, res }) => {
-            const halt = b.halted();
             // A halted node commits nothing more: its stream would stay silent forever.
-            if (halt !== null) throw halted(halt.height);
+            check_running(b);
             this.#events.open(res, req.socket.remoteAddress ?? 'unknown');
             return null;
           },
@@ -511,9 +522,8 @@ export class RpcServer {
     const wait = query.get('wait');
     if (wait !== null && wait !== 'commit')
       throw new RpcError(400, RpcErrorCode.BAD_REQUEST, 'wait must be "commit"');
-    const halt = this.#backend.halted();
     // Refused before the body is read: a halted node commits nothing, so it must take nothing.
-    if (halt !== null) throw halted(halt.height);
+    check_running(this.#backend);
     check_json_content_type(req);
     const raw = await read_body(req, this.#limits.body_bytes_max);
     const tx = check_tx(parse_json_body(raw));
@@ -585,12 +595,22 @@ export class RpcServer {
 }
 
 /**
+ * Throws 503 code 108 on a halted node: for submissions and live streams (it commits nothing
+ * more), for what changes with blocks (contract state, account sequences, the list of codes: its
+ * copy stopped where it halted), and for what it has not committed (it never will).
+ */
+function check_running(backend: RpcBackend): void {
+  const halt = backend.halted();
+  if (halt !== null) throw halted(halt.height);
+}
+
+/**
  * 404 code 100 for what is not committed (yet); on a halted node 503 code 108 instead, since it
  * will never commit it: the client should ask another node.
  */
 function not_committed(backend: RpcBackend, message: string): RpcError {
-  const halt = backend.halted();
-  return halt === null ? not_found(message) : halted(halt.height);
+  check_running(backend);
+  return not_found(message);
 }
 
 function unknown_contract(address: string): RpcError {

@@ -1064,23 +1064,32 @@ describe('RPC on a halted node', () => {
     expect(backend.subscribers.size).toBe(0);
   });
 
-  it('still answers reads of what it committed; what it has not is 503 code 108, not "not yet"', async () => {
+  it('answers only what cannot have changed since it halted; the rest is 503 code 108', async () => {
     const { url, backend } = await setup();
     backend.halt = HALT;
     backend.contracts.set(CONTRACT, contract_info());
     backend.txs.set(HASH, record(HASH));
     backend.blocks.set(3, { header: {}, block_hash: 'bb'.repeat(32), tx_hashes: [HASH], commit: {} });
     backend.block_texts.set(3, [TX]);
-    expect((await call(url, 'GET', `/v1/txs/${HASH}`)).status).toBe(200);
-    expect((await call(url, 'GET', '/v1/blocks/3')).status).toBe(200);
-    expect((await call(url, 'GET', '/v1/blocks/3/txs')).status).toBe(200);
+    // What it committed stays true.
+    for (const path of [`/v1/txs/${HASH}`, '/v1/blocks/3', '/v1/blocks/3/txs', `/v1/contracts/${CONTRACT}`])
+      expect((await call(url, 'GET', path)).status).toBe(200);
+    expect((await call(url, 'GET', '/registration/v1beta1/tx-key')).status).toBe(200);
+    // What it has not committed, it never will; state that moves with blocks stopped where it halted.
+    for (const path of [
+      `/v1/txs/${'cd'.repeat(32)}`,
+      '/v1/blocks/4',
+      '/v1/blocks/4/txs',
+      `/v1/contracts/${'c1'.repeat(20)}`,
+      `/v1/accounts/${ACCOUNT}`,
+      '/v1/codes',
+    ])
+      expect_error(await call(url, 'GET', path), 503, RpcErrorCode.HALTED);
     const query = await call(url, 'POST', `/v1/contracts/${CONTRACT}/query`, {
       body: '{"scheme": "gcm", "payload": "AAAA"}',
     });
-    expect(query.status).toBe(200);
-    // It will never commit these: a client must ask another node.
-    for (const path of [`/v1/txs/${'cd'.repeat(32)}`, '/v1/blocks/4', '/v1/blocks/4/txs'])
-      expect_error(await call(url, 'GET', path), 503, RpcErrorCode.HALTED);
+    expect_error(query, 503, RpcErrorCode.HALTED);
+    for (const name of ['query', 'account', 'codes'] as const) expect(backend.count(name)).toBe(0);
   });
 
   it('ends open live streams when the node halts', async () => {
