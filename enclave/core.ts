@@ -73,7 +73,7 @@ export class EnclaveCore {
   readonly #measurement: Uint8Array;
   readonly #seal_key: Uint8Array;
   readonly #seeds = new Map<string, KeyContext>();
-  readonly #programs = new ProgramCache();
+  readonly #programs: ProgramCache;
   /** Highest height each chain's light client verified in this worker: older sealed states are refused. */
   readonly #light_seen = new Map<string, number>();
 
@@ -84,6 +84,7 @@ export class EnclaveCore {
       throw new TypeError('platform_secret_file must be a path');
     this.#p = get_provider(opts.provider);
     this.#random_bytes = modules.random_bytes ?? ((n) => new Uint8Array(randomBytes(n)));
+    this.#programs = new ProgramCache(opts.vm_engine);
     this.#measurement = compute_measurement(this.#p, opts.code_root ?? find_code_root());
     const platform_secret = load_platform_secret(opts.platform_secret_file, this.#random_bytes);
     this.#seal_key = derive_seal_key(this.#p, platform_secret, this.#measurement);

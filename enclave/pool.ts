@@ -66,6 +66,7 @@ export class PoolEnclave extends TaskEnclave {
       platform_secret_file: opts.platform_secret_file,
     };
     if (opts.code_root !== undefined) enclave_opts.code_root = opts.code_root;
+    if (opts.vm_engine !== undefined) enclave_opts.vm_engine = opts.vm_engine;
     this.#pool = new Piscina({
       filename: pathToFileURL(resolve_worker_file()).href,
       minThreads: workers,

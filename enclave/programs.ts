@@ -7,8 +7,8 @@
 
 import { from_base64, from_utf8, to_hex } from '../protocol/bytes.js';
 import type { CryptoProvider } from '../protocol/provider.js';
-import { compile_contract } from './vm/compile.js';
-import type { CompileResult } from './vm/types.js';
+import { compile_contract, default_engine } from './vm/compile.js';
+import type { CompileResult, EngineName } from './vm/types.js';
 
 /** Programs kept compiled at once. */
 const PROGRAMS_CACHED_MAX = 64;
@@ -35,6 +35,12 @@ export function decode_code(p: CryptoProvider, code_b64: string): Code {
 /** An LRU of compiled programs by code hash. */
 export class ProgramCache {
   readonly #programs = new Map<string, CompileResult>();
+  readonly #engine: EngineName;
+
+  /** @param engine the contract engine (defaults to the process default, QuickJS). */
+  constructor(engine: EngineName = default_engine()) {
+    this.#engine = engine;
+  }
 
   /** The compiled program for `code`, compiling on first use. */
   get(code: Code): CompileResult {
@@ -48,7 +54,7 @@ export class ProgramCache {
     const compiled: CompileResult =
       code.source === null
         ? { ok: false, message: 'contract code is not UTF-8' }
-        : compile_contract(code.source);
+        : compile_contract(code.source, this.#engine);
     if (this.#programs.size >= PROGRAMS_CACHED_MAX) {
       const oldest = this.#programs.keys().next();
       if (!oldest.done) this.#programs.delete(oldest.value);

@@ -6,6 +6,7 @@
  */
 
 import type { Base64, BlockInput, QueryInput, RegistrationCheck } from './api.js';
+import type { EngineName } from './vm/types.js';
 
 export type EnclaveTask =
   | { call: 'measurement' }
@@ -37,4 +38,9 @@ export interface EnclaveOptions {
   platform_secret_file: string;
   /** Root of the code that is measured; defaults to this checkout. */
   code_root?: string;
+  /**
+   * The contract engine, for benchmarks and tests that compare the two; defaults to QuickJS.
+   * Every validator of a network must run the same one (nodes never set it).
+   */
+  vm_engine?: EngineName;
 }

@@ -23,6 +23,7 @@ import { dirname, extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PoolEnclave } from '../enclave/pool.js';
 import { unwrap } from '../enclave/result.js';
+import { default_engine, set_default_engine } from '../enclave/vm/compile.js';
 import { from_hex, to_hex, utf8 } from '../protocol/bytes.js';
 import { open_envelope } from '../protocol/envelope.js';
 import type { ProviderName } from '../protocol/provider.js';
@@ -73,7 +74,7 @@ interface Plan {
   costs: { providers: ProviderName[]; contracts: ContractName[]; payloads: number[]; plan: CostPlan };
 }
 
-const HELP = `Usage: node dist/scripts/bench_enclave.js [--quick] [--out FILE] [--svg FILE]
+const HELP = `Usage: node dist/scripts/bench_enclave.js [--quick] [--engine quickjs|v8] [--out FILE] [--svg FILE]
 
 Measures enclave throughput (tx/s through a PoolEnclave) against a single-thread cryptographic
 bound, for a matrix of workers, provider, payload size, contract and client-key reuse.
@@ -81,6 +82,7 @@ bound, for a matrix of workers, provider, payload size, contract and client-key 
   --quick      a small matrix (workers 1 and 2, native and noble, 256 B and 4 KiB, echo and
                counter, fresh key only) and the native cost breakdown of echo and counter at
                256 B: under a minute on 2 cores
+  --engine E   the contract engine: quickjs (the default, what validators run) or v8 (node:vm)
   --out FILE   write the results as JSON to FILE
   --svg FILE   write an SVG bar chart to FILE (default: --out with .svg, or bench-enclave.svg)
   --help       this text
@@ -242,6 +244,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
+      engine: { type: 'string', default: 'quickjs' },
       tiny: { type: 'boolean', default: false }, // hidden: shrinks N for the test
       out: { type: 'string' },
       svg: { type: 'string' },
@@ -253,6 +256,10 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
+  const engine = values.engine;
+  if (engine !== 'quickjs' && engine !== 'v8') throw new TypeError('--engine must be quickjs or v8');
+  // In-process measurements (the cost breakdown) and the pool's workers both use it.
+  set_default_engine(engine);
   const plan = plan_for(values.quick, values.tiny);
   const out = values.out;
   const svg =
@@ -273,7 +280,12 @@ async function main(): Promise<void> {
   try {
     for (const workers of plan.workers) {
       for (const provider of plan.providers) {
-        const enclave = new PoolEnclave({ provider, platform_secret_file: world.secret, workers });
+        const enclave = new PoolEnclave({
+          provider,
+          platform_secret_file: world.secret,
+          workers,
+          vm_engine: default_engine(),
+        });
         try {
           unwrap(await enclave.load_seed(world.sealed_seed));
           await warm_pool(enclave, world, workers, plan.block_txs, plan.pool_warm_ms);
@@ -342,7 +354,7 @@ async function main(): Promise<void> {
   const machine = machine_info();
   if (out !== undefined) {
     mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, `${JSON.stringify({ results, costs, machine }, null, 2)}\n`);
+    writeFileSync(out, `${JSON.stringify({ engine: default_engine(), results, costs, machine }, null, 2)}\n`);
     log(`wrote ${out}`);
   }
   mkdirSync(dirname(svg), { recursive: true });

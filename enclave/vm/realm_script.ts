@@ -81,6 +81,13 @@ const limit_d = get_own(ErrorC, 'stackTraceLimit');
 if (limit_d !== undefined && !('value' in limit_d)) {
   define(ErrorC, 'stackTraceLimit', { get: limit_d.get, set: undefined, enumerable: false, configurable: false });
 }
+// QuickJS's V8-style hook would hand a contract the call sites, and with them the realm's own
+// functions (getFunction, getThis): unset it and drop its setter the same way.
+const prepare_d = get_own(ErrorC, 'prepareStackTrace');
+if (prepare_d !== undefined && !('value' in prepare_d)) {
+  if (typeof prepare_d.set === 'function') prepare_d.set.call(ErrorC, undefined);
+  define(ErrorC, 'prepareStackTrace', { get: prepare_d.get, set: undefined, enumerable: false, configurable: false });
+} else if (prepare_d !== undefined) delete ErrorC.prepareStackTrace;
 delete ErrorC.captureStackTrace;
 
 // Intrinsics reachable only through syntax or instances; collected before 'constructor' goes.
