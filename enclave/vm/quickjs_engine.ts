@@ -20,6 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import variant_export from '@jitl/quickjs-ng-wasmfile-release-sync';
+import { sha256 } from '@noble/hashes/sha2.js';
 import {
   newQuickJSWASMModuleFromVariant,
   newVariant,
@@ -28,17 +29,16 @@ import {
   type QuickJSRuntime,
   type QuickJSSyncVariant,
 } from 'quickjs-emscripten-core';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { to_hex } from '../../protocol/bytes.js';
 import { engine_memory_bytes, engine_stack_bytes } from './limits.js';
 import {
   type HeapLayout,
-  type WasmMemory,
   type HeapSnapshot,
   locate_heap,
   new_wasm_memory,
   restore_snapshot,
   take_snapshot,
+  type WasmMemory,
   wasm_page_bytes,
 } from './wasm_heap.js';
 
@@ -90,7 +90,8 @@ function watch_heap_growth(imports: WasmImports, on_attempt: () => void): void {
   const env = imports.a;
   const names = env === undefined ? [] : Object.keys(env).filter((k) => String(env[k]).includes('.grow('));
   // Exactly one import can grow the memory: anything else means the build is not the one pinned.
-  if (env === undefined || names.length !== 1) throw new Error('contract engine: heap growth import not found');
+  if (env === undefined || names.length !== 1)
+    throw new Error('contract engine: heap growth import not found');
   const grow = env[names[0]!] as (...args: unknown[]) => unknown;
   env[names[0]!] = (...args: unknown[]) => {
     on_attempt();

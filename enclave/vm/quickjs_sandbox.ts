@@ -58,7 +58,9 @@ function load_baseline(): Baseline {
     c.evalCode(`(${JSON.stringify({ ...limits.gas_schedule, ...limits.vm_limits })})`, 'cloister-cfg.js'),
   );
   const init = c.unwrapResult(c.evalCode(realm_script_source, 'cloister-realm.js'));
-  const bridge = c.unwrapResult(c.callFunction(init, c.undefined, host_get, host_set, host_remove, host_random, cfg));
+  const bridge = c.unwrapResult(
+    c.callFunction(init, c.undefined, host_get, host_set, host_remove, host_random, cfg),
+  );
   const install = c.getProp(bridge, 'install');
   const run = c.getProp(bridge, 'run');
   return { snapshot: engine.snapshot(), install, run };
@@ -122,7 +124,9 @@ export function create_quickjs_sandbox(factory_source: string, callbacks: HostCa
         // where that happens depends on the machine, so it is no result, and the engine's C stack
         // pointer is lost with it.
         poisoned = true;
-        throw new EngineAborted(`the contract engine was aborted: ${(error as Error)?.message ?? String(error)}`);
+        throw new EngineAborted(
+          `the contract engine was aborted: ${(error as Error)?.message ?? String(error)}`,
+        );
       } finally {
         current = null;
         // Nothing of this call stays in the heap (handles included): the next call restores first.

@@ -19,7 +19,8 @@ const bombs: Record<string, string> = {
   'tens of millions of small objects': 'const a = []; for (let i = 0; ; i++) a.push({ i });',
   'a map that never stops growing': 'const m = new Map(); for (let i = 0; ; i++) m.set(i, [i]);',
   'a set of strings': "const s = new Set(); for (let i = 0; ; i++) s.add('k' + i);",
-  'caught and retried': 'const a = []; for (let r = 0; r < 100; r++) { try { for (;;) a.push(new Array(100000).fill(r)); } catch (e) { a.length = 0; } }',
+  'caught and retried':
+    'const a = []; for (let r = 0; r < 100; r++) { try { for (;;) a.push(new Array(100000).fill(r)); } catch (e) { a.length = 0; } }',
 };
 
 function bomb_program(body: string) {
@@ -97,10 +98,16 @@ describe('CPU made of heavy built-ins pays by work', () => {
     ['JSON.stringify', 'JSON.stringify(new Array(n).fill(1))', 1],
     ['typed array fill', 'new Uint8Array(n).fill(7)', 1],
     ['typed array sort', 'new Float64Array(n).sort()', 1],
-    ['Object.keys', 'const o = {}; for (let i = 0; i < 16; i++) o[i] = i; Object.keys(new Array(n).fill(0))', 1],
+    [
+      'Object.keys',
+      'const o = {}; for (let i = 0; i < 16; i++) o[i] = i; Object.keys(new Array(n).fill(0))',
+      1,
+    ],
   ];
   it.each(cases)('%s', (_name, expression, per_element) => {
-    const program = compile_ok(`export function execute(ctx, msg) { const n = msg.n; ${expression}; return 0; }`);
+    const program = compile_ok(
+      `export function execute(ctx, msg) { const n = msg.n; ${expression}; return 0; }`,
+    );
     const gas = (n: number) => {
       const outcome = program.call(make_env({ msg_json: JSON.stringify({ n }), gas_limit: gas_limit_max }));
       if (outcome.kind !== 'ok') throw new Error(JSON.stringify(outcome));
@@ -127,8 +134,14 @@ describe('deep recursion ends with code 2', () => {
     ['recursion through map', 'function h() { return [1].map(h); } return h();'],
     ['recursion through a getter', 'const o = { get x() { return this.x; } }; return o.x;'],
     ['recursion through toString', 'const o = { toString() { return String(o); } }; return String(o);'],
-    ['deeply nested data serialized', 'let a = []; for (let i = 0; i < 200000; i++) a = [a]; return JSON.stringify(a).length;'],
-    ['deeply nested data joined', 'let a = []; for (let i = 0; i < 200000; i++) a = [a]; return String(a).length;'],
+    [
+      'deeply nested data serialized',
+      'let a = []; for (let i = 0; i < 200000; i++) a = [a]; return JSON.stringify(a).length;',
+    ],
+    [
+      'deeply nested data joined',
+      'let a = []; for (let i = 0; i < 200000; i++) a = [a]; return String(a).length;',
+    ],
     ['deeply nested JSON parsed', "return JSON.parse('['.repeat(200000)).length;"],
   ])('%s', (_name, body) => {
     const program = bomb_program(body);
@@ -142,7 +155,9 @@ describe('the engine is left healthy', () => {
   it('state a bomb left behind never reaches a later call or another program', () => {
     const program = compile_ok(`let leak = 0;
       export function execute(ctx, msg) { leak++; if (msg.bomb) { const a = []; for (;;) a.push(new Array(100000)); } return leak; }`);
-    expect(program.call(make_env({ msg_json: '{"bomb":true}', gas_limit: gas_limit_max })).kind).toBe('out_of_gas');
+    expect(program.call(make_env({ msg_json: '{"bomb":true}', gas_limit: gas_limit_max })).kind).toBe(
+      'out_of_gas',
+    );
     expect(data_of(program.call(make_env({ msg_json: '{}' })))).toBe(1);
     const other = compile_contract('export function execute() { return typeof globalThis.leak; }');
     if (!other.ok) throw new Error(other.message);
