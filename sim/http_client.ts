@@ -4,7 +4,7 @@
  * @module
  */
 
-import { read_events } from '../client/sdk/rpc.js';
+import { is_stale_connection, read_events } from '../client/sdk/rpc.js';
 
 /** An RPC error answer: the HTTP status and protocol.md's `{"error": {"code", "message"}}`. */
 export class RpcError extends Error {
@@ -18,13 +18,38 @@ export class RpcError extends Error {
   }
 }
 
-/** Sends one request; resolves with the JSON answer or rejects with RpcError. */
+/** More attempts of one request whose kept-alive connection closed under it before any answer. */
+const STALE_RETRIES = 2;
+
+/**
+ * `fetch`, sent again (at most {@link STALE_RETRIES} times) when the kept-alive connection it
+ * went out on closed before any answer came (see the SDK's `is_stale_connection`): the server
+ * closed the idle socket just as the request was written, or stalled past its keep-alive timeout
+ * with the request unread; another attempt opens a fresh connection. A failure once the answer has
+ * begun is never retried.
+ */
+export async function fetch_fresh(url: string, init: RequestInit): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (error) {
+      if (attempt >= STALE_RETRIES || init.signal?.aborted === true || !is_stale_connection(error))
+        throw error;
+    }
+  }
+}
+
+/**
+ * Sends one request; resolves with the JSON answer or rejects with RpcError. A request whose
+ * kept-alive connection closed under it is sent again ({@link fetch_fresh}); a transaction is never
+ * applied twice (a node answers one it holds with its hash, and refuses a committed one's sequence).
+ */
 export async function rpc<T>(
   url: string,
   path: string,
   init: { method?: string; body?: unknown; timeout_ms?: number } = {},
 ): Promise<T> {
-  const response = await fetch(`${url}${path}`, {
+  const response = await fetch_fresh(`${url}${path}`, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
     headers: init.body === undefined ? {} : { 'content-type': 'application/json' },
     body:
@@ -55,7 +80,10 @@ export async function subscribe(
   fn: (type: string, data: unknown) => void,
   signal: AbortSignal,
 ): Promise<void> {
-  const response = await fetch(`${url}/v1/events`, { signal, headers: { accept: 'text/event-stream' } });
+  const response = await fetch_fresh(`${url}/v1/events`, {
+    signal,
+    headers: { accept: 'text/event-stream' },
+  });
   if (!response.ok || response.body === null)
     throw new RpcError(response.status, -1, 'cannot open the event stream');
   try {

@@ -65,11 +65,35 @@ export interface RequestOptions {
   context?: string;
 }
 
+/** Error codes of a connection closed under a request before any answer (Node's fetch, undici). */
+const STALE_CONNECTION_CODES: ReadonlySet<unknown> = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * Whether a rejection of `fetch` is a connection that closed under the request before any answer
+ * came: the kept-alive socket the request went out on had just been closed by the server (it
+ * closes idle ones) or the server stalled past its keep-alive timeout with the request unread. In
+ * that race the request was never read, so it is worth one more attempt, which goes out on a fresh
+ * connection. (A node that failed while handling it looks the same; a transaction sent again is then
+ * answered with its hash or refused by its sequence, never applied twice.) Node's fetch rejects with
+ * a TypeError whose `cause.code` names it; browsers retry such requests themselves.
+ */
+export function is_stale_connection(error: unknown): boolean {
+  if (!(error instanceof TypeError)) return false;
+  const cause: unknown = error.cause;
+  return (
+    typeof cause === 'object' &&
+    cause !== null &&
+    STALE_CONNECTION_CODES.has((cause as { code?: unknown }).code)
+  );
+}
+
 /** Why one attempt did not give an answer. */
 class AttemptFailed extends Error {
   constructor(
     readonly timed_out: boolean,
     cause: unknown,
+    /** Whether the answer's status and headers had come. */
+    readonly answered = false,
   ) {
     super('attempt failed', { cause });
   }
@@ -85,7 +109,9 @@ const SKIP_CODES: ReadonlySet<number> = new Set([ClientErrorCode.BUSY, ClientErr
  * JSON requests to any of several nodes (protocol.md §6). A node that cannot be reached
  * (connection refused or reset, DNS failure, no answer in time) or answers 503 code 102 (busy,
  * stopping) or 108 (halted) is skipped for the next; the first that answers is preferred from
- * then on. A POST that timed out is not sent elsewhere: the node may have received it.
+ * then on. A POST that timed out is not sent elsewhere: the node may have received it. A request
+ * whose kept-alive connection closed under it before any answer ({@link is_stale_connection}) is
+ * sent to the same node once more first.
  */
 export class RpcTransport {
   readonly nodes: readonly string[];
@@ -121,13 +147,29 @@ export class RpcTransport {
       timed_out = true;
       abort.abort();
     });
+    let response: Response | undefined;
     try {
-      const response = await this.#m.fetch(url, { ...init, signal: abort.signal });
+      response = await this.#m.fetch(url, { ...init, signal: abort.signal });
       return { status: response.status, text: await response.text() };
     } catch (error) {
-      throw new AttemptFailed(timed_out, error);
+      throw new AttemptFailed(timed_out, error, response !== undefined);
     } finally {
       stop_timer.abort();
+    }
+  }
+
+  /** {@link RpcTransport.#attempt}, once more if a kept-alive connection closed under the first. */
+  async #attempt_twice(
+    url: string,
+    init: RequestInit,
+    timeout_ms: number,
+  ): Promise<{ status: number; text: string }> {
+    try {
+      return await this.#attempt(url, init, timeout_ms);
+    } catch (error) {
+      const failed = error as AttemptFailed;
+      if (failed.timed_out || failed.answered || !is_stale_connection(failed.cause)) throw error;
+      return this.#attempt(url, init, timeout_ms);
     }
   }
 
@@ -150,7 +192,7 @@ export class RpcTransport {
       tried.push(node);
       let answer: { status: number; text: string };
       try {
-        answer = await this.#attempt(`${node}${path}`, init, opts.timeout_ms);
+        answer = await this.#attempt_twice(`${node}${path}`, init, opts.timeout_ms);
       } catch (error) {
         const failed = error as AttemptFailed;
         if (method === 'POST' && failed.timed_out) {

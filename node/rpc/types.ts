@@ -154,7 +154,9 @@ export const RPC_DEFAULTS = Object.freeze({
   connections_max: 1024,
   headers_timeout_ms: 10_000,
   request_timeout_ms: 30_000,
-  keep_alive_timeout_ms: 5_000,
+  // Long, so a node closing a kept-alive socket under a client's next request (a stalled node, a late
+  // client) needs a minute of idleness, not 5 s; clients retry the rare rest (keep_alive_race.test.ts).
+  keep_alive_timeout_ms: 65_000,
   url_chars_max: 2048,
   sse_clients_per_address_max: 8,
   sse_heartbeat_ms: 15_000,
