@@ -35,8 +35,6 @@ export const wasm_page_bytes = 65_536;
 /** The C stack's size in this build (emscripten's STACK_SIZE, checked at start-up). */
 export const c_stack_bytes = 5 * 1024 * 1024;
 
-/** The top of the C stack saved with the heap: frames live during start-up calls. */
-const stack_top_saved_bytes = 64 * 1024;
 
 /** Where the allocator's state lives, found once per thread by `locate_heap`. */
 export interface HeapLayout {
@@ -100,7 +98,8 @@ export function take_snapshot(memory: WasmMemory, layout: HeapLayout): HeapSnaps
   const brk = heap_break(memory, layout);
   assert(brk >= layout.heap_base && brk <= memory.buffer.byteLength, 'break out of range');
   const bytes = new Uint8Array(memory.buffer);
-  const heap_from = layout.heap_base - stack_top_saved_bytes;
+  // The C stack is not saved: between calls no engine frame is live on it.
+  const heap_from = layout.heap_base;
   return { data: bytes.slice(0, layout.data_end), heap_from, heap: bytes.slice(heap_from, brk) };
 }
 
