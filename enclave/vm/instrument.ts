@@ -21,6 +21,7 @@ import {
   call_depth_unit_chars,
   call_depth_units_max,
   code_size_bytes_max,
+  tick_gas,
 } from './limits.js';
 import { apply_edits, type Edit } from './splice.js';
 
@@ -34,6 +35,9 @@ export const entry_point_names = ['instantiate', 'execute', 'query'] as const;
 export const ecma_version = 2022;
 
 const tick_fn = `${reserved_prefix}_tick`;
+const gas_var = `${reserved_prefix}_gas`;
+/** One tick: decrement gas inline, call the VM only when it runs out. */
+const tick_code = `if((${gas_var}.left-=${tick_gas})<0)${tick_fn}();`;
 const caught_fn = `${reserved_prefix}_caught`;
 const deep_fn = `${reserved_prefix}_deep`;
 const depth_var = `${reserved_prefix}_depth`;
@@ -46,7 +50,7 @@ const spread_fn = `${reserved_prefix}_spread`;
  * `try` whose `finally` (from `epilogue`) gives the units back however the body ends.
  */
 function prologue(weight: number): string {
-  return `${tick_fn}();try{if((${depth_var}+=${weight})>${call_depth_units_max})${deep_fn}();`;
+  return `${tick_code}try{if((${depth_var}+=${weight})>${call_depth_units_max})${deep_fn}();`;
 }
 
 function epilogue(weight: number): string {
@@ -215,9 +219,9 @@ export function instrument_module(source: string): Instrumented {
 
   const tick_loop_body = (body: AnyNode): void => {
     if (body.type === 'BlockStatement') {
-      open(body.start + 1, `${tick_fn}();`);
+      open(body.start + 1, tick_code);
     } else {
-      open(body.start, `{${tick_fn}();`);
+      open(body.start, `{${tick_code}`);
       close(body.end, '}');
     }
   };
@@ -364,7 +368,7 @@ export function instrument_module(source: string): Instrumented {
         }
         break;
       case 'StaticBlock':
-        open(token_at_or_after(node.start, '{').end, `${tick_fn}();`);
+        open(token_at_or_after(node.start, '{').end, tick_code);
         break;
       default:
         break;
@@ -378,7 +382,7 @@ export function instrument_module(source: string): Instrumented {
   const body = apply_edits(source, edits);
   const factory_source =
     `(function (globalThis) {'use strict';\n` +
-    `return function (${tick_fn}, ${caught_fn}, ${deep_fn}, ${spread_fn}) {'use strict';let ${depth_var} = 0;\n` +
+    `return function (${tick_fn}, ${caught_fn}, ${deep_fn}, ${spread_fn}, ${gas_var}) {'use strict';let ${depth_var} = 0;\n` +
     `${body}\n;return {__proto__: null${returned ? `,${returned}` : ''}};\n};\n})`;
   return { factory_source, entry_points };
 }

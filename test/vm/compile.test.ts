@@ -161,10 +161,11 @@ describe('compile_contract accepts and runs', () => {
     const { factory_source } = instrument_module(
       'export function a() { while (x) y(); }\nconst b = () => 1;\nclass C { f = 1; static { } }\ntry {} finally {}',
     );
-    expect(factory_source).toContain('function a() {__cloister_tick();try{');
-    expect(factory_source).toContain('while (x) {__cloister_tick();y();}');
-    expect(factory_source).toContain('const b = () => {__cloister_tick();try{');
-    expect(factory_source).toContain('static {__cloister_tick();');
+    const tick = 'if((__cloister_gas.left-=1)<0)__cloister_tick();';
+    expect(factory_source).toContain(`function a() {${tick}try{`);
+    expect(factory_source).toContain(`while (x) {${tick}y();}`);
+    expect(factory_source).toContain(`const b = () => {${tick}try{`);
+    expect(factory_source).toContain(`static {${tick}`);
     expect(factory_source).toContain(
       'catch(__cloister_e){__cloister_caught(__cloister_e);throw __cloister_e}',
     );
