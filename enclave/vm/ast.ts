@@ -45,3 +45,34 @@ export function tree_depth_exceeds(root: AnyNode, limit: number): boolean {
   }
   return false;
 }
+
+const LOOPS = new Set([
+  'ForStatement',
+  'ForInStatement',
+  'ForOfStatement',
+  'WhileStatement',
+  'DoWhileStatement',
+]);
+const FUNCTIONS = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression']);
+
+/**
+ * Nodes of the straight-line code under `roots`: every node, except what runs under a tick of
+ * its own (the bodies, tests and updates of nested loops, nested functions, class field
+ * initializers and static blocks). Iterative, like `tree_depth_exceeds`.
+ */
+export function straight_line_nodes(roots: readonly AnyNode[]): number {
+  let count = 0;
+  const stack: AnyNode[] = [...roots];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    count++;
+    if (FUNCTIONS.has(node.type) || node.type === 'StaticBlock') continue;
+    for (const child of children_of(node)) {
+      if (LOOPS.has(node.type) && (child.key === 'body' || child.key === 'test' || child.key === 'update'))
+        continue;
+      if (node.type === 'PropertyDefinition' && child.key === 'value') continue;
+      stack.push(child.node);
+    }
+  }
+  return count;
+}

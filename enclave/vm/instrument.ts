@@ -14,13 +14,15 @@
  */
 
 import { type AnyNode, type Pattern, parse, type Token, tokTypes } from 'acorn';
-import { children_of, tree_depth_exceeds } from './ast.js';
+import { children_of, straight_line_nodes, tree_depth_exceeds } from './ast.js';
 import {
   ast_depth_max,
   call_args_max,
   call_depth_unit_chars,
   call_depth_units_max,
   code_size_bytes_max,
+  operand_chars_free,
+  straight_line_nodes_per_gas,
   tick_gas,
 } from './limits.js';
 import { apply_edits, type Edit } from './splice.js';
@@ -36,21 +38,57 @@ export const ecma_version = 2022;
 
 const tick_fn = `${reserved_prefix}_tick`;
 const gas_var = `${reserved_prefix}_gas`;
-/** One tick: decrement gas inline, call the VM only when it runs out. */
-const tick_code = `if((${gas_var}.left-=${tick_gas})<0)${tick_fn}();`;
+/**
+ * One tick covering `nodes` syntax nodes of straight-line code: decrement gas inline (1 plus 1 per
+ * `straight_line_nodes_per_gas` nodes), call the VM only when it runs out.
+ */
+function tick_code(nodes: number): string {
+  const gas = tick_gas * (1 + Math.floor(nodes / straight_line_nodes_per_gas));
+  return `if((${gas_var}.left-=${gas})<0)${tick_fn}();`;
+}
 const caught_fn = `${reserved_prefix}_caught`;
 const deep_fn = `${reserved_prefix}_deep`;
 const depth_var = `${reserved_prefix}_depth`;
 const error_var = `${reserved_prefix}_e`;
 
 const spread_fn = `${reserved_prefix}_spread`;
+/** The metered operators: `a OP b` becomes `op(k, a, b)`, `k` the operator's index here. */
+export const metered_operators = [
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '**',
+  '<<',
+  '>>',
+  '>>>',
+  '&',
+  '|',
+  '^',
+  '==',
+  '!=',
+  '===',
+  '!==',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  'in',
+] as const;
+const op_fn = `${reserved_prefix}_op`;
+const after_fn = `${reserved_prefix}_after`;
+const str_fn = `${reserved_prefix}_str`;
+const elems_fn = `${reserved_prefix}_elems`;
+const props_fn = `${reserved_prefix}_props`;
+const key_fn = `${reserved_prefix}_key`;
 
 /**
  * Opens a function body of `weight` depth units: one tick, then the depth count inside the
  * `try` whose `finally` (from `epilogue`) gives the units back however the body ends.
  */
-function prologue(weight: number): string {
-  return `${tick_code}try{if((${depth_var}+=${weight})>${call_depth_units_max})${deep_fn}();`;
+function prologue(weight: number, nodes: number): string {
+  return `${tick_code(nodes)}try{if((${depth_var}+=${weight})>${call_depth_units_max})${deep_fn}();`;
 }
 
 function epilogue(weight: number): string {
@@ -204,25 +242,101 @@ export function instrument_module(source: string): Instrumented {
     throw new RangeError(`no ${label} token after ${pos}`);
   };
 
-  const wrap_body = (fn: AnyNode, body: AnyNode): void => {
+  const wrap_body = (fn: AnyNode & { params: AnyNode[] }, body: AnyNode): void => {
     const weight = weight_of(fn.start, fn.end);
+    // Parameter defaults and the body's code outside its loops run once per call.
+    const nodes = straight_line_nodes([...fn.params, body]);
     if (body.type === 'BlockStatement') {
-      open(body.start + 1, prologue(weight));
+      open(body.start + 1, prologue(weight, nodes));
       close(body.end - 1, epilogue(weight));
     } else {
       // `x => e` becomes `x => {tick; try {return e;} finally {...}}`; with preserveParens the
       // body includes any parentheses around it, so `() => ({})` stays an object.
-      open(body.start, `{${prologue(weight)}return `);
+      open(body.start, `{${prologue(weight, nodes)}return `);
       close(body.end, `;${epilogue(weight)}}`);
     }
   };
 
-  const tick_loop_body = (body: AnyNode): void => {
+  // Each iteration runs the body, the test and the update.
+  const tick_loop_body = (loop: AnyNode & { body: AnyNode }): void => {
+    const body = loop.body;
+    const per_iteration: AnyNode[] = [body];
+    if ('test' in loop && loop.test) per_iteration.push(loop.test as AnyNode);
+    if ('update' in loop && loop.update) per_iteration.push(loop.update as AnyNode);
+    const code = tick_code(straight_line_nodes(per_iteration));
     if (body.type === 'BlockStatement') {
-      open(body.start + 1, tick_code);
+      open(body.start + 1, code);
     } else {
-      open(body.start, `{${tick_code}`);
+      open(body.start, `{${code}`);
       close(body.end, '}');
+    }
+  };
+
+  // Operands read twice by an inline fast path must be free of side effects and cheap.
+  const is_plain = (n: AnyNode): boolean =>
+    (n.type === 'Identifier' && n.name !== 'undefined') ||
+    (n.type === 'Literal' && typeof n.value === 'number');
+  const operator_token = (node: AnyNode & { left: AnyNode; right: AnyNode }, operator: string): Token => {
+    for (const token of tokens) {
+      if (
+        token.start >= node.left.end &&
+        token.end <= node.right.start &&
+        source.slice(token.start, token.end) === operator
+      )
+        return token;
+    }
+    throw new RangeError(`no ${operator} token in ${node.start}-${node.end}`);
+  };
+  // `a OP b` → `op(k, a, b)`, or with plain operands `(typeof a === 'number' && typeof b ===
+  // 'number' ? a OP b : op(k, a, b))`: numbers are O(1) whatever the operator; strings and
+  // BigInts pay by size in the VM.
+  const meter_binary = (node: AnyNode & { left: AnyNode; right: AnyNode; operator: string }): void => {
+    const k = (metered_operators as readonly string[]).indexOf(node.operator);
+    if (k < 0 || node.left.type === 'PrivateIdentifier') return;
+    const token = operator_token(node, node.operator);
+    if (is_plain(node.left) && is_plain(node.right)) {
+      const a = source.slice(node.left.start, node.left.end);
+      const b = source.slice(node.right.start, node.right.end);
+      const fast = `${node.left.type === 'Literal' ? '' : `typeof ${a}==='number'&&`}${node.right.type === 'Literal' ? '' : `typeof ${b}==='number'&&`}`;
+      open(node.start, `(${fast}true?${a}${node.operator}${b}:${op_fn}(${k},`);
+      edits.push({ start: token.start, end: token.end, text: ',', opens: false, seq: seq++ });
+      close(node.end, '))');
+      return;
+    }
+    open(node.start, `${op_fn}(${k},`);
+    edits.push({ start: token.start, end: token.end, text: ',', opens: false, seq: seq++ });
+    close(node.end, ')');
+  };
+  // `x OP= y` → `x = op(k, x, y)` for a plain target (an identifier, or a non-computed member
+  // of an identifier or this); any other target pays after the fact by the result's size.
+  const meter_assignment = (node: AnyNode & { left: AnyNode; right: AnyNode; operator: string }): void => {
+    if (node.operator.length < 2 || node.operator.endsWith('==') || !node.operator.endsWith('=')) return;
+    const base = node.operator.slice(0, -1);
+    if (base === '&&' || base === '||' || base === '??') return;
+    const k = (metered_operators as readonly string[]).indexOf(base);
+    if (k < 0) return;
+    const left = node.left;
+    const simple =
+      left.type === 'Identifier' ||
+      (left.type === 'MemberExpression' &&
+        !left.computed &&
+        !left.optional &&
+        left.property.type === 'Identifier' &&
+        (left.object.type === 'Identifier' || left.object.type === 'ThisExpression'));
+    const token = operator_token(node, node.operator);
+    if (simple) {
+      const target = source.slice(left.start, left.end);
+      edits.push({
+        start: token.start,
+        end: token.end,
+        text: `=${op_fn}(${k},${target},`,
+        opens: false,
+        seq: seq++,
+      });
+      close(node.end, ')');
+    } else {
+      open(node.start, `${after_fn}(`);
+      close(node.end, ')');
     }
   };
 
@@ -288,13 +402,12 @@ export function instrument_module(source: string): Instrumented {
         break;
       case 'ForOfStatement':
         if (node.await) fail(node, 'for await is not allowed');
-        tick_loop_body(node.body);
+        tick_loop_body(node);
         break;
       case 'ForStatement':
-      case 'ForInStatement':
       case 'WhileStatement':
       case 'DoWhileStatement':
-        tick_loop_body(node.body);
+        tick_loop_body(node);
         break;
       case 'Literal':
         // A regular expression runs unmetered in one step and may backtrack exponentially.
@@ -346,7 +459,7 @@ export function instrument_module(source: string): Instrumented {
           // A field initializer runs on construction with no function body of its own, so
           // `class A { a = new A() }` would recurse unmetered: give it one.
           const weight = weight_of(node.value.start, node.value.end);
-          open(node.value.start, `(()=>{${prologue(weight)}return `);
+          open(node.value.start, `(()=>{${prologue(weight, straight_line_nodes([node.value]))}return `);
           close(node.value.end, `;${epilogue(weight)}})()`);
         }
         break;
@@ -368,7 +481,59 @@ export function instrument_module(source: string): Instrumented {
         }
         break;
       case 'StaticBlock':
-        open(token_at_or_after(node.start, '{').end, tick_code);
+        open(token_at_or_after(node.start, '{').end, tick_code(straight_line_nodes(node.body)));
+        break;
+      case 'BinaryExpression':
+        meter_binary(node);
+        break;
+      case 'AssignmentExpression':
+        meter_assignment(node);
+        break;
+      case 'TemplateLiteral':
+        // Building the string copies every part; a BigInt part converts in quadratic time.
+        if (node.expressions.length > 0 && parent?.type !== 'TaggedTemplateExpression') {
+          open(node.start, `${after_fn}(`);
+          close(node.end, ')');
+          for (const expression of node.expressions) {
+            open(expression.start, `${str_fn}(`);
+            close(expression.end, ')');
+          }
+        }
+        break;
+      case 'ArrayExpression':
+        for (const element of node.elements) {
+          if (element?.type === 'SpreadElement') {
+            open(element.argument.start, `${elems_fn}(`);
+            close(element.argument.end, ')');
+          }
+        }
+        break;
+      case 'ObjectExpression':
+        for (const property of node.properties) {
+          if (property.type === 'SpreadElement') {
+            open(property.argument.start, `${props_fn}(`);
+            close(property.argument.end, ')');
+          }
+        }
+        break;
+      case 'ForInStatement':
+        open(node.right.start, `${props_fn}(`);
+        close(node.right.end, ')');
+        tick_loop_body(node);
+        break;
+      case 'MemberExpression':
+        // A long string key is hashed in full on every access.
+        if (node.computed && node.property.type !== 'Literal' && node.property.type !== 'PrivateIdentifier') {
+          const key = node.property;
+          if (key.type === 'Identifier') {
+            const name = key.name;
+            open(key.start, `typeof ${name}==='string'&&${name}.length>${operand_chars_free}?${key_fn}(`);
+            close(key.end, `):${name}`);
+          } else {
+            open(key.start, `${key_fn}(`);
+            close(key.end, ')');
+          }
+        }
         break;
       default:
         break;
@@ -382,7 +547,7 @@ export function instrument_module(source: string): Instrumented {
   const body = apply_edits(source, edits);
   const factory_source =
     `(function (globalThis) {'use strict';\n` +
-    `return function (${tick_fn}, ${caught_fn}, ${deep_fn}, ${spread_fn}, ${gas_var}) {'use strict';let ${depth_var} = 0;\n` +
+    `return function (${tick_fn}, ${caught_fn}, ${deep_fn}, ${spread_fn}, ${gas_var}, ${op_fn}, ${after_fn}, ${str_fn}, ${elems_fn}, ${props_fn}, ${key_fn}) {'use strict';let ${depth_var} = 0;\n` +
     `${body}\n;return {__proto__: null${returned ? `,${returned}` : ''}};\n};\n})`;
   return { factory_source, entry_points };
 }

@@ -83,8 +83,14 @@ export const gas_limit_max = 100_000_000;
 export const call_base_gas = 5_000;
 /** Charged per UTF-8 byte of the message. */
 export const msg_byte_gas = 2;
-/** Charged per function entry and per loop iteration. */
+/** Charged per function entry and per loop iteration, plus one per `straight_line_nodes_per_gas`. */
 export const tick_gas = 1;
+/**
+ * A tick covers the straight-line code it starts (a function body and its parameters outside
+ * nested loops and functions; a loop's body, test and update): `tick_gas` more per this many
+ * syntax nodes. Without it a loop body of thousands of statements would run for one gas unit.
+ */
+export const straight_line_nodes_per_gas = 16;
 /** Charged per `storage.get` (and `get_json`). */
 export const storage_read_base_gas = 500;
 /** Charged per UTF-8 byte of key and of value read. */
@@ -112,6 +118,18 @@ export const builtin_element_gas = 1;
  * `indexOf`, `JSON.parse` input, `JSON.stringify` output strings, ...).
  */
 export const builtin_chars_per_gas = 16;
+/**
+ * Strings up to this long are operands, keys and template parts that pay nothing extra; a longer
+ * one pays 1 gas per `builtin_chars_per_gas` characters whenever an operator, a computed key or
+ * a template reads or copies it.
+ */
+export const operand_chars_free = 1024;
+/**
+ * BigInt multiplication, division, remainder, powers and decimal conversion take time quadratic
+ * in the operands' 64-bit limbs (beyond 2^1024, below which they are free): they pay 1 gas per
+ * this many limb products.
+ */
+export const bigint_limbs_squared_per_gas = 32;
 /** Charged per UTF-8 byte of the result data JSON. */
 export const data_byte_gas = 2;
 
@@ -120,6 +138,7 @@ export const gas_schedule = Object.freeze({
   call_base_gas,
   msg_byte_gas,
   tick_gas,
+  straight_line_nodes_per_gas,
   storage_read_base_gas,
   storage_read_byte_gas,
   storage_write_base_gas,
@@ -131,6 +150,8 @@ export const gas_schedule = Object.freeze({
   data_byte_gas,
   builtin_element_gas,
   builtin_chars_per_gas,
+  operand_chars_free,
+  bigint_limbs_squared_per_gas,
 });
 
 /** Every limit as one frozen record, for documentation, logging and tests. */

@@ -46,6 +46,8 @@ const TypeErrorC = TypeError;
 const RangeErrorC = RangeError;
 const StringC = String;
 const range_error_proto = RangeError.prototype;
+// Kept for the VM's own constructor wrappers; contracts never see Proxy.
+const ProxyC = G.Proxy;
 // QuickJS reports running out of memory (and other engine limits) as an InternalError.
 const internal_error_proto = typeof InternalError === 'function' ? InternalError.prototype : null;
 
@@ -271,10 +273,192 @@ metered(JSON, 'parse', (self, args) => chars(len_of(args[0])), false);
 for (const key of ['keys', 'values', 'entries', 'getOwnPropertyNames', 'getOwnPropertySymbols', 'fromEntries']) {
   metered(ObjectC, key, nothing, true);
 }
-for (const key of ['assign', 'freeze', 'seal', 'isFrozen', 'isSealed', 'preventExtensions']) {
+for (const key of ['freeze', 'seal', 'isFrozen', 'isSealed', 'preventExtensions']) {
   metered(ObjectC, key, (self, args) => elements(is_array(args[0]) ? args[0].length : 0), false);
 }
+metered(ObjectC, 'assign', (self, args) => {
+  for (let i = 1; i < args.length; i++) props(args[i]);
+}, false);
 metered(Reflect, 'ownKeys', nothing, true);
+
+// ---- 1c. Operators and constructors that work in proportion to their operands pay in proportion.
+// The instrumentation routes every arithmetic, comparison and 'in' operator whose operands are
+// not both numbers through op(), string templates through str() and after(), spreads and for-in
+// through elems() and props(), long computed keys through key(). Strings up to FREE_CHARS and
+// BigInts below 2^1024 pay nothing extra: every such operation is cheap whatever its operands.
+const FREE_CHARS = cfg.operand_chars_free;
+const QUADRATIC = cfg.bigint_limbs_squared_per_gas;
+const BIG_FREE = 1n << 1024n;
+const bigint_proto = BigInt.prototype;
+const bigint_to_string = bigint_proto.toString;
+const map_size = get_own(Map.prototype, 'size').get;
+const set_size = get_own(Set.prototype, 'size').get;
+// 64-bit limbs of a BigInt's magnitude, 0 below 2^1024 (two O(1) comparisons).
+function limbs(x) {
+  if (x > -BIG_FREE && x < BIG_FREE) return 0;
+  return ceil(real_apply(bigint_to_string, x < 0n ? -x : x, [16]).length / 16);
+}
+// Converting a BigInt to decimal takes time quadratic in its size.
+function decimal_cost(x) {
+  const n = limbs(x);
+  if (n > 0) elements(ceil((n * n) / QUADRATIC) + n);
+}
+function bits_of(x) {
+  const n = limbs(x);
+  return n > 0 ? n * 64 : real_apply(bigint_to_string, x < 0n ? -x : x, [2]).length;
+}
+function operands(k, a, b, ta, tb) {
+  if (ta === 'string' || tb === 'string') {
+    let n = 0;
+    if (ta === 'string') n += a.length;
+    else if (ta === 'bigint' && k === 0) decimal_cost(a);
+    if (tb === 'string') n += b.length;
+    else if (tb === 'bigint' && k === 0) decimal_cost(b);
+    if (n > FREE_CHARS) chars(n);
+  }
+  if (ta !== 'bigint' && tb !== 'bigint') return;
+  const la = ta === 'bigint' ? limbs(a) : 0;
+  const lb = tb === 'bigint' ? limbs(b) : 0;
+  if (k === 2 || k === 3 || k === 4) elements(ceil((la * lb) / QUADRATIC) + la + lb);
+  else if (k === 5 && ta === 'bigint' && tb === 'bigint') {
+    // a ** b has about bits(a)·b bits; squaring up to it is quadratic in that size.
+    const size = b > 0n ? ceil((bits_of(a) * NumberC(b)) / 64) : 0;
+    elements(size > 0 ? ceil((size * size) / QUADRATIC) + size : 0);
+  } else if (k === 6 && tb === 'bigint') {
+    const shift = b > 0n ? ceil(NumberC(b) / 64) : 0;
+    elements(la + shift);
+  } else elements(la + lb);
+}
+function op(k, a, b) {
+  const ta = typeof a;
+  const tb = typeof b;
+  if (ta === 'string' || tb === 'string' || ta === 'bigint' || tb === 'bigint') operands(k, a, b, ta, tb);
+  switch (k) {
+    case 0: return a + b;
+    case 1: return a - b;
+    case 2: return a * b;
+    case 3: return a / b;
+    case 4: return a % b;
+    case 5: return a ** b;
+    case 6: return a << b;
+    case 7: return a >> b;
+    case 8: return a >>> b;
+    case 9: return a & b;
+    case 10: return a | b;
+    case 11: return a ^ b;
+    case 12: return a == b;
+    case 13: return a != b;
+    case 14: return a === b;
+    case 15: return a !== b;
+    case 16: return a < b;
+    case 17: return a <= b;
+    case 18: return a > b;
+    case 19: return a >= b;
+    case 20: return a in b;
+  }
+  throw new TypeErrorC('unknown operator');
+}
+// What an assignment with a complex target or a template built: paid by its size.
+function after(x) {
+  if (typeof x === 'string') {
+    if (x.length > FREE_CHARS) chars(x.length);
+  } else if (typeof x === 'bigint') elements(limbs(x));
+  return x;
+}
+function str(x) {
+  if (typeof x === 'bigint') decimal_cost(x);
+  return x;
+}
+function size_of(x) {
+  const n = len_of(x);
+  if (n > 0) return n;
+  if (x === null || typeof x !== 'object') return 0;
+  try {
+    return real_apply(map_size, x, []);
+  } catch {
+    try {
+      return real_apply(set_size, x, []);
+    } catch {
+      return 0;
+    }
+  }
+}
+function elems(x) {
+  elements(size_of(x));
+  return x;
+}
+function props(x) {
+  if (typeof x === 'string') elements(x.length);
+  else if (x !== null && (typeof x === 'object' || typeof x === 'function')) elements(own_keys(x).length);
+  return x;
+}
+function key(k) {
+  if (typeof k === 'string') {
+    if (k.length > FREE_CHARS) chars(k.length);
+  } else if (typeof k === 'bigint') decimal_cost(k);
+  return k;
+}
+// Constructors whose work grows with their argument: wrapped in a proxy (the realm's own, with
+// fixed traps) that charges first. The prototype's constructor points at the wrapper, so
+// '[].constructor === Array' still holds.
+function metered_constructor(name, cost) {
+  const target = G[name];
+  if (typeof target !== 'function') return;
+  const proxy = new ProxyC(target, {
+    apply(t, self, args) {
+      cost(args);
+      return real_apply(t, self, args);
+    },
+    construct(t, args, new_target) {
+      cost(args);
+      return real_construct(t, args, new_target === proxy ? t : new_target);
+    },
+  });
+  G[name] = proxy;
+  const proto = target.prototype;
+  const d = proto === undefined ? undefined : get_own(proto, 'constructor');
+  if (d !== undefined && 'value' in d && d.value === target) define(proto, 'constructor', { value: proxy, writable: true, enumerable: false, configurable: true });
+}
+const count_arg = (args) => {
+  const n = args[0];
+  if (typeof n === 'number') {
+    if (n > 0 && n <= 4294967295) elements(floor(n));
+  } else elements(size_of(n));
+};
+metered_constructor('Array', (args) => {
+  if (args.length === 1 && typeof args[0] === 'number' && args[0] > 0 && args[0] <= 4294967295) elements(floor(args[0]));
+});
+metered_constructor('ArrayBuffer', (args) => {
+  const n = args[0];
+  if (typeof n === 'number' && n > 0 && n < 9007199254740991) chars(floor(n));
+});
+for (const name of ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array',
+  'Uint32Array', 'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array']) {
+  metered_constructor(name, count_arg);
+}
+for (const name of ['Map', 'Set', 'WeakMap', 'WeakSet']) metered_constructor(name, (args) => elements(size_of(args[0])));
+metered_constructor('String', (args) => str(args[0]));
+metered_constructor('Number', (args) => {
+  if (typeof args[0] === 'string') key(args[0]);
+  else if (typeof args[0] === 'bigint') elements(limbs(args[0]));
+});
+metered_constructor('BigInt', (args) => {
+  const v = args[0];
+  if (typeof v === 'string' && v.length > 32) {
+    const n = ceil(v.length / 19);
+    elements(ceil((n * n) / QUADRATIC) + n);
+  }
+});
+metered(bigint_proto, 'toString', (self) => {
+  if (typeof self === 'bigint') decimal_cost(self);
+}, false);
+for (const name of ['parseInt', 'parseFloat']) {
+  metered(G, name, (self, args) => key(args[0]), false);
+}
+metered(ObjectC, 'getOwnPropertyDescriptors', (self, args) => props(args[0]), false);
+metered(ObjectC, 'defineProperties', (self, args) => props(args[1]), false);
+metered(ObjectC, 'create', (self, args) => props(args[1]), false);
+metered(function_proto, 'toString', nothing, true);
 
 // JSON.stringify in this realm's JavaScript: the engine's own recursion over nested data checks
 // no stack limit, so the host's stack could run out first (at a depth that differs between
@@ -701,7 +885,7 @@ function run_inner(entry, msg_json, msg_bytes, sender, contract, chain_id, heigh
   }
   const ctx = make_ctx(sender, contract, chain_id, height, time_ms);
   // A fresh module instance: module-level state never outlives the call.
-  const exports = factory(tick, caught, deep, spread, gas);
+  const exports = factory(tick, caught, deep, spread, gas, op, after, str, elems, props, key);
   const fn = exports[entry];
   if (typeof fn !== 'function') return ['error', 'contract has no ' + entry + ' entry point'];
   const data = fn(ctx, msg);

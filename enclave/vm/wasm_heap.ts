@@ -35,7 +35,6 @@ export const wasm_page_bytes = 65_536;
 /** The C stack's size in this build (emscripten's STACK_SIZE, checked at start-up). */
 export const c_stack_bytes = 5 * 1024 * 1024;
 
-
 /** Where the allocator's state lives, found once per thread by `locate_heap`. */
 export interface HeapLayout {
   /** End of static data and BSS; start of the C stack. */
@@ -58,8 +57,10 @@ function assert(condition: boolean, message: string): asserts condition {
 }
 
 /**
- * Finds the break variable by watching which word of static data moves when the allocator grows
- * the heap by `probe_bytes`, and derives the layout from it.
+ * Finds the `sbrk` break by watching which words of static data move when the allocator takes
+ * `probe_bytes` more: two do, the allocator's top pointer (by the chunk's size) and the break
+ * itself (by the page-aligned growth). The break is the higher of the two; the top's value before
+ * the probe, on a heap with nothing allocated yet, is where the heap starts.
  */
 export function locate_heap(
   memory: WasmMemory,
@@ -73,19 +74,27 @@ export function locate_heap(
   assert(pointer !== 0, 'the probe allocation failed');
   const after = new Uint32Array(memory.buffer.slice(0, window_bytes));
   free(pointer);
-  const moved: number[] = [];
+  const moved: { address: number; from: number; to: number }[] = [];
   for (let i = 0; i < before.length; i++) {
-    const grew = after[i]! - before[i]!;
-    if (grew >= probe_bytes && grew < probe_bytes + window_bytes) moved.push(i * 4);
+    const from = before[i]!;
+    const to = after[i]!;
+    const grew = to - from;
+    // Addresses (not sizes) that now cover the probe.
+    if (from >= window_bytes && grew > probe_bytes - window_bytes && grew < probe_bytes + window_bytes) {
+      if (to >= pointer + probe_bytes) moved.push({ address: i * 4, from, to });
+    }
   }
-  // Exactly one word can be the break: anything else means the build is not the one pinned.
-  assert(moved.length === 1, `expected one break variable, found ${moved.length}`);
-  const brk_address = moved[0]!;
-  const heap_base = before[brk_address / 4]!;
+  // Exactly the top pointer and the break: anything else means the build is not the one pinned.
+  assert(moved.length === 2, `expected the top pointer and the break to move, found ${moved.length} words`);
+  moved.sort((a, b) => a.to - b.to);
+  const top = moved[0]!;
+  const brk = moved[1]!;
+  const heap_base = top.from;
   const data_end = heap_base - c_stack_bytes;
-  assert(brk_address < data_end, 'the break variable is not in static data');
-  assert(data_end > 0 && heap_base % 8 === 0, `unexpected heap base ${heap_base} (break at ${brk_address})`);
-  return { data_end, heap_base, brk_address };
+  assert(brk.from >= top.from && brk.to % 4096 === 0, `unexpected break ${brk.from} -> ${brk.to}`);
+  assert(brk.address < data_end && top.address < data_end, 'the break is not in static data');
+  assert(data_end > 0 && heap_base % 8 === 0, `unexpected heap base ${heap_base}`);
+  return { data_end, heap_base, brk_address: brk.address };
 }
 
 /** The current break: the end of the allocator's heap. */

@@ -1,4 +1,6 @@
+import { type AnyNode, parse } from 'acorn';
 import { describe, expect, it } from 'vitest';
+import { straight_line_nodes } from '../../enclave/vm/ast.js';
 import {
   builtin_element_gas,
   call_base_gas,
@@ -13,6 +15,7 @@ import {
   storage_remove_base_gas,
   storage_write_base_gas,
   storage_write_byte_gas,
+  straight_line_nodes_per_gas,
   tick_gas,
 } from '../../enclave/vm/limits.js';
 import type { CallOutcome } from '../../enclave/vm/types.js';
@@ -93,10 +96,36 @@ describe('out of gas', () => {
   });
 });
 
+/** Straight-line nodes of the first function declared (or exported) in `source`. */
+function nodes(source: string): number {
+  const program = parse(source, { ecmaVersion: 2022, sourceType: 'module', preserveParens: true });
+  const first = program.body[0] as unknown as { declaration?: unknown; params: AnyNode[]; body: AnyNode };
+  const fn = (first.declaration ?? first) as { params: AnyNode[]; body: AnyNode };
+  return straight_line_nodes([...fn.params, fn.body]);
+}
+
 describe('gas accounting', () => {
+  it('a tick covers the straight-line code it starts: 1 gas plus 1 per 16 syntax nodes', () => {
+    expect(nodes('function f(ctx, msg) { for (let i = 0; i < 3; i++) {} f(1); f(2); return 7; }')).toBe(18);
+    // A loop body's nodes are its own tick's; a nested function's are its own too.
+    expect(nodes('function f() { while (x) { a(); b(); c(); } function g() { d(); e(); } }')).toBe(3);
+    // Long straight-line bodies pay in proportion: a loop of 40 statements costs far more per
+    // iteration than a loop of one.
+    const body = (n: number) => Array.from({ length: n }, (_, i) => `x = x * ${i} | 0;`).join(' ');
+    const run = (n: number) =>
+      compile_ok(
+        `export function execute() { let x = 1; for (let i = 0; i < 1000; i++) { ${body(n)} } return x; }`,
+      ).call(make_env({ gas_limit: 10_000_000 }));
+    const one = run(1);
+    const forty = run(40);
+    if (one.kind !== 'ok' || forty.kind !== 'ok') throw new Error('expected ok');
+    expect(forty.gas_used - one.gas_used).toBeGreaterThan(1000 * 10);
+  });
+
   it('charges exactly base + message bytes + ticks + data bytes', () => {
-    // One tick for entering execute, three for loop iterations, one per call of f (twice); one
-    // value visited by JSON.stringify when the result is serialized.
+    // Entering execute pays for its 18 straight-line nodes (2 gas: 1 + 18 / 16), three loop
+    // iterations 1 each, each call of f 1 (twice); one value visited by JSON.stringify when the
+    // result is serialized.
     const source =
       'const f = (x) => x;\nexport function execute(ctx, msg) { for (let i = 0; i < 3; i++) {} f(1); f(2); return 7; }';
     const msg_json = '{"a":"é"}';
@@ -104,7 +133,7 @@ describe('gas accounting', () => {
     const expected =
       call_base_gas +
       Buffer.byteLength(msg_json) * msg_byte_gas +
-      6 * tick_gas +
+      (2 + 3 + 2) * tick_gas +
       builtin_element_gas +
       1 * data_byte_gas;
     expect(outcome).toEqual({ kind: 'ok', gas_used: expected, data_json: '7', events: [] });
@@ -125,7 +154,8 @@ describe('gas accounting', () => {
     const expected =
       call_base_gas +
       2 * msg_byte_gas +
-      tick_gas +
+      // execute's entry: 1 tick plus 1 per 16 straight-line nodes of its body.
+      (1 + Math.floor(nodes(source) / straight_line_nodes_per_gas)) * tick_gas +
       (storage_read_base_gas + (3 + 5) * storage_read_byte_gas) +
       (storage_read_base_gas + 7 * storage_read_byte_gas) +
       (storage_write_base_gas + (2 + 3) * storage_write_byte_gas) +
