@@ -15,7 +15,7 @@ import type { QuickJSHandle } from 'quickjs-emscripten-core';
 import * as limits from './limits.js';
 import { engine, handle_string } from './quickjs_engine.js';
 import { realm_script_source } from './realm_script.js';
-import type { HostCallbacks, Sandbox } from './sandbox.js';
+import { type HostCallbacks, type Sandbox, utf8_length } from './sandbox.js';
 import type { HeapSnapshot } from './wasm_heap.js';
 
 /**
@@ -54,12 +54,13 @@ function load_baseline(): Baseline {
     const hex = current?.random_hex();
     return hex === undefined ? c.undefined : c.newString(hex);
   });
+  const host_utf8 = c.newFunction('host_utf8', (text) => c.newNumber(utf8_length(c.getString(text))));
   const cfg = c.unwrapResult(
     c.evalCode(`(${JSON.stringify({ ...limits.gas_schedule, ...limits.vm_limits })})`, 'cloister-cfg.js'),
   );
   const init = c.unwrapResult(c.evalCode(realm_script_source, 'cloister-realm.js'));
   const bridge = c.unwrapResult(
-    c.callFunction(init, c.undefined, host_get, host_set, host_remove, host_random, cfg),
+    c.callFunction(init, c.undefined, host_get, host_set, host_remove, host_random, host_utf8, cfg),
   );
   const install = c.getProp(bridge, 'install');
   const run = c.getProp(bridge, 'run');

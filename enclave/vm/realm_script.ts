@@ -18,7 +18,7 @@
  *    of this realm. Host callbacks arrive as closure arguments, take and return only primitives,
  *    and never become reachable from contract code.
  *
- * It evaluates to `function (host_get, host_set, host_remove, host_random, cfg)` returning
+ * It evaluates to `function (host_get, host_set, host_remove, host_random, host_utf8, cfg)` returning
  * `{ install(outer), run(entry, msg_json, gas_limit, msg_bytes, sender, contract, chain_id,
  * height, time_ms) }`. `run` never throws; it returns the JSON text
  * `[kind, gas_used, data_json_or_message, [[type, [key, value, ...]], ...]]`.
@@ -26,7 +26,7 @@
  */
 
 /** Source of the realm script (see the module documentation). */
-export const realm_script_source = `(function (host_get, host_set, host_remove, host_random, cfg) {
+export const realm_script_source = `(function (host_get, host_set, host_remove, host_random, host_utf8, cfg) {
 'use strict';
 const G = globalThis;
 const ObjectC = Object;
@@ -697,6 +697,8 @@ function caught(e) {
 
 // UTF-8 length of s, or -1 if s has a lone surrogate.
 function utf8_length(s) {
+  // Longer strings are measured by the host: the same answer, without an interpreted loop.
+  if (s.length > 64) return host_utf8(s);
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

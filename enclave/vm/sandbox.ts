@@ -10,6 +10,7 @@
  */
 
 import vm from 'node:vm';
+import { is_well_formed } from '../../protocol/jcs.js';
 import * as limits from './limits.js';
 import { realm_script_source } from './realm_script.js';
 
@@ -23,6 +24,15 @@ export interface HostCallbacks {
   storage_remove(key: string): boolean;
   /** 64 lowercase hex characters, or `undefined` if the host failed. Never throws. */
   random_hex(): string | undefined;
+}
+
+/**
+ * UTF-8 length of `s`, or -1 if it has a lone surrogate: what the realm script's own loop
+ * computes for short strings, measured natively for long ones. Pure, the same on every validator.
+ */
+export function utf8_length(s: string): number {
+  if (typeof s !== 'string' || !is_well_formed(s)) return -1;
+  return Buffer.byteLength(s, 'utf8');
 }
 
 /** The realm script's call driver, as seen from the host. */
@@ -49,6 +59,7 @@ type RealmScript = (
   host_set: HostCallbacks['storage_set'],
   host_remove: HostCallbacks['storage_remove'],
   host_random: HostCallbacks['random_hex'],
+  host_utf8: (s: string) => number,
   cfg: Readonly<Record<string, number>>,
 ) => { install(outer: unknown): void; run: Sandbox['run'] };
 
@@ -75,6 +86,7 @@ export function create_sandbox(factory_source: string, callbacks: HostCallbacks)
     callbacks.storage_set,
     callbacks.storage_remove,
     callbacks.random_hex,
+    utf8_length,
     cfg,
   );
   const outer = new vm.Script(factory_source, { filename: 'contract.js' }).runInContext(context);

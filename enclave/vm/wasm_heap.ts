@@ -69,6 +69,9 @@ export function locate_heap(
 ): HeapLayout {
   const probe_bytes = 8 * 1024 * 1024;
   const window_bytes = 1024 * 1024;
+  // Everything below where the heap can have reached yet, to undo the probe afterwards.
+  const untouched_bytes = 16 * 1024 * 1024;
+  const whole_before = new Uint8Array(memory.buffer.slice(0, untouched_bytes));
   const before = new Uint32Array(memory.buffer.slice(0, window_bytes));
   const pointer = malloc(probe_bytes);
   assert(pointer !== 0, 'the probe allocation failed');
@@ -94,7 +97,13 @@ export function locate_heap(
   assert(brk.from >= top.from && brk.to % 4096 === 0, `unexpected break ${brk.from} -> ${brk.to}`);
   assert(brk.address < data_end && top.address < data_end, 'the break is not in static data');
   assert(data_end > 0 && heap_base % 8 === 0, `unexpected heap base ${heap_base}`);
-  return { data_end, heap_base, brk_address: brk.address };
+  // Undo the probe: the allocator never gives the grown heap back, and every snapshot (and so
+  // every call's restore) copies the heap up to the break.
+  assert(brk.from < untouched_bytes, `the heap had already grown to ${brk.from}`);
+  new Uint8Array(memory.buffer).set(whole_before.subarray(0, brk.from));
+  const layout = { data_end, heap_base, brk_address: brk.address };
+  assert(heap_break(memory, layout) === brk.from, 'the probe was not undone');
+  return layout;
 }
 
 /** The current break: the end of the allocator's heap. */
