@@ -15,7 +15,7 @@ export default defineConfig({
           name: 'vm-v8',
           include: ['test/vm/**/*.test.ts', 'test/contracts/**/*.test.ts'],
           // Resource bombs need the QuickJS engine's deterministic memory bound.
-          exclude: ['test/vm/bombs.test.ts', 'test/vm/isolation.test.ts'],
+          exclude: ['test/vm/bombs.test.ts', 'test/vm/isolation.test.ts', 'test/vm/history.test.ts'],
           env: { CLOISTER_TEST_VM_ENGINE: 'v8' },
           setupFiles: ['test/vm/engine_setup.ts'],
         },

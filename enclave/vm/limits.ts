@@ -90,7 +90,7 @@ export const tick_gas = 1;
  * nested loops and functions; a loop's body, test and update): `tick_gas` more per this many
  * syntax nodes. Without it a loop body of thousands of statements would run for one gas unit.
  */
-export const straight_line_nodes_per_gas = 16;
+export const straight_line_nodes_per_gas = 8;
 /** Charged per `storage.get` (and `get_json`). */
 export const storage_read_base_gas = 500;
 /** Charged per UTF-8 byte of key and of value read. */

@@ -464,6 +464,7 @@ metered(function_proto, 'toString', nothing, true);
 // no stack limit, so the host's stack could run out first (at a depth that differs between
 // machines). Here each level is a call the engine's stack check sees, and each visit pays.
 const native_stringify = JSON.stringify;
+const STRINGIFY_VISIT = 4;
 const NumberP = NumberC.prototype;
 const StringP = StringC.prototype;
 const BooleanP = Boolean.prototype;
@@ -501,7 +502,8 @@ function stringify(value, replacer, space) {
   const stack = [];
   const holder = { '': value };
   function str(key, holder, indent) {
-    elements(1);
+    // A visit is a few dozen interpreted operations: it pays like that many syntax nodes.
+    elements(STRINGIFY_VISIT);
     let v = holder[key];
     if ((typeof v === 'object' && v !== null) || typeof v === 'bigint') {
       const to_json = v.toJSON;

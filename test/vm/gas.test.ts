@@ -105,7 +105,7 @@ function nodes(source: string): number {
 }
 
 describe('gas accounting', () => {
-  it('a tick covers the straight-line code it starts: 1 gas plus 1 per 16 syntax nodes', () => {
+  it('a tick covers the straight-line code it starts: 1 gas plus 1 per 8 syntax nodes', () => {
     expect(nodes('function f(ctx, msg) { for (let i = 0; i < 3; i++) {} f(1); f(2); return 7; }')).toBe(18);
     // A loop body's nodes are its own tick's; a nested function's are its own too.
     expect(nodes('function f() { while (x) { a(); b(); c(); } function g() { d(); e(); } }')).toBe(3);
@@ -123,9 +123,9 @@ describe('gas accounting', () => {
   });
 
   it('charges exactly base + message bytes + ticks + data bytes', () => {
-    // Entering execute pays for its 18 straight-line nodes (2 gas: 1 + 18 / 16), three loop
+    // Entering execute pays for its 18 straight-line nodes (3 gas: 1 + 18 / 8), three loop
     // iterations 1 each, each call of f 1 (twice); one value visited by JSON.stringify when the
-    // result is serialized.
+    // result is serialized (4 elements).
     const source =
       'const f = (x) => x;\nexport function execute(ctx, msg) { for (let i = 0; i < 3; i++) {} f(1); f(2); return 7; }';
     const msg_json = '{"a":"é"}';
@@ -133,8 +133,8 @@ describe('gas accounting', () => {
     const expected =
       call_base_gas +
       Buffer.byteLength(msg_json) * msg_byte_gas +
-      (2 + 3 + 2) * tick_gas +
-      builtin_element_gas +
+      (3 + 3 + 2) * tick_gas +
+      4 * builtin_element_gas +
       1 * data_byte_gas;
     expect(outcome).toEqual({ kind: 'ok', gas_used: expected, data_json: '7', events: [] });
   });
@@ -154,7 +154,7 @@ describe('gas accounting', () => {
     const expected =
       call_base_gas +
       2 * msg_byte_gas +
-      // execute's entry: 1 tick plus 1 per 16 straight-line nodes of its body.
+      // execute's entry: 1 tick plus 1 per 8 straight-line nodes of its body.
       (1 + Math.floor(nodes(source) / straight_line_nodes_per_gas)) * tick_gas +
       (storage_read_base_gas + (3 + 5) * storage_read_byte_gas) +
       (storage_read_base_gas + 7 * storage_read_byte_gas) +
