@@ -269,7 +269,8 @@ for (const key of ['endsWith', 'includes', 'indexOf', 'lastIndexOf', 'startsWith
 for (const key of ['concat', 'padEnd', 'padStart', 'repeat', 'slice', 'substring', 'substr', 'at', 'charAt']) {
   metered(string_proto, key, nothing, true);
 }
-metered(JSON, 'parse', (self, args) => chars(len_of(args[0])), false);
+// Parsing builds a value per few characters: it pays an element per 4 characters.
+metered(JSON, 'parse', (self, args) => elements(ceil(len_of(args[0]) / 4)), false);
 for (const key of ['keys', 'values', 'entries', 'getOwnPropertyNames', 'getOwnPropertySymbols', 'fromEntries']) {
   metered(ObjectC, key, nothing, true);
 }
@@ -464,7 +465,7 @@ metered(function_proto, 'toString', nothing, true);
 // no stack limit, so the host's stack could run out first (at a depth that differs between
 // machines). Here each level is a call the engine's stack check sees, and each visit pays.
 const native_stringify = JSON.stringify;
-const STRINGIFY_VISIT = 4;
+const STRINGIFY_VISIT = 8;
 const NumberP = NumberC.prototype;
 const StringP = StringC.prototype;
 const BooleanP = Boolean.prototype;

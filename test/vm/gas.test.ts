@@ -125,7 +125,7 @@ describe('gas accounting', () => {
   it('charges exactly base + message bytes + ticks + data bytes', () => {
     // Entering execute pays for its 18 straight-line nodes (3 gas: 1 + 18 / 8), three loop
     // iterations 1 each, each call of f 1 (twice); one value visited by JSON.stringify when the
-    // result is serialized (4 elements).
+    // result is serialized (8 elements).
     const source =
       'const f = (x) => x;\nexport function execute(ctx, msg) { for (let i = 0; i < 3; i++) {} f(1); f(2); return 7; }';
     const msg_json = '{"a":"é"}';
@@ -134,7 +134,7 @@ describe('gas accounting', () => {
       call_base_gas +
       Buffer.byteLength(msg_json) * msg_byte_gas +
       (3 + 3 + 2) * tick_gas +
-      4 * builtin_element_gas +
+      8 * builtin_element_gas +
       1 * data_byte_gas;
     expect(outcome).toEqual({ kind: 'ok', gas_used: expected, data_json: '7', events: [] });
   });
