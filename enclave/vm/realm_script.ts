@@ -330,7 +330,10 @@ function operands(k, a, b, ta, tb) {
     elements(la + shift);
   } else elements(la + lb);
 }
+// An operator that takes this path is a call and a dispatch, not one interpreted instruction:
+// it pays a tick's gas.
 function op(k, a, b) {
+  charge(TICK);
   const ta = typeof a;
   const tb = typeof b;
   if (ta === 'string' || tb === 'string' || ta === 'bigint' || tb === 'bigint') operands(k, a, b, ta, tb);
