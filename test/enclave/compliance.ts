@@ -8,7 +8,7 @@ import { appendFileSync, cpSync, mkdirSync, rmSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Enclave, PublicKeys } from '../../enclave/api.js';
-import { find_code_root } from '../../enclave/measurement.js';
+import { find_code_root, MEASURED_DIRS, MEASURED_FILES } from '../../enclave/measurement.js';
 import { EnclaveErrorCode, unwrap } from '../../enclave/result.js';
 import type { EnclaveOptions } from '../../enclave/tasks.js';
 import { from_base64, from_hex, to_base64, to_hex, utf8 } from '../../protocol/bytes.js';
@@ -566,10 +566,9 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
       const root = find_code_root();
       mkdirSync(copy, { recursive: true });
       writeFileSync(join(copy, 'package.json'), '{}');
-      cpSync(join(root, 'enclave'), join(copy, 'enclave'), { recursive: true });
-      cpSync(join(root, 'protocol'), join(copy, 'protocol'), { recursive: true });
-      mkdirSync(join(copy, 'node', 'consensus'), { recursive: true });
-      cpSync(join(root, 'node', 'consensus', 'types.ts'), join(copy, 'node', 'consensus', 'types.ts'));
+      for (const dir of MEASURED_DIRS) cpSync(join(root, dir), join(copy, dir), { recursive: true });
+      // The single measured files (the light client's types, the contract engine's wasm).
+      for (const file of MEASURED_FILES) cpSync(join(root, file), join(copy, file), { recursive: true });
       appendFileSync(join(copy, 'enclave', 'block.ts'), '\n// one changed line\n');
       const changed = make({ provider, platform_secret_file: home.secret, code_root: copy });
       try {
