@@ -75,7 +75,8 @@ describe('resource bombs on a 4-validator network', () => {
       );
       expect(next.code, `${kind}: the next transaction`).toBe(0);
       expect(next.height).toBeGreaterThan(before);
-      // Every validator recorded the same outcome.
+      // Every validator recorded the same outcome (once it has committed that height too).
+      await Promise.all(urls.map((u) => reach(u, record.height)));
       const records = await Promise.all(urls.map((u) => rpc<TxRecord>(u, `/v1/txs/${record.hash}`)));
       for (const r of records) expect(JSON.stringify(r), kind).toBe(JSON.stringify(records[0]));
     }
