@@ -12,8 +12,8 @@ import { from_base64, from_hex, to_base64, to_hex } from '../../protocol/bytes.j
 import { encrypt_message, type Scheme } from '../../protocol/envelope.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import { open_result } from '../../protocol/result.js';
-import { sign_tx, type Tx, type TxMsg, tx_hash } from '../../protocol/tx.js';
-import { RpcError, rpc } from '../../sim/http_client.js';
+import { sign_tx, type TxMsg } from '../../protocol/tx.js';
+import { rpc } from '../../sim/http_client.js';
 import { LocalNetwork } from '../../sim/network.js';
 
 export const p = get_provider('native');
@@ -44,8 +44,7 @@ export async function temp_network(port: number, behaviours: [number, NodeBehavi
   };
 }
 
-/** A committed transaction's record (protocol.md §6). */
-export interface TxRecord {
+interface TxRecord {
   hash: string;
   height: number;
   index: number;
@@ -53,38 +52,6 @@ export interface TxRecord {
   gas_used: number;
   output: string;
   contract?: string;
-}
-
-/** protocol.md §5 code 5: a sequence the node has already seen committed (or is not next). */
-const WRONG_SEQUENCE = 5;
-
-/**
- * Submits `tx` with `?wait=commit` and resolves with its committed record, waiting up to
- * `timeout_ms` in all. A node waits at most its own `wait_timeout_ms` (30 s) and then answers 504
- * though the transaction may still commit; on a busy machine, with a validator down, that happens.
- * The same text is then submitted again: a node still holding it waits once more, one that lost it
- * (restarted) takes it again, and one that has meanwhile committed it refuses its sequence (code 5),
- * after which its record is read. Any other answer is the test's to judge.
- */
-export async function submit_and_wait(url: string, tx: Tx, timeout_ms = 120_000): Promise<TxRecord> {
-  const deadline = Date.now() + timeout_ms;
-  let waited = false;
-  for (;;) {
-    const left = deadline - Date.now();
-    try {
-      return await rpc<TxRecord>(url, '/v1/txs?wait=commit', { body: tx, timeout_ms: Math.max(1, left) });
-    } catch (error) {
-      if (!(error instanceof RpcError) || left <= 0) throw error;
-      if (error.status === 504) {
-        waited = true;
-        continue;
-      }
-      if (!waited || error.code !== WRONG_SEQUENCE) throw error;
-      const record = await rpc<TxRecord>(url, `/v1/txs/${tx_hash(p, tx)}`).catch(() => null);
-      if (record === null) throw error;
-      return record;
-    }
-  }
 }
 
 /** A client: an account, the network's io key, and the keys of what it sent. */
@@ -154,7 +121,7 @@ export class Client {
             payload: e.payload,
           })
         : this.sign({ type: 'execute', contract: target.address, scheme: target.scheme, payload: e.payload });
-    const record = await submit_and_wait(url, tx);
+    const record = await rpc<TxRecord>(url, '/v1/txs?wait=commit', { body: tx, timeout_ms: 120_000 });
     this.keys.set(record.hash, { tx_key: e.tx_key, scheme: target.scheme });
     return record;
   }
