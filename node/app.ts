@@ -195,6 +195,8 @@ type ProposeArgs = Parameters<ConsensusApp['propose']>[0];
 interface Execution {
   input: BlockInput;
   output: BlockOutput;
+  /** The enclave's light-client state after this block, if it moved it. */
+  sealed_light?: string;
 }
 
 /** A block a proposer signed and executed, before its result hash is filled in. */
@@ -214,6 +216,8 @@ export class ValidatorApp implements ConsensusApp {
    * a preview's execution, the proposal's validation and the commit share one enclave call.
    */
   readonly #inflight = new Map<string, Promise<Execution>>();
+  /** The light-state writes in order (see `#write_light`). */
+  #light_writes: Promise<void> = Promise.resolve();
   /** Heights and rounds previewed (`height/round`), so a peer cannot make us execute one twice. */
   readonly #previewed = new Set<string>();
   /** Settles when the running isolation (if any) ends: proposals wait for it, one at a time. */
@@ -279,9 +283,23 @@ export class ValidatorApp implements ConsensusApp {
     const { sealed_light: next_light, ...output } = answer.value;
     // Only an execution of the next height may move the light state: one that finished after its
     // height was committed (a slow preview or trial) would set it back a height.
-    if (next_light !== undefined && store.height() === header.height - 1)
-      await store.put_sealed('light', next_light);
-    return { input, output };
+    if (next_light === undefined) return { input, output };
+    await this.#write_light(header.height - 1, next_light);
+    return { input, output, sealed_light: next_light };
+  }
+
+  /**
+   * Stores the light state if the store is still at `store_height`, one write at a time: two
+   * executions of one height (a round-0 proposal and the round-1 block) finishing together used to
+   * interleave their write-and-read-back, which the store took for corruption and halted on.
+   */
+  #write_light(store_height: number, sealed_light: string): Promise<void> {
+    const { store } = this.#m;
+    const write = this.#light_writes.then(async () => {
+      if (store.height() === store_height) await store.put_sealed('light', sealed_light);
+    });
+    this.#light_writes = write.catch(() => undefined);
+    return write;
   }
 
   #remember(hash: string, execution: Execution): void {
@@ -550,6 +568,10 @@ export class ValidatorApp implements ConsensusApp {
       input: execution.input,
       output: execution.output,
     });
+    // The committed block's light state is the one to keep, whichever execution of this height
+    // (another round's block, too) wrote last.
+    if (execution.sealed_light !== undefined)
+      await this.#write_light(block.header.height, execution.sealed_light);
     this.#executions.clear();
     this.#inflight.clear();
     this.#previewed.clear();
