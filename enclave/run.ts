@@ -12,6 +12,7 @@ import type { KeyContext } from './context.js';
 import type { Code, ProgramCache } from './programs.js';
 import { EnclaveErrorCode, EnclaveFault } from './result.js';
 import { type ContractState, TxStorage } from './state.js';
+import { EngineAborted } from './vm/quickjs_sandbox.js';
 import type { EntryPoint } from './vm/types.js';
 
 /** Everything one call needs. */
@@ -65,7 +66,13 @@ const NO_WRITES: ReadonlyMap<string, string | null> = new Map();
 
 /** Runs one entry point. Throws only EnclaveFault (a host fault such as corrupt state). */
 export function run_contract(args: RunArgs): RunOutcome {
-  const compiled = args.programs.get(args.code);
+  let compiled: ReturnType<ProgramCache['get']>;
+  try {
+    compiled = args.programs.get(args.code);
+  } catch (error) {
+    if (error instanceof EngineAborted) throw new EnclaveFault(EnclaveErrorCode.ABORTED, error.message);
+    throw error;
+  }
   if (!compiled.ok) {
     return {
       code: ResultCode.CONTRACT_ERROR,

@@ -5,6 +5,7 @@
 
 import { ContractRejected, instrument_module } from './instrument.js';
 import { create_program } from './program.js';
+import { EngineAborted } from './quickjs_sandbox.js';
 import type { CompileResult, EngineName } from './types.js';
 
 let default_engine_name: EngineName = 'quickjs';
@@ -27,7 +28,8 @@ export function set_default_engine(engine: EngineName): void {
  * Parses, checks and instruments a contract (an ES module exporting `instantiate`, `execute`
  * and/or `query`) and loads it into its own hardened context. Deterministic: the same source
  * gives the same result on every validator. `engine` picks the contract engine (both accept the
- * same sources). Throws TypeError only if `source` is not a string.
+ * same sources). Throws TypeError if `source` is not a string, and EngineAborted if this thread's
+ * engine was aborted (no verdict: the caller must not treat it as a refusal).
  */
 export function compile_contract(source: string, engine: EngineName = default_engine_name): CompileResult {
   if (typeof source !== 'string') throw new TypeError('contract source must be a string');
@@ -41,6 +43,8 @@ export function compile_contract(source: string, engine: EngineName = default_en
   try {
     return { ok: true, program: create_program(factory_source, engine) };
   } catch (error) {
+    // An aborted engine is no verdict on the source: another validator would load it.
+    if (error instanceof EngineAborted) throw error;
     // The engine refused code acorn accepted: an early error acorn does not check.
     const message = error instanceof Error ? error.message : String(error);
     return { ok: false, message: `contract failed to load: ${message}` };

@@ -174,3 +174,6 @@ export const vm_limits = Object.freeze({
   engine_memory_bytes,
   engine_stack_bytes,
 });
+
+/** What the realm script reads as `cfg`: the gas schedule and every limit, the same for both engines. */
+export const realm_config = Object.freeze({ ...gas_schedule, ...vm_limits });

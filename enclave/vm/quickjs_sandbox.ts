@@ -2,7 +2,7 @@
  * The QuickJS implementation of `Sandbox` (see `sandbox.ts` for the `node:vm` one): the same realm
  * script and instrumented factory, run in the thread's QuickJS engine.
  *
- * The realm script and its four host functions are loaded once per thread; that state is the
+ * The realm script and its five host functions are loaded once per thread; that state is the
  * baseline. Loading a program restores the baseline, evaluates the program's factory and saves
  * the result as the program's snapshot; every call restores that snapshot first. So a call starts
  * from a state that depends only on the program: memory runs out at the same point on every
@@ -55,9 +55,7 @@ function load_baseline(): Baseline {
     return hex === undefined ? c.undefined : c.newString(hex);
   });
   const host_utf8 = c.newFunction('host_utf8', (text) => c.newNumber(utf8_length(c.getString(text))));
-  const cfg = c.unwrapResult(
-    c.evalCode(`(${JSON.stringify({ ...limits.gas_schedule, ...limits.vm_limits })})`, 'cloister-cfg.js'),
-  );
+  const cfg = c.unwrapResult(c.evalCode(`(${JSON.stringify(limits.realm_config)})`, 'cloister-cfg.js'));
   const init = c.unwrapResult(c.evalCode(realm_script_source, 'cloister-realm.js'));
   const bridge = c.unwrapResult(
     c.callFunction(init, c.undefined, host_get, host_set, host_remove, host_random, host_utf8, cfg),

@@ -80,14 +80,13 @@ export function create_sandbox(factory_source: string, callbacks: HostCallbacks)
   });
   realm_script ??= new vm.Script(realm_script_source, { filename: 'cloister-realm.js' });
   const init = realm_script.runInContext(context) as RealmScript;
-  const cfg = Object.freeze({ ...limits.gas_schedule, ...limits.vm_limits });
   const bridge = init(
     callbacks.storage_get,
     callbacks.storage_set,
     callbacks.storage_remove,
     callbacks.random_hex,
     utf8_length,
-    cfg,
+    limits.realm_config,
   );
   const outer = new vm.Script(factory_source, { filename: 'contract.js' }).runInContext(context);
   bridge.install(outer);
