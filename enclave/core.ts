@@ -64,6 +64,13 @@ function check_validators(value: unknown): Validator[] {
 export interface EnclaveModules {
   /** Entropy for new seeds, registration keys and sealing IVs (never for anything validators compare). */
   random_bytes?: (n: number) => Uint8Array;
+  /**
+   * SIMULATION: this node's platform secret held in memory rather than read from
+   * `opts.platform_secret_file` (the in-process simulator runs many enclaves without a disk).
+   */
+  platform_secret?: Uint8Array;
+  /** The measurement, when the caller already computed it for this code root (it reads every measured file). */
+  measurement?: Uint8Array;
 }
 
 /** The enclave's state: measurement, sealing key and caches. */
@@ -80,13 +87,17 @@ export class EnclaveCore {
   constructor(opts: EnclaveOptions, modules: EnclaveModules = {}) {
     if (opts.provider !== 'noble' && opts.provider !== 'native')
       throw new TypeError('provider must be noble or native');
-    if (typeof opts.platform_secret_file !== 'string')
+    if (typeof opts.platform_secret_file !== 'string' && modules.platform_secret === undefined)
       throw new TypeError('platform_secret_file must be a path');
+    if (modules.platform_secret !== undefined && modules.platform_secret.length !== 32)
+      throw new RangeError('platform_secret must be 32 bytes');
     this.#p = get_provider(opts.provider);
     this.#random_bytes = modules.random_bytes ?? ((n) => new Uint8Array(randomBytes(n)));
     this.#programs = new ProgramCache(opts.vm_engine);
-    this.#measurement = compute_measurement(this.#p, opts.code_root ?? find_code_root());
-    const platform_secret = load_platform_secret(opts.platform_secret_file, this.#random_bytes);
+    this.#measurement =
+      modules.measurement?.slice() ?? compute_measurement(this.#p, opts.code_root ?? find_code_root());
+    const platform_secret =
+      modules.platform_secret?.slice() ?? load_platform_secret(opts.platform_secret_file, this.#random_bytes);
     this.#seal_key = derive_seal_key(this.#p, platform_secret, this.#measurement);
   }
 
