@@ -13,6 +13,7 @@ import { jcs } from '../protocol/jcs.js';
 import type { Tx } from '../protocol/tx.js';
 import type { Genesis } from './genesis.js';
 import type { Mempool } from './mempool.js';
+import { system_clock } from './real_world.js';
 import type { TxRecord } from './records.js';
 import type { HaltInfo, LiveEvent, QueryAnswer, Refusal, RpcBackend } from './rpc/server.js';
 import { type ChainStore, QUERY_PAYLOAD_CHARS_MAX } from './store/chain_store.js';
@@ -57,6 +58,8 @@ export interface BackendModules {
   mempool: Mempool;
   enclave: Enclave;
   now_ms: () => number;
+  /** Arms a timer (the node's clock, ./modules.ts); the returned function cancels it. Default: the system clock's. */
+  set_timer?: (delay_ms: number, fn: () => void) => () => void;
   /** Gossips an accepted transaction to the other validators. */
   gossip_tx: (raw: string) => void;
 }
@@ -70,11 +73,13 @@ export class NodeBackend implements RpcBackend {
   readonly #waiters = new Map<string, Set<(record: TxRecord) => void>>();
   #waiting = 0;
   #halted: HaltInfo | null = null;
+  readonly #set_timer: (delay_ms: number, fn: () => void) => () => void;
 
   constructor(opts: { genesis: Genesis; pubkey: string }, modules: BackendModules) {
     this.#genesis = opts.genesis;
     this.#pubkey = opts.pubkey;
     this.#m = modules;
+    this.#set_timer = modules.set_timer ?? system_clock().set_timer;
     this.#events.setMaxListeners(0);
   }
 
@@ -151,14 +156,14 @@ export class NodeBackend implements RpcBackend {
         this.#waiters.set(hash, set);
       }
       const finish = (record: TxRecord | null) => {
-        clearTimeout(timer);
+        cancel();
         set!.delete(wake);
         if (set!.size === 0 && this.#waiters.get(hash) === set) this.#waiters.delete(hash);
         this.#waiting--;
         resolve(record);
       };
       const wake = (record: TxRecord) => finish(record);
-      const timer = setTimeout(() => finish(null), timeout_ms);
+      const cancel = this.#set_timer(timeout_ms, () => finish(null));
       set.add(wake);
       // It may have committed between the first look and registering the waiter.
       void this.#m.store.get_tx(hash).then((record) => {

@@ -17,12 +17,13 @@ import type { Block } from './consensus/types.js';
 import type { Genesis } from './genesis.js';
 import { home_paths, type NodeConfig } from './home.js';
 import { Mempool } from './mempool.js';
+/** A log sink: an event name and fields (node processes print them as JSON lines). */
+import type { Log } from './modules.js';
 import type { TxRecord } from './records.js';
 import { RpcServer } from './rpc/server.js';
 import { ChainStore } from './store/chain_store.js';
 
-/** A log sink: an event name and fields (node processes print them as JSON lines). */
-export type Log = (event: string, fields: Record<string, unknown>) => void;
+export type { Log } from './modules.js';
 
 /** Largest transaction a node's mempool takes (a store_code of the largest contract fits). */
 const TX_BYTES_MAX = 512 * 1024;
@@ -73,7 +74,7 @@ export async function open_store_and_enclave(
 export function node_mempool(
   p: CryptoProvider,
   genesis: Genesis,
-  config: NodeConfig,
+  config: Pick<NodeConfig, 'mempool'>,
   store: ChainStore,
 ): Mempool {
   return new Mempool(

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { find_code_root } from '../enclave/measurement.js';
 import { init_network } from '../node/init.js';
-import type { NodeBehaviour } from '../node/node.js';
 import type { ProviderName } from '../protocol/provider.js';
+import type { NodeBehaviour } from './sim_node.js';
 
 export interface NetworkOptions {
   validators: number;
@@ -142,16 +142,11 @@ export class LocalNetwork {
       log = createWriteStream(join(home, 'node.log'), { flags: 'a' });
       this.#logs.set(i, log);
     }
-    const args = [
-      ...this.opts.node_args,
-      join(find_code_root(), 'bin', 'cloister.js'),
-      'node',
-      'start',
-      '--home',
-      home,
-    ];
+    const args = [...this.opts.node_args, join(find_code_root(), 'bin', 'cloister.js')];
+    // Honest validators run exactly what users run; byzantine ones run the simulation entry point.
     const b = this.opts.behaviours.get(i) ?? 'honest';
-    if (b !== 'honest') args.push('--behaviour', b);
+    if (b === 'honest') args.push('node', 'start', '--home', home);
+    else args.push('sim', 'node', '--home', home, '--behaviour', b);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const sink = log;

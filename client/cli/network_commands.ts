@@ -8,8 +8,9 @@ import { start_follower } from '../../node/follower.js';
 import { read_config } from '../../node/home.js';
 import { init_network } from '../../node/init.js';
 import { join_network } from '../../node/join.js';
-import { BEHAVIOURS, type NodeBehaviour, ValidatorNode } from '../../node/node.js';
+import { ValidatorNode } from '../../node/node.js';
 import { LocalNetwork } from '../../sim/network.js';
+import { BEHAVIOURS, type NodeBehaviour, start_sim_node } from '../../sim/sim_node.js';
 import { reset_signing_command } from './reset_signing.js';
 
 function fail(message: string): never {
@@ -28,7 +29,7 @@ export function parse_byzantine(values: readonly string[], validators: number): 
     if (index >= validators)
       throw new RangeError(`--byzantine ${value}: validator indices count from 0 to ${validators - 1}`);
     if (!BEHAVIOURS.includes(behaviour) || behaviour === 'honest') {
-      throw new TypeError(`--byzantine ${value}: behaviour must be one of wrong-results, equivocate, silent`);
+      throw new TypeError(`--byzantine ${value}: behaviour must be one of ${BEHAVIOURS.slice(1).join(', ')}`);
     }
     out.set(index, behaviour);
   }
@@ -89,17 +90,11 @@ export function network_commands(y: Argv): Argv {
           'start',
           'run one validator from its home folder (logs JSON lines on stdout; SIGINT/SIGTERM stop it cleanly)',
           (c) =>
-            c
-              .option('home', {
-                type: 'string',
-                demandOption: true,
-                describe: 'the validator home written by `cloister init`',
-              })
-              .option('behaviour', {
-                choices: BEHAVIOURS,
-                default: 'honest' as NodeBehaviour,
-                describe: 'simulate a byzantine validator',
-              }),
+            c.option('home', {
+              type: 'string',
+              demandOption: true,
+              describe: 'the validator home written by `cloister init`',
+            }),
           async (argv) => {
             const log = (event: string, fields: Record<string, unknown>) =>
               process.stdout.write(`${JSON.stringify({ t: Date.now(), event, ...fields })}\n`);
@@ -109,7 +104,7 @@ export function network_commands(y: Argv): Argv {
               node =
                 read_config(argv.home).index < 0
                   ? await start_follower(argv.home, log)
-                  : await ValidatorNode.start(argv.home, { behaviour: argv.behaviour, log });
+                  : await ValidatorNode.start(argv.home, { log });
             } catch (error) {
               fail((error as Error).message);
             }
@@ -190,7 +185,7 @@ export function network_commands(y: Argv): Argv {
                 type: 'string',
                 array: true,
                 default: [] as string[],
-                describe: 'INDEX:BEHAVIOUR, behaviour one of wrong-results, equivocate, silent',
+                describe: `INDEX:BEHAVIOUR, behaviour one of ${BEHAVIOURS.slice(1).join(', ')} (docs/simulator.md)`,
               })
               .option('provider', { choices: ['native', 'noble'] as const, default: 'native' as const })
               .option('workers', { type: 'number', default: 1 }),
@@ -222,6 +217,39 @@ export function network_commands(y: Argv): Argv {
             process.once('SIGTERM', stop);
           },
         )
-        .demandCommand(1, 'name a sim command: up'),
+        .command(
+          'node',
+          'run one validator process for a simulation, honest or byzantine (what `sim up --byzantine` starts); `cloister node start` runs honest validators only',
+          (c) =>
+            c
+              .option('home', {
+                type: 'string',
+                demandOption: true,
+                describe: 'the validator home written by `cloister init`',
+              })
+              .option('behaviour', {
+                choices: BEHAVIOURS,
+                default: 'honest' as NodeBehaviour,
+                describe: 'what this validator does wrong (docs/simulator.md "Byzantine behaviours")',
+              }),
+          async (argv) => {
+            const log = (event: string, fields: Record<string, unknown>) =>
+              process.stdout.write(`${JSON.stringify({ t: Date.now(), event, ...fields })}\n`);
+            let node: { stop(): Promise<void> };
+            try {
+              node = await start_sim_node(argv.home, { behaviour: argv.behaviour, log });
+            } catch (error) {
+              fail((error as Error).message);
+            }
+            const stop = async () => {
+              log('stopping', {});
+              await node.stop();
+              process.exit(0);
+            };
+            process.once('SIGINT', stop);
+            process.once('SIGTERM', stop);
+          },
+        )
+        .demandCommand(1, 'name a sim command: up, node or run'),
     );
 }

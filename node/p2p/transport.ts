@@ -10,6 +10,8 @@
 
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { CryptoProvider } from '../../protocol/provider.js';
+import type { Rng } from '../modules.js';
+import { system_rng } from '../real_world.js';
 import { Connection, type ConnectionConfig, type ConnectionHooks } from './connection.js';
 import {
   body_text,
@@ -109,6 +111,8 @@ export interface TransportModules {
   signer: TransportSigner;
   /** Structured log; bodies are never logged, only sizes, keys (shortened) and reasons. */
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /** Random source of the redial jitter (node/modules.ts); default: the operating system's. */
+  rng?: Rng;
 }
 
 /**
@@ -217,6 +221,7 @@ export class Transport {
   #accepting = 0;
   readonly #pending = new Map<number, PendingRequest>();
   readonly #message_listeners: MessageListener[] = [];
+  readonly #rng: Rng;
   readonly #peer_listeners: PeerListener[] = [];
   readonly #hooks: ConnectionHooks;
   #request_handler: RequestHandler | null = null;
@@ -247,6 +252,7 @@ export class Transport {
       throw new TypeError('modules.signer must have a 64-hex pubkey and a sign function');
     }
     if (log !== undefined && typeof log !== 'function') throw new TypeError('modules.log must be a function');
+    this.#rng = modules.rng ?? system_rng();
     if (!is_chain_id(opts.chain_id)) throw new TypeError('chain_id must be 1-64 chars of [A-Za-z0-9._-]');
     if (typeof opts.listen_host !== 'string' || opts.listen_host.length === 0) {
       throw new TypeError('listen_host must be a non-empty string');
@@ -663,7 +669,7 @@ export class Transport {
     const base = Math.min(reconnect_max_ms, reconnect_min_ms * 2 ** Math.min(entry.attempts, 30));
     // ±25% jitter, so validators that lost a peer at the same moment do not redial in lockstep.
     const delay_ms = Math.round(
-      Math.min(reconnect_max_ms, Math.max(reconnect_min_ms, base * (0.75 + 0.5 * Math.random()))),
+      Math.min(reconnect_max_ms, Math.max(reconnect_min_ms, base * (0.75 + 0.5 * this.#rng.next()))),
     );
     entry.attempts++;
     entry.redial_timer = setTimeout(() => {

@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NodeBehaviour } from '../../node/node.js';
 import { from_base64, from_hex, to_base64, to_hex } from '../../protocol/bytes.js';
 import { encrypt_message, type Scheme } from '../../protocol/envelope.js';
 import { get_provider } from '../../protocol/providers/index.js';
@@ -15,6 +14,7 @@ import { open_result } from '../../protocol/result.js';
 import { sign_tx, type TxMsg } from '../../protocol/tx.js';
 import { rpc } from '../../sim/http_client.js';
 import { LocalNetwork } from '../../sim/network.js';
+import type { NodeBehaviour } from '../../sim/sim_node.js';
 
 export const p = get_provider('native');
 
