@@ -10,6 +10,7 @@
  */
 
 import { concat, from_hex, to_hex, utf8 } from '../protocol/bytes.js';
+import { is_hex64, is_signature_hex } from '../protocol/checks.js';
 import { jcs } from '../protocol/jcs.js';
 import type { CryptoProvider } from '../protocol/provider.js';
 import type { AttestationPolicy, AttestationReport, Quote } from './api.js';
@@ -18,8 +19,6 @@ import type { AttestationPolicy, AttestationReport, Quote } from './api.js';
 export const QUOTE_SIGN_PREFIX = 'cloister/quote/v1\n';
 /** Default validity of a quote: one day. */
 export const QUOTE_VALIDITY_MS_DEFAULT = 24 * 60 * 60 * 1000;
-const HEX64_RE = /^[0-9a-f]{64}$/;
-const HEX128_RE = /^[0-9a-f]{128}$/;
 const QUOTE_KEYS = [
   'expires_at_ms',
   'issued_at_ms',
@@ -54,7 +53,7 @@ export class AttestationService {
 
   /** Signs `report` for `[now_ms, now_ms + validity_ms)`. */
   quote(report: AttestationReport, now_ms: number, validity_ms = QUOTE_VALIDITY_MS_DEFAULT): Quote {
-    if (!HEX64_RE.test(report.measurement) || !HEX64_RE.test(report.report_data)) {
+    if (!is_hex64(report.measurement) || !is_hex64(report.report_data)) {
       throw new TypeError('report fields must be 64 lowercase hex chars');
     }
     if (!Number.isSafeInteger(now_ms) || !Number.isSafeInteger(validity_ms) || validity_ms <= 0) {
@@ -99,13 +98,10 @@ export function verify_quote(
     return { valid: false, reason: 'quote has the wrong fields' };
   }
   if (q.version !== 1) return { valid: false, reason: 'unknown quote version' };
-  if (typeof q.measurement !== 'string' || !HEX64_RE.test(q.measurement))
-    return { valid: false, reason: 'bad measurement' };
-  if (typeof q.report_data !== 'string' || !HEX64_RE.test(q.report_data))
-    return { valid: false, reason: 'bad report data' };
-  if (typeof q.root !== 'string' || !HEX64_RE.test(q.root)) return { valid: false, reason: 'bad root' };
-  if (typeof q.signature !== 'string' || !HEX128_RE.test(q.signature))
-    return { valid: false, reason: 'bad signature encoding' };
+  if (!is_hex64(q.measurement)) return { valid: false, reason: 'bad measurement' };
+  if (!is_hex64(q.report_data)) return { valid: false, reason: 'bad report data' };
+  if (!is_hex64(q.root)) return { valid: false, reason: 'bad root' };
+  if (!is_signature_hex(q.signature)) return { valid: false, reason: 'bad signature encoding' };
   if (!is_time(q.issued_at_ms) || !is_time(q.expires_at_ms))
     return { valid: false, reason: 'bad quote times' };
   if (!policy.roots.includes(q.root))

@@ -6,8 +6,9 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { GENESIS_PARENT_HASH, type Validator } from '../node/consensus/types.js';
 import { equal_bytes, from_base64, from_hex, to_base64, to_hex } from '../protocol/bytes.js';
+import { GENESIS_PARENT_HASH } from '../protocol/chain.js';
+import { is_hex64 } from '../protocol/checks.js';
 import { derive_network_keys } from '../protocol/keys.js';
 import type { CryptoProvider } from '../protocol/provider.js';
 import { get_provider } from '../protocol/providers/index.js';
@@ -29,36 +30,11 @@ import {
   unseal_secret,
 } from './sealing.js';
 import type { EnclaveOptions, EnclaveTask } from './tasks.js';
-import { check_policy } from './validate.js';
+import { check_chain_id, check_policy, check_validators } from './validate.js';
 
 /** Seeds kept unsealed at once (a node normally has one). */
 const SEEDS_CACHED_MAX = 4;
 const SEALED_B64_CHARS_MAX = 2048;
-const HEX64_RE = /^[0-9a-f]{64}$/;
-
-/** Checks a validator set's shape (light_init and every light-client call). */
-function check_validators(value: unknown): Validator[] {
-  if (!Array.isArray(value) || value.length === 0 || value.length > 100) {
-    throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'validators must be a list of 1..100');
-  }
-  for (const v of value as Validator[]) {
-    if (
-      typeof v !== 'object' ||
-      v === null ||
-      typeof v.pubkey !== 'string' ||
-      !HEX64_RE.test(v.pubkey) ||
-      !Number.isSafeInteger(v.power) ||
-      v.power < 1 ||
-      v.power > 1_000_000
-    ) {
-      throw new EnclaveFault(
-        EnclaveErrorCode.BAD_INPUT,
-        'each validator needs a 64-hex pubkey and a power of 1..1000000',
-      );
-    }
-  }
-  return value as Validator[];
-}
 
 /** Injected sources of nondeterminism, so simulations can replay them. */
 export interface EnclaveModules {
@@ -120,8 +96,7 @@ export class EnclaveCore {
           return ok(this.#accept_seed_share(task.sealed_reg, task.seed_share, task.seed_exchange_pubkey));
         case 'check_registration': {
           const { pk_reg, quote, time_ms, attestation } = task.args ?? {};
-          if (typeof pk_reg !== 'string' || !HEX64_RE.test(pk_reg))
-            return fail(EnclaveErrorCode.BAD_INPUT, 'pk_reg must be 64 hex');
+          if (!is_hex64(pk_reg)) return fail(EnclaveErrorCode.BAD_INPUT, 'pk_reg must be 64 hex');
           if (!Number.isSafeInteger(time_ms) || time_ms < 0)
             return fail(EnclaveErrorCode.BAD_INPUT, 'time_ms must be a safe integer');
           const verdict = verify_quote(this.#p, quote, from_hex(pk_reg), check_policy(attestation), time_ms);
@@ -198,9 +173,7 @@ export class EnclaveCore {
     chain_id: unknown,
     validators: unknown,
   ): { sealed_seed: string; sealed_light: string } {
-    if (typeof chain_id !== 'string' || chain_id.length === 0 || chain_id.length > 64) {
-      throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'chain_id must be 1-64 characters');
-    }
+    const id = check_chain_id(chain_id);
     const set = check_validators(validators);
     const context = this.#context(sealed_seed);
     return {
@@ -208,7 +181,7 @@ export class EnclaveCore {
       sealed_light: this.#seal(
         'light-client',
         encode_light({
-          chain_id,
+          chain_id: id,
           height: 0,
           block_hash: GENESIS_PARENT_HASH,
           validators_hash: validators_hash(this.#p, set),
@@ -265,7 +238,7 @@ export class EnclaveCore {
   }
 
   #accept_seed_share(sealed_reg: unknown, seed_share: unknown, seed_exchange_pubkey: unknown): SealedSeed {
-    if (typeof seed_exchange_pubkey !== 'string' || !HEX64_RE.test(seed_exchange_pubkey)) {
+    if (!is_hex64(seed_exchange_pubkey)) {
       throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'seed_exchange_pubkey must be 64 hex');
     }
     if (typeof seed_share !== 'string' || seed_share.length > SEALED_B64_CHARS_MAX) {

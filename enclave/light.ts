@@ -11,6 +11,7 @@
  * @module
  */
 
+import { concat, from_utf8, to_hex, utf8 } from '../protocol/bytes.js';
 import {
   type BlockHeader,
   block_hash,
@@ -18,15 +19,13 @@ import {
   commit_hash,
   exec_sign_bytes,
   GENESIS_PARENT_HASH,
-  proposer_at,
   txs_hash,
   type Validator,
-  verify_commit,
-  verify_hex,
-} from '../node/consensus/types.js';
-import { concat, from_utf8, to_hex, utf8 } from '../protocol/bytes.js';
+} from '../protocol/chain.js';
+import { check_validator_set, is_field_error } from '../protocol/checks.js';
 import { jcs } from '../protocol/jcs.js';
 import type { CryptoProvider } from '../protocol/provider.js';
+import { proposer_at, verify_commit, verify_hex } from '../protocol/quorum.js';
 import type { BlockInput } from './api.js';
 import { EnclaveErrorCode, EnclaveFault } from './result.js';
 
@@ -49,9 +48,6 @@ export interface LightInput {
   validators: Validator[];
   sealed_light: string;
 }
-
-/** Validators in a light client's set: the genesis limit. */
-const LIGHT_VALIDATORS_MAX = 100;
 
 /** `hex(H(utf8("cloister/validators/v1\n") ‖ utf8(jcs(validators))))`. */
 export function validators_hash(p: CryptoProvider, validators: readonly Validator[]): string {
@@ -92,8 +88,12 @@ export function check_light(
   light: LightInput,
 ): LightState {
   const { header, parent, last_commit, validators } = light;
-  if (!Array.isArray(validators) || validators.length === 0 || validators.length > LIGHT_VALIDATORS_MAX)
-    refuse('bad validator set');
+  try {
+    check_validator_set(validators);
+  } catch (error) {
+    if (is_field_error(error)) refuse(`bad validator set: ${error.message}`);
+    throw error;
+  }
   if (validators_hash(p, validators) !== state.validators_hash)
     refuse('not the validator set this enclave follows');
   if (typeof header !== 'object' || header === null) refuse('no header');

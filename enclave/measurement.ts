@@ -16,12 +16,12 @@ import type { CryptoProvider } from '../protocol/provider.js';
 /** Folders, relative to the code root, whose sources make up the measured enclave. */
 export const MEASURED_DIRS: readonly string[] = ['enclave', 'protocol'];
 /**
- * Single files outside those folders that the enclave runs: the light client's consensus types,
- * and the contract engine's WebAssembly, so that two validators whose engines differ (and so could
- * differ in a result) also differ in measurement. `enclave/vm/quickjs_engine.ts` also pins its hash.
+ * Single files outside those folders that the enclave runs: the contract engine's WebAssembly, so
+ * that two validators whose engines differ (and so could differ in a result) also differ in
+ * measurement. `enclave/vm/quickjs_engine.ts` also pins its hash. No TypeScript source lies outside
+ * {@link MEASURED_DIRS}: the enclave imports only `enclave/` and `protocol/` (test/layering.test.ts).
  */
 export const MEASURED_FILES: readonly string[] = [
-  'node/consensus/types.ts',
   'node_modules/@jitl/quickjs-ng-wasmfile-release-sync/dist/emscripten-module.wasm',
 ];
 const MEASUREMENT_DOMAIN = 'cloister/measurement/v1\n';

@@ -4,17 +4,31 @@
  * @module
  */
 
+import type { Validator } from '../protocol/chain.js';
+import {
+  check_chain_id as check_chain_id_field,
+  check_validator_set,
+  is_address_hex,
+  is_field_error,
+  is_hex64,
+} from '../protocol/checks.js';
 import { SCHEMES } from '../protocol/envelope.js';
 import type { AttestationPolicy, BlockInput, ContractInfo, QueryInput, StateEntry } from './api.js';
 import { ENCLAVE_LIMITS } from './limits.js';
 import { EnclaveErrorCode, EnclaveFault } from './result.js';
 
-const HEX40_RE = /^[0-9a-f]{40}$/;
-const HEX64_RE = /^[0-9a-f]{64}$/;
-const CHAIN_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
-
 function bad(message: string): never {
   throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, message);
+}
+
+/** Runs a shared check of protocol/checks.ts, turning its field error into a BAD_INPUT fault. */
+function field<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (is_field_error(error)) bad(error.message);
+    throw error;
+  }
 }
 
 function record(value: unknown, name: string): Record<string, unknown> {
@@ -33,20 +47,26 @@ function text(value: unknown, name: string): string {
   return value;
 }
 
-/** Checks a chain id: 1 to 64 characters of `[A-Za-z0-9._-]`. */
+/** Checks a chain id (protocol/checks.ts `is_chain_id`); a BAD_INPUT fault if it is not one. */
 export function check_chain_id(value: unknown): string {
-  const id = text(value, 'chain_id');
-  if (!CHAIN_ID_RE.test(id)) bad('chain_id must be 1-64 characters of [A-Za-z0-9._-]');
-  return id;
+  return field(() => check_chain_id_field(value));
+}
+
+/**
+ * Checks a validator set (protocol/checks.ts `check_validator_set`: 1..100 validators, 64-hex
+ * pubkeys, powers 1..1,000,000, no key twice); a BAD_INPUT fault if it is not one.
+ */
+export function check_validators(value: unknown): Validator[] {
+  return field(() => check_validator_set(value));
 }
 
 function check_contract_info(value: unknown, name: string): ContractInfo {
   const c = record(value, name);
-  if (typeof c.address !== 'string' || !HEX40_RE.test(c.address)) bad(`${name}.address must be 40 hex`);
+  if (!is_address_hex(c.address)) bad(`${name}.address must be 40 hex`);
   count(c.code_id, `${name}.code_id`);
-  if (typeof c.code_hash !== 'string' || !HEX64_RE.test(c.code_hash)) bad(`${name}.code_hash must be 64 hex`);
+  if (!is_hex64(c.code_hash)) bad(`${name}.code_hash must be 64 hex`);
   text(c.label, `${name}.label`);
-  if (typeof c.creator !== 'string' || !HEX40_RE.test(c.creator)) bad(`${name}.creator must be 40 hex`);
+  if (!is_address_hex(c.creator)) bad(`${name}.creator must be 40 hex`);
   return c as unknown as ContractInfo;
 }
 
@@ -58,15 +78,12 @@ function check_state(value: unknown, name: string): StateEntry[] {
   return value as StateEntry[];
 }
 
+/** Checks an attestation policy: at most 64 roots and 64 measurements, each 64 hex (protocol.md §8). */
 function check_policy(value: unknown): AttestationPolicy {
   const a = record(value, 'attestation');
   for (const field of ['roots', 'measurements'] as const) {
     const list = a[field];
-    if (
-      !Array.isArray(list) ||
-      list.length > 64 ||
-      list.some((x) => typeof x !== 'string' || !HEX64_RE.test(x))
-    ) {
+    if (!Array.isArray(list) || list.length > 64 || list.some((x) => !is_hex64(x))) {
       bad(`attestation.${field} must be a list of at most 64 hex keys`);
     }
   }
@@ -79,7 +96,7 @@ export function check_block_input(value: unknown): BlockInput {
   check_chain_id(b.chain_id);
   count(b.height, 'height');
   count(b.time_ms, 'time_ms');
-  if (typeof b.random_seed !== 'string' || !HEX64_RE.test(b.random_seed)) bad('random_seed must be 64 hex');
+  if (!is_hex64(b.random_seed)) bad('random_seed must be 64 hex');
   if (!Array.isArray(b.txs)) bad('txs must be an array');
   if (b.txs.length > ENCLAVE_LIMITS.block_txs_max)
     throw new EnclaveFault(EnclaveErrorCode.LIMIT, 'too many transactions');
@@ -92,7 +109,7 @@ export function check_block_input(value: unknown): BlockInput {
     throw new EnclaveFault(EnclaveErrorCode.LIMIT, 'block too large');
   const accounts = record(b.accounts, 'accounts');
   for (const [address, seq] of Object.entries(accounts)) {
-    if (!HEX40_RE.test(address)) bad('account addresses must be 40 hex');
+    if (!is_address_hex(address)) bad('account addresses must be 40 hex');
     count(seq, 'account sequence');
   }
   const contracts = record(b.contracts, 'contracts');
@@ -112,7 +129,7 @@ export function check_block_input(value: unknown): BlockInput {
   }
   const state = record(b.state, 'state');
   for (const [address, entries] of Object.entries(state)) {
-    if (!HEX40_RE.test(address)) bad('state must be keyed by contract address');
+    if (!is_address_hex(address)) bad('state must be keyed by contract address');
     check_state(entries, `state[${address}]`);
   }
   count(b.next_code_id, 'next_code_id');
@@ -134,4 +151,4 @@ export function check_query_input(value: unknown): QueryInput {
   return q as unknown as QueryInput;
 }
 
-export { check_policy, HEX40_RE, HEX64_RE };
+export { check_policy };

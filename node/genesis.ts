@@ -8,8 +8,15 @@
 import { readFileSync } from 'node:fs';
 import type { AttestationPolicy } from '../enclave/api.js';
 import { from_base64, to_hex } from '../protocol/bytes.js';
+import type { Validator } from '../protocol/chain.js';
+import {
+  CHAIN_ID_RULE,
+  check_validator_set,
+  is_chain_id,
+  is_field_error,
+  is_hex64,
+} from '../protocol/checks.js';
 import type { CryptoProvider } from '../protocol/provider.js';
-import type { Validator } from './consensus/types.js';
 
 /** The genesis file. */
 export interface Genesis {
@@ -23,49 +30,36 @@ export interface Genesis {
   codes: { name: string; code_hash: string; code: string }[];
 }
 
-const HEX64_RE = /^[0-9a-f]{64}$/;
-const CHAIN_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
-/** Validators in one genesis: a simulation limit, far above what one machine runs. */
-export const GENESIS_VALIDATORS_MAX = 100;
-/** One validator's power; keeps total power small enough for exact integer quorum arithmetic. */
-export const VALIDATOR_POWER_MAX = 1_000_000;
-
-/** Throws a TypeError naming the first thing wrong with a genesis. */
+/**
+ * Throws a TypeError naming the first thing wrong with a genesis. The chain id, keys and validator
+ * set follow the shared rules of protocol/checks.ts (docs/protocol-notes.md "One rule per input").
+ */
 export function check_genesis(p: CryptoProvider, value: unknown): Genesis {
   const fail = (message: string): never => {
     throw new TypeError(`genesis: ${message}`);
   };
   if (typeof value !== 'object' || value === null) fail('not an object');
   const g = value as Genesis;
-  if (typeof g.chain_id !== 'string' || !CHAIN_ID_RE.test(g.chain_id))
-    fail('chain_id must be 1-64 of [A-Za-z0-9._-]');
+  if (!is_chain_id(g.chain_id)) fail(`chain_id must be ${CHAIN_ID_RULE}`);
   if (!Number.isSafeInteger(g.genesis_time_ms) || g.genesis_time_ms < 0)
     fail('genesis_time_ms must be a safe integer');
-  if (
-    !Array.isArray(g.validators) ||
-    g.validators.length === 0 ||
-    g.validators.length > GENESIS_VALIDATORS_MAX
-  ) {
-    fail(`validators must be a list of 1..${GENESIS_VALIDATORS_MAX}`);
+  try {
+    check_validator_set(g.validators);
+  } catch (error) {
+    if (is_field_error(error)) fail(error.message);
+    throw error;
   }
-  const keys = new Set<string>();
   for (const v of g.validators) {
-    if (typeof v.pubkey !== 'string' || !HEX64_RE.test(v.pubkey)) fail('validator pubkey must be 64 hex');
-    if (keys.has(v.pubkey)) fail('validator listed twice');
-    keys.add(v.pubkey);
-    if (!Number.isSafeInteger(v.power) || v.power < 1 || v.power > VALIDATOR_POWER_MAX)
-      fail(`power must be 1..${VALIDATOR_POWER_MAX}`);
     if (typeof v.name !== 'string' || v.name.length === 0 || v.name.length > 64)
       fail('validator name must be 1-64 characters');
   }
   for (const key of ['io_pubkey', 'seed_exchange_pubkey'] as const) {
-    if (typeof g[key] !== 'string' || !HEX64_RE.test(g[key])) fail(`${key} must be 64 hex`);
+    if (!is_hex64(g[key])) fail(`${key} must be 64 hex`);
   }
   const a = g.attestation;
   if (typeof a !== 'object' || a === null || !Array.isArray(a.roots) || !Array.isArray(a.measurements))
     fail('attestation must have roots and measurements');
-  for (const k of [...a.roots, ...a.measurements])
-    if (typeof k !== 'string' || !HEX64_RE.test(k)) fail('attestation keys must be 64 hex');
+  for (const k of [...a.roots, ...a.measurements]) if (!is_hex64(k)) fail('attestation keys must be 64 hex');
   if (!Array.isArray(g.codes)) fail('codes must be a list');
   for (const c of g.codes) {
     if (typeof c.name !== 'string' || typeof c.code !== 'string') fail('codes need name and code');

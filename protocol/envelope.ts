@@ -14,6 +14,7 @@
  */
 
 import { assert_bytes, concat, from_utf8, utf8 } from './bytes.js';
+import { is_hex64 } from './checks.js';
 import { CANNOT_DECRYPT_MESSAGE, ResultCode } from './codes.js';
 import { is_well_formed } from './jcs.js';
 import { iv, SALT } from './keys.js';
@@ -38,7 +39,6 @@ export const TX_KEY_BYTES = 32;
 /** Characters of the lowercase hex code hash that starts every plaintext (protocol.md §3). */
 export const CODE_HASH_HEX_CHARS = 64;
 
-const CODE_HASH_RE = /^[0-9a-f]{64}$/;
 const EMPTY = new Uint8Array(0);
 
 /** True when `value` is one of {@link SCHEMES}. */
@@ -54,7 +54,7 @@ function check_scheme(scheme: unknown): asserts scheme is Scheme {
 
 function check_code_hash(code_hash: unknown): asserts code_hash is string {
   if (typeof code_hash !== 'string') throw new TypeError('code_hash must be a string');
-  if (!CODE_HASH_RE.test(code_hash)) throw new TypeError('code_hash must be 64 lowercase hex characters');
+  if (!is_hex64(code_hash)) throw new TypeError('code_hash must be 64 lowercase hex characters');
 }
 
 function check_text(value: unknown, name: string): asserts value is string {

@@ -5,6 +5,7 @@
  */
 
 import { assert_bytes, concat, from_hex, is_base64, to_hex, u64_be, utf8 } from './bytes.js';
+import { is_address_hex, is_hex64, is_signature_hex } from './checks.js';
 import { ResultCode } from './codes.js';
 import { is_scheme, type Scheme } from './envelope.js';
 import { is_well_formed, jcs } from './jcs.js';
@@ -72,10 +73,6 @@ export const TX_CHAIN_ID_CHARS_MAX = 128;
 /** Bytes of an address (protocol.md §5: the first 20 bytes of a hash). */
 export const ADDRESS_BYTES = 20;
 
-const HEX_40 = /^[0-9a-f]{40}$/;
-const HEX_64 = /^[0-9a-f]{64}$/;
-const HEX_128 = /^[0-9a-f]{128}$/;
-
 /** A transaction that is not of the form protocol.md §5 fixes: result code 7. */
 export class MalformedTxError extends Error {
   /** protocol.md §5 result code 7, malformed transaction. */
@@ -115,8 +112,8 @@ export function verify_tx_signature(p: CryptoProvider, tx: Tx, body_jcs?: string
   if (typeof tx !== 'object' || tx === null) throw new TypeError('tx must be an object');
   const { body, signature } = tx;
   if (typeof body !== 'object' || body === null) return false;
-  if (typeof signature !== 'string' || !HEX_128.test(signature)) return false;
-  if (typeof body.sender !== 'string' || !HEX_64.test(body.sender)) return false;
+  if (!is_signature_hex(signature)) return false;
+  if (!is_hex64(body.sender)) return false;
   let message: Uint8Array;
   try {
     message = sign_bytes(body, body_jcs);
@@ -151,7 +148,7 @@ export function account_address(p: CryptoProvider, public_key: Uint8Array): stri
  */
 export function contract_address(p: CryptoProvider, sender: string, sequence: number): string {
   if (typeof sender !== 'string') throw new TypeError('sender must be a string');
-  if (!HEX_64.test(sender)) throw new TypeError('sender must be 64 lowercase hex characters');
+  if (!is_hex64(sender)) throw new TypeError('sender must be 64 lowercase hex characters');
   if (typeof sequence !== 'number') throw new TypeError('sequence must be a number');
   const preimage = concat(utf8(CONTRACT_ADDRESS_PREFIX), utf8(sender), u64_be(sequence));
   return to_hex(p.sha256(preimage).subarray(0, ADDRESS_BYTES));
@@ -185,9 +182,13 @@ function text(value: unknown, where: string, max_chars: number): string {
   return value;
 }
 
-function hex(value: unknown, where: string, re: RegExp, chars: number): string {
-  if (typeof value !== 'string' || !re.test(value))
-    fail(`${where} must be ${chars} lowercase hex characters`);
+function hex(
+  value: unknown,
+  where: string,
+  is_hex: (value: unknown) => value is string,
+  chars: number,
+): string {
+  if (!is_hex(value)) fail(`${where} must be ${chars} lowercase hex characters`);
   return value;
 }
 
@@ -229,13 +230,13 @@ function parse_msg(value: unknown): TxMsg {
       exact_keys(msg, ['type', 'contract', 'scheme', 'payload'], 'body.msg');
       return {
         type,
-        contract: hex(msg['contract'], 'body.msg.contract', HEX_40, 40),
+        contract: hex(msg['contract'], 'body.msg.contract', is_address_hex, 40),
         scheme: scheme(msg['scheme'], 'body.msg.scheme'),
         payload: base64(msg['payload'], 'body.msg.payload'),
       };
     case 'register_node': {
       exact_keys(msg, ['type', 'pk_reg', 'quote'], 'body.msg');
-      const pk_reg = hex(msg['pk_reg'], 'body.msg.pk_reg', HEX_64, 64);
+      const pk_reg = hex(msg['pk_reg'], 'body.msg.pk_reg', is_hex64, 64);
       const quote = plain_object(msg['quote'], 'body.msg.quote');
       let quote_jcs: string;
       try {
@@ -267,12 +268,12 @@ export function parse_tx(value: unknown): Tx {
   return {
     body: {
       chain_id: text(body['chain_id'], 'body.chain_id', TX_CHAIN_ID_CHARS_MAX),
-      sender: hex(body['sender'], 'body.sender', HEX_64, 64),
+      sender: hex(body['sender'], 'body.sender', is_hex64, 64),
       sequence: count(body['sequence'], 'body.sequence'),
       gas_limit: count(body['gas_limit'], 'body.gas_limit'),
       msg: parse_msg(body['msg']),
     },
-    signature: hex(tx['signature'], 'signature', HEX_128, 128),
+    signature: hex(tx['signature'], 'signature', is_signature_hex, 128),
   };
 }
 

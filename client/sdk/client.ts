@@ -7,6 +7,7 @@
  */
 
 import { equal_bytes, from_base64, from_hex, to_base64, to_hex } from '../../protocol/bytes.js';
+import { is_address_hex, is_hex64 } from '../../protocol/checks.js';
 import { RESULT_CODE_NAMES, type ResultCode } from '../../protocol/codes.js';
 import {
   DecryptError,
@@ -57,9 +58,6 @@ export const WAIT_TIMEOUT_MS_DEFAULT = 120_000;
 export const POLL_INTERVAL_MS_FIRST = 100;
 /** Longest pause between polls; each pause doubles up to this. */
 export const POLL_INTERVAL_MS_MAX = 2_000;
-
-const HEX_40 = /^[0-9a-f]{40}$/;
-const HEX_64 = /^[0-9a-f]{64}$/;
 
 /** Why a node halted (docs/protocol-notes.md): the height it could not apply, and what it found. */
 export interface HaltInfo {
@@ -188,12 +186,12 @@ export interface SendOptions {
 
 function check_address(address: unknown, what = 'address'): asserts address is string {
   if (typeof address !== 'string') throw new TypeError(`${what} must be a string`);
-  if (!HEX_40.test(address)) throw new RangeError(`${what} must be 40 lowercase hex characters`);
+  if (!is_address_hex(address)) throw new RangeError(`${what} must be 40 lowercase hex characters`);
 }
 
 function check_hash(hash: unknown, what = 'hash'): asserts hash is string {
   if (typeof hash !== 'string') throw new TypeError(`${what} must be a string`);
-  if (!HEX_64.test(hash)) throw new RangeError(`${what} must be 64 lowercase hex characters`);
+  if (!is_hex64(hash)) throw new RangeError(`${what} must be 64 lowercase hex characters`);
 }
 
 function check_scheme(scheme: unknown): asserts scheme is Scheme {
@@ -230,14 +228,13 @@ function check_record(value: unknown, node?: string): TxRecord {
   const ok =
     typeof value === 'object' &&
     value !== null &&
-    typeof r['hash'] === 'string' &&
-    HEX_64.test(r['hash']) &&
+    is_hex64(r['hash']) &&
     Number.isSafeInteger(r['height']) &&
     Number.isSafeInteger(r['index']) &&
     Number.isSafeInteger(r['code']) &&
     Number.isSafeInteger(r['gas_used']) &&
     typeof r['output'] === 'string' &&
-    (r['contract'] === undefined || (typeof r['contract'] === 'string' && HEX_40.test(r['contract']))) &&
+    (r['contract'] === undefined || is_address_hex(r['contract'])) &&
     (r['code_id'] === undefined || Number.isSafeInteger(r['code_id']));
   if (!ok) throw new BadAnswerError('a transaction record without the fields of protocol.md §6', { node });
   const out: TxRecord = {
@@ -383,7 +380,7 @@ export class CloisterClient {
   async contract(address: string): Promise<ContractInfo> {
     check_address(address, 'contract address');
     const info = await this.#get<ContractInfo>(`/v1/contracts/${address}`, `contract ${address}`);
-    if (typeof info?.code_hash !== 'string' || !HEX_64.test(info.code_hash))
+    if (!is_hex64(info?.code_hash))
       throw new BadAnswerError('a contract without a code hash', { node: this.#rpc.current });
     this.#code_hashes.set(address, info.code_hash);
     return info;

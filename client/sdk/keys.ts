@@ -14,6 +14,7 @@
 import { gcm } from '@noble/ciphers/aes.js';
 import { scryptAsync } from '@noble/hashes/scrypt.js';
 import { concat, from_base64, from_hex, to_base64, to_hex, utf8 } from '../../protocol/bytes.js';
+import { is_address_hex, is_hex64 } from '../../protocol/checks.js';
 import { noble_provider as p } from '../../protocol/providers/noble.js';
 import { account_address } from '../../protocol/tx.js';
 import { ClientErrorCode, KeyringError, WrongPassphraseError } from './errors.js';
@@ -38,8 +39,6 @@ export const KEYFILE_FORMAT = 'cloister-keyring';
 export const KEYFILE_VERSION = 1;
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
-const HEX_40 = /^[0-9a-f]{40}$/;
-const HEX_64 = /^[0-9a-f]{64}$/;
 const AAD_PREFIX = 'cloister/keyring/v1\n';
 
 /** A key with its secrets, as the SDK signs and encrypts with it. */
@@ -188,11 +187,9 @@ function parse_entry(value: unknown, index: number): StoredKey {
   const address = v['address'];
   const account_pubkey = v['account_pubkey'];
   const encryption_pubkey = v['encryption_pubkey'];
-  if (typeof address !== 'string' || !HEX_40.test(address)) invalid(`${where}.address is not 40 hex`);
-  if (typeof account_pubkey !== 'string' || !HEX_64.test(account_pubkey))
-    invalid(`${where}.account_pubkey is not 64 hex`);
-  if (typeof encryption_pubkey !== 'string' || !HEX_64.test(encryption_pubkey))
-    invalid(`${where}.encryption_pubkey is not 64 hex`);
+  if (!is_address_hex(address)) invalid(`${where}.address is not 40 hex`);
+  if (!is_hex64(account_pubkey)) invalid(`${where}.account_pubkey is not 64 hex`);
+  if (!is_hex64(encryption_pubkey)) invalid(`${where}.encryption_pubkey is not 64 hex`);
   if (account_address(p, from_hex(account_pubkey, 32)) !== address)
     invalid(`${where}.address does not belong to its account_pubkey`);
   const secret = v['secret'];
@@ -214,8 +211,7 @@ function parse_entry(value: unknown, index: number): StoredKey {
   if (s['type'] === 'plain') {
     const a = s['account_sk'];
     const e = s['encryption_sk'];
-    if (typeof a !== 'string' || !HEX_64.test(a) || typeof e !== 'string' || !HEX_64.test(e))
-      invalid(`${where}.secret holds no 64-hex secrets`);
+    if (!is_hex64(a) || !is_hex64(e)) invalid(`${where}.secret holds no 64-hex secrets`);
     parsed = { type: 'plain', account_sk: a, encryption_sk: e };
   } else if (s['type'] === 'scrypt-aes-256-gcm') {
     const params = { log_n: s['log_n'] as number, r: s['r'] as number, p: s['p'] as number };

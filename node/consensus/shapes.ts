@@ -6,7 +6,11 @@
  * @module
  */
 
-import { BLOCK_HEADER_KEYS } from './types.js';
+import { BLOCK_HEADER_KEYS } from '../../protocol/chain.js';
+import { is_chain_id, is_hex64, is_signature_hex } from '../../protocol/checks.js';
+
+/** Shared predicates, re-exported for this module's existing importers (protocol/checks.ts). */
+export { is_hex64, is_signature_hex };
 
 /** Largest round number accepted anywhere: far beyond what growing timeouts ever reach. */
 export const ROUND_LIMIT = 1_000_000;
@@ -19,19 +23,6 @@ export interface BlockShapeLimits {
   tx_chars_max: number;
   /** Most signatures in a commit (the validator count). */
   commit_signatures_max: number;
-}
-
-const HEX64_RE = /^[0-9a-f]{64}$/;
-const HEX128_RE = /^[0-9a-f]{128}$/;
-
-/** True for 64 lowercase hex characters (a hash or an Ed25519 public key). */
-export function is_hex64(value: unknown): value is string {
-  return typeof value === 'string' && HEX64_RE.test(value);
-}
-
-/** True for 128 lowercase hex characters (an Ed25519 signature). */
-export function is_signature_hex(value: unknown): value is string {
-  return typeof value === 'string' && HEX128_RE.test(value);
 }
 
 /** True for a height: a safe integer ≥ 1. */
@@ -64,22 +55,14 @@ const HEADER_KEYS = BLOCK_HEADER_KEYS;
 /** Why `value` is not a BlockHeader, or null. */
 export function header_shape_error(value: unknown): string | null {
   if (!has_exact_keys(value, HEADER_KEYS)) return 'header keys';
-  if (
-    typeof value['chain_id'] !== 'string' ||
-    value['chain_id'].length === 0 ||
-    value['chain_id'].length > 128
-  ) {
-    return 'header chain_id';
-  }
+  if (!is_chain_id(value['chain_id'])) return 'header chain_id';
   if (!is_height(value['height'])) return 'header height';
   if (!is_round(value['round'])) return 'header round';
   if (!Number.isSafeInteger(value['time_ms']) || (value['time_ms'] as number) < 0) return 'header time_ms';
   for (const key of ['proposer', 'prev_block_hash', 'txs_hash', 'last_commit_hash', 'result_hash'] as const) {
     if (!is_hex64(value[key])) return `header ${key}`;
   }
-  if (typeof value['exec_signature'] !== 'string' || !/^[0-9a-f]{128}$/.test(value['exec_signature'])) {
-    return 'header exec_signature';
-  }
+  if (!is_signature_hex(value['exec_signature'])) return 'header exec_signature';
   return null;
 }
 

@@ -7,6 +7,7 @@
  */
 
 import { concat, equal_bytes, from_hex, to_hex, utf8 } from '../../protocol/bytes.js';
+import { is_chain_id, is_hex64, is_signature_hex } from '../../protocol/checks.js';
 import { is_well_formed, JCS_DEPTH_MAX, jcs } from '../../protocol/jcs.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 import { FRAME_HEADER_BYTES, FRAME_LENGTH_U32_MAX } from './framing.js';
@@ -56,20 +57,12 @@ export type FrameKind = 'msg' | 'req' | 'res' | 'err' | 'ping';
 export type FrameDirection = 'dialer->acceptor' | 'acceptor->dialer';
 
 const FRAME_KINDS: ReadonlySet<string> = new Set<FrameKind>(['msg', 'req', 'res', 'err', 'ping']);
-const KEY_RE = /^[0-9a-f]{64}$/;
-const SIGNATURE_RE = /^[0-9a-f]{128}$/;
-/** The chain ids genesis accepts (docs/protocol-notes.md). */
-const CHAIN_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** True for a 64-char lowercase hex string: an Ed25519 or X25519 public key, or a 32-byte nonce. */
-export function is_key_hex(value: unknown): value is string {
-  return typeof value === 'string' && KEY_RE.test(value);
-}
+/** True for a 64-char lowercase hex string: an Ed25519 or X25519 public key, or a 32-byte nonce (protocol/checks.ts). */
+export const is_key_hex: (value: unknown) => value is string = is_hex64;
 
-/** True for a chain id genesis would accept: 1-64 of `[A-Za-z0-9._-]`. */
-export function is_chain_id(value: unknown): value is string {
-  return typeof value === 'string' && CHAIN_ID_RE.test(value);
-}
+/** True for a chain id genesis would accept: 1-64 of `[A-Za-z0-9._-]` (protocol/checks.ts). */
+export { is_chain_id };
 
 /** The first handshake message each side sends. */
 export interface Hello {
@@ -378,7 +371,7 @@ export function parse_hello_auth(value: unknown): HelloAuth | string {
     return 'handshake signature must be exactly {signature}';
   }
   const { signature } = value;
-  if (typeof signature !== 'string' || !SIGNATURE_RE.test(signature)) {
+  if (!is_signature_hex(signature)) {
     return 'handshake signature is not 128 hex chars';
   }
   return { signature };

@@ -7,6 +7,7 @@
 
 import type { ContractInfo } from '../../enclave/api.js';
 import { from_base64 } from '../../protocol/bytes.js';
+import { is_address_hex, is_hex64 } from '../../protocol/checks.js';
 import { ResultCode } from '../../protocol/codes.js';
 import { is_scheme, type Scheme } from '../../protocol/envelope.js';
 import { MalformedTxError, parse_tx, type Tx } from '../../protocol/tx.js';
@@ -14,8 +15,6 @@ import type { TxRecord } from '../records.js';
 import { bad_request, RpcError } from './errors.js';
 import type { HaltInfo, RpcStatus, StreamedEvent } from './types.js';
 
-const HASH_RE = /^[0-9a-f]{64}$/;
-const ADDRESS_RE = /^[0-9a-f]{40}$/;
 // At most 16 digits and no leading zero: one spelling per height, and nothing near 2^53 is lost.
 const HEIGHT_RE = /^[1-9][0-9]{0,15}$/;
 // Keys a client puts in a query body are echoed in the error message; cut them short.
@@ -23,13 +22,13 @@ const ECHOED_KEY_CHARS_MAX = 64;
 
 /** A path's transaction hash: 64 lowercase hex, else 400 code 106. */
 export function check_hash(value: string): string {
-  if (!HASH_RE.test(value)) throw bad_request('transaction hash must be 64 lowercase hex characters');
+  if (!is_hex64(value)) throw bad_request('transaction hash must be 64 lowercase hex characters');
   return value;
 }
 
 /** A path's contract or account address: 40 lowercase hex, else 400 code 106. */
 export function check_address(value: string): string {
-  if (!ADDRESS_RE.test(value)) throw bad_request('address must be 40 lowercase hex characters');
+  if (!is_address_hex(value)) throw bad_request('address must be 40 lowercase hex characters');
   return value;
 }
 

@@ -9,20 +9,21 @@
 import type { ContractInfo } from '../../enclave/api.js';
 import { ENCLAVE_LIMITS } from '../../enclave/limits.js';
 import { from_base64 } from '../../protocol/bytes.js';
+import { BLOCK_HEADER_KEYS, type Block, type BlockHeader, type Commit } from '../../protocol/chain.js';
+import {
+  CHAIN_ID_RULE,
+  is_address_hex,
+  is_chain_id,
+  is_hex64,
+  is_signature_hex,
+} from '../../protocol/checks.js';
 import { TX_LABEL_CHARS_MAX } from '../../protocol/tx.js';
-import { BLOCK_HEADER_KEYS, type Block, type BlockHeader, type Commit } from '../consensus/types.js';
 import type { BlockRecord, CodeRecord, TxRecord } from '../records.js';
 
 /** A record does not have the shape the store writes. Converted to a typed error by the caller. */
 export class ShapeError extends Error {
   override readonly name = 'ShapeError';
 }
-
-/** Chain ids the enclave accepts (enclave/validate.ts). */
-export const CHAIN_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
-const HEX40_RE = /^[0-9a-f]{40}$/;
-const HEX64_RE = /^[0-9a-f]{64}$/;
-const HEX128_RE = /^[0-9a-f]{128}$/;
 
 /** Longest base64 of a sealed state key or value: a 64 KiB VM value sealed, with room to spare. */
 export const STATE_B64_CHARS_MAX = 256 * 1024;
@@ -73,13 +74,13 @@ export function positive(value: unknown, where: string): number {
 
 /** 40 lowercase hex characters. */
 export function hex40(value: unknown, where: string): string {
-  if (typeof value !== 'string' || !HEX40_RE.test(value)) fail(`${where} must be 40 lowercase hex`);
+  if (!is_address_hex(value)) fail(`${where} must be 40 lowercase hex`);
   return value;
 }
 
 /** 64 lowercase hex characters. */
 export function hex64(value: unknown, where: string): string {
-  if (typeof value !== 'string' || !HEX64_RE.test(value)) fail(`${where} must be 64 lowercase hex`);
+  if (!is_hex64(value)) fail(`${where} must be 64 lowercase hex`);
   return value;
 }
 
@@ -99,13 +100,13 @@ export function base64(value: unknown, where: string, chars_max: number, empty_o
   return value;
 }
 
-/** A chain id as the enclave accepts it. */
+/** A network's chain id (protocol/checks.ts `is_chain_id`, the rule genesis and the enclave apply). */
 export function chain_id(value: unknown, where = 'chain_id'): string {
-  if (typeof value !== 'string' || !CHAIN_ID_RE.test(value)) fail(`${where} must be 1-64 of [A-Za-z0-9._-]`);
+  if (!is_chain_id(value)) fail(`${where} must be ${CHAIN_ID_RULE}`);
   return value;
 }
 
-/** A block header (node/consensus/types.ts). */
+/** A block header (protocol/chain.ts). */
 export function check_header(value: unknown, where = 'header'): BlockHeader {
   const h = object(value, where);
   only_keys(h, BLOCK_HEADER_KEYS, where);
@@ -116,13 +117,13 @@ export function check_header(value: unknown, where = 'header'): BlockHeader {
   for (const key of ['proposer', 'prev_block_hash', 'txs_hash', 'last_commit_hash', 'result_hash']) {
     hex64(h[key], `${where}.${key}`);
   }
-  if (typeof h['exec_signature'] !== 'string' || !/^[0-9a-f]{128}$/.test(h['exec_signature'])) {
+  if (!is_signature_hex(h['exec_signature'])) {
     fail(`${where}.exec_signature must be 128 lowercase hex`);
   }
   return h as unknown as BlockHeader;
 }
 
-/** A commit (node/consensus/types.ts); signatures are shape-checked, not verified. */
+/** A commit (protocol/chain.ts); signatures are shape-checked, not verified. */
 export function check_commit(value: unknown, where = 'commit'): Commit {
   const c = object(value, where);
   only_keys(c, ['height', 'round', 'block_hash', 'signatures'], where);
@@ -137,7 +138,7 @@ export function check_commit(value: unknown, where = 'commit'): Commit {
     const s = object(sig, `${where}.signatures[${i}]`);
     only_keys(s, ['validator', 'signature'], `${where}.signatures[${i}]`);
     hex64(s['validator'], `${where}.signatures[${i}].validator`);
-    if (typeof s['signature'] !== 'string' || !HEX128_RE.test(s['signature'])) {
+    if (!is_signature_hex(s['signature'])) {
       fail(`${where}.signatures[${i}].signature must be 128 lowercase hex`);
     }
   });

@@ -18,6 +18,8 @@
  * @module
  */
 
+import { is_address_hex, is_hex64 } from '../../protocol/checks.js';
+
 /** Version of this layout; written at creation, checked at every open. */
 export const STORE_FORMAT = 1;
 
@@ -43,8 +45,6 @@ export const PREFIXES = Object.freeze({
   consensus: 'consensus/',
 });
 
-const HEX40_RE = /^[0-9a-f]{40}$/;
-const HEX64_RE = /^[0-9a-f]{64}$/;
 const U64_HEX_RE = /^[0-9a-f]{16}$/;
 /** Sealed blob names: short lowercase words. */
 export const SEALED_NAME_RE = /^[a-z][a-z0-9_-]{0,31}$/;
@@ -73,8 +73,7 @@ export function block_key(height: number): string {
 
 /** `tx/<64 hex hash>`; TypeError for anything but 64 lowercase hex. */
 export function tx_key(hash: string): string {
-  if (typeof hash !== 'string' || !HEX64_RE.test(hash))
-    throw new TypeError('tx hash must be 64 lowercase hex');
+  if (!is_hex64(hash)) throw new TypeError('tx hash must be 64 lowercase hex');
   return PREFIXES.tx + hash;
 }
 
@@ -121,7 +120,7 @@ export function prefix_range(prefix: string): { gte: string; lt: string } {
 
 /** Returns `address` if it is 40 lowercase hex; TypeError otherwise. */
 export function check_address(address: string): string {
-  if (typeof address !== 'string' || !HEX40_RE.test(address)) {
+  if (!is_address_hex(address)) {
     throw new TypeError('address must be 40 lowercase hex characters');
   }
   return address;

@@ -567,7 +567,7 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
       mkdirSync(copy, { recursive: true });
       writeFileSync(join(copy, 'package.json'), '{}');
       for (const dir of MEASURED_DIRS) cpSync(join(root, dir), join(copy, dir), { recursive: true });
-      // The single measured files (the light client's types, the contract engine's wasm).
+      // The single measured files (the contract engine's wasm).
       for (const file of MEASURED_FILES) cpSync(join(root, file), join(copy, file), { recursive: true });
       appendFileSync(join(copy, 'enclave', 'block.ts'), '\n// one changed line\n');
       const changed = make({ provider, platform_secret_file: home.secret, code_root: copy });
