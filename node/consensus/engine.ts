@@ -104,9 +104,6 @@ export interface ConsensusClock {
   set_timer(delay_ms: number, fn: () => void): () => void;
 }
 
-/** How this validator behaves: byzantine behaviours exist for the simulator. */
-export type Behaviour = 'honest' | 'equivocate' | 'silent';
-
 /** Bounds on what the engine keeps. */
 export interface ConsensusLimits {
   /** Verified messages buffered for heights above the current one (or before `start`). */
@@ -141,7 +138,6 @@ export interface ConsensusOptions {
   chain_id: string;
   validators: Validator[];
   timeouts: ConsensusTimeouts;
-  behaviour?: Behaviour;
   /** Overrides of {@link DEFAULT_CONSENSUS_LIMITS}. */
   limits?: Partial<ConsensusLimits>;
   /**
@@ -253,7 +249,6 @@ export class ConsensusEngine {
   readonly #power: ReadonlyMap<Hex, number>;
   readonly #total: number;
   readonly #self: Hex;
-  readonly #behaviour: Behaviour;
   readonly #rebroadcast_ms: number;
   /** Vote and commit signature checks, remembering valid ones: precommits come back in the next block's last_commit. */
   readonly #verify = cached_verify_hex();
@@ -345,10 +340,6 @@ export class ConsensusEngine {
       throw new RangeError(`total power × validators must be at most ${PROPOSER_COST_MAX}`);
     }
     check_timeouts(opts.timeouts);
-    const behaviour = opts.behaviour ?? 'honest';
-    if (behaviour !== 'honest' && behaviour !== 'equivocate' && behaviour !== 'silent') {
-      throw new RangeError(`unknown behaviour ${String(behaviour)}`);
-    }
     const limits = { ...DEFAULT_CONSENSUS_LIMITS, ...(opts.limits ?? {}) };
     for (const [key, value] of Object.entries(limits)) {
       if (!Number.isSafeInteger(value) || value < 1)
@@ -392,7 +383,6 @@ export class ConsensusEngine {
     this.#power = power;
     this.#total = total;
     this.#self = signer.pubkey;
-    this.#behaviour = behaviour;
     this.#rebroadcast_ms = rebroadcast_ms;
   }
 
@@ -458,7 +448,6 @@ export class ConsensusEngine {
     this.#state = 'running';
     this.#log('start', {
       height: from.height,
-      behaviour: this.#behaviour,
       validator: this.#power.has(this.#self),
       signed: saved ? `${saved.height}/${saved.round}/${saved.step}` : null,
     });
@@ -1371,7 +1360,7 @@ export class ConsensusEngine {
   // Signing and sending
 
   #can_sign(): boolean {
-    return this.#behaviour !== 'silent' && this.#power.has(this.#self) && this.#state === 'running';
+    return this.#power.has(this.#self) && this.#state === 'running';
   }
 
   /**
@@ -1436,22 +1425,6 @@ export class ConsensusEngine {
     this.#insert_proposal(proposal, hash);
     this.#log('proposal_sent', { height: this.#height, round, pol_round, hash: hash.slice(0, 16) });
     this.#send({ kind: 'proposal', proposal });
-    if (this.#behaviour === 'equivocate') {
-      // A second block that differs only in time: both are valid, so honest nodes split on them.
-      const other: Block = { ...block, header: { ...block.header, time_ms: block.header.time_ms + 1 } };
-      const other_hash = block_hash(this.#m.p, other.header);
-      // Known to itself too, so it can decide either block.
-      this.#blocks.set(other_hash, other);
-      const other_sig = this.#m.signer.sign(
-        proposal_sign_bytes(this.#opts.chain_id, {
-          height: this.#height,
-          round,
-          pol_round,
-          block_hash: other_hash,
-        }),
-      );
-      this.#send({ kind: 'proposal', proposal: { ...proposal, block: other, signature: other_sig } });
-    }
   }
 
   async #send_vote(type: VoteType, hash: Hex | null): Promise<void> {
@@ -1470,38 +1443,10 @@ export class ConsensusEngine {
     this.#insert_vote(vote, power);
     this.#log('vote_sent', { type, height: this.#height, round, hash: hash?.slice(0, 16) ?? null });
     this.#send({ kind: 'vote', vote });
-    if (this.#behaviour === 'equivocate') {
-      const other = hash !== null ? null : this.#other_hash(hash);
-      const other_vote: Vote = {
-        ...vote,
-        block_hash: other,
-        signature: this.#m.signer.sign(
-          vote_sign_bytes(this.#opts.chain_id, { type, height: this.#height, round, block_hash: other }),
-        ),
-      };
-      this.#send({ kind: 'vote', vote: other_vote });
-    }
-  }
-
-  /** A block hash other than `hash` for an equivocating vote: another known block, or a made-up one. */
-  #other_hash(hash: Hex | null): Hex {
-    for (const known of this.#blocks.keys()) if (known !== hash) return known;
-    return block_hash(this.#m.p, {
-      chain_id: this.#opts.chain_id,
-      height: this.#height,
-      round: this.#round,
-      time_ms: 0,
-      proposer: this.#self,
-      prev_block_hash: this.#parent_hash,
-      txs_hash: GENESIS_PARENT_HASH,
-      last_commit_hash: GENESIS_PARENT_HASH,
-      result_hash: GENESIS_PARENT_HASH,
-      exec_signature: '0'.repeat(128),
-    });
   }
 
   #send(msg: ConsensusMessage): void {
-    // A handful per round (proposal, prevote, precommit, and an equivocator's doubles).
+    // A handful per round (proposal, prevote, precommit).
     const round = msg.kind === 'vote' ? msg.vote.round : msg.proposal.round;
     const mine = this.#own_messages.get(round) ?? [];
     if (mine.length < 8) mine.push(msg);
@@ -1551,8 +1496,7 @@ export class ConsensusEngine {
   }
 
   #rebroadcast(): void {
-    // Silent validators (and non-validators) leave the outbox untouched, but still check whether
-    // they fell behind.
+    // Non-validators leave the outbox untouched, but still check whether they fell behind.
     if (!this.#can_sign()) {
       this.#check_behind(true);
       return;

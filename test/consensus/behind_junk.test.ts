@@ -226,7 +226,6 @@ describe('consensus: junk from the network', () => {
       () =>
         new ConsensusEngine({ ...opts, timeouts: { ...DEFAULT_TIMEOUTS, commit_ms: '5' as never } }, modules),
     ).toThrow(TypeError);
-    expect(() => new ConsensusEngine({ ...opts, behaviour: 'sneaky' as never }, modules)).toThrow(RangeError);
     expect(() => new ConsensusEngine({ ...opts, limits: { evidence_max: 0 } }, modules)).toThrow(RangeError);
     expect(() => new ConsensusEngine(opts, { ...modules, outbox: {} as never })).toThrow(TypeError);
   });

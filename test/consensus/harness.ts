@@ -8,12 +8,12 @@
  * @module
  */
 
+import type { BlockInput, Enclave } from '../../enclave/api.js';
+import { fail, ok } from '../../enclave/result.js';
 import {
-  type Behaviour,
   type ConsensusApp,
   type ConsensusClock,
   ConsensusEngine,
-  type ConsensusOutbox,
   type ConsensusTimeouts,
 } from '../../node/consensus/engine.js';
 import { MemorySignedStateStore, type SignedState } from '../../node/consensus/signed_state.js';
@@ -34,10 +34,17 @@ import {
   verify_commit,
   vote_sign_bytes,
 } from '../../node/consensus/types.js';
+import type { PeerNetwork } from '../../node/modules.js';
 import { concat, to_hex, utf8 } from '../../protocol/bytes.js';
 import { jcs } from '../../protocol/jcs.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 import { get_provider } from '../../protocol/providers/index.js';
+import {
+  type ByzantineBehaviour,
+  type ByzantineContext,
+  byzantine_enclave,
+  byzantine_network,
+} from '../../sim/byzantine.js';
 
 /** The crypto provider of the tests. */
 export const p: CryptoProvider = get_provider('native');
@@ -161,11 +168,27 @@ export interface NetConfig {
   blocked?: (from: number, to: number, now: number) => boolean;
 }
 
-/** A seeded in-memory broadcast network; every delivery is a structured clone. */
+/** Deadline of a {@link SimPeer} request when none is given (virtual ms). */
+export const REQUEST_TIMEOUT_MS = 1000;
+
+/** Whether `body` has the outline of a consensus message (its fields may still be junk). */
+function consensus_shaped(body: unknown): body is ConsensusMessage {
+  const b = body as { kind?: unknown; vote?: unknown; proposal?: unknown } | null;
+  if (typeof b !== 'object' || b === null) return false;
+  const inner = b.kind === 'vote' ? b.vote : b.kind === 'proposal' ? b.proposal : null;
+  return typeof inner === 'object' && inner !== null;
+}
+
+/**
+ * A seeded in-memory network between validators, each attached as a {@link SimPeer} (the
+ * PeerNetwork of node/modules.ts); every delivery is a structured clone after a random delay.
+ */
 export class SimNetwork {
-  readonly #handlers = new Map<number, (msg: ConsensusMessage) => void>();
-  /** Everything each node broadcast, in order. */
+  readonly #peers: SimPeer[] = [];
+  /** Every consensus-shaped body each node sent (a broadcast once, a send once per call), in order. */
   readonly sent = new Map<number, ConsensusMessage[]>();
+  /** Every other body each node sent (garbage, in these tests). */
+  readonly junk = new Map<number, unknown[]>();
   cfg: NetConfig;
 
   constructor(
@@ -176,9 +199,11 @@ export class SimNetwork {
     this.cfg = cfg;
   }
 
-  /** Delivers messages to node `index` through `handler`. */
-  attach(index: number, handler: (msg: ConsensusMessage) => void): void {
-    this.#handlers.set(index, handler);
+  /** Attaches node `index` with key `pubkey`: its end of the network. */
+  attach(index: number, pubkey: Hex): SimPeer {
+    const peer = new SimPeer(this, index, pubkey);
+    this.#peers[index] = peer;
+    return peer;
   }
 
   /** Whether messages from `from` reach `to` now. */
@@ -186,29 +211,143 @@ export class SimNetwork {
     return !(this.cfg.blocked?.(from, to, this.sched.now_ms()) ?? false);
   }
 
-  /** The outbox of node `from`: logs every message, then delivers copies to the others. */
-  outbox(from: number): ConsensusOutbox {
-    return {
-      broadcast: (msg) => {
-        const log = this.sent.get(from) ?? [];
-        log.push(structuredClone(msg));
-        this.sent.set(from, log);
-        for (const to of this.#handlers.keys()) {
-          if (to === from || !this.connected(from, to)) continue;
-          if (this.rng() < this.cfg.drop_p) continue;
-          const copies = this.rng() < this.cfg.duplicate_p ? 2 : 1;
-          for (let c = 0; c < copies; c++) {
-            const { delay_min_ms: lo, delay_max_ms: hi } = this.cfg;
-            const delay = lo + Math.floor(this.rng() * (hi - lo + 1));
-            const copy = structuredClone(msg);
-            this.sched.set_timer(delay, () => {
-              // Partitions also cut messages already in flight when they arrive.
-              if (this.connected(from, to)) this.#handlers.get(to)?.(copy);
-            });
-          }
-        }
-      },
-    };
+  /** The attached peer of `pubkey`. */
+  peer_of(pubkey: string): SimPeer | undefined {
+    return this.#peers.find((x) => x?.pubkey === pubkey);
+  }
+
+  /** The attached peers other than `from`, in index order. */
+  others(from: number): SimPeer[] {
+    return this.#peers.filter((x) => x !== undefined && x.index !== from);
+  }
+
+  /** Logs `body` as sent by `from`, then delivers copies to `to` (null: every other node). */
+  deliver(from: SimPeer, to: SimPeer | null, body: unknown): void {
+    const log_of = consensus_shaped(body) ? this.sent : this.junk;
+    const log = log_of.get(from.index) ?? [];
+    log.push(structuredClone(body) as ConsensusMessage);
+    log_of.set(from.index, log);
+    for (const dest of to === null ? this.others(from.index) : [to]) {
+      if (!this.connected(from.index, dest.index) || !from.passes(dest.pubkey, body)) continue;
+      if (this.rng() < this.cfg.drop_p) continue;
+      const copies = this.rng() < this.cfg.duplicate_p ? 2 : 1;
+      for (let c = 0; c < copies; c++) {
+        const copy = structuredClone(body);
+        this.sched.set_timer(this.#delay(), () => {
+          // Partitions also cut messages already in flight when they arrive.
+          if (this.connected(from.index, dest.index)) dest.hear(from.pubkey, copy);
+        });
+      }
+    }
+  }
+
+  /** A request from `from` to `to`; `reply` gets the answer (never called: it went missing). */
+  ask(from: SimPeer, to: SimPeer, body: unknown, reply: (ok: boolean, value: unknown) => void): void {
+    if (!this.connected(from.index, to.index) || !from.passes(to.pubkey, body)) return;
+    const copy = structuredClone(body);
+    this.sched.set_timer(this.#delay(), () => {
+      if (!this.connected(from.index, to.index)) return;
+      void to.answer(from.pubkey, copy).then(([ok, value]) => {
+        if (!this.connected(to.index, from.index) || !to.passes(from.pubkey, value)) return;
+        const answer = structuredClone(value);
+        this.sched.set_timer(this.#delay(), () => reply(ok, answer));
+      });
+    });
+  }
+
+  #delay(): number {
+    const { delay_min_ms: lo, delay_max_ms: hi } = this.cfg;
+    return lo + Math.floor(this.rng() * (hi - lo + 1));
+  }
+}
+
+/** One node's end of a {@link SimNetwork}: a PeerNetwork with every other node always connected. */
+export class SimPeer implements PeerNetwork {
+  readonly #listeners: ((from: string, body: unknown) => void)[] = [];
+  #handler: ((from: string, body: unknown) => Promise<unknown>) | null = null;
+  #filter: ((to: string, body: unknown) => boolean) | null = null;
+
+  constructor(
+    readonly net: SimNetwork,
+    readonly index: number,
+    readonly pubkey: Hex,
+  ) {}
+
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+
+  broadcast(body: unknown): void {
+    this.net.deliver(this, null, body);
+  }
+
+  send(to: string, body: unknown): boolean {
+    const dest = this.net.peer_of(to);
+    if (dest === undefined) return false;
+    this.net.deliver(this, dest, body);
+    return true;
+  }
+
+  request(to: string, body: unknown, timeout_ms = REQUEST_TIMEOUT_MS): Promise<unknown> {
+    const dest = this.net.peer_of(to);
+    if (dest === undefined) return Promise.reject(new Error(`no peer ${to.slice(0, 8)}`));
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const cancel = this.net.sched.set_timer(timeout_ms, () => {
+        if (done) return;
+        done = true;
+        reject(new Error('request timed out'));
+      });
+      this.net.ask(this, dest, body, (ok, value) => {
+        if (done) return;
+        done = true;
+        cancel();
+        if (ok) resolve(value);
+        else reject(new Error(String((value as { message?: unknown })?.message)));
+      });
+    });
+  }
+
+  on_message(fn: (from: string, body: unknown) => void): void {
+    this.#listeners.push(fn);
+  }
+
+  on_request(fn: (from: string, body: unknown) => Promise<unknown>): void {
+    this.#handler = fn;
+  }
+
+  /** Every other node is connected from the start and stays so (partitions drop messages instead). */
+  on_peer(_fn: (pubkey: string, connected: boolean) => void): void {}
+
+  connected_peers(): string[] {
+    return this.net
+      .others(this.index)
+      .map((x) => x.pubkey)
+      .sort();
+  }
+
+  set_outgoing_filter(fn: ((to: string, body: unknown) => boolean) | null): void {
+    this.#filter = fn;
+  }
+
+  /** Whether this node's outgoing filter lets `body` go to `to`. */
+  passes(to: string, body: unknown): boolean {
+    return this.#filter === null || this.#filter(to, body) === true;
+  }
+
+  /** A message from `from` arrives. */
+  hear(from: string, body: unknown): void {
+    for (const fn of this.#listeners) fn(from, body);
+  }
+
+  /** A request from `from` arrives: the handler's answer, or its error. */
+  async answer(from: string, body: unknown): Promise<[boolean, unknown]> {
+    const handler = this.#handler;
+    if (handler === null) return [false, { message: 'no handler' }];
+    try {
+      return [true, await handler(from, body)];
+    } catch (error) {
+      return [false, { message: (error as Error)?.message ?? String(error) }];
+    }
   }
 }
 
@@ -225,12 +364,67 @@ export interface ChainEntry {
   via: 'engine' | 'sync';
 }
 
+/** What the test enclave executes: a block of string txs on `prev` (the other fields are empty). */
+export function test_block_input(
+  txs: readonly string[],
+  prev: Hex,
+  height: number,
+  time_ms: number,
+): BlockInput {
+  return {
+    chain_id: CHAIN_ID,
+    height,
+    time_ms,
+    random_seed: prev,
+    txs: [...txs],
+    accounts: {},
+    contracts: {},
+    codes: {},
+    state: {},
+    next_code_id: 1,
+    attestation: { roots: [], measurements: [] },
+  };
+}
+
 /**
- * The test app. `honest`: proposes correct result hashes and validates by recomputing them.
+ * An enclave that only executes blocks: its result hash is {@link honest_result} of the txs on
+ * `random_seed` (the test app passes the previous block hash there); every other call fails.
+ */
+export function test_enclave(): Enclave {
+  const no = async () => fail('INTERNAL', 'not in the test enclave');
+  return {
+    measurement: no,
+    create_seed: no,
+    load_seed: no,
+    public_keys: no,
+    attestation_report: no,
+    accept_seed_share: no,
+    check_registration: no,
+    light_init: no,
+    query: no,
+    close: async () => {},
+    execute_block: async (input) =>
+      ok({
+        results: [],
+        accounts: {},
+        contracts: [],
+        codes: [],
+        state_writes: {},
+        gas_used: 0,
+        result_hash: honest_result(input.txs, input.random_seed),
+      }),
+  };
+}
+
+/**
+ * The test app. `honest`: proposes correct result hashes and validates by recomputing them (with
+ * `enclave` when set: a byzantine enclave makes its results wrong).
  * `wrong`: proposes a wrong result hash and rejects every other block.
  */
 export class TestApp implements ConsensusApp {
   mode: 'honest' | 'wrong' = 'honest';
+  /** Where results come from when set (else computed directly, as the honest enclave would). */
+  enclave: Enclave | null = null;
   /** When set, propose() rejects (propose nothing). */
   refuse_proposals = false;
   readonly validate_calls = new Map<Hex, number>();
@@ -255,15 +449,16 @@ export class TestApp implements ConsensusApp {
     const { height, round, parent, last_commit } = args;
     const txs = [`{"from":${this.index},"height":${height},"round":${round}}`, `tx-${height}-${round}`];
     const prev = parent === null ? GENESIS_PARENT_HASH : block_hash(p, parent);
+    const time_ms = Math.max(this.clock.now_ms(), (parent?.time_ms ?? -1) + 1);
     const result =
       this.mode === 'honest'
-        ? honest_result(txs, prev)
+        ? await this.#result(txs, prev, height, time_ms)
         : to_hex(p.sha256(utf8(`wrong/${this.index}/${height}/${round}`)));
     const header: BlockHeader = {
       chain_id: CHAIN_ID,
       height,
       round,
-      time_ms: Math.max(this.clock.now_ms(), (parent?.time_ms ?? -1) + 1),
+      time_ms,
       proposer: this.pubkey,
       prev_block_hash: prev,
       txs_hash: txs_hash(p, txs),
@@ -280,7 +475,15 @@ export class TestApp implements ConsensusApp {
     const hash = block_hash(p, block.header);
     this.validate_calls.set(hash, (this.validate_calls.get(hash) ?? 0) + 1);
     if (this.mode === 'wrong') return false;
-    return block.header.result_hash === honest_result(block.txs, block.header.prev_block_hash);
+    const { prev_block_hash, height, time_ms } = block.header;
+    return block.header.result_hash === (await this.#result(block.txs, prev_block_hash, height, time_ms));
+  }
+
+  async #result(txs: readonly string[], prev: Hex, height: number, time_ms: number): Promise<Hex> {
+    if (this.enclave === null) return honest_result(txs, prev);
+    const answer = await this.enclave.execute_block(test_block_input(txs, prev, height, time_ms));
+    if (!answer.ok) throw new Error(answer.error.message);
+    return answer.value.result_hash;
   }
 
   /** Records a decided block. */
@@ -324,12 +527,22 @@ export function validator_key(i: number): { sk: Uint8Array; pubkey: Hex } {
   return { sk, pubkey: to_hex(p.ed25519_public(sk)) };
 }
 
+/** What a simulated validator does: honest, or a byzantine behaviour of sim/byzantine.ts. */
+export type SimBehaviour = 'honest' | ByzantineBehaviour;
+
+/** The byzantine options a test may set per node (sim/byzantine.ts {@link ByzantineContext}). */
+export type ByzantineOptions = Partial<Pick<ByzantineContext, 'half_b' | 'delay_ms' | 'garbage_p'>>;
+
 /** One simulated validator. */
 export interface SimNode {
   index: number;
   pubkey: Hex;
   sk: Uint8Array;
-  behaviour: Behaviour;
+  behaviour: SimBehaviour;
+  /** Its end of the simulated network, as it is. */
+  peer: SimPeer;
+  /** What its engine sends through and hears from: `peer`, wrapped by a byzantine decorator. */
+  net: PeerNetwork;
   engine: ConsensusEngine;
   app: TestApp;
   signed: MemorySignedStateStore;
@@ -343,7 +556,10 @@ export interface SimNode {
 export interface ClusterOptions {
   seed: number;
   powers: number[];
-  behaviours?: Behaviour[];
+  /** Per node (default honest); byzantine ones are wrapped by sim/byzantine.ts decorators. */
+  behaviours?: SimBehaviour[];
+  /** Options of node `i`'s byzantine decorator. */
+  byzantine?: (i: number) => ByzantineOptions;
   wrong?: boolean[];
   timeouts?: ConsensusTimeouts;
   net?: Partial<NetConfig>;
@@ -370,6 +586,8 @@ export class Cluster {
   readonly validators: Validator[];
   readonly nodes: SimNode[] = [];
   readonly timeouts: ConsensusTimeouts;
+  /** Every message each node's engine had its signer sign, in order. */
+  readonly engine_signs = new Map<number, Uint8Array[]>();
   readonly #keep_events: boolean;
 
   constructor(readonly opts: ClusterOptions) {
@@ -390,11 +608,29 @@ export class Cluster {
       VALIDATORS_OF.set(chain, this.validators);
       const app = new TestApp(i, pubkey, this.sched, chain);
       if (opts.wrong?.[i]) app.mode = 'wrong';
+      const behaviour = opts.behaviours?.[i] ?? 'honest';
+      const peer = this.net.attach(i, pubkey);
+      let net: PeerNetwork = peer;
+      if (behaviour !== 'honest') {
+        app.enclave = byzantine_enclave(behaviour, test_enclave(), { p });
+        net = byzantine_network(behaviour, peer, {
+          p,
+          chain_id: CHAIN_ID,
+          secret_key: sk,
+          peers: this.validators.map((v) => v.pubkey).filter((k) => k !== pubkey),
+          clock: this.sched,
+          rng: { next: make_rng(opts.seed ^ (0x9e3779b9 * (i + 1))) },
+          delay_ms: this.timeouts.prevote_ms,
+          ...opts.byzantine?.(i),
+        });
+      }
       const node: SimNode = {
         index: i,
         pubkey,
         sk,
-        behaviour: opts.behaviours?.[i] ?? 'honest',
+        behaviour,
+        peer,
+        net,
         app,
         signed: opts.make_store?.(i) ?? new MemorySignedStateStore(),
         chain,
@@ -404,18 +640,30 @@ export class Cluster {
       };
       node.engine = this.#make_engine(node);
       this.nodes.push(node);
-      this.net.attach(i, (msg) => node.engine.receive(msg));
+      // Everything that arrives goes to the engine, junk included: it must drop what is malformed.
+      net.on_message((_from, body) => node.engine.receive(body as ConsensusMessage));
     }
+  }
+
+  /**
+   * Signs for `node`'s engine, recording the bytes: the engine's signer, so tests can count what
+   * the engine itself signed (a byzantine decorator signs with the key directly, not through here).
+   */
+  sign(node: SimNode, message: Uint8Array): Hex {
+    const log = this.engine_signs.get(node.index) ?? [];
+    log.push(message);
+    this.engine_signs.set(node.index, log);
+    return to_hex(p.ed25519_sign(node.sk, message));
   }
 
   #make_engine(node: SimNode): ConsensusEngine {
     const engine = new ConsensusEngine(
-      { chain_id: CHAIN_ID, validators: this.validators, timeouts: this.timeouts, behaviour: node.behaviour },
+      { chain_id: CHAIN_ID, validators: this.validators, timeouts: this.timeouts },
       {
         p,
         app: node.app,
-        signer: { pubkey: node.pubkey, sign: (m) => to_hex(p.ed25519_sign(node.sk, m)) },
-        outbox: this.net.outbox(node.index),
+        signer: { pubkey: node.pubkey, sign: (m) => this.sign(node, m) },
+        outbox: { broadcast: (msg) => node.net.broadcast(msg) },
         clock: this.sched,
         signed_state: node.signed,
         log: (event, fields) => {
@@ -472,9 +720,12 @@ export class Cluster {
     return this.sched.run(until_ms, stop);
   }
 
-  /** Stops every node. */
+  /** Stops every node (its engine, and its network: a decorator's held messages are dropped). */
   stop(): void {
-    for (const n of this.nodes) n.engine.stop();
+    for (const n of this.nodes) {
+      n.engine.stop();
+      void n.net.stop();
+    }
   }
 
   /** Heights at which nodes committed different blocks (must be empty), and app violations. */

@@ -1,19 +1,20 @@
 /**
  * Safety and liveness under a hostile network: random delays, reorders, drops, duplicates and
- * partitions that heal, with one byzantine validator of four (equivocating, silent, or computing
- * wrong results). No two nodes may ever commit different blocks at one height, no honest node may
- * sign two different things at one position, and after the network heals the chain moves on.
+ * partitions that heal, with one byzantine validator of four running one of the behaviours of
+ * sim/byzantine.ts (a decorator over its network or enclave), or none. No two nodes may ever
+ * commit different blocks at one height, no honest node may sign two different things at one
+ * position, and after the network heals the chain moves on.
  * Seeded: replay a failure with FC_SEED=<seed printed below>.
  */
 import { afterAll, describe, expect, test } from 'vitest';
-import type { Behaviour } from '../../node/consensus/engine.js';
-import { Cluster, contiguous_top, make_rng, seed } from './harness.js';
+import { BYZANTINE_BEHAVIOURS, type ByzantineBehaviour } from '../../sim/byzantine.js';
+import { Cluster, contiguous_top, make_rng, type SimBehaviour, seed } from './harness.js';
 
 console.log(`consensus safety seed ${seed} (replay with FC_SEED=${seed})`);
 
-type Byzantine = 'equivocate' | 'silent' | 'wrong' | 'none';
-const KINDS: readonly Byzantine[] = ['equivocate', 'silent', 'wrong', 'none'];
-const RUNS = Number(process.env['CONSENSUS_RUNS'] ?? 24);
+type Byzantine = ByzantineBehaviour | 'none';
+const KINDS: readonly Byzantine[] = [...BYZANTINE_BEHAVIOURS, 'none'];
+const RUNS = Number(process.env['CONSENSUS_RUNS'] ?? 2 * KINDS.length);
 /** Partitions come and go until then (virtual ms); afterwards only delays, drops and duplicates. */
 const HEAL_MS = 2_500;
 /** After the heal, every honest node must commit 3 more heights within this (virtual ms). */
@@ -24,10 +25,9 @@ const stats = { runs: 0, heights: 0, later_round_commits: 0, reproposals: 0, evi
 async function one_run(run_seed: number, kind: Byzantine, debug = false): Promise<void> {
   const r = make_rng(run_seed ^ 0x5bd1e995);
   const byz = Math.floor(r() * 4);
-  const behaviours: Behaviour[] = [0, 1, 2, 3].map((i) =>
-    i === byz && (kind === 'equivocate' || kind === 'silent') ? kind : 'honest',
+  const behaviours: SimBehaviour[] = [0, 1, 2, 3].map((i) =>
+    i === byz && kind !== 'none' ? kind : 'honest',
   );
-  const wrong = [0, 1, 2, 3].map((i) => i === byz && kind === 'wrong');
   // Partition epochs before the heal: each assigns every node to side 0 or 1.
   const epochs: { until: number; side: number[] }[] = [];
   for (let t = 0; t < HEAL_MS; ) {
@@ -39,7 +39,6 @@ async function one_run(run_seed: number, kind: Byzantine, debug = false): Promis
     seed: run_seed,
     powers: [1, 1, 1, 1],
     behaviours,
-    wrong,
     keep_events: debug,
     net: {
       delay_min_ms: 1,

@@ -423,7 +423,7 @@ describe('liveness guard: validators', () => {
     const sched = new VirtualScheduler();
     const sent: ConsensusMessage[] = [];
     const engine = new ConsensusEngine(
-      { chain_id: CHAIN, validators, timeouts: DEFAULT_TIMEOUTS, behaviour: 'honest' },
+      { chain_id: CHAIN, validators, timeouts: DEFAULT_TIMEOUTS },
       {
         p,
         app: n.app,
@@ -476,7 +476,7 @@ describe('liveness guard: validators', () => {
     const sched = new VirtualScheduler();
     const logs: { event: string; fields: Record<string, unknown> }[] = [];
     const engine = new ConsensusEngine(
-      { chain_id: CHAIN, validators, timeouts: DEFAULT_TIMEOUTS, behaviour: 'honest' },
+      { chain_id: CHAIN, validators, timeouts: DEFAULT_TIMEOUTS },
       {
         p,
         app: n.app,
