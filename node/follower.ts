@@ -9,7 +9,7 @@
 
 import { readFileSync } from 'node:fs';
 import { get_provider } from '../protocol/providers/index.js';
-import { RpcError, rpc, subscribe } from '../sim/http_client.js';
+import { RpcError, rpc, subscribe } from '../protocol/rpc_client.js';
 import { ValidatorApp } from './app.js';
 import { NodeBackend } from './backend.js';
 import type { BlockHeader, Commit } from './consensus/types.js';

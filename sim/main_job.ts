@@ -17,8 +17,8 @@ import { from_base64, from_hex, to_base64, to_hex } from '../protocol/bytes.js';
 import { encrypt_message, type Scheme } from '../protocol/envelope.js';
 import { get_provider } from '../protocol/providers/index.js';
 import { open_result } from '../protocol/result.js';
+import { rpc, subscribe } from '../protocol/rpc_client.js';
 import { sign_tx, type TxMsg } from '../protocol/tx.js';
-import { rpc, subscribe } from './http_client.js';
 import { LocalNetwork } from './network.js';
 
 const HELP = `Usage: npm start [-- options]

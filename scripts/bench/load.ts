@@ -38,10 +38,10 @@
 import { randomBytes } from 'node:crypto';
 import { type Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { read_events } from '../../client/sdk/rpc.js';
 import { to_base64, to_hex } from '../../protocol/bytes.js';
 import { encrypt_message } from '../../protocol/envelope.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
+import { read_events } from '../../protocol/rpc_client.js';
 import { account_address, sign_tx, type TxMsg, tx_hash } from '../../protocol/tx.js';
 import { log } from './report.js';
 
@@ -261,7 +261,7 @@ export class EventStream {
     const body = response.body;
     const ended = (async (): Promise<string> => {
       try {
-        // The SDK's parser of the stream's frames (client/sdk/rpc.ts): one reading of the format.
+        // The one parser of the stream's frames (protocol/rpc_client.ts): one reading of the format.
         for await (const event of read_events(body)) {
           if (event.type !== 'tx') continue;
           const data = JSON.parse(event.data) as CommitEvent;

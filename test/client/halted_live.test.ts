@@ -8,7 +8,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientErrorCode, CloisterClient, generate_key, web_random } from '../../client/sdk/index.js';
-import { RpcError, rpc } from '../../sim/http_client.js';
+import { RpcError, rpc } from '../../protocol/rpc_client.js';
 import { temp_network } from '../network/helpers.js';
 
 const PORT = 24600;

@@ -14,7 +14,7 @@ import { CANNOT_DECRYPT_MESSAGE, ResultCode } from '../../protocol/codes.js';
 import { derive_tx_key, encrypt_message } from '../../protocol/envelope.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import { sign_tx, type TxMsg } from '../../protocol/tx.js';
-import { rpc } from '../../sim/http_client.js';
+import { rpc } from '../../protocol/rpc_client.js';
 import { reach, temp_network } from '../network/helpers.js';
 
 const p = get_provider('native');

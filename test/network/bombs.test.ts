@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TxRecord } from '../../node/records.js';
 import { to_base64, to_hex, utf8 } from '../../protocol/bytes.js';
-import { rpc } from '../../sim/http_client.js';
+import { rpc } from '../../protocol/rpc_client.js';
 import { blocks_json, Client, expect_same_blocks, heights, p, reach, temp_network } from './helpers.js';
 
 const BOMBS = `

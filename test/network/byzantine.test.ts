@@ -1,7 +1,7 @@
 /** Byzantine validators on real processes: wrong results (1 and 2 of 4) and equivocation. */
 
 import { describe, expect, it } from 'vitest';
-import { rpc } from '../../sim/http_client.js';
+import { rpc } from '../../protocol/rpc_client.js';
 import { blocks_json, Client, expect_same_blocks, heights, reach, temp_network } from './helpers.js';
 
 async function pubkeys(urls: string[]): Promise<string[]> {

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { find_code_root } from '../../enclave/measurement.js';
-import { rpc } from '../../sim/http_client.js';
+import { rpc } from '../../protocol/rpc_client.js';
 
 const root = find_code_root();
 const dir = mkdtempSync(join(tmpdir(), 'cloister-cmd-'));

@@ -7,7 +7,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rpc } from '../../sim/http_client.js';
+import { rpc } from '../../protocol/rpc_client.js';
 import { make_rng } from '../consensus/harness.js';
 import { blocks_json, Client, expect_same_blocks, heights, reach, temp_network } from './helpers.js';
 

@@ -12,7 +12,7 @@ import { encrypt_message, type Scheme } from '../../protocol/envelope.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import { open_result } from '../../protocol/result.js';
 import { sign_tx, type TxMsg } from '../../protocol/tx.js';
-import { rpc } from '../../sim/http_client.js';
+import { rpc } from '../../protocol/rpc_client.js';
 import { LocalNetwork } from '../../sim/network.js';
 import type { NodeBehaviour } from '../../sim/sim_node.js';
 
@@ -159,7 +159,7 @@ export async function blocks_json(url: string, height: number): Promise<string[]
 
 /** Resolves when `url` reaches `height`, watching its live stream (no polling). */
 export async function reach(url: string, height: number, timeout_ms = 60_000): Promise<void> {
-  const { subscribe } = await import('../../sim/http_client.js');
+  const { subscribe } = await import('../../protocol/rpc_client.js');
   const now = (await heights([url]))[0]!;
   if (now >= height) return;
   const abort = new AbortController();

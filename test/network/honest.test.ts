@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proposer_at } from '../../node/consensus/types.js';
-import { rpc } from '../../sim/http_client.js';
+import { rpc } from '../../protocol/rpc_client.js';
 import { blocks_json, Client, expect_same_blocks, heights, reach, temp_network } from './helpers.js';
 
 let net: Awaited<ReturnType<typeof temp_network>>;

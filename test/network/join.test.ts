@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { find_code_root } from '../../enclave/measurement.js';
 import { from_base64, to_hex } from '../../protocol/bytes.js';
-import { rpc } from '../../sim/http_client.js';
+import { rpc } from '../../protocol/rpc_client.js';
 import { blocks_json, Client, expect_same_blocks, heights, p, reach, temp_network } from './helpers.js';
 
 const cloister = join(find_code_root(), 'bin', 'cloister.js');

@@ -4,8 +4,9 @@
  * timeout with that request unread. Node's fetch then rejects ("other side closed", ECONNRESET),
  * as `byzantine.test.ts` once did on busy machines. The server runs in a worker thread; the two
  * sides hand each other the moment through a shared Int32Array (Atomics), never a sleep. Node's
- * bare fetch fails (the control: the race is real); the test client (`sim/http_client.ts`) and the
- * SDK transport (`client/sdk/rpc.ts`) send the request again on a fresh connection, once.
+ * bare fetch fails (the control: the race is real); the one RPC client (`protocol/rpc_client.ts`),
+ * called as `rpc` and as the SDK's transport (`client/sdk/rpc.ts`), sends the request again on a
+ * fresh connection.
  */
 
 import { once } from 'node:events';
@@ -13,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { is_stale_connection, RpcTransport, timer_sleep } from '../../client/sdk/rpc.js';
 import { type RpcBackend, RpcServer } from '../../node/rpc/server.js';
-import { fetch_fresh, rpc } from '../../sim/http_client.js';
+import { fetch_fresh, rpc } from '../../protocol/rpc_client.js';
 
 // Flags in the shared array: the server closed a kept-alive socket; the client has sent its request.
 const SERVER_CLOSED = 0;
