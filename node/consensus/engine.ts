@@ -13,6 +13,7 @@
  * @module
  */
 
+import { check_chain_id, check_validator_set } from '../../protocol/checks.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 import { PROPOSALS_PER_ROUND_MAX, RoundState } from './round_state.js';
 import {
@@ -314,27 +315,10 @@ export class ConsensusEngine {
   constructor(opts: ConsensusOptions, modules: ConsensusModules) {
     if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
     if (typeof modules !== 'object' || modules === null) throw new TypeError('modules must be an object');
-    if (typeof opts.chain_id !== 'string' || opts.chain_id.length === 0 || opts.chain_id.length > 128) {
-      throw new TypeError('chain_id must be a non-empty string of at most 128 characters');
-    }
-    if (!Array.isArray(opts.validators) || opts.validators.length === 0) {
-      throw new TypeError('validators must be a non-empty array');
-    }
+    // The shared rules (protocol/checks.ts): TypeError for a wrong kind, RangeError for a limit.
+    check_chain_id(opts.chain_id);
     const power = new Map<Hex, number>();
-    for (const v of opts.validators) {
-      if (
-        typeof v !== 'object' ||
-        v === null ||
-        typeof v.pubkey !== 'string' ||
-        !/^[0-9a-f]{64}$/.test(v.pubkey)
-      ) {
-        throw new TypeError('validator pubkey must be 64 lowercase hex characters');
-      }
-      if (!Number.isSafeInteger(v.power) || v.power < 1)
-        throw new RangeError('validator power must be an integer ≥ 1');
-      if (power.has(v.pubkey)) throw new RangeError(`validator ${v.pubkey.slice(0, 8)} listed twice`);
-      power.set(v.pubkey, v.power);
-    }
+    for (const v of check_validator_set(opts.validators)) power.set(v.pubkey, v.power);
     const total = total_power(opts.validators);
     if (total * opts.validators.length > PROPOSER_COST_MAX) {
       throw new RangeError(`total power × validators must be at most ${PROPOSER_COST_MAX}`);
