@@ -14,6 +14,7 @@
  */
 
 import { check_chain_id, check_validator_set } from '../../protocol/checks.js';
+import { invariant } from '../../protocol/invariant.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 import { PROPOSALS_PER_ROUND_MAX, RoundState } from './round_state.js';
 import {
@@ -158,6 +159,11 @@ export interface ConsensusModules {
   clock: ConsensusClock;
   signed_state: SignedStateStore;
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /**
+   * Called once when the engine halts (an invariant failed, the app could not commit, the signer
+   * is broken): the node's halt path, so a halted engine is never a silent log line.
+   */
+  on_halt?: (reason: string) => void;
 }
 
 /** Where a node begins deciding: the next height and what its store has committed below it. */
@@ -214,9 +220,9 @@ interface Buffered {
 
 const PROPOSER_CACHE_MAX = 1024;
 
-/** Throws when an invariant of the engine does not hold (a bug, never bad input). */
+/** Throws InvariantError when an invariant of the engine does not hold (a bug, never bad input): the engine halts. */
 function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`consensus invariant violated: ${message}`);
+  invariant(condition, `consensus: ${message}`);
 }
 
 function check_timeouts(t: unknown): asserts t is ConsensusTimeouts {
@@ -366,6 +372,10 @@ export class ConsensusEngine {
     this.#validators = opts.validators.map((v) => ({ pubkey: v.pubkey, power: v.power }));
     this.#power = power;
     this.#total = total;
+    // Quorums must intersect: any two sets of more than 2/3 of the power share more than 1/3 of it,
+    // so at least one honest validator, which never votes for two blocks in one round.
+    const quorum_min = Math.floor((2 * total) / 3) + 1;
+    assert(is_quorum(quorum_min, total) && 3 * (2 * quorum_min - total) > total, 'quorums intersect');
     this.#self = signer.pubkey;
     this.#rebroadcast_ms = rebroadcast_ms;
   }
@@ -1204,6 +1214,12 @@ export class ConsensusEngine {
             this.#valid_round = round;
             this.#valid_block = block;
             if (this.#step === 'prevote') {
+              // Locks only move forward: a lower round's lock would let this validator precommit a
+              // block that conflicts with one it already locked on (the paper's lock rule).
+              assert(
+                round >= this.#locked_round,
+                `lock moved back from round ${this.#locked_round} to ${round}`,
+              );
               this.#locked_round = round;
               this.#locked_block = block;
               this.#locked_hash = q;
@@ -1589,6 +1605,12 @@ export class ConsensusEngine {
       height: this.#height,
       round: this.#round,
     });
+    const detail = error === null ? '' : `: ${(error as Error)?.message ?? String(error)}`;
+    try {
+      this.#m.on_halt?.(`${reason}${detail}`);
+    } catch {
+      // The node's halt path must not throw back into consensus.
+    }
   }
 
   #log(event: string, fields: Record<string, unknown>): void {
