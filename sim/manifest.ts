@@ -9,24 +9,13 @@
  */
 
 import { DuplicateKeyError, parse_json_strict } from '../protocol/strict_json.js';
+import { BYZANTINE_BEHAVIOURS, type ByzantineBehaviour, is_byzantine_behaviour } from './byzantine.js';
 
-/**
- * Byzantine behaviour names a manifest accepts. The simulator and `cloister sim up --byzantine`
- * implement them (sim/byzantine.ts); this list is only what the manifest's syntax allows.
- */
-export const MANIFEST_BEHAVIOURS = [
-  'wrong-results',
-  'wrong-results-some',
-  'equivocate-split',
-  'silent',
-  'withhold-votes',
-  'delay-votes',
-  'withhold-block',
-  'garbage',
-] as const;
+/** The byzantine behaviour names a manifest accepts: those sim/byzantine.ts implements. */
+export const MANIFEST_BEHAVIOURS: readonly ByzantineBehaviour[] = BYZANTINE_BEHAVIOURS;
 
 /** A byzantine behaviour a manifest may name. */
-export type ManifestBehaviour = (typeof MANIFEST_BEHAVIOURS)[number];
+export type ManifestBehaviour = ByzantineBehaviour;
 
 /** Bounds of a manifest. */
 export const MANIFEST_LIMITS = Object.freeze({
@@ -295,13 +284,13 @@ class Checker {
 
   behaviours(value: Json, path: string): { validator: number; behaviour: ManifestBehaviour }[] {
     return this.by_validator(value, path).map(([validator, name, at]) => {
-      if (typeof name !== 'string' || !(MANIFEST_BEHAVIOURS as readonly string[]).includes(name)) {
+      if (!is_byzantine_behaviour(name)) {
         throw new ManifestError(
           at,
           `unknown behaviour ${got(name)} (one of ${MANIFEST_BEHAVIOURS.join(', ')})`,
         );
       }
-      return { validator, behaviour: name as ManifestBehaviour };
+      return { validator, behaviour: name };
     });
   }
 

@@ -4,6 +4,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
+import { BYZANTINE_BEHAVIOURS } from '../../sim/byzantine.js';
 import {
   behaviour_at,
   byzantine_at,
@@ -180,7 +181,8 @@ describe('parse_manifest accepts', () => {
       ),
     );
     expect(manifest.byzantine.map((b) => b.source)).toEqual([2, 0, 1]);
-    for (const name of [
+    // The names of issue #12, and every one sim/byzantine.ts implements.
+    const named = [
       'wrong-results',
       'wrong-results-some',
       'equivocate-split',
@@ -189,7 +191,8 @@ describe('parse_manifest accepts', () => {
       'delay-votes',
       'withhold-block',
       'garbage',
-    ]) {
+    ];
+    for (const name of new Set([...named, ...BYZANTINE_BEHAVIOURS])) {
       expect(() => parse_manifest(m({ from_height: 1, byzantine: { '0': name } }))).not.toThrow();
     }
   });
@@ -520,13 +523,13 @@ describe('parse_manifest refuses, naming the path', () => {
     ],
     [
       'an unknown behaviour',
-      m({ from_height: 1, byzantine: { '3': 'equivocate' } }),
-      'faults[0].byzantine["3"]: unknown behaviour "equivocate" (one of wrong-results, wrong-results-some, equivocate-split, silent, withhold-votes, delay-votes, withhold-block, garbage)',
+      m({ from_height: 1, byzantine: { '3': 'lie' } }),
+      `faults[0].byzantine["3"]: unknown behaviour "lie" (one of ${BYZANTINE_BEHAVIOURS.join(', ')})`,
     ],
     [
       'honest as a behaviour',
       m({ from_height: 1, byzantine: { '0': 'honest' } }),
-      'faults[0].byzantine["0"]: unknown behaviour "honest" (one of wrong-results, wrong-results-some, equivocate-split, silent, withhold-votes, delay-votes, withhold-block, garbage)',
+      `faults[0].byzantine["0"]: unknown behaviour "honest" (one of ${BYZANTINE_BEHAVIOURS.join(', ')})`,
     ],
     [
       'a byzantine validator out of range',
