@@ -13,8 +13,8 @@ import { from_base64, from_hex, from_utf8, to_base64, to_hex } from '../../proto
 import { CANNOT_DECRYPT_MESSAGE, ResultCode } from '../../protocol/codes.js';
 import { derive_tx_key, encrypt_message } from '../../protocol/envelope.js';
 import { get_provider } from '../../protocol/providers/index.js';
-import { sign_tx, type TxMsg } from '../../protocol/tx.js';
 import { rpc } from '../../protocol/rpc_client.js';
+import { sign_tx, type TxMsg } from '../../protocol/tx.js';
 import { reach, temp_network } from '../network/helpers.js';
 
 const p = get_provider('native');

@@ -11,8 +11,8 @@ import { from_base64, from_hex, to_base64, to_hex } from '../../protocol/bytes.j
 import { encrypt_message, type Scheme } from '../../protocol/envelope.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import { open_result } from '../../protocol/result.js';
-import { sign_tx, type TxMsg } from '../../protocol/tx.js';
 import { rpc } from '../../protocol/rpc_client.js';
+import { sign_tx, type TxMsg } from '../../protocol/tx.js';
 import { LocalNetwork } from '../../sim/network.js';
 import type { NodeBehaviour } from '../../sim/sim_node.js';
 
