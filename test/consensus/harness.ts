@@ -586,8 +586,8 @@ export class Cluster {
   readonly validators: Validator[];
   readonly nodes: SimNode[] = [];
   readonly timeouts: ConsensusTimeouts;
-  /** Every message each node's engine had its signer sign, in order. */
-  readonly engine_signs = new Map<number, Uint8Array[]>();
+  /** Every message each node's engine had its signer sign, with the virtual time, in order. */
+  readonly engine_signs = new Map<number, { at_ms: number; message: Uint8Array }[]>();
   readonly #keep_events: boolean;
 
   constructor(readonly opts: ClusterOptions) {
@@ -651,7 +651,7 @@ export class Cluster {
    */
   sign(node: SimNode, message: Uint8Array): Hex {
     const log = this.engine_signs.get(node.index) ?? [];
-    log.push(message);
+    log.push({ at_ms: this.sched.now_ms(), message });
     this.engine_signs.set(node.index, log);
     return to_hex(p.ed25519_sign(node.sk, message));
   }
