@@ -18,10 +18,10 @@ import { ResultCode } from '../protocol/codes.js';
 import type { ProviderName } from '../protocol/provider.js';
 import { get_provider } from '../protocol/providers/index.js';
 import { sign_tx } from '../protocol/tx.js';
-import { MemoryChain } from '../sim/memory_chain.js';
 import type { Genesis } from './genesis.js';
 import { home_paths, type NodeConfig, write_secret_file } from './home.js';
 import { read_shipped_contract } from './reference_contracts.js';
+import { LocalChain } from './store/local_chain.js';
 
 /** Contracts every network ships at genesis, in code-id order: the reference ones first. */
 export const GENESIS_CONTRACTS: readonly string[] = ['echo', 'counter', 'token', 'auction'];
@@ -103,7 +103,8 @@ export async function init_network(opts: InitOptions): Promise<{ homes: string[]
     const keys = seed0.keys;
     const sealed = [seed0.sealed_seed];
     const codes = GENESIS_CONTRACTS.map((name) => read_shipped_contract(name));
-    const pre_genesis = new MemoryChain(p, {
+    // Blocks no validator set signs yet, on a store in memory that nobody keeps.
+    const pre_genesis = await LocalChain.open(p, {
       chain_id: opts.chain_id,
       attestation: { roots: [attestation.root_pubkey], measurements: [measurement] },
       codes,
@@ -121,9 +122,9 @@ export async function init_network(opts: InitOptions): Promise<{ homes: string[]
         gas_limit: 1_000_000,
         msg: { type: 'register_node', pk_reg: reg.pk_reg, quote },
       });
-      const input = pre_genesis.block_input([JSON.stringify(tx)], now_ms);
+      const input = await pre_genesis.block_input([JSON.stringify(tx)], now_ms);
       const output = unwrap(await enclaves[0]!.execute_block(input));
-      pre_genesis.apply(input, output);
+      await pre_genesis.apply(input, output);
       const share = output.results[0]!;
       if (share.code !== ResultCode.OK)
         throw new Error(`registration of validator ${i} refused (code ${share.code})`);
@@ -137,6 +138,7 @@ export async function init_network(opts: InitOptions): Promise<{ homes: string[]
       if (joined.keys.io_pubkey !== keys.io_pubkey) throw new Error('a validator joined a different network');
       sealed.push(joined.sealed_seed);
     }
+    await pre_genesis.close();
 
     const genesis: Genesis = {
       chain_id: opts.chain_id,

@@ -1,10 +1,11 @@
 /**
- * The validator host's durable chain state on LevelDB: blocks with their commits, transaction
- * results, account sequences, contracts, codes, sealed contract state, sealed enclave blobs and
- * the consensus engine's signed state. The host is untrusted, so everything here is public or
- * sealed (ciphertext the enclave alone opens). It does what sim/memory_chain.ts does in memory,
- * durably: one block is one synchronous LevelDB batch, so a crash leaves the old block or the new
- * one, never part of one. Every value carries a checksum bound to its key and is shape-checked on
+ * The validator host's durable chain state: blocks with their commits, transaction results,
+ * account sequences, contracts, codes, sealed contract state, sealed enclave blobs and the
+ * consensus engine's signed state. The host is untrusted, so everything here is public or sealed
+ * (ciphertext the enclave alone opens). It prepares every block's and query's enclave input and
+ * plans every commit, on LevelDB in a node and on a simulated disk (./memory_disk.ts) in the
+ * simulator, through one key-value seam (./kv.ts): one code path for both. One block is one
+ * synchronous batch, so a crash leaves the old block or the new one, never part of one. Every value carries a checksum bound to its key and is shape-checked on
  * write and again on every read, so corrupt data fails loudly (StoreCorruptError) instead of being
  * served. Key layout: ./keys.ts and docs/storage.md.
  * @module
@@ -77,6 +78,7 @@ import {
   state_prefix,
   tx_key,
 } from './keys.js';
+import type { Kv, KvBatchOp } from './kv.js';
 
 /** Longest stored value (checksum and JSON), in UTF-16 units: a full block, escaped, fits. */
 export const STORE_VALUE_CHARS_MAX = 64 * 1024 * 1024;
@@ -129,8 +131,17 @@ export interface StoreVerifyReport {
   sealed: number;
 }
 
-type Db = Level<string, string>;
-type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+type BatchOp = KvBatchOp;
+
+/** The chain id `opts` asks for, checked; null without opts. */
+function wanted_chain_id(opts: ChainStoreOptions | undefined): string | null {
+  if (opts === undefined) return null;
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
+  return check_on_write(
+    () => check_chain_id_shape(opts.chain_id, 'opts.chain_id'),
+    (m) => new RangeError(m),
+  );
+}
 
 /**
  * `hex(H(domain ‖ key ‖ "\n" ‖ json))`: catches a changed value and a value moved to another key.
@@ -198,9 +209,12 @@ function counted(record: TxRecord): boolean {
   return record.gas_used > 0 || !REFUSED_CODES.has(record.code);
 }
 
-/** The host's chain state of one validator, on LevelDB. */
+/**
+ * The host's chain state of one validator, on LevelDB ({@link ChainStore.open}) or any other
+ * key-value database ({@link ChainStore.open_kv}): one code path for both.
+ */
 export class ChainStore {
-  readonly #db: Db;
+  readonly #db: Kv;
   readonly #p: CryptoProvider;
   #chain_id: string | null = null;
   #height = 0;
@@ -223,16 +237,16 @@ export class ChainStore {
    */
   #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(db: Db, p: CryptoProvider) {
+  private constructor(db: Kv, p: CryptoProvider) {
     this.#db = db;
     this.#p = p;
   }
 
   /**
-   * Opens (creating if missing) the store in folder `path`. With `opts.chain_id`, a new store
-   * records it and an existing one must hold it (StoreMismatchError otherwise). Reads back and
-   * checks the meta records and the last block: StoreCorruptError if they fail, StoreOpenError if
-   * LevelDB cannot open the folder (e.g. another process holds it).
+   * Opens (creating if missing) the store in folder `path`, on LevelDB. With `opts.chain_id`, a
+   * new store records it and an existing one must hold it (StoreMismatchError otherwise). Reads
+   * back and checks the meta records and the last block: StoreCorruptError if they fail,
+   * StoreOpenError if LevelDB cannot open the folder (e.g. another process holds it).
    */
   static async open(
     path: string,
@@ -240,21 +254,40 @@ export class ChainStore {
     modules: ChainStoreModules = {},
   ): Promise<ChainStore> {
     if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty string');
-    let wanted: string | null = null;
-    if (opts !== undefined) {
-      if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
-      wanted = check_on_write(
-        () => check_chain_id_shape(opts.chain_id, 'opts.chain_id'),
-        (m) => new RangeError(m),
-      );
-    }
+    const wanted = wanted_chain_id(opts);
+    const db: Kv = new Level<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    return ChainStore.#open_on(db, `at ${path}`, wanted, modules);
+  }
+
+  /**
+   * Opens the store on any key-value database `kv` (./kv.ts; e.g. a handle of a simulated disk,
+   * ./memory_disk.ts), not yet open: the same store, checks and commit path as {@link open}, which
+   * is this over LevelDB. The store owns `kv` from here: it opens it, and closes it in `close`
+   * (or when opening fails). Errors as {@link open}.
+   */
+  static async open_kv(
+    kv: Kv,
+    opts?: ChainStoreOptions,
+    modules: ChainStoreModules = {},
+  ): Promise<ChainStore> {
+    if (typeof kv !== 'object' || kv === null || typeof kv.open !== 'function')
+      throw new TypeError('kv must be a key-value database (node/store/kv.ts)');
+    return ChainStore.#open_on(kv, 'on its database', wanted_chain_id(opts), modules);
+  }
+
+  /** Opens `db` and loads the store from it; `where` names the database in StoreOpenError. */
+  static async #open_on(
+    db: Kv,
+    where: string,
+    wanted: string | null,
+    modules: ChainStoreModules,
+  ): Promise<ChainStore> {
     const p = modules.p ?? native_provider;
-    const db: Db = new Level<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     try {
       await db.open();
     } catch (error) {
       const reason = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
-      throw new StoreOpenError(`cannot open store at ${path}: ${reason}`, { cause: error });
+      throw new StoreOpenError(`cannot open store ${where}: ${reason}`, { cause: error });
     }
     const store = new ChainStore(db, p);
     try {
@@ -508,9 +541,9 @@ export class ChainStore {
   }
 
   /**
-   * Prepares the enclave input for the next block (like MemoryChain.block_input): the committed
-   * sequence of every sender, and every contract an `execute` names with its code and all its
-   * sealed state, and the code every `instantiate` names. Malformed transactions are passed on
+   * Prepares the enclave input for the next block: the committed sequence of every sender, and
+   * every contract an `execute` names with its code and all its sealed state, and the code every
+   * `instantiate` names. Malformed transactions are passed on
    * untouched for the enclave to refuse. `header.height` must be height() + 1.
    */
   async block_input(

@@ -24,7 +24,6 @@ import { account_address, parse_tx_json, tx_hash, verify_tx_signature } from '..
 import { round } from './report.js';
 import {
   CHAIN_ID,
-  CODE_ID,
   type ContractName,
   clone_chain,
   envelope_for,
@@ -92,7 +91,7 @@ export function per_item_us<T>(items: readonly T[], fn: (item: T) => void, min_m
 }
 
 /** The in-process figure: blocks through an EnclaveCore on this thread, timing only the enclave call. */
-function execute_us(
+async function execute_us(
   world: World,
   provider: ProviderName,
   contract: ContractName,
@@ -100,25 +99,26 @@ function execute_us(
   plan: CostPlan,
 ) {
   const core = new EnclaveCore({ provider, platform_secret_file: world.secret });
-  const chain = clone_chain(get_provider('native'), world.base, world.codes);
-  const run_block = (block: string[]): number => {
-    const input = chain.block_input(block, T0_MS + (chain.height + 1) * 1000);
+  const chain = await clone_chain(world.base);
+  const run_block = async (block: string[]): Promise<number> => {
+    const input = await chain.block_input(block, T0_MS + (chain.height() + 1) * 1000);
     const start = performance.now();
     const answer = core.dispatch({ call: 'execute_block', sealed_seed: world.sealed_seed, input });
     const ms = performance.now() - start;
     if (!answer.ok) throw new Error(`execute_block: ${answer.error.message}`);
     const output = answer.value as Parameters<typeof chain.apply>[1];
     if (output.results.some((r) => r.code !== ResultCode.OK)) throw new Error('a benchmark tx failed');
-    chain.apply(input, output);
+    await chain.apply(input, output);
     return ms;
   };
   const warm_start = performance.now();
   for (let b = 0; b < POOL_WARM_BLOCKS_MAX && performance.now() - warm_start < plan.warm_ms; b++) {
-    run_block(lane_txs(world, contract, payload, true, 1, plan.block_txs)[0]!);
+    await run_block(lane_txs(world, contract, payload, true, 1, plan.block_txs)[0]!);
   }
   let ms = 0;
   for (const block of lane_txs(world, contract, payload, true, plan.blocks, plan.block_txs))
-    ms += run_block(block);
+    ms += await run_block(block);
+  await chain.close();
   return (ms * 1000) / (plan.blocks * plan.block_txs);
 }
 
@@ -156,7 +156,7 @@ export async function measure_costs(
   // with envelopes of the same size and kind.
   const io_sk = new Uint8Array(randomBytes(32));
   const io = p.x25519_secret(io_sk);
-  const code_hash = world.base.codes.get(CODE_ID[contract])!.code_hash;
+  const code_hash = world.code_hash[contract];
   const msg = execute_msg(contract, payload_bytes);
   const native = get_provider('native');
   const envelopes = Array.from({ length: plan.sample }, () =>
@@ -169,7 +169,7 @@ export async function measure_costs(
   const result = result_jcs(contract, msg);
   const seal_us = per_item_us(keys, (key) => seal_result_json(p, 'gcm', key, result), plan.stage_min_ms);
 
-  const whole_us = execute_us(world, provider, contract, payload_bytes, plan);
+  const whole_us = await execute_us(world, provider, contract, payload_bytes, plan);
   const pool = new PoolEnclave({ provider, platform_secret_file: world.secret, workers: 1 });
   let pool_us: number;
   try {

@@ -11,20 +11,22 @@ import type { PublicKeys } from '../../enclave/api.js';
 import { InProcessEnclave } from '../../enclave/in_process.js';
 import { find_code_root } from '../../enclave/measurement.js';
 import { unwrap } from '../../enclave/result.js';
+import type { LocalChain } from '../../node/store/local_chain.js';
 import { from_base64, to_base64, to_hex, utf8 } from '../../protocol/bytes.js';
 import { ResultCode } from '../../protocol/codes.js';
 import type { Scheme } from '../../protocol/envelope.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import { open_result } from '../../protocol/result.js';
-import type { MemoryChain } from '../../sim/memory_chain.js';
 import { commit_block, encrypt, new_chain, T0_MS, TestAccount, temp_home } from '../enclave/fixtures.js';
 
 const p = get_provider('native');
 const home = temp_home();
 const enclave = new InProcessEnclave({ provider: 'native', platform_secret_file: home.secret });
 let keys: PublicKeys;
-let chain: MemoryChain;
+let chain: LocalChain;
 const host_view: unknown[] = [];
+/** Every contract made, whose stored state the host view includes. */
+const contracts: string[] = [];
 
 function code_of(name: string): string {
   return to_base64(new Uint8Array(readFileSync(join(find_code_root(), 'contracts', `${name}.js`))));
@@ -52,6 +54,7 @@ async function call(
   const { output } = await commit_block(enclave, chain, [tx]);
   host_view.push(output);
   const r = output.results[0]!;
+  if (r.contract !== undefined) contracts.push(r.contract);
   return {
     code: r.code,
     contract: r.contract,
@@ -61,7 +64,7 @@ async function call(
 
 async function query(address: string, code_hash: string, body: unknown, scheme: Scheme = 'siv') {
   const e = encrypt(p, keys, code_hash, body, { scheme });
-  const answer = unwrap(await enclave.query(chain.query_input(address, scheme, e.payload, T0_MS)!));
+  const answer = unwrap(await enclave.query((await chain.query_input(address, scheme, e.payload, T0_MS))!));
   host_view.push(answer);
   return open_result(p, scheme, e.tx_key, from_base64(answer.output));
 }
@@ -75,8 +78,9 @@ async function store(from: TestAccount, name: string): Promise<{ code_id: number
   return { code_id: r.code_id!, code_hash: r.code_hash! };
 }
 
-function expect_hidden_from_host(secrets: string[]): void {
-  const seen = JSON.stringify(host_view) + JSON.stringify([...chain.state].map(([a, m]) => [a, [...m]]));
+async function expect_hidden_from_host(secrets: string[]): Promise<void> {
+  const state = await Promise.all(contracts.map(async (a) => [a, await chain.contract_state(a)]));
+  const seen = JSON.stringify(host_view) + JSON.stringify(state);
   for (const secret of secrets) {
     for (const form of [secret, to_hex(utf8(secret)), to_base64(utf8(secret))])
       expect(seen).not.toContain(form);
@@ -86,7 +90,7 @@ function expect_hidden_from_host(secrets: string[]): void {
 beforeAll(async () => {
   const measurement = unwrap(await enclave.measurement());
   keys = unwrap(await enclave.create_seed()).keys;
-  chain = new_chain(p, measurement);
+  chain = await new_chain(p, measurement);
 });
 
 afterAll(async () => {
@@ -139,7 +143,7 @@ describe('token through the enclave', () => {
     const nobody = await query(token, code_hash, { balance: { address: 'ab'.repeat(20), key: 'guess' } });
     expect(wrong).toHaveProperty('error');
     expect(nobody).toEqual(wrong); // the same answer whether or not the account exists
-    expect_hidden_from_host(['7340001', '2913577', '4426424', 'vk-bob-5be2c1']);
+    await expect_hidden_from_host(['7340001', '2913577', '4426424', 'vk-bob-5be2c1']);
   });
 });
 
@@ -148,7 +152,7 @@ describe('sealed-bid auction through the enclave', () => {
     const creator = new TestAccount(p, 'auc-creator');
     const bidders = ['auc-b1', 'auc-b2', 'auc-b3'].map((label) => new TestAccount(p, label));
     const { code_id, code_hash } = await store(creator, 'auction');
-    const close_height = chain.height + 6;
+    const close_height = chain.height() + 6;
     const init = await call(creator, { type: 'instantiate', code_id }, code_hash, {
       item: 'painting',
       close_height,
@@ -164,12 +168,12 @@ describe('sealed-bid auction through the enclave', () => {
       expect(JSON.stringify(bid.result)).not.toContain(amounts[i]);
     }
     expect(await query(auction, code_hash, { result: {} })).toHaveProperty('error');
-    expect_hidden_from_host(amounts);
+    await expect_hidden_from_host(amounts);
     // Too early to close.
     expect((await call(creator, { type: 'execute', contract: auction }, code_hash, { close: {} })).code).toBe(
       ResultCode.CONTRACT_ERROR,
     );
-    while (chain.height < close_height) await commit_block(enclave, chain, []);
+    while (chain.height() < close_height) await commit_block(enclave, chain, []);
     const closed = await call(creator, { type: 'execute', contract: auction }, code_hash, { close: {} });
     expect(closed.result).toMatchObject({
       data: { winner: bidders[1]!.address, price: '86613', bid_count: 3 },

@@ -7,10 +7,11 @@
 import { appendFileSync, cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Enclave, PublicKeys } from '../../enclave/api.js';
+import type { BlockOutput, Enclave, PublicKeys } from '../../enclave/api.js';
 import { find_code_root, MEASURED_DIRS, MEASURED_FILES } from '../../enclave/measurement.js';
 import { EnclaveErrorCode, unwrap } from '../../enclave/result.js';
 import type { EnclaveOptions } from '../../enclave/tasks.js';
+import type { LocalChain } from '../../node/store/local_chain.js';
 import { from_base64, from_hex, to_base64, to_hex, utf8 } from '../../protocol/bytes.js';
 import { ResultCode } from '../../protocol/codes.js';
 import { SCHEMES } from '../../protocol/envelope.js';
@@ -19,7 +20,6 @@ import type { CryptoProvider, ProviderName } from '../../protocol/provider.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import { open_result } from '../../protocol/result.js';
 import { open_seed_share } from '../../protocol/seed_share.js';
-import type { MemoryChain } from '../../sim/memory_chain.js';
 import {
   CHAIN_ID,
   commit_block,
@@ -60,7 +60,7 @@ async function join_node(
   p: CryptoProvider,
   member: Enclave,
   joiner: Enclave,
-  chain: MemoryChain,
+  chain: LocalChain,
   keys: PublicKeys,
   label: string,
 ) {
@@ -117,10 +117,10 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
     });
 
     it('runs the counter and echo lifecycle with both schemes, and queries', async () => {
-      const chain = new_chain(p, measurement);
+      const chain = await new_chain(p, measurement);
       const alice = new TestAccount(p, `alice-${name}`);
-      const counter = chain.codes.get(2)!;
-      const echo = chain.codes.get(1)!;
+      const counter = await chain.code(2);
+      const echo = await chain.code(1);
       for (const scheme of SCHEMES) {
         const init = encrypt(p, keys, counter.code_hash, { count: 41 }, { scheme });
         const inst = alice.tx({
@@ -144,7 +144,7 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
         });
         const q = encrypt(p, keys, counter.code_hash, { get_count: {} }, { scheme });
         const answer = unwrap(
-          await enclave.query(chain.query_input(r0.contract!, scheme, q.payload, T0_MS)!),
+          await enclave.query((await chain.query_input(r0.contract!, scheme, q.payload, T0_MS))!),
         );
         expect(answer.code).toBe(ResultCode.OK);
         expect(open_result(p, scheme, q.tx_key, from_base64(answer.output))).toEqual({
@@ -177,7 +177,7 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
     });
 
     it('registers a second node, which then computes byte-identical block results', async () => {
-      const chain = new_chain(p, measurement);
+      const chain = await new_chain(p, measurement);
       const {
         reg,
         quote,
@@ -203,7 +203,7 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
 
       // Same block, same state, two enclaves on two nodes: identical bytes.
       const bob = new TestAccount(p, `bob-${name}`);
-      const counter = chain.codes.get(2)!;
+      const counter = await chain.code(2);
       const txs = [
         bob.tx({
           type: 'instantiate',
@@ -214,11 +214,11 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
         }),
         bob.tx({ type: 'store_code', code: to_base64(utf8(STORE_CONTRACT)) }),
       ];
-      const input = chain.block_input(txs, T0_MS + 5000);
+      const input = await chain.block_input(txs, T0_MS + 5000);
       const a = unwrap(await enclave.execute_block(input));
       const b = unwrap(await enclave_b.execute_block(input));
       expect(JSON.stringify(b)).toBe(JSON.stringify(a));
-      chain.apply(input, a);
+      await chain.apply(input, a);
       const addr = a.results[0]!.contract!;
       const more = [0, 1, 2].map(() =>
         bob.tx({
@@ -228,7 +228,7 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
           payload: encrypt(p, keys, counter.code_hash, { increment: {} }, { scheme: 'siv' }).payload,
         }),
       );
-      const input2 = chain.block_input(more, T0_MS + 6000);
+      const input2 = await chain.block_input(more, T0_MS + 6000);
       const a2 = unwrap(await enclave.execute_block(input2));
       const b2 = unwrap(await enclave_b.execute_block(input2));
       expect(JSON.stringify(b2)).toBe(JSON.stringify(a2));
@@ -253,9 +253,9 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
     });
 
     it('gives code 3 with no output for every tampered envelope, and keeps serving', async () => {
-      const chain = new_chain(p, measurement);
+      const chain = await new_chain(p, measurement);
       const carol = new TestAccount(p, `carol-${name}`);
-      const echo = chain.codes.get(1)!;
+      const echo = await chain.code(1);
       const inst = carol.tx({
         type: 'instantiate',
         code_id: 1,
@@ -304,7 +304,7 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
         });
         for (const envelope of bad.slice(0, 40)) {
           const answer = unwrap(
-            await enclave.query(chain.query_input(addr, scheme, to_base64(envelope), T0_MS)!),
+            await enclave.query((await chain.query_input(addr, scheme, to_base64(envelope), T0_MS))!),
           );
           expect(answer).toEqual({ code: ResultCode.CANNOT_DECRYPT, output: '', gas_used: 0 });
         }
@@ -315,9 +315,9 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
     });
 
     it('refuses bad signatures, wrong sequences, wrong chain ids and malformed transactions', async () => {
-      const chain = new_chain(p, measurement);
+      const chain = await new_chain(p, measurement);
       const dave = new TestAccount(p, `dave-${name}`);
-      const echo = chain.codes.get(1)!;
+      const echo = await chain.code(1);
       const good = dave.tx({
         type: 'instantiate',
         code_id: 1,
@@ -361,7 +361,7 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
     });
 
     it('ends an endless loop with code 2 at the same gas in two enclaves, changing nothing', async () => {
-      const chain = new_chain(p, measurement);
+      const chain = await new_chain(p, measurement);
       const erin = new TestAccount(p, `erin-${name}`);
       const stored = (
         await commit_block(enclave, chain, [
@@ -381,7 +381,7 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
           }),
         ])
       ).output.results[0]!.contract!;
-      const state_before = JSON.stringify([...chain.state.get(addr)!]);
+      const state_before = JSON.stringify(await chain.contract_state(addr));
       const loop = erin.tx(
         {
           type: 'execute',
@@ -396,7 +396,7 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
       try {
         // A second validator on another node joins (its own platform secret, same seed).
         await join_node(p, enclave, other, chain, keys, `loop-${name}`);
-        const input = chain.block_input([loop], T0_MS + 1000);
+        const input = await chain.block_input([loop], T0_MS + 1000);
         const a = unwrap(await enclave.execute_block(input));
         expect(a.results[0]).toMatchObject({ code: ResultCode.OUT_OF_GAS, gas_used: 300_000, output: '' });
         expect(a.state_writes).toEqual({});
@@ -404,8 +404,8 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
         expect(JSON.stringify(unwrap(await other.execute_block(input)))).toBe(JSON.stringify(a));
         // A second run in the same enclave too (fresh module instance, nothing carried over).
         expect(JSON.stringify(unwrap(await enclave.execute_block(input)))).toBe(JSON.stringify(a));
-        chain.apply(input, a);
-        expect(JSON.stringify([...chain.state.get(addr)!])).toBe(state_before);
+        await chain.apply(input, a);
+        expect(JSON.stringify(await chain.contract_state(addr))).toBe(state_before);
       } finally {
         await other.close();
         other_home.remove();
@@ -413,7 +413,7 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
     });
 
     it('never returns a canary plaintext to the host: results, state writes, errors, logs', async () => {
-      const chain = new_chain(p, measurement);
+      const chain = await new_chain(p, measurement);
       const frank = new TestAccount(p, `frank-${name}`);
       const logs: string[] = [];
       const stdout_write = process.stdout.write.bind(process.stdout);
@@ -446,7 +446,7 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
           ],
         ];
         for (const block of blocks) answers.push((await commit_block(enclave, chain, block)).output);
-        const addr = chain.contracts.keys().next().value!;
+        const addr = (answers[0] as BlockOutput).results[0]!.contract!;
         const more = [
           frank.tx({
             type: 'execute',
@@ -477,12 +477,12 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
         answers.push(
           unwrap(
             await enclave.query(
-              chain.query_input(addr, 'gcm', encrypt(p, keys, h, { q: CANARY }).payload, T0_MS)!,
+              (await chain.query_input(addr, 'gcm', encrypt(p, keys, h, { q: CANARY }).payload, T0_MS))!,
             ),
           ),
         );
         // A host fault's error must not quote plaintext either.
-        const corrupt = chain.query_input(addr, 'gcm', encrypt(p, keys, h, {}).payload, T0_MS)!;
+        const corrupt = (await chain.query_input(addr, 'gcm', encrypt(p, keys, h, {}).payload, T0_MS))!;
         const entry = corrupt.state[0]!;
         const value = from_base64(entry[1]);
         value[value.length - 1]! ^= 1;
@@ -491,11 +491,13 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
         expect(faulted.ok).toBe(false);
         if (!faulted.ok) expect(faulted.error.code).toBe(EnclaveErrorCode.STATE_CORRUPT);
         answers.push(faulted);
+        answers.push(await chain.contract_state(addr));
       } finally {
         process.stdout.write = stdout_write;
         process.stderr.write = stderr_write;
       }
-      const seen = JSON.stringify(answers) + JSON.stringify([...chain.state]) + logs.join('');
+      // The answers end with the contract's whole state, as the host keeps it.
+      const seen = JSON.stringify(answers) + logs.join('');
       for (const form of leak_forms(CANARY)) expect(seen).not.toContain(form);
       // …while the rightful client does get it back.
       expect(seen.length).toBeGreaterThan(1000);
@@ -506,22 +508,25 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
         null,
         42,
         { chain_id: CHAIN_ID },
-        { ...new_chain(p, measurement).block_input([], T0_MS), txs: [1] },
+        { ...(await (await new_chain(p, measurement)).block_input([], T0_MS)), txs: [1] },
       ]) {
         const answer = await enclave.execute_block(bad as never);
         expect(answer.ok).toBe(false);
         if (!answer.ok) expect(answer.error.code).toBe(EnclaveErrorCode.BAD_INPUT);
       }
-      const too_many = new_chain(p, measurement).block_input(new Array(10_001).fill('{}'), T0_MS);
+      const too_many = {
+        ...(await (await new_chain(p, measurement)).block_input([], T0_MS)),
+        txs: new Array(10_001).fill('{}'),
+      };
       const limited = await enclave.execute_block(too_many);
       expect(limited.ok === false && limited.error.code).toBe(EnclaveErrorCode.LIMIT);
       expect(unwrap(await enclave.public_keys())).toEqual(keys);
     });
 
     it('detects sealed state the host altered or moved between contracts', async () => {
-      const chain = new_chain(p, measurement);
+      const chain = await new_chain(p, measurement);
       const gail = new TestAccount(p, `gail-${name}`);
-      const counter = chain.codes.get(2)!;
+      const counter = await chain.code(2);
       const make = (count: number) =>
         gail.tx({
           type: 'instantiate',
@@ -543,10 +548,10 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
         });
       // Contract a's entry under b's address: same plaintext key, so the same slot would be read.
       const inc = increment();
-      const moved = chain.block_input([inc], T0_MS);
-      const a_entry = [...chain.state.get(a)!][0]!;
+      const moved = await chain.block_input([inc], T0_MS);
+      const a_entry = (await chain.contract_state(a))[0]!;
       moved.state[b] = moved.state[b]!.map(([k]) => [k, a_entry[1]]);
-      const flipped = chain.block_input([inc], T0_MS);
+      const flipped = await chain.block_input([inc], T0_MS);
       const value = from_base64(flipped.state[b]![0]![1]);
       value[0]! ^= 0x80;
       flipped.state[b]![0]![1] = to_base64(value);
@@ -596,7 +601,7 @@ export function enclave_compliance_suite(name: string, provider: ProviderName, m
     it('shares the seed only with a valid registration, encrypted to its key', async () => {
       const reg = unwrap(await enclave_b.attestation_report());
       const quote = test_attestation(p).quote(reg.report, T0_MS);
-      const chain = new_chain(p, measurement);
+      const chain = await new_chain(p, measurement);
       const verdicts = await Promise.all([
         enclave.check_registration({
           pk_reg: reg.pk_reg,

@@ -33,8 +33,8 @@ describe('enclave: duplicate keys in a transaction', () => {
   });
 
   it('refuses each with code 7 under its raw hash, and then runs the honest text', async () => {
-    const chain = new_chain(p, measurement);
-    const echo = chain.codes.get(1)!;
+    const chain = await new_chain(p, measurement);
+    const echo = await chain.code(1);
     const account = new TestAccount(p, 'enclave-dup');
     const honest = account.tx({
       type: 'instantiate',

@@ -10,11 +10,11 @@ import type { Enclave, PublicKeys } from '../../enclave/api.js';
 import { AttestationService } from '../../enclave/attestation.js';
 import { unwrap } from '../../enclave/result.js';
 import { reference_codes } from '../../node/reference_contracts.js';
+import { LocalChain } from '../../node/store/local_chain.js';
 import { from_hex, to_base64, to_hex, utf8 } from '../../protocol/bytes.js';
 import { encrypt_message, type Scheme } from '../../protocol/envelope.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 import { account_address, sign_tx, type TxBody, type TxMsg } from '../../protocol/tx.js';
-import { MemoryChain } from '../../sim/memory_chain.js';
 
 export const CHAIN_ID = 'cloister-test-1';
 export const T0_MS = 1_790_000_000_000;
@@ -93,9 +93,13 @@ export function test_attestation(p: CryptoProvider): AttestationService {
   return new AttestationService(p, test_bytes(p, 'attestation-root'));
 }
 
-/** A fresh in-memory chain with the reference contracts at genesis. */
-export function new_chain(p: CryptoProvider, measurement: string, extra_roots: string[] = []): MemoryChain {
-  return new MemoryChain(p, {
+/** A fresh chain (a ChainStore in memory, no consensus) with the reference contracts at genesis. */
+export function new_chain(
+  p: CryptoProvider,
+  measurement: string,
+  extra_roots: string[] = [],
+): Promise<LocalChain> {
+  return LocalChain.open(p, {
     chain_id: CHAIN_ID,
     attestation: { roots: [test_attestation(p).root_pubkey, ...extra_roots], measurements: [measurement] },
     codes: reference_codes(),
@@ -105,12 +109,12 @@ export function new_chain(p: CryptoProvider, measurement: string, extra_roots: s
 /** Executes txs as one block on `enclave` and applies the output to `chain`. */
 export async function commit_block(
   enclave: Enclave,
-  chain: MemoryChain,
+  chain: LocalChain,
   txs: string[],
-  time_ms = T0_MS + chain.height * 1000,
+  time_ms = T0_MS + chain.height() * 1000,
 ) {
-  const input = chain.block_input(txs, time_ms);
+  const input = await chain.block_input(txs, time_ms);
   const output = unwrap(await enclave.execute_block(input));
-  chain.apply(input, output);
+  await chain.apply(input, output);
   return { input, output };
 }

@@ -86,15 +86,15 @@ function commit_for(header: BlockHeader, signers: number): Commit {
   };
 }
 
-function input_for(
+async function input_for(
   header: ReturnType<typeof make_block>,
   txs: string[],
   parent: BlockHeader | null,
   last_commit: Commit | null,
   light_state: string,
-): BlockInput {
-  const chain = new_chain(p, measurement);
-  const base = chain.block_input(txs, header.time_ms);
+): Promise<BlockInput> {
+  const chain = await new_chain(p, measurement);
+  const base = await chain.block_input(txs, header.time_ms);
   const light: LightInput = { header, parent, last_commit, validators, sealed_light: light_state };
   return { ...base, height: header.height, random_seed: header.prev_block_hash, light };
 }
@@ -110,11 +110,11 @@ async function refused(input: BlockInput, why: RegExp) {
 
 describe('the enclave light client', () => {
   it('refuses to execute without its checks once bound to a chain, even after reloading the seed', async () => {
-    const chain = new_chain(p, measurement);
-    await refused(chain.block_input([], T0_MS), /light client/);
+    const chain = await new_chain(p, measurement);
+    await refused(await chain.block_input([], T0_MS), /light client/);
     const again = new InProcessEnclave({ provider: 'native', platform_secret_file: home.secret });
     unwrap(await again.load_seed((enclave as unknown as { sealed_seed: string }).sealed_seed));
-    const answer = await again.execute_block(chain.block_input([], T0_MS));
+    const answer = await again.execute_block(await chain.block_input([], T0_MS));
     expect(answer.ok === false && answer.error.message).toMatch(/light client/);
     await again.close();
   });
@@ -126,21 +126,21 @@ describe('the enclave light client', () => {
     // Not the rightful proposer of height 1 (another validator's key signs).
     const impostor = keys.find((_, i) => validators[i]!.pubkey !== b1.proposer)!;
     await refused(
-      input_for(make_block(1, null, null, tx1, impostor), tx1, null, null, sealed_light),
+      await input_for(make_block(1, null, null, tx1, impostor), tx1, null, null, sealed_light),
       /exec signature|proposer/,
     );
     // Signed, but the host swapped the transactions.
-    await refused(input_for(b1, [], null, null, sealed_light), /txs do not match/);
-    const r1 = unwrap(await enclave.execute_block(input_for(b1, tx1, null, null, sealed_light)));
+    await refused(await input_for(b1, [], null, null, sealed_light), /txs do not match/);
+    const r1 = unwrap(await enclave.execute_block(await input_for(b1, tx1, null, null, sealed_light)));
     expect(r1.results[0]!.code).toBe(0);
     const h1: BlockHeader = { ...b1, result_hash: r1.result_hash };
 
     // Height 2 needs height 1's commit: 2 of 4 is not more than 2/3; 3 of 4 is.
     const weak = commit_for(h1, 2);
-    await refused(input_for(make_block(2, h1, weak, []), [], h1, weak, r1.sealed_light!), /2\/3/);
+    await refused(await input_for(make_block(2, h1, weak, []), [], h1, weak, r1.sealed_light!), /2\/3/);
     const c1 = commit_for(h1, 3);
     const b2 = make_block(2, h1, c1, []);
-    const r2 = unwrap(await enclave.execute_block(input_for(b2, [], h1, c1, r1.sealed_light!)));
+    const r2 = unwrap(await enclave.execute_block(await input_for(b2, [], h1, c1, r1.sealed_light!)));
     const h2: BlockHeader = { ...b2, result_hash: r2.result_hash };
 
     // A fork of the host's making: another block 1 (signed by the proposer's key, say leaked) with
@@ -148,20 +148,21 @@ describe('the enclave light client', () => {
     const fork1: BlockHeader = { ...make_block(1, null, null, []), result_hash: r1.result_hash };
     const forged: Commit = { ...commit_for(fork1, 3), signatures: commit_for(h1, 3).signatures };
     await refused(
-      input_for(make_block(2, fork1, forged, []), [], fork1, forged, r1.sealed_light!),
+      await input_for(make_block(2, fork1, forged, []), [], fork1, forged, r1.sealed_light!),
       /signature/,
     );
 
     // Height 3 on height 2, then a rolled-back light state (the one before height 2) is refused.
     const c2 = commit_for(h2, 4);
     const b3 = make_block(3, h2, c2, []);
-    const r3 = unwrap(await enclave.execute_block(input_for(b3, [], h2, c2, r2.sealed_light!)));
+    const r3 = unwrap(await enclave.execute_block(await input_for(b3, [], h2, c2, r2.sealed_light!)));
     const h3: BlockHeader = { ...b3, result_hash: r3.result_hash };
     const c3 = commit_for(h3, 3);
-    await refused(input_for(make_block(4, h3, c3, []), [], h3, c3, r1.sealed_light!), /older|extend/);
+    await refused(await input_for(make_block(4, h3, c3, []), [], h3, c3, r1.sealed_light!), /older|extend/);
     // The current state goes on.
     expect(
-      (await enclave.execute_block(input_for(make_block(4, h3, c3, []), [], h3, c3, r3.sealed_light!))).ok,
+      (await enclave.execute_block(await input_for(make_block(4, h3, c3, []), [], h3, c3, r3.sealed_light!)))
+        .ok,
     ).toBe(true);
   });
 });

@@ -27,7 +27,7 @@ async function spinning_pool(label: string, opts: { workers: number; call_timeou
   const enclave = new PoolEnclave({ provider: 'native', platform_secret_file: home.secret, ...opts });
   const measurement = unwrap(await enclave.measurement());
   const keys = unwrap(await enclave.create_seed()).keys;
-  const chain = new_chain(p, measurement);
+  const chain = await new_chain(p, measurement);
   const user = new TestAccount(p, label);
   const stored = (
     await commit_block(enclave, chain, [user.tx({ type: 'store_code', code: to_base64(utf8(SPIN)) })])
@@ -59,20 +59,20 @@ describe('PoolEnclave under faults', () => {
       workers: 2,
     });
     try {
-      const running = enclave.execute_block(chain.block_input([spin_tx()], T0_MS));
+      const running = enclave.execute_block(await chain.block_input([spin_tx()], T0_MS));
       expect(enclave.queue_size).toBe(0); // handed to a worker, not queued
       await enclave.kill_workers();
       const answer = await running;
       expect(answer.ok === false && answer.error.code).toBe(EnclaveErrorCode.WORKER_DIED);
       // The pool recovers: new workers serve the next calls, with the same keys.
       expect(unwrap(await enclave.public_keys())).toEqual(keys);
-      const echo = chain.codes.get(1)!;
+      const echo = await chain.code(1);
       const payload = encrypt(p, keys, echo.code_hash, {}).payload;
       const inst = user.tx(
         { type: 'instantiate', code_id: 1, label: 'e', scheme: 'gcm', payload },
         { sequence: 2 },
       );
-      const after = unwrap(await enclave.execute_block(chain.block_input([inst], T0_MS)));
+      const after = unwrap(await enclave.execute_block(await chain.block_input([inst], T0_MS)));
       expect(after.results[0]!.code).toBe(ResultCode.OK);
     } finally {
       await close();
@@ -85,7 +85,7 @@ describe('PoolEnclave under faults', () => {
       call_timeout_ms: 3000,
     });
     try {
-      const answer = await enclave.execute_block(chain.block_input([spin_tx()], T0_MS));
+      const answer = await enclave.execute_block(await chain.block_input([spin_tx()], T0_MS));
       expect(answer.ok === false && answer.error.code).toBe(EnclaveErrorCode.TIMEOUT);
       expect(unwrap(await enclave.public_keys())).toEqual(keys);
     } finally {

@@ -245,8 +245,8 @@ describe('a wrong-results enclave (node/node.ts altered)', () => {
   });
 
   it('answers queries as the honest enclave does, through the RPC', async () => {
-    const chain = new_chain(p, measurement);
-    const counter = chain.codes.get(2)!;
+    const chain = await new_chain(p, measurement);
+    const counter = await chain.code(2);
     const init = encrypt(p, keys, counter.code_hash, { count: 5 });
     const alice = new TestAccount(p, 'alice-wrong-results');
     const inst = alice.tx({
@@ -277,11 +277,11 @@ describe('a wrong-results enclave (node/node.ts altered)', () => {
   });
 
   it('alters the result hash of a block, and nothing else', async () => {
-    const chain = new_chain(p, measurement);
-    const echo = chain.codes.get(1)!;
+    const chain = await new_chain(p, measurement);
+    const echo = await chain.code(1);
     const alice = new TestAccount(p, 'alice-wrong-block');
     const init = encrypt(p, keys, echo.code_hash, {});
-    const input = chain.block_input(
+    const input = await chain.block_input(
       [alice.tx({ type: 'instantiate', code_id: 1, label: 'e', scheme: 'gcm', payload: init.payload })],
       T0_MS,
     );

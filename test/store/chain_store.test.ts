@@ -1,7 +1,8 @@
 /**
- * ChainStore over LevelDB, fed by a real (in-process) enclave: everything committed reads back,
- * survives close and reopen, matches what MemoryChain prepares for the same history, a refused
- * commit writes nothing, and damaged data fails loudly with a typed error.
+ * ChainStore fed by a real (in-process) enclave, on each of its backends: LevelDB in a folder and
+ * the simulator's disk in memory (one code path, so the same behaviour). Everything committed
+ * reads back, survives close and reopen, matches what a reference model prepares for the same
+ * history, a refused commit writes nothing, and damaged data fails loudly with a typed error.
  */
 
 import { cpSync } from 'node:fs';
@@ -21,7 +22,7 @@ import {
   vote_sign_bytes,
 } from '../../node/consensus/types.js';
 import { reference_codes } from '../../node/reference_contracts.js';
-import { ChainStore, encode_value } from '../../node/store/chain_store.js';
+import { ChainStore, type ChainStoreOptions, encode_value } from '../../node/store/chain_store.js';
 import {
   CommitRejectedError,
   StoreClosedError,
@@ -30,20 +31,22 @@ import {
   StoreOpenError,
 } from '../../node/store/errors.js';
 import { KEYS } from '../../node/store/keys.js';
+import type { Kv } from '../../node/store/kv.js';
+import { MemoryDisk } from '../../node/store/memory_disk.js';
 import { to_base64, to_hex, utf8 } from '../../protocol/bytes.js';
 import { ResultCode } from '../../protocol/codes.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 import { get_provider } from '../../protocol/providers/index.js';
-import type { MemoryChain } from '../../sim/memory_chain.js';
 import {
   CHAIN_ID,
   encrypt,
-  new_chain,
   T0_MS,
   TestAccount,
   temp_home,
+  test_attestation,
   test_bytes,
 } from '../enclave/fixtures.js';
+import { ReferenceChain } from './reference_chain.js';
 
 const p: CryptoProvider = get_provider('native');
 
@@ -61,7 +64,7 @@ export function execute(ctx, msg) {
 export function query(ctx, msg) { return { value: ctx.storage.get(msg.get) }; }
 `;
 
-/** MemoryChain keeps state in insertion order, the store in key order; the enclave reads a set. */
+/** The model keeps state in insertion order, the store in key order; the enclave reads a set. */
 function sorted_state<T extends { state: unknown }>(value: T): T {
   const copy = structuredClone(value) as T & { state: unknown };
   const sort = (entries: [string, string][]) =>
@@ -86,7 +89,7 @@ interface Prepared {
   block_hash: string;
 }
 
-/** Drives one store and one MemoryChain through the same blocks of a real enclave. */
+/** Drives one store and one reference model through the same blocks of a real enclave. */
 class Harness {
   readonly validator_sk = test_bytes(p, 'validator/0');
   readonly validator = to_hex(p.ed25519_public(this.validator_sk));
@@ -94,21 +97,24 @@ class Harness {
 
   constructor(
     public store: ChainStore,
-    readonly chain: MemoryChain,
+    readonly chain: ReferenceChain,
     readonly enclave: Enclave,
   ) {}
 
-  /** Block input from the store, checked equal (JSON) to MemoryChain's; executed; block built. */
+  /** Block input from the store, checked equal (JSON) to the model's; executed; block built. */
   async prepare(txs: string[]): Promise<Prepared> {
     const height = this.store.height() + 1;
     const time_ms = T0_MS + height * 1000;
+    const random_seed = this.store.last_block()?.block_hash ?? GENESIS_PARENT_HASH;
     const input = await this.store.block_input(
       txs,
-      { chain_id: CHAIN_ID, height, time_ms, random_seed: this.chain.last_result_hash },
+      { chain_id: CHAIN_ID, height, time_ms, random_seed },
       this.chain.attestation,
     );
     for (const entries of Object.values(input.state)) expect(is_sorted(entries)).toBe(true);
-    expect(JSON.stringify(input)).toBe(JSON.stringify(sorted_state(this.chain.block_input(txs, time_ms))));
+    expect(JSON.stringify(input)).toBe(
+      JSON.stringify(sorted_state(this.chain.block_input(txs, time_ms, random_seed))),
+    );
     const output = unwrap(await this.enclave.execute_block(input));
     const last = this.store.last_block();
     const header = {
@@ -148,7 +154,7 @@ class Harness {
     return prepared;
   }
 
-  /** Everything the store serves equals what MemoryChain holds (and the committed blocks). */
+  /** Everything the store serves equals what the model holds (and the committed blocks). */
   async expect_matches_chain(): Promise<void> {
     const { store, chain } = this;
     expect(store.height()).toBe(chain.height);
@@ -192,22 +198,66 @@ class Harness {
   }
 }
 
-/** A raw LevelDB handle on a closed store's folder, for tampering. */
-async function raw_db(dir: string): Promise<Level<string, string>> {
-  const db = new Level<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
-  await db.open();
-  return db;
+/** Where one store lives: a LevelDB folder, or a simulated disk. */
+interface Place {
+  /** The store here, opened as a node opens it. */
+  open(opts?: ChainStoreOptions): Promise<ChainStore>;
+  /** A copy of what is here now (the store closed, for a folder). */
+  copy(): Place;
+  /** A raw key-value handle here, open, for tampering: close it before opening the store. */
+  raw(): Promise<Kv>;
 }
 
-describe('ChainStore', () => {
+/** A backend of the store: where a new one goes. */
+interface Backend {
+  name: string;
+  /** An empty place; `root` is a temporary folder for this backend's suite. */
+  fresh(root: string, name: string): Place;
+}
+
+let copies = 0;
+
+function level_place(dir: string): Place {
+  return {
+    open: (opts) => ChainStore.open(dir, opts),
+    copy: () => {
+      const to = `${dir}-copy-${copies++}`;
+      cpSync(dir, to, { recursive: true });
+      return level_place(to);
+    },
+    raw: async () => {
+      const db = new Level<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+      await db.open();
+      return db;
+    },
+  };
+}
+
+function memory_place(disk: MemoryDisk): Place {
+  return {
+    open: (opts) => ChainStore.open_kv(disk.open(), opts),
+    copy: () => memory_place(disk.clone()),
+    raw: async () => {
+      const kv = disk.open();
+      await kv.open();
+      return kv;
+    },
+  };
+}
+
+const BACKENDS: Backend[] = [
+  { name: 'LevelDB', fresh: (root, name) => level_place(join(root, name)) },
+  { name: 'MemoryDisk', fresh: () => memory_place(new MemoryDisk()) },
+];
+
+describe.each(BACKENDS)('ChainStore on $name', (backend) => {
   const home = temp_home('cloister-store-');
   let enclave: Enclave;
   let keys: PublicKeys;
   let measurement: string;
   let h: Harness;
-  /** The history's folder, closed after the first tests; later tests work on copies. */
-  const history_dir = join(home.dir, 'history');
-  let copies = 0;
+  /** Where the history is, closed after the first tests; later tests work on copies. */
+  const history = backend.fresh(home.dir, 'history');
   const alice = new TestAccount(p, 'store-alice');
   const bob = new TestAccount(p, 'store-bob');
   const carol = new TestAccount(p, 'store-carol');
@@ -216,20 +266,18 @@ describe('ChainStore', () => {
   let state_address = '';
   let replayed = '';
 
-  /** A copy of the closed history folder. */
-  function copy_history(): string {
-    const dir = join(home.dir, `copy-${copies++}`);
-    cpSync(history_dir, dir, { recursive: true });
-    return dir;
-  }
-
   beforeAll(async () => {
     enclave = new InProcessEnclave({ provider: 'native', platform_secret_file: home.secret });
     measurement = unwrap(await enclave.measurement());
     keys = unwrap(await enclave.create_seed()).keys;
-    const store = await ChainStore.open(history_dir, { chain_id: CHAIN_ID });
+    const store = await history.open({ chain_id: CHAIN_ID });
     await store.init_genesis(reference_codes());
-    h = new Harness(store, new_chain(p, measurement), enclave);
+    const model = new ReferenceChain(p, {
+      chain_id: CHAIN_ID,
+      attestation: { roots: [test_attestation(p).root_pubkey], measurements: [measurement] },
+      codes: reference_codes(),
+    });
+    h = new Harness(store, model, enclave);
   });
 
   afterAll(async () => {
@@ -285,10 +333,11 @@ describe('ChainStore', () => {
     await expect(store.init_genesis([{ name: 'echo', code: utf8('other') }])).rejects.toThrow(
       StoreMismatchError,
     );
-    await expect(ChainStore.open(history_dir, { chain_id: CHAIN_ID })).rejects.toThrow(StoreOpenError);
+    // A second opener is refused while the store is open (LevelDB's lock; the disk's one handle).
+    await expect(history.open({ chain_id: CHAIN_ID })).rejects.toThrow(StoreOpenError);
   });
 
-  it('commits enclave blocks and serves what MemoryChain holds', async () => {
+  it('commits enclave blocks and serves what the reference model holds', async () => {
     const counter_hash = h.chain.codes.get(2)!.code_hash;
     const echo_hash = h.chain.codes.get(1)!.code_hash;
     const b1 = await h.block([
@@ -427,7 +476,7 @@ describe('ChainStore', () => {
   it('keeps everything across close and reopen, and goes on committing', async () => {
     await h.store.close();
     await expect(h.store.get_tx('ab'.repeat(32))).rejects.toThrow(StoreClosedError);
-    h.store = await ChainStore.open(history_dir, { chain_id: CHAIN_ID });
+    h.store = await history.open({ chain_id: CHAIN_ID });
     await h.store.init_genesis(reference_codes());
     await h.expect_matches_chain();
     expect(await h.store.get_sealed('seed')).toBe('c2VhbGVk');
@@ -442,19 +491,16 @@ describe('ChainStore', () => {
     ]);
     await h.expect_matches_chain();
     await h.store.close();
-    await expect(ChainStore.open(history_dir, { chain_id: 'another-chain' })).rejects.toThrow(
-      StoreMismatchError,
-    );
+    await expect(history.open({ chain_id: 'another-chain' })).rejects.toThrow(StoreMismatchError);
     // Opening without a chain id takes the stored one.
-    h.store = await ChainStore.open(history_dir);
+    h.store = await history.open();
     expect(h.store.chain_id()).toBe(CHAIN_ID);
     expect(h.store.height()).toBe(6);
     await h.store.close();
   });
 
   it('writes nothing when a commit is refused', async () => {
-    const dir = copy_history();
-    h.store = await ChainStore.open(dir, { chain_id: CHAIN_ID });
+    h.store = await history.copy().open({ chain_id: CHAIN_ID });
     const before = await h.store.verify_all();
     const good = await h.prepare([
       alice.tx({
@@ -504,27 +550,30 @@ describe('ChainStore', () => {
   });
 
   describe('corruption', () => {
-    async function tamper(fn: (db: Level<string, string>) => Promise<void>): Promise<string> {
-      const dir = copy_history();
-      const db = await raw_db(dir);
+    /** A copy of the closed history, changed by `fn` on a raw handle. */
+    async function tamper(fn: (db: Kv) => Promise<void>): Promise<Place> {
+      const place = history.copy();
+      const db = await place.raw();
       await fn(db);
       await db.close();
-      return dir;
+      return place;
     }
+
+    const del = (db: Kv, key: string) => db.batch([{ type: 'del', key }]);
 
     it('refuses to open when the height is damaged or rolled back', async () => {
       const flipped = await tamper(async (db) => {
         const raw = (await db.get(KEYS.height))!;
         await db.put(KEYS.height, raw.replace(/6$/, '7'));
       });
-      await expect(ChainStore.open(flipped)).rejects.toThrow(StoreCorruptError);
+      await expect(flipped.open()).rejects.toThrow(StoreCorruptError);
       const rolled_back = await tamper((db) => db.put(KEYS.height, encode_value(KEYS.height, 5)));
-      await expect(ChainStore.open(rolled_back)).rejects.toThrow(/above the committed height/);
+      await expect(rolled_back.open()).rejects.toThrow(/above the committed height/);
     });
 
     it('refuses to open when the last block is missing or altered', async () => {
-      const missing = await tamper((db) => db.del('block/0000000000000006'));
-      await expect(ChainStore.open(missing)).rejects.toThrow(StoreCorruptError);
+      const missing = await tamper((db) => del(db, 'block/0000000000000006'));
+      await expect(missing.open()).rejects.toThrow(StoreCorruptError);
       const altered = await tamper(async (db) => {
         const raw = (await db.get('block/0000000000000006'))!;
         const record = JSON.parse(raw.slice(64)) as { block: Block };
@@ -532,15 +581,15 @@ describe('ChainStore', () => {
         // A correct checksum: only the header-hash check can tell.
         await db.put('block/0000000000000006', encode_value('block/0000000000000006', record));
       });
-      await expect(ChainStore.open(altered)).rejects.toThrow(/block_hash is not the hash of the header/);
-      const format = await tamper((db) => db.del(KEYS.format));
-      await expect(ChainStore.open(format)).rejects.toThrow(/no format marker/);
+      await expect(altered.open()).rejects.toThrow(/block_hash is not the hash of the header/);
+      const format = await tamper((db) => del(db, KEYS.format));
+      await expect(format.open()).rejects.toThrow(/no format marker/);
     });
 
     it('fails reads of damaged, reshaped or moved records', async () => {
       const tx_hash = h.committed[0]!.output.results[0]!.hash;
       const other = h.committed[0]!.output.results[1]!.hash;
-      const dir = await tamper(async (db) => {
+      const place = await tamper(async (db) => {
         const raw = (await db.get(`tx/${tx_hash}`))!;
         await db.put(`tx/${tx_hash}`, raw.replace('"gas_used":', '"gas_used":1'));
         await db.put(
@@ -563,7 +612,7 @@ describe('ChainStore', () => {
         // A value moved to another key keeps a valid checksum for its old key only.
         await db.put(entries[0]![0], entries[1]![1]);
       });
-      const store = await ChainStore.open(dir);
+      const store = await place.open();
       await expect(store.get_tx(tx_hash)).rejects.toThrow(/checksum does not match/);
       await expect(store.get_tx(other)).rejects.toThrow(/code is not a result code/);
       await expect(store.contract_state(state_address)).rejects.toThrow(StoreCorruptError);
@@ -587,13 +636,13 @@ describe('ChainStore', () => {
     });
 
     it('fails on a code that does not match its hash', async () => {
-      const dir = await tamper((db) =>
+      const place = await tamper((db) =>
         db.put(
           'code/0000000000000003',
           encode_value('code/0000000000000003', { code_id: 3, code_hash: 'ab'.repeat(32), code: 'AAAA' }),
         ),
       );
-      await expect(ChainStore.open(dir)).rejects.toThrow(/code_hash is not the hash of the code/);
+      await expect(place.open()).rejects.toThrow(/code_hash is not the hash of the code/);
     });
   });
 });

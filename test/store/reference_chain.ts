@@ -1,8 +1,9 @@
 /**
- * A host's view of chain state, in memory: what a validator host keeps (public data and sealed
- * bytes only), how it prepares a block for its enclave and applies what comes back. Used by tests,
- * the demo and simulations; the LevelDB-backed host stores the same things.
- * @module
+ * A reference model of the host's chain state for the store tests: plain maps in memory, updated
+ * from each block's enclave output by the rules of protocol.md, with none of the store's keys,
+ * checksums or batches. ChainStore must prepare the same enclave inputs from the same history
+ * (state aside, which the model keeps in insertion order and the store in key order), so a bug in
+ * the store's planning shows as a difference from this independent, deliberately naive model.
  */
 
 import type {
@@ -12,39 +13,30 @@ import type {
   ContractInfo,
   QueryInput,
   StateEntry,
-  TxResult,
-} from '../enclave/api.js';
-import { from_hex, to_base64, to_hex } from '../protocol/bytes.js';
-import type { Scheme } from '../protocol/envelope.js';
-import type { CryptoProvider } from '../protocol/provider.js';
-import { account_address, MalformedTxError, parse_tx_json } from '../protocol/tx.js';
-
-/** A committed transaction result with its place in the chain. */
-export interface CommittedTx extends TxResult {
-  height: number;
-  index: number;
-}
+} from '../../enclave/api.js';
+import { from_hex, to_base64, to_hex } from '../../protocol/bytes.js';
+import type { Scheme } from '../../protocol/envelope.js';
+import type { CryptoProvider } from '../../protocol/provider.js';
+import { account_address, MalformedTxError, parse_tx_json } from '../../protocol/tx.js';
 
 /** A stored code. */
-export interface StoredCode {
+export interface ReferenceCode {
   code_id: number;
   code_hash: string;
   code_b64: string;
   name?: string;
 }
 
-/** The host-side chain state of one validator. */
-export class MemoryChain {
+/** The host-side chain state of one validator, as plain maps. */
+export class ReferenceChain {
   readonly chain_id: string;
   readonly attestation: AttestationPolicy;
   height = 0;
-  last_result_hash = '0'.repeat(64);
   readonly accounts = new Map<string, number>();
   readonly contracts = new Map<string, ContractInfo>();
-  readonly codes = new Map<number, StoredCode>();
+  readonly codes = new Map<number, ReferenceCode>();
   /** contract address → hidden key (base64) → sealed value (base64). */
   readonly state = new Map<string, Map<string, string>>();
-  readonly txs = new Map<string, CommittedTx>();
   next_code_id = 1;
   readonly #p: CryptoProvider;
 
@@ -66,8 +58,8 @@ export class MemoryChain {
     }
   }
 
-  /** Prepares the enclave input for a block of transactions (exact JSON texts). */
-  block_input(txs: string[], time_ms: number): BlockInput {
+  /** The enclave input for a block of `txs` at the next height. */
+  block_input(txs: string[], time_ms: number, random_seed: string): BlockInput {
     const accounts: Record<string, number> = {};
     const contracts: Record<string, ContractInfo> = {};
     const codes: Record<string, string> = {};
@@ -86,9 +78,11 @@ export class MemoryChain {
       let code_id: number | undefined;
       if (msg.type === 'execute') {
         const info = this.contracts.get(msg.contract);
-        if (info !== undefined && contracts[info.address] === undefined) {
-          contracts[info.address] = info;
-          state[info.address] = [...(this.state.get(info.address) ?? new Map()).entries()];
+        if (info !== undefined) {
+          if (contracts[info.address] === undefined) {
+            contracts[info.address] = info;
+            state[info.address] = [...(this.state.get(info.address) ?? new Map()).entries()];
+          }
           code_id = info.code_id;
         }
       } else if (msg.type === 'instantiate') {
@@ -101,7 +95,7 @@ export class MemoryChain {
       chain_id: this.chain_id,
       height: this.height + 1,
       time_ms,
-      random_seed: this.last_result_hash,
+      random_seed,
       txs,
       accounts,
       contracts,
@@ -112,7 +106,7 @@ export class MemoryChain {
     };
   }
 
-  /** Applies an enclave's output for `input`, committing the block. */
+  /** Applies an enclave's output for `input`. */
   apply(input: BlockInput, output: BlockOutput): void {
     if (input.height !== this.height + 1) throw new Error('blocks must be applied in order');
     for (const [address, seq] of Object.entries(output.accounts)) this.accounts.set(address, seq);
@@ -120,8 +114,7 @@ export class MemoryChain {
     output.results.forEach((result, index) => {
       if (result.code_id !== undefined && result.code_hash !== undefined) {
         const tx = parse_tx_json(input.txs[index]!);
-        if (tx.body.msg.type !== 'store_code')
-          throw new Error('invariant: code_id on a non-store_code result');
+        if (tx.body.msg.type !== 'store_code') throw new Error('code_id on a non-store_code result');
         this.codes.set(result.code_id, {
           code_id: result.code_id,
           code_hash: result.code_hash,
@@ -129,7 +122,6 @@ export class MemoryChain {
         });
         this.next_code_id = Math.max(this.next_code_id, result.code_id + 1);
       }
-      this.txs.set(result.hash, { ...result, height: input.height, index });
     });
     for (const [address, writes] of Object.entries(output.state_writes)) {
       let entries = this.state.get(address);
@@ -143,15 +135,14 @@ export class MemoryChain {
       }
     }
     this.height = input.height;
-    this.last_result_hash = output.result_hash;
   }
 
-  /** Prepares the enclave input for a query. */
+  /** The enclave input for a query at the committed height, or null if there is no contract. */
   query_input(address: string, scheme: Scheme, payload: string, time_ms: number): QueryInput | null {
     const contract = this.contracts.get(address);
     if (contract === undefined) return null;
     const code = this.codes.get(contract.code_id);
-    if (code === undefined) throw new Error(`invariant: contract ${address} has no code`);
+    if (code === undefined) throw new Error(`contract ${address} has no code`);
     return {
       chain_id: this.chain_id,
       height: this.height,
