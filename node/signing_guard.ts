@@ -26,12 +26,16 @@ import { read_genesis } from './genesis.js';
 import { home_paths, read_config, read_secret_file } from './home.js';
 import {
   check_signing_start,
+  file_record_io,
   read_signing_record,
   type SigningRecord,
+  type SigningRecordIo,
   signing_record_path,
   write_signing_record,
 } from './signing_record.js';
 import { ChainStore } from './store/chain_store.js';
+
+export { file_record_io, memory_record_io, type SigningRecordIo } from './signing_record.js';
 
 /** What the guard needs of the chain store (ChainStore has it). */
 export interface GuardStore {
@@ -42,11 +46,25 @@ export interface GuardStore {
 
 /** Options of {@link SigningGuard.open}. */
 export interface SigningGuardOptions {
-  home: string;
+  /**
+   * The validator's home: its record is the file `signing_record.json` there, unless
+   * {@link SigningGuardModules.record_io} keeps it elsewhere; refusals name the reset command for
+   * it. Needed only without a `record_io`.
+   */
+  home?: string;
   chain_id: string;
   validators: readonly Validator[];
   /** This validator's public key (hex). */
   validator: string;
+}
+
+/** Modules of {@link SigningGuard.open}. */
+export interface SigningGuardModules {
+  /**
+   * Where the record is kept: by default the file in `opts.home` ({@link file_record_io}); the
+   * simulator keeps it on its disk ({@link memory_record_io}).
+   */
+  record_io?: SigningRecordIo;
 }
 
 /** What {@link SigningGuard.before_signing} uses of the running node. */
@@ -114,34 +132,51 @@ function pause(ms: number): Promise<void> {
 export class SigningGuard implements SignedStateStore {
   readonly #opts: SigningGuardOptions;
   readonly #store: GuardStore;
-  readonly #path: string;
+  readonly #io: SigningRecordIo;
   #record: SigningRecord;
   /** Writes one at a time, in call order. */
   #writing: Promise<void> = Promise.resolve();
 
-  private constructor(opts: SigningGuardOptions, store: GuardStore, record: SigningRecord) {
+  private constructor(
+    opts: SigningGuardOptions,
+    store: GuardStore,
+    io: SigningRecordIo,
+    record: SigningRecord,
+  ) {
     this.#opts = opts;
     this.#store = store;
-    this.#path = signing_record_path(opts.home);
+    this.#io = io;
     this.#record = record;
   }
 
   /**
    * Reads the record and checks it against the store (signing_record.ts `check_signing_start`):
    * throws SigningStartRefusedError where signing could repeat a lost signature. A brand-new home
-   * gets its (empty) record file here.
+   * gets its (empty) record here. The record is the file in `opts.home` unless
+   * `modules.record_io` keeps it elsewhere; TypeError if neither is given.
    */
-  static async open(opts: SigningGuardOptions, store: GuardStore): Promise<SigningGuard> {
-    const path = signing_record_path(opts.home);
+  static async open(
+    opts: SigningGuardOptions,
+    store: GuardStore,
+    modules: SigningGuardModules = {},
+  ): Promise<SigningGuard> {
+    const home = opts.home ?? null;
+    let io = modules.record_io;
+    if (io === undefined) {
+      if (typeof home !== 'string' || home.length === 0)
+        throw new TypeError('opts.home is needed to find the signing record without a record_io');
+      io = file_record_io(signing_record_path(home));
+    }
     const limits = signed_state_limits(opts.validators);
     let read: SigningRecord | null | Error;
     try {
-      read = await read_signing_record(path, limits);
+      read = await io.read(limits);
     } catch (error) {
       read = error as Error;
     }
     const record = check_signing_start({
-      home: opts.home,
+      home,
+      ...(io.where === undefined ? {} : { where: io.where }),
       chain_id: opts.chain_id,
       validator: opts.validator,
       record: read,
@@ -149,8 +184,8 @@ export class SigningGuard implements SignedStateStore {
       store_state: await store.get_consensus_state(),
       limits,
     });
-    if (read === null) await write_signing_record(path, record);
-    return new SigningGuard(opts, store, record);
+    if (read === null) await io.write(record);
+    return new SigningGuard(opts, store, io, record);
   }
 
   /** The record as it is now (a copy). */
@@ -165,8 +200,8 @@ export class SigningGuard implements SignedStateStore {
 
   /**
    * Makes `state` durable. The engine awaits this before the signed message leaves the process
-   * (engine.ts `#sign_guarded`: save, then send), so resolving only after the record file is
-   * fsynced and renamed is what keeps "nothing leaves that a restart could contradict". The store
+   * (engine.ts `#sign_guarded`: save, then send), so resolving only after the record is durable
+   * (the file fsynced and renamed) is what keeps "nothing leaves that a restart could contradict". The store
    * copy is written after the file: a crash between them leaves the copy behind the record, which
    * start accepts; never ahead of it.
    */
@@ -182,7 +217,7 @@ export class SigningGuard implements SignedStateStore {
 
   #write(next: SigningRecord, then?: () => Promise<void>): Promise<void> {
     const run = this.#writing.then(async () => {
-      await write_signing_record(this.#path, next);
+      await this.#io.write(next);
       this.#record = next;
       await then?.();
     });

@@ -14,8 +14,13 @@
  * write the home can recompute it): it turns disk faults, truncation and hand edits into loud,
  * typed errors instead of a guard silently reset.
  *
- * This module is the format and the start-up rule, both pure or file-local; the node's wiring
- * (saving, the store copy, sitting out a height after a reset) is in ./signing_guard.ts.
+ * Where the record is kept is a seam ({@link SigningRecordIo}): the file above in a node
+ * ({@link file_record_io}), or a file of the simulator's disk ({@link memory_record_io}, the same
+ * text and checks), so a simulated validator keeps its record across simulated crashes.
+ *
+ * This module is the format, the start-up rule and the two ways to keep a record, all pure or
+ * file-local; the node's wiring (saving, the store copy, sitting out a height after a reset) is in
+ * ./signing_guard.ts.
  * @module
  */
 
@@ -118,8 +123,8 @@ export class SigningStartRefusedError extends Error {
   /** The command that recovers, once the operator is sure it is safe. */
   readonly recover: string;
 
-  constructor(reason: SigningRefusal, home: string, what: string, options?: { cause?: unknown }) {
-    const recover = reset_signing_command(home);
+  constructor(reason: SigningRefusal, home: string | null, what: string, options?: { cause?: unknown }) {
+    const recover = home === null ? 'cloister node reset-signing --i-know' : reset_signing_command(home);
     super(
       `refusing to start: ${what}. Signing from here could sign twice at one height, round and step ` +
         `(slashable equivocation). If you are sure this validator never signed above the store's height, ` +
@@ -251,14 +256,61 @@ export async function write_signing_record(path: string, record: SigningRecord):
   }
 }
 
+/**
+ * Where a validator's signing record is kept. A write must be atomic and durable: once it
+ * resolves a crash keeps the new record, and a crash before that leaves the old one whole.
+ */
+export interface SigningRecordIo {
+  /** What errors and refusals call the record (its file's path); 'the signing record' if absent. */
+  readonly where?: string;
+  /**
+   * The record, or null if none was ever written. Throws {@link SigningRecordVersionError} or
+   * {@link SigningRecordCorruptError} for a damaged one (as {@link read_signing_record}).
+   */
+  read(limits: BlockShapeLimits): Promise<SigningRecord | null>;
+  /** Replaces the record, atomically and durably. */
+  write(record: SigningRecord): Promise<void>;
+}
+
+/** The record in the file at `path` ({@link read_signing_record}, {@link write_signing_record}). */
+export function file_record_io(path: string): SigningRecordIo {
+  return {
+    where: path,
+    read: (limits) => read_signing_record(path, limits),
+    write: (record) => write_signing_record(path, record),
+  };
+}
+
+/**
+ * The record as the text of a whole-file slot that is replaced atomically and durably, such as a
+ * file of the simulator's disk (`MemoryDisk.open_file`, node/store/memory_disk.ts), which keeps
+ * what was written across a simulated crash. The text is the record file's, read with the same
+ * checks; `where` names it in errors.
+ */
+export function memory_record_io(
+  file: { read(): Promise<string | null>; write(text: string): Promise<void> },
+  where = `${SIGNING_RECORD_FILE} (simulated disk)`,
+): SigningRecordIo {
+  return {
+    where,
+    read: async (limits) => {
+      const text = await file.read();
+      return text === null ? null : decode_signing_record(text, limits, where);
+    },
+    write: (record) => file.write(encode_signing_record(record)),
+  };
+}
+
 /** What {@link check_signing_start} compares. */
 export interface SigningStartInput {
-  /** The home, for the recovery command in a refusal. */
-  home: string;
+  /** The home, for the recovery command in a refusal; null for a validator without one (simulated). */
+  home: string | null;
+  /** What refusals call the record; by default its file in `home`. */
+  where?: string;
   chain_id: string;
   /** This validator's public key (hex). */
   validator: string;
-  /** The record read from the file: null if there is none, an Error if it could not be read. */
+  /** The record as read: null if there is none, an Error if it could not be read. */
   record: SigningRecord | null | Error;
   /** The store's committed height. */
   store_height: number;
@@ -281,6 +333,7 @@ export interface SigningStartInput {
  */
 export function check_signing_start(input: SigningStartInput): SigningRecord {
   const { home, record, store_height } = input;
+  const where = input.where ?? (home === null ? null : signing_record_path(home));
   const store_state =
     input.store_state !== null && signed_state_error(input.store_state, input.limits) === null
       ? (input.store_state as SignedState)
@@ -308,7 +361,7 @@ export function check_signing_start(input: SigningStartInput): SigningRecord {
     throw new SigningStartRefusedError(
       'record_missing',
       home,
-      `the signing record ${signing_record_path(home)} is missing, but the store is at height ${store_height}` +
+      `the signing record${where === null ? '' : ` ${where}`} is missing, but the store is at height ${store_height}` +
         (input.store_state !== null ? ' and holds a signed state' : ''),
     );
   }
