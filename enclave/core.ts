@@ -47,6 +47,12 @@ export interface EnclaveModules {
   platform_secret?: Uint8Array;
   /** The measurement, when the caller already computed it for this code root (it reads every measured file). */
   measurement?: Uint8Array;
+  /**
+   * SIMULATION: the crypto provider, instead of `opts.provider`'s (the simulator's shares its
+   * signature checks between its in-process enclaves: same bytes, same answer, checked once). It
+   * must implement the same algorithms: it is a cache, never another answer.
+   */
+  provider?: CryptoProvider;
 }
 
 /** The enclave's state: measurement, sealing key and caches. */
@@ -67,7 +73,7 @@ export class EnclaveCore {
       throw new TypeError('platform_secret_file must be a path');
     if (modules.platform_secret !== undefined && modules.platform_secret.length !== 32)
       throw new RangeError('platform_secret must be 32 bytes');
-    this.#p = get_provider(opts.provider);
+    this.#p = modules.provider ?? get_provider(opts.provider);
     this.#random_bytes = modules.random_bytes ?? ((n) => new Uint8Array(randomBytes(n)));
     this.#programs = new ProgramCache(opts.vm_engine);
     this.#measurement =

@@ -1,0 +1,109 @@
+/**
+ * Swarm testing: without `--faults`, the seed draws a fault schedule, written as a manifest (so it
+ * can be printed, saved and replayed with `--faults`) and checked by the same parser. Byzantine
+ * validators stay within f < n/3 of the voting power (equal powers) unless unsafe runs are
+ * allowed; the timed faults come as episodes that each heal before the next begins (a partition
+ * then its heal, a crash then its restart, a pause then its resume, a skew then its reset, loss or
+ * slowness then the default network), all before 80 % of the run's heights, so the run ends
+ * fault-free and liveness is checked after the last episode.
+ * @module
+ */
+
+import { MANIFEST_BEHAVIOURS, type Manifest, parse_manifest } from '../manifest.js';
+import { SeededRng } from './rng.js';
+
+/** Most episodes one drawn schedule has. */
+export const EPISODES_MAX = 4;
+
+/** A drawn schedule: the manifest's JSON text form and its parsed form. */
+export interface DrawnFaults {
+  json: { validators: number; faults: Record<string, unknown>[] };
+  manifest: Manifest;
+}
+
+/** Draws the fault schedule of run `seed`; `allow_unsafe` lets byzantine power reach up to half. */
+export function draw_faults(
+  seed: number,
+  validators: number,
+  heights: number,
+  allow_unsafe = false,
+): DrawnFaults {
+  const rng = new SeededRng(seed, 'faults');
+  const n = validators;
+  // f < n/3 with equal powers: the most byzantine validators a safe run may have.
+  const f_max = allow_unsafe ? Math.floor(n / 2) : Math.floor((n - 1) / 3);
+  const byzantine_count = f_max === 0 ? 0 : rng.int(0, f_max);
+  const order = shuffled(rng, n);
+  const byzantine = order.slice(0, byzantine_count);
+  const honest = order.slice(byzantine_count).sort((a, b) => a - b);
+  const faults: Record<string, unknown>[] = [];
+  if (byzantine.length > 0) {
+    const map: Record<string, string> = {};
+    for (const i of byzantine.sort((a, b) => a - b)) map[String(i)] = rng.pick(MANIFEST_BEHAVIOURS);
+    faults.push({ from_height: 1, byzantine: map });
+  }
+  // Crashing or pausing an honest validator on top of the byzantine ones keeps 2/3 only if room is left.
+  const can_stop_one = byzantine_count + 1 <= Math.floor((n - 1) / 3) && honest.length > 0;
+  const last = Math.max(2, Math.floor(heights * 0.8));
+  const episodes = heights < 6 ? 0 : rng.int(0, EPISODES_MAX);
+  const span = Math.max(1, Math.floor((last - 2) / Math.max(1, episodes)));
+  for (let e = 0; e < episodes; e++) {
+    const start = 2 + e * span;
+    const end = Math.min(last, start + Math.max(1, rng.int(1, Math.max(1, span - 1))));
+    if (end <= start) break;
+    const kinds = ['partition', 'skew', 'drop', 'latency', ...(can_stop_one ? ['crash', 'pause'] : [])];
+    const kind = rng.pick(kinds);
+    switch (kind) {
+      case 'partition': {
+        const cut = rng.int(1, n - 1);
+        const all = shuffled(rng, n);
+        const groups = [all.slice(0, cut).sort((a, b) => a - b), all.slice(cut).sort((a, b) => a - b)];
+        faults.push({ at_height: start, partition: groups }, { at_height: end, heal: true });
+        break;
+      }
+      case 'crash': {
+        const i = rng.pick(honest);
+        faults.push({ at_height: start, crash: i }, { at_height: end, restart: i });
+        break;
+      }
+      case 'pause': {
+        const i = rng.pick(honest);
+        faults.push({ at_height: start, pause: i }, { at_height: end, resume: i });
+        break;
+      }
+      case 'skew': {
+        const i = rng.int(0, n - 1);
+        const ms = rng.int(-500, 500);
+        faults.push(
+          { at_height: start, skew_ms: { [String(i)]: ms } },
+          { at_height: end, skew_ms: { [String(i)]: 0 } },
+        );
+        break;
+      }
+      case 'drop':
+        faults.push(
+          { at_height: start, drop: Math.round(rng.int(1, 10)) / 100 },
+          { at_height: end, drop: 0 },
+        );
+        break;
+      default: {
+        const min = rng.int(1, 20);
+        faults.push(
+          { at_height: start, latency_ms: { min, max: min + rng.int(10, 200) } },
+          { at_height: end, latency_ms: { min: 2, max: 30 } },
+        );
+      }
+    }
+  }
+  const json = { validators: n, faults };
+  return { json, manifest: parse_manifest(json, { validators: n }) };
+}
+
+function shuffled(rng: SeededRng, n: number): number[] {
+  const out = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [out[i], out[j]] = [out[j] as number, out[i] as number];
+  }
+  return out;
+}
