@@ -1,18 +1,30 @@
 /**
  * A local network of validator processes: created by the genesis ceremony if the folder is new,
  * each validator a child process (`cloister node start`), with perturbations for simulations and
- * tests: kill with any signal, restart with another behaviour, stop all cleanly.
- * Readiness is an event: a validator is up when it logs `started` (with its RPC URL) on stdout.
+ * tests: kill with any signal, restart with another behaviour, pause and resume, stop all cleanly,
+ * and a fault manifest's schedule applied by height (`apply_faults`, for `cloister sim up --faults`):
+ * signals for crash, restart, pause and resume, each node's admin channel (node/admin.ts) for
+ * partitions. Readiness is an event: a validator is up when it logs `started` (with its RPC URL)
+ * on stdout.
  * @module
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, readdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { find_code_root } from '../enclave/measurement.js';
+import { admin_call, admin_socket_path } from '../node/admin.js';
 import { init_network } from '../node/init.js';
 import type { ProviderName } from '../protocol/provider.js';
+import {
+  describe_fault,
+  is_byzantine,
+  type Manifest,
+  simulator_only_faults,
+  start_behaviours,
+  type TimedFault,
+} from './manifest.js';
 import type { NodeBehaviour } from './sim_node.js';
 
 export interface NetworkOptions {
@@ -41,6 +53,29 @@ export interface NodeEvent {
   [field: string]: unknown;
 }
 
+/** A fault of a manifest that {@link LocalNetwork.apply_faults} applied. */
+export interface AppliedFault {
+  fault: TimedFault;
+  /** The highest height an honest validator had committed when the fault became due. */
+  height: number;
+  /** The fault in words (describe_fault), e.g. `height 50: partition [0,1] [2,3]`. */
+  line: string;
+}
+
+/** A manifest's schedule being applied to a running network. */
+export interface FaultRun {
+  /**
+   * Resolves true once every timed fault has applied, false if stopped first (`stop`, `down`);
+   * rejects with the reason if a fault could not be applied (the schedule stops there).
+   */
+  readonly done: Promise<boolean>;
+  /** Stops applying: faults not applied yet never are. Idempotent. */
+  stop(): void;
+}
+
+/** How long a fault waits for a node's admin channel to answer, ms. */
+const ADMIN_CALL_TIMEOUT_MS = 10_000;
+
 interface Running {
   child: ChildProcess;
   exited: Promise<number | null>;
@@ -54,6 +89,10 @@ export class LocalNetwork {
   readonly #running = new Map<number, Running>();
   readonly #logs = new Map<number, WriteStream>();
   readonly #listeners = new Set<(e: NodeEvent) => void>();
+  /** Validators stopped by SIGSTOP (pause) and not continued since. */
+  readonly #paused = new Set<number>();
+  /** Stops of the fault runs in progress. */
+  readonly #fault_runs = new Set<() => void>();
 
   private constructor(opts: LocalNetwork['opts'], homes: string[]) {
     this.opts = opts;
@@ -193,32 +232,219 @@ export class LocalNetwork {
     const entry: Running = { child, exited, url: '' };
     this.#running.set(i, entry);
     void exited.then(() => {
-      if (this.#running.get(i) === entry) this.#running.delete(i);
+      if (this.#running.get(i) !== entry) return;
+      this.#running.delete(i);
+      this.#paused.delete(i);
     });
     entry.url = await ready;
     return entry.url;
   }
 
-  /** Sends `signal` to validator `i` and resolves when it has exited. */
+  /** Sends `signal` to validator `i` and resolves when it has exited (a paused one is continued to take it). */
   async kill(i: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const running = this.#running.get(i);
     if (running === undefined) return;
     running.child.kill(signal);
+    this.#continue(i);
     await running.exited;
   }
 
-  /** Whether validator `i` is running. */
+  /** Whether validator `i` is running (paused included). */
   is_running(i: number): boolean {
     return this.#running.has(i);
   }
 
-  /** Stops every validator with SIGTERM (SIGKILL after grace_ms) and closes the logs. */
+  /** Stops validator `i` where it is (SIGSTOP): it keeps its memory, and neither sends nor answers. */
+  pause(i: number): void {
+    const running = this.#running.get(i);
+    if (running === undefined) throw new Error(`validator ${i} is not running`);
+    if (this.#paused.has(i)) throw new Error(`validator ${i} is paused already`);
+    running.child.kill('SIGSTOP');
+    this.#paused.add(i);
+  }
+
+  /** Lets a paused validator `i` run on (SIGCONT). */
+  resume(i: number): void {
+    if (!this.#paused.has(i)) throw new Error(`validator ${i} is not paused`);
+    this.#continue(i);
+  }
+
+  /** Whether validator `i` is paused. */
+  is_paused(i: number): boolean {
+    return this.#paused.has(i);
+  }
+
+  /** SIGCONT to `i` if it is paused. */
+  #continue(i: number): void {
+    if (!this.#paused.delete(i)) return;
+    this.#running.get(i)?.child.kill('SIGCONT');
+  }
+
+  /**
+   * Applies a fault manifest's timed faults to the running validators, in the manifest's order: a
+   * fault becomes due once any honest validator logs `committed` for its `at_height` or above
+   * (from now on) and the fault before it has applied, and applies `after_ms` later. crash →
+   * SIGKILL; restart → start again (resolves once it serves RPC); pause → SIGSTOP; resume →
+   * SIGCONT; partition → each running validator's admin channel `partition`, allowing the peers of
+   * its own group; heal → admin `heal` on each. A validator crashed or paused when a partition or
+   * heal applies gets it once restarted or resumed (a restarted one may send for the moment
+   * between its start and that call).
+   *
+   * Throws at once if the manifest is for another number of validators, holds a fault only the
+   * simulator can apply (simulator_only_faults), or names byzantine behaviours from height 1 other
+   * than those the validators were started with. `on_applied` hears each fault once applied.
+   */
+  apply_faults(manifest: Manifest, on_applied: (applied: AppliedFault) => void = () => {}): FaultRun {
+    if (manifest.validators !== this.homes.length) {
+      throw new Error(
+        `the manifest is for ${manifest.validators} validators, the network has ${this.homes.length}`,
+      );
+    }
+    const only_sim = simulator_only_faults(manifest);
+    if (only_sim.length > 0) {
+      throw new Error(
+        `these faults exist only in \`cloister sim run\` (real processes cannot change them at run time): ${only_sim.join('; ')}`,
+      );
+    }
+    const wanted = start_behaviours(manifest);
+    for (let i = 0; i < this.homes.length; i++) {
+      const runs = String(this.opts.behaviours.get(i) ?? 'honest');
+      const should = wanted.get(i) ?? 'honest';
+      if (runs !== should) {
+        throw new Error(`validator ${i} runs as ${runs}, but the manifest makes it ${should} from height 1`);
+      }
+    }
+    const genesis = JSON.parse(readFileSync(join(this.homes[0]!, 'genesis.json'), 'utf8')) as {
+      validators: { pubkey: string }[];
+    };
+    const pubkeys = genesis.validators.map((v) => v.pubkey);
+    const faults = manifest.faults;
+
+    // The partition in force (null: none), and the validators that may not have it yet.
+    let groups: number[][] | null = null;
+    const behind = new Set<number>();
+    let top = 0;
+    let next = 0;
+    let pumping = false;
+    let stopped = false;
+    let cancel_wait: (() => void) | null = null;
+    let settle: (all: boolean) => void = () => {};
+    let fail: (error: unknown) => void = () => {};
+    const done = new Promise<boolean>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
+    });
+    const admin = async (i: number) => {
+      const socket = admin_socket_path(this.homes[i]!);
+      const group = groups?.find((g) => g.includes(i));
+      try {
+        if (group === undefined) await admin_call(socket, { cmd: 'heal' }, ADMIN_CALL_TIMEOUT_MS);
+        else {
+          const allow = group.filter((j) => j !== i).map((j) => pubkeys[j]!);
+          await admin_call(socket, { cmd: 'partition', allow }, ADMIN_CALL_TIMEOUT_MS);
+        }
+      } catch (error) {
+        throw new Error(
+          `validator ${i}: admin ${group === undefined ? 'heal' : 'partition'} failed: ${(error as Error).message}`,
+        );
+      }
+      behind.delete(i);
+    };
+    /** Sends the partition in force (or the heal) to every validator that can take it now. */
+    const spread = async () => {
+      for (let i = 0; i < this.homes.length; i++) behind.add(i);
+      await Promise.all(
+        this.homes.map((_, i) => (this.is_running(i) && !this.is_paused(i) ? admin(i) : undefined)),
+      );
+    };
+    const apply = async (f: TimedFault) => {
+      const a = f.action;
+      switch (a.kind) {
+        case 'crash':
+          await this.kill(a.validator, 'SIGKILL');
+          return;
+        case 'restart':
+          await this.start(a.validator);
+          // A new process has no filter: it needs the partition in force, not a heal.
+          if (groups === null) behind.delete(a.validator);
+          else await admin(a.validator);
+          return;
+        case 'pause':
+          this.pause(a.validator);
+          return;
+        case 'resume':
+          this.resume(a.validator);
+          if (behind.has(a.validator)) await admin(a.validator);
+          return;
+        case 'partition':
+          groups = a.groups;
+          await spread();
+          return;
+        case 'heal':
+          groups = null;
+          await spread();
+          return;
+        default:
+          // simulator_only_faults refused every other kind above.
+          throw new Error(`real processes cannot apply ${describe_fault(f)}`);
+      }
+    };
+    const wait = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        cancel_wait = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    const pump = async () => {
+      while (!stopped && next < faults.length && faults[next]!.at_height <= top) {
+        const f = faults[next]!;
+        const height = top;
+        if (f.after_ms > 0) await wait(f.after_ms);
+        cancel_wait = null;
+        if (stopped) break;
+        await apply(f);
+        next++;
+        on_applied({ fault: f, height, line: describe_fault(f) });
+      }
+      pumping = false;
+      if (!stopped && next === faults.length) finish(true);
+    };
+    const off = this.on_event((e) => {
+      if (e.event !== 'committed' || typeof e.height !== 'number' || e.height <= top) return;
+      if (is_byzantine(manifest, e.index, e.height)) return;
+      top = e.height;
+      if (pumping) return;
+      pumping = true;
+      pump().catch((error: unknown) => finish(error));
+    });
+    /** Ends the run: true (all applied), false (stopped), or the error that stopped it. */
+    const finish = (outcome: unknown) => {
+      if (stopped) return;
+      stopped = true;
+      off();
+      cancel_wait?.();
+      this.#fault_runs.delete(stop);
+      if (typeof outcome === 'boolean') settle(outcome);
+      else fail(outcome);
+    };
+    const stop = () => finish(false);
+    this.#fault_runs.add(stop);
+    if (faults.length === 0) finish(true);
+    return { done, stop };
+  }
+
+  /** Stops every validator with SIGTERM (SIGKILL after grace_ms) and closes the logs. */ /** Stops every validator with SIGTERM (SIGKILL after grace_ms) and closes the logs. */
   async down(grace_ms = 10_000): Promise<void> {
+    for (const stop of [...this.#fault_runs]) stop();
     await Promise.all(
       [...this.#running.keys()].map(async (i) => {
         const running = this.#running.get(i)!;
         const timer = setTimeout(() => running.child.kill('SIGKILL'), grace_ms);
         running.child.kill('SIGTERM');
+        // A paused validator takes its SIGTERM once continued.
+        this.#continue(i);
         await running.exited;
         clearTimeout(timer);
       }),

@@ -3,19 +3,60 @@
  * @module
  */
 
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { start_follower } from '../../node/follower.js';
 import { read_config } from '../../node/home.js';
 import { init_network } from '../../node/init.js';
 import { join_network } from '../../node/join.js';
 import { ValidatorNode } from '../../node/node.js';
+import {
+  MANIFEST_LIMITS,
+  type Manifest,
+  ManifestError,
+  parse_manifest,
+  simulator_only_faults,
+  stall_reason,
+  start_behaviours,
+  unsafe_reason,
+} from '../../sim/manifest.js';
 import { LocalNetwork } from '../../sim/network.js';
 import { BEHAVIOURS, type NodeBehaviour, start_sim_node } from '../../sim/sim_node.js';
 import { reset_signing_command } from './reset_signing.js';
 
-function fail(message: string): never {
+function fail(message: string, code = 1): never {
   process.stderr.write(`cloister: ${message}\n`);
-  process.exit(1);
+  process.exit(code);
+}
+
+/**
+ * Reads and checks `sim up --faults FILE` for `validators` real processes; exits 2 naming the
+ * problem. Returns the manifest and the `--byzantine` values its from-height-1 faults stand for.
+ */
+function read_faults(file: string, validators: number): { manifest: Manifest; byzantine: string[] } {
+  let manifest: Manifest;
+  try {
+    // A file past the cap is refused before it is read whole.
+    const size = statSync(file).size;
+    if (size > MANIFEST_LIMITS.bytes_max) {
+      throw new ManifestError(
+        'manifest',
+        `${size} bytes, more than the ${MANIFEST_LIMITS.bytes_max} allowed`,
+      );
+    }
+    manifest = parse_manifest(readFileSync(file), { validators });
+  } catch (error) {
+    fail(`${file}: ${(error as Error).message}`, 2);
+  }
+  const only_sim = simulator_only_faults(manifest);
+  if (only_sim.length > 0) {
+    fail(
+      `${file}: real processes cannot change these at run time; they exist only in \`cloister sim run\`:\n  ${only_sim.join('\n  ')}`,
+      2,
+    );
+  }
+  return { manifest, byzantine: [...start_behaviours(manifest)].map(([i, b]) => `${i}:${b}`) };
 }
 
 /** Parses `I:BEHAVIOUR` flags. */
@@ -188,11 +229,31 @@ export function network_commands(y: Argv): Argv {
                 describe: `INDEX:BEHAVIOUR, behaviour one of ${BEHAVIOURS.slice(1).join(', ')} (docs/simulator.md)`,
               })
               .option('provider', { choices: ['native', 'noble'] as const, default: 'native' as const })
-              .option('workers', { type: 'number', default: 1 }),
+              .option('workers', { type: 'number', default: 1 })
+              .option('faults', {
+                type: 'string',
+                describe:
+                  'fault manifest (docs/simulator.md "Fault manifest"): crash, restart, pause, resume, partition and heal by height; byzantine from height 1',
+              }),
           async (argv) => {
             let network: LocalNetwork;
+            const faults = argv.faults === undefined ? null : read_faults(argv.faults, argv.validators);
+            if (faults !== null) {
+              const both = faults.byzantine.filter((f) =>
+                argv.byzantine.some((b) => b.split(':')[0] === f.split(':')[0]),
+              );
+              if (both.length > 0) {
+                fail(
+                  `validator ${both[0]!.split(':')[0]} is byzantine both in --byzantine and in ${argv.faults}`,
+                  2,
+                );
+              }
+            }
             try {
-              const behaviours = parse_byzantine(argv.byzantine, argv.validators);
+              const behaviours = parse_byzantine(
+                [...argv.byzantine, ...(faults?.byzantine ?? [])],
+                argv.validators,
+              );
               network = await LocalNetwork.up({
                 validators: argv.validators,
                 dir: argv.dir,
@@ -209,6 +270,37 @@ export function network_commands(y: Argv): Argv {
                 process.stderr.write(`validator ${e.index}: ${e.event} ${JSON.stringify(e)}\n`);
             });
             process.stdout.write(`ready ${network.urls().join(' ')}\n`);
+            if (faults !== null) {
+              const genesis = JSON.parse(readFileSync(join(network.homes[0]!, 'genesis.json'), 'utf8')) as {
+                validators: { power: number }[];
+              };
+              const powers = genesis.validators.map((v) => v.power);
+              for (const warning of [
+                unsafe_reason(faults.manifest, powers),
+                stall_reason(faults.manifest, powers),
+              ]) {
+                if (warning !== null) process.stderr.write(`cloister: warning: ${argv.faults}: ${warning}\n`);
+              }
+              let run: ReturnType<LocalNetwork['apply_faults']>;
+              try {
+                run = network.apply_faults(faults.manifest, (a) =>
+                  process.stdout.write(`fault ${a.line} (at height ${a.height})\n`),
+                );
+              } catch (error) {
+                await network.down();
+                fail(`${argv.faults}: ${(error as Error).message}`, 2);
+              }
+              run.done.then(
+                (all) => {
+                  if (all) process.stdout.write(`faults: all ${faults.manifest.faults.length} applied\n`);
+                },
+                async (error: unknown) => {
+                  process.stderr.write(`cloister: ${argv.faults}: ${(error as Error).message}\n`);
+                  await network.down();
+                  process.exit(1);
+                },
+              );
+            }
             const stop = async () => {
               await network.down();
               process.exit(0);
