@@ -4,24 +4,27 @@
  * validator is an honest node whose messages or results are changed on their way out. Every
  * decorator is deterministic: time comes from `ctx.clock` and chance from `ctx.rng`.
  *
- * | behaviour            | seam    | what it does                                                                 |
- * |----------------------|---------|------------------------------------------------------------------------------|
- * | `wrong-results`      | enclave | every `execute_block` result hash altered                                    |
- * | `wrong-results-some` | enclave | result altered for blocks with ≥ 1 tx whose `sha256(utf8(txs[0]))` is odd    |
- * | `equivocate`         | network | each own proposal and vote sent twice, as is and conflicting, to everyone    |
- * | `equivocate-split`   | network | as is to half A, the conflicting version to half B (split brain)            |
- * | `silent`             | network | sends nothing, answers no request; still receives and syncs                  |
- * | `withhold-votes`     | network | sends proposals but no votes                                                 |
- * | `delay-votes`        | network | every vote leaves `ctx.delay_ms` late (default 1 s, a prevote timeout)       |
- * | `withhold-block`     | network | its own proposals go to half A only                                          |
- * | `garbage`            | network | after each message, one malformed or mutated one (sim/byzantine/garbage.ts)  |
+ * | behaviour            | seam    | what it does                                                     |
+ * |----------------------|---------|------------------------------------------------------------------|
+ * | `wrong-results`      | enclave | every `execute_block` result hash altered                        |
+ * | `wrong-results-some` | enclave | altered if ≥ 1 tx and `sha256(utf8(txs[0]))` ends in an odd byte |
+ * | `equivocate`         | network | own proposals and votes sent as is and conflicting, to all       |
+ * | `equivocate-split`   | network | as is to half A, the conflicting version to half B               |
+ * | `silent`             | network | sends nothing, answers no request; still receives and syncs      |
+ * | `withhold-votes`     | network | sends proposals but no votes                                     |
+ * | `delay-votes`        | network | each vote leaves `ctx.delay_ms` late (default 1 s)               |
+ * | `withhold-block`     | network | its own proposals go to half A only                              |
+ * | `garbage`            | network | after each message, a malformed or mutated one (garbage.ts)      |
  *
- * Halves: the other validators' pubkeys sorted; half A is the first `ceil(n / 2)`, half B the
- * rest, or `ctx.half_b` (every connected peer outside half B is in half A). A conflicting
- * proposal carries the same block one millisecond later (`header.time_ms + 1`, re-hashed,
- * re-signed with `proposal_sign_bytes`); a conflicting vote is for the conflicting version of the
- * voted block, and a conflicting nil vote is for the conflicting version of the block proposed at
- * that height and round (a nil vote goes as is when no proposal was seen). See
+ * Halves: the other validators' pubkeys (less `ctx.colluders`) sorted; half A is the first
+ * `ceil(n / 2)`, half B the rest, or `ctx.half_b` (every connected peer outside half B is in half
+ * A). The conflicting version of an own proposal carries the same block one millisecond later
+ * (`header.time_ms + 1`, exec signature re-signed, re-hashed, re-signed with
+ * `proposal_sign_bytes`); a vote for a block becomes a vote for version A to half A and for
+ * version B to half B; a nil vote stays nil for half A and is, for half B, a vote for version B of
+ * the round's proposal (as is when none was seen). Fellow equivocators named in `ctx.colluders`
+ * learn each other's version B, so that all of them vote for the same one: with more than a
+ * third of the power they can make the halves commit different blocks. See
  * sim/byzantine/conflict.ts. Requests, relayed votes, transactions and previews pass unchanged
  * except where the table says otherwise.
  * @module

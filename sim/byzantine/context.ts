@@ -26,10 +26,16 @@ export interface ByzantineContext {
   rng: Rng;
   /**
    * Half B of the split behaviours (`equivocate-split`, `withhold-block`): peers that get the
-   * conflicting version, or nothing. Default: the second half of `peers` (the first
-   * `ceil(peers / 2)` are half A). Every peer not in half B, non-validators included, is in half A.
+   * conflicting version, or nothing. Default: the second half of `peers` less `colluders` (the
+   * first `ceil(n / 2)` are half A). Every peer not in half B, non-validators included, is in half A.
    */
   half_b?: readonly string[];
+  /**
+   * `equivocate`, `equivocate-split`: fellow equivocators (pubkeys among `peers`, none in half B).
+   * They get each proposal's conflicting version alongside the original, so that all of them vote
+   * for the same conflicting block (sim/byzantine/conflict.ts). Default: none.
+   */
+  colluders?: readonly string[];
   /** `delay-votes`: how long each vote is held back, in ms (default {@link DEFAULT_VOTE_DELAY_MS}). */
   delay_ms?: number;
   /** `garbage`: the chance that an outgoing message is followed by a garbage one (default 1). */
@@ -42,9 +48,11 @@ export interface Checked {
   /** This validator's pubkey, derived from the secret key. */
   self: Hex;
   half_b: ReadonlySet<string>;
+  /** Fellow equivocators. */
+  colluders: ReadonlySet<string>;
 }
 
-/** Checks `ctx` (TypeError/RangeError on a bad field) and derives the pubkey and half B. */
+/** Checks `ctx` (TypeError/RangeError on a bad field) and derives the pubkey, half B and colluders. */
 export function check_context(ctx: ByzantineContext): Checked {
   if (typeof ctx !== 'object' || ctx === null) throw new TypeError('ctx must be an object');
   if (typeof ctx.p?.ed25519_sign !== 'function') throw new TypeError('ctx.p must be a CryptoProvider');
@@ -56,13 +64,16 @@ export function check_context(ctx: ByzantineContext): Checked {
     throw new TypeError('ctx.peers must be 64-hex pubkeys');
   if (typeof ctx.clock?.set_timer !== 'function' || typeof ctx.rng?.next !== 'function')
     throw new TypeError('ctx.clock and ctx.rng are required');
-  const sorted = [...ctx.peers].sort();
+  const colluders = new Set(ctx.colluders ?? []);
+  for (const k of colluders)
+    if (!ctx.peers.includes(k)) throw new RangeError(`colluders name a non-peer ${k.slice(0, 8)}`);
+  const sorted = ctx.peers.filter((k) => !colluders.has(k)).sort();
   const half_b = ctx.half_b ?? sorted.slice(Math.ceil(sorted.length / 2));
   for (const k of half_b)
-    if (!sorted.includes(k)) throw new RangeError(`half_b names a non-peer ${k.slice(0, 8)}`);
+    if (!sorted.includes(k)) throw new RangeError(`half_b names a non-peer or a colluder ${k.slice(0, 8)}`);
   if (ctx.delay_ms !== undefined && !(Number.isFinite(ctx.delay_ms) && ctx.delay_ms >= 0))
     throw new RangeError('ctx.delay_ms must be a finite number ≥ 0');
   if (ctx.garbage_p !== undefined && !(ctx.garbage_p >= 0 && ctx.garbage_p <= 1))
     throw new RangeError('ctx.garbage_p must be in [0, 1]');
-  return { ctx, self: to_hex(ctx.p.ed25519_public(ctx.secret_key)), half_b: new Set(half_b) };
+  return { ctx, self: to_hex(ctx.p.ed25519_public(ctx.secret_key)), half_b: new Set(half_b), colluders };
 }

@@ -67,8 +67,18 @@ function flip_bit(rng: Rng, hex: string): string {
   return `${hex.slice(0, i)}${(Number.isNaN(nibble) ? 0 : nibble).toString(16)}${hex.slice(i + 1)}`;
 }
 
-/** A garbage body made from `body` (never mutated: the result is a fresh value) and its kind. */
+/**
+ * A garbage body made from `body` and its kind: never equal to `body` (which is not mutated: the
+ * result is a fresh value).
+ */
 export function garbage_body(rng: Rng, body: unknown): { kind: GarbageKind; body: unknown } {
+  const made = mutated(rng, body);
+  // A mutation that happened to change nothing (a field set to the value it had) would be honest.
+  if (JSON.stringify(made.body) === JSON.stringify(body)) return { kind: 'bytes', body: random_hex(rng, 64) };
+  return made;
+}
+
+function mutated(rng: Rng, body: unknown): { kind: GarbageKind; body: unknown } {
   const consensus = is_vote_body(body) || is_proposal_body(body);
   const kind = consensus ? pick(rng, GARBAGE_KINDS) : pick(rng, GARBAGE_KINDS.slice(0, PLAIN_KINDS));
   if (kind === 'bytes') return { kind, body: random_hex(rng, Math.floor(rng.next() * 257)) };
@@ -102,9 +112,14 @@ export function garbage_body(rng: Rng, body: unknown): { kind: GarbageKind; body
     case 'missing':
       delete inner[pick(rng, Object.keys(inner))];
       break;
-    case 'wrong_type':
-      inner[pick(rng, Object.keys(inner))] = pick(rng, ['7', 7, null, {}, [], random_hex(rng, 64)]);
+    case 'wrong_type': {
+      const key = pick(rng, Object.keys(inner));
+      const was = JSON.stringify(inner[key]);
+      // Never the value it had (a nil vote's block_hash is already null).
+      const values = ['7', 7, null, {}, [], random_hex(rng, 64)].filter((v) => JSON.stringify(v) !== was);
+      inner[key] = pick(rng, values);
       break;
+    }
     case 'tampered':
       if (voting) inner['block_hash'] = random_hex(rng, 64);
       else {

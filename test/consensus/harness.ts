@@ -531,7 +531,9 @@ export function validator_key(i: number): { sk: Uint8Array; pubkey: Hex } {
 export type SimBehaviour = 'honest' | ByzantineBehaviour;
 
 /** The byzantine options a test may set per node (sim/byzantine.ts {@link ByzantineContext}). */
-export type ByzantineOptions = Partial<Pick<ByzantineContext, 'half_b' | 'delay_ms' | 'garbage_p'>>;
+export type ByzantineOptions = Partial<
+  Pick<ByzantineContext, 'half_b' | 'colluders' | 'delay_ms' | 'garbage_p'>
+>;
 
 /** One simulated validator. */
 export interface SimNode {

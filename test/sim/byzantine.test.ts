@@ -256,8 +256,9 @@ describe('sim/byzantine: one byzantine validator of four, each behaviour', () =>
 
 describe('sim/byzantine: more than a third byzantine', () => {
   test('two equivocate-split validators of four make two honest nodes commit different blocks', async () => {
-    // The proposer of height 1 round 0 and one more equivocate; each sends its versions A to the
-    // lower honest node and B to the other, so each honest node sees three validators agree.
+    // The proposer of height 1 round 0 and one more equivocate, colluding (each learns the other's
+    // conflicting blocks); each sends versions A to the lower honest node and B to the other, so
+    // each honest node sees three validators agree.
     const keys = [0, 1, 2, 3].map((i) => validator_key(i).pubkey);
     const first = keys.indexOf(
       proposer_at(
@@ -272,7 +273,7 @@ describe('sim/byzantine: more than a third byzantine', () => {
       seed,
       powers: [1, 1, 1, 1],
       behaviours: [0, 1, 2, 3].map((i) => (byz.includes(i) ? 'equivocate-split' : 'honest')),
-      byzantine: () => ({ half_b: [keys[h1]!] }),
+      byzantine: (i) => ({ half_b: [keys[h1]!], colluders: byz.filter((j) => j !== i).map((j) => keys[j]!) }),
       keep_events: false,
     });
     const a = c.nodes[h0]!;

@@ -9,8 +9,10 @@ import type { BlockInput, Enclave } from '../../enclave/api.js';
 import { proposal_shape_error, vote_shape_error } from '../../node/consensus/shapes.js';
 import {
   type Block,
+  type BlockHeader,
   block_hash,
   type ConsensusMessage,
+  exec_sign_bytes,
   GENESIS_PARENT_HASH,
   type Hex,
   type Proposal,
@@ -80,25 +82,33 @@ function world(behaviour: ByzantineBehaviour, extra: Partial<ByzantineContext> =
   return { sched, net, keys, peers, got, byz, ctx, half_b, index_of };
 }
 
-/** A valid block of validator 0 at height 1. */
+/** `header` with its exec signature by its proposer (validator 0). */
+function exec_signed(header: BlockHeader): BlockHeader {
+  const sk = validator_key(0).sk;
+  return { ...header, exec_signature: to_hex(p.ed25519_sign(sk, exec_sign_bytes(header))) };
+}
+
+/** A valid block of validator 0 at height 1, exec signature included. */
 function block(time_ms = 1_000): Block {
   const txs = ['tx-a', 'tx-b'];
-  return {
-    header: {
-      chain_id: CHAIN_ID,
-      height: 1,
-      round: 0,
-      time_ms,
-      proposer: validator_key(0).pubkey,
-      prev_block_hash: GENESIS_PARENT_HASH,
-      txs_hash: txs_hash(p, txs),
-      last_commit_hash: GENESIS_PARENT_HASH,
-      result_hash: GENESIS_PARENT_HASH,
-      exec_signature: '0'.repeat(128),
-    },
-    txs,
-    last_commit: null,
-  };
+  const header = exec_signed({
+    chain_id: CHAIN_ID,
+    height: 1,
+    round: 0,
+    time_ms,
+    proposer: validator_key(0).pubkey,
+    prev_block_hash: GENESIS_PARENT_HASH,
+    txs_hash: txs_hash(p, txs),
+    last_commit_hash: GENESIS_PARENT_HASH,
+    result_hash: GENESIS_PARENT_HASH,
+    exec_signature: '',
+  });
+  return { header, txs, last_commit: null };
+}
+
+/** The hash of the documented conflicting version of validator 0's block `b`: 1 ms later, exec re-signed. */
+function conflicting_hash_of(b: Block): Hex {
+  return block_hash(p, exec_signed({ ...b.header, time_ms: b.header.time_ms + 1 }));
 }
 
 /** Validator `i`'s signed proposal of `b` at height 1, round 0. */
@@ -145,9 +155,11 @@ function valid(msg: unknown): boolean {
       const pr = m.proposal;
       if (proposal_shape_error(pr, SHAPE_LIMITS) !== null) return false;
       const bytes = proposal_sign_bytes(CHAIN_ID, { ...pr, block_hash: block_hash(p, pr.block.header) });
+      const h = pr.block.header;
       return (
         verify_hex(p, pr.signature, bytes, pr.validator) &&
-        txs_hash(p, pr.block.txs) === pr.block.header.txs_hash
+        txs_hash(p, pr.block.txs) === h.txs_hash &&
+        verify_hex(p, h.exec_signature, exec_sign_bytes(h), h.proposer)
       );
     }
   } catch {
@@ -173,6 +185,14 @@ describe('sim/byzantine: arguments', () => {
       RangeError,
     );
     expect(() => byzantine_network('garbage', w.peers[1]!, { ...w.ctx, garbage_p: 2 })).toThrow(RangeError);
+    const [, k1, k2] = w.ctx.peers;
+    expect(() =>
+      byzantine_network('equivocate', w.peers[1]!, { ...w.ctx, colluders: [validator_key(9).pubkey] }),
+    ).toThrow(RangeError);
+    // A colluder is in half A: naming it in half B too is a contradiction.
+    expect(() =>
+      byzantine_network('equivocate-split', w.peers[1]!, { ...w.ctx, colluders: [k1!], half_b: [k1!, k2!] }),
+    ).toThrow(RangeError);
   });
 
   test('each behaviour decorates one seam and leaves the other as it is', () => {
@@ -199,11 +219,11 @@ describe('sim/byzantine: equivocation', () => {
     const relayed = prevote(2, hash);
     w.byz.broadcast({ kind: 'vote', vote: relayed });
     await w.sched.run(100);
-    const conflicting_hash = block_hash(p, { ...b.header, time_ms: b.header.time_ms + 1 });
+    const conflicting_hash = conflicting_hash_of(b);
     for (const i of [1, 2, 3]) {
       const bodies = w.got.get(i)!.map((x) => x.body as ConsensusMessage);
       expect(bodies.length).toBe(4);
-      // Each received message is validly signed by the equivocator: it would count.
+      // Each received message is validly signed (exec signature included): an honest node accepts it.
       for (const m of bodies) expect(valid(m), JSON.stringify(m).slice(0, 80)).toBe(true);
       const in_b = w.half_b.has(w.keys[i]!.pubkey);
       const want = in_b ? conflicting_hash : hash;
@@ -218,27 +238,47 @@ describe('sim/byzantine: equivocation', () => {
     expect(w.half_b.size).toBe(1);
   });
 
-  test('two equivocators derive the same conflicting block from one proposal', async () => {
-    const w = world('equivocate-split');
-    // Validator 1 equivocates too, after receiving validator 0's proposal.
+  test('colluders: a fellow equivocator learns the conflicting block, votes for it to half B, and its node never sees the pair', async () => {
+    const keys = [0, 1, 2, 3].map((i) => validator_key(i).pubkey);
+    // Validators 0 and 1 collude; validator 3 is half B of both.
+    const w = world('equivocate-split', { colluders: [keys[1]!], half_b: [keys[3]!] });
     const second = byzantine_network('equivocate-split', w.peers[1]!, {
       ...w.ctx,
       secret_key: w.keys[1]!.sk,
-      peers: w.keys
-        .filter((_, i) => i !== 1)
-        .map((k) => k.pubkey)
-        .sort(),
-      half_b: w.keys.filter((_, i) => i !== 1).map((k) => k.pubkey),
+      peers: keys.filter((_, i) => i !== 1).sort(),
+      colluders: [keys[0]!],
+      half_b: [keys[3]!],
     });
+    const seen_by_node: unknown[] = [];
+    second.on_message((_from, body) => seen_by_node.push(body));
     const b = block();
-    w.peers[0]!.broadcast({ kind: 'proposal', proposal: proposal(0, b) });
+    w.byz.broadcast({ kind: 'proposal', proposal: proposal(0, b) });
     await w.sched.run(50);
+    // What validator 1's node got: version A as a plain two-key message (its engine takes it).
+    expect(seen_by_node).toEqual([{ kind: 'proposal', proposal: proposal(0, b) }]);
     second.broadcast({ kind: 'vote', vote: prevote(1, block_hash(p, b.header)) });
     await w.sched.run(100);
-    const vote = (w.got.get(2)!.at(-1)!.body as { vote: Vote }).vote;
-    expect(vote.validator).toBe(w.keys[1]!.pubkey);
-    expect(vote.block_hash).toBe(block_hash(p, { ...b.header, time_ms: b.header.time_ms + 1 }));
-    expect(valid({ kind: 'vote', vote })).toBe(true);
+    const votes = (i: number) =>
+      w.got
+        .get(i)!
+        .map((x) => x.body as ConsensusMessage)
+        .filter((m) => m.kind === 'vote')
+        .map((m) => (m as { vote: Vote }).vote);
+    // Half A (validator 2) and the colluder (0) get its vote for version A, half B (3) for version B.
+    expect(votes(2).map((v) => v.block_hash)).toEqual([block_hash(p, b.header)]);
+    expect(votes(0).map((v) => v.block_hash)).toEqual([block_hash(p, b.header)]);
+    const [for_b] = votes(3);
+    expect(for_b?.validator).toBe(keys[1]);
+    expect(for_b?.block_hash).toBe(conflicting_hash_of(b));
+    expect(valid({ kind: 'vote', vote: for_b })).toBe(true);
+    // And validator 3 holds that very block, from validator 0.
+    const got_b = w.got
+      .get(3)!
+      .map((x) => x.body as ConsensusMessage)
+      .find((m) => m.kind === 'proposal');
+    expect(block_hash(p, (got_b as { proposal: Proposal }).proposal.block.header)).toBe(
+      conflicting_hash_of(b),
+    );
   });
 
   test('equivocate: both versions go to everyone', async () => {
@@ -323,11 +363,12 @@ describe('sim/byzantine: garbage', () => {
     const original: ConsensusMessage[] = [
       { kind: 'proposal', proposal: proposal(0, block()) },
       { kind: 'vote', vote: prevote(0, block_hash(p, block().header)) },
+      { kind: 'vote', vote: prevote(0, null) },
     ];
     const frozen = structuredClone(original);
     const draw = (s: number) => {
       const rng = { next: make_rng(s) };
-      return Array.from({ length: 600 }, (_, k) => garbage_body(rng, original[k % 2]));
+      return Array.from({ length: 600 }, (_, k) => garbage_body(rng, original[k % original.length]));
     };
     const a = draw(seed);
     // Same seed, same garbage: a run replays exactly.
@@ -356,7 +397,10 @@ describe('sim/byzantine: garbage', () => {
   });
 });
 
-/** An enclave whose methods work only with itself as `this` (like the worker pool, a class with private fields). */
+/**
+ * An enclave whose methods work only with itself as `this` (like the worker pool: a class with
+ * private fields).
+ */
 class PrivateEnclave {
   readonly #inner = test_enclave();
   calls = 0;
