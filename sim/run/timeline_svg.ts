@@ -248,8 +248,9 @@ function axes(x: Axis, y: Axis, px: (ms: number) => number, py: (h: number) => n
 
 /**
  * Pixel points of a step function through `points` (height holds until the next commit), held to
- * `end_ms`; points that add nothing at this resolution are left out, so a line has at most a few
- * points per pixel column and row whatever the run's length.
+ * `end_ms`. Consecutive points in one pixel column keep only their first, lowest, highest and last
+ * (the column's vertical extent), and a point between two others on one horizontal or vertical
+ * line is left out, so a line has at most a few points per pixel column whatever the run's length.
  */
 function step_pixels(
   points: readonly (readonly [number, number])[],
@@ -257,32 +258,50 @@ function step_pixels(
   px: (ms: number) => number,
   py: (h: number) => number,
 ): [number, number][] {
-  const raw: [number, number][] = [];
   const sorted = points
     .filter(([ms, h]) => Number.isFinite(ms) && Number.isFinite(h))
     .slice()
     .sort((a, b) => a[0] - b[0]);
+  const raw: [number, number][] = [];
   for (const [k, [ms, h]] of sorted.entries()) {
-    if (k > 0) raw.push([r1(px(ms)), r1(py((sorted[k - 1] as readonly [number, number])[1]))]);
-    raw.push([r1(px(ms)), r1(py(h))]);
+    if (k > 0) raw.push([px(ms), py((sorted[k - 1] as readonly [number, number])[1])]);
+    raw.push([px(ms), py(h)]);
   }
   const last = sorted[sorted.length - 1];
-  if (last !== undefined) raw.push([r1(px(Math.max(end_ms, last[0]))), r1(py(last[1]))]);
+  if (last !== undefined) raw.push([px(Math.max(end_ms, last[0])), py(last[1])]);
   const out: [number, number][] = [];
-  for (const p of raw) {
+  const add = (p: [number, number]) => {
     const a = out[out.length - 1];
     const b = out[out.length - 2];
-    if (a !== undefined && a[0] === p[0] && a[1] === p[1]) continue;
-    // Three points on one horizontal or vertical line: the middle one adds nothing.
+    if (a !== undefined && a[0] === p[0] && a[1] === p[1]) return;
+    const between = (u: number, v: number, w: number) => (u <= v && v <= w) || (u >= v && v >= w);
     if (
       a !== undefined &&
       b !== undefined &&
-      ((b[0] === a[0] && a[0] === p[0]) || (b[1] === a[1] && a[1] === p[1]))
+      ((b[0] === a[0] && a[0] === p[0] && between(b[1], a[1], p[1])) ||
+        (b[1] === a[1] && a[1] === p[1] && between(b[0], a[0], p[0])))
     ) {
       out[out.length - 1] = p;
-      continue;
+      return;
     }
     out.push(p);
+  };
+  for (let k = 0; k < raw.length; ) {
+    const column = Math.round((raw[k] as [number, number])[0]);
+    let end = k;
+    while (end + 1 < raw.length && Math.round((raw[end + 1] as [number, number])[0]) === column) end++;
+    if (end === k) {
+      const [x, y] = raw[k] as [number, number];
+      add([r1(x), r1(y)]);
+    } else {
+      // Many points in one column: drawn at the column, as first, lowest, highest, last.
+      const ys = raw.slice(k, end + 1).map(([, y]) => y);
+      const lo = ys.indexOf(Math.max(...ys));
+      const hi = ys.indexOf(Math.min(...ys));
+      const keep = [...new Set([0, Math.min(lo, hi), Math.max(lo, hi), ys.length - 1])];
+      for (const at of keep) add([column, r1(ys[at] as number)]);
+    }
+    k = end + 1;
   }
   // A single point: a zero-length segment, drawn as a dot by the round line cap.
   if (out.length === 1) out.push([...(out[0] as [number, number])]);
