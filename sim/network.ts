@@ -187,7 +187,8 @@ export class LocalNetwork {
     if (b === 'honest') args.push('node', 'start', '--home', home);
     else args.push('sim', 'node', '--home', home, '--behaviour', b);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // 'close', not 'exit': once it resolves, every line the process printed has been read (and heard).
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     const sink = log;
     // The last lines it printed, to say why it failed if it exits while starting.
     const tail: string[] = [];
