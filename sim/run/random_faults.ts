@@ -2,10 +2,12 @@
  * Swarm testing: without `--faults`, the seed draws a fault schedule, written as a manifest (so it
  * can be printed, saved and replayed with `--faults`) and checked by the same parser. Byzantine
  * validators stay within f < n/3 of the voting power (equal powers) unless unsafe runs are
- * allowed; the timed faults come as episodes that each heal before the next begins (a partition
- * then its heal, a crash then its restart, a pause then its resume, a skew then its reset, loss or
- * slowness then the default network), all before 80 % of the run's heights, so the run ends
- * fault-free and liveness is checked after the last episode.
+ * allowed; the timed faults come as episodes that start at a height and heal a drawn time later
+ * (a partition then its heal, a crash then its restart, a pause then its resume, a skew then its
+ * reset, loss or slowness then a normal network): by time, since a fault may stop every height
+ * (a partition without a 2/3 side) until it heals. Episodes start before 80 % of the run's
+ * heights and each crash or pause takes another validator, so the run ends fault-free and
+ * liveness is checked after the last heal.
  * @module
  */
 
@@ -47,28 +49,36 @@ export function draw_faults(
   const last = Math.max(2, Math.floor(heights * 0.8));
   const episodes = heights < 6 ? 0 : rng.int(0, EPISODES_MAX);
   const span = Math.max(1, Math.floor((last - 2) / Math.max(1, episodes)));
+  const stoppable = [...honest];
   for (let e = 0; e < episodes; e++) {
     const start = 2 + e * span;
-    const end = Math.min(last, start + Math.max(1, rng.int(1, Math.max(1, span - 1))));
-    if (end <= start) break;
-    const kinds = ['partition', 'skew', 'drop', 'latency', ...(can_stop_one ? ['crash', 'pause'] : [])];
+    if (start > last) break;
+    // Healed by time: 1 to 20 simulated seconds after the episode starts.
+    const heal = { at_height: start, after_ms: rng.int(1, 20) * 1000 };
+    const kinds = [
+      'partition',
+      'skew',
+      'drop',
+      'latency',
+      ...(can_stop_one && stoppable.length > 0 ? ['crash', 'pause'] : []),
+    ];
     const kind = rng.pick(kinds);
     switch (kind) {
       case 'partition': {
         const cut = rng.int(1, n - 1);
         const all = shuffled(rng, n);
         const groups = [all.slice(0, cut).sort((a, b) => a - b), all.slice(cut).sort((a, b) => a - b)];
-        faults.push({ at_height: start, partition: groups }, { at_height: end, heal: true });
+        faults.push({ at_height: start, partition: groups }, { ...heal, heal: true });
         break;
       }
       case 'crash': {
-        const i = rng.pick(honest);
-        faults.push({ at_height: start, crash: i }, { at_height: end, restart: i });
+        const i = stoppable.splice(rng.int(0, stoppable.length - 1), 1)[0] as number;
+        faults.push({ at_height: start, crash: i }, { ...heal, restart: i });
         break;
       }
       case 'pause': {
-        const i = rng.pick(honest);
-        faults.push({ at_height: start, pause: i }, { at_height: end, resume: i });
+        const i = stoppable.splice(rng.int(0, stoppable.length - 1), 1)[0] as number;
+        faults.push({ at_height: start, pause: i }, { ...heal, resume: i });
         break;
       }
       case 'skew': {
@@ -76,21 +86,18 @@ export function draw_faults(
         const ms = rng.int(-500, 500);
         faults.push(
           { at_height: start, skew_ms: { [String(i)]: ms } },
-          { at_height: end, skew_ms: { [String(i)]: 0 } },
+          { ...heal, skew_ms: { [String(i)]: 0 } },
         );
         break;
       }
       case 'drop':
-        faults.push(
-          { at_height: start, drop: Math.round(rng.int(1, 10)) / 100 },
-          { at_height: end, drop: 0 },
-        );
+        faults.push({ at_height: start, drop: Math.round(rng.int(1, 10)) / 100 }, { ...heal, drop: 0 });
         break;
       default: {
         const min = rng.int(1, 20);
         faults.push(
           { at_height: start, latency_ms: { min, max: min + rng.int(10, 200) } },
-          { at_height: end, latency_ms: { min: 2, max: 30 } },
+          { ...heal, latency_ms: { min: 2, max: 30 } },
         );
       }
     }

@@ -93,6 +93,9 @@ export interface SimReport {
   /** Heights over simulated time per validator (for the timeline), downsampled. */
   timeline: { index: number; points: [number, number][] }[];
   liveness_bound_ms: number;
+  /** On a violation: the last trace lines before it (the minimal trace to start from). */
+  trace_tail: string[];
+  /** Every trace line, when `keep_trace` was set. */
   trace?: string[];
 }
 
@@ -247,6 +250,31 @@ class World {
   }
 
   /** The network of validator `i` in one life: observed, and byzantine while its spans say so. */
+  /**
+   * Half B of the split behaviours, the same for every byzantine validator: the second half of
+   * the honest validators by public key. Colluding equivocators then split the honest validators
+   * the same way, which is what it takes to fork them (with more than 1/3 of the power).
+   */
+  #half_b(): string[] {
+    const honest = this.validators
+      .filter((_, j) => this.honest[j] === true)
+      .map((v) => v.setup.pubkey)
+      .sort();
+    return honest.slice(Math.ceil(honest.length / 2));
+  }
+
+  /** The other validators that run `behaviour` at some point (fellow equivocators collude). */
+  #colluders(i: number, behaviour: ManifestBehaviour): string[] {
+    const out = new Set<string>();
+    for (const b of this.o.manifest.byzantine) {
+      for (const x of b.behaviours) {
+        if (x.validator !== i && x.behaviour === behaviour)
+          out.add((this.validators[x.validator] as SimValidator).setup.pubkey);
+      }
+    }
+    return [...out].sort();
+  }
+
   #wrap_network(i: number, inner: PeerNetwork, clock: NodeClock, secret_key: Uint8Array): PeerNetwork {
     const observed = observe(inner, (body) => this.invariants.on_sent(i, body));
     const spans = this.o.manifest.byzantine.filter((b) => b.behaviours.some((x) => x.validator === i));
@@ -270,6 +298,8 @@ class World {
             peers,
             clock,
             rng,
+            half_b: this.#half_b(),
+            colluders: this.#colluders(i, behaviour),
           }),
         );
       }
@@ -568,6 +598,7 @@ class World {
         points: downsample(points, TIMELINE_POINTS_MAX),
       })),
       liveness_bound_ms: this.o.liveness_bound_ms ?? LIVENESS_BOUND_MS_DEFAULT,
+      trace_tail: this.invariants.violations.length > 0 ? this.trace.recent() : [],
       ...(this.o.keep_trace === true ? { trace: this.trace.lines() } : {}),
     };
   }
@@ -619,28 +650,44 @@ function observe(inner: PeerNetwork, seen: (body: unknown) => void): PeerNetwork
 }
 
 /**
- * Outgoing traffic through `variants.get(behaviour())` while the validator is byzantine, else
- * through `honest`; listeners are registered once, on the inner network both share.
+ * A validator whose behaviour changes with the height: each call goes to the network of its
+ * behaviour now (`variants.get(behaviour())`, or `honest`). Listeners are registered on every
+ * variant, each wrapped so that only the variant of the behaviour now delivers (a decorator may
+ * filter or rewrite what comes in, e.g. strip a colluder's side field, or answer no request).
  */
 function switched(
   honest: PeerNetwork,
   variants: Map<ManifestBehaviour, PeerNetwork>,
   behaviour: () => ManifestBehaviour | null,
 ): PeerNetwork {
+  const all: [ManifestBehaviour | null, PeerNetwork][] = [[null, honest], ...variants];
   const now = (): PeerNetwork => {
     const b = behaviour();
     return (b === null ? undefined : variants.get(b)) ?? honest;
   };
-  const first = variants.values().next().value as PeerNetwork;
+  /** Whether `net` is the network in use now. */
+  const current = (net: PeerNetwork) => now() === net;
   return {
     start: () => honest.start(),
-    stop: () => honest.stop(),
+    // Every variant stops: a decorator may hold timers of its own (delayed votes).
+    stop: async () => {
+      for (const [, net] of all.slice(1)) await net.stop().catch(() => undefined);
+      await honest.stop();
+    },
     broadcast: (body) => now().broadcast(body),
     send: (to, body) => now().send(to, body),
     request: (to, body, timeout_ms) => now().request(to, body, timeout_ms),
-    on_message: (fn) => first.on_message(fn),
-    on_request: (fn) => first.on_request(fn),
-    on_peer: (fn) => first.on_peer(fn),
+    on_message: (fn) => {
+      for (const [, net] of all) net.on_message((from, body) => current(net) && fn(from, body));
+    },
+    on_request: (fn) => {
+      for (const [, net] of all) {
+        net.on_request((from, body) =>
+          current(net) ? fn(from, body) : new Promise<unknown>(() => undefined),
+        );
+      }
+    },
+    on_peer: (fn) => honest.on_peer(fn),
     connected_peers: () => honest.connected_peers(),
     set_outgoing_filter: (fn) => honest.set_outgoing_filter(fn),
   };
