@@ -1,7 +1,8 @@
 /**
  * A validator node in the real world: one OS process with an untrusted host and an enclave worker
- * pool. Opens LevelDB and the pool from the node's home, starts TCP and the HTTP RPC server, and
- * hands them with the system clock to `assemble_node` (./assemble.ts), which wires the rest.
+ * pool. Opens LevelDB and the pool from the node's home, starts TCP, the HTTP RPC server and the
+ * admin socket, and hands them with the system clock to `assemble_node` (./assemble.ts), which
+ * wires the rest.
  * @module
  */
 
@@ -9,6 +10,7 @@ import type { Enclave } from '../enclave/api.js';
 import { to_hex } from '../protocol/bytes.js';
 import type { CryptoProvider } from '../protocol/provider.js';
 import { get_provider } from '../protocol/providers/index.js';
+import { admin_socket_path, start_admin } from './admin.js';
 import { assemble_node } from './assemble.js';
 import { read_genesis } from './genesis.js';
 import { home_paths, read_config, read_secret_file } from './home.js';
@@ -118,6 +120,14 @@ export class ValidatorNode {
       );
       stoppers.push(() => node.stop());
       const url = await start_rpc(config, node.backend, log, stoppers);
+      // The admin channel (a unix socket in the home, never the public RPC): simulations partition
+      // real processes through it (cloister sim up --faults).
+      const admin = await start_admin(
+        admin_socket_path(home, log),
+        { height: () => store.height(), set_outgoing_filter: (fn) => transport.set_outgoing_filter(fn) },
+        log,
+      );
+      stoppers.push(() => admin.close());
       await node.start();
       log('started', { rpc: url, height: store.height(), validator: pubkey.slice(0, 16) });
       return new ValidatorNode(url, stoppers);

@@ -22,6 +22,7 @@ import {
   unsafe_reason,
 } from '../../sim/manifest.js';
 import { LocalNetwork } from '../../sim/network.js';
+import { sim_run } from '../../sim/run/cli.js';
 import { BEHAVIOURS, type NodeBehaviour, start_sim_node } from '../../sim/sim_node.js';
 import { reset_signing_command } from './reset_signing.js';
 
@@ -340,6 +341,67 @@ export function network_commands(y: Argv): Argv {
             };
             process.once('SIGINT', stop);
             process.once('SIGTERM', stop);
+          },
+        )
+        .command(
+          'run',
+          'run N validators in this process on simulated time, deterministically: a seeded network, faults from a manifest (or drawn from the seed), simulated clients, invariants checked after every event (docs/simulator.md). Exit 0: every invariant held; 1: a violation (seed, height and trace printed); 2: bad usage',
+          (c) =>
+            c
+              .option('seed', {
+                type: 'number',
+                describe:
+                  'the run seed (default: drawn and printed); the same seed and flags replay the same run',
+              })
+              .option('validators', { type: 'number', default: 4, describe: 'validators, 1..100' })
+              .option('heights', {
+                type: 'number',
+                default: 100,
+                describe: 'stop once an honest validator commits this height',
+              })
+              .option('faults', {
+                type: 'string',
+                describe:
+                  'a fault manifest (JSON, docs/simulator.md "Fault manifest"); without it the seed draws one with f < n/3',
+              })
+              .option('load', {
+                type: 'number',
+                default: 20,
+                describe: 'simulated client transactions per simulated second',
+              })
+              .option('json', {
+                type: 'boolean',
+                default: false,
+                describe: 'print one JSON object instead of the summary',
+              })
+              .option('out', {
+                type: 'string',
+                describe: 'write report.json, trace.txt, manifest.json and timeline.svg into this folder',
+              })
+              .option('allow-unsafe', {
+                type: 'boolean',
+                default: false,
+                describe: 'allow byzantine power of 1/3 or more (safety may fail, and is reported)',
+              })
+              .option('liveness-ms', {
+                type: 'number',
+                describe:
+                  'after the last fault heals, a height must commit within this much simulated time (default 60000)',
+              })
+              .strict(),
+          async (argv) => {
+            const code = await sim_run({
+              ...(argv.seed === undefined ? {} : { seed: argv.seed }),
+              validators: argv.validators,
+              heights: argv.heights,
+              ...(argv.faults === undefined ? {} : { faults: argv.faults }),
+              load: argv.load,
+              json: argv.json,
+              ...(argv.out === undefined ? {} : { out: argv.out }),
+              allow_unsafe: argv['allow-unsafe'],
+              ...(argv['liveness-ms'] === undefined ? {} : { liveness_ms: argv['liveness-ms'] }),
+            });
+            process.exit(code);
           },
         )
         .demandCommand(1, 'name a sim command: up, node or run'),
