@@ -83,7 +83,7 @@ export function assemble_node(config: AssembleConfig, modules: NodeModules): Ass
     throw new Error('this node is not a validator in genesis');
   }
   const sign_hex = (m: Uint8Array) => to_hex(p.ed25519_sign(config.secret_key, m));
-  const mempool = node_mempool(p, genesis, config, store);
+  const mempool = node_mempool(p, genesis, config, store, () => clock.now_ms());
   const gossip = new TxGossip(
     {},
     {
@@ -220,6 +220,7 @@ export function assemble_node(config: AssembleConfig, modules: NodeModules): Ass
         on_peer: (fn) => network.on_peer((_key, connected) => connected && fn()),
         sync,
         log,
+        clock,
       });
       if (halted === null && !stopped) await the_engine.start(from_store());
     },

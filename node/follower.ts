@@ -16,6 +16,7 @@ import type { BlockHeader, Commit } from './consensus/types.js';
 import { read_genesis } from './genesis.js';
 import { home_paths, type NodeConfig } from './home.js';
 import { announce_commits, type Log, node_mempool, open_store_and_enclave, start_rpc } from './parts.js';
+import { system_clock } from './real_world.js';
 import { check_fetched_block } from './sync.js';
 
 /** Pause before re-opening a validator's event stream after it fails. */
@@ -60,7 +61,8 @@ export async function start_follower(
   };
   try {
     const { store, pool: enclave } = await open_store_and_enclave(home, config, genesis, stoppers);
-    const mempool = node_mempool(p, genesis, config, store);
+    const clock = system_clock();
+    const mempool = node_mempool(p, genesis, config, store, clock.now_ms);
     const forward = (raw: string) => {
       void rpc(config.follow[0]!, '/v1/txs', { body: raw }).catch((error: unknown) =>
         log('forward_failed', { error: (error as Error).message }),
@@ -68,7 +70,7 @@ export async function start_follower(
     };
     const backend = new NodeBackend(
       { genesis, pubkey: '' },
-      { store, mempool, enclave, now_ms: () => Date.now(), gossip_tx: forward },
+      { store, mempool, enclave, now_ms: clock.now_ms, set_timer: clock.set_timer, gossip_tx: forward },
     );
     const app = new ValidatorApp(
       { genesis, pubkey: '', block: config.block },
@@ -77,7 +79,7 @@ export async function start_follower(
         enclave,
         store,
         mempool,
-        now_ms: () => Date.now(),
+        now_ms: clock.now_ms,
         log,
         on_committed: announce_commits(backend, log),
       },
@@ -142,7 +144,7 @@ export async function start_follower(
         } catch (error) {
           log('stream_failed', { source, error: (error as Error).message });
         }
-        if (!abort.signal.aborted) await new Promise((r) => setTimeout(r, STREAM_RETRY_MS));
+        if (!abort.signal.aborted) await new Promise((r) => clock.set_timer(STREAM_RETRY_MS, () => r(null)));
       }
     })();
     log('started', { rpc: url, height: store.height(), behaviour: 'follower' });

@@ -15,6 +15,7 @@ import { get_provider } from '../protocol/providers/index.js';
 import { genesis_ceremony } from './ceremony.js';
 import type { Genesis } from './genesis.js';
 import { home_paths, type NodeConfig, write_secret_file } from './home.js';
+import { system_clock } from './real_world.js';
 
 export { GENESIS_CONTRACTS } from './ceremony.js';
 /** A validator's p2p port is its RPC port plus this. */
@@ -72,7 +73,7 @@ export async function init_network(opts: InitOptions): Promise<{ homes: string[]
     throw new Error(`${opts.dir} is not empty; choose a new folder`);
   }
   const p = get_provider(opts.provider);
-  const now_ms = opts.now_ms ?? Date.now();
+  const now_ms = opts.now_ms ?? system_clock().now_ms();
   mkdirSync(opts.dir, { recursive: true });
 
   const homes = Array.from({ length: opts.validators }, (_, i) => join(opts.dir, `v${i}`));

@@ -20,6 +20,7 @@ import { sign_tx } from '../protocol/tx.js';
 import { read_genesis } from './genesis.js';
 import { home_paths, type NodeConfig, read_secret_file, write_secret_file } from './home.js';
 import { BLOCK_LIMITS, LOCAL_TIMEOUTS } from './init.js';
+import { system_clock } from './real_world.js';
 
 export interface JoinOptions {
   home: string;
@@ -45,7 +46,7 @@ export async function join_network(opts: JoinOptions): Promise<{ io_pubkey: stri
   const enclave = new InProcessEnclave({ provider: 'native', platform_secret_file: paths.platform_secret });
   try {
     const reg = unwrap(await enclave.attestation_report());
-    const quote = attestation.quote(reg.report, Date.now());
+    const quote = attestation.quote(reg.report, system_clock().now_ms());
     const account = new Uint8Array(randomBytes(32));
     const tx = sign_tx(p, account, {
       chain_id: genesis.chain_id,

@@ -19,6 +19,7 @@ import { home_paths, type NodeConfig } from './home.js';
 import { Mempool } from './mempool.js';
 /** A log sink: an event name and fields (node processes print them as JSON lines). */
 import type { Log } from './modules.js';
+import { Quarantine } from './quarantine.js';
 import type { TxRecord } from './records.js';
 import { RpcServer } from './rpc/server.js';
 import { ChainStore } from './store/chain_store.js';
@@ -76,13 +77,19 @@ export function node_mempool(
   genesis: Genesis,
   config: Pick<NodeConfig, 'mempool'>,
   store: ChainStore,
+  now_ms: () => number,
 ): Mempool {
   return new Mempool(
     {
       chain_id: genesis.chain_id,
       limits: { ...config.mempool, tx_bytes_max: TX_BYTES_MAX, gas_limit_max: TX_GAS_LIMIT_MAX },
     },
-    { p, committed_sequence: (address) => store.get_account_sequence(address) },
+    {
+      p,
+      committed_sequence: (address) => store.get_account_sequence(address),
+      // On the node's clock: in the simulator, quarantine expiry is simulated time too.
+      quarantine: new Quarantine(undefined, now_ms),
+    },
   );
 }
 

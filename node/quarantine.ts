@@ -11,6 +11,7 @@
  */
 
 import type { EnclaveErrorCode } from '../enclave/result.js';
+import { system_clock } from './real_world.js';
 
 /** Most transaction hashes held; the oldest goes first when a new one would exceed it. */
 export const QUARANTINE_TXS_MAX = 1_024;
@@ -57,7 +58,7 @@ export class Quarantine {
 
   constructor(
     limits: QuarantineLimits = { txs_max: QUARANTINE_TXS_MAX, duration_ms: QUARANTINE_MS },
-    now_ms: () => number = Date.now,
+    now_ms: () => number = system_clock().now_ms,
   ) {
     for (const name of ['txs_max', 'duration_ms'] as const) {
       const value = limits[name];

@@ -24,6 +24,8 @@ import {
 import { is_quorum, total_power, type Validator, verify_hex } from './consensus/types.js';
 import { read_genesis } from './genesis.js';
 import { home_paths, read_config, read_secret_file } from './home.js';
+import type { Clock } from './modules.js';
+import { system_clock } from './real_world.js';
 import {
   check_signing_start,
   file_record_io,
@@ -76,6 +78,8 @@ export interface HoldModules {
   /** Fetches and applies committed blocks from connected peers (the node's sync). */
   sync(): Promise<void>;
   log(event: string, fields: Record<string, unknown>): void;
+  /** The node's clock (node/modules.ts): deadlines and pauses. Default: the system clock. */
+  clock?: Clock;
 }
 
 /** Bounds of {@link SigningGuard.before_signing}. */
@@ -120,9 +124,9 @@ export function others_can_decide(validators: readonly Validator[], self: string
   return is_quorum(total - mine, total);
 }
 
-/** A promise that resolves after `ms` (a pause between retries in production code, never in tests' logic). */
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** A promise that resolves after `ms` on `clock` (a pause between retries). */
+function pause(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.set_timer(ms, () => resolve()));
 }
 
 /**
@@ -238,14 +242,15 @@ export class SigningGuard implements SignedStateStore {
    * the chain for good. Throws SigningHoldTimeoutError past the bounds of `opts`.
    */
   async before_signing(m: HoldModules, opts: HoldOptions = DEFAULT_HOLD): Promise<void> {
-    const deadline_ms = Date.now() + opts.hold_ms_max;
+    const clock = m.clock ?? system_clock();
+    const deadline_ms = clock.now_ms() + opts.hold_ms_max;
     if (this.#record.sync_before_signing) {
       if (!others_can_decide(this.#opts.validators, this.#opts.validator)) {
         m.log('sit_out_skipped', { reason: 'the other validators cannot commit without this one' });
         await this.#write({ ...this.#record, sync_before_signing: false, floor_height: 0 });
         return;
       }
-      await wait_for_peer(m, Math.min(opts.peer_wait_ms, opts.hold_ms_max));
+      await wait_for_peer(m, clock, Math.min(opts.peer_wait_ms, opts.hold_ms_max));
       await m.sync();
       const floor_height = Math.max(this.#record.floor_height, this.#store.height() + 1);
       // Durable before anything is signed: a restart during the wait keeps this floor.
@@ -257,24 +262,24 @@ export class SigningGuard implements SignedStateStore {
     for (;;) {
       await m.sync();
       if (this.#store.height() >= floor) break;
-      if (Date.now() >= deadline_ms) {
+      if (clock.now_ms() >= deadline_ms) {
         throw new SigningHoldTimeoutError(
           `after reset-signing this validator sits out height ${floor}, but the chain is still at ` +
             `${this.#store.height()} after ${opts.hold_ms_max} ms; start again once the network commits it`,
         );
       }
-      await pause(opts.poll_ms);
+      await pause(clock, opts.poll_ms);
     }
     m.log('sit_out_done', { floor_height: floor, height: this.#store.height() });
   }
 }
 
 /** Resolves when a peer is connected; rejects with SigningHoldTimeoutError after `wait_ms`. */
-function wait_for_peer(m: HoldModules, wait_ms: number): Promise<void> {
+function wait_for_peer(m: HoldModules, clock: Clock, wait_ms: number): Promise<void> {
   if (m.peers().length > 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     let settled = false;
-    const timer = setTimeout(() => {
+    const cancel = clock.set_timer(wait_ms, () => {
       settled = true;
       reject(
         new SigningHoldTimeoutError(
@@ -282,11 +287,11 @@ function wait_for_peer(m: HoldModules, wait_ms: number): Promise<void> {
             `within ${wait_ms} ms; start it again once its peers are reachable`,
         ),
       );
-    }, wait_ms);
+    });
     m.on_peer(() => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      cancel();
       resolve();
     });
   });

@@ -1,7 +1,7 @@
 /**
  * The node's RPC backend (node/backend.ts) behind a real RPC server: what a query answers when
  * its payload is over the store's limit or the enclave call fails, what a halted node answers,
- * and queries through a `wrong-results` validator's enclave (node/node.ts `altered`).
+ * and queries through a `wrong-results` validator's enclave (sim/byzantine.ts `byzantine_enclave`).
  */
 
 import { once } from 'node:events';
@@ -13,13 +13,13 @@ import { type EnclaveErrorCode, fail, ok, unwrap } from '../../enclave/result.js
 import { NodeBackend } from '../../node/backend.js';
 import type { Genesis } from '../../node/genesis.js';
 import type { Mempool } from '../../node/mempool.js';
-import { altered } from '../../node/node.js';
 import { RpcErrorCode, RpcServer } from '../../node/rpc/server.js';
 import { ChainStore, QUERY_PAYLOAD_CHARS_MAX } from '../../node/store/chain_store.js';
 import { from_base64 } from '../../protocol/bytes.js';
 import { ResultCode } from '../../protocol/codes.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import { open_result } from '../../protocol/result.js';
+import { byzantine_enclave } from '../../sim/byzantine.js';
 import {
   CHAIN_ID,
   commit_block,
@@ -229,7 +229,7 @@ describe('NodeBackend on a halted node', () => {
   });
 });
 
-describe('a wrong-results enclave (node/node.ts altered)', () => {
+describe('a wrong-results enclave (sim/byzantine.ts)', () => {
   const home = temp_home();
   let enclave: InProcessEnclave;
   let keys: PublicKeys;
@@ -257,7 +257,7 @@ describe('a wrong-results enclave (node/node.ts altered)', () => {
       payload: init.payload,
     });
     const contract = (await commit_block(enclave, chain, [inst])).output.results[0]!.contract!;
-    const wrong = altered(enclave);
+    const wrong = byzantine_enclave('wrong-results', enclave, { p });
     // Calls that reach the class's private state through `this` (the bug was an unbound receiver).
     expect(unwrap(await wrong.public_keys())).toEqual(unwrap(await enclave.public_keys()));
     const { url } = await serve({
@@ -286,7 +286,7 @@ describe('a wrong-results enclave (node/node.ts altered)', () => {
       T0_MS,
     );
     const honest = unwrap(await enclave.execute_block(input));
-    const wrong = unwrap(await altered(enclave).execute_block(input));
+    const wrong = unwrap(await byzantine_enclave('wrong-results', enclave, { p }).execute_block(input));
     expect(wrong.result_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(wrong.result_hash).not.toBe(honest.result_hash);
     expect({ ...wrong, result_hash: honest.result_hash }).toEqual(honest);
