@@ -88,8 +88,8 @@ export interface SimReport {
   byzantine: Record<string, ManifestBehaviour>;
   network: { messages: number; delivered: number; dropped: number; bytes: number };
   workload: { submitted: number; refused: number; resent: number; committed: number };
-  /** Per validator: committed height at the end and how many times it started. */
-  nodes: { index: number; height: number; lives: number; honest: boolean }[];
+  /** Per validator: committed height at the end, how many times it started, why it halted (or null). */
+  nodes: { index: number; height: number; lives: number; honest: boolean; halted: string | null }[];
   /** Heights over simulated time per validator (for the timeline), downsampled. */
   timeline: { index: number; points: [number, number][] }[];
   liveness_bound_ms: number;
@@ -592,6 +592,7 @@ class World {
         height: v.height(),
         lives: v.lives(),
         honest: this.honest[i] === true,
+        halted: v.node()?.halted() ?? null,
       })),
       timeline: this.#timeline.map((points, index) => ({
         index,

@@ -133,6 +133,9 @@ describe('byzantine behaviours (one of four)', () => {
       expect(r.byzantine).toEqual({ '2': behaviour });
       // The behaviour did something: the same seed ran differently than with four honest validators.
       expect(r.trace_sha256).not.toBe(honest.trace_sha256);
+      // A validator whose own results differ from what 2/3 committed halts (node/assemble.ts).
+      if (behaviour === 'wrong-results') expect(r.nodes[2]?.halted).toMatch(/own results differ/);
+      for (const node of r.nodes.filter((x) => x.honest)) expect(node.halted).toBeNull();
     });
   }
 });
