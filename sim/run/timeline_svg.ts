@@ -116,7 +116,7 @@ export function render_timeline(report: SimReport): string {
     const dash = is_honest(report, i) ? '' : ' stroke-dasharray="6 3"';
     out.push(
       `<polyline class="validator" data-index="${i}" stroke="${validator_color(i, count)}"${dash}` +
-        ` points="${line.map(([a, b]) => `${a},${b}`).join(' ')}"><title>${escape_xml(validator_label(report, i))}</title></polyline>`,
+        ` points="${line.map(([a, b]) => `${a},${b}`).join(' ')}"><title>${escape_xml(validator_tooltip(report, i))}</title></polyline>`,
     );
   }
   out.push('</g>');
@@ -167,8 +167,21 @@ function validator_label(r: SimReport, i: number): string {
   const node = r.nodes.find((v) => v.index === i);
   const height = node === undefined ? '' : ` h${node.height}`;
   const lives = node !== undefined && node.lives > 1 ? ` ×${node.lives}` : '';
-  if (is_honest(r, i)) return `v${i}${height}${lives}`;
-  return `v${i}${height}${lives} ${r.byzantine[String(i)] ?? 'byzantine'}`;
+  const halted = node?.halted == null ? '' : ' halted';
+  if (is_honest(r, i)) return `v${i}${height}${lives}${halted}`;
+  return `v${i}${height}${lives}${halted} ${r.byzantine[String(i)] ?? 'byzantine'}`;
+}
+
+/** The tooltip of a validator's line: the legend's words spelled out. */
+function validator_tooltip(r: SimReport, i: number): string {
+  const node = r.nodes.find((v) => v.index === i);
+  const parts = [`validator ${i}`];
+  parts.push(is_honest(r, i) ? 'honest' : `byzantine (${r.byzantine[String(i)] ?? 'behaviour not named'})`);
+  if (node !== undefined) {
+    parts.push(`final height ${node.height}`, `${node.lives} ${node.lives === 1 ? 'life' : 'lives'}`);
+    if (node.halted != null) parts.push(`halted: ${node.halted}`);
+  }
+  return parts.join(', ');
 }
 
 /** A linear axis from 0 to a nice number at or above `max`, with about eight ticks. */

@@ -3,6 +3,19 @@ import { parse_manifest } from '../../sim/manifest.js';
 import { escape_xml, LEGEND_ROWS_MAX, render_timeline, validator_color } from '../../sim/run/timeline_svg.js';
 import { run_simulation, type SimReport } from '../../sim/run/world.js';
 
+type Node = SimReport['nodes'][number];
+
+/** A validator's line of `report.nodes`. */
+function node(
+  index: number,
+  height: number,
+  lives: number,
+  honest: boolean,
+  halted: string | null = null,
+): Node {
+  return { index, height, lives, honest, halted } as Node;
+}
+
 /** A report with `validators` honest validators and no events, then `over` on top. */
 function report(validators: number, over: Partial<SimReport> = {}): SimReport {
   return {
@@ -20,7 +33,7 @@ function report(validators: number, over: Partial<SimReport> = {}): SimReport {
     byzantine: {},
     network: { messages: 0, delivered: 0, dropped: 0, bytes: 0 },
     workload: { submitted: 0, refused: 0, resent: 0, committed: 0 },
-    nodes: Array.from({ length: validators }, (_, index) => ({ index, height: 0, lives: 1, honest: true })),
+    nodes: Array.from({ length: validators }, (_, index) => node(index, 0, 1, true)),
     timeline: Array.from({ length: validators }, (_, index) => ({ index, points: [[0, 0]] })),
     liveness_bound_ms: 60_000,
     ...over,
@@ -103,12 +116,9 @@ describe('render_timeline', () => {
       heights_committed: 3,
       sim_ms: 2500,
       byzantine: { '2': 'equivocate' },
-      nodes: [0, 1, 2, 3].map((index) => ({
-        index,
-        height: 3,
-        lives: index === 1 ? 2 : 1,
-        honest: index !== 2,
-      })),
+      nodes: [0, 1, 2, 3].map((index) =>
+        node(index, 3, index === 1 ? 2 : 1, index !== 2, index === 3 ? 'diverged <results>' : null),
+      ),
       timeline: [0, 1, 2, 3].map((index) => ({
         index,
         points: [
@@ -144,6 +154,8 @@ describe('render_timeline', () => {
     expect(svg).toContain('seed 42, 4 validators, 3 heights committed');
     expect(svg).toContain('v2 h3 equivocate');
     expect(svg).toContain('v1 h3 ×2');
+    expect(svg).toContain('v3 h3 halted');
+    expect(svg).toContain('validator 3, honest, final height 3, 1 life, halted: diverged &lt;results&gt;');
     expect(svg).toContain('simulated time (s)');
     expect(svg).toContain('committed height');
     // Step lines: every validator's line is a staircase ending at the run's end, inside the plot.
@@ -168,10 +180,7 @@ describe('render_timeline', () => {
     const r = report(2, {
       sim_ms: 1000,
       byzantine: { '1': evil as never },
-      nodes: [
-        { index: 0, height: 1, lives: 1, honest: true },
-        { index: 1, height: 1, lives: 1, honest: false },
-      ],
+      nodes: [node(0, 1, 1, true), node(1, 1, 1, false, evil)],
       faults_applied: [{ sim_ms: 500, height: 1, fault: `height 1: <&> ${evil}` }],
       violations: [{ kind: 'validity', height: null, sim_ms: 900, validators: [1], message: evil }],
     });
@@ -235,12 +244,7 @@ describe('render_timeline', () => {
     const n = 64;
     const r = report(n, {
       byzantine: { '5': 'silent', '60': 'equivocate' },
-      nodes: Array.from({ length: n }, (_, index) => ({
-        index,
-        height: 10,
-        lives: 1,
-        honest: index !== 5 && index !== 60,
-      })),
+      nodes: Array.from({ length: n }, (_, index) => node(index, 10, 1, index !== 5 && index !== 60)),
     });
     const svg = render_timeline(r);
     expect(xml_problem(svg)).toBeNull();
