@@ -96,9 +96,10 @@ export class Invariants {
     this.#now_ms = opts.now_ms;
   }
 
-  /** Records a violation (up to a bound). */
+  /** Records a violation (up to a bound; the same violation once). */
   fail(kind: ViolationKind, height: number | null, validators: number[], message: string): void {
     if (this.violations.length >= this.#violations_max) return;
+    if (this.violations.some((v) => v.kind === kind && v.height === height && v.message === message)) return;
     this.violations.push({ kind, height, sim_ms: this.#now_ms(), validators, message });
   }
 
@@ -161,14 +162,19 @@ export class Invariants {
     }
   }
 
-  /** Signing: an honest validator's outgoing consensus message. */
+  /**
+   * Signing: an honest validator's outgoing consensus message. Only its own signatures count: a
+   * node also relays others' messages (the last commit's precommits), an equivocator's included.
+   */
   on_sent(index: number, body: unknown): void {
     if (!this.#honest(index)) return;
+    const self = this.#validators[index]?.pubkey;
     const m = body as ConsensusMessage;
     let key: string;
     let bytes: Uint8Array;
     if (m?.kind === 'proposal') {
       const pr = m.proposal;
+      if (pr.validator !== self) return;
       key = `${index}/${pr.height}/${pr.round}/proposal`;
       bytes = proposal_sign_bytes(this.#chain_id, {
         height: pr.height,
@@ -178,6 +184,7 @@ export class Invariants {
       });
     } else if (m?.kind === 'vote') {
       const v = m.vote;
+      if (v.validator !== self) return;
       key = `${index}/${v.height}/${v.round}/${v.type}`;
       bytes = vote_sign_bytes(this.#chain_id, v);
     } else return;

@@ -15,6 +15,7 @@ const SEEDS: [number, number, number, string][] = [
   [3, 4, 40, ''],
   [4, 7, 30, ''],
   [5, 4, 40, ''],
+  [9, 4, 15, 'a relayed equivocator vote counted as the relaying honest validator double-signing'],
 ];
 
 describe('swarm regression seeds', () => {
