@@ -25,10 +25,13 @@ let net: Awaited<ReturnType<typeof temp_network>>;
 const seen = [0, 0, 0, 0];
 /** Every committed event, in order of arrival. */
 const commits: NodeEvent[] = [];
+/** Every halt (a node that stopped deciding) and every evidence of double signing: none expected. */
+const alarms: NodeEvent[] = [];
 
 beforeAll(async () => {
   net = await temp_network(PORT);
   net.network.on_event((e) => {
+    if (e.event === 'halted' || e.event === 'evidence') alarms.push(e);
     if (e.event !== 'committed' || typeof e.height !== 'number') return;
     commits.push(e);
     seen[e.index] = Math.max(seen[e.index]!, e.height);
@@ -43,11 +46,16 @@ const tip = () => Math.max(...seen);
 /** Resolves once validator `i` has committed `height` (at once if it has). */
 async function until(i: number, height: number, timeout_ms = 90_000): Promise<void> {
   if (seen[i]! >= height) return;
-  await net.network.wait_for(
-    (e) => e.index === i && e.event === 'committed' && (e.height as number) >= height,
-    timeout_ms,
-    `validator ${i} to commit height ${height}`,
-  );
+  try {
+    await net.network.wait_for(
+      (e) => e.index === i && e.event === 'committed' && (e.height as number) >= height,
+      timeout_ms,
+      `validator ${i} to commit height ${height}`,
+    );
+  } catch (error) {
+    const why = `heights committed: ${seen.join(', ')}; halts and evidence: ${JSON.stringify(alarms)}`;
+    throw new Error(`${(error as Error).message} (${why}; CLOISTER_KEEP_NET=1 keeps the logs)`);
+  }
 }
 
 /** Applies `faults` (a manifest's list) and returns a promise per fault, resolved when it applied. */
@@ -102,8 +110,10 @@ describe('faults applied to real processes', () => {
     expect(after.slice(0, due + 1).filter((e) => e.index === 2)).toEqual([]);
     expect(net.network.is_running(2)).toBe(true);
     await until(2, restart.height);
+    await until(2, tip() + 2);
     expect(await r.done).toBe(true);
     expect(r.lines).toEqual([`height ${t + 2}: crash 2`, `height ${t + 6}: restart 2`]);
+    expect(alarms).toEqual([]);
   }, 240_000);
 
   it('pause and resume: the others go on, and it catches up', async () => {
@@ -121,7 +131,10 @@ describe('faults applied to real processes', () => {
     expect(resume.height).toBeGreaterThanOrEqual(t + 6);
     expect(seen[1]!).toBeLessThanOrEqual(paused_at + 1);
     await until(1, resume.height);
+    // Caught up, it goes on deciding new heights with the others (it did not halt on the way).
+    await until(1, tip() + 2);
     expect(await r.done).toBe(true);
+    expect(alarms).toEqual([]);
   }, 240_000);
 
   it('a partition with no two-thirds side stops commits; healed, they resume', async () => {
@@ -167,6 +180,7 @@ describe('faults applied to real processes', () => {
     }
     await Promise.all([0, 1, 2, 3].map((i) => until(i, healed_at + 2)));
     expect(await r.done).toBe(true);
+    expect(alarms).toEqual([]);
   }, 240_000);
 
   it('refuses faults real processes cannot apply, and a manifest for other validators', () => {
