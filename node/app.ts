@@ -208,6 +208,8 @@ interface Candidate {
 
 /** Implements ConsensusApp over an enclave, a store and a mempool. */
 export class ValidatorApp implements ConsensusApp {
+  /** Tail of the queue of commits (see {@link commit}). */
+  #commit_lane: Promise<unknown> = Promise.resolve();
   readonly #opts: AppOptions;
   readonly #m: AppModules;
   readonly #executions = new Map<string, Execution>();
@@ -556,8 +558,23 @@ export class ValidatorApp implements ConsensusApp {
    * DivergedError too) if our enclave cannot execute it: the node must halt, not skip it.
    */
   async commit(block: Block, commit: Commit): Promise<void> {
+    // One commit at a time: consensus and sync can both reach a height (a node resumed a few
+    // heights behind syncs while its engine decides from precommits it already had).
+    const run = this.#commit_lane.then(() => this.#commit_one(block, commit));
+    this.#commit_lane = run.catch(() => undefined);
+    return run;
+  }
+
+  async #commit_one(block: Block, commit: Commit): Promise<void> {
     const { p, store, mempool } = this.#m;
     const hash = block_hash(p, block.header);
+    const height = block.header.height;
+    if (height <= store.height()) {
+      // The other path committed it first: the same block is done; another one would be a fork.
+      const stored = await store.get_block(height);
+      if (stored?.block_hash === hash) return;
+      throw new DivergedError(height, `a different block is already committed at height ${height}`);
+    }
     const execution = this.#executions.get(hash) ?? (await this.#execute_committed(block));
     if (execution.output.result_hash !== block.header.result_hash)
       throw new DivergedError(block.header.height);

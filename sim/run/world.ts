@@ -129,6 +129,8 @@ class World {
   readonly faults_applied: AppliedFault[] = [];
   #fault_next = 0;
   #fault_due = false;
+  /** A fault is waiting out its delay or still applying. */
+  #fault_busy = false;
   #top_height = 0;
   #last_commit_ms = 0;
   /** When the run became fault-free for good (the liveness clock starts), or null. */
@@ -405,14 +407,22 @@ class World {
   #apply_due_faults(): void {
     this.#fault_due = false;
     const faults = this.o.manifest.faults;
-    while (this.#fault_next < faults.length) {
-      const fault = faults[this.#fault_next] as TimedFault;
-      if (fault.at_height > this.#top_height) return;
-      this.#fault_next++;
-      const apply = () => void this.#apply(fault);
-      if (fault.after_ms > 0) this.sched.at(fault.after_ms, apply);
-      else apply();
-    }
+    // One at a time, in manifest order, as the manifest's checks and `sim up` take them: a fault
+    // waiting out its after_ms (or a restart still booting) holds back the ones after it.
+    if (this.#fault_busy || this.#fault_next >= faults.length) return;
+    const fault = faults[this.#fault_next] as TimedFault;
+    if (fault.at_height > this.#top_height) return;
+    this.#fault_next++;
+    this.#fault_busy = true;
+    const apply = () => {
+      void this.#apply(fault).finally(() => {
+        this.#fault_busy = false;
+        this.#fault_due = true;
+        this.#update_healed();
+      });
+    };
+    if (fault.after_ms > 0) this.sched.at(fault.after_ms, apply);
+    else apply();
   }
 
   async #apply(fault: TimedFault): Promise<void> {
@@ -502,7 +512,7 @@ class World {
 
   /** The run is fault-free for good once every timed fault applied and nothing is left broken. */
   #update_healed(): void {
-    if (this.#fault_next < this.o.manifest.faults.length) return;
+    if (this.#fault_busy || this.#fault_next < this.o.manifest.faults.length) return;
     const broken = this.validators.some((v, i) => this.honest[i] === true && (!v.running() || v.paused()));
     const net = this.net.quality;
     const partitioned = this.net.partitioned();
