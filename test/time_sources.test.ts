@@ -48,7 +48,7 @@ function code_only(text: string): string {
 }
 
 /** Files under `dirs` that use a forbidden source, with the first offending line. */
-export function offenders(dirs: readonly string[], allowed: Record<string, string>): string[] {
+function offenders(dirs: readonly string[], allowed: Record<string, string>): string[] {
   const out: string[] = [];
   for (const dir of dirs) {
     for (const file of files(dir)) {
