@@ -57,6 +57,8 @@ export type FaultAction =
   | { kind: 'skew'; skew_ms: { validator: number; ms: number }[] }
   /** Each message is lost with this probability from now on; 0 ends it. Simulator only. */
   | { kind: 'drop'; probability: number }
+  /** Each message arrives twice with this probability from now on; 0 ends it. Simulator only. */
+  | { kind: 'duplicate'; probability: number }
   /** Each message is delayed by a uniform draw from [min_ms, max_ms] from now on. Simulator only. */
   | { kind: 'latency'; min_ms: number; max_ms: number };
 
@@ -117,6 +119,7 @@ const TIMED_ACTIONS = [
   'resume',
   'skew_ms',
   'drop',
+  'duplicate',
   'latency_ms',
 ] as const;
 const ACTIONS: readonly string[] = [...TIMED_ACTIONS, 'byzantine'];
@@ -315,10 +318,11 @@ class Checker {
           })),
         };
       case 'drop':
+      case 'duplicate':
         if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
           throw new ManifestError(path, `must be a probability from 0 to 1, got ${got(value)}`);
         }
-        return { kind: 'drop', probability: value };
+        return { kind, probability: value };
       case 'latency_ms':
         return { kind: 'latency', ...this.latency(value, path) };
     }
@@ -679,7 +683,8 @@ export function describe_fault(fault: TimedFault | ByzantineFault): string {
     case 'skew':
       return `${when}: skew ${a.skew_ms.map((s) => `${s.validator} ${s.ms > 0 ? '+' : ''}${s.ms} ms`).join(', ')}`;
     case 'drop':
-      return `${when}: drop ${a.probability}`;
+    case 'duplicate':
+      return `${when}: ${a.kind} ${a.probability}`;
     case 'latency':
       return `${when}: latency ${a.min_ms}..${a.max_ms} ms`;
   }

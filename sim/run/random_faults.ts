@@ -59,6 +59,7 @@ export function draw_faults(
       'partition',
       'skew',
       'drop',
+      'duplicate',
       'latency',
       ...(can_stop_one && stoppable.length > 0 ? ['crash', 'pause'] : []),
     ];
@@ -90,6 +91,9 @@ export function draw_faults(
         );
         break;
       }
+      case 'duplicate':
+        faults.push({ at_height: start, duplicate: rng.int(1, 30) / 100 }, { ...heal, duplicate: 0 });
+        break;
       case 'drop':
         faults.push({ at_height: start, drop: Math.round(rng.int(1, 10)) / 100 }, { ...heal, drop: 0 });
         break;

@@ -456,6 +456,9 @@ class World {
       case 'drop':
         this.net.quality = { ...this.net.quality, drop_p: a.probability };
         break;
+      case 'duplicate':
+        this.net.quality = { ...this.net.quality, duplicate_p: a.probability };
+        break;
       case 'latency':
         this.net.quality = {
           ...this.net.quality,

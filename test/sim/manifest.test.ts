@@ -154,6 +154,7 @@ describe('parse_manifest accepts', () => {
       m(
         { at_height: 1, drop: 0.1 },
         { at_height: 2, drop: 0 },
+        { at_height: 2, duplicate: 0.25 },
         { at_height: 3, latency_ms: { min: 0, max: 60_000 } },
         { at_height: 4, skew_ms: { '2': -60_000, '0': 60_000 } },
       ),
@@ -161,6 +162,7 @@ describe('parse_manifest accepts', () => {
     expect(manifest.faults.map((f) => f.action)).toEqual([
       { kind: 'drop', probability: 0.1 },
       { kind: 'drop', probability: 0 },
+      { kind: 'duplicate', probability: 0.25 },
       { kind: 'latency', min_ms: 0, max_ms: 60_000 },
       {
         kind: 'skew',
@@ -252,12 +254,12 @@ describe('parse_manifest refuses, naming the path', () => {
     [
       'an unknown key in a fault',
       m({ at_height: 1, crsh: 1 }),
-      'faults[0].crsh: unknown key (a fault takes at_height, or from_height and until_height, an optional after_ms and comment, and one action: partition, heal, crash, restart, pause, resume, skew_ms, drop, latency_ms or byzantine)',
+      'faults[0].crsh: unknown key (a fault takes at_height, or from_height and until_height, an optional after_ms and comment, and one action: partition, heal, crash, restart, pause, resume, skew_ms, drop, duplicate, latency_ms or byzantine)',
     ],
     [
       'a fault with no action',
       m({ at_height: 1 }),
-      'faults[0]: no action (one of partition, heal, crash, restart, pause, resume, skew_ms, drop, latency_ms or byzantine)',
+      'faults[0]: no action (one of partition, heal, crash, restart, pause, resume, skew_ms, drop, duplicate, latency_ms or byzantine)',
     ],
     [
       'a fault with two actions',

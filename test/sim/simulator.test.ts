@@ -99,6 +99,7 @@ describe('faults, with every invariant holding', () => {
       ],
     ],
     ['slow network', [{ at_height: 3, latency_ms: { min: 50, max: 400 } }]],
+    ['duplicating network', [{ at_height: 3, duplicate: 0.3 }]],
   ];
   for (const [name, faults] of cases) {
     it(name, async () => {
