@@ -75,9 +75,99 @@ export interface AssembledNode {
 /** Assembles a validator from its config and modules; see {@link AssembledNode}. */
 export function assemble_node(config: AssembleConfig, modules: NodeModules): AssembledNode {
   const { genesis } = config;
-  const { p, clock, network, enclave, log } = modules;
+  const { p, clock, network, log } = modules;
   const store = modules.store.chain;
-  const signing = modules.store.signing;
+  const host = host_parts(config, modules);
+  let engine: ConsensusEngine | null = null;
+  let halted: string | null = null;
+  const halt = (error: unknown) => {
+    if (halted !== null) return;
+    halted = error instanceof Error ? error.message : String(error);
+    log('halted', { reason: halted });
+    // The height it could not apply; the RPC now says so and takes no more transactions.
+    host.backend.halt({ height: store.height() + 1, reason: halted });
+    engine?.stop();
+  };
+  const app = new ValidatorApp(
+    { genesis, pubkey: host.pubkey, block: config.block, sign: host.sign_hex },
+    {
+      p,
+      enclave: modules.enclave,
+      store,
+      mempool: host.mempool,
+      now_ms: () => clock.now_ms(),
+      log,
+      on_committed: announce_commits(host.backend, log),
+      preview: (message) => network.broadcast(message),
+    },
+  );
+  const validators = genesis.validators.map(({ pubkey: k, power }) => ({ pubkey: k, power }));
+  const the_engine = new ConsensusEngine(
+    { chain_id: genesis.chain_id, validators, timeouts: config.consensus },
+    {
+      p,
+      app: halting_on_divergence(app, halt),
+      signer: { pubkey: host.pubkey, sign: host.sign_hex },
+      outbox: { broadcast: (msg: ConsensusMessage) => network.broadcast(msg) },
+      clock,
+      // The engine awaits save before a signed message leaves: record first, then the store's copy.
+      signed_state: modules.store.signing,
+      log,
+      on_halt: (reason: string) => halt(new Error(`consensus halted: ${reason}`)),
+    },
+  );
+  engine = the_engine;
+  const sync = make_sync({ genesis, validators }, { p, store, app, network, log, halt });
+  const from_store = () => {
+    const last = store.last_block();
+    return {
+      height: store.height() + 1,
+      parent: last?.block.header ?? null,
+      last_commit: last?.commit ?? null,
+    };
+  };
+  the_engine.on_behind(() => {
+    void sync().then(() => {
+      if (halted === null) the_engine.catch_up(from_store());
+    });
+  });
+  listen(network, { engine: the_engine, app, mempool: host.mempool, store, log, halted: () => halted });
+  let stopped = false;
+  return {
+    pubkey: host.pubkey,
+    backend: host.backend,
+    mempool: host.mempool,
+    store,
+    halted: () => halted,
+    start: async () => {
+      await network.start();
+      // Catch up with whatever the others committed while we were away, then join consensus.
+      await sync();
+      // After `reset-signing`: sync from a peer and sit out the height in progress before signing.
+      await modules.store.signing.before_signing({
+        peers: () => network.connected_peers(),
+        on_peer: (fn) => network.on_peer((_key, connected) => connected && fn()),
+        sync,
+        log,
+        clock,
+      });
+      if (halted === null && !stopped) await the_engine.start(from_store());
+    },
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      the_engine.stop();
+      host.gossip.flush();
+      await network.stop();
+    },
+  };
+}
+
+/** The host's parts around the app: its key, mempool, transaction gossip and RPC backend. */
+function host_parts(config: AssembleConfig, modules: NodeModules) {
+  const { genesis } = config;
+  const { p, clock, network } = modules;
+  const store = modules.store.chain;
   const pubkey = to_hex(p.ed25519_public(config.secret_key));
   if (!genesis.validators.some((v) => v.pubkey === pubkey)) {
     throw new Error('this node is not a validator in genesis');
@@ -97,38 +187,18 @@ export function assemble_node(config: AssembleConfig, modules: NodeModules): Ass
     {
       store,
       mempool,
-      enclave,
+      enclave: modules.enclave,
       now_ms: () => clock.now_ms(),
       set_timer: (delay_ms, fn) => clock.set_timer(delay_ms, fn),
       gossip_tx: (raw) => gossip.add(raw),
     },
   );
+  return { pubkey, sign_hex, mempool, gossip, backend };
+}
 
-  let engine: ConsensusEngine | null = null;
-  let halted: string | null = null;
-  const halt = (error: unknown) => {
-    if (halted !== null) return;
-    halted = error instanceof Error ? error.message : String(error);
-    log('halted', { reason: halted });
-    // The height it could not apply; the RPC now says so and takes no more transactions.
-    backend.halt({ height: store.height() + 1, reason: halted });
-    engine?.stop();
-  };
-  const app = new ValidatorApp(
-    { genesis, pubkey, block: config.block, sign: sign_hex },
-    {
-      p,
-      enclave,
-      store,
-      mempool,
-      now_ms: () => clock.now_ms(),
-      log,
-      on_committed: announce_commits(backend, log),
-      preview: (message) => network.broadcast(message),
-    },
-  );
-  // A node whose own results differ from what 2/3 committed must stop rather than apply them.
-  const guarded_app = {
+/** The app as the engine sees it: a node whose own results differ from what 2/3 committed halts rather than apply them. */
+function halting_on_divergence(app: ValidatorApp, halt: (error: unknown) => void) {
+  return {
     propose: app.propose.bind(app),
     validate: app.validate.bind(app),
     commit: async (
@@ -143,49 +213,29 @@ export function assemble_node(config: AssembleConfig, modules: NodeModules): Ass
       }
     },
   };
-  const validators = genesis.validators.map(({ pubkey: k, power }) => ({ pubkey: k, power }));
-  engine = new ConsensusEngine(
-    { chain_id: genesis.chain_id, validators, timeouts: config.consensus },
-    {
-      p,
-      app: guarded_app,
-      signer: { pubkey, sign: sign_hex },
-      outbox: { broadcast: (msg: ConsensusMessage) => network.broadcast(msg) },
-      clock,
-      // The engine awaits save before a signed message leaves: record first, then the store's copy.
-      signed_state: signing,
-      log,
-      on_halt: (reason: string) => halt(new Error(`consensus halted: ${reason}`)),
-    },
-  );
-  const the_engine = engine;
+}
 
-  const sync = make_sync(
-    { genesis, validators },
-    { p, store, app, network, log, halt, halted: () => halted },
-  );
-  const from_store = () => {
-    const last = store.last_block();
-    return {
-      height: store.height() + 1,
-      parent: last?.block.header ?? null,
-      last_commit: last?.commit ?? null,
-    };
-  };
-  the_engine.on_behind(() => {
-    void sync().then(() => {
-      if (halted === null) the_engine.catch_up(from_store());
-    });
-  });
+/** What arrives from peers: consensus messages to the engine, previews to the app, gossiped transactions to the mempool, sync requests answered from the store. */
+function listen(
+  network: PeerNetwork,
+  m: {
+    engine: ConsensusEngine;
+    app: ValidatorApp;
+    mempool: Mempool;
+    store: ChainStore;
+    log: Log;
+    halted: () => string | null;
+  },
+): void {
   network.on_message((_from, body) => {
     if (typeof body !== 'object' || body === null) return;
     const kind = (body as { kind?: unknown }).kind;
     if (kind === 'proposal' || kind === 'vote') {
-      the_engine.receive(body as ConsensusMessage);
+      m.engine.receive(body as ConsensusMessage);
       return;
     }
     if (kind === 'preview') {
-      if (halted === null) app.preview(body);
+      if (m.halted() === null) m.app.preview(body);
       return;
     }
     const raws = gossiped_txs(body);
@@ -193,45 +243,15 @@ export function assemble_node(config: AssembleConfig, modules: NodeModules): Ass
     // In order, one at a time: an account's consecutive sequences must arrive in order.
     // Gossip is best effort: a refusal (or a closed store at shutdown) is not this node's error.
     void (async () => {
-      for (const raw of raws) await mempool.add(raw, 'peer');
-    })().catch((error: unknown) => log('gossip_tx_failed', { error: (error as Error).message }));
+      for (const raw of raws) await m.mempool.add(raw, 'peer');
+    })().catch((error: unknown) => m.log('gossip_tx_failed', { error: (error as Error).message }));
   });
   network.on_request(async (_from, body) => {
     const r = body as SyncRequest;
-    if (r?.kind === 'status') return { height: store.height() };
-    if (r?.kind === 'get_block' && Number.isSafeInteger(r.height)) return store.get_block(r.height);
+    if (r?.kind === 'status') return { height: m.store.height() };
+    if (r?.kind === 'get_block' && Number.isSafeInteger(r.height)) return m.store.get_block(r.height);
     throw new Error('unknown request');
   });
-
-  let stopped = false;
-  return {
-    pubkey,
-    backend,
-    mempool,
-    store,
-    halted: () => halted,
-    start: async () => {
-      await network.start();
-      // Catch up with whatever the others committed while we were away, then join consensus.
-      await sync();
-      // After `reset-signing`: sync from a peer and sit out the height in progress before signing.
-      await signing.before_signing({
-        peers: () => network.connected_peers(),
-        on_peer: (fn) => network.on_peer((_key, connected) => connected && fn()),
-        sync,
-        log,
-        clock,
-      });
-      if (halted === null && !stopped) await the_engine.start(from_store());
-    },
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      the_engine.stop();
-      gossip.flush();
-      await network.stop();
-    },
-  };
 }
 
 /** The node's sync: one run at a time; a diverged block halts the node, other failures are logged. */
@@ -244,7 +264,6 @@ function make_sync(
     network: PeerNetwork;
     log: Log;
     halt: (error: unknown) => void;
-    halted: () => string | null;
   },
 ): () => Promise<void> {
   let syncing: Promise<void> | null = null;

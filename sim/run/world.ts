@@ -101,6 +101,8 @@ export interface SimReport {
 
 /** Default liveness bound: a round's worst timeouts many times over, with slack for catch-up. */
 export const LIVENESS_BOUND_MS_DEFAULT = 60_000;
+/** Chain id of every simulated network. */
+export const SIM_CHAIN_ID = 'cloister-sim-1';
 /** Simulated epoch of every run: 2026-01-01T00:00:00Z. */
 export const SIM_EPOCH_MS = 1_767_225_600_000;
 /** Timeline points kept per validator. */
@@ -155,14 +157,12 @@ class World {
 
   async #setup(): Promise<void> {
     const { o, p } = this;
-    const n = o.validators;
-    const chain_id = 'cloister-sim-1';
     const code_root = find_code_root();
     const measurement = compute_measurement(p, code_root);
     const ceremony_rng = new SeededRng(o.seed, 'ceremony');
-    const platform_secrets = Array.from({ length: n }, () => ceremony_rng.bytes(32));
+    const platform_secrets = Array.from({ length: o.validators }, () => ceremony_rng.bytes(32));
     const ceremony = await genesis_ceremony(
-      { validators: n, chain_id, now_ms: SIM_EPOCH_MS },
+      { validators: o.validators, chain_id: SIM_CHAIN_ID, now_ms: SIM_EPOCH_MS },
       {
         p,
         random_bytes: (k) => ceremony_rng.bytes(k),
@@ -179,70 +179,95 @@ class World {
         },
       },
     );
-    const genesis = ceremony.genesis;
+    const { genesis } = ceremony;
     const codes = GENESIS_CONTRACTS.map((name) => read_shipped_contract(name, code_root));
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < o.validators; i++) {
       this.honest.push(o.manifest.byzantine.every((b) => b.behaviours.every((x) => x.validator !== i)));
       this.#timeline.push([[0, 0]]);
     }
     this.invariants = new Invariants({
       p,
-      chain_id,
+      chain_id: SIM_CHAIN_ID,
       validators: genesis.validators.map(({ pubkey, power }) => ({ pubkey, power })),
       honest: (i) => this.honest[i] === true,
       now_ms: () => this.sched.now_ms(),
     });
-    for (let i = 0; i < n; i++) {
-      const pubkey = genesis.validators[i]?.pubkey as string;
-      const rng = new SeededRng(o.seed, `node-${i}`);
-      const v: SimValidator = new SimValidator(
-        {
-          index: i,
-          pubkey,
-          config: {
-            genesis,
-            secret_key: ceremony.validator_sks[i] as Uint8Array,
-            consensus: o.timeouts ?? LOCAL_TIMEOUTS,
-            block: { ...BLOCK_LIMITS },
-            mempool: { txs_max: 20_000, bytes_max: 64 * 1024 * 1024, per_account_max: 1000 },
-          },
-          sealed_seed: ceremony.sealed_seeds[i] as string,
-          sealed_light: ceremony.sealed_lights[i] as string,
+    for (let i = 0; i < o.validators; i++) {
+      this.validators.push(
+        this.#validator(i, {
+          ceremony,
           platform_secret: platform_secrets[i] as Uint8Array,
           measurement,
           codes,
-        },
-        {
-          p,
-          sched: this.sched,
-          epoch_ms: SIM_EPOCH_MS,
-          endpoint: () => this.net.endpoint(pubkey),
-          wrap_network: (inner, clock) =>
-            this.#wrap_network(i, inner, clock, ceremony.validator_sks[i] as Uint8Array),
-          wrap_enclave: (inner) => this.#wrap_enclave(i, inner),
-          rng,
-          set_link: (up) => this.net.set_link(pubkey, up),
-          log: (event, fields) => this.#on_log(i, event, fields),
-          on_event: (event) => this.#on_event(i, event),
-        },
+        }),
       );
-      this.validators.push(v);
     }
-    const counter = codes.findIndex((c) => c.name === 'counter');
-    this.workload = new Workload(
+    this.workload = this.#workload(genesis.io_pubkey, codes);
+  }
+
+  /** Simulated validator `i`, from what the ceremony gave it. */
+  #validator(
+    i: number,
+    from: {
+      ceremony: Awaited<ReturnType<typeof genesis_ceremony>>;
+      platform_secret: Uint8Array;
+      measurement: Uint8Array;
+      codes: { name: string; code: Uint8Array }[];
+    },
+  ): SimValidator {
+    const { o, p } = this;
+    const { genesis } = from.ceremony;
+    const pubkey = genesis.validators[i]?.pubkey as string;
+    const secret_key = from.ceremony.validator_sks[i] as Uint8Array;
+    return new SimValidator(
       {
-        chain_id,
-        io_pubkey: genesis.io_pubkey,
-        counter_code_id: counter + 1,
-        counter_code_hash: to_hex(p.sha256((codes[counter] as { code: Uint8Array }).code)),
-        tx_per_s: o.load_tx_per_s,
-        accounts: Math.max(4, Math.min(1000, Math.ceil(o.load_tx_per_s))),
-        resend_ms: 15_000,
+        index: i,
+        pubkey,
+        config: {
+          genesis,
+          secret_key,
+          consensus: o.timeouts ?? LOCAL_TIMEOUTS,
+          block: { ...BLOCK_LIMITS },
+          mempool: { txs_max: 20_000, bytes_max: 64 * 1024 * 1024, per_account_max: 1000 },
+        },
+        sealed_seed: from.ceremony.sealed_seeds[i] as string,
+        sealed_light: from.ceremony.sealed_lights[i] as string,
+        platform_secret: from.platform_secret,
+        measurement: from.measurement,
+        codes: from.codes,
       },
       {
         p,
         sched: this.sched,
-        rng: new SeededRng(o.seed, 'workload'),
+        epoch_ms: SIM_EPOCH_MS,
+        endpoint: () => this.net.endpoint(pubkey),
+        wrap_network: (inner, clock) => this.#wrap_network(i, inner, clock, secret_key),
+        wrap_enclave: (inner) => this.#wrap_enclave(i, inner),
+        rng: new SeededRng(o.seed, `node-${i}`),
+        set_link: (up) => this.net.set_link(pubkey, up),
+        log: (event, fields) => this.#on_log(i, event, fields),
+        on_event: (event) => this.#on_event(i, event),
+      },
+    );
+  }
+
+  /** The simulated clients, sending to validators that run, are not paused and have not halted. */
+  #workload(io_pubkey: string, codes: { name: string; code: Uint8Array }[]): Workload {
+    const counter = codes.findIndex((c) => c.name === 'counter');
+    return new Workload(
+      {
+        chain_id: SIM_CHAIN_ID,
+        io_pubkey,
+        counter_code_id: counter + 1,
+        counter_code_hash: to_hex(this.p.sha256((codes[counter] as { code: Uint8Array }).code)),
+        tx_per_s: this.o.load_tx_per_s,
+        accounts: Math.max(4, Math.min(1000, Math.ceil(this.o.load_tx_per_s))),
+        resend_ms: 15_000,
+      },
+      {
+        p: this.p,
+        sched: this.sched,
+        rng: new SeededRng(this.o.seed, 'workload'),
         targets: () =>
           this.validators
             .filter((v) => v.running() && !v.paused() && v.node()?.halted() === null)
@@ -251,7 +276,6 @@ class World {
     );
   }
 
-  /** The network of validator `i` in one life: observed, and byzantine while its spans say so. */
   /**
    * Half B of the split behaviours, the same for every byzantine validator: the second half of
    * the honest validators by public key. Colluding equivocators then split the honest validators
@@ -277,6 +301,7 @@ class World {
     return [...out].sort();
   }
 
+  /** The network of validator `i` in one life: observed, and byzantine while its spans say so. */
   #wrap_network(i: number, inner: PeerNetwork, clock: NodeClock, secret_key: Uint8Array): PeerNetwork {
     const observed = observe(inner, (body) => this.invariants.on_sent(i, body));
     const spans = this.o.manifest.byzantine.filter((b) => b.behaviours.some((x) => x.validator === i));
@@ -295,7 +320,7 @@ class World {
           behaviour,
           byzantine_network(behaviour, inner, {
             p: this.p,
-            chain_id: 'cloister-sim-1',
+            chain_id: SIM_CHAIN_ID,
             secret_key,
             peers,
             clock,
