@@ -284,6 +284,8 @@ export class ConsensusEngine {
   #locked_block: Block | null = null;
   #locked_hash: Hex | null = null;
   #valid_round = -1;
+  /** The proof of lock read back from the signed state after a restart (until re-received). */
+  #restored_pol: Vote[] = [];
   #valid_block: Block | null = null;
 
   /** A block this validator is ready to propose (from app.propose or its valid block). */
@@ -453,6 +455,9 @@ export class ConsensusEngine {
     this.#enter_height(from.height, from.parent, from.last_commit);
     if (saved && saved.height === from.height) this.#restore(saved);
     else this.#start_round(0);
+    // The proof of our lock, as if received again: checked and counted like any vote, and from
+    // here re-sent with the valid block it justifies (#rebroadcast).
+    for (const vote of this.#restored_pol) this.receive({ kind: 'vote', vote });
     this.#arm_rebroadcast();
     this.#kick();
   }
@@ -904,6 +909,7 @@ export class ConsensusEngine {
     this.#locked_hash = null;
     this.#valid_round = -1;
     this.#valid_block = null;
+    this.#restored_pol = [];
     this.#own_block = null;
     this.#proposed_round = -1;
     this.#own_messages = new Map();
@@ -942,6 +948,7 @@ export class ConsensusEngine {
       this.#blocks.set(hash, saved.locked_block);
       // It was validated before we precommitted it; app.validate runs at most once per block.
       this.#validity.set(hash, true);
+      this.#restored_pol = saved.locked_pol ?? [];
     }
     let msg: ConsensusMessage;
     if (saved.step === 'proposal') {
@@ -1359,6 +1366,13 @@ export class ConsensusEngine {
   // ---------------------------------------------------------------------------------------------
   // Signing and sending
 
+  /** The prevotes this validator holds for its lock (in the lock's round), for the signed state. */
+  #locked_pol(): Vote[] {
+    if (this.#locked_hash === null || this.#locked_round < 0) return [];
+    const votes = this.#rounds.get(this.#locked_round)?.prevotes.votes_for(this.#locked_hash) ?? [];
+    return votes.length > 0 ? votes : this.#restored_pol;
+  }
+
   #can_sign(): boolean {
     return this.#power.has(this.#self) && this.#state === 'running';
   }
@@ -1395,6 +1409,7 @@ export class ConsensusEngine {
       proposal_block,
       locked_round: this.#locked_round,
       locked_block: this.#locked_block,
+      locked_pol: this.#locked_pol(),
     };
     // In memory first: from here on this process never signs anything else at this position,
     // even if the save below fails half-way.

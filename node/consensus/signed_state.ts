@@ -16,8 +16,9 @@ import {
   is_hex64,
   is_round,
   is_signature_hex,
+  vote_shape_error,
 } from './shapes.js';
-import { type Block, type Hex, proposal_sign_bytes, vote_sign_bytes } from './types.js';
+import { type Block, type Hex, proposal_sign_bytes, type Vote, vote_sign_bytes } from './types.js';
 
 /** The steps at which a validator signs something. */
 export type SignedStep = 'proposal' | 'prevote' | 'precommit';
@@ -46,7 +47,17 @@ export interface SignedState {
   locked_round: number;
   /** The block locked on at `height` (null iff locked_round is -1). */
   locked_block: Block | null;
+  /**
+   * The prevotes for the locked block in `locked_round` this validator held (its proof of lock),
+   * so a restarted validator can show it again: without them nobody may be able to accept the
+   * block it stays locked on, and the height stalls. Absent in records written before it existed,
+   * and empty when unlocked.
+   */
+  locked_pol?: Vote[];
 }
+
+/** Most prevotes kept as a proof of lock (a validator set has at most 100 validators). */
+export const LOCKED_POL_VOTES_MAX = 1000;
 
 /** Durable store of {@link SignedState}: `save` resolves only once the state is durable. */
 export interface SignedStateStore {
@@ -132,7 +143,10 @@ export function signed_state_error(value: unknown, limits: BlockShapeLimits): st
     'locked_round',
     'locked_block',
   ];
-  if (Object.keys(v).length !== keys.length || !keys.every((k) => Object.hasOwn(v, k))) return 'keys';
+  const with_pol = Object.hasOwn(v, 'locked_pol');
+  if (Object.keys(v).length !== keys.length + (with_pol ? 1 : 0) || !keys.every((k) => Object.hasOwn(v, k))) {
+    return 'keys';
+  }
   if (!is_height(v['height'])) return 'height';
   if (!is_round(v['round'])) return 'round';
   if (v['step'] !== 'proposal' && v['step'] !== 'prevote' && v['step'] !== 'precommit') return 'step';
@@ -156,6 +170,20 @@ export function signed_state_error(value: unknown, limits: BlockShapeLimits): st
   if (v['locked_block'] !== null) {
     const e = block_shape_error(v['locked_block'], limits);
     if (e !== null) return `locked_block: ${e}`;
+  }
+  if (with_pol) {
+    const pol_votes = v['locked_pol'];
+    if (!Array.isArray(pol_votes) || pol_votes.length > LOCKED_POL_VOTES_MAX) return 'locked_pol';
+    for (const vote of pol_votes) {
+      const e = vote_shape_error(vote);
+      if (e !== null) return `locked_pol: ${e}`;
+    }
+    if (locked_round === -1 && pol_votes.length > 0) return 'locked_pol without a lock';
+    for (const vote of pol_votes as Vote[]) {
+      if (vote.type !== 'prevote' || vote.height !== v['height'] || vote.round !== locked_round) {
+        return 'locked_pol: not a prevote of the lock';
+      }
+    }
   }
   return null;
 }

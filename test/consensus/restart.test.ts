@@ -93,6 +93,14 @@ describe('the signing guard', () => {
     expect(signed_state_error(state({ signature: SIG.toUpperCase() }), SHAPE)).toBe('signature');
     expect(signed_state_error(state({ pol_round: 0 }), SHAPE)).toBe('vote with proposal fields');
     expect(signed_state_error(null, SHAPE)).toBe('not an object');
+    // The proof of lock: optional (older records lack it), empty when unlocked, prevotes of the lock's round.
+    const v = { type: 'prevote', height: 3, round: 0, block_hash: H, validator: H, signature: SIG };
+    expect(signed_state_error({ ...state({}), locked_pol: [] }, SHAPE)).toBeNull();
+    expect(signed_state_error({ ...state({}), locked_pol: [v] }, SHAPE)).toBe('locked_pol without a lock');
+    expect(signed_state_error({ ...state({}), locked_pol: 'x' }, SHAPE)).toBe('locked_pol');
+    expect(signed_state_error({ ...state({}), locked_pol: [{ ...v, extra: 1 }] }, SHAPE)).toMatch(
+      /^locked_pol: /,
+    );
   });
 
   test('start refuses a corrupt signed state (TypeError) and one signed by another key (RangeError)', async () => {

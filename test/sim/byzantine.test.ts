@@ -313,46 +313,58 @@ function position_of(message: Uint8Array): string {
 
 describe('the engine has no second-signing path', () => {
   test('across a long hostile run with restarts, each engine signs each (height, round, step) at most once', async () => {
-    const r = make_rng(seed ^ 0x2545f491);
-    const byz = Math.floor(r() * 4);
-    const c = new Cluster({
-      seed,
-      powers: [1, 1, 1, 1],
-      behaviours: [0, 1, 2, 3].map((i) => (i === byz ? 'equivocate-split' : 'honest')),
-      keep_events: false,
-      net: {
-        delay_min_ms: 1,
-        delay_max_ms: 60,
-        drop_p: 0.1,
-        duplicate_p: 0.1,
-        // Node (t / 700) mod 4 is cut off for the first 4 s.
-        blocked: (from, to, now) => now < 4_000 && [from, to].includes(Math.floor(now / 700) % 4),
-      },
-    });
-    await c.start();
-    // Crash-restart a random node every 500 ms of virtual time (the byzantine one included).
-    for (let t = 500; t <= 8_000; t += 500) {
-      await c.run(t);
-      await c.restart(c.nodes[Math.floor(r() * 4)]!);
-    }
-    await c.run(10_000);
-    c.stop();
-    const where = `seed ${seed}, byzantine ${byz}`;
-    let signatures = 0;
-    for (const n of c.nodes) {
-      const count = new Map<string, number>();
-      for (const { message } of c.engine_signs.get(n.index) ?? []) {
-        const key = position_of(message);
-        count.set(key, (count.get(key) ?? 0) + 1);
-        signatures++;
-      }
-      for (const [key, times] of count) expect(times, `${where}: node ${n.index} signed ${key}`).toBe(1);
-    }
-    // The run was long enough to mean something: many signatures and heights.
-    expect(signatures, where).toBeGreaterThan(100);
-    expect(Math.min(...c.nodes.map((n) => contiguous_top(n.chain))), where).toBeGreaterThanOrEqual(5);
-    // The byzantine node did double-sign on the wire, by its decorator, not through its engine's signer.
-    expect(c.double_signs(c.nodes[byz]!).length, where).toBeGreaterThan(0);
-    expect(c.safety_violations(c.nodes.filter((n) => n.index !== byz)), where).toEqual([]);
+    await hostile_run(seed);
+  });
+
+  // Seed 19 stalled every validator at height 1 for good: a validator restarted while locked had
+  // lost the prevotes that proved its lock, so nobody could accept the block it stayed locked on.
+  // The signed state now keeps that proof (locked_pol) and a restarted engine shows it again.
+  test('regression seed 19: a validator restarted while locked still proves its lock', async () => {
+    await hostile_run(19);
   });
 });
+
+/** A long hostile run (drops, partitions, restarts, one split equivocator) with seed `seed`. */
+async function hostile_run(seed: number): Promise<void> {
+  const r = make_rng(seed ^ 0x2545f491);
+  const byz = Math.floor(r() * 4);
+  const c = new Cluster({
+    seed,
+    powers: [1, 1, 1, 1],
+    behaviours: [0, 1, 2, 3].map((i) => (i === byz ? 'equivocate-split' : 'honest')),
+    keep_events: false,
+    net: {
+      delay_min_ms: 1,
+      delay_max_ms: 60,
+      drop_p: 0.1,
+      duplicate_p: 0.1,
+      // Node (t / 700) mod 4 is cut off for the first 4 s.
+      blocked: (from, to, now) => now < 4_000 && [from, to].includes(Math.floor(now / 700) % 4),
+    },
+  });
+  await c.start();
+  // Crash-restart a random node every 500 ms of virtual time (the byzantine one included).
+  for (let t = 500; t <= 8_000; t += 500) {
+    await c.run(t);
+    await c.restart(c.nodes[Math.floor(r() * 4)]!);
+  }
+  await c.run(10_000);
+  c.stop();
+  const where = `seed ${seed}, byzantine ${byz}`;
+  let signatures = 0;
+  for (const n of c.nodes) {
+    const count = new Map<string, number>();
+    for (const { message } of c.engine_signs.get(n.index) ?? []) {
+      const key = position_of(message);
+      count.set(key, (count.get(key) ?? 0) + 1);
+      signatures++;
+    }
+    for (const [key, times] of count) expect(times, `${where}: node ${n.index} signed ${key}`).toBe(1);
+  }
+  // The run was long enough to mean something: many signatures and heights.
+  expect(signatures, where).toBeGreaterThan(100);
+  expect(Math.min(...c.nodes.map((n) => contiguous_top(n.chain))), where).toBeGreaterThanOrEqual(5);
+  // The byzantine node did double-sign on the wire, by its decorator, not through its engine's signer.
+  expect(c.double_signs(c.nodes[byz]!).length, where).toBeGreaterThan(0);
+  expect(c.safety_violations(c.nodes.filter((n) => n.index !== byz)), where).toEqual([]);
+}
