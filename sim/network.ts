@@ -185,7 +185,13 @@ export class LocalNetwork {
     // Honest validators run exactly what users run; byzantine ones run the simulation entry point.
     const b = this.opts.behaviours.get(i) ?? 'honest';
     if (b === 'honest') args.push('node', 'start', '--home', home);
-    else args.push('sim', 'node', '--home', home, '--behaviour', b);
+    else {
+      args.push('sim', 'node', '--home', home, '--behaviour', b);
+      // Fellow equivocators collude (sim_node.ts): all of them split the honest validators alike.
+      const fellows = [...this.opts.behaviours].filter(([j, x]) => j !== i && x === b).map(([j]) => j);
+      if (b.startsWith('equivocate') && fellows.length > 0)
+        args.push('--colluders', fellows.sort((x, y) => x - y).join(','));
+    }
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     // 'close', not 'exit': once it resolves, every line the process printed has been read (and heard).
     const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));

@@ -324,13 +324,26 @@ export function network_commands(y: Argv): Argv {
                 choices: BEHAVIOURS,
                 default: 'honest' as NodeBehaviour,
                 describe: 'what this validator does wrong (docs/simulator.md "Byzantine behaviours")',
+              })
+              .option('colluders', {
+                type: 'string',
+                describe:
+                  'equivocators only: comma-separated genesis indices of fellow equivocators, which then split the honest validators alike (sim up passes it)',
               }),
           async (argv) => {
             const log = (event: string, fields: Record<string, unknown>) =>
               process.stdout.write(`${JSON.stringify({ t: Date.now(), event, ...fields })}\n`);
             let node: { stop(): Promise<void> };
             try {
-              node = await start_sim_node(argv.home, { behaviour: argv.behaviour, log });
+              const colluders =
+                argv.colluders === undefined || argv.colluders === ''
+                  ? []
+                  : argv.colluders.split(',').map((x) => {
+                      if (!/^\d+$/.test(x))
+                        throw new TypeError(`--colluders takes validator indices, got "${x}"`);
+                      return Number(x);
+                    });
+              node = await start_sim_node(argv.home, { behaviour: argv.behaviour, log, colluders });
             } catch (error) {
               fail((error as Error).message);
             }

@@ -109,4 +109,42 @@ describe('byzantine validators', () => {
       await net.down();
     }
   }, 180_000);
+
+  it('two colluding split-brain equivocators of 4 (more than 1/3): the honest validators commit different blocks', async () => {
+    // sim up passes --colluders to fellow equivocators (sim/sim_node.ts): both split the two
+    // honest validators alike, one gets version A of each of their blocks, the other version B.
+    const net = await temp_network(22600, [
+      [0, 'equivocate-split'],
+      [1, 'equivocate-split'],
+    ]);
+    try {
+      const urls = net.network.urls();
+      const honest = [urls[2]!, urls[3]!];
+      /** The first height where the two honest validators hold different blocks, or null. */
+      const forked_at = async (): Promise<number | null> => {
+        const top = Math.min(...(await heights(honest)));
+        for (let h = 1; h <= top; h++) {
+          const [a, b] = await Promise.all(
+            honest.map((u) => rpc<{ block_hash: string }>(u, `/v1/blocks/${h}`)),
+          );
+          if (a?.block_hash !== b?.block_hash) return h;
+        }
+        return null;
+      };
+      // Checked again at each commit of theirs (an event, no polling), up to a deadline.
+      const deadline = Date.now() + 120_000;
+      let fork = await forked_at();
+      while (fork === null && Date.now() < deadline) {
+        await net.network.wait_for(
+          (e) => e.event === 'committed' && (e.index === 2 || e.index === 3),
+          deadline - Date.now(),
+          'a commit of an honest validator',
+        );
+        fork = await forked_at();
+      }
+      expect(fork, 'the honest validators never committed different blocks').not.toBeNull();
+    } finally {
+      await net.down();
+    }
+  }, 180_000);
 });
