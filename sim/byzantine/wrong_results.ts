@@ -12,6 +12,7 @@
 import type { BlockInput, Enclave } from '../../enclave/api.js';
 import { utf8 } from '../../protocol/bytes.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
+import { forward_enclave } from './forward.js';
 
 /**
  * The `wrong-results-some` rule: true for a block with ≥ 1 transaction where
@@ -31,17 +32,7 @@ export function altered_here(p: CryptoProvider, input: Pick<BlockInput, 'txs'>):
  * refuses any other receiver).
  */
 export function altered_enclave(enclave: Enclave, when: (input: BlockInput) => boolean): Enclave {
-  return {
-    measurement: () => enclave.measurement(),
-    create_seed: () => enclave.create_seed(),
-    load_seed: (sealed_seed) => enclave.load_seed(sealed_seed),
-    public_keys: () => enclave.public_keys(),
-    attestation_report: () => enclave.attestation_report(),
-    accept_seed_share: (args) => enclave.accept_seed_share(args),
-    check_registration: (args) => enclave.check_registration(args),
-    light_init: (args) => enclave.light_init(args),
-    query: (input) => enclave.query(input),
-    close: () => enclave.close(),
+  return forward_enclave(enclave, {
     execute_block: async (input) => {
       const answer = await enclave.execute_block(input);
       if (!answer.ok || !when(input)) return answer;
@@ -49,5 +40,5 @@ export function altered_enclave(enclave: Enclave, when: (input: BlockInput) => b
       const wrong = `${hash.slice(0, 62)}${hash.endsWith('00') ? 'ff' : '00'}`;
       return { ok: true, value: { ...answer.value, result_hash: wrong } };
     },
-  };
+  });
 }

@@ -49,6 +49,13 @@ export class Scheduler {
     };
   }
 
+  /** Moves time on to `until_ms` when no event is due before it (time never goes back). */
+  advance_to(until_ms: number): void {
+    const next = this.#heap.find((e) => !e.cancelled && e.at_ms < until_ms);
+    if (next !== undefined) throw new Error('scheduler invariant: advancing past a due event');
+    this.#now_ms = Math.max(this.#now_ms, until_ms);
+  }
+
   /**
    * Runs the next event (advancing time to it) and then every promise job it caused. False when
    * nothing is queued before `until_ms`.

@@ -21,6 +21,7 @@ import { read_shipped_contract } from '../../node/reference_contracts.js';
 import type { LiveEvent } from '../../node/rpc/server.js';
 import { to_hex } from '../../protocol/bytes.js';
 import { native_provider } from '../../protocol/providers/native.js';
+import { forward, forward_enclave } from '../byzantine/forward.js';
 import { byzantine_enclave, byzantine_network } from '../byzantine.js';
 import {
   describe_fault,
@@ -30,7 +31,7 @@ import {
   type TimedFault,
 } from '../manifest.js';
 import { caching_provider } from './crypto_cache.js';
-import { Invariants, type Violation } from './invariants.js';
+import { type CommitSeen, Invariants, type Violation } from './invariants.js';
 import { DEFAULT_NET, type NetQuality, SimNet } from './net.js';
 import { SeededRng } from './rng.js';
 import { drain, type NodeClock, Scheduler } from './scheduler.js';
@@ -140,6 +141,8 @@ class World {
   #liveness_reported = false;
   readonly #timeline: [number, number][][] = [];
   readonly #tx_seen = new Set<string>();
+  /** Per validator: the results of the block it is publishing now (its tx events). */
+  readonly #results = new Map<number, CommitSeen['results']>();
   #wall_start = 0;
 
   private constructor(o: SimOptions) {
@@ -335,14 +338,13 @@ class World {
   }
 
   #wrap_enclave(i: number, inner: Enclave): Enclave {
-    const observed: Enclave = {
-      ...bind_all(inner),
+    const observed = forward_enclave(inner, {
       execute_block: async (input) => {
         const answer = await inner.execute_block(input);
         if (answer.ok) this.invariants.on_executed(i, input);
         return answer;
       },
-    };
+    });
     const behaviours = new Set<ManifestBehaviour>();
     for (const b of this.o.manifest.byzantine)
       for (const x of b.behaviours) if (x.validator === i) behaviours.add(x.behaviour);
@@ -350,14 +352,13 @@ class World {
     const variants = new Map(
       [...behaviours].map((b) => [b, byzantine_enclave(b, inner, { p: this.p })] as const),
     );
-    return {
-      ...bind_all(inner),
+    return forward_enclave(inner, {
       execute_block: (input) => {
         const now = this.#behaviour_now(i);
         const byz = now === null ? undefined : variants.get(now);
         return byz !== undefined && byz !== inner ? byz.execute_block(input) : observed.execute_block(input);
       },
-    };
+    });
   }
 
   /** Validator `i`'s behaviour at the height it is deciding now, or null when honest. */
@@ -383,6 +384,7 @@ class World {
 
   #on_event(i: number, event: LiveEvent): void {
     if (event.type === 'tx') {
+      this.#results.get(i)?.push({ hash: event.hash, code: event.code, gas_used: event.gas_used });
       if (!this.#tx_seen.has(event.hash)) {
         this.#tx_seen.add(event.hash);
         this.workload.on_committed(event.hash, event.code, event.gas_used);
@@ -396,7 +398,19 @@ class World {
     const last = store?.last_block();
     if (store === null || last === null || last === undefined || last.block.header.height !== event.height)
       return;
-    void this.#check_commit(i, last.block, last.block_hash, event.height);
+    // The block's tx events follow it in the same synchronous publish (node/backend.ts): collect
+    // them, then check the commit once they are all in.
+    const results: CommitSeen['results'] = [];
+    this.#results.set(i, results);
+    queueMicrotask(() => {
+      if (this.#results.get(i) === results) this.#results.delete(i);
+      this.invariants.on_commit(i, {
+        height: event.height,
+        block: last.block,
+        block_hash: last.block_hash,
+        results,
+      });
+    });
     this.trace.line(`c ${now} ${i} ${event.height} ${last.block_hash} ${last.block.header.result_hash}`);
     const points = this.#timeline[i] as [number, number][];
     points.push([now, event.height]);
@@ -408,24 +422,6 @@ class World {
         this.o.on_progress({ height: event.height, sim_ms: now, events: this.sched.events });
       }
     }
-  }
-
-  async #check_commit(
-    i: number,
-    block: import('../../node/consensus/types.js').Block,
-    hash: string,
-    height: number,
-  ): Promise<void> {
-    const v = this.validators[i] as SimValidator;
-    const store = v.store();
-    if (store === null) return;
-    const results = [];
-    const record = await store.get_block(height).catch(() => null);
-    for (const tx_hash of record?.tx_hashes ?? []) {
-      const r = await store.get_tx(tx_hash).catch(() => null);
-      if (r !== null) results.push({ hash: r.hash, code: r.code, gas_used: r.gas_used });
-    }
-    this.invariants.on_commit(i, { height, block, block_hash: hash, results });
   }
 
   /** Applies every timed fault whose height has been reached, in manifest order. */
@@ -668,9 +664,7 @@ function check_options(o: SimOptions): void {
 
 /** A PeerNetwork that reports every outgoing body to `seen` before sending it. */
 function observe(inner: PeerNetwork, seen: (body: unknown) => void): PeerNetwork {
-  return {
-    start: () => inner.start(),
-    stop: () => inner.stop(),
+  return forward(inner, {
     broadcast: (body) => {
       seen(body);
       inner.broadcast(body);
@@ -679,13 +673,7 @@ function observe(inner: PeerNetwork, seen: (body: unknown) => void): PeerNetwork
       seen(body);
       return inner.send(to, body);
     },
-    request: (to, body, timeout_ms) => inner.request(to, body, timeout_ms),
-    on_message: (fn) => inner.on_message(fn),
-    on_request: (fn) => inner.on_request(fn),
-    on_peer: (fn) => inner.on_peer(fn),
-    connected_peers: () => inner.connected_peers(),
-    set_outgoing_filter: (fn) => inner.set_outgoing_filter(fn),
-  };
+  });
 }
 
 /**
@@ -729,23 +717,6 @@ function switched(
     on_peer: (fn) => honest.on_peer(fn),
     connected_peers: () => honest.connected_peers(),
     set_outgoing_filter: (fn) => honest.set_outgoing_filter(fn),
-  };
-}
-
-/** Every method of an enclave bound to it (a class with private fields refuses another `this`). */
-function bind_all(e: Enclave): Enclave {
-  return {
-    measurement: () => e.measurement(),
-    create_seed: () => e.create_seed(),
-    load_seed: (s) => e.load_seed(s),
-    public_keys: () => e.public_keys(),
-    attestation_report: () => e.attestation_report(),
-    accept_seed_share: (a) => e.accept_seed_share(a),
-    check_registration: (a) => e.check_registration(a),
-    light_init: (a) => e.light_init(a),
-    query: (i) => e.query(i),
-    close: () => e.close(),
-    execute_block: (i) => e.execute_block(i),
   };
 }
 

@@ -45,6 +45,7 @@ import {
   byzantine_enclave,
   byzantine_network,
 } from '../../sim/byzantine.js';
+import { Scheduler } from '../../sim/run/scheduler.js';
 
 /** The crypto provider of the tests. */
 export const p: CryptoProvider = get_provider('native');
@@ -66,34 +67,26 @@ export function make_rng(s: number): () => number {
   };
 }
 
-interface TimerEntry {
-  at: number;
-  seq: number;
-  fn: () => void;
-  cancelled: boolean;
-}
-
-/** A virtual clock: timers fire in (time, creation) order when `run` advances time. */
+/**
+ * A virtual clock: timers fire in (time, creation) order when `run` advances time. The
+ * simulator's event queue (sim/run/scheduler.ts) is its engine; this adds the tests' `run`.
+ */
 export class VirtualScheduler implements ConsensusClock {
-  #now = 0;
-  #seq = 0;
-  #heap: TimerEntry[] = [];
+  readonly #queue = new Scheduler();
+
   /** Timer callbacks run so far. */
-  events = 0;
+  get events(): number {
+    return this.#queue.events;
+  }
 
   /** Virtual time now. */
   now_ms(): number {
-    return this.#now;
+    return this.#queue.now_ms();
   }
 
   /** Runs `fn` at now + `delay_ms` of virtual time; returns its cancel function. */
   set_timer(delay_ms: number, fn: () => void): () => void {
-    if (!(delay_ms >= 0)) throw new RangeError(`bad delay ${delay_ms}`);
-    const entry: TimerEntry = { at: this.#now + delay_ms, seq: this.#seq++, fn, cancelled: false };
-    this.#push(entry);
-    return () => {
-      entry.cancelled = true;
-    };
+    return this.#queue.at(delay_ms, fn);
   }
 
   /**
@@ -103,53 +96,12 @@ export class VirtualScheduler implements ConsensusClock {
   async run(until_ms: number, stop: () => boolean = () => false): Promise<boolean> {
     await flush();
     while (!stop()) {
-      const next = this.#heap[0];
-      if (next === undefined || next.at > until_ms) {
-        this.#now = Math.max(this.#now, until_ms);
+      if (!(await this.#queue.step(until_ms))) {
+        this.#queue.advance_to(until_ms);
         return stop();
       }
-      this.#pop();
-      if (next.cancelled) continue;
-      this.#now = next.at;
-      this.events++;
-      next.fn();
-      await flush();
     }
     return true;
-  }
-
-  #less(a: TimerEntry, b: TimerEntry): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-  }
-
-  #push(entry: TimerEntry): void {
-    const h = this.#heap;
-    h.push(entry);
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.#less(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
-      i = parent;
-    }
-  }
-
-  #pop(): void {
-    const h = this.#heap;
-    const last = h.pop()!;
-    if (h.length === 0) return;
-    h[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && this.#less(h[l]!, h[m]!)) m = l;
-      if (r < h.length && this.#less(h[r]!, h[m]!)) m = r;
-      if (m === i) break;
-      [h[i], h[m]] = [h[m]!, h[i]!];
-      i = m;
-    }
   }
 }
 
