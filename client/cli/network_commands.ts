@@ -60,6 +60,32 @@ function read_faults(file: string, validators: number): { manifest: Manifest; by
   return { manifest, byzantine: [...start_behaviours(manifest)].map(([i, b]) => `${i}:${b}`) };
 }
 
+/**
+ * Runs a node in this process until SIGINT or SIGTERM stops it cleanly: its log as JSON lines on
+ * stdout; a failure to start is the command's failure.
+ */
+async function run_node_process(
+  start: (
+    log: (event: string, fields: Record<string, unknown>) => void,
+  ) => Promise<{ stop(): Promise<void> }>,
+): Promise<void> {
+  const log = (event: string, fields: Record<string, unknown>) =>
+    process.stdout.write(`${JSON.stringify({ t: Date.now(), event, ...fields })}\n`);
+  let node: { stop(): Promise<void> };
+  try {
+    node = await start(log);
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  const stop = async () => {
+    log('stopping', {});
+    await node.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
 /** Parses `I:BEHAVIOUR` flags. */
 export function parse_byzantine(values: readonly string[], validators: number): Map<number, NodeBehaviour> {
   const out = new Map<number, NodeBehaviour>();
@@ -137,27 +163,13 @@ export function network_commands(y: Argv): Argv {
               demandOption: true,
               describe: 'the validator home written by `cloister init`',
             }),
-          async (argv) => {
-            const log = (event: string, fields: Record<string, unknown>) =>
-              process.stdout.write(`${JSON.stringify({ t: Date.now(), event, ...fields })}\n`);
-            let node: { stop(): Promise<void> };
-            try {
+          (argv) =>
+            run_node_process((log) =>
               // A home that is not a validator's (it joined by registration) follows the chain over RPC.
-              node =
-                read_config(argv.home).index < 0
-                  ? await start_follower(argv.home, log)
-                  : await ValidatorNode.start(argv.home, { log });
-            } catch (error) {
-              fail((error as Error).message);
-            }
-            const stop = async () => {
-              log('stopping', {});
-              await node.stop();
-              process.exit(0);
-            };
-            process.once('SIGINT', stop);
-            process.once('SIGTERM', stop);
-          },
+              read_config(argv.home).index < 0
+                ? start_follower(argv.home, log)
+                : ValidatorNode.start(argv.home, { log }),
+            ),
         )
         .command(
           'join',
@@ -330,11 +342,8 @@ export function network_commands(y: Argv): Argv {
                 describe:
                   'equivocators only: comma-separated genesis indices of fellow equivocators, which then split the honest validators alike (sim up passes it)',
               }),
-          async (argv) => {
-            const log = (event: string, fields: Record<string, unknown>) =>
-              process.stdout.write(`${JSON.stringify({ t: Date.now(), event, ...fields })}\n`);
-            let node: { stop(): Promise<void> };
-            try {
+          (argv) =>
+            run_node_process((log) => {
               const colluders =
                 argv.colluders === undefined || argv.colluders === ''
                   ? []
@@ -343,18 +352,8 @@ export function network_commands(y: Argv): Argv {
                         throw new TypeError(`--colluders takes validator indices, got "${x}"`);
                       return Number(x);
                     });
-              node = await start_sim_node(argv.home, { behaviour: argv.behaviour, log, colluders });
-            } catch (error) {
-              fail((error as Error).message);
-            }
-            const stop = async () => {
-              log('stopping', {});
-              await node.stop();
-              process.exit(0);
-            };
-            process.once('SIGINT', stop);
-            process.once('SIGTERM', stop);
-          },
+              return start_sim_node(argv.home, { behaviour: argv.behaviour, log, colluders });
+            }),
         )
         .command(
           'run',
