@@ -6,7 +6,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import type { BlockInput, BlockOutput, Enclave } from '../../enclave/api.js';
+import type { Enclave } from '../../enclave/api.js';
 import { ok } from '../../enclave/result.js';
 import { DivergedError, ValidatorApp } from '../../node/app.js';
 import {
@@ -21,6 +21,7 @@ import type { Genesis } from '../../node/genesis.js';
 import type { BlockRecord } from '../../node/records.js';
 import { to_hex } from '../../protocol/bytes.js';
 import { get_provider } from '../../protocol/providers/index.js';
+import { empty_block_output, stub_block_input } from './app_stubs.js';
 
 const p = get_provider('native');
 const CHAIN = 'commit-race-1';
@@ -58,18 +59,7 @@ function node() {
   const stored: BlockRecord[] = [];
   let committed = 0;
   const enclave = {
-    execute_block: async (input: BlockInput) => {
-      const output: BlockOutput = {
-        results: [],
-        accounts: {},
-        contracts: [],
-        codes: [],
-        state_writes: {},
-        gas_used: 0,
-        result_hash: RESULT_HASH,
-      };
-      return ok({ ...output, height: input.height });
-    },
+    execute_block: async () => ok(empty_block_output(RESULT_HASH)),
   } as unknown as Enclave;
   const store = {
     height: () => stored.length,
@@ -77,20 +67,8 @@ function node() {
     get_block: async (h: number) => stored[h - 1] ?? null,
     get_sealed: async () => null,
     put_sealed: async () => {},
-    block_input: async (
-      txs: string[],
-      h: { chain_id: string; height: number; time_ms: number; random_seed: string },
-    ) =>
-      ({
-        ...h,
-        txs,
-        accounts: {},
-        contracts: {},
-        codes: {},
-        state: {},
-        next_code_id: 1,
-        attestation: genesis.attestation,
-      }) as BlockInput,
+    block_input: async (txs: string[], h: Parameters<typeof stub_block_input>[1]) =>
+      stub_block_input(txs, h, genesis.attestation),
     commit_block: async (args: { block: Block; commit: BlockRecord['commit']; block_hash: string }) => {
       // A commit takes a few turns, as the real store's batch and read-back do.
       for (let i = 0; i < 5; i++) await Promise.resolve();

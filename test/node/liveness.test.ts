@@ -49,6 +49,7 @@ import {
   validator_key,
 } from '../consensus/harness.js';
 import { TestAccount } from '../enclave/fixtures.js';
+import { stub_block_input } from './app_stubs.js';
 
 const CHAIN = ENGINE_CHAIN_ID;
 const T0 = 1_000;
@@ -99,16 +100,7 @@ class FakeStore {
     txs: string[],
     h: { chain_id: string; height: number; time_ms: number; random_seed: string },
   ): Promise<BlockInput> {
-    return {
-      ...h,
-      txs,
-      accounts: {},
-      contracts: {},
-      codes: {},
-      state: {},
-      next_code_id: 1,
-      attestation: genesis.attestation,
-    };
+    return stub_block_input(txs, h, genesis.attestation);
   }
   async commit_block(args: { block: Block; commit: Commit; output: BlockOutput }) {
     for (const [address, sequence] of Object.entries(args.output.accounts))

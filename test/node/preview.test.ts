@@ -6,7 +6,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import type { BlockInput, BlockOutput, Enclave } from '../../enclave/api.js';
+import type { BlockInput, Enclave } from '../../enclave/api.js';
 import { ok } from '../../enclave/result.js';
 import type { PreviewMessage } from '../../node/app.js';
 import { ValidatorApp } from '../../node/app.js';
@@ -20,6 +20,7 @@ import {
 import type { Genesis } from '../../node/genesis.js';
 import { to_hex } from '../../protocol/bytes.js';
 import { get_provider } from '../../protocol/providers/index.js';
+import { empty_block_output, stub_block_input } from './app_stubs.js';
 
 const p = get_provider('native');
 const CHAIN = 'preview-test-1';
@@ -52,16 +53,7 @@ function validator() {
     execute_block: async (input: BlockInput) => {
       executed.push(input.height);
       wake?.();
-      const output: BlockOutput = {
-        results: [],
-        accounts: {},
-        contracts: [],
-        codes: [],
-        state_writes: {},
-        gas_used: 0,
-        result_hash: RESULT_HASH,
-      };
-      return ok(output);
+      return ok(empty_block_output(RESULT_HASH));
     },
   } as unknown as Enclave;
   const store = {
@@ -69,20 +61,8 @@ function validator() {
     last_block: () => null,
     get_sealed: async () => null,
     put_sealed: async () => {},
-    block_input: async (
-      txs: string[],
-      h: { chain_id: string; height: number; time_ms: number; random_seed: string },
-    ) =>
-      ({
-        ...h,
-        txs,
-        accounts: {},
-        contracts: {},
-        codes: {},
-        state: {},
-        next_code_id: 1,
-        attestation: genesis.attestation,
-      }) as BlockInput,
+    block_input: async (txs: string[], h: Parameters<typeof stub_block_input>[1]) =>
+      stub_block_input(txs, h, genesis.attestation),
   };
   const logs: { event: string; fields: Record<string, unknown> }[] = [];
   const app = new ValidatorApp(
