@@ -28,6 +28,12 @@ export interface Genesis {
   attestation: AttestationPolicy;
   /** Reference contracts first (protocol.md §7), code ids 1, 2, … in this order. */
   codes: { name: string; code_hash: string; code: string }[];
+  /** protocol.md §9: least ucst per unit of gas a transaction offers. A v1 genesis file without it: 0. */
+  min_gas_price?: number;
+  /** protocol.md §9: balances at genesis, ucst by address (accounts or contracts). Absent: none. */
+  balances?: Record<string, number>;
+  /** A development network (protocol.md §9): debug output, funded dev accounts, the faucet. Absent: false. */
+  dev?: boolean;
 }
 
 /**

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { PublicEvent } from '../protocol/bank.js';
 import type { ContractInfo } from '../enclave/api.js';
 import type { ResultCode } from '../protocol/codes.js';
 import type { Block, Commit, Hex } from './consensus/types.js';
@@ -18,6 +19,8 @@ export interface TxRecord {
   output: string;
   contract?: Hex;
   code_id?: number;
+  /** protocol.md §9: the public events of a transaction that succeeded, in emission order; absent when none. */
+  events?: PublicEvent[];
 }
 
 /** A committed block with the commit that decided it and its agreed result hash. */

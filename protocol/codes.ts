@@ -1,5 +1,5 @@
 /**
- * Public result codes of protocol.md §5, returned for every transaction and query.
+ * Public result codes of protocol.md §5 and §9, returned for every transaction and query.
  * @module
  */
 
@@ -13,6 +13,8 @@ export const ResultCode = {
   WRONG_SEQUENCE: 5,
   UNKNOWN_CODE_OR_CONTRACT: 6,
   MALFORMED_TX: 7,
+  /** protocol.md §9: the sender cannot pay the fee or the funds, or the gas price is too low. */
+  INSUFFICIENT_FUNDS: 8,
 } as const;
 
 export type ResultCode = (typeof ResultCode)[keyof typeof ResultCode];
@@ -33,4 +35,5 @@ export const RESULT_CODE_NAMES: Readonly<Record<ResultCode, string>> = {
   5: 'wrong sequence',
   6: 'unknown code or contract',
   7: 'malformed transaction',
+  8: 'insufficient funds or fee',
 };

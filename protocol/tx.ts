@@ -25,6 +25,8 @@ export interface InstantiateMsg {
   label: string;
   scheme: Scheme;
   payload: string;
+  /** protocol.md §9: ucst moved from the sender to the new contract before it runs; absent means 0. */
+  funds?: number;
 }
 
 /** `execute` message (protocol.md §5): `contract` is a 40-hex address, `payload` a base64 envelope. */
@@ -33,6 +35,15 @@ export interface ExecuteMsg {
   contract: string;
   scheme: Scheme;
   payload: string;
+  /** protocol.md §9: ucst moved from the sender to the contract before it runs; absent means 0. */
+  funds?: number;
+}
+
+/** `send` message (protocol.md §9): moves `amount` ucst (> 0) from the sender to `to` (40 hex). */
+export interface SendMsg {
+  type: 'send';
+  to: string;
+  amount: number;
 }
 
 /** `register_node` message (protocol.md §5, §8): `pk_reg` 64 hex, `quote` the attestation quote. */
@@ -43,7 +54,7 @@ export interface RegisterNodeMsg {
 }
 
 /** The message `M` of a transaction (protocol.md §5). */
-export type TxMsg = StoreCodeMsg | InstantiateMsg | ExecuteMsg | RegisterNodeMsg;
+export type TxMsg = StoreCodeMsg | InstantiateMsg | ExecuteMsg | RegisterNodeMsg | SendMsg;
 
 /** The signed body `B` of a transaction (protocol.md §5). */
 export interface TxBody {
@@ -52,6 +63,8 @@ export interface TxBody {
   sender: string;
   sequence: number;
   gas_limit: number;
+  /** protocol.md §9: ucst per unit of gas; absent means 0. `gas_limit × gas_price` is below 2^53. */
+  gas_price?: number;
   msg: TxMsg;
 }
 
@@ -167,11 +180,34 @@ function plain_object(value: unknown, where: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function exact_keys(value: Record<string, unknown>, keys: readonly string[], where: string): void {
+function exact_keys(
+  value: Record<string, unknown>,
+  keys: readonly string[],
+  where: string,
+  optional: readonly string[] = [],
+): void {
   for (const key of Reflect.ownKeys(value)) {
-    if (typeof key !== 'string' || !keys.includes(key)) fail(`${where} has unexpected key ${String(key)}`);
+    if (typeof key !== 'string' || !(keys.includes(key) || optional.includes(key))) {
+      fail(`${where} has unexpected key ${String(key)}`);
+    }
   }
   for (const key of keys) if (!Object.hasOwn(value, key)) fail(`${where} is missing key ${key}`);
+}
+
+/** An optional count field (protocol.md §9 `gas_price`, `funds`): copied only when present. */
+function optional_count<K extends string>(
+  value: Record<string, unknown>,
+  key: K,
+  where: string,
+): { [P in K]?: number } {
+  if (!Object.hasOwn(value, key)) return {};
+  return { [key]: count(value[key], `${where}.${key}`) } as { [P in K]?: number };
+}
+
+function positive(value: unknown, where: string): number {
+  const n = count(value, where);
+  if (n === 0) fail(`${where} must be above 0`);
+  return n;
 }
 
 function text(value: unknown, where: string, max_chars: number): string {
@@ -218,21 +254,30 @@ function parse_msg(value: unknown): TxMsg {
       exact_keys(msg, ['type', 'code'], 'body.msg');
       return { type, code: base64(msg['code'], 'body.msg.code') };
     case 'instantiate':
-      exact_keys(msg, ['type', 'code_id', 'label', 'scheme', 'payload'], 'body.msg');
+      exact_keys(msg, ['type', 'code_id', 'label', 'scheme', 'payload'], 'body.msg', ['funds']);
       return {
         type,
         code_id: count(msg['code_id'], 'body.msg.code_id'),
         label: text(msg['label'], 'body.msg.label', TX_LABEL_CHARS_MAX),
         scheme: scheme(msg['scheme'], 'body.msg.scheme'),
         payload: base64(msg['payload'], 'body.msg.payload'),
+        ...optional_count(msg, 'funds', 'body.msg'),
       };
     case 'execute':
-      exact_keys(msg, ['type', 'contract', 'scheme', 'payload'], 'body.msg');
+      exact_keys(msg, ['type', 'contract', 'scheme', 'payload'], 'body.msg', ['funds']);
       return {
         type,
         contract: hex(msg['contract'], 'body.msg.contract', is_address_hex, 40),
         scheme: scheme(msg['scheme'], 'body.msg.scheme'),
         payload: base64(msg['payload'], 'body.msg.payload'),
+        ...optional_count(msg, 'funds', 'body.msg'),
+      };
+    case 'send':
+      exact_keys(msg, ['type', 'to', 'amount'], 'body.msg');
+      return {
+        type,
+        to: hex(msg['to'], 'body.msg.to', is_address_hex, 40),
+        amount: positive(msg['amount'], 'body.msg.amount'),
       };
     case 'register_node': {
       exact_keys(msg, ['type', 'pk_reg', 'quote'], 'body.msg');
@@ -247,7 +292,7 @@ function parse_msg(value: unknown): TxMsg {
       return { type, pk_reg, quote: JSON.parse(quote_jcs) as Record<string, unknown> };
     }
     default:
-      fail('body.msg.type must be one of store_code, instantiate, execute, register_node');
+      fail('body.msg.type must be one of store_code, instantiate, execute, register_node, send');
   }
 }
 
@@ -264,17 +309,31 @@ export function parse_tx(value: unknown): Tx {
   const tx = plain_object(value, 'tx');
   exact_keys(tx, ['body', 'signature'], 'tx');
   const body = plain_object(tx['body'], 'body');
-  exact_keys(body, ['chain_id', 'sender', 'sequence', 'gas_limit', 'msg'], 'body');
-  return {
-    body: {
-      chain_id: text(body['chain_id'], 'body.chain_id', TX_CHAIN_ID_CHARS_MAX),
-      sender: hex(body['sender'], 'body.sender', is_hex64, 64),
-      sequence: count(body['sequence'], 'body.sequence'),
-      gas_limit: count(body['gas_limit'], 'body.gas_limit'),
-      msg: parse_msg(body['msg']),
-    },
-    signature: hex(tx['signature'], 'signature', is_signature_hex, 128),
+  exact_keys(body, ['chain_id', 'sender', 'sequence', 'gas_limit', 'msg'], 'body', ['gas_price']);
+  const parsed: TxBody = {
+    chain_id: text(body['chain_id'], 'body.chain_id', TX_CHAIN_ID_CHARS_MAX),
+    sender: hex(body['sender'], 'body.sender', is_hex64, 64),
+    sequence: count(body['sequence'], 'body.sequence'),
+    gas_limit: count(body['gas_limit'], 'body.gas_limit'),
+    ...optional_count(body, 'gas_price', 'body'),
+    msg: parse_msg(body['msg']),
   };
+  // protocol.md §9: a fee that is not a safe integer is malformed, not unaffordable.
+  if (!Number.isSafeInteger(parsed.gas_limit * (parsed.gas_price ?? 0))) {
+    fail('body.gas_limit × body.gas_price must be below 2^53');
+  }
+  return { body: parsed, signature: hex(tx['signature'], 'signature', is_signature_hex, 128) };
+}
+
+/** protocol.md §9 `fee = gas_limit × gas_price`, in ucst (a safe integer for any parsed tx). */
+export function tx_fee(body: TxBody): number {
+  return body.gas_limit * (body.gas_price ?? 0);
+}
+
+/** protocol.md §9 `funds` of an instantiate or execute message; 0 for every other message. */
+export function tx_funds(body: TxBody): number {
+  const msg = body.msg;
+  return msg.type === 'instantiate' || msg.type === 'execute' ? (msg.funds ?? 0) : 0;
 }
 
 /**

@@ -5,14 +5,30 @@
  * @module
  */
 
-/** Entry points a contract module exports. */
-export type EntryPoint = 'instantiate' | 'execute' | 'query';
+/**
+ * Entry points a contract module exports. `reply` runs when a message the contract sent with
+ * `reply: true` finished (protocol.md §9); its msg is `{"ok": {"data", "events"}}` or
+ * `{"error": message}`.
+ */
+export type EntryPoint = 'instantiate' | 'execute' | 'query' | 'reply';
 
-/** A contract event (protocol.md §4): a type and ordered string attributes. */
+/**
+ * A contract event (protocol.md §4, §9): a type and ordered string attributes; `public: true`
+ * (present only when true) lists it in plaintext beside the transaction.
+ */
 export interface ContractEvent {
   type: string;
   attributes: { key: string; value: string }[];
+  public?: true;
 }
+
+/**
+ * A message a call asks the enclave to run after it (protocol.md §9), in the order the contract
+ * made them: `ctx.send(to, amount)` and `ctx.execute(contract, msg, { funds, reply })`.
+ */
+export type ContractMessage =
+  | { kind: 'send'; to: string; amount: number }
+  | { kind: 'execute'; contract: string; msg_json: string; funds: number; reply: boolean };
 
 /**
  * Contract storage as the VM sees it: plaintext string keys and values. The enclave implements it
@@ -39,6 +55,10 @@ export interface CallEnv {
   time_ms: number;
   /** Gas this call may use. */
   gas_limit: number;
+  /** ucst this call received with it (protocol.md §9 `funds`), already in the contract's balance. */
+  funds: number;
+  /** The contract's balance in ucst when the call starts, `funds` included. */
+  balance: number;
   storage: VmStorage;
   /** 32 fresh deterministic random bytes per invocation, derived inside the enclave from `random`. */
   random(): Uint8Array;
@@ -46,8 +66,16 @@ export interface CallEnv {
 
 /** How a call ended. Never thrown: the VM catches everything the contract does. */
 export type CallOutcome =
-  | { kind: 'ok'; gas_used: number; data_json: string; events: ContractEvent[] }
-  | { kind: 'error'; gas_used: number; message: string }
+  | {
+      kind: 'ok';
+      gas_used: number;
+      data_json: string;
+      events: ContractEvent[];
+      messages: ContractMessage[];
+      debug: string[];
+    }
+  /** `message` ends with ` (at line L, column C)` when the contract's source position is known. */
+  | { kind: 'error'; gas_used: number; message: string; debug: string[] }
   | { kind: 'out_of_gas'; gas_used: number }
   /**
    * No result: the engine gave up for a reason that could differ between machines (the host's
