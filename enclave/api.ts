@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { PublicEvent } from '../protocol/bank.js';
 import type { ResultCode } from '../protocol/codes.js';
 import type { Scheme } from '../protocol/envelope.js';
 import type { LightInput } from './light.js';
@@ -80,6 +81,16 @@ export interface ContractInfo {
   creator: Hex;
 }
 
+/**
+ * A contract as the enclave takes it: its public facts and `binding`, the enclave's MAC over its
+ * address and code hash (enclave/binding.ts), made when it was instantiated. The enclave runs a
+ * contract only if its binding checks, so a host cannot pair an address with other code (and so
+ * hand a callee's messages or state to code that would publish them).
+ */
+export interface BoundContract extends ContractInfo {
+  binding: Hex;
+}
+
 /** One sealed state entry: hidden key and sealed value, exactly as the host stores them. */
 export type StateEntry = [key: Base64, value: Base64];
 
@@ -95,8 +106,19 @@ export interface BlockInput {
   txs: string[];
   /** Committed sequence of every sender in the block, by account address; absent means 0. */
   accounts: Record<Hex, number>;
-  /** Every existing contract the block's transactions name, by address. */
-  contracts: Record<Hex, ContractInfo>;
+  /**
+   * protocol.md §9: the committed balance (ucst) of every address given, 0 included. An address
+   * the block needs and that is not here makes the enclave answer {@link BlockOutput.need}.
+   */
+  balances: Record<Hex, number>;
+  /** Least gas price (genesis, protocol.md §9). */
+  min_gas_price: number;
+  /** A development network: results carry contracts' debug lines (protocol.md §9). */
+  dev: boolean;
+  /** Every existing contract the block's transactions name, by address, with its binding. */
+  contracts: Record<Hex, BoundContract>;
+  /** Addresses named by the block (or asked for in {@link BlockOutput.need}) that are no contract. */
+  no_contract: Hex[];
   /** Code, base64, for every code id the block's transactions instantiate or execute. */
   codes: Record<string, Base64>;
   /** All sealed state entries of every contract in `contracts`. */
@@ -122,6 +144,8 @@ export interface TxResult {
   contract?: Hex;
   code_id?: number;
   code_hash?: Hex;
+  /** protocol.md §9: the public events of a transaction that succeeded; absent when none. */
+  events?: PublicEvent[];
 }
 
 /** A state write: the final sealed value of a hidden key after the block, or null if removed. */
@@ -132,7 +156,9 @@ export interface BlockOutput {
   results: TxResult[];
   /** New committed sequence of every account whose transactions counted. */
   accounts: Record<Hex, number>;
-  contracts: ContractInfo[];
+  /** protocol.md §9: the new balance of every address whose balance changed, sorted by address. */
+  balances: Record<Hex, number>;
+  contracts: BoundContract[];
   codes: { code_id: number; code_hash: Hex }[];
   /** By contract address, writes sorted by key. */
   state_writes: Record<Hex, StateWrite[]>;
@@ -141,6 +167,12 @@ export interface BlockOutput {
   result_hash: Hex;
   /** The light client's new sealed state, when the block went through it; per node, not hashed. */
   sealed_light?: Base64;
+  /**
+   * Not a result: the block reached contracts or balances the input does not carry (a contract
+   * message to a contract no transaction names). The host adds them (`no_contract` for addresses
+   * that are not contracts) and executes again; `results` is empty and nothing else counts.
+   */
+  need?: { contracts: Hex[]; balances: Hex[] };
 }
 
 /** A read-only contract query (protocol.md §6 `POST /v1/contracts/{address}/query`). */
@@ -148,7 +180,9 @@ export interface QueryInput {
   chain_id: string;
   height: number;
   time_ms: number;
-  contract: ContractInfo;
+  contract: BoundContract;
+  /** The contract's committed balance (ucst), what `ctx.balance` shows a query. */
+  balance: number;
   code: Base64;
   state: StateEntry[];
   scheme: Scheme;

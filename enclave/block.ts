@@ -6,6 +6,7 @@
  * @module
  */
 
+import { fee_pool_address } from '../protocol/bank.js';
 import { concat, from_hex, to_base64, to_hex, u32_be, utf8 } from '../protocol/bytes.js';
 import { ResultCode } from '../protocol/codes.js';
 import { jcs } from '../protocol/jcs.js';
@@ -14,19 +15,25 @@ import { seal_seed_share } from '../protocol/seed_share.js';
 import {
   account_address,
   contract_address,
+  type ExecuteMsg,
+  type InstantiateMsg,
   MalformedTxError,
   parse_tx_json,
   type Tx,
+  tx_fee,
   tx_hash,
   verify_tx_signature,
 } from '../protocol/tx.js';
-import type { BlockInput, BlockOutput, ContractInfo, TxResult } from './api.js';
+import type { BlockInput, BlockOutput, BoundContract, TxResult } from './api.js';
 import { verify_quote } from './attestation.js';
+import { contract_binding } from './binding.js';
+import { type CallEnd, type ContractSource, run_call, type TxCalls, TxOutOfGas } from './calls.js';
 import type { KeyContext } from './context.js';
+import { NeedLookup, TxEffects } from './effects.js';
 import { ENCLAVE_GAS, ENCLAVE_LIMITS } from './limits.js';
 import { type Code, decode_code, type ProgramCache } from './programs.js';
 import { EnclaveErrorCode, EnclaveFault } from './result.js';
-import { run_contract, try_open_envelope } from './run.js';
+import { result_text, try_open_envelope } from './run.js';
 import { ContractState } from './state.js';
 import { check_block_input } from './validate.js';
 
@@ -54,14 +61,21 @@ export function block_result_hash(ctx: KeyContext, output: Omit<BlockOutput, 're
 }
 
 /** Mutable state of one block's execution. */
-class BlockRun {
+class BlockRun implements ContractSource {
   readonly accounts: Map<string, number>;
   readonly changed_accounts = new Set<string>();
-  readonly contracts: Map<string, ContractInfo>;
-  readonly created: ContractInfo[] = [];
+  /** Balances as of the last transaction: the input's, then every change folded in. */
+  readonly balances: Map<string, number>;
+  readonly changed_balances = new Set<string>();
+  readonly contracts: Map<string, BoundContract>;
+  readonly no_contract: ReadonlySet<string>;
+  readonly created: BoundContract[] = [];
   readonly codes = new Map<number, Code>();
   readonly stored: { code_id: number; code_hash: string }[] = [];
   readonly states = new Map<string, ContractState>();
+  /** What the input lacks (BlockOutput.need), by kind; empty while the block runs to its end. */
+  readonly need = { contracts: new Set<string>(), balances: new Set<string>() };
+  readonly fee_pool: string;
   next_code_id: number;
   gas_used = 0;
   readonly random_root: Uint8Array;
@@ -72,9 +86,12 @@ class BlockRun {
     readonly input: BlockInput,
   ) {
     this.accounts = new Map(Object.entries(input.accounts));
+    this.balances = new Map(Object.entries(input.balances));
     this.contracts = new Map(Object.entries(input.contracts));
+    this.no_contract = new Set(input.no_contract);
     this.next_code_id = input.next_code_id;
     this.random_root = block_random_root(ctx, input.chain_id, input.height, input.random_seed);
+    this.fee_pool = fee_pool_address(ctx.p);
   }
 
   code(code_id: number): Code | undefined {
@@ -92,6 +109,24 @@ class BlockRun {
     return code;
   }
 
+  contract(address: string): BoundContract | null {
+    const info = this.contracts.get(address);
+    if (info !== undefined) return info;
+    if (this.no_contract.has(address)) return null;
+    throw new NeedLookup('contract', address);
+  }
+
+  balance(address: string): number {
+    const amount = this.balances.get(address);
+    if (amount === undefined) throw new NeedLookup('balance', address);
+    return amount;
+  }
+
+  set_balance(address: string, amount: number): void {
+    this.balances.set(address, amount);
+    this.changed_balances.add(address);
+  }
+
   state(address: string): ContractState {
     let state = this.states.get(address);
     if (state === undefined) {
@@ -105,14 +140,42 @@ class BlockRun {
     }
     return state;
   }
+
+  read(contract: string, key: string): string | null {
+    return this.state(contract).read(key);
+  }
+
+  /** Folds a successful transaction's effects into the block. */
+  apply(effects: TxEffects): void {
+    const changes = effects.changes();
+    for (const [address, amount] of changes.balances) this.set_balance(address, amount);
+    for (const [address, writes] of changes.writes) this.state(address).commit(writes);
+    for (const info of changes.created) {
+      this.contracts.set(info.address, info);
+      this.created.push(info);
+    }
+  }
 }
 
 function refused(hash: string, code: ResultCode): TxResult {
   return { hash, code, gas_used: 0, output: '' };
 }
 
-/** Runs one transaction against the block's state. */
-function execute_tx(run: BlockRun, raw: string, index: number): TxResult {
+/** A parsed transaction whose sender signed it and whose sequence is next: it counts from here. */
+interface Admitted {
+  tx: Tx;
+  hash: string;
+  sender: string;
+  raw_bytes: number;
+  stored_code?: Code;
+  pk_reg?: Uint8Array;
+}
+
+/**
+ * The checks that refuse a transaction without counting it (protocol.md §5 codes 4, 5, 7 and §9
+ * code 8 for the fee): a TxResult if refused, else the admitted transaction, its fee paid.
+ */
+function admit(run: BlockRun, raw: string): TxResult | Admitted {
   const { ctx, input } = run;
   const p = ctx.p;
   if (raw.length > ENCLAVE_LIMITS.tx_bytes_max)
@@ -133,126 +196,183 @@ function execute_tx(run: BlockRun, raw: string, index: number): TxResult {
     return refused(hash, ResultCode.MALFORMED_TX);
   }
   if (!verify_tx_signature(p, tx, body_text)) return refused(hash, ResultCode.BAD_SIGNATURE);
-
-  // Checks that refuse a transaction without counting it (codes 4 and 7 never advance a sequence).
   const msg = body.msg;
-  let stored_code: Code | undefined;
-  let pk_reg: Uint8Array | undefined;
+  const admitted: Admitted = { tx, hash, sender: '', raw_bytes: raw.length };
   if (msg.type === 'store_code') {
-    stored_code = decode_code(p, msg.code);
-    const compiled = run.programs.get(stored_code);
-    if (!compiled.ok) return refused(hash, ResultCode.MALFORMED_TX);
+    admitted.stored_code = decode_code(p, msg.code);
+    if (!run.programs.get(admitted.stored_code).ok) return refused(hash, ResultCode.MALFORMED_TX);
   } else if (msg.type === 'register_node') {
-    pk_reg = from_hex(msg.pk_reg, 32);
-    if (!verify_quote(p, msg.quote, pk_reg, input.attestation, input.time_ms).valid) {
+    admitted.pk_reg = from_hex(msg.pk_reg, 32);
+    if (!verify_quote(p, msg.quote, admitted.pk_reg, input.attestation, input.time_ms).valid) {
       return refused(hash, ResultCode.BAD_SIGNATURE);
     }
   }
-
   const sender = account_address(p, from_hex(body.sender, 32));
+  admitted.sender = sender;
   const sequence = run.accounts.get(sender) ?? 0;
   if (body.sequence !== sequence) return refused(hash, ResultCode.WRONG_SEQUENCE);
+  // protocol.md §9: a price under the minimum, or a fee the sender cannot pay, does not count.
+  if ((body.gas_price ?? 0) < input.min_gas_price) return refused(hash, ResultCode.INSUFFICIENT_FUNDS);
+  const fee = tx_fee(body);
+  const balance = run.balance(sender);
+  if (balance < fee) return refused(hash, ResultCode.INSUFFICIENT_FUNDS);
+  if (fee > 0) {
+    run.set_balance(sender, balance - fee);
+    run.set_balance(run.fee_pool, run.balance(run.fee_pool) + fee);
+  }
   run.accounts.set(sender, sequence + 1);
   run.changed_accounts.add(sender);
+  return admitted;
+}
 
+/** Runs one transaction against the block's state. */
+function execute_tx(run: BlockRun, raw: string, index: number): TxResult {
+  // The fee pool is read before anything moves, so a lookup never leaves a fee half paid.
+  run.balance(run.fee_pool);
+  const admitted = admit(run, raw);
+  if (!('tx' in admitted)) return admitted;
+  const { tx, hash } = admitted;
+  const { body } = tx;
+  const p = run.ctx.p;
   // From here the transaction counts: it is committed whatever its code, and pays its gas.
-  let gas = ENCLAVE_GAS.tx_base + ENCLAVE_GAS.tx_byte * raw.length;
+  const gas = ENCLAVE_GAS.tx_base + ENCLAVE_GAS.tx_byte * admitted.raw_bytes;
   const out_of_gas = (): TxResult => ({
     hash,
     code: ResultCode.OUT_OF_GAS,
     gas_used: body.gas_limit,
     output: '',
   });
-
+  if (gas > body.gas_limit) return out_of_gas();
+  const msg = body.msg;
   switch (msg.type) {
     case 'store_code': {
-      const code = stored_code!;
-      gas += ENCLAVE_GAS.store_code_byte * code.bytes.length;
-      if (gas > body.gas_limit) return out_of_gas();
+      const code = admitted.stored_code!;
+      const used = gas + ENCLAVE_GAS.store_code_byte * code.bytes.length;
+      if (used > body.gas_limit) return out_of_gas();
       const code_id = run.next_code_id++;
       run.codes.set(code_id, code);
       run.stored.push({ code_id, code_hash: code.hash });
-      return { hash, code: ResultCode.OK, gas_used: gas, output: '', code_id, code_hash: code.hash };
+      return { hash, code: ResultCode.OK, gas_used: used, output: '', code_id, code_hash: code.hash };
     }
     case 'register_node': {
-      gas += ENCLAVE_GAS.register_node;
-      if (gas > body.gas_limit) return out_of_gas();
-      const share = seal_seed_share(p, ctx.seed_exchange, pk_reg!, ctx.seed);
-      if (share === null) return { hash, code: ResultCode.BAD_SIGNATURE, gas_used: gas, output: '' };
-      return { hash, code: ResultCode.OK, gas_used: gas, output: to_base64(share) };
+      const used = gas + ENCLAVE_GAS.register_node;
+      if (used > body.gas_limit) return out_of_gas();
+      const share = seal_seed_share(p, run.ctx.seed_exchange, admitted.pk_reg!, run.ctx.seed);
+      if (share === null) return { hash, code: ResultCode.BAD_SIGNATURE, gas_used: used, output: '' };
+      return { hash, code: ResultCode.OK, gas_used: used, output: to_base64(share) };
+    }
+    case 'send': {
+      const used = gas + ENCLAVE_GAS.send;
+      if (used > body.gas_limit) return out_of_gas();
+      const effects = new TxEffects(run);
+      const code = effects.transfer(admitted.sender, msg.to, msg.amount)
+        ? ResultCode.OK
+        : ResultCode.INSUFFICIENT_FUNDS;
+      if (code === ResultCode.OK) run.apply(effects);
+      return { hash, code, gas_used: used, output: '' };
     }
     case 'instantiate':
-    case 'execute': {
-      gas += ENCLAVE_GAS.envelope;
-      if (gas > body.gas_limit) return out_of_gas();
-      let info: ContractInfo | undefined;
-      let address: string;
-      if (msg.type === 'execute') {
-        info = run.contracts.get(msg.contract);
-        if (info === undefined)
-          return { hash, code: ResultCode.UNKNOWN_CODE_OR_CONTRACT, gas_used: gas, output: '' };
-        address = msg.contract;
-      } else {
-        address = contract_address(p, body.sender, body.sequence);
-        if (run.contracts.has(address))
-          return { hash, code: ResultCode.UNKNOWN_CODE_OR_CONTRACT, gas_used: gas, output: '' };
-      }
-      const code_id = info === undefined ? (msg as { code_id: number }).code_id : info.code_id;
-      const code = run.code(code_id);
-      if (code === undefined) {
-        if (info !== undefined)
-          throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, `code ${code_id} of ${address} missing`);
-        return { hash, code: ResultCode.UNKNOWN_CODE_OR_CONTRACT, gas_used: gas, output: '' };
-      }
-      if (info !== undefined && info.code_hash !== code.hash) {
-        throw new EnclaveFault(
-          EnclaveErrorCode.BAD_INPUT,
-          `code ${code_id} does not match ${address}'s code hash`,
-        );
-      }
-      const opened = try_open_envelope(ctx, msg.scheme, msg.payload, input.chain_id, code.hash);
-      if (opened === null) return { hash, code: ResultCode.CANNOT_DECRYPT, gas_used: gas, output: '' };
-      const state =
-        info === undefined
-          ? new ContractState(p, ctx.contract_keys(address), address, [])
-          : run.state(address);
-      const draw_prefix = concat(run.random_root, u32_be(index));
-      const call = run_contract({
-        ctx,
-        programs: run.programs,
-        code,
-        entry: msg.type,
-        msg_json: opened.msg_json,
-        sender,
-        contract: address,
-        chain_id: input.chain_id,
-        height: input.height,
-        time_ms: input.time_ms,
-        gas_limit: body.gas_limit - gas,
-        state,
-        read_only: false,
-        random_prefix: draw_prefix,
-      });
-      const gas_used = gas + call.gas_used;
-      if (call.code === ResultCode.OUT_OF_GAS) return out_of_gas();
-      const output = to_base64(seal_result_json(p, msg.scheme, opened.tx_key, call.result_jcs));
-      if (call.code !== ResultCode.OK) return { hash, code: call.code, gas_used, output };
-      state.commit(call.writes);
-      if (info === undefined) {
-        const created: ContractInfo = {
-          address,
-          code_id,
-          code_hash: code.hash,
-          label: (msg as { label: string }).label,
-          creator: sender,
-        };
-        run.contracts.set(address, created);
-        run.created.push(created);
-        run.states.set(address, state);
-        return { hash, code: ResultCode.OK, gas_used, output, contract: address };
-      }
-      return { hash, code: ResultCode.OK, gas_used, output };
-    }
+    case 'execute':
+      return execute_contract_tx(run, admitted, index, gas);
+  }
+}
+
+/** An instantiate or execute transaction: open the envelope, run the call and its messages. */
+function execute_contract_tx(run: BlockRun, admitted: Admitted, index: number, gas: number): TxResult {
+  const { ctx, input } = run;
+  const p = ctx.p;
+  const { tx, hash, sender } = admitted;
+  const { body } = tx;
+  const msg = body.msg as InstantiateMsg | ExecuteMsg;
+  const done = (code: ResultCode, gas_used: number, output = ''): TxResult => ({
+    hash,
+    code,
+    gas_used,
+    output,
+  });
+  const tx_gas = gas + ENCLAVE_GAS.envelope;
+  if (tx_gas > body.gas_limit) return done(ResultCode.OUT_OF_GAS, body.gas_limit);
+  const effects = new TxEffects(run);
+  let address: string;
+  let code: Code | undefined;
+  if (msg.type === 'execute') {
+    address = msg.contract;
+    const info = run.contract(address);
+    if (info === null) return done(ResultCode.UNKNOWN_CODE_OR_CONTRACT, tx_gas);
+    code = run.code(info.code_id);
+    if (code === undefined || code.hash !== info.code_hash)
+      throw new EnclaveFault(
+        EnclaveErrorCode.BAD_INPUT,
+        `the code of contract ${address} is missing or wrong`,
+      );
+  } else {
+    address = contract_address(p, body.sender, body.sequence);
+    // An address taken (it cannot be, short of a hash collision) or a code that does not exist.
+    if (run.contracts.has(address)) return done(ResultCode.UNKNOWN_CODE_OR_CONTRACT, tx_gas);
+    code = run.code(msg.code_id);
+    if (code === undefined) return done(ResultCode.UNKNOWN_CODE_OR_CONTRACT, tx_gas);
+  }
+  const opened = try_open_envelope(ctx, msg.scheme, msg.payload, input.chain_id, code.hash);
+  if (opened === null) return done(ResultCode.CANNOT_DECRYPT, tx_gas);
+  const seal = (text: string) => to_base64(seal_result_json(p, msg.scheme, opened.tx_key, text));
+  if (msg.type === 'instantiate') {
+    effects.create({
+      address,
+      code_id: msg.code_id,
+      code_hash: code.hash,
+      label: msg.label,
+      creator: sender,
+      binding: contract_binding(ctx, address, code.hash),
+    });
+  }
+  const calls: TxCalls = {
+    ctx,
+    programs: run.programs,
+    source: run,
+    effects,
+    chain_id: input.chain_id,
+    height: input.height,
+    time_ms: input.time_ms,
+    gas_limit: body.gas_limit,
+    gas_used: tx_gas,
+    random_prefix: concat(run.random_root, u32_be(index)),
+    calls: 0,
+    debug: [],
+  };
+  let end: CallEnd;
+  try {
+    end = run_call(calls, {
+      contract: address,
+      entry: msg.type,
+      msg_json: opened.msg_json,
+      sender,
+      funds: msg.funds ?? 0,
+      depth: 1,
+    });
+  } catch (error) {
+    if (error instanceof TxOutOfGas) return done(ResultCode.OUT_OF_GAS, body.gas_limit);
+    throw error;
+  }
+  const debug = input.dev ? calls.debug : [];
+  if (!end.ok) return done(end.code, calls.gas_used, seal(result_text({ error: end.message }, debug)));
+  const output = seal(result_text({ data_json: end.data_json, events: effects.events() }, debug));
+  const result: TxResult = done(ResultCode.OK, calls.gas_used, output);
+  const events = effects.public_events();
+  if (events.length > 0) result.events = events;
+  if (msg.type === 'instantiate') result.contract = address;
+  run.apply(effects);
+  return result;
+}
+
+/** Executes one transaction; a lookup it needs is noted and the transaction left without a result. */
+function execute_or_note(run: BlockRun, raw: string, index: number): TxResult | null {
+  try {
+    return execute_tx(run, raw, index);
+  } catch (error) {
+    if (!(error instanceof NeedLookup)) throw error;
+    // Go on with the later transactions all the same, to find what they need in this one pass.
+    (error.kind === 'contract' ? run.need.contracts : run.need.balances).add(error.address);
+    return null;
   }
 }
 
@@ -262,12 +382,28 @@ export function execute_block(ctx: KeyContext, programs: ProgramCache, value: un
   const run = new BlockRun(ctx, programs, input);
   const results: TxResult[] = [];
   for (let i = 0; i < input.txs.length; i++) {
-    const result = execute_tx(run, input.txs[i]!, i);
+    const result = execute_or_note(run, input.txs[i]!, i);
+    if (result === null) continue;
     run.gas_used += result.gas_used;
     results.push(result);
   }
+  if (run.need.contracts.size > 0 || run.need.balances.size > 0) {
+    return {
+      results: [],
+      accounts: {},
+      balances: {},
+      contracts: [],
+      codes: [],
+      state_writes: {},
+      gas_used: 0,
+      result_hash: '',
+      need: { contracts: [...run.need.contracts].sort(), balances: [...run.need.balances].sort() },
+    };
+  }
   const accounts: Record<string, number> = {};
   for (const address of [...run.changed_accounts].sort()) accounts[address] = run.accounts.get(address)!;
+  const balances: Record<string, number> = {};
+  for (const address of [...run.changed_balances].sort()) balances[address] = run.balances.get(address)!;
   const state_writes: BlockOutput['state_writes'] = {};
   for (const address of [...run.states.keys()].sort()) {
     const writes = run.states.get(address)!.sealed_writes();
@@ -276,6 +412,7 @@ export function execute_block(ctx: KeyContext, programs: ProgramCache, value: un
   const output = {
     results,
     accounts,
+    balances,
     contracts: run.created,
     codes: run.stored,
     state_writes,

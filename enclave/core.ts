@@ -223,6 +223,8 @@ export class EnclaveCore {
     }
     const next = check_light(this.#p, state, input, light);
     const output = execute_block(context, this.#programs, value);
+    // Not a result: the host asks again with what was missing, so the light state stays put.
+    if (output.need !== undefined) return output;
     this.#light_seen.set(state.chain_id, Math.max(seen, next.height));
     return { ...output, sealed_light: this.#seal('light-client', encode_light(next)) };
   }

@@ -14,6 +14,10 @@ export const ENCLAVE_LIMITS = Object.freeze({
   tx_bytes_max: 512 * 1024,
   /** Contracts one block may touch. */
   block_contracts_max: 4096,
+  /** Balances handed in with one block. */
+  block_balances_max: 65_536,
+  /** protocol.md §9: contract calls one transaction may nest, its own call included. */
+  call_depth_max: 8,
   /** Codes handed in with one block. */
   block_codes_max: 256,
   /** Sealed entries of one contract handed in with a block or query. */
@@ -38,4 +42,8 @@ export const ENCLAVE_GAS = Object.freeze({
   envelope: 5_000,
   /** Checking a registration quote and sealing the seed share. */
   register_node: 50_000,
+  /** A `send` message (protocol.md §9), from a transaction or a contract. */
+  send: 2_000,
+  /** Running a contract message (protocol.md §9): checking the callee's binding and state. */
+  message_call: 5_000,
 });

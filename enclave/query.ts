@@ -9,11 +9,12 @@ import { concat, to_base64, utf8 } from '../protocol/bytes.js';
 import { ResultCode } from '../protocol/codes.js';
 import { seal_result_json } from '../protocol/result.js';
 import type { QueryOutput } from './api.js';
+import { binding_holds } from './binding.js';
 import type { KeyContext } from './context.js';
 import { ENCLAVE_LIMITS } from './limits.js';
 import { decode_code, type ProgramCache } from './programs.js';
 import { EnclaveErrorCode, EnclaveFault } from './result.js';
-import { run_contract, try_open_envelope } from './run.js';
+import { result_text, run_contract, try_open_envelope } from './run.js';
 import { ContractState } from './state.js';
 import { check_query_input } from './validate.js';
 
@@ -29,6 +30,9 @@ export function execute_query(ctx: KeyContext, programs: ProgramCache, value: un
   }
   if (code.hash !== input.contract.code_hash) {
     throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'query code does not match the contract code hash');
+  }
+  if (!binding_holds(ctx, input.contract.address, code.hash, input.contract.binding)) {
+    throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'the contract binding does not hold');
   }
   const opened = try_open_envelope(ctx, input.scheme, input.payload, input.chain_id, code.hash);
   if (opened === null) return { code: ResultCode.CANNOT_DECRYPT, output: '', gas_used: 0 };
@@ -55,9 +59,13 @@ export function execute_query(ctx: KeyContext, programs: ProgramCache, value: un
     gas_limit: ENCLAVE_LIMITS.query_gas_limit,
     state,
     read_only: true,
+    funds: 0,
+    balance: input.balance,
     random_prefix,
   });
   if (call.code === ResultCode.OUT_OF_GAS) return { code: call.code, output: '', gas_used: call.gas_used };
-  const output = to_base64(seal_result_json(p, input.scheme, opened.tx_key, call.result_jcs));
+  // Queries run on every network alike, so they never carry debug lines (docs/contracts.md).
+  const text = result_text(call.code === ResultCode.OK ? call : { error: call.message }, []);
+  const output = to_base64(seal_result_json(p, input.scheme, opened.tx_key, text));
   return { code: call.code, output, gas_used: call.gas_used };
 }

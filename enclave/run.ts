@@ -11,9 +11,9 @@ import { jcs } from '../protocol/jcs.js';
 import type { KeyContext } from './context.js';
 import type { Code, ProgramCache } from './programs.js';
 import { EnclaveErrorCode, EnclaveFault } from './result.js';
-import { type ContractState, TxStorage } from './state.js';
+import { type StateReader, TxStorage } from './state.js';
 import { EngineAborted } from './vm/quickjs_sandbox.js';
-import type { EntryPoint } from './vm/types.js';
+import type { ContractEvent, ContractMessage, EntryPoint } from './vm/types.js';
 
 /** Everything one call needs. */
 export interface RunArgs {
@@ -28,20 +28,29 @@ export interface RunArgs {
   height: number;
   time_ms: number;
   gas_limit: number;
-  state: ContractState;
+  /** The contract's state as this call starts (the block's, through the transaction's writes). */
+  state: StateReader;
   read_only: boolean;
+  /** protocol.md §9: ucst this call received, and the contract's balance with them. */
+  funds: number;
+  balance: number;
   /** Secret per-call prefix; draw j of `ctx.random()` is `H(random_prefix ‖ u32_be(j))`. */
   random_prefix: Uint8Array;
 }
 
-/** How a call ended: a code of protocol.md §5, its gas, its canonical result text and its writes. */
-export interface RunOutcome {
-  code: typeof ResultCode.OK | typeof ResultCode.CONTRACT_ERROR | typeof ResultCode.OUT_OF_GAS;
-  gas_used: number;
-  /** `jcs(result)` of protocol.md §4; '' when out of gas. */
-  result_jcs: string;
-  writes: ReadonlyMap<string, string | null>;
-}
+/** How a call ended: a code of protocol.md §5, its gas, and what it made. */
+export type RunOutcome =
+  | {
+      code: typeof ResultCode.OK;
+      gas_used: number;
+      data_json: string;
+      events: ContractEvent[];
+      messages: ContractMessage[];
+      debug: string[];
+      writes: ReadonlyMap<string, string | null>;
+    }
+  | { code: typeof ResultCode.CONTRACT_ERROR; gas_used: number; message: string; debug: string[] }
+  | { code: typeof ResultCode.OUT_OF_GAS; gas_used: number };
 
 /**
  * Opens a base64 envelope (protocol.md §3) for the contract with `code_hash`. Every failure,
@@ -62,8 +71,6 @@ export function try_open_envelope(
   }
 }
 
-const NO_WRITES: ReadonlyMap<string, string | null> = new Map();
-
 /** Runs one entry point. Throws only EnclaveFault (a host fault such as corrupt state). */
 export function run_contract(args: RunArgs): RunOutcome {
   let compiled: ReturnType<ProgramCache['get']>;
@@ -77,8 +84,8 @@ export function run_contract(args: RunArgs): RunOutcome {
     return {
       code: ResultCode.CONTRACT_ERROR,
       gas_used: 0,
-      result_jcs: jcs({ error: `contract code does not compile: ${compiled.message}` }),
-      writes: NO_WRITES,
+      message: `contract code does not compile: ${compiled.message}`,
+      debug: [],
     };
   }
   const storage = new TxStorage(args.state, args.read_only);
@@ -93,6 +100,8 @@ export function run_contract(args: RunArgs): RunOutcome {
     height: args.height,
     time_ms: args.time_ms,
     gas_limit: args.gas_limit,
+    funds: args.funds,
+    balance: args.balance,
     storage,
     random: () => p.sha256(concat(args.random_prefix, u32_be(draws++))),
   });
@@ -102,20 +111,33 @@ export function run_contract(args: RunArgs): RunOutcome {
       return {
         code: ResultCode.OK,
         gas_used: outcome.gas_used,
-        result_jcs: jcs({ data: JSON.parse(outcome.data_json), events: outcome.events }),
+        data_json: outcome.data_json,
+        events: outcome.events,
+        messages: outcome.messages,
+        debug: outcome.debug,
         writes: storage.writes,
       };
     case 'error':
       return {
         code: ResultCode.CONTRACT_ERROR,
         gas_used: outcome.gas_used,
-        result_jcs: jcs({ error: outcome.message }),
-        writes: NO_WRITES,
+        message: outcome.message,
+        debug: outcome.debug,
       };
     case 'out_of_gas':
-      return { code: ResultCode.OUT_OF_GAS, gas_used: args.gas_limit, result_jcs: '', writes: NO_WRITES };
+      return { code: ResultCode.OUT_OF_GAS, gas_used: args.gas_limit };
     case 'aborted':
       // Not a result: another validator could finish this call. The whole block fails here.
       throw new EnclaveFault(EnclaveErrorCode.ABORTED, outcome.message);
   }
+}
+
+/** protocol.md §4, §9: the result object's canonical text, with `debug` only when given lines. */
+export function result_text(
+  result: { data_json: string; events: ContractEvent[] } | { error: string },
+  debug: readonly string[],
+): string {
+  const extra = debug.length > 0 ? { debug } : {};
+  if ('error' in result) return jcs({ error: result.error, ...extra });
+  return jcs({ data: JSON.parse(result.data_json), events: result.events, ...extra });
 }

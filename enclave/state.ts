@@ -149,6 +149,11 @@ export class ContractState {
   }
 }
 
+/** What a call's storage reads through: a contract's state as the call starts. */
+export interface StateReader {
+  read(key: string): string | null;
+}
+
 /**
  * The storage one call sees: reads go through its own buffered writes to the committed state;
  * writes stay buffered until the enclave commits them (success) or drops them (any failure).
@@ -160,10 +165,10 @@ export class TxStorage implements VmStorage {
    * contract error, so the fault is kept here and re-raised by the caller after the call.
    */
   fault: EnclaveFault | null = null;
-  readonly #state: ContractState;
+  readonly #state: StateReader;
   readonly #read_only: boolean;
 
-  constructor(state: ContractState, read_only: boolean) {
+  constructor(state: StateReader, read_only: boolean) {
     this.#state = state;
     this.#read_only = read_only;
   }

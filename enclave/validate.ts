@@ -13,7 +13,7 @@ import {
   is_hex64,
 } from '../protocol/checks.js';
 import { SCHEMES } from '../protocol/envelope.js';
-import type { AttestationPolicy, BlockInput, ContractInfo, QueryInput, StateEntry } from './api.js';
+import type { AttestationPolicy, BlockInput, BoundContract, QueryInput, StateEntry } from './api.js';
 import { ENCLAVE_LIMITS } from './limits.js';
 import { EnclaveErrorCode, EnclaveFault } from './result.js';
 
@@ -60,14 +60,28 @@ export function check_validators(value: unknown): Validator[] {
   return field(() => check_validator_set(value));
 }
 
-function check_contract_info(value: unknown, name: string): ContractInfo {
+function check_contract_info(value: unknown, name: string): BoundContract {
   const c = record(value, name);
   if (!is_address_hex(c.address)) bad(`${name}.address must be 40 hex`);
   count(c.code_id, `${name}.code_id`);
   if (!is_hex64(c.code_hash)) bad(`${name}.code_hash must be 64 hex`);
   text(c.label, `${name}.label`);
   if (!is_address_hex(c.creator)) bad(`${name}.creator must be 40 hex`);
-  return c as unknown as ContractInfo;
+  if (!is_hex64(c.binding)) bad(`${name}.binding must be 64 hex`);
+  return c as unknown as BoundContract;
+}
+
+/** `{address: ucst}`, each a safe integer: protocol.md §9 balances. */
+function check_balances(value: unknown): Record<string, number> {
+  const balances = record(value, 'balances');
+  const entries = Object.entries(balances);
+  if (entries.length > ENCLAVE_LIMITS.block_balances_max)
+    throw new EnclaveFault(EnclaveErrorCode.LIMIT, 'too many balances');
+  for (const [address, amount] of entries) {
+    if (!is_address_hex(address)) bad('balances must be keyed by address');
+    count(amount, `balances[${address}]`);
+  }
+  return balances as Record<string, number>;
 }
 
 function check_state(value: unknown, name: string): StateEntry[] {
@@ -112,6 +126,13 @@ export function check_block_input(value: unknown): BlockInput {
     if (!is_address_hex(address)) bad('account addresses must be 40 hex');
     count(seq, 'account sequence');
   }
+  check_balances(b.balances);
+  count(b.min_gas_price, 'min_gas_price');
+  if (typeof b.dev !== 'boolean') bad('dev must be a boolean');
+  if (!Array.isArray(b.no_contract) || b.no_contract.some((a) => !is_address_hex(a)))
+    bad('no_contract must be a list of addresses');
+  if (b.no_contract.length > ENCLAVE_LIMITS.block_contracts_max)
+    throw new EnclaveFault(EnclaveErrorCode.LIMIT, 'too many addresses in no_contract');
   const contracts = record(b.contracts, 'contracts');
   const contract_count = Object.keys(contracts).length;
   if (contract_count > ENCLAVE_LIMITS.block_contracts_max)
@@ -144,6 +165,7 @@ export function check_query_input(value: unknown): QueryInput {
   count(q.height, 'height');
   count(q.time_ms, 'time_ms');
   check_contract_info(q.contract, 'contract');
+  count(q.balance, 'balance');
   text(q.code, 'code');
   check_state(q.state, 'state');
   if (!SCHEMES.includes(q.scheme as never)) bad('scheme must be gcm or siv');

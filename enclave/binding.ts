@@ -1,0 +1,33 @@
+/**
+ * A contract's binding: the enclave's MAC over its address and code hash, made at instantiate
+ * and checked before every call (docs/protocol-notes.md "Contract messages"):
+ *
+ *   binding = hex(HMAC-SHA256(k_callback, utf8("cloister/contract-binding/v1\n" + address + "\n" + code_hash)))
+ *
+ * `k_callback` is protocol.md §2's key for contract-to-contract messages. Contract messages never
+ * leave the enclave, but the callee's identity does come from the host (its contract record):
+ * without the binding a host could name other code for a callee's address and have that code
+ * read the caller's message or the callee's state. Deterministic, so every validator stores the
+ * same binding, and it enters the block result hash with the new contract.
+ * @module
+ */
+
+import { to_hex, utf8 } from '../protocol/bytes.js';
+import type { KeyContext } from './context.js';
+
+/** Domain prefix of the binding MAC's message. */
+export const BINDING_PREFIX = 'cloister/contract-binding/v1\n';
+
+/** The binding of `address` to `code_hash` under this network's `callback` key. */
+export function contract_binding(ctx: KeyContext, address: string, code_hash: string): string {
+  return to_hex(ctx.p.hmac_sha256(ctx.keys.callback, utf8(`${BINDING_PREFIX}${address}\n${code_hash}`)));
+}
+
+/** Whether `binding` is this enclave's binding of `address` to `code_hash` (compared in constant time). */
+export function binding_holds(ctx: KeyContext, address: string, code_hash: string, binding: string): boolean {
+  const expected = contract_binding(ctx, address, code_hash);
+  if (typeof binding !== 'string' || binding.length !== expected.length) return false;
+  let diff = 0;
+  for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ binding.charCodeAt(i);
+  return diff === 0;
+}
