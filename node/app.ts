@@ -37,7 +37,8 @@ import type { Genesis } from './genesis.js';
 import { isolate_failing_tx, isolation_calls_needed, type Trial } from './isolate.js';
 import type { Mempool } from './mempool.js';
 import { TX_ATTRIBUTABLE_FAILURES } from './quarantine.js';
-import type { ChainStore } from './store/chain_store.js';
+import { execute_with_lookups } from './execute.js';
+import type { ChainRules, ChainStore } from './store/chain_store.js';
 
 /** A block's time may run ahead of a validator's clock by at most this. */
 export const BLOCK_TIME_FUTURE_MS_MAX = 5_000;
@@ -206,6 +207,15 @@ interface Candidate {
   execution: Execution;
 }
 
+/** What a genesis fixes for every block's execution. */
+export function chain_rules(genesis: Genesis): ChainRules {
+  return {
+    attestation: genesis.attestation,
+    min_gas_price: genesis.min_gas_price ?? 0,
+    dev: genesis.dev === true,
+  };
+}
+
 /** Implements ConsensusApp over an enclave, a store and a mempool. */
 export class ValidatorApp implements ConsensusApp {
   /** Tail of the queue of commits (see {@link commit}). */
@@ -225,9 +235,13 @@ export class ValidatorApp implements ConsensusApp {
   /** Settles when the running isolation (if any) ends: proposals wait for it, one at a time. */
   #isolating: Promise<void> = Promise.resolve();
 
+  /** What genesis fixes for every block (attestation policy, least gas price, development network). */
+  readonly #rules: ChainRules;
+
   constructor(opts: AppOptions, modules: AppModules) {
     this.#opts = opts;
     this.#m = modules;
+    this.#rules = chain_rules(opts.genesis);
   }
 
   /**
@@ -264,7 +278,7 @@ export class ValidatorApp implements ConsensusApp {
   ): Promise<Execution> {
     const { store, enclave } = this.#m;
     const { result_hash: _ignored, ...unexecuted } = header as BlockHeader;
-    const input = await store.block_input(
+    const first_input = await store.block_input(
       txs,
       {
         chain_id: header.chain_id,
@@ -272,7 +286,7 @@ export class ValidatorApp implements ConsensusApp {
         time_ms: header.time_ms,
         random_seed: header.prev_block_hash,
       },
-      this.#opts.genesis.attestation,
+      this.#rules,
     );
     const sealed_light = await store.get_sealed('light');
     const validators = this.#opts.genesis.validators.map(({ pubkey, power }) => ({ pubkey, power }));
@@ -280,9 +294,10 @@ export class ValidatorApp implements ConsensusApp {
       sealed_light === null
         ? undefined
         : { header: unexecuted, parent, last_commit, validators, sealed_light };
-    const answer = await enclave.execute_block(light === undefined ? input : { ...input, light });
+    const answer = await execute_with_lookups(store, enclave, first_input, light);
     if (!answer.ok) throw new BlockExecutionError(header.height, answer.error.code, answer.error.message);
-    const { sealed_light: next_light, ...output } = answer.value;
+    const { input } = answer.value;
+    const { sealed_light: next_light, ...output } = answer.value.output;
     // Only an execution of the next height may move the light state: one that finished after its
     // height was committed (a slow preview or trial) would set it back a height.
     if (next_light === undefined) return { input, output };

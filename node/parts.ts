@@ -55,7 +55,10 @@ export async function open_store_and_enclave(
   const paths = home_paths(home);
   const store = await ChainStore.open(paths.data, { chain_id: genesis.chain_id });
   stoppers.push(() => store.close());
-  await store.init_genesis(genesis.codes.map((c) => ({ name: c.name, code: from_base64(c.code) })));
+  await store.init_genesis(
+    genesis.codes.map((c) => ({ name: c.name, code: from_base64(c.code) })),
+    genesis.balances ?? {},
+  );
   const pool = new PoolEnclave({
     provider: config.enclave.provider,
     platform_secret_file: paths.platform_secret,

@@ -4,8 +4,8 @@
  * @module
  */
 
-import type { PublicEvent } from '../protocol/bank.js';
 import type { ContractInfo } from '../enclave/api.js';
+import type { PublicEvent } from '../protocol/bank.js';
 import type { ResultCode } from '../protocol/codes.js';
 import type { Block, Commit, Hex } from './consensus/types.js';
 

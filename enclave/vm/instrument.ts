@@ -5,9 +5,14 @@
  * metering or differ between validators is rejected, and the text is rewritten in place: `export`
  * keywords are dropped, a gas tick opens every function body and loop body, every function body
  * counts call depth, and every `catch` first hands the exception to the VM (so out-of-gas and
- * depth faults cannot be swallowed). The result is the source of
+ * depth faults cannot be swallowed). For error positions, every statement first records its
+ * offset in the original source in a variable of its function (`__cloister_p`), and every function
+ * body (and the module body) hands an exception leaving it to the VM with that offset, as every
+ * `catch` does: the VM keeps the first offset an exception is seen with. The result is the source
+ * of
  *
- *     (function (globalThis) { return function (tick, caught, deep, spread) { <module>; return exports } })
+ *     (function (globalThis) { return function (tick, caught, deep, spread, ..., mark) {
+ *       <module>; return exports } })
  *
  * which the sandbox evaluates once per program and calls once per contract call.
  * @module
@@ -31,7 +36,7 @@ import { apply_edits, type Edit } from './splice.js';
 export const reserved_prefix = '__cloister';
 
 /** Entry points the factory returns, in a fixed order. */
-export const entry_point_names = ['instantiate', 'execute', 'query'] as const;
+export const entry_point_names = ['instantiate', 'execute', 'query', 'reply'] as const;
 
 /** The one ECMAScript edition contracts are parsed as, so acceptance never drifts with acorn's default. */
 export const ecma_version = 2022;
@@ -50,6 +55,14 @@ const caught_fn = `${reserved_prefix}_caught`;
 const deep_fn = `${reserved_prefix}_deep`;
 const depth_var = `${reserved_prefix}_depth`;
 const error_var = `${reserved_prefix}_e`;
+/** A function's (or the module body's) last statement started: its offset in the original source. */
+const pos_var = `${reserved_prefix}_p`;
+const mark_fn = `${reserved_prefix}_mark`;
+
+/** Records that the statement at `offset` (in the original source) starts. */
+function pos_code(offset: number): string {
+  return `${pos_var}=${offset};`;
+}
 
 const spread_fn = `${reserved_prefix}_spread`;
 /** The metered operators: `a OP b` becomes `op(k, a, b)`, `k` the operator's index here. */
@@ -84,15 +97,43 @@ const props_fn = `${reserved_prefix}_props`;
 const key_fn = `${reserved_prefix}_key`;
 
 /**
- * Opens a function body of `weight` depth units: one tick, then the depth count inside the
- * `try` whose `finally` (from `epilogue`) gives the units back however the body ends.
+ * Opens a function body of `weight` depth units starting at `offset`: its own position variable,
+ * one tick, then the depth count inside the `try` whose `catch` (from `epilogue`) hands a leaving
+ * exception to the VM with the position and whose `finally` gives the units back however the
+ * body ends.
  */
-function prologue(weight: number, nodes: number): string {
-  return `${tick_code(nodes)}try{if((${depth_var}+=${weight})>${call_depth_units_max})${deep_fn}();`;
+function prologue(weight: number, nodes: number, offset: number): string {
+  return `var ${pos_var}=${offset};${tick_code(nodes)}try{if((${depth_var}+=${weight})>${call_depth_units_max})${deep_fn}();`;
 }
 
 function epilogue(weight: number): string {
-  return `}finally{${depth_var}-=${weight}}`;
+  return `}catch(${error_var}){${mark_fn}(${error_var},${pos_var});throw ${error_var}}finally{${depth_var}-=${weight}}`;
+}
+
+/**
+ * Whether a statement in a statement list records its position. Declarations that run nothing
+ * (functions, `export { ... }`), empty statements, blocks (their statements record) and jumps
+ * that cannot throw do not.
+ */
+function records_position(statement: AnyNode): boolean {
+  switch (statement.type) {
+    case 'FunctionDeclaration':
+    case 'EmptyStatement':
+    case 'BlockStatement':
+    case 'BreakStatement':
+    case 'ContinueStatement':
+      return false;
+    case 'ReturnStatement':
+      return statement.argument !== null && statement.argument !== undefined;
+    case 'ExportNamedDeclaration':
+      return (
+        statement.declaration !== null &&
+        statement.declaration !== undefined &&
+        statement.declaration.type !== 'FunctionDeclaration'
+      );
+    default:
+      return true;
+  }
 }
 
 /** Depth units a function whose source spans `[start, end)` holds while it runs. */
@@ -180,15 +221,15 @@ function is_reference(parent: AnyNode | null, key: string): boolean {
 }
 
 /**
- * Parses, checks and instruments contract `source`. Throws `ContractRejected` with a message
- * naming the line and column of the first offending construct.
+ * Parses contract `source` as the VM does (size, syntax and nesting checks included), collecting
+ * its tokens into `tokens` when given. Throws `ContractRejected`. The tree has acorn's `start` and
+ * `end` offsets and `loc` line/column positions.
  */
-export function instrument_module(source: string): Instrumented {
+export function parse_contract(source: string, tokens?: Token[]): AnyNode {
   if (typeof source !== 'string') throw new TypeError('contract source must be a string');
   if (source.length > code_size_bytes_max || utf8_length(source) > code_size_bytes_max) {
     throw new ContractRejected(`contract source exceeds ${code_size_bytes_max} bytes`);
   }
-  const tokens: Token[] = [];
   let program: AnyNode;
   try {
     program = parse(source, {
@@ -199,7 +240,8 @@ export function instrument_module(source: string): Instrumented {
       allowReturnOutsideFunction: false,
       allowImportExportEverywhere: false,
       allowAwaitOutsideFunction: false,
-      onToken: tokens,
+      locations: true,
+      ...(tokens === undefined ? {} : { onToken: tokens }),
     });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -208,6 +250,40 @@ export function instrument_module(source: string): Instrumented {
     throw new ContractRejected(`syntax error: ${message}`);
   }
   if (tree_depth_exceeds(program, ast_depth_max)) throw nesting_error();
+  return program;
+}
+
+/**
+ * The 1-based line and column (in UTF-16 code units) of `offset` in `source`, counting line
+ * breaks as ECMAScript does (LF, CR, CRLF, U+2028, U+2029), so they match acorn's and editors'.
+ * Returns a function answering for any offset, from a table built once.
+ */
+export function line_locator(source: string): (offset: number) => { line: number; column: number } {
+  const starts = [0];
+  for (let i = 0; i < source.length; i++) {
+    const c = source.charCodeAt(i);
+    if (c === 13 && source.charCodeAt(i + 1) === 10) continue;
+    if (c === 10 || c === 13 || c === 0x2028 || c === 0x2029) starts.push(i + 1);
+  }
+  return (offset) => {
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (starts[mid]! <= offset) low = mid;
+      else high = mid - 1;
+    }
+    return { line: low + 1, column: offset - starts[low]! + 1 };
+  };
+}
+
+/**
+ * Parses, checks and instruments contract `source`. Throws `ContractRejected` with a message
+ * naming the line and column of the first offending construct.
+ */
+export function instrument_module(source: string): Instrumented {
+  const tokens: Token[] = [];
+  const program = parse_contract(source, tokens);
 
   const fail = (node: { start: number }, what: string): never => {
     throw new ContractRejected(`${what} (at ${where(source, node.start)})`);
@@ -247,12 +323,12 @@ export function instrument_module(source: string): Instrumented {
     // Parameter defaults and the body's code outside its loops run once per call.
     const nodes = straight_line_nodes([...fn.params, body]);
     if (body.type === 'BlockStatement') {
-      open(body.start + 1, prologue(weight, nodes));
+      open(body.start + 1, prologue(weight, nodes, body.start));
       close(body.end - 1, epilogue(weight));
     } else {
       // `x => e` becomes `x => {tick; try {return e;} finally {...}}`; with preserveParens the
       // body includes any parentheses around it, so `() => ({})` stays an object.
-      open(body.start, `{${prologue(weight, nodes)}return `);
+      open(body.start, `{${prologue(weight, nodes, body.start)}return `);
       close(body.end, `;${epilogue(weight)}}`);
     }
   };
@@ -267,9 +343,28 @@ export function instrument_module(source: string): Instrumented {
     if (body.type === 'BlockStatement') {
       open(body.start + 1, code);
     } else {
-      open(body.start, `{${code}`);
+      open(body.start, `{${code}${records_position(body) ? pos_code(body.start) : ''}`);
       close(body.end, '}');
     }
+    // The test and update run again after the body's statements: they record the loop's position.
+    for (const part of ['test', 'update'] as const) {
+      const expression = (loop as unknown as Record<string, AnyNode | null | undefined>)[part];
+      if (!expression) continue;
+      open(expression.start, `(${pos_code(loop.start).slice(0, -1)},`);
+      close(expression.end, ')');
+    }
+  };
+
+  const record_positions = (statements: readonly AnyNode[]): void => {
+    for (const statement of statements) {
+      if (records_position(statement)) open(statement.start, pos_code(statement.start));
+    }
+  };
+  // The body of an `if` or `else` that is not a block becomes one, so it can record its position.
+  const block_with_position = (statement: AnyNode | null | undefined): void => {
+    if (!statement || statement.type === 'BlockStatement' || !records_position(statement)) return;
+    open(statement.start, `{${pos_code(statement.start)}`);
+    close(statement.end, '}');
   };
 
   // Operands read twice by an inline fast path must be free of side effects and cheap.
@@ -346,6 +441,23 @@ export function instrument_module(source: string): Instrumented {
     if (visited.has(node)) return;
     visited.add(node);
     switch (node.type) {
+      case 'StaticBlock':
+        // Its statements record into the enclosing function's position (a static block runs
+        // while the class is defined, so an error in it leaves from there).
+        open(token_at_or_after(node.start, '{').end, tick_code(straight_line_nodes(node.body)));
+        record_positions(node.body);
+        break;
+      case 'Program':
+      case 'BlockStatement':
+        record_positions(node.body as AnyNode[]);
+        break;
+      case 'SwitchCase':
+        record_positions(node.consequent);
+        break;
+      case 'IfStatement':
+        block_with_position(node.consequent);
+        block_with_position(node.alternate);
+        break;
       case 'ImportDeclaration':
         fail(node, 'import declarations are not allowed');
         break;
@@ -436,7 +548,7 @@ export function instrument_module(source: string): Instrumented {
       case 'TryStatement':
         if (!node.handler) {
           // Observe every exception passing through, so a `finally` cannot hide a fault.
-          open(node.block.end, `catch(${error_var}){${caught_fn}(${error_var});throw ${error_var}}`);
+          open(node.block.end, `catch(${error_var}){${caught_fn}(${error_var},${pos_var});throw ${error_var}}`);
         }
         break;
       case 'CatchClause': {
@@ -451,7 +563,7 @@ export function instrument_module(source: string): Instrumented {
           // A destructuring parameter would run code before the VM sees the exception.
           fail(node.param, 'catch parameter must be a plain identifier');
         }
-        open(node.body.start + 1, `${caught_fn}(${name});`);
+        open(node.body.start + 1, `${caught_fn}(${name},${pos_var});`);
         break;
       }
       case 'PropertyDefinition':
@@ -459,7 +571,8 @@ export function instrument_module(source: string): Instrumented {
           // A field initializer runs on construction with no function body of its own, so
           // `class A { a = new A() }` would recurse unmetered: give it one.
           const weight = weight_of(node.value.start, node.value.end);
-          open(node.value.start, `(()=>{${prologue(weight, straight_line_nodes([node.value]))}return `);
+          const nodes = straight_line_nodes([node.value]);
+          open(node.value.start, `(()=>{${prologue(weight, nodes, node.value.start)}return `);
           close(node.value.end, `;${epilogue(weight)}})()`);
         }
         break;
@@ -479,9 +592,6 @@ export function instrument_module(source: string): Instrumented {
             close(arg.argument.end, ')');
           }
         }
-        break;
-      case 'StaticBlock':
-        open(token_at_or_after(node.start, '{').end, tick_code(straight_line_nodes(node.body)));
         break;
       case 'BinaryExpression':
         meter_binary(node);
@@ -545,10 +655,11 @@ export function instrument_module(source: string): Instrumented {
   const entry_points = entry_point_names.filter((name) => exported.has(name));
   const returned = entry_points.map((name) => `${JSON.stringify(name)}:${exported.get(name)}`).join(',');
   const body = apply_edits(source, edits);
+  // The module body runs inside a try, so an exception leaving it is marked like a function's.
   const factory_source =
     `(function (globalThis) {'use strict';\n` +
-    `return function (${tick_fn}, ${caught_fn}, ${deep_fn}, ${spread_fn}, ${gas_var}, ${op_fn}, ${after_fn}, ${str_fn}, ${elems_fn}, ${props_fn}, ${key_fn}) {'use strict';let ${depth_var} = 0;\n` +
-    `${body}\n;return {__proto__: null${returned ? `,${returned}` : ''}};\n};\n})`;
+    `return function (${tick_fn}, ${caught_fn}, ${deep_fn}, ${spread_fn}, ${gas_var}, ${op_fn}, ${after_fn}, ${str_fn}, ${elems_fn}, ${props_fn}, ${key_fn}, ${mark_fn}) {'use strict';let ${depth_var} = 0;var ${pos_var} = 0;try{\n` +
+    `${body}\n;return {__proto__: null${returned ? `,${returned}` : ''}};\n}catch(${error_var}){${mark_fn}(${error_var},${pos_var});throw ${error_var}}};\n})`;
   return { factory_source, entry_points };
 }
 

@@ -40,8 +40,20 @@ export const event_bytes_max = 8 * 1024;
 /** Largest result `data` as JSON text, in UTF-8 bytes. */
 export const data_bytes_max = 64 * 1024;
 
-/** Longest error message a call reports; longer ones are cut. */
+/** Longest error message a call reports, its position suffix included; longer ones are cut. */
 export const error_message_chars_max = 1024;
+
+/** Most messages (`ctx.send`, `ctx.execute`) one call may queue. */
+export const messages_per_call_max = 16;
+
+/**
+ * Most debug lines (`ctx.debug`, `console.*`) one call returns. A call that writes more keeps its
+ * first `debug_lines_per_call_max - 1` lines and ends with one saying how many were dropped.
+ */
+export const debug_lines_per_call_max = 64;
+
+/** Longest debug line; longer ones are cut. */
+export const debug_line_chars_max = 1024;
 
 /**
  * Call depth budget, in units. Every active contract function holds one unit plus one per
@@ -105,6 +117,16 @@ export const storage_remove_base_gas = 1_000;
 export const event_base_gas = 1_000;
 /** Charged per UTF-8 byte of an event (type, keys and values). */
 export const event_byte_gas = 10;
+/**
+ * Charged per message a call queues (`ctx.send`, `ctx.execute`), plus `msg_byte_gas` per UTF-8
+ * byte of an execute message's JSON. The executor charges the message's own run separately.
+ */
+export const message_base_gas = 2_000;
+/**
+ * Charged per debug line (`ctx.debug`, `console.*`), plus 1 per `builtin_chars_per_gas` characters
+ * of each value's text. The same on every network, whether or not it keeps the lines.
+ */
+export const debug_base_gas = 200;
 /** Charged per `ctx.random()` draw. */
 export const random_gas = 1_000;
 /**
@@ -146,6 +168,8 @@ export const gas_schedule = Object.freeze({
   storage_remove_base_gas,
   event_base_gas,
   event_byte_gas,
+  message_base_gas,
+  debug_base_gas,
   random_gas,
   data_byte_gas,
   builtin_element_gas,
@@ -167,6 +191,9 @@ export const vm_limits = Object.freeze({
   event_bytes_max,
   data_bytes_max,
   error_message_chars_max,
+  messages_per_call_max,
+  debug_lines_per_call_max,
+  debug_line_chars_max,
   call_depth_units_max,
   call_depth_unit_chars,
   call_args_max,

@@ -7,7 +7,8 @@
  *
  * 1. removes what differs between validators or escapes metering (clocks, randomness, locale,
  *    timers, promises, weak references, shared memory, regular expressions, code generation,
- *    WebAssembly, console, proxies) and stops stack traces from naming host files;
+ *    WebAssembly, the host's console, proxies) and stops stack traces from naming host files; the
+ *    contracts' `console` is the realm's own, writing debug lines;
  * 2. turns the data properties people commonly assign on instances (`this.name = ...` in an
  *    Error subclass, `toString`, `constructor`) into accessors, so freezing their prototypes does
  *    not make such assignments throw;
@@ -20,10 +21,50 @@
  *
  * It evaluates to `function (host_get, host_set, host_remove, host_random, host_utf8, cfg)` returning
  * `{ install(outer), run(entry, msg_json, gas_limit, msg_bytes, sender, contract, chain_id,
- * height, time_ms) }`. `run` never throws; it returns the JSON text
- * `[kind, gas_used, data_json_or_message, [[type, [key, value, ...]], ...]]`.
+ * height, time_ms, funds, balance) }`. `run` never throws; it returns the JSON text
+ *
+ *     [kind, gas_used, data_json_or_message, events, messages, debug, position]
+ *
+ * with `events` `[[type, [key, value, ...], public (0 or 1)], ...]`, `messages`
+ * `[['send', to, amount] | ['execute', contract, msg_json, funds, reply], ...]`, `debug` the
+ * debug lines, and `position` the offset in the contract's source where an error was first seen
+ * (the instrumentation's statement offsets), or -1.
  * @module
  */
+
+/**
+ * Globals the realm script deletes, so contracts cannot name them (`console` is replaced, not
+ * in this list). `cloister contract check` warns about sources that use them.
+ */
+export const removed_global_names: readonly string[] = Object.freeze([
+  'Date',
+  'Intl',
+  'Promise',
+  'WeakRef',
+  'FinalizationRegistry',
+  'SharedArrayBuffer',
+  'Atomics',
+  'RegExp',
+  'eval',
+  'Function',
+  'InternalError',
+  'WebAssembly',
+  'Proxy',
+  'performance',
+  'process',
+  'require',
+  'setTimeout',
+  'setInterval',
+  'setImmediate',
+  'clearTimeout',
+  'clearInterval',
+  'clearImmediate',
+  'queueMicrotask',
+  'structuredClone',
+  'fetch',
+  'crypto',
+  'navigator',
+]);
 
 /** Source of the realm script (see the module documentation). */
 export const realm_script_source = `(function (host_get, host_set, host_remove, host_random, host_utf8, cfg) {
@@ -45,6 +86,11 @@ const ErrorC = Error;
 const TypeErrorC = TypeError;
 const RangeErrorC = RangeError;
 const StringC = String;
+const string_slice = StringC.prototype.slice;
+const symbol_to_string = Symbol.prototype.toString;
+const is_safe_integer = Number.isSafeInteger;
+const WeakMapC = WeakMap;
+const error_proto = ErrorC.prototype;
 const range_error_proto = RangeError.prototype;
 // Kept for the VM's own constructor wrappers; contracts never see Proxy.
 const ProxyC = G.Proxy;
@@ -73,6 +119,11 @@ const EVENT_BYTES_MAX = cfg.event_bytes_max;
 const DATA_MAX = cfg.data_bytes_max;
 const MESSAGE_MAX = cfg.error_message_chars_max;
 const ARGS_MAX = cfg.call_args_max;
+const MESSAGE_BASE = cfg.message_base_gas;
+const MESSAGES_MAX = cfg.messages_per_call_max;
+const DEBUG_BASE = cfg.debug_base_gas;
+const DEBUG_LINES_MAX = cfg.debug_lines_per_call_max;
+const DEBUG_LINE_MAX = cfg.debug_line_chars_max;
 
 // ---- 1. Remove what differs between validators or runs outside metering.
 
@@ -117,13 +168,17 @@ for (let i = 0; i < 6; i++) {
   if (i !== 2 && i !== 5) delete hidden_roots[i].constructor;
 }
 
-const removed_globals = [
-  'Date', 'Intl', 'Promise', 'WeakRef', 'FinalizationRegistry', 'SharedArrayBuffer', 'Atomics',
-  'RegExp', 'eval', 'Function', 'InternalError', 'WebAssembly', 'console', 'Proxy', 'performance', 'process',
-  'require', 'setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval',
-  'clearImmediate', 'queueMicrotask', 'structuredClone', 'fetch', 'crypto', 'navigator',
-];
+const removed_globals = \${JSON.stringify(removed_global_names)};
 for (let i = 0; i < removed_globals.length; i++) delete G[removed_globals[i]];
+// The host's console (if any) goes; contracts get this realm's, whose every method writes one
+// debug line (write_debug, section 4). Defined before hardening, so it is frozen with the globals.
+const debug_method = { debug(...values) { write_debug(values); } }.debug;
+define(G, 'console', {
+  value: { log: debug_method, info: debug_method, warn: debug_method, error: debug_method, debug: debug_method },
+  writable: true,
+  enumerable: false,
+  configurable: true,
+});
 delete Math.random;
 // Returns a promise (newer engines): work that would run after the call.
 delete Array.fromAsync;

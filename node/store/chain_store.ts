@@ -17,16 +17,23 @@ import type {
   AttestationPolicy,
   BlockInput,
   BlockOutput,
-  ContractInfo,
+  BoundContract,
   QueryInput,
   StateEntry,
 } from '../../enclave/api.js';
 import { ENCLAVE_LIMITS } from '../../enclave/limits.js';
+import { fee_pool_address } from '../../protocol/bank.js';
 import { from_base64, from_hex, to_base64, to_hex } from '../../protocol/bytes.js';
 import { is_scheme, type Scheme } from '../../protocol/envelope.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 import { native_provider } from '../../protocol/providers/native.js';
-import { account_address, MalformedTxError, parse_tx_json, type Tx } from '../../protocol/tx.js';
+import {
+  account_address,
+  contract_address,
+  MalformedTxError,
+  parse_tx_json,
+  type Tx,
+} from '../../protocol/tx.js';
 import {
   type Block,
   block_hash,
@@ -63,6 +70,7 @@ import {
 } from './errors.js';
 import {
   account_key,
+  balance_key,
   block_key,
   check_address,
   code_key,
@@ -105,7 +113,19 @@ const CHECKSUM_DOMAIN = `cloister/store/v${STORE_FORMAT}\n`;
 /** Hex characters of a value's checksum prefix. */
 const CHECKSUM_CHARS = 64;
 /** Result codes of transactions that were refused without counting (protocol.md §5: 4, 5, 7). */
-const REFUSED_CODES: ReadonlySet<number> = new Set([4, 5, 7]);
+const REFUSED_CODES: ReadonlySet<number> = new Set([4, 5, 7, 8]);
+
+/** What a chain's genesis fixes for every block's execution (BlockInput's rules). */
+export interface ChainRules {
+  attestation: AttestationPolicy;
+  /** protocol.md §9. */
+  min_gas_price: number;
+  /** A development network (protocol.md §9). */
+  dev: boolean;
+}
+
+/** Most balances `init_genesis` takes. */
+export const GENESIS_BALANCES_MAX = 10_000;
 
 /** Options of {@link ChainStore.open}. */
 export interface ChainStoreOptions {
@@ -125,6 +145,8 @@ export interface StoreVerifyReport {
   blocks: number;
   txs: number;
   accounts: number;
+  /** Addresses holding a non-zero balance. */
+  balances: number;
   contracts: number;
   codes: number;
   state_entries: number;
@@ -204,7 +226,7 @@ function deep_freeze<T>(value: T): T {
   return value;
 }
 
-/** A refused transaction (4, 5, 7 with no gas) did not advance a sequence, so it may count later. */
+/** A refused transaction (4, 5, 7, 8 with no gas) did not advance a sequence, so it may count later. */
 function counted(record: TxRecord): boolean {
   return record.gas_used > 0 || !REFUSED_CODES.has(record.code);
 }
@@ -415,6 +437,12 @@ export class ChainStore {
     return sequence;
   }
 
+  /** An address's committed balance in ucst (protocol.md §9); 0 if it never held any. */
+  async get_balance(address: string): Promise<number> {
+    this.#assert_open();
+    return (await this.#read(balance_key(address), (v) => positive(v, 'balance'))) ?? 0;
+  }
+
   #cache_sequence(address: string, sequence: number): void {
     // Bounded: past the limit the oldest entry goes (Map order is insertion order).
     if (!this.#sequences.has(address) && this.#sequences.size >= SEQUENCES_CACHED_MAX) {
@@ -425,7 +453,7 @@ export class ChainStore {
   }
 
   /** A contract's public facts, or null if there is no contract at `address`. */
-  async get_contract(address: string): Promise<ContractInfo | null> {
+  async get_contract(address: string): Promise<BoundContract | null> {
     this.#assert_open();
     return this.#read_contract(address);
   }
@@ -483,8 +511,12 @@ export class ChainStore {
    * Stores the genesis codes as ids 1..n in one synchronous batch if the store holds no code;
    * otherwise checks that ids 1..n hold exactly these codes and names (StoreMismatchError if not).
    */
-  async init_genesis(codes: { name: string; code: Uint8Array }[]): Promise<void> {
+  async init_genesis(
+    codes: { name: string; code: Uint8Array }[],
+    balances: Readonly<Record<string, number>> = {},
+  ): Promise<void> {
     if (!Array.isArray(codes)) throw new TypeError('codes must be an array');
+    const balance_ops = this.#genesis_balance_ops(balances);
     if (codes.length > GENESIS_CODES_MAX) throw new RangeError(`at most ${GENESIS_CODES_MAX} genesis codes`);
     const records: CodeRecord[] = codes.map((c, i) => {
       if (typeof c !== 'object' || c === null || !(c.code instanceof Uint8Array)) {
@@ -506,10 +538,9 @@ export class ChainStore {
     });
     await this.#exclusive(async () => {
       this.#assert_open();
-      if (this.#next_code_id === 1) {
-        if (this.#height > 0)
-          throw new StoreMismatchError('genesis codes must be stored before the first block');
-        if (records.length === 0) return;
+      if (this.#height === 0 && (await this.#db.get(KEYS.genesis)) === undefined) {
+        // Balances and codes in one batch with the marker: a crash leaves all of genesis or none.
+        if (this.#next_code_id !== 1) throw new StoreMismatchError('codes stored before genesis');
         const ops: BatchOp[] = records.map((r) => ({
           type: 'put',
           key: code_key(r.code_id),
@@ -520,6 +551,7 @@ export class ChainStore {
           key: KEYS.next_code_id,
           value: encode_value(KEYS.next_code_id, records.length + 1),
         });
+        ops.push(...balance_ops, { type: 'put', key: KEYS.genesis, value: encode_value(KEYS.genesis, true) });
         await this.#db.batch(ops, { sync: true });
         for (const r of records) {
           const back = await this.#read_code(r.code_id);
@@ -540,6 +572,26 @@ export class ChainStore {
     });
   }
 
+  /** The genesis balances as batch operations; RangeError/TypeError for a bad list. */
+  #genesis_balance_ops(balances: Readonly<Record<string, number>>): BatchOp[] {
+    if (typeof balances !== 'object' || balances === null) throw new TypeError('balances must be an object');
+    const entries = Object.entries(balances);
+    if (entries.length > GENESIS_BALANCES_MAX)
+      throw new RangeError(`at most ${GENESIS_BALANCES_MAX} genesis balances`);
+    let total = 0;
+    const ops: BatchOp[] = [];
+    for (const [address, amount] of entries) {
+      const key = balance_key(address);
+      if (!Number.isSafeInteger(amount) || amount < 0)
+        throw new RangeError(`balance of ${address} must be a safe integer`);
+      total += amount;
+      // protocol.md §9: every amount is below 2^53, so the sum of all balances must be too.
+      if (!Number.isSafeInteger(total)) throw new RangeError('genesis balances sum to 2^53 or more');
+      if (amount > 0) ops.push({ type: 'put', key, value: encode_value(key, amount) });
+    }
+    return ops;
+  }
+
   /**
    * Prepares the enclave input for the next block: the committed sequence of every sender, and
    * every contract an `execute` names with its code and all its sealed state, and the code every
@@ -549,7 +601,7 @@ export class ChainStore {
   async block_input(
     txs: string[],
     header: { chain_id: string; height: number; time_ms: number; random_seed: string },
-    attestation: AttestationPolicy,
+    rules: ChainRules,
   ): Promise<BlockInput> {
     if (!Array.isArray(txs) || txs.some((t) => typeof t !== 'string'))
       throw new TypeError('txs must be strings');
@@ -568,8 +620,10 @@ export class ChainStore {
       () => hex64(header.random_seed, 'header.random_seed'),
       (m) => new TypeError(m),
     );
-    if (typeof attestation !== 'object' || attestation === null)
-      throw new TypeError('attestation must be an object');
+    if (typeof rules !== 'object' || rules === null || typeof rules.attestation !== 'object')
+      throw new TypeError('rules must carry the attestation policy');
+    if (!Number.isSafeInteger(rules.min_gas_price) || rules.min_gas_price < 0)
+      throw new RangeError('rules.min_gas_price must be a non-negative safe integer');
     return this.#exclusive(async () => {
       this.#assert_open();
       if (this.#chain_id !== null && chain_id !== this.#chain_id) {
@@ -579,9 +633,25 @@ export class ChainStore {
         throw new RangeError(`header.height must be ${this.#height + 1}, got ${String(header.height)}`);
       }
       const accounts: Record<string, number> = {};
-      const contracts: Record<string, ContractInfo> = {};
-      const codes: Record<string, string> = {};
-      const state: Record<string, StateEntry[]> = {};
+      const input: BlockInput = {
+        chain_id,
+        height: header.height,
+        time_ms: header.time_ms,
+        random_seed,
+        txs,
+        accounts,
+        balances: {},
+        min_gas_price: rules.min_gas_price,
+        dev: rules.dev === true,
+        contracts: {},
+        no_contract: [],
+        codes: {},
+        state: {},
+        next_code_id: this.#next_code_id,
+        attestation: rules.attestation,
+      };
+      const contracts = new Set<string>();
+      const balances = new Set<string>([fee_pool_address(this.#p)]);
       for (const raw of txs) {
         let tx: Tx;
         try {
@@ -592,39 +662,77 @@ export class ChainStore {
         }
         const sender = account_address(this.#p, from_hex(tx.body.sender, 32));
         if (!Object.hasOwn(accounts, sender)) accounts[sender] = await this.get_account_sequence(sender);
+        balances.add(sender);
         const msg = tx.body.msg;
-        let code_id: number | undefined;
         if (msg.type === 'execute') {
-          const info = contracts[msg.contract] ?? (await this.#read_contract(msg.contract));
-          if (info !== null) {
-            if (!Object.hasOwn(contracts, info.address)) {
-              contracts[info.address] = info;
-              state[info.address] = await this.#read_state(info.address);
-            }
-            code_id = info.code_id;
-          }
+          contracts.add(msg.contract);
+          balances.add(msg.contract);
         } else if (msg.type === 'instantiate') {
-          code_id = msg.code_id;
-        }
-        if (code_id !== undefined && !Object.hasOwn(codes, String(code_id))) {
-          const code = code_id >= 1 && code_id < this.#next_code_id ? await this.#read_code(code_id) : null;
-          if (code !== null) codes[String(code.code_id)] = code.code;
+          await this.#add_code(input, msg.code_id);
+          // Tokens may have been sent to the address before the contract exists.
+          balances.add(contract_address(this.#p, tx.body.sender, tx.body.sequence));
+        } else if (msg.type === 'send') {
+          balances.add(msg.to);
         }
       }
-      return {
-        chain_id,
-        height: header.height,
-        time_ms: header.time_ms,
-        random_seed,
-        txs,
-        accounts,
-        contracts,
-        codes,
-        state,
-        next_code_id: this.#next_code_id,
-        attestation,
-      };
+      await this.#add_lookups(input, { contracts: [...contracts], balances: [...balances] });
+      return input;
     });
+  }
+
+  /**
+   * Answers an execution's BlockOutput.need: adds each contract (its record, code and state, or
+   * its address to `no_contract`) and each balance to a copy of `input`. The store must still be
+   * at the height `input` was prepared at.
+   */
+  async extend_input(
+    input: BlockInput,
+    need: { contracts: string[]; balances: string[] },
+  ): Promise<BlockInput> {
+    if (!Array.isArray(need?.contracts) || !Array.isArray(need.balances))
+      throw new TypeError('need must list contracts and balances');
+    return this.#exclusive(async () => {
+      this.#assert_open();
+      if (input.height !== this.#height + 1)
+        throw new RangeError(`input is for height ${input.height}, the store is at ${this.#height}`);
+      const next: BlockInput = {
+        ...input,
+        balances: { ...input.balances },
+        contracts: { ...input.contracts },
+        no_contract: [...input.no_contract],
+        codes: { ...input.codes },
+        state: { ...input.state },
+      };
+      await this.#add_lookups(next, need);
+      return next;
+    });
+  }
+
+  /** Adds contracts (with code and state) and balances to `input`, each once. */
+  async #add_lookups(input: BlockInput, need: { contracts: string[]; balances: string[] }): Promise<void> {
+    for (const address of need.contracts) {
+      check_address(address);
+      if (Object.hasOwn(input.contracts, address) || input.no_contract.includes(address)) continue;
+      const info = await this.#read_contract(address);
+      if (info === null) {
+        input.no_contract.push(address);
+        continue;
+      }
+      input.contracts[address] = info;
+      input.state[address] = await this.#read_state(address);
+      await this.#add_code(input, info.code_id);
+      if (!Object.hasOwn(input.balances, address)) input.balances[address] = await this.get_balance(address);
+    }
+    for (const address of need.balances) {
+      check_address(address);
+      if (!Object.hasOwn(input.balances, address)) input.balances[address] = await this.get_balance(address);
+    }
+  }
+
+  async #add_code(input: BlockInput, code_id: number): Promise<void> {
+    if (Object.hasOwn(input.codes, String(code_id))) return;
+    const code = code_id >= 1 && code_id < this.#next_code_id ? await this.#read_code(code_id) : null;
+    if (code !== null) input.codes[String(code.code_id)] = code.code;
   }
 
   /** Prepares a query input at the committed height; null if there is no contract at `address`. */
@@ -657,6 +765,7 @@ export class ChainStore {
         height: this.#height,
         time_ms,
         contract,
+        balance: await this.get_balance(address),
         code: code.code,
         state: await this.#read_state(address),
         scheme,
@@ -768,6 +877,10 @@ export class ChainStore {
       };
       if (r.contract !== undefined) record.contract = r.contract;
       if (r.code_id !== undefined) record.code_id = r.code_id;
+      if (r.events !== undefined) {
+        if (r.code !== 0) reject(`results[${index}] lists events but did not succeed`);
+        record.events = r.events;
+      }
       check_on_write(() => check_tx_record(record, `output.results[${index}]`));
       if (r.code_id !== undefined) {
         if (r.code_id !== next_code_id)
@@ -809,9 +922,11 @@ export class ChainStore {
       sequences.set(address, sequence);
     }
 
+    await this.#balance_ops(output, put, (key) => batch.push({ type: 'del', key }), reject);
+
     // New contracts: not existing yet, of a known code with the matching hash.
     if (!Array.isArray(output.contracts)) reject('output.contracts must be a list');
-    const new_contracts = new Map<string, ContractInfo>();
+    const new_contracts = new Map<string, BoundContract>();
     for (const [i, value] of output.contracts.entries()) {
       const info = check_on_write(() => check_contract_info(value, `output.contracts[${i}]`));
       if (new_contracts.has(info.address) || (await this.#read_contract(info.address)) !== null) {
@@ -869,6 +984,33 @@ export class ChainStore {
     if (batch.length > BLOCK_BATCH_OPS_MAX)
       reject(`the block writes more than ${BLOCK_BATCH_OPS_MAX} records`);
     return { batch, height, block_value, next_code_id, chain_id: header.chain_id, sequences };
+  }
+
+  /**
+   * The block's new balances. Tokens only move (protocol.md §9: fees go to the fee pool, funds
+   * and sends from one address to another), so the changed balances must sum to what they held
+   * before: a block that mints or burns is refused before anything is written.
+   */
+  async #balance_ops(
+    output: BlockOutput,
+    put: (key: string, value: unknown) => void,
+    del: (key: string) => void,
+    reject: (message: string) => never,
+  ): Promise<void> {
+    const balances = check_on_write(() => object(output.balances, 'output.balances'));
+    let before_total = 0;
+    let after_total = 0;
+    for (const [address, value] of Object.entries(balances)) {
+      check_on_write(() => hex40(address, 'output.balances key'));
+      const amount = check_on_write(() => count(value, `output.balances[${address}]`));
+      before_total += await this.get_balance(address);
+      after_total += amount;
+      if (amount === 0) del(balance_key(address));
+      else put(balance_key(address), amount);
+    }
+    // Each total is of safe integers bounded by the genesis total, itself a safe integer.
+    if (before_total !== after_total)
+      reject(`the block changes the sum of balances from ${before_total} to ${after_total}`);
   }
 
   /** The base64 code of the store_code tx at `index`; the enclave reported it stored code. */
@@ -966,6 +1108,7 @@ export class ChainStore {
         blocks: 0,
         txs: 0,
         accounts: 0,
+        balances: 0,
         contracts: 0,
         codes: 0,
         state_entries: 0,
@@ -1004,6 +1147,10 @@ export class ChainStore {
       hex40_key(key, rest(PREFIXES.account));
       this.#decode(key, raw, (v) => count(v, 'sequence'));
       report.accounts++;
+    } else if (key.startsWith(PREFIXES.balance)) {
+      hex40_key(key, rest(PREFIXES.balance));
+      this.#decode(key, raw, (v) => positive(v, 'balance'));
+      report.balances++;
     } else if (key.startsWith(PREFIXES.contract)) {
       const address = hex40_key(key, rest(PREFIXES.contract));
       this.#decode(key, raw, (v) => this.#contract_check(v, address));
@@ -1062,11 +1209,11 @@ export class ChainStore {
     return this.#read(tx_key(hash), (v) => check_tx_record(v));
   }
 
-  #read_contract(address: string): Promise<ContractInfo | null> {
+  #read_contract(address: string): Promise<BoundContract | null> {
     return this.#read(contract_key(address), (v) => this.#contract_check(v, address));
   }
 
-  #contract_check(value: unknown, address: string): ContractInfo {
+  #contract_check(value: unknown, address: string): BoundContract {
     const info = check_contract_info(value);
     if (info.address !== address) throw new ShapeError('contract stored under another address');
     return info;

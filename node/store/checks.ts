@@ -6,8 +6,9 @@
  * @module
  */
 
-import type { ContractInfo } from '../../enclave/api.js';
+import type { BoundContract } from '../../enclave/api.js';
 import { ENCLAVE_LIMITS } from '../../enclave/limits.js';
+import type { PublicEvent } from '../../protocol/bank.js';
 import { from_base64 } from '../../protocol/bytes.js';
 import { BLOCK_HEADER_KEYS, type Block, type BlockHeader, type Commit } from '../../protocol/chain.js';
 import {
@@ -40,7 +41,9 @@ export const COMMIT_SIGNATURES_MAX = 1024;
 /** Longest name of a genesis code. */
 export const CODE_NAME_CHARS_MAX = 64;
 /** Highest public result code (protocol.md §5). */
-const RESULT_CODE_MAX = 7;
+const RESULT_CODE_MAX = 8;
+/** Public events one transaction may list: 8 calls deep, each many messages, each 64 events; bounded. */
+const PUBLIC_EVENTS_MAX = 4096;
 
 function fail(message: string): never {
   throw new ShapeError(message);
@@ -194,7 +197,11 @@ export function check_block_record(value: unknown, where = 'block record'): Bloc
 /** A committed transaction's record (protocol.md §6 `GET /v1/txs/{hash}`). */
 export function check_tx_record(value: unknown, where = 'tx record'): TxRecord {
   const t = object(value, where);
-  only_keys(t, ['hash', 'height', 'index', 'code', 'gas_used', 'output', 'contract', 'code_id'], where);
+  only_keys(
+    t,
+    ['hash', 'height', 'index', 'code', 'gas_used', 'output', 'contract', 'code_id', 'events'],
+    where,
+  );
   hex64(t['hash'], `${where}.hash`);
   positive(t['height'], `${where}.height`);
   if (count(t['index'], `${where}.index`) >= ENCLAVE_LIMITS.block_txs_max)
@@ -204,13 +211,36 @@ export function check_tx_record(value: unknown, where = 'tx record'): TxRecord {
   base64(t['output'], `${where}.output`, OUTPUT_B64_CHARS_MAX, true);
   if (t['contract'] !== undefined) hex40(t['contract'], `${where}.contract`);
   if (t['code_id'] !== undefined) positive(t['code_id'], `${where}.code_id`);
+  if (t['events'] !== undefined) check_public_events(t['events'], `${where}.events`);
   return t as unknown as TxRecord;
 }
 
+/** Public events of one transaction (protocol.md §9): bounded like the VM bounds a call's events. */
+export function check_public_events(value: unknown, where: string): PublicEvent[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > PUBLIC_EVENTS_MAX)
+    fail(`${where} must be a list of 1-${PUBLIC_EVENTS_MAX} events`);
+  for (const [i, item] of value.entries()) {
+    const e = object(item, `${where}[${i}]`);
+    only_keys(e, ['type', 'attributes', 'contract'], `${where}[${i}]`);
+    if (typeof e['type'] !== 'string' || e['type'].length === 0) fail(`${where}[${i}].type must be text`);
+    hex40(e['contract'], `${where}[${i}].contract`);
+    const attributes = e['attributes'];
+    if (!Array.isArray(attributes)) fail(`${where}[${i}].attributes must be a list`);
+    for (const a of attributes as unknown[]) {
+      const kv = object(a, `${where}[${i}].attributes[]`);
+      only_keys(kv, ['key', 'value'], `${where}[${i}].attributes[]`);
+      if (typeof kv['key'] !== 'string' || typeof kv['value'] !== 'string')
+        fail(`${where}[${i}].attributes[] must be {key, value} text`);
+    }
+  }
+  return value as PublicEvent[];
+}
+
 /** Public facts of a contract instance. */
-export function check_contract_info(value: unknown, where = 'contract'): ContractInfo {
+export function check_contract_info(value: unknown, where = 'contract'): BoundContract {
   const c = object(value, where);
-  only_keys(c, ['address', 'code_id', 'code_hash', 'label', 'creator'], where);
+  only_keys(c, ['address', 'code_id', 'code_hash', 'label', 'creator', 'binding'], where);
+  hex64(c['binding'], `${where}.binding`);
   hex40(c['address'], `${where}.address`);
   positive(c['code_id'], `${where}.code_id`);
   hex64(c['code_hash'], `${where}.code_hash`);
@@ -221,7 +251,7 @@ export function check_contract_info(value: unknown, where = 'contract'): Contrac
     fail(`${where}.label must be 1-${TX_LABEL_CHARS_MAX} characters`);
   }
   hex40(c['creator'], `${where}.creator`);
-  return c as unknown as ContractInfo;
+  return c as unknown as BoundContract;
 }
 
 /**

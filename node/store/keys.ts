@@ -3,13 +3,15 @@
  * LevelDB byte by byte, so a prefix selects one kind of record and fixed-width big-endian hex
  * numbers sort in numeric order:
  *
- *   meta/format             store format version (1)
+ *   meta/format             store format version (2)
  *   meta/chain_id           chain id this store belongs to
  *   meta/height             last committed height
  *   meta/next_code_id       id the next stored code gets
+ *   meta/genesis            the genesis balances were written (true)
  *   block/<u64 hex>         BlockRecord by height
  *   tx/<hash>               TxRecord by tx hash
  *   account/<address>       committed sequence
+ *   balance/<address>       committed balance in ucst (protocol.md §9), absent when 0
  *   contract/<address>      ContractInfo
  *   code/<u64 hex>          CodeRecord by code id
  *   state/<address>/<key>   sealed value by contract and hidden key (base64)
@@ -20,8 +22,8 @@
 
 import { is_address_hex, is_hex64 } from '../../protocol/checks.js';
 
-/** Version of this layout; written at creation, checked at every open. */
-export const STORE_FORMAT = 1;
+/** Version of this layout; written at creation, checked at every open. 2: balances, contract bindings. */
+export const STORE_FORMAT = 2;
 
 /** Fixed keys. */
 export const KEYS = Object.freeze({
@@ -29,6 +31,7 @@ export const KEYS = Object.freeze({
   chain_id: 'meta/chain_id',
   height: 'meta/height',
   next_code_id: 'meta/next_code_id',
+  genesis: 'meta/genesis',
   consensus_state: 'consensus/state',
 });
 
@@ -38,6 +41,7 @@ export const PREFIXES = Object.freeze({
   block: 'block/',
   tx: 'tx/',
   account: 'account/',
+  balance: 'balance/',
   contract: 'contract/',
   code: 'code/',
   state: 'state/',
@@ -80,6 +84,11 @@ export function tx_key(hash: string): string {
 /** `account/<40 hex address>`; TypeError for anything but 40 lowercase hex. */
 export function account_key(address: string): string {
   return PREFIXES.account + check_address(address);
+}
+
+/** `balance/<40 hex address>`; TypeError for anything but 40 lowercase hex. */
+export function balance_key(address: string): string {
+  return PREFIXES.balance + check_address(address);
 }
 
 /** `contract/<40 hex address>`; TypeError for anything but 40 lowercase hex. */

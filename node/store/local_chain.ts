@@ -12,9 +12,11 @@ import type {
   AttestationPolicy,
   BlockInput,
   BlockOutput,
+  Enclave,
   QueryInput,
   StateEntry,
 } from '../../enclave/api.js';
+import { unwrap } from '../../enclave/result.js';
 import type { Scheme } from '../../protocol/envelope.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 import {
@@ -26,8 +28,9 @@ import {
   GENESIS_PARENT_HASH,
   txs_hash,
 } from '../consensus/types.js';
+import { execute_with_lookups } from '../execute.js';
 import type { BlockRecord, CodeRecord } from '../records.js';
-import { ChainStore } from './chain_store.js';
+import { type ChainRules, ChainStore } from './chain_store.js';
 import { MemoryDisk } from './memory_disk.js';
 
 /** The proposer of an unsigned block: no validator. */
@@ -42,12 +45,19 @@ export interface LocalChainOptions {
   attestation: AttestationPolicy;
   /** Genesis codes: ids 1..n in this order. */
   codes: { name: string; code: Uint8Array }[];
+  /** Genesis balances (protocol.md §9); none by default. */
+  balances?: Record<string, number>;
+  /** protocol.md §9; 0 by default. */
+  min_gas_price?: number;
+  /** A development network (debug lines in results); false by default. */
+  dev?: boolean;
 }
 
 /** A chain without consensus over a {@link ChainStore} on a {@link MemoryDisk}. */
 export class LocalChain {
   readonly chain_id: string;
   readonly attestation: AttestationPolicy;
+  readonly rules: ChainRules;
   /** The store: everything committed reads from here. */
   readonly store: ChainStore;
   /** The disk the store lives on. */
@@ -58,6 +68,11 @@ export class LocalChain {
     this.#p = p;
     this.chain_id = opts.chain_id;
     this.attestation = opts.attestation;
+    this.rules = {
+      attestation: opts.attestation,
+      min_gas_price: opts.min_gas_price ?? 0,
+      dev: opts.dev === true,
+    };
     this.store = store;
     this.disk = disk;
   }
@@ -73,7 +88,7 @@ export class LocalChain {
   ): Promise<LocalChain> {
     const store = await ChainStore.open_kv(disk.open(), { chain_id: opts.chain_id }, { p });
     try {
-      await store.init_genesis(opts.codes);
+      await store.init_genesis(opts.codes, opts.balances ?? {});
     } catch (error) {
       await store.close();
       throw error;
@@ -99,8 +114,24 @@ export class LocalChain {
         time_ms,
         random_seed: this.store.last_block()?.block_hash ?? GENESIS_PARENT_HASH,
       },
-      this.attestation,
+      this.rules,
     );
+  }
+
+  /**
+   * Executes `txs` as the next block in `enclave`, answering its lookups (node/execute.ts), and
+   * commits the result. Throws the enclave's error as an Error with its code.
+   */
+  async execute(
+    enclave: Pick<Enclave, 'execute_block'>,
+    txs: string[],
+    time_ms: number,
+  ): Promise<{ input: BlockInput; output: BlockOutput; record: BlockRecord }> {
+    const executed = unwrap(
+      await execute_with_lookups(this.store, enclave, await this.block_input(txs, time_ms)),
+    );
+    const record = await this.apply(executed.input, executed.output);
+    return { ...executed, record };
   }
 
   /**
