@@ -31,6 +31,7 @@ import {
   MalformedTxError,
   parse_tx_json,
   type Tx,
+  tx_fee,
   tx_hash,
   verify_tx_signature,
 } from '../protocol/tx.js';
@@ -56,7 +57,7 @@ export interface MempoolLimits {
  */
 export type MempoolAdd =
   | { ok: true; hash: string }
-  | { ok: false; code: 4 | 5 | 7; message: string }
+  | { ok: false; code: 4 | 5 | 7 | 8; message: string }
   | { ok: false; code: 'full'; message: string }
   | { ok: false; code: 'quarantined'; message: string };
 
@@ -75,6 +76,8 @@ export interface ReapLimits {
 export interface MempoolOptions {
   chain_id: string;
   limits: MempoolLimits;
+  /** protocol.md §9: the chain's least gas price; a lower one is refused (code 8). 0 by default. */
+  min_gas_price?: number;
 }
 
 /** Modules of {@link Mempool}. */
@@ -82,6 +85,12 @@ export interface MempoolModules {
   p: CryptoProvider;
   /** The committed sequence of an account (40 hex address), e.g. ChainStore.get_account_sequence. */
   committed_sequence(address: string): Promise<number>;
+  /**
+   * The committed balance of an address (ChainStore.get_balance), to refuse at `add` a fee the
+   * sender cannot pay and to fill blocks only with fees that can be paid (protocol.md §9). Absent:
+   * fees are not checked here (the enclave still charges them).
+   */
+  committed_balance?(address: string): Promise<number>;
   /** Hashes refused at `add` (default: a fresh one with the default bounds, on the wall clock). */
   quarantine?: Quarantine;
 }
@@ -97,6 +106,8 @@ interface Entry {
   gas_limit: number;
   /** A `store_code`: its bytes count toward a block's store_code limit too. */
   store_code: boolean;
+  /** protocol.md §9 `gas_limit × gas_price`, paid before the transaction runs. */
+  fee: number;
   /** The parsed transaction while its signature is unchecked (a peer's), else null. */
   unverified: Tx | null;
 }
@@ -114,14 +125,14 @@ const SEQUENCE_RETRIES_MAX = 4;
 
 const LIMIT_NAMES = ['txs_max', 'bytes_max', 'per_account_max', 'tx_bytes_max', 'gas_limit_max'] as const;
 
-function check_limit(value: unknown, name: string, max = Number.MAX_SAFE_INTEGER): number {
+function check_limit(value: unknown, name: string, max = Number.MAX_SAFE_INTEGER, min = 1): number {
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number`);
-  if (!Number.isSafeInteger(value) || value < 1 || value > max)
-    throw new RangeError(`${name} must be an integer in 1..${max}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw new RangeError(`${name} must be an integer in ${min}..${max}`);
   return value;
 }
 
-function refuse(code: 4 | 5 | 7, message: string): MempoolAdd {
+function refuse(code: 4 | 5 | 7 | 8, message: string): MempoolAdd {
   return { ok: false, code, message };
 }
 
@@ -149,6 +160,13 @@ export class Mempool {
   readonly #compiled = new Map<string, boolean>();
   #forged = 0;
   readonly #quarantine: Quarantine;
+  readonly #min_gas_price: number;
+  /**
+   * The committed balance last read for each account with pending entries: what `reap` lets its
+   * fees spend. Balances of senders only fall through their own transactions, so a stale value
+   * errs low (a block leaves out what it could have paid), never high.
+   */
+  readonly #balances = new Map<string, number>();
 
   constructor(opts: MempoolOptions, modules: MempoolModules) {
     if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
@@ -172,13 +190,17 @@ export class Mempool {
     this.#limits = Object.freeze(limits);
     this.#m = modules;
     this.#quarantine = modules.quarantine ?? new Quarantine();
+    this.#min_gas_price = check_limit(opts.min_gas_price ?? 0, 'min_gas_price', Number.MAX_SAFE_INTEGER, 0);
+    if (modules.committed_balance !== undefined && typeof modules.committed_balance !== 'function')
+      throw new TypeError('modules.committed_balance must be a function');
   }
 
   /**
    * Checks and holds a submitted transaction (its exact JSON text). Checks in this order: size
    * (7, before parsing), parse (7), quarantine ('quarantined'), chain id (7), gas limit (7), a
-   * store_code's code compiles (7), signature (4, `client` origin only), sequence (5: committed +
-   * this account's pending count), then limits ('full'). A transaction already held answers ok with its hash and is not held
+   * store_code's code compiles (7), signature (4, `client` origin only), gas price at least the
+   * minimum (8), sequence (5: committed + this account's pending count), the fee with the pending
+   * ones' affordable from the committed balance (8, protocol.md §9), then limits ('full'). A transaction already held answers ok with its hash and is not held
    * twice. A `peer` transaction's signature is checked later (see the module doc). `parsed`, when
    * given, must be `parse_tx_json(raw)` (the RPC server has already parsed the text to check it).
    */
@@ -230,13 +252,20 @@ export class Mempool {
     }
     if (origin === 'client' && !verify_tx_signature(this.#m.p, tx, body_text))
       return refuse(4, 'signature does not verify');
+    const gas_price = body.gas_price ?? 0;
+    if (gas_price < this.#min_gas_price)
+      return refuse(8, `gas_price ${gas_price} is below the network's min_gas_price ${this.#min_gas_price}`);
+    const fee = tx_fee(body);
     const sender = account_address(this.#m.p, from_hex(body.sender, 32));
 
     for (let attempt = 0; attempt < SEQUENCE_RETRIES_MAX; attempt++) {
       // Mid-update, pending runs may still hold entries the new commit made stale: wait it out.
       if (this.#updating > 0) await this.#updates;
       const epoch = this.#epoch;
-      const committed = await this.#m.committed_sequence(sender);
+      const [committed, balance] = await Promise.all([
+        this.#m.committed_sequence(sender),
+        fee > 0 ? this.#read_balance(sender) : undefined,
+      ]);
       if (!Number.isSafeInteger(committed) || committed < 0)
         throw new RangeError('committed_sequence must answer a count');
       // An update ran while we waited: the answer may predate the entries it removed.
@@ -258,6 +287,17 @@ export class Mempool {
           `wrong sequence ${body.sequence}: expected ${expected} (committed ${committed}, ${pending.length} pending)`,
         );
       }
+      if (balance !== undefined) {
+        // The fees of this account's pending entries come first: they are paid in sequence order.
+        const owed = pending.reduce((sum, e) => (e.sequence >= committed ? sum + e.fee : sum), fee);
+        if (owed > balance) {
+          return refuse(
+            8,
+            `insufficient funds for the fee: ${fee} ucst (with ${owed - fee} owed by pending transactions), balance ${balance}`,
+          );
+        }
+        this.#balances.set(sender, balance);
+      }
       if (this.#entries.size >= this.#limits.txs_max)
         return { ok: false, code: 'full', message: 'mempool holds its most transactions' };
       if (this.#bytes + bytes > this.#limits.bytes_max)
@@ -277,6 +317,7 @@ export class Mempool {
         sequence: body.sequence,
         gas_limit: body.gas_limit,
         store_code: body.msg.type === 'store_code',
+        fee,
         unverified: origin === 'peer' ? tx : null,
       };
       this.#entries.set(hash, entry);
@@ -288,6 +329,25 @@ export class Mempool {
       return { ok: true, hash };
     }
     return { ok: false, code: 'full', message: 'mempool is busy with commits; retry' };
+  }
+
+  /** The committed balance of `address`, or undefined if this mempool cannot read balances. */
+  async #read_balance(address: string): Promise<number | undefined> {
+    if (this.#m.committed_balance === undefined) return undefined;
+    const balance = await this.#m.committed_balance(address);
+    if (!Number.isSafeInteger(balance) || balance < 0)
+      throw new RangeError('committed_balance must answer a non-negative safe integer');
+    return balance;
+  }
+
+  /**
+   * The sequence the next transaction of `address` should carry: its committed sequence plus the
+   * pending ones held here (what a node signing for an account, like the faucet, uses).
+   */
+  async next_sequence(address: string): Promise<number> {
+    const committed = await this.#m.committed_sequence(address);
+    const last = this.#accounts.get(address)?.at(-1);
+    return last === undefined ? committed : Math.max(committed, last.sequence + 1);
   }
 
   /**
@@ -395,6 +455,8 @@ export class Mempool {
     let store_code_bytes = 0;
     /** Per account: the next sequence it may contribute, or -1 once one of its txs was skipped. */
     const next = new Map<string, number>();
+    /** Per account: fees its taken transactions pay (protocol.md §9). */
+    const spent = new Map<string, number>();
     for (const entry of this.#entries.values()) {
       if (out.length >= limits.txs_max) break;
       const want = next.get(entry.sender) ?? this.#accounts.get(entry.sender)![0]!.sequence;
@@ -406,6 +468,14 @@ export class Mempool {
         continue;
       }
       const code_bytes = entry.store_code ? entry.bytes : 0;
+      // Only gas that is paid for takes block space: a fee the sender cannot pay (as far as
+      // this node knows) would be refused in the block, so its declared gas must not crowd others.
+      const paid = (spent.get(entry.sender) ?? 0) + entry.fee;
+      const balance = this.#balances.get(entry.sender);
+      if (entry.fee > 0 && balance !== undefined && paid > balance) {
+        next.set(entry.sender, -1);
+        continue;
+      }
       if (
         bytes + entry.bytes > limits.bytes_max ||
         gas + entry.gas_limit > limits.gas_max ||
@@ -424,6 +494,7 @@ export class Mempool {
       bytes += entry.bytes;
       gas += entry.gas_limit;
       store_code_bytes += code_bytes;
+      spent.set(entry.sender, paid);
       next.set(entry.sender, entry.sequence + 1);
     }
     return out;
@@ -462,6 +533,15 @@ export class Mempool {
     }
     const senders = [...this.#accounts.keys()];
     const committed = await Promise.all(senders.map((s) => this.#m.committed_sequence(s)));
+    // Fees and sends of the block changed balances: read again those that pay fees.
+    const payers = senders.filter((s) => this.#accounts.get(s)?.some((e) => e.fee > 0) === true);
+    const balances = await Promise.all(payers.map((s) => this.#read_balance(s)));
+    const paying = new Set(payers);
+    for (const sender of [...this.#balances.keys()]) if (!paying.has(sender)) this.#balances.delete(sender);
+    payers.forEach((sender, i) => {
+      const balance = balances[i];
+      if (balance !== undefined) this.#balances.set(sender, balance);
+    });
     senders.forEach((sender, i) => {
       const sequence = committed[i]!;
       if (!Number.isSafeInteger(sequence) || sequence < 0)

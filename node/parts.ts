@@ -86,10 +86,12 @@ export function node_mempool(
     {
       chain_id: genesis.chain_id,
       limits: { ...config.mempool, tx_bytes_max: TX_BYTES_MAX, gas_limit_max: TX_GAS_LIMIT_MAX },
+      min_gas_price: genesis.min_gas_price ?? 0,
     },
     {
       p,
       committed_sequence: (address) => store.get_account_sequence(address),
+      committed_balance: (address) => store.get_balance(address),
       // On the node's clock: in the simulator, quarantine expiry is simulated time too.
       quarantine: new Quarantine(undefined, now_ms),
     },

@@ -115,7 +115,7 @@ export class SimValidator {
     clock.set_skew(this.#skew_ms);
     const store = await ChainStore.open_kv(this.disk.open(), { chain_id: config.genesis.chain_id }, { p });
     try {
-      await store.init_genesis(this.setup.codes);
+      await store.init_genesis(this.setup.codes, config.genesis.balances ?? {});
       if ((await store.get_sealed('seed')) === null) await store.put_sealed('seed', this.setup.sealed_seed);
       if ((await store.get_sealed('light')) === null)
         await store.put_sealed('light', this.setup.sealed_light);
