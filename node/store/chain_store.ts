@@ -708,8 +708,12 @@ export class ChainStore {
     });
   }
 
-  /** Adds contracts (with code and state) and balances to `input`, each once. */
+  /** Adds balances, then contracts (with code, state and balance), to `input`, each once. */
   async #add_lookups(input: BlockInput, need: { contracts: string[]; balances: string[] }): Promise<void> {
+    for (const address of need.balances) {
+      check_address(address);
+      if (!Object.hasOwn(input.balances, address)) input.balances[address] = await this.get_balance(address);
+    }
     for (const address of need.contracts) {
       check_address(address);
       if (Object.hasOwn(input.contracts, address) || input.no_contract.includes(address)) continue;
@@ -721,10 +725,6 @@ export class ChainStore {
       input.contracts[address] = info;
       input.state[address] = await this.#read_state(address);
       await this.#add_code(input, info.code_id);
-      if (!Object.hasOwn(input.balances, address)) input.balances[address] = await this.get_balance(address);
-    }
-    for (const address of need.balances) {
-      check_address(address);
       if (!Object.hasOwn(input.balances, address)) input.balances[address] = await this.get_balance(address);
     }
   }

@@ -12,10 +12,32 @@ export function stub_block_input(
   h: { chain_id: string; height: number; time_ms: number; random_seed: string },
   attestation: AttestationPolicy,
 ): BlockInput {
-  return { ...h, txs, accounts: {}, contracts: {}, codes: {}, state: {}, next_code_id: 1, attestation };
+  return {
+    ...h,
+    txs,
+    accounts: {},
+    balances: {},
+    min_gas_price: 0,
+    dev: false,
+    contracts: {},
+    no_contract: [],
+    codes: {},
+    state: {},
+    next_code_id: 1,
+    attestation,
+  };
 }
 
 /** An enclave output with no results and no writes, and result hash `result_hash`. */
 export function empty_block_output(result_hash: string): BlockOutput {
-  return { results: [], accounts: {}, contracts: [], codes: [], state_writes: {}, gas_used: 0, result_hash };
+  return {
+    results: [],
+    accounts: {},
+    balances: {},
+    contracts: [],
+    codes: [],
+    state_writes: {},
+    gas_used: 0,
+    result_hash,
+  };
 }

@@ -136,6 +136,7 @@ class FakeEnclave {
     const output: BlockOutput = {
       results: [],
       accounts,
+      balances: {},
       contracts: [],
       codes: [],
       state_writes: {},

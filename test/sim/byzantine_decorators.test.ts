@@ -4,6 +4,7 @@
  * of `wrong-results-some` is the documented one, and that bad arguments are refused.
  * Seeded: replay with FC_SEED=<seed printed below>.
  */
+
 import { describe, expect, test } from 'vitest';
 import type { BlockInput, Enclave } from '../../enclave/api.js';
 import { proposal_shape_error, vote_shape_error } from '../../node/consensus/shapes.js';
@@ -22,6 +23,7 @@ import {
   verify_hex,
   vote_sign_bytes,
 } from '../../node/consensus/types.js';
+import { fee_pool_address } from '../../protocol/bank.js';
 import { to_hex, utf8 } from '../../protocol/bytes.js';
 import {
   altered_here,
@@ -421,7 +423,11 @@ describe('sim/byzantine: wrong results', () => {
     random_seed: GENESIS_PARENT_HASH,
     txs,
     accounts: {},
+    balances: { [fee_pool_address(p)]: 0 },
+    min_gas_price: 0,
+    dev: false,
     contracts: {},
+    no_contract: [],
     codes: {},
     state: {},
     next_code_id: 1,

@@ -109,7 +109,7 @@ class Harness {
     const input = await this.store.block_input(
       txs,
       { chain_id: CHAIN_ID, height, time_ms, random_seed },
-      this.chain.attestation,
+      { attestation: this.chain.attestation, min_gas_price: 0, dev: false },
     );
     for (const entries of Object.values(input.state)) expect(is_sorted(entries)).toBe(true);
     expect(JSON.stringify(input)).toBe(
@@ -320,14 +320,14 @@ describe.each(BACKENDS)('ChainStore on $name', (backend) => {
       store.block_input(
         [],
         { chain_id: CHAIN_ID, height: 5, time_ms: T0_MS, random_seed: '00'.repeat(32) },
-        h.chain.attestation,
+        { attestation: h.chain.attestation, min_gas_price: 0, dev: false },
       ),
     ).rejects.toThrow(RangeError);
     await expect(
       store.block_input(
         [],
         { chain_id: 'other', height: 1, time_ms: T0_MS, random_seed: '00'.repeat(32) },
-        h.chain.attestation,
+        { attestation: h.chain.attestation, min_gas_price: 0, dev: false },
       ),
     ).rejects.toThrow(RangeError);
     await expect(store.init_genesis([{ name: 'echo', code: utf8('other') }])).rejects.toThrow(
@@ -466,7 +466,7 @@ describe.each(BACKENDS)('ChainStore on $name', (backend) => {
     const next = h.store.block_input(
       [],
       { chain_id: CHAIN_ID, height: 6, time_ms: T0_MS + 6000, random_seed: '00'.repeat(32) },
-      h.chain.attestation,
+      { attestation: h.chain.attestation, min_gas_price: 0, dev: false },
     );
     await committing;
     expect((await next).height).toBe(6);
@@ -626,7 +626,7 @@ describe.each(BACKENDS)('ChainStore on $name', (backend) => {
             ),
           ],
           { chain_id: CHAIN_ID, height: 7, time_ms: T0_MS, random_seed: '00'.repeat(32) },
-          h.chain.attestation,
+          { attestation: h.chain.attestation, min_gas_price: 0, dev: false },
         ),
       ).rejects.toThrow(StoreCorruptError);
       await expect(store.verify_all()).rejects.toThrow(StoreCorruptError);

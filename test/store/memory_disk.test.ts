@@ -293,7 +293,10 @@ function fake_output(input: BlockInput, echo_hash: string): BlockOutput {
       output: '',
     })),
     accounts: { [creator]: height },
-    contracts: [{ address, code_id: 1, code_hash: echo_hash, label: `c${height}`, creator }],
+    balances: {},
+    contracts: [
+      { address, code_id: 1, code_hash: echo_hash, label: `c${height}`, creator, binding: 'b'.repeat(64) },
+    ],
     codes: [],
     state_writes: {
       [address]: [0, 1, 2].map((i) => [to_base64(utf8(`k${i}`)), to_base64(utf8(`v${height}-${i}`))]),

@@ -10,14 +10,15 @@ import type {
   AttestationPolicy,
   BlockInput,
   BlockOutput,
-  ContractInfo,
+  BoundContract,
   QueryInput,
   StateEntry,
 } from '../../enclave/api.js';
+import { fee_pool_address } from '../../protocol/bank.js';
 import { from_hex, to_base64, to_hex } from '../../protocol/bytes.js';
 import type { Scheme } from '../../protocol/envelope.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
-import { account_address, MalformedTxError, parse_tx_json } from '../../protocol/tx.js';
+import { account_address, contract_address, MalformedTxError, parse_tx_json } from '../../protocol/tx.js';
 
 /** A stored code. */
 export interface ReferenceCode {
@@ -33,7 +34,8 @@ export class ReferenceChain {
   readonly attestation: AttestationPolicy;
   height = 0;
   readonly accounts = new Map<string, number>();
-  readonly contracts = new Map<string, ContractInfo>();
+  readonly balances = new Map<string, number>();
+  readonly contracts = new Map<string, BoundContract>();
   readonly codes = new Map<number, ReferenceCode>();
   /** contract address → hidden key (base64) → sealed value (base64). */
   readonly state = new Map<string, Map<string, string>>();
@@ -61,7 +63,13 @@ export class ReferenceChain {
   /** The enclave input for a block of `txs` at the next height. */
   block_input(txs: string[], time_ms: number, random_seed: string): BlockInput {
     const accounts: Record<string, number> = {};
-    const contracts: Record<string, ContractInfo> = {};
+    const balances: Record<string, number> = {};
+    const no_contract: string[] = [];
+    const balance_of = (address: string) => {
+      balances[address] = this.balances.get(address) ?? 0;
+    };
+    balance_of(fee_pool_address(this.#p));
+    const contracts: Record<string, BoundContract> = {};
     const codes: Record<string, string> = {};
     const state: Record<string, StateEntry[]> = {};
     for (const raw of txs) {
@@ -74,10 +82,15 @@ export class ReferenceChain {
       }
       const sender = account_address(this.#p, from_hex(tx.body.sender, 32));
       accounts[sender] = this.accounts.get(sender) ?? 0;
+      balance_of(sender);
       const msg = tx.body.msg;
       let code_id: number | undefined;
+      if (msg.type === 'send') balance_of(msg.to);
+      if (msg.type === 'instantiate') balance_of(contract_address(this.#p, tx.body.sender, tx.body.sequence));
       if (msg.type === 'execute') {
+        balance_of(msg.contract);
         const info = this.contracts.get(msg.contract);
+        if (info === undefined && !no_contract.includes(msg.contract)) no_contract.push(msg.contract);
         if (info !== undefined) {
           if (contracts[info.address] === undefined) {
             contracts[info.address] = info;
@@ -98,7 +111,11 @@ export class ReferenceChain {
       random_seed,
       txs,
       accounts,
+      balances,
+      min_gas_price: 0,
+      dev: false,
       contracts,
+      no_contract,
       codes,
       state,
       next_code_id: this.next_code_id,
@@ -110,6 +127,7 @@ export class ReferenceChain {
   apply(input: BlockInput, output: BlockOutput): void {
     if (input.height !== this.height + 1) throw new Error('blocks must be applied in order');
     for (const [address, seq] of Object.entries(output.accounts)) this.accounts.set(address, seq);
+    for (const [address, amount] of Object.entries(output.balances)) this.balances.set(address, amount);
     for (const info of output.contracts) this.contracts.set(info.address, info);
     output.results.forEach((result, index) => {
       if (result.code_id !== undefined && result.code_hash !== undefined) {
@@ -148,6 +166,7 @@ export class ReferenceChain {
       height: this.height,
       time_ms,
       contract,
+      balance: this.balances.get(address) ?? 0,
       code: code.code_b64,
       state: [...(this.state.get(address) ?? new Map()).entries()],
       scheme,
