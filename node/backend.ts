@@ -1,6 +1,7 @@
 /**
- * What the RPC server asks of a node (protocol.md §6), answered from the store, the mempool and
- * the enclave. Waiting for a commit is event-driven: a waiter is resolved by the commit itself.
+ * What the RPC server asks of a node (protocol.md §6, §9), answered from the store, the mempool and
+ * the enclave, and on a development network the faucet (./faucet.ts). Waiting for a commit is
+ * event-driven: a waiter is resolved by the commit itself.
  * @module
  */
 
@@ -10,12 +11,25 @@ import { type EnclaveError, EnclaveErrorCode } from '../enclave/result.js';
 import { from_hex, to_base64 } from '../protocol/bytes.js';
 import { ResultCode } from '../protocol/codes.js';
 import { jcs } from '../protocol/jcs.js';
+import type { CryptoProvider } from '../protocol/provider.js';
+import { get_provider } from '../protocol/providers/index.js';
 import type { Tx } from '../protocol/tx.js';
+import { Faucet } from './faucet.js';
 import type { Genesis } from './genesis.js';
 import type { Mempool } from './mempool.js';
 import { system_clock } from './real_world.js';
 import type { TxRecord } from './records.js';
-import type { HaltInfo, LiveEvent, QueryAnswer, Refusal, RpcBackend } from './rpc/server.js';
+import type {
+  AccountAnswer,
+  ContractAnswer,
+  FaucetAnswer,
+  HaltInfo,
+  LiveEvent,
+  QueryAnswer,
+  Refusal,
+  RpcBackend,
+  RpcStatus,
+} from './rpc/server.js';
 import { type ChainStore, QUERY_PAYLOAD_CHARS_MAX } from './store/chain_store.js';
 
 /** A JSON value with its object keys in RFC 8785 order. */
@@ -62,6 +76,8 @@ export interface BackendModules {
   set_timer?: (delay_ms: number, fn: () => void) => () => void;
   /** Gossips an accepted transaction to the other validators. */
   gossip_tx: (raw: string) => void;
+  /** Signs the faucet's transactions on a development network. Default: the `native` provider. */
+  p?: CryptoProvider;
 }
 
 /** The node's RpcBackend. `publish` is called by the node for every commit. */
@@ -74,6 +90,8 @@ export class NodeBackend implements RpcBackend {
   #waiting = 0;
   #halted: HaltInfo | null = null;
   readonly #set_timer: (delay_ms: number, fn: () => void) => () => void;
+  /** `POST /v1/faucet`'s sender on a development network; null on any other. */
+  readonly #faucet: Faucet | null;
 
   constructor(opts: { genesis: Genesis; pubkey: string }, modules: BackendModules) {
     this.#genesis = opts.genesis;
@@ -81,6 +99,30 @@ export class NodeBackend implements RpcBackend {
     this.#m = modules;
     this.#set_timer = modules.set_timer ?? system_clock().set_timer;
     this.#events.setMaxListeners(0);
+    this.#faucet = opts.genesis.dev === true ? this.#make_faucet(modules.p ?? get_provider('native')) : null;
+  }
+
+  #make_faucet(p: CryptoProvider): Faucet {
+    const { store, mempool } = this.#m;
+    return new Faucet(
+      { chain_id: this.#genesis.chain_id },
+      {
+        p,
+        now_ms: this.#m.now_ms,
+        set_timer: this.#set_timer,
+        next_sequence: (address) => mempool.next_sequence(address),
+        committed_sequence: (address) => store.get_account_sequence(address),
+        submit: (raw, tx) => this.submit(raw, tx),
+        get_tx: (hash) => store.get_tx(hash),
+        on_commit: (fn) => {
+          const listener = (event: LiveEvent) => {
+            if (event.type === 'block') fn();
+          };
+          this.#events.on('event', listener);
+          return () => this.#events.off('event', listener);
+        },
+      },
+    );
   }
 
   /** Publishes a committed block's events and wakes its waiters. */
@@ -112,7 +154,7 @@ export class NodeBackend implements RpcBackend {
     return this.#halted === null ? null : { ...this.#halted };
   }
 
-  async status() {
+  async status(): Promise<RpcStatus> {
     return {
       chain_id: this.#genesis.chain_id,
       height: this.#m.store.height(),
@@ -120,6 +162,8 @@ export class NodeBackend implements RpcBackend {
       seed_exchange_pubkey: this.#genesis.seed_exchange_pubkey,
       validator: this.#pubkey,
       validators: this.#genesis.validators.map(({ pubkey, power }) => ({ pubkey, power })),
+      min_gas_price: this.#genesis.min_gas_price ?? 0,
+      dev: this.#genesis.dev === true,
     };
   }
 
@@ -191,8 +235,12 @@ export class NodeBackend implements RpcBackend {
     return { code: answer.value.code, output: answer.value.output };
   }
 
-  get_contract(address: string) {
-    return this.#m.store.get_contract(address);
+  /** The contract's public facts and balance; its `binding` (the enclave's MAC) stays in the store. */
+  async get_contract(address: string): Promise<ContractAnswer | null> {
+    const contract = await this.#m.store.get_contract(address);
+    if (contract === null) return null;
+    const { code_id, code_hash, label, creator } = contract;
+    return { address, code_id, code_hash, label, creator, balance: await this.#m.store.get_balance(address) };
   }
 
   async codes() {
@@ -202,8 +250,12 @@ export class NodeBackend implements RpcBackend {
     );
   }
 
-  async account(address: string) {
-    return { address, sequence: await this.#m.store.get_account_sequence(address) };
+  async account(address: string): Promise<AccountAnswer> {
+    const [sequence, balance] = await Promise.all([
+      this.#m.store.get_account_sequence(address),
+      this.#m.store.get_balance(address),
+    ]);
+    return { address, sequence, balance };
   }
 
   async block(height: number) {
@@ -231,5 +283,18 @@ export class NodeBackend implements RpcBackend {
   subscribe(fn: (event: LiveEvent) => void): () => void {
     this.#events.on('event', fn);
     return () => this.#events.off('event', fn);
+  }
+
+  has_faucet(): boolean {
+    return this.#faucet !== null;
+  }
+
+  async faucet(
+    address: string,
+    amount: number,
+    opts: { timeout_ms: number; signal: AbortSignal },
+  ): Promise<FaucetAnswer> {
+    if (this.#faucet === null) throw new Error('this network has no faucet');
+    return this.#faucet.request(address, amount, opts);
   }
 }

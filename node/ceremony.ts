@@ -15,7 +15,7 @@ import { to_base64, to_hex } from '../protocol/bytes.js';
 import { ResultCode } from '../protocol/codes.js';
 import type { CryptoProvider } from '../protocol/provider.js';
 import { sign_tx } from '../protocol/tx.js';
-import type { Genesis } from './genesis.js';
+import { check_genesis_funds, type Genesis, type GenesisFunds } from './genesis.js';
 import { read_shipped_contract } from './reference_contracts.js';
 import { LocalChain } from './store/local_chain.js';
 
@@ -34,6 +34,12 @@ export interface CeremonyOptions {
   powers?: readonly number[];
   /** Root of the code the contracts are read from (default: this checkout). */
   code_root?: string;
+  /** protocol.md §9 genesis `min_gas_price`; left out of genesis when absent (a v1 genesis: 0). */
+  min_gas_price?: number;
+  /** protocol.md §9 genesis balances, ucst by address; left out of genesis when absent (none). */
+  balances?: Readonly<Record<string, number>>;
+  /** protocol.md §9: a development network; left out of genesis when absent (false). */
+  dev?: boolean;
 }
 
 /** What the ceremony uses: a hash provider, a random source, and each validator's enclave. */
@@ -64,6 +70,13 @@ export async function genesis_ceremony(opts: CeremonyOptions, m: CeremonyModules
   if (!Number.isInteger(n) || n < 1 || n > CEREMONY_VALIDATORS_MAX) {
     throw new RangeError(`validators must be 1..${CEREMONY_VALIDATORS_MAX}`);
   }
+  // The §9 fields genesis gets, each only when given; checked before any enclave work.
+  const funds: GenesisFunds = {
+    ...(opts.min_gas_price === undefined ? {} : { min_gas_price: opts.min_gas_price }),
+    ...(opts.balances === undefined ? {} : { balances: { ...opts.balances } }),
+    ...(opts.dev === undefined ? {} : { dev: opts.dev }),
+  };
+  check_genesis_funds(funds);
   const { p } = m;
   const attestation_root_sk = m.random_bytes(32);
   const attestation = new AttestationService(p, attestation_root_sk);
@@ -132,6 +145,7 @@ export async function genesis_ceremony(opts: CeremonyOptions, m: CeremonyModules
         code_hash: to_hex(p.sha256(c.code)),
         code: to_base64(c.code),
       })),
+      ...funds,
     };
     // Bind every validator's seed to this chain's light client: from now on each enclave executes
     // only blocks signed by the rightful proposer on top of commits it verified.

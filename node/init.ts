@@ -2,18 +2,22 @@
  * `cloister init`: the genesis ceremony of a local network (./ceremony.ts: validator 0's enclave
  * makes the consensus seed; every other validator's enclave joins by simulated attestation, as
  * protocol.md §8 says), so every validator ends with its own sealed copy of the seed and no host
- * ever sees it; then it writes genesis.json and one home per validator.
+ * ever sees it; then it writes genesis.json and one home per validator. Genesis also fixes the
+ * network's fees and balances (protocol.md §9): `min_gas_price`, the balances at genesis, and, for
+ * a development network (`--dev`), the funded development accounts and the faucet.
  * @module
  */
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InProcessEnclave } from '../enclave/in_process.js';
-import type { ProviderName } from '../protocol/provider.js';
+import { DEV_ACCOUNT_BALANCE, dev_accounts, FAUCET_BALANCE, faucet_account } from '../protocol/bank.js';
+import { is_address_hex } from '../protocol/checks.js';
+import type { CryptoProvider, ProviderName } from '../protocol/provider.js';
 import { get_provider } from '../protocol/providers/index.js';
 import { genesis_ceremony } from './ceremony.js';
-import type { Genesis } from './genesis.js';
+import { check_genesis_funds, type Genesis, type GenesisFunds } from './genesis.js';
 import { home_paths, type NodeConfig, write_secret_file } from './home.js';
 import { system_clock } from './real_world.js';
 
@@ -32,6 +36,16 @@ export interface InitOptions {
   workers: number;
   powers?: number[];
   now_ms?: number;
+  /**
+   * A development network (protocol.md §9): `min_gas_price` 0, the development accounts dev0..dev3
+   * and the faucet account funded at genesis (protocol/bank.ts), and `POST /v1/faucet` on every
+   * validator. Default false.
+   */
+  dev?: boolean;
+  /** Genesis `min_gas_price` (ucst per unit of gas), default 0; above 0 with `dev` is an error. */
+  min_gas_price?: number;
+  /** Balances at genesis, ucst by address; on a development network they add to the dev accounts'. */
+  balances?: Readonly<Record<string, number>>;
 }
 
 /** Default consensus timeouts for a local network (ms). */
@@ -50,12 +64,107 @@ export const LOCAL_TIMEOUTS = Object.freeze({
 /**
  * Block limits. Bounded so one block's execution always fits a round: a proposer that reaps an
  * unbounded backlog makes rounds time out, and each failed round's backlog grows (a livelock).
- * `gas_max` counts declared gas limits, not gas paid for (there are no fees yet: see
+ * `gas_max` counts declared gas limits, not gas paid for (on a network whose min_gas_price is 0 it costs nothing: see
  * docs/consensus.md "Block space without fees"). A block's `store_code` bytes are capped by a
  * chain rule every validator checks, not by this node setting: `STORE_CODE_BLOCK_BYTES_MAX` in
  * node/app.ts.
  */
 export const BLOCK_LIMITS = Object.freeze({ txs_max: 500, bytes_max: 2 * 1024 * 1024, gas_max: 500_000_000 });
+
+/**
+ * The protocol.md §9 fields of a new network's genesis, from `init`'s options: `min_gas_price`
+ * (default 0), the balances (on a development network dev0..dev3 get DEV_ACCOUNT_BALANCE each and
+ * the faucet account FAUCET_BALANCE, and `balances` add to them), and `dev`. Throws a RangeError
+ * for a development network with a `min_gas_price` above 0, a TypeError naming any bad balance.
+ */
+export function genesis_funds(
+  p: CryptoProvider,
+  opts: Pick<InitOptions, 'dev' | 'min_gas_price' | 'balances'>,
+): Required<GenesisFunds> {
+  const dev = opts.dev === true;
+  const min_gas_price = opts.min_gas_price ?? 0;
+  if (dev && min_gas_price !== 0) {
+    throw new RangeError(
+      `a development network has min_gas_price 0 (its faucet and development accounts pay no fees), not ${min_gas_price}`,
+    );
+  }
+  const funded: Record<string, number> = {};
+  if (dev) {
+    for (const account of dev_accounts(p)) funded[account.address] = DEV_ACCOUNT_BALANCE;
+    funded[faucet_account(p).address] = FAUCET_BALANCE;
+  }
+  const balances = sum_balances(funded, opts.balances ?? {});
+  const funds = { min_gas_price, balances, dev };
+  check_genesis_funds(funds);
+  return funds;
+}
+
+/**
+ * Adds balance lists address by address (an address in several adds up). Throws a TypeError for
+ * a key that is not an address, an amount that is not a positive safe integer, or a sum of 2^53
+ * or more.
+ */
+export function sum_balances(...lists: Readonly<Record<string, number>>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const list of lists) {
+    for (const [address, amount] of Object.entries(list)) {
+      if (!is_address_hex(address))
+        throw new TypeError(
+          `balance address ${JSON.stringify(String(address).slice(0, 64))} must be 40 lowercase hex`,
+        );
+      if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0)
+        throw new TypeError(`balance of ${address} must be a positive integer below 2^53 (ucst)`);
+      const total = (out[address] ?? 0) + amount;
+      if (!Number.isSafeInteger(total)) throw new TypeError(`balance of ${address} adds up to 2^53 or more`);
+      out[address] = total;
+    }
+  }
+  return out;
+}
+
+/** One `--balance ADDRESS=AMOUNT` (40 lowercase hex, a positive integer of ucst); TypeError naming what is wrong. */
+export function parse_balance_flag(value: string): [address: string, amount: number] {
+  const m = /^([^=]*)=([^=]*)$/.exec(value);
+  if (m === null) throw new TypeError(`--balance takes ADDRESS=AMOUNT, got ${JSON.stringify(value)}`);
+  const [, address, text] = m as unknown as [string, string, string];
+  if (!is_address_hex(address))
+    throw new TypeError(`--balance ${value}: the address must be 40 lowercase hex characters`);
+  const amount = /^[0-9]{1,16}$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(amount) || amount <= 0)
+    throw new TypeError(`--balance ${value}: the amount must be a positive integer of ucst below 2^53`);
+  return [address, amount];
+}
+
+/** Largest `--balances` file read, in bytes (GENESIS_BALANCES_MAX entries fit easily). */
+export const BALANCES_FILE_BYTES_MAX = 4 * 1024 * 1024;
+
+/**
+ * A `--balances FILE`: a JSON object of address (40 lowercase hex) → ucst (a positive integer).
+ * Throws an Error naming the file and the first problem.
+ */
+export function read_balances_file(path: string): Record<string, number> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read balances file ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  if (Buffer.byteLength(text) > BALANCES_FILE_BYTES_MAX)
+    throw new Error(`balances file ${path} is over ${BALANCES_FILE_BYTES_MAX} bytes`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`balances file ${path} is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`balances file ${path} must hold a JSON object {"<address>": <ucst>, …}`);
+  try {
+    return sum_balances(value as Record<string, number>);
+  } catch (error) {
+    throw new Error(`balances file ${path}: ${(error as Error).message}`);
+  }
+}
 
 /** Writes a new network into `dir` (which must be empty or absent); returns the home folders. */
 export async function init_network(opts: InitOptions): Promise<{ homes: string[]; genesis: Genesis }> {
@@ -73,6 +182,8 @@ export async function init_network(opts: InitOptions): Promise<{ homes: string[]
     throw new Error(`${opts.dir} is not empty; choose a new folder`);
   }
   const p = get_provider(opts.provider);
+  // Before anything is written: conflicting or bad fee and balance options are the caller's.
+  const funds = genesis_funds(p, opts);
   const now_ms = opts.now_ms ?? system_clock().now_ms();
   mkdirSync(opts.dir, { recursive: true });
 
@@ -84,6 +195,7 @@ export async function init_network(opts: InitOptions): Promise<{ homes: string[]
       chain_id: opts.chain_id,
       now_ms,
       ...(opts.powers === undefined ? {} : { powers: opts.powers }),
+      ...funds,
     },
     {
       p,

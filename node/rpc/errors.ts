@@ -5,9 +5,9 @@
  * @module
  */
 
-/** The RPC's own error codes, beside protocol.md §5's 0-7. */
+/** The RPC's own error codes, beside protocol.md §5's and §9's 0-8. */
 export const RpcErrorCode = {
-  /** 404: no such route, or the transaction or block is not committed (yet). */
+  /** 404: no such route (`POST /v1/faucet` on a network that is not a development network), or the transaction or block is not committed (yet). */
   NOT_FOUND: 100,
   /** 413: the request body is over the node's limit. */
   BODY_TOO_LARGE: 101,
@@ -41,6 +41,11 @@ export const RpcErrorCode = {
    * node/quarantine.ts) and is refused at submission until the quarantine lets it go.
    */
   QUARANTINED: 111,
+  /**
+   * 429: this address asked the faucet (`POST /v1/faucet`, protocol.md §9) as often as one may in
+   * the faucet's window on this node; Retry-After says in how many seconds it may ask again.
+   */
+  RATE_LIMITED: 112,
 } as const;
 
 /** One of {@link RpcErrorCode}'s values. */

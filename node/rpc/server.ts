@@ -25,6 +25,7 @@ import {
   too_large,
 } from './http.js';
 import {
+  account_json,
   block_json,
   check_address,
   check_hash,
@@ -32,6 +33,7 @@ import {
   check_tx,
   codes_json,
   contract_json,
+  parse_faucet_body,
   parse_json_body,
   parse_query_body,
   status_json,
@@ -41,7 +43,12 @@ import type { QueryAnswer, Refusal, RpcBackend, RpcLimits, RpcLog, RpcOptions } 
 import { RPC_DEFAULTS } from './types.js';
 
 export { RpcError, RpcErrorCode } from './errors.js';
+export type { TxAnswer } from './shapes.js';
 export type {
+  AccountAnswer,
+  ContractAnswer,
+  FaucetAnswer,
+  FaucetRefusal,
   HaltInfo,
   LiveEvent,
   QueryAnswer,
@@ -79,9 +86,9 @@ function ok(body: unknown, status = 200): Reply {
   return { status, body };
 }
 
-/** The §5 codes a query or submission can answer with besides 0. */
+/** The §5 and §9 codes a query or submission can answer with besides 0. */
 function is_refusal_code(code: number): boolean {
-  return Number.isInteger(code) && code >= ResultCode.CONTRACT_ERROR && code <= ResultCode.MALFORMED_TX;
+  return Number.isInteger(code) && code >= ResultCode.CONTRACT_ERROR && code <= ResultCode.INSUFFICIENT_FUNDS;
 }
 
 function check_positive_int(name: string, value: number): void {
@@ -475,8 +482,7 @@ export class RpcServer {
           GET: async ({ params }) => {
             const address = check_address(params[0]!);
             check_running(b);
-            const account = await b.account(address);
-            return ok({ address: account.address, sequence: account.sequence });
+            return ok(account_json(await b.account(address)));
           },
         },
       },
@@ -502,6 +508,11 @@ export class RpcServer {
             return ok({ height, txs });
           },
         },
+      },
+      {
+        // protocol.md §9: development networks only (404 code 100 elsewhere).
+        segments: ['v1', 'faucet'],
+        methods: { POST: (call) => this.#faucet(call) },
       },
       {
         segments: ['v1', 'events'],
@@ -548,6 +559,39 @@ export class RpcServer {
     }
   }
 
+  /**
+   * `POST /v1/faucet` (protocol.md §9): 404 code 100 off a development network (before the body is
+   * read), 400 code 106 for a bad body, 429 code 112 with Retry-After for an address that asked
+   * too often, else like `POST /v1/txs?wait=commit`: 200 and the committed transaction.
+   */
+  async #faucet({ req, res }: Call): Promise<Reply> {
+    const b = this.#backend;
+    if (!b.has_faucet())
+      throw not_found('this network has no faucet: only a development network (cloister init --dev) has one');
+    check_running(b);
+    check_json_content_type(req);
+    const { address, amount } = parse_faucet_body(await read_body(req, this.#limits.body_bytes_max));
+    const ms = this.#limits.wait_timeout_ms;
+    const outcome = await this.#bounded(res, (signal) =>
+      b.faucet(address, amount, { timeout_ms: ms, signal }),
+    );
+    if (outcome === 'stopping') throw busy('node is stopping; the faucet request may still commit');
+    if (outcome === 'gone') throw new ClientGoneError('client left during the faucet request');
+    const timed_out = `the faucet's transaction did not commit within ${ms} ms; it may still commit`;
+    if (outcome === 'timeout') throw new RpcError(504, RpcErrorCode.TIMEOUT, timed_out);
+    if (outcome.ok) return ok(tx_json(outcome.record));
+    switch (outcome.code) {
+      case 'rate_limited':
+        throw new RpcError(429, RpcErrorCode.RATE_LIMITED, outcome.message, {
+          'retry-after': String(outcome.retry_after_s),
+        });
+      case 'timeout':
+        throw new RpcError(504, RpcErrorCode.TIMEOUT, outcome.message === '' ? timed_out : outcome.message);
+      default:
+        throw this.#refusal(outcome);
+    }
+  }
+
   #refusal(refusal: Refusal): RpcError {
     const { code, message } = refusal;
     if (code === 'full') return busy(message === '' ? 'mempool is full' : message);
@@ -568,26 +612,42 @@ export class RpcServer {
    * Waits for `hash` to commit, at most wait_timeout_ms by the server's own clock (whatever the
    * backend does), and no longer than the node runs or the client stays.
    */
-  #wait_commit(hash: string, res: ServerResponse): Promise<TxRecord | 'timeout' | 'stopping' | 'gone'> {
-    const signal = this.#stopping.signal;
-    if (signal.aborted) return Promise.resolve('stopping');
+  async #wait_commit(hash: string, res: ServerResponse): Promise<TxRecord | 'timeout' | 'stopping' | 'gone'> {
+    const outcome = await this.#bounded(res, () => this.#backend.wait_tx(hash, this.#limits.wait_timeout_ms));
+    return outcome ?? 'timeout';
+  }
+
+  /**
+   * Runs a backend wait, for at most wait_timeout_ms by the server's own clock (whatever the
+   * backend does) and no longer than the node runs or the client stays: the wait's answer, or
+   * which of those ended it first. `run`'s signal aborts once the server no longer needs its
+   * answer, so the backend can stop waiting too.
+   */
+  #bounded<T>(
+    res: ServerResponse,
+    run: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T | 'timeout' | 'stopping' | 'gone'> {
+    const stopping = this.#stopping.signal;
+    if (stopping.aborted) return Promise.resolve('stopping');
+    const done = new AbortController();
     return new Promise((resolve, reject) => {
       let settled = false;
       const settle = (): boolean => {
         if (settled) return false;
         settled = true;
         clearTimeout(timer);
-        signal.removeEventListener('abort', on_stop);
+        stopping.removeEventListener('abort', on_stop);
         res.off('close', on_gone);
+        done.abort();
         return true;
       };
       const on_stop = () => settle() && resolve('stopping');
       const on_gone = () => settle() && resolve('gone');
       const timer = setTimeout(() => settle() && resolve('timeout'), this.#limits.wait_timeout_ms);
-      signal.addEventListener('abort', on_stop, { once: true });
+      stopping.addEventListener('abort', on_stop, { once: true });
       res.once('close', on_gone);
-      this.#backend.wait_tx(hash, this.#limits.wait_timeout_ms).then(
-        (record) => settle() && resolve(record ?? 'timeout'),
+      run(done.signal).then(
+        (value) => settle() && resolve(value),
         (error: unknown) => settle() && reject(error),
       );
     });

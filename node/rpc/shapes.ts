@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ContractInfo } from '../../enclave/api.js';
+import { FAUCET_AMOUNT_DEFAULT, FAUCET_AMOUNT_MAX, type PublicEvent } from '../../protocol/bank.js';
 import { from_base64 } from '../../protocol/bytes.js';
 import { is_address_hex, is_hex64 } from '../../protocol/checks.js';
 import { ResultCode } from '../../protocol/codes.js';
@@ -13,7 +13,7 @@ import { is_scheme, type Scheme } from '../../protocol/envelope.js';
 import { MalformedTxError, parse_tx, type Tx } from '../../protocol/tx.js';
 import type { TxRecord } from '../records.js';
 import { bad_request, RpcError } from './errors.js';
-import type { HaltInfo, RpcStatus, StreamedEvent } from './types.js';
+import type { AccountAnswer, ContractAnswer, HaltInfo, RpcStatus, StreamedEvent } from './types.js';
 
 // At most 16 digits and no leading zero: one spelling per height, and nothing near 2^53 is lost.
 const HEIGHT_RE = /^[1-9][0-9]{0,15}$/;
@@ -97,8 +97,16 @@ export function parse_query_body(value: unknown): { scheme: Scheme; payload: str
   return { scheme, payload };
 }
 
-/** `GET /v1/txs/{hash}`: `{"hash", "height", "index", "code", "gas_used", "output", "contract"?, "code_id"?}`. */
-export function tx_json(record: TxRecord): TxRecord {
+/** A committed transaction as the RPC shows it: its record with `events` always present. */
+export type TxAnswer = TxRecord & { events: PublicEvent[] };
+
+/**
+ * `GET /v1/txs/{hash}`: `{"hash", "height", "index", "code", "gas_used", "output", "contract"?,
+ * "code_id"?, "events"}`. `events` (protocol.md §9) lists the transaction's public events
+ * `{"type", "attributes", "contract"}` (`contract`: the contract that emitted it, an addition) and
+ * is `[]` when it has none, so a client never needs to tell absent from empty.
+ */
+export function tx_json(record: TxRecord): TxAnswer {
   const out: TxRecord = {
     hash: record.hash,
     height: record.height,
@@ -109,12 +117,22 @@ export function tx_json(record: TxRecord): TxRecord {
   };
   if (record.contract !== undefined) out.contract = record.contract;
   if (record.code_id !== undefined) out.code_id = record.code_id;
-  return out;
+  return { ...out, events: (record.events ?? []).map(event_json) };
+}
+
+/** One public event, field by field: `{"type", "attributes": [{"key", "value"}], "contract"}`. */
+function event_json(e: PublicEvent): PublicEvent {
+  return {
+    type: e.type,
+    attributes: e.attributes.map((a) => ({ key: a.key, value: a.value })),
+    contract: e.contract,
+  };
 }
 
 /**
- * `GET /v1/status`, with `halted: {"height", "reason"}` last when the node halted (absent while it
- * runs, so a healthy node's answer is exactly protocol.md §6's).
+ * `GET /v1/status`: protocol.md §6's fields, then §9's `min_gas_price`, then `dev` (an addition:
+ * whether this is a development network), then `halted: {"height", "reason"}` when the node halted
+ * (absent while it runs).
  */
 export function status_json(s: RpcStatus, halt: HaltInfo | null = null): RpcStatus {
   const out: RpcStatus = {
@@ -124,20 +142,65 @@ export function status_json(s: RpcStatus, halt: HaltInfo | null = null): RpcStat
     seed_exchange_pubkey: s.seed_exchange_pubkey,
     validator: s.validator,
     validators: s.validators.map((v) => ({ pubkey: v.pubkey, power: v.power })),
+    min_gas_price: s.min_gas_price,
+    dev: s.dev,
   };
   if (halt !== null) out.halted = { height: halt.height, reason: halt.reason };
   return out;
 }
 
-/** `GET /v1/contracts/{address}`: `{"address", "code_id", "code_hash", "label", "creator"}`. */
-export function contract_json(c: ContractInfo): ContractInfo {
+/**
+ * `GET /v1/contracts/{address}`: `{"address", "code_id", "code_hash", "label", "creator",
+ * "balance"}`. Copied field by field: what else the backend's object holds (the store's
+ * `binding`, the enclave's MAC that ties the contract to its code) never reaches the wire.
+ */
+export function contract_json(c: ContractAnswer): ContractAnswer {
   return {
     address: c.address,
     code_id: c.code_id,
     code_hash: c.code_hash,
     label: c.label,
     creator: c.creator,
+    balance: c.balance,
   };
+}
+
+/** `GET /v1/accounts/{address}`: `{"address", "sequence", "balance"}` (protocol.md §9). */
+export function account_json(a: AccountAnswer): AccountAnswer {
+  return { address: a.address, sequence: a.sequence, balance: a.balance };
+}
+
+/**
+ * The body of `POST /v1/faucet` (protocol.md §9): `{"address", "amount"?}`, nothing else.
+ * `address` is 40 lowercase hex; `amount` a positive integer of ucst, at most FAUCET_AMOUNT_MAX
+ * (protocol/bank.ts), FAUCET_AMOUNT_DEFAULT when left out. Anything else is 400 code 106 saying
+ * what is wrong.
+ */
+export function parse_faucet_body(text: string): { address: string; amount: number } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text) as unknown;
+  } catch (error) {
+    throw bad_request(`request body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw bad_request('faucet body must be a JSON object {"address", "amount"?}');
+  const body = value as Record<string, unknown>;
+  for (const key of Object.keys(body)) {
+    if (key !== 'address' && key !== 'amount') {
+      throw bad_request(
+        `faucet body has unexpected field ${JSON.stringify(key.slice(0, ECHOED_KEY_CHARS_MAX))}`,
+      );
+    }
+  }
+  const address = body['address'];
+  if (!is_address_hex(address)) throw bad_request('faucet address must be 40 lowercase hex characters');
+  const amount = Object.hasOwn(body, 'amount') ? body['amount'] : FAUCET_AMOUNT_DEFAULT;
+  if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0)
+    throw bad_request('faucet amount must be a positive integer of ucst');
+  if (amount > FAUCET_AMOUNT_MAX)
+    throw bad_request(`faucet amount must be at most ${FAUCET_AMOUNT_MAX} ucst per request, not ${amount}`);
+  return { address, amount };
 }
 
 /** `GET /v1/codes`: `[{"code_id", "code_hash", "name"?}]` in the backend's order. */

@@ -25,7 +25,7 @@ export interface HaltInfo {
   reason: string;
 }
 
-/** What `GET /v1/status` answers (protocol.md §6). */
+/** What `GET /v1/status` answers (protocol.md §6, §9). */
 export interface RpcStatus {
   chain_id: string;
   height: number;
@@ -33,6 +33,13 @@ export interface RpcStatus {
   seed_exchange_pubkey: string;
   validator: string;
   validators: { pubkey: string; power: number }[];
+  /** protocol.md §9: the least gas price (ucst per unit of gas) a transaction may offer. */
+  min_gas_price: number;
+  /**
+   * Addition to protocol.md §9 (docs/protocol-notes.md): whether this is a development network
+   * (funded development accounts, `POST /v1/faucet`, debug lines in results).
+   */
+  dev: boolean;
   /** Set only when the node halted (docs/protocol-notes.md); absent on a healthy node. The server fills it from {@link RpcBackend.halted}. */
   halted?: HaltInfo | undefined;
 }
@@ -52,6 +59,31 @@ export type Refusal = {
 
 /** A refusal at submission (see {@link Refusal}). */
 export type SubmitRefusal = Refusal;
+
+/**
+ * Why the faucet (`POST /v1/faucet`, protocol.md §9) gave nothing: a {@link Refusal} of its own
+ * transaction (`'busy'` also when its sequence kept being taken by other validators' faucets, or
+ * the node is stopping), `'rate_limited'` when this address asked too often lately (answered 429
+ * with Retry-After), or `'timeout'` when its transaction did not commit in time.
+ */
+export type FaucetRefusal =
+  | Refusal
+  | { ok: false; code: 'rate_limited'; message: string; retry_after_s: number }
+  | { ok: false; code: 'timeout'; message: string };
+
+/** What the faucet answers: its committed transaction (as `GET /v1/txs/{hash}` shows it), or why not. */
+export type FaucetAnswer = { ok: true; record: TxRecord } | FaucetRefusal;
+
+/** `GET /v1/contracts/{address}` (protocol.md §6, §9): the contract's public facts and balance. */
+export type ContractAnswer = ContractInfo & { balance: number };
+
+/** `GET /v1/accounts/{address}` (protocol.md §6, §9). */
+export interface AccountAnswer {
+  address: string;
+  sequence: number;
+  /** ucst; 0 for an address never funded. */
+  balance: number;
+}
 
 /** A query's answer: its §5 code and base64 sealed output. */
 export type QueryAnswer = { code: number; output: string };
@@ -90,12 +122,15 @@ export interface RpcBackend {
     address: string,
     body: { scheme: 'gcm' | 'siv'; payload: string },
   ): Promise<QueryAnswer | Refusal | null>;
-  /** null: no such contract. */
-  get_contract(address: string): Promise<ContractInfo | null>;
+  /**
+   * The contract's public facts and balance; null: no such contract. Whatever else the answer
+   * carries (a store's `binding`) never reaches the wire: the server copies the named fields.
+   */
+  get_contract(address: string): Promise<ContractAnswer | null>;
   /** Every stored code, the reference contracts first (protocol.md §7). */
   codes(): Promise<{ code_id: number; code_hash: string; name?: string }[]>;
-  /** An account's committed sequence (0 for an account never seen). */
-  account(address: string): Promise<{ address: string; sequence: number }>;
+  /** An account's committed sequence and balance (0 and 0 for an account never seen). */
+  account(address: string): Promise<AccountAnswer>;
   /** null: not committed yet. */
   block(
     height: number,
@@ -107,6 +142,21 @@ export interface RpcBackend {
   block_txs(height: number): Promise<string[] | null>;
   /** Live events until the returned function is called. Events must arrive in commit order. */
   subscribe(fn: (event: LiveEvent) => void): () => void;
+  /**
+   * Whether this node serves `POST /v1/faucet` (protocol.md §9: development networks only). When
+   * false the route answers 404 code 100 before reading the body.
+   */
+  has_faucet(): boolean;
+  /**
+   * Sends `amount` ucst to `address` from the faucet account and answers once that transaction
+   * commits (within `timeout_ms`); the server has checked the address and amount. `signal` aborts
+   * when the node stops or the client leaves: the faucet then gives up waiting ('busy').
+   */
+  faucet(
+    address: string,
+    amount: number,
+    opts: { timeout_ms: number; signal: AbortSignal },
+  ): Promise<FaucetAnswer>;
 }
 
 /**

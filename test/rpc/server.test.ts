@@ -3,9 +3,10 @@ import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ContractInfo } from '../../enclave/api.js';
 import type { TxRecord } from '../../node/records.js';
 import {
+  type ContractAnswer,
+  type FaucetAnswer,
   type HaltInfo,
   type LiveEvent,
   type QueryAnswer,
@@ -17,6 +18,7 @@ import {
   type RpcStatus,
   type SubmitRefusal,
 } from '../../node/rpc/server.js';
+import { FAUCET_AMOUNT_DEFAULT, FAUCET_AMOUNT_MAX } from '../../protocol/bank.js';
 
 const ORIGIN = 'https://wallet.example';
 const HASH = 'ab'.repeat(32);
@@ -54,7 +56,7 @@ class FakeBackend implements RpcBackend {
   readonly events = new EventEmitter();
   readonly calls = new Map<Method, number>();
   readonly txs = new Map<string, TxRecord>();
-  readonly contracts = new Map<string, ContractInfo>();
+  readonly contracts = new Map<string, ContractAnswer>();
   readonly blocks = new Map<
     number,
     { header: unknown; block_hash: string; tx_hashes: string[]; commit: unknown }
@@ -64,6 +66,12 @@ class FakeBackend implements RpcBackend {
   query_answer: QueryAnswer | Refusal | null = { code: 0, output: 'cmVzdWx0' };
   /** What halted() answers: set it to make the node halted. */
   halt: HaltInfo | null = null;
+  /** A development network: has_faucet() answers it, status() says so. */
+  dev = false;
+  /** What faucet() answers (null: a committed record for the request). */
+  faucet_answer: FaucetAnswer | null = null;
+  /** Every faucet() call's address and amount. */
+  readonly faucet_calls: { address: string; amount: number }[] = [];
   io_key = IO_PUBKEY;
   subscribers = new Set<(event: LiveEvent) => void>();
   readonly #failing = new Set<Method>();
@@ -128,6 +136,8 @@ class FakeBackend implements RpcBackend {
       seed_exchange_pubkey: '0e'.repeat(32),
       validator: '01'.repeat(32),
       validators: [{ pubkey: '01'.repeat(32), power: 10 }],
+      min_gas_price: this.dev ? 0 : 25,
+      dev: this.dev,
     };
   }
 
@@ -172,7 +182,7 @@ class FakeBackend implements RpcBackend {
     return this.contracts.has(address) ? this.query_answer : null;
   }
 
-  async get_contract(address: string): Promise<ContractInfo | null> {
+  async get_contract(address: string): Promise<ContractAnswer | null> {
     await this.#enter('get_contract');
     return this.contracts.get(address) ?? null;
   }
@@ -188,7 +198,7 @@ class FakeBackend implements RpcBackend {
 
   async account(address: string) {
     await this.#enter('account');
-    return { address, sequence: 4 };
+    return { address, sequence: 4, balance: 1_250_000 };
   }
 
   async block(height: number) {
@@ -210,6 +220,17 @@ class FakeBackend implements RpcBackend {
       this.subscribers.delete(fn);
       this.events.emit('unsubscribed');
     };
+  }
+
+  has_faucet(): boolean {
+    this.calls.set('has_faucet', this.count('has_faucet') + 1);
+    return this.dev;
+  }
+
+  async faucet(address: string, amount: number): Promise<FaucetAnswer> {
+    await this.#enter('faucet');
+    this.faucet_calls.push({ address, amount });
+    return this.faucet_answer ?? { ok: true, record: record(HASH, { height: 9 }) };
   }
 }
 
@@ -301,6 +322,8 @@ describe('RPC routes (protocol.md §6)', () => {
         seed_exchange_pubkey: '0e'.repeat(32),
         validator: '01'.repeat(32),
         validators: [{ pubkey: '01'.repeat(32), power: 10 }],
+        min_gas_price: 25,
+        dev: false,
       }),
     );
   });
@@ -320,9 +343,9 @@ describe('RPC routes (protocol.md §6)', () => {
     expect(backend.submitted).toEqual([TX]);
   });
 
-  it('POST /v1/txs maps refusals: 4, 5, 7 to 400, a full mempool to 503 code 102', async () => {
+  it('POST /v1/txs maps refusals: 4, 5, 7, 8 to 400, a full mempool to 503 code 102', async () => {
     const { url, backend } = await setup();
-    for (const code of [4, 5, 7]) {
+    for (const code of [4, 5, 7, 8]) {
       backend.submit_answer = { ok: false, code, message: `refused ${code}` };
       const answer = await call(url, 'POST', '/v1/txs', { body: TX });
       expect_error(answer, 400, code);
@@ -387,7 +410,7 @@ describe('RPC routes (protocol.md §6)', () => {
     backend.commit(committed);
     const answer = await pending;
     expect(answer.status).toBe(200);
-    expect(answer.text).toBe(JSON.stringify(committed));
+    expect(answer.text).toBe(JSON.stringify({ ...committed, events: [] }));
   });
 
   it('POST /v1/txs?wait=commit answers 504 code 103 naming the hash when the commit does not come', async () => {
@@ -415,8 +438,31 @@ describe('RPC routes (protocol.md §6)', () => {
     const answer = await call(url, 'GET', `/v1/txs/${HASH}`);
     expect(answer.status).toBe(200);
     expect(answer.text).toBe(
-      `{"hash":"${HASH}","height":3,"index":0,"code":0,"gas_used":1234,"output":"c2VhbGVk","code_id":5}`,
+      `{"hash":"${HASH}","height":3,"index":0,"code":0,"gas_used":1234,"output":"c2VhbGVk","code_id":5,"events":[]}`,
     );
+  });
+
+  it('GET /v1/txs/{hash} lists the public events (protocol.md §9) field by field, after the other fields', async () => {
+    const { url, backend } = await setup();
+    const events = [
+      { type: 'transfer', attributes: [{ key: 'to', value: ACCOUNT }], contract: CONTRACT },
+      { type: 'bid', attributes: [], contract: CONTRACT },
+    ];
+    const leaky = [{ ...events[0]!, private: 'x', attributes: [{ key: 'to', value: ACCOUNT, extra: 1 }] }];
+    backend.txs.set(HASH, record(HASH, { contract: CONTRACT, events: [...leaky, events[1]!] } as TxRecord));
+    const answer = await call(url, 'GET', `/v1/txs/${HASH}`);
+    expect(answer.status).toBe(200);
+    expect(Object.keys(answer.json)).toEqual([
+      'hash',
+      'height',
+      'index',
+      'code',
+      'gas_used',
+      'output',
+      'contract',
+      'events',
+    ]);
+    expect(answer.text).toContain(`"events":${JSON.stringify(events)}}`);
   });
 
   it('POST /v1/contracts/{address}/query answers codes 0, 1, 2 with 200 {code, output}', async () => {
@@ -481,6 +527,24 @@ describe('RPC routes (protocol.md §6)', () => {
     const answer = await call(url, 'GET', `/v1/contracts/${CONTRACT}`);
     expect(answer.status).toBe(200);
     expect(answer.text).toBe(JSON.stringify(contract_info()));
+    expect(Object.keys(answer.json)).toEqual([
+      'address',
+      'code_id',
+      'code_hash',
+      'label',
+      'creator',
+      'balance',
+    ]);
+  });
+
+  it('GET /v1/contracts/{address} never shows what else the backend holds (the store binding)', async () => {
+    const { url, backend } = await setup();
+    backend.contracts.set(CONTRACT, { ...contract_info(), binding: 'ee'.repeat(32) } as ContractAnswer);
+    const answer = await call(url, 'GET', `/v1/contracts/${CONTRACT}`);
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe(JSON.stringify(contract_info()));
+    expect(answer.text).not.toContain('binding');
+    expect(answer.text).not.toContain('ee'.repeat(32));
   });
 
   it('GET /v1/codes answers the codes in order, name only where set', async () => {
@@ -494,11 +558,11 @@ describe('RPC routes (protocol.md §6)', () => {
     ]);
   });
 
-  it('GET /v1/accounts/{address} answers {address, sequence}', async () => {
+  it('GET /v1/accounts/{address} answers {address, sequence, balance}', async () => {
     const { url } = await setup();
     const answer = await call(url, 'GET', `/v1/accounts/${ACCOUNT}`);
     expect(answer.status).toBe(200);
-    expect(answer.text).toBe(JSON.stringify({ address: ACCOUNT, sequence: 4 }));
+    expect(answer.text).toBe(JSON.stringify({ address: ACCOUNT, sequence: 4, balance: 1_250_000 }));
   });
 
   it('GET /v1/blocks/{height}/txs (extension) answers the committed transaction texts; 404 until committed', async () => {
@@ -532,8 +596,15 @@ describe('RPC routes (protocol.md §6)', () => {
   });
 });
 
-function contract_info(): ContractInfo {
-  return { address: CONTRACT, code_id: 2, code_hash: '02'.repeat(32), label: 'counter #1', creator: ACCOUNT };
+function contract_info(): ContractAnswer {
+  return {
+    address: CONTRACT,
+    code_id: 2,
+    code_hash: '02'.repeat(32),
+    label: 'counter #1',
+    creator: ACCOUNT,
+    balance: 7,
+  };
 }
 
 describe('RPC request checks', () => {
@@ -907,8 +978,9 @@ describe('RPC live events (GET /v1/events)', () => {
       event: 'block',
       data: { height: 3, block_hash: 'bb'.repeat(32), time_ms: 1_700_000_000_000, txs: 2 },
     });
-    expect(await reader.next_event()).toEqual({ event: 'tx', data: tx1 });
-    expect(await reader.next_event()).toEqual({ event: 'tx', data: tx2 });
+    // A tx event's data is the GET /v1/txs/{hash} answer: `events` always there.
+    expect(await reader.next_event()).toEqual({ event: 'tx', data: { ...tx1, events: [] } });
+    expect(await reader.next_event()).toEqual({ event: 'tx', data: { ...tx2, events: [] } });
     const ended = once(res, 'end');
     await server.stop();
     await ended;
@@ -1028,6 +1100,8 @@ describe('RPC on a halted node', () => {
       'seed_exchange_pubkey',
       'validator',
       'validators',
+      'min_gas_price',
+      'dev',
       'halted',
     ]);
     expect(answer.json.halted).toEqual(HALT);
@@ -1131,5 +1205,107 @@ describe('RPC refusals of queries and submissions by the node', () => {
     const answer = await call(url, 'POST', '/v1/txs', { body: TX });
     expect_error(answer, 422, RpcErrorCode.QUARANTINED);
     expect(answer.json.error.message).toBe('transaction is quarantined');
+  });
+});
+
+describe('RPC faucet (POST /v1/faucet, protocol.md §9)', () => {
+  const ADDRESS = 'f0'.repeat(20);
+
+  it('answers 404 code 100 on a network that is not a development network, before reading the body', async () => {
+    const { url, backend } = await setup();
+    const answer = await call(url, 'POST', '/v1/faucet', { body: JSON.stringify({ address: ADDRESS }) });
+    expect_error(answer, 404, RpcErrorCode.NOT_FOUND);
+    expect(answer.json.error.message).toMatch(/no faucet/);
+    // Even a bad body: the route is not there.
+    expect_error(await call(url, 'POST', '/v1/faucet', { body: 'nope' }), 404, RpcErrorCode.NOT_FOUND);
+    expect(backend.count('faucet')).toBe(0);
+  });
+
+  it('on a development network answers 200 and the committed record, like POST /v1/txs?wait=commit', async () => {
+    const { url, backend } = await setup();
+    backend.dev = true;
+    const status = await call(url, 'GET', '/v1/status');
+    expect(status.json.min_gas_price).toBe(0);
+    expect(status.json.dev).toBe(true);
+    const answer = await call(url, 'POST', '/v1/faucet', { body: JSON.stringify({ address: ADDRESS }) });
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe(JSON.stringify({ ...record(HASH, { height: 9 }), events: [] }));
+    const max = await call(url, 'POST', '/v1/faucet', {
+      body: JSON.stringify({ address: ADDRESS, amount: FAUCET_AMOUNT_MAX }),
+    });
+    expect(max.status).toBe(200);
+    // The default amount when left out; the asked one otherwise.
+    expect(backend.faucet_calls).toEqual([
+      { address: ADDRESS, amount: FAUCET_AMOUNT_DEFAULT },
+      { address: ADDRESS, amount: FAUCET_AMOUNT_MAX },
+    ]);
+  });
+
+  it('refuses a bad address or amount with 400 code 106 saying what is wrong, before the backend', async () => {
+    const { url, backend } = await setup();
+    backend.dev = true;
+    const cases: [string, RegExp][] = [
+      ['nope', /not valid JSON/],
+      ['[1]', /JSON object/],
+      ['{}', /address/],
+      [JSON.stringify({ address: ADDRESS.toUpperCase() }), /40 lowercase hex/],
+      [JSON.stringify({ address: ADDRESS.slice(2) }), /40 lowercase hex/],
+      [JSON.stringify({ address: ADDRESS, amount: 0 }), /positive integer/],
+      [JSON.stringify({ address: ADDRESS, amount: -5 }), /positive integer/],
+      [JSON.stringify({ address: ADDRESS, amount: 1.5 }), /positive integer/],
+      [JSON.stringify({ address: ADDRESS, amount: '5' }), /positive integer/],
+      [JSON.stringify({ address: ADDRESS, amount: null }), /positive integer/],
+      [JSON.stringify({ address: ADDRESS, amount: FAUCET_AMOUNT_MAX + 1 }), /at most 1000000000/],
+      [JSON.stringify({ address: ADDRESS, memo: 'hi' }), /unexpected field "memo"/],
+    ];
+    for (const [body, message] of cases) {
+      const answer = await call(url, 'POST', '/v1/faucet', { body });
+      expect_error(answer, 400, RpcErrorCode.BAD_REQUEST);
+      expect(answer.json.error.message).toMatch(message);
+    }
+    expect(backend.count('faucet')).toBe(0);
+  });
+
+  it('maps a rate-limited address to 429 code 112 with Retry-After', async () => {
+    const { url, backend } = await setup();
+    backend.dev = true;
+    backend.faucet_answer = {
+      ok: false,
+      code: 'rate_limited',
+      message: 'asked too often',
+      retry_after_s: 42,
+    };
+    const answer = await call(url, 'POST', '/v1/faucet', { body: JSON.stringify({ address: ADDRESS }) });
+    expect_error(answer, 429, RpcErrorCode.RATE_LIMITED);
+    expect(RpcErrorCode.RATE_LIMITED).toBe(112);
+    expect(answer.headers['retry-after']).toBe('42');
+    expect(answer.json.error.message).toBe('asked too often');
+  });
+
+  it('maps the faucet giving up: timeout 504 code 103, busy 503 code 102, halted 503 code 108', async () => {
+    const { url, backend } = await setup();
+    backend.dev = true;
+    const body = JSON.stringify({ address: ADDRESS });
+    backend.faucet_answer = { ok: false, code: 'timeout', message: 'did not commit in time' };
+    expect_error(await call(url, 'POST', '/v1/faucet', { body }), 504, RpcErrorCode.TIMEOUT);
+    backend.faucet_answer = { ok: false, code: 'busy', message: 'sequence taken 4 times' };
+    const busy = await call(url, 'POST', '/v1/faucet', { body });
+    expect_error(busy, 503, RpcErrorCode.BUSY);
+    expect(busy.headers['retry-after']).toBe('1');
+    backend.faucet_answer = null;
+    backend.halt = { height: 5, reason: 'diverged' };
+    expect_error(await call(url, 'POST', '/v1/faucet', { body }), 503, RpcErrorCode.HALTED);
+    expect(backend.count('faucet')).toBe(2);
+  });
+
+  it('streams a tx event with its public events', async () => {
+    const { url, backend } = await setup();
+    const { res } = await open_stream(url);
+    const reader = new SseReader(res);
+    expect(await reader.next()).toBe(': live');
+    const events = [{ type: 'transfer', attributes: [{ key: 'amount', value: '5' }], contract: CONTRACT }];
+    backend.commit(record(HASH, { events }));
+    expect(await reader.next_event()).toEqual({ event: 'tx', data: { ...record(HASH), events } });
+    res.destroy();
   });
 });
