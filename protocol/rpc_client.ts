@@ -115,6 +115,8 @@ export interface AnswerInfo {
   node: string;
   /** What was asked for, as the caller named it (the SDK names it in code-6 errors). */
   context?: string;
+  /** Seconds the node asks the client to wait, from its `Retry-After` header (429, 503), if any. */
+  retry_after_s?: number;
 }
 
 /**
@@ -139,6 +141,19 @@ export const RPC_ERRORS: RpcErrorFactory = Object.freeze({
   unreachable: (tried: readonly string[], info: { cause?: unknown }) =>
     new RpcUnreachableError(tried, info.cause),
 });
+
+/**
+ * The seconds of a `Retry-After` header (RFC 9110 §10.2.3): delay-seconds, or an HTTP date counted
+ * from `now_ms`; undefined when absent or not either form.
+ */
+export function parse_retry_after(value: string | null | undefined, now_ms: number): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const text = value.trim();
+  if (/^[0-9]{1,10}$/.test(text)) return Number(text);
+  const date = Date.parse(text);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, Math.ceil((date - now_ms) / 1000));
+}
 
 // ---- stale kept-alive connections -----------------------------------------------------------
 
@@ -253,7 +268,7 @@ export class RpcTransport {
     url: string,
     init: RequestInit,
     timeout_ms: number,
-  ): Promise<{ status: number; text: string }> {
+  ): Promise<{ status: number; text: string; retry_after_s: number | undefined }> {
     const abort = new AbortController();
     const stop_timer = new AbortController();
     let timed_out = false;
@@ -264,7 +279,11 @@ export class RpcTransport {
     });
     try {
       const response = await fetch_fresh(url, { ...init, signal: abort.signal }, this.#m.fetch);
-      return { status: response.status, text: await response.text() };
+      return {
+        status: response.status,
+        text: await response.text(),
+        retry_after_s: parse_retry_after(response.headers.get('retry-after'), this.#m.now()),
+      };
     } catch (error) {
       throw new AttemptFailed(timed_out, error);
     } finally {
@@ -287,7 +306,7 @@ export class RpcTransport {
       const index = (this.#preferred + i) % this.nodes.length;
       const node = this.nodes[index]!;
       tried.push(node);
-      let answer: { status: number; text: string };
+      let answer: { status: number; text: string; retry_after_s: number | undefined };
       try {
         answer = await this.#attempt(`${node}${path}`, init, opts.timeout_ms);
       } catch (error) {
@@ -314,7 +333,7 @@ export class RpcTransport {
         this.#preferred = index;
         return value as T;
       }
-      const error = this.#parse_error(value, answer.status, node, opts.context);
+      const error = this.#parse_error(value, answer.status, node, opts.context, answer.retry_after_s);
       if ('code' in error && SKIP_CODES.has(error.code as number)) {
         // Busy, stopping or halted: this node took nothing; another may.
         refused = error;
@@ -362,7 +381,13 @@ export class RpcTransport {
         } catch {
           // handled by #parse_error
         }
-        const error = this.#parse_error(value, response.status, node, undefined);
+        const error = this.#parse_error(
+          value,
+          response.status,
+          node,
+          undefined,
+          parse_retry_after(response.headers.get('retry-after'), this.#m.now()),
+        );
         const code = 'code' in error ? (error.code as number) : undefined;
         if (code === undefined || (!SKIP_CODES.has(code) && code !== RpcCode.TOO_MANY_STREAMS)) throw error;
         refused = error;
@@ -375,7 +400,13 @@ export class RpcTransport {
   }
 
   /** The factory's error for an error answer `{"error": {"code", "message"}}` (protocol.md §6). */
-  #parse_error(value: unknown, status: number, node: string, context: string | undefined): Error {
+  #parse_error(
+    value: unknown,
+    status: number,
+    node: string,
+    context: string | undefined,
+    retry_after_s?: number,
+  ): Error {
     const e = typeof value === 'object' && value !== null ? (value as { error?: unknown }).error : undefined;
     const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
     const message = typeof e === 'object' && e !== null ? (e as { message?: unknown }).message : undefined;
@@ -385,11 +416,10 @@ export class RpcTransport {
         status,
       });
     }
-    return this.#errors.answer(
-      code,
-      message,
-      context === undefined ? { status, node } : { status, node, context },
-    );
+    const info: AnswerInfo = { status, node };
+    if (context !== undefined) info.context = context;
+    if (retry_after_s !== undefined) info.retry_after_s = retry_after_s;
+    return this.#errors.answer(code, message, info);
   }
 }
 

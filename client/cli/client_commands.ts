@@ -1,6 +1,7 @@
 /**
- * Client commands of the `cloister` CLI, over the SDK in client/sdk/: `keys add|list|show|delete`,
- * `tx store|instantiate|execute|get`, `query`, `status`, `codes`, `contracts get`.
+ * Client commands of the `cloister` CLI, over the SDK in client/sdk/: `keys
+ * add|list|show|delete|import-dev`, `tx store|instantiate|execute|send|get`, `query`, `status`,
+ * `codes`, `contracts get`, `balance`, `faucet`, `events`.
  *
  * Output is human-readable by default and one JSON object with `--json`. Exit codes: 0 ok,
  * 1 failure (with `--json`, `{"ok": false, "error": {"code", "name", "message"}}` where `code` is
@@ -11,16 +12,27 @@
 
 import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import { to_hex } from '../../protocol/bytes.js';
+import { DENOM, FAUCET_AMOUNT_DEFAULT, FAUCET_AMOUNT_MAX, type PublicEvent } from '../../protocol/bank.js';
+import { from_hex, to_hex } from '../../protocol/bytes.js';
+import { is_address_hex } from '../../protocol/checks.js';
+import { RESULT_CODE_NAMES, type ResultCode } from '../../protocol/codes.js';
 import { SCHEMES, type Scheme } from '../../protocol/envelope.js';
+import { noble_provider as p } from '../../protocol/providers/noble.js';
+import { account_address, tx_fee, tx_funds } from '../../protocol/tx.js';
 import {
+  ClientErrorCode,
   type ClientKey,
   CloisterClient,
   CloisterError,
-  type ContractEventJson,
+  ContractError,
+  dev_keys,
+  type GasPrice,
   generate_key,
   type KeyInfo,
   type Keyring,
+  KeyringError,
+  key_info,
+  type SealedEvent,
   type TxOutcome,
   type TxRecord,
 } from '../sdk/index.js';
@@ -51,6 +63,8 @@ interface NetworkArgs extends KeyringArgs {
   key?: string | undefined;
   scheme: Scheme;
   'gas-limit'?: number | undefined;
+  /** `tx` commands only: a count, or "auto". */
+  'gas-price'?: string | undefined;
   timeout: number;
 }
 
@@ -78,7 +92,12 @@ function fail(error: unknown, json: boolean): never {
   }
   if (error instanceof CloisterError) {
     if (json) write_json({ ok: false, error: error.to_json() });
-    else process.stderr.write(`cloister: ${error.message} [code ${error.code}]\n`);
+    else {
+      process.stderr.write(`cloister: ${error.message} [code ${error.code}]\n`);
+      // A contract's debug lines (protocol.md §9) are what its developer needs to see why it failed.
+      if (error instanceof ContractError)
+        for (const line of error.debug ?? []) process.stderr.write(`debug: ${line}\n`);
+    }
     process.exit(1);
   }
   const message = error instanceof Error ? error.message : String(error);
@@ -149,6 +168,22 @@ function read_passphrase(argv: KeyringArgs): string | undefined {
   return env === undefined || env === '' ? undefined : env;
 }
 
+/** A whole number of at least `min` written in plain decimal digits (an amount, a height), else a usage error. */
+function parse_count(text: unknown, what: string, min = 0): number {
+  const value = typeof text === 'number' ? String(text) : text;
+  if (typeof value !== 'string' || !/^[0-9]{1,16}$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw new UsageError(`${what} must be a whole number in plain digits, got ${JSON.stringify(text)}`);
+  const n = Number(value);
+  if (n < min) throw new UsageError(`${what} must be at least ${min}`);
+  return n;
+}
+
+/** `--gas-price`: a whole number of ucst per unit of gas, or "auto" (the network's min_gas_price). */
+function parse_gas_price(text: string | undefined): GasPrice | undefined {
+  if (text === undefined) return undefined;
+  return text === 'auto' ? 'auto' : parse_count(text, '--gas-price');
+}
+
 function parse_msg(text: string, what = 'MSG_JSON'): unknown {
   try {
     return JSON.parse(text);
@@ -187,21 +222,69 @@ async function unlock_key(argv: NetworkArgs): Promise<ClientKey> {
 }
 
 function make_client(argv: NetworkArgs, keys: ClientKey[] = []): CloisterClient {
+  const gas_price = parse_gas_price(argv['gas-price']);
   return new CloisterClient({
     nodes: argv.node,
     chain_id: argv['chain-id'],
     keys,
     ...(argv['gas-limit'] === undefined ? {} : { gas_limit: argv['gas-limit'] }),
+    ...(gas_price === undefined ? {} : { gas_price }),
     wait_timeout_ms: argv.timeout * 1000,
   });
 }
 
+/**
+ * An address from the command line: 40 lowercase hex as it is, else the name of a key in the key
+ * file (its address; no passphrase needed).
+ */
+async function address_of(
+  argv: KeyringArgs,
+  text: string,
+  what: string,
+): Promise<{ address: string; key?: string }> {
+  if (is_address_hex(text)) return { address: text };
+  if (/^[A-Za-z0-9._-]{1,64}$/.test(text) && !/^[0-9a-fA-F]{40}$/.test(text)) {
+    const { keyring, path } = await open_keyring(argv);
+    if (keyring.has(text)) return { address: keyring.info(text).address, key: text };
+    throw new UsageError(
+      `${what} ${JSON.stringify(text)} is neither an address (40 lowercase hex) nor a key in ${path}`,
+    );
+  }
+  throw new UsageError(
+    `${what} must be an address (40 lowercase hex) or a key name, got ${JSON.stringify(text)}`,
+  );
+}
+
 // ---- printing results -----------------------------------------------------------------------
 
-function event_lines(events: ContractEventJson[] | undefined): string[] {
+function attributes_text(attributes: { key: string; value: string }[]): string {
+  return attributes.map((a) => `${a.key}=${a.value}`).join(' ');
+}
+
+function words(...parts: string[]): string {
+  return parts.filter((s) => s !== '').join('  ');
+}
+
+/** Decrypted events (protocol.md §4); those the network also lists in plaintext (§9) say so. */
+function event_lines(events: SealedEvent[] | undefined): string[] {
   return (events ?? []).map((e) =>
-    row('event', `${e.type}  ${e.attributes.map((a) => `${a.key}=${a.value}`).join(' ')}`.trimEnd()),
+    row(e.public === true ? 'event (public)' : 'event', words(e.type, attributes_text(e.attributes))),
   );
+}
+
+/** A record's public events (protocol.md §9), with the contract that emitted each. */
+function public_event_lines(events: PublicEvent[]): string[] {
+  return events.map((e) =>
+    row('public event', words(e.type, attributes_text(e.attributes), `(contract ${e.contract})`)),
+  );
+}
+
+function debug_lines(debug: string[] | undefined): string[] {
+  return (debug ?? []).map((line) => row('debug', line));
+}
+
+function ucst(amount: number): string {
+  return `${amount} ${DENOM}`;
 }
 
 function outcome_json(o: TxOutcome): Record<string, unknown> {
@@ -212,12 +295,34 @@ function outcome_json(o: TxOutcome): Record<string, unknown> {
     out['code'] = o.record.code;
     out['gas_used'] = o.record.gas_used;
   }
+  out['gas_price'] = o.gas_price;
+  out['fee'] = o.fee;
+  if (o.funds !== undefined) out['funds'] = o.funds;
+  if (o.to !== undefined) out['to'] = o.to;
+  if (o.amount !== undefined) out['amount'] = o.amount;
   if (o.contract !== undefined) out['contract'] = o.contract;
   if (o.code_id !== undefined) out['code_id'] = o.code_id;
   if (o.code_hash !== undefined) out['code_hash'] = o.code_hash;
   if (o.record !== null && o.data !== undefined) out['data'] = o.data;
   if (o.events !== undefined) out['events'] = o.events;
+  if (o.record !== null) out['public_events'] = o.record.events;
+  if (o.debug !== undefined) out['debug'] = o.debug;
   return out;
+}
+
+/** What a transaction costs and moves (protocol.md §9), for the human output. */
+function money_lines(o: {
+  fee: number;
+  gas_price: number;
+  funds?: number;
+  to?: string;
+  amount?: number;
+}): string[] {
+  const lines: string[] = [];
+  if (o.to !== undefined && o.amount !== undefined) lines.push(row('sent', `${ucst(o.amount)} to ${o.to}`));
+  if (o.funds !== undefined && o.funds > 0) lines.push(row('funds', `${ucst(o.funds)} to the contract`));
+  if (o.fee > 0) lines.push(row('fee', `${ucst(o.fee)} (gas limit × gas price ${o.gas_price})`));
+  return lines;
 }
 
 function print_outcome(argv: CommonArgs, o: TxOutcome): void {
@@ -228,6 +333,7 @@ function print_outcome(argv: CommonArgs, o: TxOutcome): void {
   const lines: string[] = [];
   if (o.record === null) {
     lines.push(row('submitted', o.hash));
+    lines.push(...money_lines(o));
     if (o.contract !== undefined) lines.push(row('contract', `${o.contract} (once committed)`));
     if (o.code_hash !== undefined) lines.push(row('code hash', o.code_hash));
     lines.push(`not waiting for the commit; see it with \`cloister tx get ${o.hash}\` (or pass --wait)`);
@@ -238,11 +344,14 @@ function print_outcome(argv: CommonArgs, o: TxOutcome): void {
     row('committed', `height ${o.record.height}, index ${o.record.index}, gas used ${o.record.gas_used}`),
   );
   lines.push(row('hash', o.hash));
+  lines.push(...money_lines(o));
   if (o.contract !== undefined) lines.push(row('contract', o.contract));
   if (o.code_id !== undefined) lines.push(row('code id', String(o.code_id)));
   if (o.code_hash !== undefined) lines.push(row('code hash', o.code_hash));
   if (o.data !== undefined) lines.push(row('data', JSON.stringify(o.data)));
   lines.push(...event_lines(o.events));
+  lines.push(...public_event_lines(o.record.events));
+  lines.push(...debug_lines(o.debug));
   write_lines(lines);
 }
 
@@ -289,6 +398,33 @@ function network_options<T>(y: Argv<T>) {
     })
     .option('gas-limit', { type: 'number', describe: 'gas limit of a transaction (default 10000000)' })
     .option('timeout', { type: 'number', default: 120, describe: 'seconds to wait for a commit' });
+}
+
+/** The options of every `tx` command: the network's, plus waiting and the gas price (protocol.md §9). */
+function tx_options<T>(y: Argv<T>) {
+  return network_options(y)
+    .option('wait', {
+      type: 'boolean',
+      default: false,
+      describe: 'wait for the commit and print the result',
+    })
+    .option('gas-price', {
+      type: 'string',
+      describe:
+        'ucst per unit of gas; the fee is gas limit × gas price, kept whatever the result. "auto": the network\'s minimum (`cloister status`). Default 0 (no fee)',
+    });
+}
+
+function funds_option<T>(y: Argv<T>) {
+  return y.option('funds', {
+    type: 'string',
+    describe: 'ucst to send to the contract with the message (default 0)',
+  });
+}
+
+/** `--funds` as the SDK takes it: left out when not given. */
+function funds_of(argv: { funds?: string | undefined }): { funds?: number } {
+  return argv.funds === undefined ? {} : { funds: parse_count(argv.funds, '--funds') };
 }
 
 function code_hash_option<T>(y: Argv<T>) {
@@ -384,18 +520,73 @@ function keys_command(y: Argv): Argv {
           write_lines([`deleted key ${info.name} (address ${info.address}) from ${path}`]);
         }),
       )
-      .demandCommand(1, 'name a keys command: add, list, show or delete'),
+      .command(
+        'import-dev',
+        'import the development accounts dev0..dev3 (public keys, funded by development networks only)',
+        (c) =>
+          c.option('force', {
+            type: 'boolean',
+            default: false,
+            describe: 'replace a different key that already has one of these names (its secrets are lost)',
+          }),
+        action(async (argv: KeyringArgs & { force: boolean }) => import_dev(argv)),
+      )
+      .demandCommand(1, 'name a keys command: add, list, show, delete or import-dev'),
   );
+}
+
+/** The warning every import of the development keys prints. */
+export const DEV_KEYS_WARNING =
+  'warning: these keys are public (anyone can derive them, see docs/client.md "Development accounts"); use them only on development networks, never for anything of value';
+
+/**
+ * `keys import-dev`: adds dev0..dev3 (`dev_keys()`), unencrypted since their secrets are public.
+ * A key of the same name and the same secrets is left as it is; a different one is an error
+ * (code 211) unless `--force` replaces it. Nothing is written unless every name can be imported.
+ */
+async function import_dev(argv: KeyringArgs & { force: boolean }): Promise<void> {
+  const { keyring, path } = await open_keyring(argv);
+  const plan: { key: ClientKey; info: KeyInfo; status: 'added' | 'present' | 'replaced' }[] = [];
+  for (const key of dev_keys()) {
+    const info = key_info(key);
+    if (!keyring.has(key.name)) {
+      plan.push({ key, info, status: 'added' });
+      continue;
+    }
+    const held = keyring.info(key.name);
+    if (held.account_pubkey === info.account_pubkey && held.encryption_pubkey === info.encryption_pubkey) {
+      plan.push({ key, info, status: 'present' });
+    } else if (argv.force) {
+      plan.push({ key, info, status: 'replaced' });
+    } else {
+      throw new KeyringError(
+        ClientErrorCode.KEY_EXISTS,
+        `${path} already holds a different key named ${JSON.stringify(key.name)} (address ${held.address}); rename or delete it, or pass --force to replace it`,
+      );
+    }
+  }
+  for (const { key, status } of plan) {
+    if (status === 'present') continue;
+    if (status === 'replaced') keyring.remove(key.name);
+    await keyring.add(key);
+  }
+  if (plan.some((x) => x.status !== 'present')) await save_keyring(path, keyring);
+  const keys = plan.map(({ info, status }) => ({ ...info, status }));
+  if (argv.json)
+    return write_json({ keyring: path, keys, warning: DEV_KEYS_WARNING.replace(/^warning: /, '') });
+  write_lines([
+    `development keys in ${path}:`,
+    `${'NAME'.padEnd(6)}  ${'ADDRESS'.padEnd(40)}  STATUS`,
+    ...keys.map(
+      (k) => `${k.name.padEnd(6)}  ${k.address}  ${k.status === 'present' ? 'already present' : k.status}`,
+    ),
+    DEV_KEYS_WARNING,
+  ]);
 }
 
 function tx_command(y: Argv): Argv {
   return y.command('tx', 'send transactions, and look them up', (t) =>
-    network_options(t)
-      .option('wait', {
-        type: 'boolean',
-        default: false,
-        describe: 'wait for the commit and print the result',
-      })
+    tx_options(t)
       .command(
         'store <file>',
         'store contract code; with --wait prints its code id',
@@ -420,19 +611,21 @@ function tx_command(y: Argv): Argv {
         'instantiate <code_id> <msg_json>',
         'create a contract from stored code with an encrypted init message',
         (c) =>
-          code_hash_option(
-            c
-              .positional('code_id', {
-                type: 'number',
-                demandOption: true,
-                describe: 'code id (`cloister codes`)',
-              })
-              .positional('msg_json', {
-                type: 'string',
-                demandOption: true,
-                describe: 'the init message, JSON',
-              })
-              .option('label', { type: 'string', demandOption: true, describe: 'a name for the contract' }),
+          funds_option(
+            code_hash_option(
+              c
+                .positional('code_id', {
+                  type: 'number',
+                  demandOption: true,
+                  describe: 'code id (`cloister codes`)',
+                })
+                .positional('msg_json', {
+                  type: 'string',
+                  demandOption: true,
+                  describe: 'the init message, JSON',
+                })
+                .option('label', { type: 'string', demandOption: true, describe: 'a name for the contract' }),
+            ),
           ),
         action(
           async (
@@ -441,16 +634,19 @@ function tx_command(y: Argv): Argv {
               msg_json: string;
               label: string;
               wait: boolean;
+              funds?: string;
               'code-hash'?: string;
             },
           ) => {
             if (!Number.isSafeInteger(argv.code_id) || argv.code_id < 1)
               throw new UsageError('CODE_ID must be a positive integer (see `cloister codes`)');
             const msg = parse_msg(argv.msg_json);
+            const funds = funds_of(argv);
+            const client = make_client(argv);
             const key = await unlock_key(argv);
-            const client = make_client(argv, [key]);
             const work = client.instantiate(key, argv.code_id, argv.label, msg, argv.scheme, {
               wait: argv.wait,
+              ...funds,
               ...(argv['code-hash'] === undefined ? {} : { code_hash: argv['code-hash'] }),
             });
             print_outcome(argv, await with_spinner('instantiating, waiting for the commit', work));
@@ -461,29 +657,63 @@ function tx_command(y: Argv): Argv {
         'execute <contract> <msg_json>',
         "run a contract's execute entry point with an encrypted message",
         (c) =>
-          code_hash_option(
-            c
-              .positional('contract', {
-                type: 'string',
-                demandOption: true,
-                describe: 'contract address (40 hex)',
-              })
-              .positional('msg_json', { type: 'string', demandOption: true, describe: 'the message, JSON' }),
+          funds_option(
+            code_hash_option(
+              c
+                .positional('contract', {
+                  type: 'string',
+                  demandOption: true,
+                  describe: 'contract address (40 hex)',
+                })
+                .positional('msg_json', {
+                  type: 'string',
+                  demandOption: true,
+                  describe: 'the message, JSON',
+                }),
+            ),
           ),
         action(
           async (
-            argv: NetworkArgs & { contract: string; msg_json: string; wait: boolean; 'code-hash'?: string },
+            argv: NetworkArgs & {
+              contract: string;
+              msg_json: string;
+              wait: boolean;
+              funds?: string;
+              'code-hash'?: string;
+            },
           ) => {
             const msg = parse_msg(argv.msg_json);
+            const funds = funds_of(argv);
+            const client = make_client(argv);
             const key = await unlock_key(argv);
-            const client = make_client(argv, [key]);
             const work = client.execute(key, argv.contract, msg, argv.scheme, {
               wait: argv.wait,
+              ...funds,
               ...(argv['code-hash'] === undefined ? {} : { code_hash: argv['code-hash'] }),
             });
             print_outcome(argv, await with_spinner('executing, waiting for the commit', work));
           },
         ),
+      )
+      .command(
+        'send',
+        'send ucst from your account to another account or a contract (--to, --amount)',
+        (c) =>
+          c
+            .option('to', {
+              type: 'string',
+              demandOption: true,
+              describe: 'recipient: an address (40 hex) or the name of a key in the key file',
+            })
+            .option('amount', { type: 'string', demandOption: true, describe: 'ucst to send (above 0)' }),
+        action(async (argv: NetworkArgs & { to: string; amount: string; wait: boolean }) => {
+          const amount = parse_count(argv.amount, '--amount', 1);
+          const client = make_client(argv);
+          const { address: to } = await address_of(argv, argv.to, '--to');
+          const key = await unlock_key(argv);
+          const work = client.send(key, to, amount, { wait: argv.wait });
+          print_outcome(argv, await with_spinner('sending, waiting for the commit', work));
+        }),
       )
       .command(
         'get <hash>',
@@ -492,52 +722,69 @@ function tx_command(y: Argv): Argv {
           c.positional('hash', { type: 'string', demandOption: true, describe: 'transaction hash (64 hex)' }),
         action(async (argv: NetworkArgs & { hash: string }) => tx_get(argv)),
       )
-      .demandCommand(1, 'name a tx command: store, instantiate, execute or get'),
+      .demandCommand(1, 'name a tx command: store, instantiate, execute, send or get'),
   );
 }
 
-/** `tx get`: the record, and its decrypted result when one of the caller's keys sent it. */
+/**
+ * `tx get`: the record with its public events, what the transaction is (type, sender, fee, funds,
+ * amount sent: read from its block), and its decrypted result when one of the caller's keys sent it.
+ */
 async function tx_get(argv: NetworkArgs & { hash: string }): Promise<void> {
   const client = make_client(argv);
   const record: TxRecord = await client.get_tx(argv.hash);
   const out: Record<string, unknown> = { ...record };
   let note: string | undefined;
-  if (record.output !== '' && record.code <= 1) {
-    const envelope = await client.envelope_of(record).catch((error: unknown) => {
-      // register_node outputs are seed shares, not sealed results: nothing to decrypt.
-      if (error instanceof RangeError) return null;
-      throw error;
-    });
-    if (envelope !== null) {
-      out['sender'] = envelope.tx.body.sender;
-      out['type'] = envelope.tx.body.msg.type;
-      out['scheme'] = envelope.scheme;
-      const { keyring, path } = await open_keyring(argv);
-      const mine = keyring.find_by_encryption_pubkey(envelope.pk_u);
-      if (mine === undefined) {
-        note = `sealed to encryption key ${envelope.pk_u}, which is not in ${path}: only its sender can read it`;
-        out['decrypted'] = false;
-      } else {
-        const key = await keyring.unlock(mine.name, read_passphrase(argv));
-        const { tx_key, scheme } = await client.recover_tx_key(record, [key]);
-        const result = client.decrypt(record, tx_key, scheme);
-        out['decrypted'] = true;
-        out['key'] = mine.name;
-        out['result'] = result;
-      }
+  const tx = await client.tx_of(record);
+  const msg = tx.body.msg;
+  out['type'] = msg.type;
+  out['sender'] = tx.body.sender;
+  out['sender_address'] = account_address(p, from_hex(tx.body.sender, 32));
+  out['gas_limit'] = tx.body.gas_limit;
+  out['gas_price'] = tx.body.gas_price ?? 0;
+  out['fee'] = tx_fee(tx.body);
+  if (tx_funds(tx.body) > 0) out['funds'] = tx_funds(tx.body);
+  if (msg.type === 'send') {
+    out['to'] = msg.to;
+    out['amount'] = msg.amount;
+  }
+  // register_node outputs are seed shares, not sealed results: nothing to decrypt.
+  if (record.output !== '' && record.code <= 1 && (msg.type === 'instantiate' || msg.type === 'execute')) {
+    const envelope = await client.envelope_of(record);
+    out['scheme'] = envelope.scheme;
+    const { keyring, path } = await open_keyring(argv);
+    const mine = keyring.find_by_encryption_pubkey(envelope.pk_u);
+    if (mine === undefined) {
+      note = `sealed to encryption key ${envelope.pk_u}, which is not in ${path}: only its sender can read it`;
+      out['decrypted'] = false;
+    } else {
+      const key = await keyring.unlock(mine.name, read_passphrase(argv));
+      const { tx_key, scheme } = await client.recover_tx_key(record, [key]);
+      const result = client.decrypt(record, tx_key, scheme);
+      out['decrypted'] = true;
+      out['key'] = mine.name;
+      out['result'] = result;
     }
   }
   if (argv.json) return write_json(out);
   const lines = [
     row('hash', record.hash),
     row('committed', `height ${record.height}, index ${record.index}, gas used ${record.gas_used}`),
-    row('code', `${record.code}${record.code === 0 ? ' (ok)' : ''}`),
+    row('code', `${record.code} (${RESULT_CODE_NAMES[record.code as ResultCode] ?? 'failed'})`),
+    row('type', msg.type),
+    row('sender', String(out['sender_address'])),
+    ...money_lines({
+      fee: out['fee'] as number,
+      gas_price: out['gas_price'] as number,
+      ...(out['funds'] === undefined ? {} : { funds: out['funds'] as number }),
+      ...(msg.type === 'send' ? { to: msg.to, amount: msg.amount } : {}),
+    }),
   ];
-  if (out['type'] !== undefined) lines.push(row('type', String(out['type'])));
   if (record.contract !== undefined) lines.push(row('contract', record.contract));
   if (record.code_id !== undefined) lines.push(row('code id', String(record.code_id)));
+  lines.push(...public_event_lines(record.events));
   const result = out['result'] as
-    | { data?: unknown; events?: ContractEventJson[]; error?: string }
+    | { data?: unknown; events?: SealedEvent[]; error?: string; debug?: string[] }
     | undefined;
   if (result !== undefined) {
     lines.push(row('decrypted with', String(out['key'])));
@@ -546,6 +793,7 @@ async function tx_get(argv: NetworkArgs & { hash: string }): Promise<void> {
       lines.push(row('data', JSON.stringify(result.data)));
       lines.push(...event_lines(result.events));
     }
+    lines.push(...debug_lines(result.debug));
   }
   if (note !== undefined) lines.push(note);
   write_lines(lines);
@@ -584,7 +832,7 @@ function info_commands(y: Argv): Argv {
   return y
     .command(
       'status',
-      "the node's chain id, height and keys",
+      "the node's chain id, height, keys, minimum gas price, and whether it is a development network",
       (c) => network_options(c),
       action(async (argv: NetworkArgs) => {
         const client = make_client(argv);
@@ -597,6 +845,11 @@ function info_commands(y: Argv): Argv {
           row('height', String(status.height)),
           row('validators', String(status.validators.length)),
           row('io key', status.io_pubkey),
+          row('min gas price', `${status.min_gas_price} ${DENOM} per unit of gas`),
+          row(
+            'development',
+            status.dev ? 'yes (funded dev accounts, a faucet: `cloister faucet`)' : 'no (no faucet)',
+          ),
           // A halted node refuses transactions; the SDK sends them to the next --node.
           ...(halted === null ? [] : [row('halted', `yes, at height ${halted.height}: ${halted.reason}`)]),
         ]);
@@ -619,7 +872,7 @@ function info_commands(y: Argv): Argv {
       network_options(c)
         .command(
           'get <address>',
-          "a contract's code id, code hash, label and creator",
+          "a contract's code id, code hash, label, creator and balance",
           (g) => g.positional('address', { type: 'string', demandOption: true }),
           action(async (argv: NetworkArgs & { address: string }) => {
             const info = await make_client(argv).contract(argv.address);
@@ -630,6 +883,7 @@ function info_commands(y: Argv): Argv {
               row('code hash', info.code_hash),
               row('label', info.label),
               row('creator', info.creator),
+              row('balance', ucst(info.balance)),
             ]);
           }),
         )
@@ -637,7 +891,148 @@ function info_commands(y: Argv): Argv {
     );
 }
 
-/** Adds the client commands (keys, tx, query, status, codes, contracts) to a yargs instance. */
+function funds_commands(y: Argv): Argv {
+  return y
+    .command(
+      'balance <account>',
+      `an account's balance in ${DENOM} (an address, or the name of a key in the key file)`,
+      (c) =>
+        network_options(c).positional('account', {
+          type: 'string',
+          demandOption: true,
+          describe: 'an address (40 hex) or a key name',
+        }),
+      action(async (argv: NetworkArgs & { account: string }) => {
+        const client = make_client(argv);
+        const { address, key } = await address_of(argv, argv.account, 'ACCOUNT');
+        const account = await client.account(address);
+        if (argv.json)
+          return write_json({
+            address,
+            ...(key === undefined ? {} : { key }),
+            balance: account.balance,
+            denom: DENOM,
+          });
+        write_lines([
+          ...(key === undefined ? [] : [row('key', key)]),
+          row('address', address),
+          row('balance', ucst(account.balance)),
+        ]);
+      }),
+    )
+    .command(
+      'faucet <account>',
+      `get ${DENOM} from a development network's faucet (an address, or the name of a key in the key file)`,
+      (c) =>
+        network_options(c)
+          .positional('account', {
+            type: 'string',
+            demandOption: true,
+            describe: 'an address (40 hex) or a key name',
+          })
+          .option('amount', {
+            type: 'string',
+            describe: `${DENOM} to ask for (default ${FAUCET_AMOUNT_DEFAULT}, at most ${FAUCET_AMOUNT_MAX})`,
+          }),
+      action(async (argv: NetworkArgs & { account: string; amount?: string }) => {
+        const amount = argv.amount === undefined ? undefined : parse_count(argv.amount, '--amount', 1);
+        if (amount !== undefined && amount > FAUCET_AMOUNT_MAX)
+          throw new UsageError(
+            `--amount must be at most ${FAUCET_AMOUNT_MAX} (the faucet's limit per request)`,
+          );
+        const client = make_client(argv);
+        const { address, key } = await address_of(argv, argv.account, 'ACCOUNT');
+        const got = await with_spinner(
+          'asking the faucet, waiting for the commit',
+          client.faucet(address, amount),
+        );
+        const balance = await client.balance(address);
+        const given = amount ?? FAUCET_AMOUNT_DEFAULT;
+        if (argv.json)
+          return write_json({
+            hash: got.hash,
+            height: got.record.height,
+            address,
+            ...(key === undefined ? {} : { key }),
+            amount: given,
+            balance,
+          });
+        write_lines([
+          row('received', `${ucst(given)} from the faucet`),
+          row('address', key === undefined ? address : `${address} (key ${key})`),
+          row('balance', ucst(balance)),
+          row('hash', `${got.hash} (height ${got.record.height})`),
+        ]);
+      }),
+    )
+    .command(
+      'events',
+      "print a contract's public events as they commit, until Ctrl-C (--from-height replays earlier blocks first)",
+      (c) =>
+        network_options(c)
+          .option('contract', {
+            type: 'string',
+            demandOption: true,
+            describe: 'the contract whose public events to print (40 hex)',
+          })
+          .option('from-height', {
+            type: 'string',
+            describe: 'first replay the committed blocks from this height, then go on live',
+          }),
+      action(async (argv: NetworkArgs & { contract: string; 'from-height'?: string }) => {
+        if (!is_address_hex(argv.contract))
+          throw new UsageError(
+            `--contract must be a contract address (40 lowercase hex), got ${JSON.stringify(argv.contract)}`,
+          );
+        const from = argv['from-height'];
+        const from_height = from === undefined ? undefined : parse_count(from, '--from-height', 1);
+        await follow_events(argv, argv.contract, from_height);
+      }),
+    );
+}
+
+/** `events`: one line (or JSON object) per public event of `contract`, until SIGINT or SIGTERM. */
+async function follow_events(
+  argv: NetworkArgs,
+  contract: string,
+  from_height: number | undefined,
+): Promise<void> {
+  const client = make_client(argv);
+  const abort = new AbortController();
+  const stop = (): void => abort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const note = (text: string): void => {
+    process.stderr.write(`cloister: ${text}\n`);
+  };
+  let first = true;
+  const events = client.contract_events(contract, {
+    signal: abort.signal,
+    from_height,
+    on_status: (s) => {
+      if (s.type === 'live') {
+        if (first)
+          note(
+            `following the public events of ${contract} on ${s.node} (height ${s.height}${from_height === undefined ? '' : `, replayed from ${from_height}`}); Ctrl-C to stop`,
+          );
+        else note(`live again on ${s.node} at height ${s.height}`);
+        first = false;
+      } else {
+        const why = s.error instanceof Error ? s.error.message : String(s.error);
+        note(`${why}; reconnecting in ${(s.delay_ms / 1000).toFixed(1)} s`);
+      }
+    },
+  });
+  for await (const e of events) {
+    if (argv.json) write_json(e);
+    else
+      process.stdout.write(
+        `${words(`height ${e.height}`, `tx ${e.hash}`, e.type, attributes_text(e.attributes))}\n`,
+      );
+  }
+}
+
+/** Adds the client commands (keys, tx, query, status, codes, contracts, balance, faucet, events) to a yargs instance. */
 export function client_commands(y: Argv): Argv {
-  return info_commands(query_command(tx_command(keys_command(y))));
+  return funds_commands(info_commands(query_command(tx_command(keys_command(y)))));
 }

@@ -1,11 +1,13 @@
 /**
  * `CloisterClient`: talks to a Cloister network over protocol.md §6, encrypts contract messages
- * (§3), signs transactions (§5), waits for their commit and decrypts their results (§4).
- * Browser-safe: cryptography comes only from `protocol/providers/noble.ts`; fetch, clock, timer
- * and randomness are injectable.
+ * (§3), signs transactions (§5) with their gas price and funds (§9), waits for their commit and
+ * decrypts their results (§4), reads balances, asks a development network's faucet, and follows
+ * contracts' public events. Browser-safe: cryptography comes only from
+ * `protocol/providers/noble.ts`; fetch, clock, timer and randomness are injectable.
  * @module
  */
 
+import { FAUCET_AMOUNT_MAX, type PublicEvent } from '../../protocol/bank.js';
 import { equal_bytes, from_base64, from_hex, to_base64, to_hex } from '../../protocol/bytes.js';
 import { is_address_hex, is_hex64 } from '../../protocol/checks.js';
 import { RESULT_CODE_NAMES, type ResultCode } from '../../protocol/codes.js';
@@ -19,7 +21,6 @@ import {
   type Scheme,
 } from '../../protocol/envelope.js';
 import { noble_provider as p } from '../../protocol/providers/noble.js';
-import { type ContractEventJson, type ContractResult, open_result } from '../../protocol/result.js';
 import {
   account_address,
   contract_address,
@@ -40,12 +41,15 @@ import {
   ContractError,
   error_from_code,
   MalformedTransactionError,
+  NoFaucetError,
   NotYourTxError,
   ResultAuthError,
   WaitTimeoutError,
   WrongSequenceError,
 } from './errors.js';
+import { type FollowNode, type FollowOptions, follow_public_events, type PublicEventAt } from './events.js';
 import { type ClientKey, key_info, web_random } from './keys.js';
+import { type DecodedResult, open_decoded_result, type SealedEvent } from './results.js';
 import { RpcTransport, read_events, type TransportModules, timer_sleep } from './rpc.js';
 
 /** Gas limit of a transaction when the caller names none (the network allows up to 100,000,000). */
@@ -65,7 +69,7 @@ export interface HaltInfo {
   reason: string;
 }
 
-/** `GET /v1/status` (protocol.md §6). */
+/** `GET /v1/status` (protocol.md §6, §9). */
 export interface NodeStatus {
   chain_id: string;
   height: number;
@@ -73,6 +77,10 @@ export interface NodeStatus {
   seed_exchange_pubkey: string;
   validator: unknown;
   validators: unknown[];
+  /** Lowest gas price the network accepts, ucst per unit of gas (§9); 0 from a node that does not say. */
+  min_gas_price: number;
+  /** A development network (§9: funded development accounts, a faucet); false from a node that does not say. */
+  dev: boolean;
   /**
    * Present only when the node halted: its results differ from the network's, so it commits no
    * more blocks and refuses transactions (code 108); use another node.
@@ -87,26 +95,49 @@ export interface CodeInfo {
   name?: string;
 }
 
-/** `GET /v1/contracts/{address}` (protocol.md §6). */
+/** `GET /v1/contracts/{address}` (protocol.md §6, §9). */
 export interface ContractInfo {
   address: string;
   code_id: number;
   code_hash: string;
   label: string;
   creator: string;
+  /** The contract's balance in ucst (§9); 0 from a node that does not say. */
+  balance: number;
 }
 
-/** A committed transaction, `GET /v1/txs/{hash}` (protocol.md §6). */
+/** `GET /v1/accounts/{address}` (protocol.md §6, §9); an account never seen has sequence 0 and balance 0. */
+export interface AccountInfo {
+  address: string;
+  /** The count of the account's committed transactions: the sequence its next one must carry. */
+  sequence: number;
+  /** Balance in ucst (§9); 0 from a node that does not say. */
+  balance: number;
+}
+
+/** A committed transaction, `GET /v1/txs/{hash}` (protocol.md §6, §9). */
 export interface TxRecord {
   hash: string;
   height: number;
   index: number;
   code: number;
   gas_used: number;
-  /** Base64 of the sealed result (§4); empty for codes 2-7 and store_code. */
+  /** Base64 of the sealed result (§4); empty for codes 2-8, store_code and send. */
   output: string;
   contract?: string;
   code_id?: number;
+  /** The transaction's public events, in plaintext (§9); empty from a node that does not list them. */
+  events: PublicEvent[];
+}
+
+/** What {@link CloisterClient.faucet} gave: the committed faucet transaction (protocol.md §9). */
+export interface FaucetOutcome {
+  hash: string;
+  record: TxRecord;
+  /** The address funded. */
+  address: string;
+  /** The amount asked for, in ucst; undefined when the node's default (1,000,000) was used. */
+  amount: number | undefined;
 }
 
 /** An encrypted message (protocol.md §3) and what the sender needs to open its result (§4). */
@@ -131,8 +162,20 @@ export interface TxOutcome {
   sequence: number;
   /** Decrypted `data` of the result (§4), once committed with code 0. */
   data?: unknown;
-  /** Decrypted events of the result (§4). */
-  events?: ContractEventJson[];
+  /** Decrypted events of the result (§4); `public: true` marks those also listed in `record.events` (§9). */
+  events?: SealedEvent[];
+  /** The contract's debug lines (§9; development networks only), once decrypted. */
+  debug?: string[];
+  /** The gas price the transaction was signed with, ucst per unit of gas (§9; 0 when absent). */
+  gas_price: number;
+  /** The fee, `gas_limit × gas_price` ucst (§9), kept by the network whatever the result. */
+  fee: number;
+  /** ucst sent to the contract with an instantiate or execute (§9), when any. */
+  funds?: number;
+  /** Recipient of a send (§9). */
+  to?: string;
+  /** Amount of a send, in ucst (§9). */
+  amount?: number;
   /** Address of the new contract (instantiate), known before commit from sender and sequence (§5). */
   contract?: string;
   /** Code id of stored code (store_code), once committed. */
@@ -163,6 +206,12 @@ export interface ClientOptions {
   /** The caller's keys: {@link CloisterClient.recover_tx_key} looks among them. */
   keys?: readonly ClientKey[];
   gas_limit?: number;
+  /**
+   * Gas price of transactions when a call names none (protocol.md §9), ucst per unit of gas:
+   * a non-negative integer, or `'auto'` for the network's `min_gas_price` (from `GET /v1/status`).
+   * Default 0: no fee, which a network whose `min_gas_price` is above 0 refuses with code 8.
+   */
+  gas_price?: GasPrice;
   request_timeout_ms?: number;
   wait_timeout_ms?: number;
 }
@@ -175,13 +224,29 @@ export interface ClientModules {
   random?: (bytes: number) => Uint8Array;
 }
 
+/** A gas price (protocol.md §9): ucst per unit of gas, or `'auto'` for the network's `min_gas_price`. */
+export type GasPrice = number | 'auto';
+
 /** Options of a transaction-sending lifecycle method. */
 export interface SendOptions {
   /** Wait for the commit and decrypt the result (default true). */
   wait?: boolean;
   gas_limit?: number;
+  /** Gas price (§9); default the client's `gas_price` (0 unless set). Fee = gas_limit × gas_price. */
+  gas_price?: GasPrice;
+  /** ucst moved to the contract before it runs (§9; instantiate and execute only); default 0. */
+  funds?: number;
   /** Encrypt for this code hash instead of the contract's (to test the enclave's refusal, §3). */
   code_hash?: string;
+}
+
+/** Options of {@link CloisterClient.sign}. */
+export interface SignOptions {
+  /** The sequence to sign with; default the local counter, else the account's from the node. */
+  sequence?: number;
+  gas_limit?: number;
+  /** Gas price (§9); default the client's. Sent only when above 0, so a v1 signature is unchanged. */
+  gas_price?: GasPrice;
 }
 
 function check_address(address: unknown, what = 'address'): asserts address is string {
@@ -211,6 +276,57 @@ function check_count(value: unknown, what: string, min = 0): asserts value is nu
   if (value < min) throw new RangeError(`${what} must be at least ${min}`);
 }
 
+function check_gas_price(value: unknown, what = 'gas_price'): asserts value is GasPrice {
+  if (value === 'auto') return;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value))
+    throw new TypeError(`${what} must be an integer or "auto"`);
+  if (value < 0) throw new RangeError(`${what} must be at least 0`);
+}
+
+/** protocol.md §9: `gas_limit × gas_price` must be below 2^53, or the transaction is malformed. */
+function check_fee(gas_limit: number, gas_price: number): number {
+  const fee = gas_limit * gas_price;
+  if (!Number.isSafeInteger(fee))
+    throw new MalformedTransactionError(
+      `gas_limit × gas_price (${gas_limit} × ${gas_price}) must be below 2^53; lower the gas limit or the gas price`,
+    );
+  return fee;
+}
+
+/** The `funds` option (§9): a non-negative integer, put in the message only when above 0. */
+function with_funds<M extends TxMsg>(msg: M, funds: number | undefined): M {
+  if (funds === undefined) return msg;
+  check_count(funds, 'funds');
+  return funds > 0 ? { ...msg, funds } : msg;
+}
+
+/** The public events of a record (§9): absent is none (an older node); anything else of the wrong shape is null. */
+function check_public_events(value: unknown): PublicEvent[] | null {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) return null;
+  const out: PublicEvent[] = [];
+  for (const e of value as unknown[]) {
+    if (typeof e !== 'object' || e === null) return null;
+    const { type, attributes, contract } = e as Record<string, unknown>;
+    if (typeof type !== 'string' || !is_address_hex(contract) || !Array.isArray(attributes)) return null;
+    const copied: { key: string; value: string }[] = [];
+    for (const a of attributes as unknown[]) {
+      if (typeof a !== 'object' || a === null) return null;
+      const { key, value: text } = a as Record<string, unknown>;
+      if (typeof key !== 'string' || typeof text !== 'string') return null;
+      copied.push({ key, value: text });
+    }
+    out.push({ type, attributes: copied, contract });
+  }
+  return out;
+}
+
+/** A balance field (§9): absent is 0 (an older node); anything but a non-negative safe integer is null. */
+function check_balance(value: unknown): number | null {
+  if (value === undefined) return 0;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
+}
+
 function msg_json(msg: unknown): string {
   let text: string | undefined;
   try {
@@ -237,21 +353,36 @@ function check_record(value: unknown, node?: string): TxRecord {
     (r['contract'] === undefined || is_address_hex(r['contract'])) &&
     (r['code_id'] === undefined || Number.isSafeInteger(r['code_id']));
   if (!ok) throw new BadAnswerError('a transaction record without the fields of protocol.md §6', { node });
-  const out: TxRecord = {
+  const events = check_public_events(r['events']);
+  if (events === null)
+    throw new BadAnswerError(
+      'a transaction record whose events are not [{"type", "attributes", "contract"}]',
+      {
+        node,
+      },
+    );
+  return {
     hash: r['hash'] as string,
     height: r['height'] as number,
     index: r['index'] as number,
     code: r['code'] as number,
     gas_used: r['gas_used'] as number,
     output: r['output'] as string,
+    ...(r['contract'] === undefined ? {} : { contract: r['contract'] as string }),
+    ...(r['code_id'] === undefined ? {} : { code_id: r['code_id'] as number }),
+    events,
   };
-  if (r['contract'] !== undefined) out.contract = r['contract'] as string;
-  if (r['code_id'] !== undefined) out.code_id = r['code_id'] as number;
-  return out;
+}
+
+/** What the client learns once from `GET /v1/status` and the tx-key route. */
+interface NetworkInfo {
+  chain_id: string;
+  pk_io: Uint8Array;
+  min_gas_price: number;
 }
 
 /**
- * A client of a Cloister network (protocol.md §3-§6). Learns the chain id from `GET /v1/status`
+ * A client of a Cloister network (protocol.md §3-§6, §9). Learns the chain id from `GET /v1/status`
  * (and refuses a node whose chain id differs from `opts.chain_id`, when given) and the io key from
  * `GET /registration/v1beta1/tx-key`. Keeps a local sequence counter per account, so several
  * transactions can be signed without waiting for each to commit.
@@ -262,9 +393,10 @@ export class CloisterClient {
   readonly #expected_chain_id: string | undefined;
   readonly #keys: readonly ClientKey[];
   readonly #gas_limit: number;
+  readonly #gas_price: GasPrice;
   readonly #request_timeout_ms: number;
   readonly #wait_timeout_ms: number;
-  #network: Promise<{ chain_id: string; pk_io: Uint8Array }> | null = null;
+  #network: Promise<NetworkInfo> | null = null;
   readonly #sequences = new Map<string, number>();
   readonly #code_hashes = new Map<string, string>();
 
@@ -288,6 +420,8 @@ export class CloisterClient {
     for (const key of this.#keys) check_key(key);
     this.#gas_limit = opts.gas_limit ?? GAS_LIMIT_DEFAULT;
     check_count(this.#gas_limit, 'gas_limit', 1);
+    this.#gas_price = opts.gas_price ?? 0;
+    check_gas_price(this.#gas_price);
     this.#request_timeout_ms = opts.request_timeout_ms ?? REQUEST_TIMEOUT_MS_DEFAULT;
     check_count(this.#request_timeout_ms, 'request_timeout_ms', 1);
     this.#wait_timeout_ms = opts.wait_timeout_ms ?? WAIT_TIMEOUT_MS_DEFAULT;
@@ -314,9 +448,15 @@ export class CloisterClient {
     );
   }
 
-  #check_chain_id(status: NodeStatus): void {
+  /** Checks a status answer's chain id and shape, and fills `min_gas_price` and `dev` where an older node left them out. */
+  #check_status(status: NodeStatus, node = this.#rpc.current): NodeStatus {
     if (typeof status !== 'object' || status === null || typeof status.chain_id !== 'string')
-      throw new BadAnswerError('a status without chain_id', { node: this.#rpc.current });
+      throw new BadAnswerError('a status without chain_id', { node });
+    const min_gas_price = check_balance(status.min_gas_price);
+    if (min_gas_price === null)
+      throw new BadAnswerError('a status whose min_gas_price is not a non-negative integer', { node });
+    if (status.dev !== undefined && typeof status.dev !== 'boolean')
+      throw new BadAnswerError('a status whose dev is not a boolean', { node });
     const halted = status.halted;
     if (
       halted !== undefined &&
@@ -325,15 +465,14 @@ export class CloisterClient {
         !Number.isSafeInteger(halted.height) ||
         typeof halted.reason !== 'string')
     )
-      throw new BadAnswerError('a status whose halted is not {"height", "reason"}', {
-        node: this.#rpc.current,
-      });
+      throw new BadAnswerError('a status whose halted is not {"height", "reason"}', { node });
     if (this.#expected_chain_id !== undefined && status.chain_id !== this.#expected_chain_id)
-      throw new ChainIdMismatchError(this.#expected_chain_id, status.chain_id, { node: this.#rpc.current });
+      throw new ChainIdMismatchError(this.#expected_chain_id, status.chain_id, { node });
+    return { ...status, min_gas_price, dev: status.dev ?? false };
   }
 
-  /** Chain id and io key, fetched once (protocol.md §2, §6). */
-  #network_keys(): Promise<{ chain_id: string; pk_io: Uint8Array }> {
+  /** Chain id, io key and minimum gas price, fetched once (protocol.md §2, §6, §9). */
+  #network_keys(): Promise<NetworkInfo> {
     this.#network ??= (async () => {
       const status = await this.status();
       const answer = await this.#get<{ key?: unknown }>('/registration/v1beta1/tx-key');
@@ -345,7 +484,7 @@ export class CloisterClient {
       }
       if (pk_io.length !== 32 || to_hex(pk_io) !== status.io_pubkey)
         throw new BadAnswerError('the tx-key and the status io_pubkey differ', { node: this.#rpc.current });
-      return { chain_id: status.chain_id, pk_io };
+      return { chain_id: status.chain_id, pk_io, min_gas_price: status.min_gas_price };
     })();
     // A failed lookup is not cached: the next call tries again.
     this.#network.catch(() => {
@@ -360,13 +499,17 @@ export class CloisterClient {
   }
 
   /**
-   * `GET /v1/status` (protocol.md §6); ChainIdMismatchError if the node serves another chain.
-   * `halted` is set when the answering node halted ({@link node} names it).
+   * `GET /v1/status` (protocol.md §6, §9); ChainIdMismatchError if the node serves another chain.
+   * `halted` is set when the answering node halted ({@link node} names it). `min_gas_price` and
+   * `dev` are 0 and false from a node older than §9.
    */
   async status(): Promise<NodeStatus> {
-    const status = await this.#get<NodeStatus>('/v1/status');
-    this.#check_chain_id(status);
-    return status;
+    return this.#check_status(await this.#get<NodeStatus>('/v1/status'));
+  }
+
+  /** The network's `min_gas_price` (protocol.md §9), as {@link status} first gave it; what `'auto'` gas prices use. */
+  async min_gas_price(): Promise<number> {
+    return (await this.#network_keys()).min_gas_price;
   }
 
   /** `GET /v1/codes` (protocol.md §6): every stored code, the reference contracts first. */
@@ -376,23 +519,45 @@ export class CloisterClient {
     return codes;
   }
 
-  /** `GET /v1/contracts/{address}` (protocol.md §6); code 6 error if there is no such contract. */
+  /**
+   * `GET /v1/contracts/{address}` (protocol.md §6, §9), with its `balance` (0 from a node older than
+   * §9); code 6 error if there is no such contract.
+   */
   async contract(address: string): Promise<ContractInfo> {
     check_address(address, 'contract address');
     const info = await this.#get<ContractInfo>(`/v1/contracts/${address}`, `contract ${address}`);
     if (!is_hex64(info?.code_hash))
       throw new BadAnswerError('a contract without a code hash', { node: this.#rpc.current });
+    const balance = check_balance(info.balance);
+    if (balance === null)
+      throw new BadAnswerError('a contract whose balance is not a non-negative integer', {
+        node: this.#rpc.current,
+      });
     this.#code_hashes.set(address, info.code_hash);
-    return info;
+    return { ...info, balance };
   }
 
-  /** `GET /v1/accounts/{address}` (protocol.md §6): the count of the account's committed transactions. */
-  async account(address: string): Promise<{ address: string; sequence: number }> {
+  /**
+   * `GET /v1/accounts/{address}` (protocol.md §6, §9): the count of the account's committed
+   * transactions and its balance in ucst (0 from a node older than §9). An account never seen
+   * has sequence 0 and balance 0.
+   */
+  async account(address: string): Promise<AccountInfo> {
     check_address(address, 'account address');
-    const account = await this.#get<{ address: string; sequence: number }>(`/v1/accounts/${address}`);
+    const account = await this.#get<Partial<AccountInfo>>(`/v1/accounts/${address}`);
     if (!Number.isSafeInteger(account?.sequence))
       throw new BadAnswerError('an account without a sequence', { node: this.#rpc.current });
-    return account;
+    const balance = check_balance(account.balance);
+    if (balance === null)
+      throw new BadAnswerError('an account whose balance is not a non-negative integer', {
+        node: this.#rpc.current,
+      });
+    return { address: account.address ?? address, sequence: account.sequence as number, balance };
+  }
+
+  /** The balance of an account or contract address in ucst (protocol.md §9): `account(address).balance`. */
+  async balance(address: string): Promise<number> {
+    return (await this.account(address)).balance;
   }
 
   /** `GET /v1/txs/{hash}` (protocol.md §6); RpcRefusedError code 100 until it is committed. */
@@ -472,15 +637,24 @@ export class CloisterClient {
   /**
    * Signs `msg` as `key`'s account (protocol.md §5). The sequence is `opts.sequence`, else the
    * local counter, else the account's committed count from `GET /v1/accounts/{address}`; the
-   * counter then moves on by one.
+   * counter then moves on by one. The gas price (§9) is `opts.gas_price`, else the client's
+   * (`'auto'`: the network's `min_gas_price`); it enters the body only when above 0, so a
+   * transaction without fee is signed exactly as in v1. A gas price that is not a non-negative
+   * integer is a TypeError/RangeError, and `gas_limit × gas_price` not below 2^53 a
+   * {@link MalformedTransactionError} (code 7), both before anything is sent.
    */
-  async sign(key: ClientKey, msg: TxMsg, opts: { sequence?: number; gas_limit?: number } = {}): Promise<Tx> {
+  async sign(key: ClientKey, msg: TxMsg, opts: SignOptions = {}): Promise<Tx> {
     check_key(key);
     if (typeof msg !== 'object' || msg === null) throw new TypeError('msg must be a transaction message');
     const info = key_info(key);
     const gas_limit = opts.gas_limit ?? this.#gas_limit;
     check_count(gas_limit, 'gas_limit', 1);
-    const { chain_id } = await this.#network_keys();
+    const asked = opts.gas_price ?? this.#gas_price;
+    check_gas_price(asked);
+    if (asked !== 'auto') check_fee(gas_limit, asked);
+    const { chain_id, min_gas_price } = await this.#network_keys();
+    const gas_price = asked === 'auto' ? min_gas_price : asked;
+    check_fee(gas_limit, gas_price);
     let sequence = opts.sequence ?? this.#sequences.get(info.address);
     if (sequence === undefined) sequence = (await this.account(info.address)).sequence;
     check_count(sequence, 'sequence');
@@ -490,6 +664,7 @@ export class CloisterClient {
       sender: info.account_pubkey,
       sequence,
       gas_limit,
+      ...(gas_price > 0 ? { gas_price } : {}),
       msg,
     });
   }
@@ -605,14 +780,16 @@ export class CloisterClient {
 
   /**
    * Opens the sealed result of a committed transaction or query (protocol.md §4) with its
-   * `tx_key`. Throws {@link ResultAuthError} if it does not authenticate (tampered or not yours),
-   * and the typed error of the record's code when there is no sealed output (codes 2-7).
+   * `tx_key`: `{data, events, debug?}` or `{error, debug?}` (§9: `debug` on development networks,
+   * `public: true` on events also listed in plaintext). Throws {@link ResultAuthError} if it does
+   * not authenticate (tampered or not yours), and the typed error of the record's code when there
+   * is no sealed output (codes 2-8).
    */
   decrypt(
     record: { code: number; output: string; hash?: string },
     tx_key: Uint8Array,
     scheme: Scheme,
-  ): ContractResult {
+  ): DecodedResult {
     if (typeof record !== 'object' || record === null) throw new TypeError('record must be an object');
     check_scheme(scheme);
     if (typeof record.output !== 'string') throw new TypeError('record.output must be a string');
@@ -628,7 +805,7 @@ export class CloisterClient {
       throw new ResultAuthError(details);
     }
     try {
-      return open_result(p, scheme, tx_key, output);
+      return open_decoded_result(scheme, tx_key, output);
     } catch (error) {
       if (error instanceof DecryptError) throw new ResultAuthError(details);
       throw error;
@@ -636,15 +813,16 @@ export class CloisterClient {
   }
 
   /**
-   * The decrypted outcome of a record: `{data, events}` for code 0; {@link ContractError} with the
-   * contract's own message for code 1; the code's typed error otherwise.
+   * The decrypted outcome of a record: `{data, events, debug?}` for code 0; {@link ContractError}
+   * with the contract's own message (and its `debug` lines) for code 1; the code's typed error
+   * otherwise.
    */
   open(
     record: { code: number; output: string; hash?: string },
     tx_key: Uint8Array,
     scheme: Scheme,
     context?: { what?: string; gas_limit?: number },
-  ): { data: unknown; events: ContractEventJson[] } {
+  ): { data: unknown; events: SealedEvent[]; debug?: string[] } {
     const details = record.hash === undefined ? {} : { hash: record.hash };
     if (record.code !== 0 && record.code !== 1) {
       throw error_from_code(record.code, RESULT_CODE_NAMES[record.code as ResultCode] ?? 'failed', {
@@ -654,16 +832,18 @@ export class CloisterClient {
       });
     }
     const result = this.decrypt(record, tx_key, scheme);
-    if ('error' in result) throw new ContractError(result.error, details);
+    if ('error' in result) throw new ContractError(result.error, details, result.debug);
     if (record.code !== 0) throw new BadAnswerError('code 1 with a successful result', details);
-    return { data: result.data, events: result.events };
+    return result.debug === undefined
+      ? { data: result.data, events: result.events }
+      : { data: result.data, events: result.events, debug: result.debug };
   }
 
   /**
-   * Reads the envelope of a committed instantiate or execute from its block
-   * (`GET /v1/blocks/{height}/txs`): the transaction, scheme, nonce and `pk_u` (protocol.md §3).
+   * The signed transaction of a committed record, read from its block
+   * (`GET /v1/blocks/{height}/txs`): its sender, message, gas limit and price (protocol.md §5, §9).
    */
-  async envelope_of(record: TxRecord): Promise<EnvelopeInfo> {
+  async tx_of(record: { hash: string; height: number }): Promise<Tx> {
     if (typeof record !== 'object' || record === null) throw new TypeError('record must be a TxRecord');
     check_hash(record.hash, 'record.hash');
     const texts = await this.block_txs(record.height);
@@ -683,6 +863,15 @@ export class CloisterClient {
       throw new BadAnswerError(`block ${record.height} does not hold transaction ${record.hash}`, {
         node: this.#rpc.current,
       });
+    return tx;
+  }
+
+  /**
+   * Reads the envelope of a committed instantiate or execute from its block
+   * (`GET /v1/blocks/{height}/txs`): the transaction, scheme, nonce and `pk_u` (protocol.md §3).
+   */
+  async envelope_of(record: TxRecord): Promise<EnvelopeInfo> {
+    const tx = await this.tx_of(record);
     const msg = tx.body.msg;
     if (msg.type !== 'instantiate' && msg.type !== 'execute')
       throw new RangeError(`a ${msg.type} transaction carries no envelope`);
@@ -756,22 +945,58 @@ export class CloisterClient {
     return this.open({ code: answer.code as number, output: answer.output }, e.tx_key, scheme).data;
   }
 
+  /**
+   * Checks a lifecycle method's options before anything is encrypted or sent: gas limit and price
+   * (§9: `gas_limit × gas_price` below 2^53 when the price is a number) and funds.
+   */
+  #check_send_opts(opts: SendOptions): void {
+    if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
+    const gas_limit = opts.gas_limit ?? this.#gas_limit;
+    check_count(gas_limit, 'gas_limit', 1);
+    const gas_price = opts.gas_price ?? this.#gas_price;
+    check_gas_price(gas_price);
+    if (gas_price !== 'auto') check_fee(gas_limit, gas_price);
+    if (opts.funds !== undefined) check_count(opts.funds, 'funds');
+  }
+
   async #send(
     key: ClientKey,
     msg: TxMsg,
     opts: SendOptions,
-  ): Promise<{ tx: Tx; hash: string; record: TxRecord | null; gas_limit: number }> {
+  ): Promise<{ tx: Tx; hash: string; record: TxRecord | null; gas_limit: number; gas_price: number }> {
     const gas_limit = opts.gas_limit ?? this.#gas_limit;
+    const gas_price = opts.gas_price ?? this.#gas_price;
     for (let attempt = 0; ; attempt++) {
-      const tx = await this.sign(key, msg, { gas_limit });
+      const tx = await this.sign(key, msg, { gas_limit, gas_price });
       try {
         const sent = await this.submit(tx, { wait: opts.wait !== false });
-        return { tx, gas_limit, ...sent };
+        return { tx, gas_limit, gas_price: tx.body.gas_price ?? 0, ...sent };
       } catch (error) {
         // Another transaction from this key got in first: sign once more at the node's sequence.
         if (!(error instanceof WrongSequenceError) || attempt >= 1) throw error;
       }
     }
+  }
+
+  /** The outcome fields every lifecycle method fills: hash, record, sequence, gas price and fee. */
+  #outcome(sent: { tx: Tx; hash: string; record: TxRecord | null }): TxOutcome {
+    const gas_price = sent.tx.body.gas_price ?? 0;
+    return {
+      hash: sent.hash,
+      record: sent.record,
+      sequence: sent.tx.body.sequence,
+      gas_price,
+      fee: sent.tx.body.gas_limit * gas_price,
+    };
+  }
+
+  /** Throws the typed error of a committed record's non-zero code (one without a sealed result). */
+  #check_committed(sent: { hash: string; record: TxRecord | null; gas_limit: number }): void {
+    if (sent.record === null || sent.record.code === 0) return;
+    throw error_from_code(sent.record.code, RESULT_CODE_NAMES[sent.record.code as ResultCode] ?? 'failed', {
+      hash: sent.hash,
+      gas_limit: sent.gas_limit,
+    });
   }
 
   /**
@@ -781,33 +1006,39 @@ export class CloisterClient {
   async store_code(key: ClientKey, code: Uint8Array, opts: SendOptions = {}): Promise<TxOutcome> {
     check_key(key);
     if (!(code instanceof Uint8Array)) throw new TypeError('code must be a Uint8Array');
+    this.#check_send_opts(opts);
+    if (opts.funds !== undefined && opts.funds > 0)
+      throw new RangeError('funds go only with instantiate and execute (protocol.md §9)');
     const code_hash = to_hex(p.sha256(code));
     const sent = await this.#send(key, { type: 'store_code', code: to_base64(code) }, opts);
-    const out: TxOutcome = {
-      hash: sent.hash,
-      record: sent.record,
-      sequence: sent.tx.body.sequence,
-      code_hash,
-    };
-    if (sent.record !== null) {
-      if (sent.record.code !== 0)
-        throw error_from_code(
-          sent.record.code,
-          RESULT_CODE_NAMES[sent.record.code as ResultCode] ?? 'failed',
-          {
-            hash: sent.hash,
-            gas_limit: sent.gas_limit,
-          },
-        );
-      if (sent.record.code_id !== undefined) out.code_id = sent.record.code_id;
-    }
+    const out: TxOutcome = { ...this.#outcome(sent), code_hash };
+    this.#check_committed(sent);
+    if (sent.record?.code_id !== undefined) out.code_id = sent.record.code_id;
     return out;
   }
 
   /**
-   * Creates a contract of `code_id` with the encrypted init `msg` (protocol.md §5 `instantiate`).
-   * The new address is known at once; with `wait` (default) resolves once committed with the
-   * decrypted result, and throws the typed error of a failure.
+   * Sends `amount` ucst from `key`'s account to `to`, an account or contract address (protocol.md
+   * §9 `send`). With `wait` (default) resolves once committed; a committed failure is thrown as
+   * its typed error ({@link InsufficientFundsError} for code 8). `opts.funds` does not apply.
+   */
+  async send(key: ClientKey, to: string, amount: number, opts: SendOptions = {}): Promise<TxOutcome> {
+    check_key(key);
+    check_address(to, 'recipient address');
+    check_count(amount, 'amount', 1);
+    this.#check_send_opts(opts);
+    if (opts.funds !== undefined && opts.funds > 0)
+      throw new RangeError('funds go only with instantiate and execute; a send moves its amount');
+    const sent = await this.#send(key, { type: 'send', to, amount }, opts);
+    const out: TxOutcome = { ...this.#outcome(sent), to, amount };
+    this.#check_committed(sent);
+    return out;
+  }
+
+  /**
+   * Creates a contract of `code_id` with the encrypted init `msg` (protocol.md §5 `instantiate`),
+   * sending it `opts.funds` ucst (§9). The new address is known at once; with `wait` (default)
+   * resolves once committed with the decrypted result, and throws the typed error of a failure.
    */
   async instantiate(
     key: ClientKey,
@@ -822,18 +1053,18 @@ export class CloisterClient {
     if (typeof label !== 'string' || label.length === 0)
       throw new TypeError('label must be a non-empty string');
     check_scheme(scheme);
+    this.#check_send_opts(opts);
     const code_hash = opts.code_hash ?? (await this.#code_hash_of_code(code_id));
     const e = await this.encrypt(code_hash, msg, scheme, { key });
     const sent = await this.#send(
       key,
-      { type: 'instantiate', code_id, label, scheme, payload: e.payload },
+      with_funds({ type: 'instantiate', code_id, label, scheme, payload: e.payload }, opts.funds),
       opts,
     );
     const contract = contract_address(p, sent.tx.body.sender, sent.tx.body.sequence);
     const out: TxOutcome = {
-      hash: sent.hash,
-      record: sent.record,
-      sequence: sent.tx.body.sequence,
+      ...this.#outcome(sent),
+      ...(opts.funds ? { funds: opts.funds } : {}),
       contract,
       tx_key: e.tx_key,
       scheme,
@@ -850,8 +1081,9 @@ export class CloisterClient {
   }
 
   /**
-   * Runs a contract's execute entry point with the encrypted `msg` (protocol.md §5 `execute`).
-   * With `wait` (default) resolves once committed with the decrypted `data` and `events`.
+   * Runs a contract's execute entry point with the encrypted `msg` (protocol.md §5 `execute`),
+   * sending it `opts.funds` ucst (§9). With `wait` (default) resolves once committed with the
+   * decrypted `data`, `events` and `debug`.
    */
   async execute(
     key: ClientKey,
@@ -863,13 +1095,17 @@ export class CloisterClient {
     check_key(key);
     check_address(contract, 'contract address');
     check_scheme(scheme);
+    this.#check_send_opts(opts);
     const code_hash = opts.code_hash ?? (await this.#code_hash_of_contract(contract));
     const e = await this.encrypt(code_hash, msg, scheme, { key });
-    const sent = await this.#send(key, { type: 'execute', contract, scheme, payload: e.payload }, opts);
+    const sent = await this.#send(
+      key,
+      with_funds({ type: 'execute', contract, scheme, payload: e.payload }, opts.funds),
+      opts,
+    );
     const out: TxOutcome = {
-      hash: sent.hash,
-      record: sent.record,
-      sequence: sent.tx.body.sequence,
+      ...this.#outcome(sent),
+      ...(opts.funds ? { funds: opts.funds } : {}),
       tx_key: e.tx_key,
       scheme,
     };
@@ -881,5 +1117,89 @@ export class CloisterClient {
         gas_limit: sent.gas_limit,
       }),
     };
+  }
+
+  /**
+   * Asks a development network's faucet for tokens (`POST /v1/faucet`, protocol.md §9): `amount`
+   * ucst (the node's default, 1,000,000, when left out; at most 10^9) to `address`. Resolves with
+   * the committed faucet transaction. {@link NoFaucetError} (code 100) on a network without a
+   * faucet, {@link RateLimitedError} (code 112, with `retry_after_s`) when this address asked too
+   * often, the record's typed error if it committed with a non-zero code.
+   */
+  async faucet(address: string, amount?: number): Promise<FaucetOutcome> {
+    check_address(address, 'address');
+    if (amount !== undefined) {
+      check_count(amount, 'amount', 1);
+      if (amount > FAUCET_AMOUNT_MAX)
+        throw new RangeError(`amount must be at most ${FAUCET_AMOUNT_MAX} (the faucet's limit per request)`);
+    }
+    let answer: unknown;
+    try {
+      answer = await this.#rpc.request<unknown>('POST', '/v1/faucet', {
+        body: amount === undefined ? { address } : { address, amount },
+        // The node answers once the faucet's transaction commits.
+        timeout_ms: Math.max(this.#request_timeout_ms, this.#wait_timeout_ms),
+      });
+    } catch (error) {
+      if (error instanceof CloisterError && error.code === ClientErrorCode.NOT_FOUND && error.status === 404)
+        throw new NoFaucetError({ node: error.node ?? this.#rpc.current, status: 404, cause: error });
+      throw error;
+    }
+    const record = check_record(answer, this.#rpc.current);
+    if (record.code !== 0)
+      throw error_from_code(record.code, RESULT_CODE_NAMES[record.code as ResultCode] ?? 'failed', {
+        hash: record.hash,
+      });
+    return { hash: record.hash, record, address, amount };
+  }
+
+  /** Requests to one node, for a follower catching up from the node its stream is on. */
+  #follow_node(node: string): FollowNode {
+    const rpc = new RpcTransport({ nodes: [node] }, this.#m as TransportModules);
+    const get = <T>(path: string): Promise<T> =>
+      rpc.request<T>('GET', path, { timeout_ms: this.#request_timeout_ms });
+    return {
+      height: async () => this.#check_status(await get<NodeStatus>('/v1/status'), node).height,
+      block_hashes: async (height) => {
+        const block = await get<{ tx_hashes?: unknown }>(`/v1/blocks/${height}`);
+        const hashes = block?.tx_hashes;
+        if (!Array.isArray(hashes) || !hashes.every(is_hex64))
+          throw new BadAnswerError(`block ${height} without tx_hashes`, { node });
+        return hashes as string[];
+      },
+      tx: async (hash) => check_record(await get<unknown>(`/v1/txs/${hash}`), node),
+    };
+  }
+
+  /**
+   * The public events (protocol.md §9) of committed transactions, as they commit, in commit order:
+   * an async iterator of `{height, hash, index, event_index, contract, type, attributes}`. Only
+   * those of `opts.contract` when given. With `opts.from_height`, first those of every block from
+   * that height (`GET /v1/blocks/{h}`, `GET /v1/txs/{hash}`), then live ones from the stream
+   * `GET /v1/events`, without gap or duplicate. Reconnects (to any of the client's nodes) when the
+   * stream breaks, and catches up what it missed; `opts.on_status` hears of it. Ends when
+   * `opts.signal` aborts (or the caller stops iterating); throws only ChainIdMismatchError.
+   */
+  public_events(opts: FollowOptions & { contract?: string | undefined } = {}): AsyncGenerator<PublicEventAt> {
+    if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
+    const { contract } = opts;
+    if (contract !== undefined) check_address(contract, 'contract address');
+    if (opts.from_height !== undefined) check_count(opts.from_height, 'from_height', 1);
+    return follow_public_events(
+      {
+        open: (signal) => this.#rpc.open_stream(signal),
+        at: (node) => this.#follow_node(node),
+        parse_tx: (data, node) => check_record(data, node),
+        sleep: (ms, signal) => this.#m.sleep(ms, signal),
+      },
+      contract === undefined ? () => true : (e) => e.contract === contract,
+      opts,
+    );
+  }
+
+  /** {@link public_events} of one contract: the events it emitted (`event.contract === contract`). */
+  contract_events(contract: string, opts: FollowOptions = {}): AsyncGenerator<PublicEventAt> {
+    check_address(contract, 'contract address');
+    return this.public_events({ ...opts, contract });
   }
 }

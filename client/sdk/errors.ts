@@ -1,15 +1,15 @@
 /**
  * Typed errors of the client SDK. Every error a user can meet is a {@link CloisterError} with a
- * numeric `code`: the protocol.md §5 result code where one applies (1-7), the RPC's own code
- * (≥ 100, docs/protocol-notes.md "Error codes") when a node refused a request, or a client-side
- * code (≥ 200, {@link ClientErrorCode}) for what the client itself found. Messages say what to do
- * next, so a command line can print them as they are. Browser-safe.
+ * numeric `code`: the protocol.md §5 or §9 result code where one applies (1-8), the RPC's own
+ * code (≥ 100, docs/protocol-notes.md "Error codes") when a node refused a request, or a
+ * client-side code (≥ 200, {@link ClientErrorCode}) for what the client itself found. Messages
+ * say what to do next, so a command line can print them as they are. Browser-safe.
  * @module
  */
 
 /**
- * Every code a {@link CloisterError} can carry: protocol.md §5 result codes (1-7), the RPC's codes
- * (100-111, docs/protocol-notes.md) and the client's own (≥ 200).
+ * Every code a {@link CloisterError} can carry: protocol.md §5 and §9 result codes (1-8), the RPC's
+ * codes (100-112, docs/protocol-notes.md) and the client's own (≥ 200).
  */
 export const ClientErrorCode = {
   /** §5 code 1: the contract refused the message; its message is inside the sealed output. */
@@ -26,6 +26,8 @@ export const ClientErrorCode = {
   UNKNOWN_CODE_OR_CONTRACT: 6,
   /** §5 code 7: malformed transaction. */
   MALFORMED_TX: 7,
+  /** §9 code 8: the sender cannot pay the fee or the funds, or the gas price is below the network's minimum. */
+  INSUFFICIENT_FUNDS: 8,
   /** RPC 404: no such route, or the transaction or block is not committed (yet). */
   NOT_FOUND: 100,
   /** RPC 413: the request body is over the node's limit. */
@@ -50,6 +52,8 @@ export const ClientErrorCode = {
   TOO_MANY_STREAMS: 110,
   /** RPC 422: the node holds this transaction back (its execution made the node's enclave fail). */
   QUARANTINED: 111,
+  /** RPC 429: this address asked the faucet too often; retry after the answer's Retry-After. */
+  RATE_LIMITED: 112,
   /** Client: no node answered (connection refused, reset or timed out on every URL). */
   UNREACHABLE: 200,
   /** Client: the node serves another chain than the one the caller expects. */
@@ -87,11 +91,13 @@ export interface CloisterErrorDetails {
   hash?: string;
   /** The underlying error, if any (never shown to users as a stack trace). */
   cause?: unknown;
+  /** Seconds the node asks the client to wait before retrying (its Retry-After header), if it said. */
+  retry_after_s?: number;
 }
 
 /**
- * Base class of every SDK error: `code` is a protocol.md §5 code (1-7), an RPC code (≥ 100) or a
- * client code (≥ 200), see {@link ClientErrorCode}; `message` says what to do.
+ * Base class of every SDK error: `code` is a protocol.md §5 or §9 result code (1-8), an RPC code
+ * (≥ 100) or a client code (≥ 200), see {@link ClientErrorCode}; `message` says what to do.
  */
 export class CloisterError extends Error {
   override name = 'CloisterError';
@@ -123,14 +129,24 @@ export class CloisterError extends Error {
   }
 }
 
-/** §5 code 1: the contract itself refused; `contract_message` is its (decrypted) error text. */
+/**
+ * §5 code 1: the contract itself refused; `contract_message` is its (decrypted) error text, and
+ * `debug` the lines it wrote for its developer before failing (§9; development networks only).
+ */
 export class ContractError extends CloisterError {
   override name = 'ContractError';
   constructor(
     readonly contract_message: string,
     details: CloisterErrorDetails = {},
+    readonly debug?: readonly string[],
   ) {
     super(ClientErrorCode.CONTRACT_ERROR, `contract error: ${contract_message}`, details);
+  }
+
+  override to_json(): Record<string, unknown> {
+    const out = super.to_json();
+    if (this.debug !== undefined) out['debug'] = [...this.debug];
+    return out;
   }
 }
 
@@ -201,9 +217,70 @@ export class MalformedTransactionError extends CloisterError {
   }
 }
 
+/** How protocol/codes.ts names code 8, which a committed record's error carries as its message. */
+const INSUFFICIENT_FUNDS_NAME = 'insufficient funds or fee';
+
+/**
+ * §9 code 8: the sender cannot pay the fee (`gas_limit × gas_price`) or the `funds` it sends, or
+ * its gas price is below the network's `min_gas_price`. A transaction refused at submission was
+ * not applied (its sequence did not advance); a committed one kept its fee.
+ */
+export class InsufficientFundsError extends CloisterError {
+  override name = 'InsufficientFundsError';
+  constructor(
+    readonly node_message: string,
+    details: CloisterErrorDetails = {},
+  ) {
+    const said = node_message === '' || node_message === INSUFFICIENT_FUNDS_NAME ? '' : ` (${node_message})`;
+    super(
+      ClientErrorCode.INSUFFICIENT_FUNDS,
+      `insufficient funds or fee${said}: check the balance (\`cloister balance KEY\`), the gas price (--gas-price; the network's minimum is in \`cloister status\`) and --funds`,
+      details,
+    );
+  }
+}
+
 /** A node refused a request with one of the RPC's own codes (≥ 100, docs/protocol-notes.md). */
 export class RpcRefusedError extends CloisterError {
   override name = 'RpcRefusedError';
+}
+
+/**
+ * `POST /v1/faucet` answered 404 (code 100): the network is not a development network, so it has
+ * no faucet (protocol.md §9).
+ */
+export class NoFaucetError extends CloisterError {
+  override name = 'NoFaucetError';
+  constructor(details: CloisterErrorDetails = {}) {
+    super(
+      ClientErrorCode.NOT_FOUND,
+      'this network has no faucet (not a development network); get tokens from an account that holds some (`cloister tx send`)',
+      details,
+    );
+  }
+}
+
+/**
+ * 429 code 112: this address asked the faucet too often. `retry_after_s` is the node's
+ * Retry-After, when it sent one.
+ */
+export class RateLimitedError extends CloisterError {
+  override name = 'RateLimitedError';
+  readonly retry_after_s: number | undefined;
+  constructor(node_message: string, details: CloisterErrorDetails = {}) {
+    super(
+      ClientErrorCode.RATE_LIMITED,
+      `rate-limited: ${node_message}; retry ${details.retry_after_s === undefined ? 'later' : `in ${details.retry_after_s} s`}`,
+      details,
+    );
+    this.retry_after_s = details.retry_after_s;
+  }
+
+  override to_json(): Record<string, unknown> {
+    const out = super.to_json();
+    if (this.retry_after_s !== undefined) out['retry_after_s'] = this.retry_after_s;
+    return out;
+  }
 }
 
 /** No node could be reached; `tried` lists the URLs, in order. */
@@ -333,6 +410,10 @@ export function error_from_code(
       );
     case ClientErrorCode.MALFORMED_TX:
       return new MalformedTransactionError(node_message, rest);
+    case ClientErrorCode.INSUFFICIENT_FUNDS:
+      return new InsufficientFundsError(node_message, rest);
+    case ClientErrorCode.RATE_LIMITED:
+      return new RateLimitedError(node_message, rest);
     case ClientErrorCode.BUSY:
       return new RpcRefusedError(code, `node busy: ${node_message}; retry shortly`, rest);
     case ClientErrorCode.NOT_FOUND:

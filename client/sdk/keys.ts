@@ -13,6 +13,7 @@
 
 import { gcm } from '@noble/ciphers/aes.js';
 import { scryptAsync } from '@noble/hashes/scrypt.js';
+import { type DevAccount, dev_accounts } from '../../protocol/bank.js';
 import { concat, from_base64, from_hex, to_base64, to_hex, utf8 } from '../../protocol/bytes.js';
 import { is_address_hex, is_hex64 } from '../../protocol/checks.js';
 import { noble_provider as p } from '../../protocol/providers/noble.js';
@@ -128,6 +129,22 @@ export function key_info(key: ClientKey): KeyInfo {
     account_pubkey: to_hex(account_pubkey),
     encryption_pubkey: to_hex(p.x25519_secret(key.encryption_sk).public_key),
   };
+}
+
+/**
+ * The development accounts `dev0` … `dev3` as keys (protocol.md §9, protocol/bank.ts): the account
+ * key is the bank's fixed, public one; the encryption key (the client's own choice, §3) is fixed too,
+ * `H(utf8("cloister/dev-account/" + name + "/encryption"))`, so every tool that imports them holds
+ * the same keys and can read their results. Anyone can rebuild these secrets: development networks only.
+ */
+export function dev_keys(): ClientKey[] {
+  return dev_accounts(p).map((account: DevAccount) =>
+    make_key(
+      account.name,
+      from_hex(account.secret_key, KEY_SECRET_BYTES),
+      p.sha256(utf8(`cloister/dev-account/${account.name}/encryption`)),
+    ),
+  );
 }
 
 /** Default `random` of the browser-safe SDK: Web Crypto's `getRandomValues` (Node 20 has it too). */
