@@ -33,11 +33,11 @@ import {
   txs_hash,
   verify_hex,
 } from './consensus/types.js';
+import { execute_with_lookups } from './execute.js';
 import type { Genesis } from './genesis.js';
 import { isolate_failing_tx, isolation_calls_needed, type Trial } from './isolate.js';
 import type { Mempool } from './mempool.js';
 import { TX_ATTRIBUTABLE_FAILURES } from './quarantine.js';
-import { execute_with_lookups } from './execute.js';
 import type { ChainRules, ChainStore } from './store/chain_store.js';
 
 /** A block's time may run ahead of a validator's clock by at most this. */

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Enclave, PublicKeys } from '../../enclave/api.js';
 import { AttestationService } from '../../enclave/attestation.js';
-import { unwrap } from '../../enclave/result.js';
 import { reference_codes } from '../../node/reference_contracts.js';
 import { LocalChain } from '../../node/store/local_chain.js';
 import { from_hex, to_base64, to_hex, utf8 } from '../../protocol/bytes.js';
@@ -42,12 +41,16 @@ export class TestAccount {
   }
 
   /** Signs `msg` at the next sequence and returns the transaction's JSON text. */
-  tx(msg: TxMsg, opts: { gas_limit?: number; chain_id?: string; sequence?: number } = {}): string {
+  tx(
+    msg: TxMsg,
+    opts: { gas_limit?: number; chain_id?: string; sequence?: number; gas_price?: number } = {},
+  ): string {
     const body: TxBody = {
       chain_id: opts.chain_id ?? CHAIN_ID,
       sender: this.pubkey,
       sequence: opts.sequence ?? this.sequence++,
       gas_limit: opts.gas_limit ?? 2_000_000,
+      ...(opts.gas_price === undefined ? {} : { gas_price: opts.gas_price }),
       msg,
     };
     return JSON.stringify(sign_tx(this.p, this.sk, body));
@@ -98,11 +101,13 @@ export function new_chain(
   p: CryptoProvider,
   measurement: string,
   extra_roots: string[] = [],
+  bank: { balances?: Record<string, number>; min_gas_price?: number; dev?: boolean } = {},
 ): Promise<LocalChain> {
   return LocalChain.open(p, {
     chain_id: CHAIN_ID,
     attestation: { roots: [test_attestation(p).root_pubkey, ...extra_roots], measurements: [measurement] },
     codes: reference_codes(),
+    ...bank,
   });
 }
 
@@ -113,8 +118,6 @@ export async function commit_block(
   txs: string[],
   time_ms = T0_MS + chain.height() * 1000,
 ) {
-  const input = await chain.block_input(txs, time_ms);
-  const output = unwrap(await enclave.execute_block(input));
-  await chain.apply(input, output);
+  const { input, output } = await chain.execute(enclave, txs, time_ms);
   return { input, output };
 }
