@@ -1,7 +1,9 @@
 /**
  * `npm start`: a local network of validator processes with encrypted client traffic.
  *
- * Starts N validators (the genesis ceremony shares the seed by simulated attestation), then an
+ * Starts N validators of a development network (protocol.md §9: min_gas_price 0, the development
+ * accounts and the faucet funded at genesis; the genesis ceremony shares the seed by simulated
+ * attestation), prints the funded accounts and how to ask the faucet for tokens, then an
  * open-loop workload of signed, encrypted transactions against the reference contracts (both
  * envelope schemes), submitted round-robin to every validator's RPC. Commits are observed on the
  * live event stream; each client decrypts its own results. Shows live progress (height, tx/s,
@@ -19,11 +21,15 @@ import { get_provider } from '../protocol/providers/index.js';
 import { open_result } from '../protocol/result.js';
 import { rpc, subscribe } from '../protocol/rpc_client.js';
 import { sign_tx, type TxMsg } from '../protocol/tx.js';
-import { LocalNetwork } from './network.js';
+import { dev_network_lines, LocalNetwork } from './network.js';
 
 const HELP = `Usage: npm start [-- options]
 
-Starts a local network of validator processes and sends it encrypted transactions until Ctrl-C.
+Starts a local development network of validator processes and sends it encrypted transactions
+until Ctrl-C. A development network charges no fees (min_gas_price 0), funds the development
+accounts dev0..dev3 at genesis (\`cloister keys import-dev\` signs as them) and answers
+POST /v1/faucet on every validator: the banner printed once the network is up shows the accounts
+and how to get tokens for any address (\`cloister faucet ADDRESS --node URL\`).
 
 Options:
   --validators N   validator processes (default 4)
@@ -81,6 +87,7 @@ async function main(): Promise<number> {
   const network = await LocalNetwork.up({ validators, dir: temp ? join(dir, 'net') : dir, port });
   const urls = network.urls();
   log(`ready ${urls.join(' ')}`);
+  for (const line of dev_network_lines(p, network.genesis(), urls)) log(line);
   const stream = new AbortController();
   let stopping = false;
   const stop = () => {

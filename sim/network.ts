@@ -1,5 +1,6 @@
 /**
- * A local network of validator processes: created by the genesis ceremony if the folder is new,
+ * A local network of validator processes: created by the genesis ceremony if the folder is new
+ * (a development network unless told otherwise: protocol.md §9, {@link dev_network_lines}),
  * each validator a child process (`cloister node start`), with perturbations for simulations and
  * tests: kill with any signal, restart with another behaviour, pause and resume, stop all cleanly,
  * and a fault manifest's schedule applied by height (`apply_faults`, for `cloister sim up --faults`):
@@ -15,8 +16,18 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { find_code_root } from '../enclave/measurement.js';
 import { admin_call, admin_socket_path } from '../node/admin.js';
+import type { Genesis } from '../node/genesis.js';
 import { init_network } from '../node/init.js';
-import type { ProviderName } from '../protocol/provider.js';
+import {
+  DENOM,
+  DEV_ACCOUNT_BALANCE,
+  dev_accounts,
+  FAUCET_AMOUNT_DEFAULT,
+  FAUCET_AMOUNT_MAX,
+  FAUCET_BALANCE,
+  faucet_account,
+} from '../protocol/bank.js';
+import type { CryptoProvider, ProviderName } from '../protocol/provider.js';
 import {
   describe_fault,
   is_byzantine,
@@ -44,6 +55,15 @@ export interface NetworkOptions {
    * refuses). Default: the space-separated `CLOISTER_NODE_ARGS` environment variable, if set.
    */
   node_args?: string[];
+  /**
+   * A new network is a development network (protocol.md §9: min_gas_price 0, dev0..dev3 and the
+   * faucet account funded, `POST /v1/faucet`). Default true. A folder that holds a network keeps its genesis.
+   */
+  dev?: boolean;
+  /** A new network's genesis min_gas_price (default 0; must be 0 when `dev`). */
+  min_gas_price?: number;
+  /** A new network's extra genesis balances, ucst by address (added to the dev accounts'). */
+  balances?: Record<string, number>;
 }
 
 /** A log line a validator printed (JSON lines on stdout). */
@@ -108,6 +128,9 @@ export class LocalNetwork {
       workers: 1,
       start_timeout_ms: 60_000,
       node_args: (process.env.CLOISTER_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
+      dev: true,
+      min_gas_price: 0,
+      balances: {},
       ...options,
       behaviours: options.behaviours ?? new Map(),
     };
@@ -130,6 +153,9 @@ export class LocalNetwork {
           host: opts.host,
           provider: opts.provider,
           workers: opts.workers,
+          dev: opts.dev,
+          min_gas_price: opts.min_gas_price,
+          balances: opts.balances,
         })
       ).homes;
     }
@@ -141,6 +167,11 @@ export class LocalNetwork {
       throw error;
     }
     return network;
+  }
+
+  /** The network's genesis (validator 0's genesis.json; every home holds the same). */
+  genesis(): Genesis {
+    return JSON.parse(readFileSync(join(this.homes[0]!, 'genesis.json'), 'utf8')) as Genesis;
   }
 
   /** RPC URLs of the validators running now, by index. */
@@ -321,10 +352,7 @@ export class LocalNetwork {
         throw new Error(`validator ${i} runs as ${runs}, but the manifest makes it ${should} from height 1`);
       }
     }
-    const genesis = JSON.parse(readFileSync(join(this.homes[0]!, 'genesis.json'), 'utf8')) as {
-      validators: { pubkey: string }[];
-    };
-    const pubkeys = genesis.validators.map((v) => v.pubkey);
+    const pubkeys = this.genesis().validators.map((v) => v.pubkey);
     const faults = manifest.faults;
 
     // The partition in force (null: none), and the validators that may not have it yet.
@@ -442,7 +470,7 @@ export class LocalNetwork {
     return { done, stop };
   }
 
-  /** Stops every validator with SIGTERM (SIGKILL after grace_ms) and closes the logs. */ /** Stops every validator with SIGTERM (SIGKILL after grace_ms) and closes the logs. */
+  /** Stops every validator with SIGTERM (SIGKILL after grace_ms) and closes the logs. */
   async down(grace_ms = 10_000): Promise<void> {
     for (const stop of [...this.#fault_runs]) stop();
     await Promise.all(
@@ -459,4 +487,31 @@ export class LocalNetwork {
     await Promise.all([...this.#logs.values()].map((s) => new Promise<void>((r) => s.end(() => r()))));
     this.#logs.clear();
   }
+}
+
+/**
+ * What a new user of a development network needs to see (protocol.md §9): the funded development
+ * accounts, the faucet account, and how to ask the faucet of `urls[0]` for tokens. Lines to print;
+ * empty when `genesis` is not a development network's.
+ */
+export function dev_network_lines(
+  p: CryptoProvider,
+  genesis: Pick<Genesis, 'dev' | 'balances'>,
+  urls: readonly string[],
+): string[] {
+  if (genesis.dev !== true) return [];
+  const balance = (address: string, fallback: number) => genesis.balances?.[address] ?? fallback;
+  const faucet = faucet_account(p);
+  const url = urls.find((u) => u !== '') ?? 'http://127.0.0.1:26657';
+  return [
+    `development network: min_gas_price 0; funded at genesis (their keys are public: local use only):`,
+    ...dev_accounts(p).map(
+      (a) => `  ${a.name.padEnd(7)}${a.address}  ${balance(a.address, DEV_ACCOUNT_BALANCE)} ${DENOM}`,
+    ),
+    `  ${'faucet'.padEnd(7)}${faucet.address}  ${balance(faucet.address, FAUCET_BALANCE)} ${DENOM} (what POST /v1/faucet sends)`,
+    `sign as dev0..dev3: cloister keys import-dev`,
+    `faucet (${FAUCET_AMOUNT_DEFAULT} ${DENOM} by default, at most ${FAUCET_AMOUNT_MAX} a request, on every validator):`,
+    `  cloister faucet ADDRESS --node ${url}`,
+    `  curl -X POST ${url}/v1/faucet -H 'content-type: application/json' -d '{"address": "ADDRESS", "amount": ${FAUCET_AMOUNT_DEFAULT}}'`,
+  ];
 }

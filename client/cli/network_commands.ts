@@ -4,13 +4,20 @@
  */
 
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { start_follower } from '../../node/follower.js';
 import { read_config } from '../../node/home.js';
-import { init_network } from '../../node/init.js';
+import {
+  genesis_funds,
+  init_network,
+  parse_balance_flag,
+  read_balances_file,
+  sum_balances,
+} from '../../node/init.js';
 import { join_network } from '../../node/join.js';
 import { ValidatorNode } from '../../node/node.js';
+import { DENOM, DEV_ACCOUNT_BALANCE, FAUCET_BALANCE } from '../../protocol/bank.js';
+import { get_provider } from '../../protocol/providers/index.js';
 import {
   MANIFEST_LIMITS,
   type Manifest,
@@ -21,7 +28,7 @@ import {
   start_behaviours,
   unsafe_reason,
 } from '../../sim/manifest.js';
-import { LocalNetwork } from '../../sim/network.js';
+import { dev_network_lines, LocalNetwork } from '../../sim/network.js';
 import { sim_run } from '../../sim/run/cli.js';
 import { BEHAVIOURS, type NodeBehaviour, start_sim_node } from '../../sim/sim_node.js';
 import { reset_signing_command } from './reset_signing.js';
@@ -86,6 +93,45 @@ async function run_node_process(
   process.once('SIGTERM', stop);
 }
 
+/**
+ * The fee and balance flags of `cloister init` (`--dev`, `--min-gas-price`, `--balance`,
+ * `--balances`) as init_network options; exits 2 naming a bad or conflicting flag.
+ */
+function funds_flags(argv: {
+  dev: boolean;
+  'min-gas-price'?: string | undefined;
+  balance: string[];
+  balances?: string | undefined;
+}): { dev: boolean; min_gas_price: number; balances: Record<string, number> } {
+  let min_gas_price = 0;
+  const text = argv['min-gas-price'];
+  if (text !== undefined) {
+    min_gas_price = /^[0-9]{1,16}$/.test(text) ? Number(text) : Number.NaN;
+    if (!Number.isSafeInteger(min_gas_price))
+      fail(`--min-gas-price must be a non-negative integer (${DENOM} per unit of gas), got "${text}"`, 2);
+  }
+  if (argv.dev && min_gas_price > 0) {
+    fail(
+      `--dev makes a development network, whose min_gas_price is 0 (its faucet and development accounts pay no fees): drop --min-gas-price ${min_gas_price} or --dev`,
+      2,
+    );
+  }
+  try {
+    const flags: Record<string, number>[] = argv.balance.map((value) => {
+      const [address, amount] = parse_balance_flag(value);
+      return { [address]: amount };
+    });
+    const file = argv.balances === undefined ? {} : read_balances_file(argv.balances);
+    const balances = sum_balances(...flags, file);
+    const options = { dev: argv.dev, min_gas_price, balances };
+    // The whole genesis list (dev funds included) must hold too: no sum past 2^53.
+    genesis_funds(get_provider('native'), options);
+    return options;
+  } catch (error) {
+    fail((error as Error).message, 2);
+  }
+}
+
 /** Parses `I:BEHAVIOUR` flags. */
 export function parse_byzantine(values: readonly string[], validators: number): Map<number, NodeBehaviour> {
   const out = new Map<number, NodeBehaviour>();
@@ -109,9 +155,17 @@ export function network_commands(y: Argv): Argv {
   return y
     .command(
       'init',
-      'create a network: genesis ceremony (seed made and shared by simulated attestation) and one home per validator',
+      'create a network: genesis ceremony (seed made and shared by simulated attestation) and one home per validator, with its fees and balances at genesis (protocol.md §9)',
       (c) =>
         c
+          .usage(
+            `$0 init --dir DIR [options]\n\nA development network (--dev) has min_gas_price 0, funds the development accounts dev0..dev3 (${DEV_ACCOUNT_BALANCE} ${DENOM} each; \`cloister keys import-dev\` signs as them) and the faucet account (${FAUCET_BALANCE} ${DENOM}), and answers POST /v1/faucet on every validator. Any other network has no faucet: fund its accounts with --balance or --balances.`,
+          )
+          .example('$0 init --dir ./net --dev', 'a local development network of 4 validators')
+          .example(
+            '$0 init --dir ./net --min-gas-price 1 --balance 0123456789abcdef0123456789abcdef01234567=5000000000',
+            'fees of 1 ucst per unit of gas, one funded account',
+          )
           .option('validators', { type: 'number', default: 4, describe: 'number of validators (1-64)' })
           .option('dir', {
             type: 'string',
@@ -130,8 +184,28 @@ export function network_commands(y: Argv): Argv {
             type: 'number',
             default: 1,
             describe: 'enclave worker threads per validator',
+          })
+          .option('dev', {
+            type: 'boolean',
+            default: false,
+            describe: `development network: min_gas_price 0, dev0..dev3 and the faucet account funded at genesis, POST /v1/faucet on every validator`,
+          })
+          .option('min-gas-price', {
+            type: 'string',
+            describe: `least ${DENOM} per unit of gas a transaction must offer (default 0; refused with --dev, whose networks charge nothing)`,
+          })
+          .option('balance', {
+            type: 'string',
+            array: true,
+            default: [] as string[],
+            describe: `ADDRESS=AMOUNT: give a 40-hex address AMOUNT ${DENOM} at genesis (repeatable; adds to --dev's funds and --balances)`,
+          })
+          .option('balances', {
+            type: 'string',
+            describe: `JSON file {"ADDRESS": AMOUNT, …} of ${DENOM} at genesis (adds to --balance and --dev's funds)`,
           }),
       async (argv) => {
+        const funds = funds_flags(argv);
         try {
           const { homes, genesis } = await init_network({
             dir: argv.dir,
@@ -141,12 +215,30 @@ export function network_commands(y: Argv): Argv {
             host: argv.host,
             provider: argv.provider,
             workers: argv.workers,
+            ...funds,
           });
-          if (argv.json) process.stdout.write(`${JSON.stringify({ chain_id: genesis.chain_id, homes })}\n`);
-          else
+          const funded = Object.keys(genesis.balances ?? {}).length;
+          if (argv.json)
             process.stdout.write(
-              `created ${genesis.chain_id} with ${homes.length} validators:\n${homes.map((h) => `  ${h}`).join('\n')}\n`,
+              `${JSON.stringify({
+                chain_id: genesis.chain_id,
+                homes,
+                dev: genesis.dev === true,
+                min_gas_price: genesis.min_gas_price ?? 0,
+                funded,
+              })}\n`,
             );
+          else {
+            const urls = homes.map((_, i) => `http://${argv.host}:${argv.port + i}`);
+            process.stdout.write(
+              `${[
+                `created ${genesis.chain_id} with ${homes.length} validators:`,
+                ...homes.map((h) => `  ${h}`),
+                `min_gas_price ${genesis.min_gas_price ?? 0} ${DENOM} per unit of gas; ${funded} addresses funded at genesis`,
+                ...dev_network_lines(get_provider('native'), genesis, urls),
+              ].join('\n')}\n`,
+            );
+          }
         } catch (error) {
           fail((error as Error).message);
         }
@@ -221,7 +313,7 @@ export function network_commands(y: Argv): Argv {
       m
         .command(
           'up',
-          'start N validator processes on loopback; prints `ready URL1 URL2 …` once all serve RPC; Ctrl-C stops them',
+          'start N validator processes on loopback (a new folder gets a development network: funded dev0..dev3, POST /v1/faucet); prints `ready URL1 URL2 …` once all serve RPC, then the dev accounts and how to use the faucet; Ctrl-C stops them',
           (c) =>
             c
               .option('validators', { type: 'number', default: 4 })
@@ -283,11 +375,10 @@ export function network_commands(y: Argv): Argv {
                 process.stderr.write(`validator ${e.index}: ${e.event} ${JSON.stringify(e)}\n`);
             });
             process.stdout.write(`ready ${network.urls().join(' ')}\n`);
+            const dev_lines = dev_network_lines(get_provider('native'), network.genesis(), network.urls());
+            if (dev_lines.length > 0) process.stdout.write(`${dev_lines.join('\n')}\n`);
             if (faults !== null) {
-              const genesis = JSON.parse(readFileSync(join(network.homes[0]!, 'genesis.json'), 'utf8')) as {
-                validators: { power: number }[];
-              };
-              const powers = genesis.validators.map((v) => v.power);
+              const powers = network.genesis().validators.map((v) => v.power);
               for (const warning of [
                 unsafe_reason(faults.manifest, powers),
                 stall_reason(faults.manifest, powers),
