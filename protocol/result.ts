@@ -11,14 +11,20 @@ import { is_well_formed, jcs } from './jcs.js';
 import { iv } from './keys.js';
 import type { CryptoProvider } from './provider.js';
 
-/** One contract event of protocol.md §4. */
+/** One contract event of protocol.md §4; `public: true` (§9, present only when true) is also listed in plaintext. */
 export interface ContractEventJson {
   type: string;
   attributes: { key: string; value: string }[];
+  public?: true;
 }
 
-/** The result object of protocol.md §4: success with `data` and `events`, or a contract error. */
-export type ContractResult = { data: unknown; events: ContractEventJson[] } | { error: string };
+/**
+ * The result object of protocol.md §4: success with `data` and `events`, or a contract error;
+ * on a development network either may carry `debug`, the contract's debug lines (§9).
+ */
+export type ContractResult =
+  | { data: unknown; events: ContractEventJson[]; debug?: string[] }
+  | { error: string; debug?: string[] };
 
 const EMPTY = new Uint8Array(0);
 
@@ -39,17 +45,23 @@ function is_text(value: unknown): value is string {
 
 /**
  * Whether `value` has exactly the shape of protocol.md §4: `{data, events}` with events
- * `[{type, attributes: [{key, value}]}]` of strings, or `{error: string}`, and no other keys.
- * (Whether `data` is a JSON value is for {@link jcs} to say.)
+ * `[{type, attributes: [{key, value}], public?: true}]` of strings, or `{error: string}`, either
+ * with an optional `debug: [string]` (§9), and no other keys. (Whether `data` is a JSON value is
+ * for {@link jcs} to say.)
  */
 export function is_contract_result(value: unknown): value is ContractResult {
   if (!is_plain_object(value)) return false;
-  if (has_exact_keys(value, ['error'])) return is_text(value['error']);
-  if (!has_exact_keys(value, ['data', 'events'])) return false;
+  const debug = Object.hasOwn(value, 'debug') ? ['debug'] : [];
+  if (debug.length > 0 && !(Array.isArray(value['debug']) && value['debug'].every(is_text))) return false;
+  if (has_exact_keys(value, ['error', ...debug])) return is_text(value['error']);
+  if (!has_exact_keys(value, ['data', 'events', ...debug])) return false;
   const events = value['events'];
   if (!Array.isArray(events)) return false;
   return events.every((event: unknown) => {
-    if (!is_plain_object(event) || !has_exact_keys(event, ['type', 'attributes'])) return false;
+    if (!is_plain_object(event)) return false;
+    const flag = Object.hasOwn(event, 'public') ? ['public'] : [];
+    if (flag.length > 0 && event['public'] !== true) return false;
+    if (!has_exact_keys(event, ['type', 'attributes', ...flag])) return false;
     const attributes = event['attributes'];
     if (!is_text(event['type']) || !Array.isArray(attributes)) return false;
     return attributes.every(
