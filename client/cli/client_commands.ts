@@ -1002,6 +1002,8 @@ async function follow_events(
   const stop = (): void => abort.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // A reader that went away (`cloister events … | head -3`) ends the follow, quietly.
+  process.stdout.on('error', stop);
   const note = (text: string): void => {
     process.stderr.write(`cloister: ${text}\n`);
   };

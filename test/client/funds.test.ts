@@ -25,6 +25,7 @@ import {
 } from '../../client/sdk/index.js';
 import { dev_accounts, FAUCET_AMOUNT_MAX } from '../../protocol/bank.js';
 import { noble_provider as p } from '../../protocol/providers/noble.js';
+import { parse_retry_after } from '../../protocol/rpc_client.js';
 import { parse_tx_json, verify_tx_signature } from '../../protocol/tx.js';
 import { FundsFakeNode, seeded_random } from './funds_fake_node.js';
 
@@ -269,6 +270,16 @@ describe('the faucet', () => {
     expect((error as RateLimitedError).to_json()).toMatchObject({ code: 112, retry_after_s: 7 });
   });
 
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    expect(parse_retry_after('12', 0)).toBe(12);
+    expect(parse_retry_after(' 3 ', 0)).toBe(3);
+    const now = Date.parse('Fri, 04 Dec 2026 10:00:00 GMT');
+    expect(parse_retry_after('Fri, 04 Dec 2026 10:00:30 GMT', now)).toBe(30);
+    expect(parse_retry_after('Fri, 04 Dec 2026 09:00:00 GMT', now)).toBe(0);
+    expect(parse_retry_after('soon', now)).toBeUndefined();
+    expect(parse_retry_after(null, now)).toBeUndefined();
+  });
+
   it('checks the address and amount before asking', async () => {
     const { node, client, b } = setup();
     await expect(client.faucet('nope')).rejects.toBeInstanceOf(RangeError);
@@ -383,11 +394,16 @@ describe('following public events', () => {
     await client.execute(alice, mine, emit('old3b'), 'gcm', { wait: false });
     node.commit();
     node.auto_commit = true;
+    // Committed once the follower's stream is open and before its node tells it the height: it
+    // reaches the follower both by the stream and by its catch-up, and is delivered once.
+    let raced = false;
+    node.before_status = async () => {
+      await client.execute(alice, mine, emit('race'));
+      raced = true;
+    };
     const f = follow(client, mine, 3);
-    await node.streams_opened(1);
-    // Committed while the follower catches up: reaches it by the stream and by its catch-up.
-    await client.execute(alice, mine, emit('race'));
     await until(() => f.statuses.includes('live'), 'the follower to be live');
+    expect(raced).toBe(true);
     await client.execute(alice, mine, emit('live1'));
     await until(() => f.got.some((e) => e.attributes[0]!.value === 'live1'), 'live1');
     // The stream drops a block, then breaks: both are fetched again, once.

@@ -102,6 +102,8 @@ export class FundsFakeNode {
   readonly submitted: string[] = [];
   /** Faucet request bodies. */
   readonly faucet_bodies: unknown[] = [];
+  /** Runs (once) before the next `GET /v1/status` is answered: a commit racing a reader of the height. */
+  before_status: (() => Promise<void>) | null = null;
   /** Heights whose events the live streams leave out (a stream that lost them). */
   readonly unstreamed = new Set<number>();
   readonly #streams: Stream[] = [];
@@ -139,6 +141,9 @@ export class FundsFakeNode {
     this.requests.push(`${method} ${path}`);
     const parts = path.split('/').slice(1);
     if (path === '/v1/status') {
+      const hook = this.before_status;
+      this.before_status = null;
+      if (hook !== null) await hook();
       const status: Record<string, unknown> = {
         chain_id: FAKE_CHAIN_ID,
         height: this.blocks.length,

@@ -577,7 +577,7 @@ describe('wait_for', () => {
 
 describe('typed errors', () => {
   it('map every protocol.md §5 code and RPC code to a class with its code', () => {
-    for (const code of [1, 2, 3, 4, 5, 6, 7, 100, 101, 102, 103, 104, 105, 106, 107]) {
+    for (const code of [1, 2, 3, 4, 5, 6, 7, 8, 100, 101, 102, 103, 104, 105, 106, 107, 112]) {
       const e = error_from_code(code, 'm');
       expect(e.code).toBe(code);
       expect(e.message.length).toBeGreaterThan(0);
