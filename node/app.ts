@@ -50,8 +50,9 @@ const INFLIGHT_MAX = 16;
 const PREVIEWS_PER_HEIGHT_MAX = 8;
 /**
  * UTF-8 bytes of `store_code` transactions in one block. A chain rule, not a node setting: a
- * proposal over it is invalid at every validator. Stored code is kept forever and its gas is free
- * until fees exist (issue #13), so this bounds how fast one sender can grow every node's store.
+ * proposal over it is invalid at every validator. Stored code is kept forever and its gas costs
+ * nothing on a network whose min_gas_price is 0, so this bounds how fast one sender can grow every
+ * node's store.
  * At least one transaction of the largest size fits, so every code the mempool takes can commit.
  */
 export const STORE_CODE_BLOCK_BYTES_MAX = 1024 * 1024;

@@ -64,8 +64,8 @@ export const LOCAL_TIMEOUTS = Object.freeze({
 /**
  * Block limits. Bounded so one block's execution always fits a round: a proposer that reaps an
  * unbounded backlog makes rounds time out, and each failed round's backlog grows (a livelock).
- * `gas_max` counts declared gas limits, not gas paid for (on a network whose min_gas_price is 0 it costs nothing: see
- * docs/consensus.md "Block space without fees"). A block's `store_code` bytes are capped by a
+ * `gas_max` counts declared gas limits whose fees can be paid (on a network whose min_gas_price
+ * is 0, all of them: see docs/consensus.md "Block space and fees"). A block's `store_code` bytes are capped by a
  * chain rule every validator checks, not by this node setting: `STORE_CODE_BLOCK_BYTES_MAX` in
  * node/app.ts.
  */
