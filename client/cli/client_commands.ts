@@ -168,7 +168,7 @@ function read_passphrase(argv: KeyringArgs): string | undefined {
   return env === undefined || env === '' ? undefined : env;
 }
 
-/** A whole number of at least `min` written in plain decimal digits (an amount, a height), else a usage error. */
+/** A whole number of at least `min` in plain decimal digits (an amount, a height), else a usage error. */
 function parse_count(text: unknown, what: string, min = 0): number {
   const value = typeof text === 'number' ? String(text) : text;
   if (typeof value !== 'string' || !/^[0-9]{1,16}$/.test(value) || !Number.isSafeInteger(Number(value)))
@@ -1034,7 +1034,10 @@ async function follow_events(
   }
 }
 
-/** Adds the client commands (keys, tx, query, status, codes, contracts, balance, faucet, events) to a yargs instance. */
+/**
+ * Adds the client commands (keys, tx, query, status, codes, contracts, balance, faucet, events) to
+ * a yargs instance.
+ */
 export function client_commands(y: Argv): Argv {
   return funds_commands(info_commands(query_command(tx_command(keys_command(y)))));
 }

@@ -79,7 +79,7 @@ export interface NodeStatus {
   validators: unknown[];
   /** Lowest gas price the network accepts, ucst per unit of gas (§9); 0 from a node that does not say. */
   min_gas_price: number;
-  /** A development network (§9: funded development accounts, a faucet); false from a node that does not say. */
+  /** A development network (§9: funded development accounts, a faucet); false from an older node. */
   dev: boolean;
   /**
    * Present only when the node halted: its results differ from the network's, so it commits no
@@ -106,7 +106,7 @@ export interface ContractInfo {
   balance: number;
 }
 
-/** `GET /v1/accounts/{address}` (protocol.md §6, §9); an account never seen has sequence 0 and balance 0. */
+/** `GET /v1/accounts/{address}` (protocol.md §6, §9); an account never seen: sequence 0, balance 0. */
 export interface AccountInfo {
   address: string;
   /** The count of the account's committed transactions: the sequence its next one must carry. */
@@ -162,7 +162,7 @@ export interface TxOutcome {
   sequence: number;
   /** Decrypted `data` of the result (§4), once committed with code 0. */
   data?: unknown;
-  /** Decrypted events of the result (§4); `public: true` marks those also listed in `record.events` (§9). */
+  /** Decrypted events of the result (§4); `public: true` marks those listed in `record.events` (§9). */
   events?: SealedEvent[];
   /** The contract's debug lines (§9; development networks only), once decrypted. */
   debug?: string[];
@@ -300,7 +300,10 @@ function with_funds<M extends TxMsg>(msg: M, funds: number | undefined): M {
   return funds > 0 ? { ...msg, funds } : msg;
 }
 
-/** The public events of a record (§9): absent is none (an older node); anything else of the wrong shape is null. */
+/**
+ * The public events of a record (§9): absent is none (an older node); anything not of the shape
+ * `[{type, attributes: [{key, value}], contract}]` is null.
+ */
 function check_public_events(value: unknown): PublicEvent[] | null {
   if (value === undefined) return [];
   if (!Array.isArray(value)) return null;
@@ -321,8 +324,11 @@ function check_public_events(value: unknown): PublicEvent[] | null {
   return out;
 }
 
-/** A balance field (§9): absent is 0 (an older node); anything but a non-negative safe integer is null. */
-function check_balance(value: unknown): number | null {
+/**
+ * An amount field of §9 (a balance, `min_gas_price`): absent is 0 (an older node); anything but a
+ * non-negative safe integer is null.
+ */
+function check_amount(value: unknown): number | null {
   if (value === undefined) return 0;
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
 }
@@ -448,11 +454,14 @@ export class CloisterClient {
     );
   }
 
-  /** Checks a status answer's chain id and shape, and fills `min_gas_price` and `dev` where an older node left them out. */
+  /**
+   * Checks a status answer's chain id and shape, and fills `min_gas_price` and `dev` where an
+   * older node left them out.
+   */
   #check_status(status: NodeStatus, node = this.#rpc.current): NodeStatus {
     if (typeof status !== 'object' || status === null || typeof status.chain_id !== 'string')
       throw new BadAnswerError('a status without chain_id', { node });
-    const min_gas_price = check_balance(status.min_gas_price);
+    const min_gas_price = check_amount(status.min_gas_price);
     if (min_gas_price === null)
       throw new BadAnswerError('a status whose min_gas_price is not a non-negative integer', { node });
     if (status.dev !== undefined && typeof status.dev !== 'boolean')
@@ -507,7 +516,7 @@ export class CloisterClient {
     return this.#check_status(await this.#get<NodeStatus>('/v1/status'));
   }
 
-  /** The network's `min_gas_price` (protocol.md §9), as {@link status} first gave it; what `'auto'` gas prices use. */
+  /** The network's `min_gas_price` (protocol.md §9), read once: what an `'auto'` gas price pays. */
   async min_gas_price(): Promise<number> {
     return (await this.#network_keys()).min_gas_price;
   }
@@ -528,7 +537,7 @@ export class CloisterClient {
     const info = await this.#get<ContractInfo>(`/v1/contracts/${address}`, `contract ${address}`);
     if (!is_hex64(info?.code_hash))
       throw new BadAnswerError('a contract without a code hash', { node: this.#rpc.current });
-    const balance = check_balance(info.balance);
+    const balance = check_amount(info.balance);
     if (balance === null)
       throw new BadAnswerError('a contract whose balance is not a non-negative integer', {
         node: this.#rpc.current,
@@ -547,7 +556,7 @@ export class CloisterClient {
     const account = await this.#get<Partial<AccountInfo>>(`/v1/accounts/${address}`);
     if (!Number.isSafeInteger(account?.sequence))
       throw new BadAnswerError('an account without a sequence', { node: this.#rpc.current });
-    const balance = check_balance(account.balance);
+    const balance = check_amount(account.balance);
     if (balance === null)
       throw new BadAnswerError('an account whose balance is not a non-negative integer', {
         node: this.#rpc.current,

@@ -26,7 +26,7 @@ export const ClientErrorCode = {
   UNKNOWN_CODE_OR_CONTRACT: 6,
   /** §5 code 7: malformed transaction. */
   MALFORMED_TX: 7,
-  /** §9 code 8: the sender cannot pay the fee or the funds, or the gas price is below the network's minimum. */
+  /** §9 code 8: the sender cannot pay the fee or the funds, or its gas price is below the minimum. */
   INSUFFICIENT_FUNDS: 8,
   /** RPC 404: no such route, or the transaction or block is not committed (yet). */
   NOT_FOUND: 100,
