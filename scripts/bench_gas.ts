@@ -99,6 +99,8 @@ function run_case(engine: EngineName, body: string, gas: number): { outcome: str
     height: 1,
     time_ms: 0,
     gas_limit: gas,
+    funds: 0,
+    balance: 0,
     storage: { get: () => null, set: () => {}, remove: () => {} },
     random: () => new Uint8Array(32),
   });

@@ -25,8 +25,8 @@ export function set_default_engine(engine: EngineName): void {
 }
 
 /**
- * Parses, checks and instruments a contract (an ES module exporting `instantiate`, `execute`
- * and/or `query`) and loads it into its own hardened context. Deterministic: the same source
+ * Parses, checks and instruments a contract (an ES module exporting `instantiate`, `execute`,
+ * `query` and/or `reply`) and loads it into its own hardened context. Deterministic: the same source
  * gives the same result on every validator. `engine` picks the contract engine (both accept the
  * same sources). Throws TypeError if `source` is not a string, and EngineAborted if this thread's
  * engine was aborted (no verdict: the caller must not treat it as a refusal).
@@ -41,7 +41,7 @@ export function compile_contract(source: string, engine: EngineName = default_en
     throw error;
   }
   try {
-    return { ok: true, program: create_program(factory_source, engine) };
+    return { ok: true, program: create_program(factory_source, engine, source) };
   } catch (error) {
     // An aborted engine is no verdict on the source: another validator would load it.
     if (error instanceof EngineAborted) throw error;

@@ -346,13 +346,8 @@ export function instrument_module(source: string): Instrumented {
       open(body.start, `{${code}${records_position(body) ? pos_code(body.start) : ''}`);
       close(body.end, '}');
     }
-    // The test and update run again after the body's statements: they record the loop's position.
-    for (const part of ['test', 'update'] as const) {
-      const expression = (loop as unknown as Record<string, AnyNode | null | undefined>)[part];
-      if (!expression) continue;
-      open(expression.start, `(${pos_code(loop.start).slice(0, -1)},`);
-      close(expression.end, ')');
-    }
+    // The test and update record nothing of their own (that would cost every iteration): an error
+    // there is reported at the loop statement the first time, later at the body's last statement.
   };
 
   const record_positions = (statements: readonly AnyNode[]): void => {
@@ -548,7 +543,10 @@ export function instrument_module(source: string): Instrumented {
       case 'TryStatement':
         if (!node.handler) {
           // Observe every exception passing through, so a `finally` cannot hide a fault.
-          open(node.block.end, `catch(${error_var}){${caught_fn}(${error_var},${pos_var});throw ${error_var}}`);
+          open(
+            node.block.end,
+            `catch(${error_var}){${caught_fn}(${error_var},${pos_var});throw ${error_var}}`,
+          );
         }
         break;
       case 'CatchClause': {

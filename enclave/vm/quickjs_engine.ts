@@ -8,7 +8,7 @@
  *   that needs more gets QuickJS's `out of memory` at the same allocation on every validator.
  * - **Deterministic stack.** QuickJS checks its own C stack against `engine_stack_bytes`.
  * - **No host objects by construction.** Contract code lives in another heap; only primitives
- *   cross, through the four host functions the realm script receives.
+ *   cross, through the five host functions the realm script receives.
  * - **The engine is measured.** Its wasm bytes are pinned by hash here and hashed into the
  *   enclave measurement, so error texts, `Math` and Unicode tables are the same on every
  *   validator whatever Node version runs it.

@@ -69,7 +69,7 @@ let baseline: Baseline | null = null;
 
 /** The answer of a call that ran out of engine memory or stack outside contract code. */
 function exhausted_answer(gas_limit: number): string {
-  return JSON.stringify(['out_of_gas', gas_limit, '', []]);
+  return JSON.stringify(['out_of_gas', gas_limit, '', [], [], [], -1]);
 }
 
 /**
@@ -93,7 +93,7 @@ export function create_quickjs_sandbox(factory_source: string, callbacks: HostCa
   const snapshot = engine.snapshot();
   const run = baseline.run;
   return {
-    run(entry, msg_json, gas_limit, msg_bytes, sender, contract, chain_id, height, time_ms) {
+    run(entry, msg_json, gas_limit, msg_bytes, sender, contract, chain_id, height, time_ms, funds, balance) {
       if (poisoned) throw new EngineAborted('the contract engine was aborted earlier on this thread');
       engine.restore(snapshot);
       engine.take_exhausted();
@@ -109,6 +109,8 @@ export function create_quickjs_sandbox(factory_source: string, callbacks: HostCa
           c.newString(chain_id),
           c.newNumber(height),
           c.newNumber(time_ms),
+          c.newNumber(funds),
+          c.newNumber(balance),
         ];
         const result = c.callFunction(run, c.undefined, ...args);
         // The heap ran out somewhere in the call (the engine may then throw null, or a contract

@@ -168,10 +168,11 @@ for (let i = 0; i < 6; i++) {
   if (i !== 2 && i !== 5) delete hidden_roots[i].constructor;
 }
 
-const removed_globals = \${JSON.stringify(removed_global_names)};
+const removed_globals = ${JSON.stringify(removed_global_names)};
 for (let i = 0; i < removed_globals.length; i++) delete G[removed_globals[i]];
 // The host's console (if any) goes; contracts get this realm's, whose every method writes one
 // debug line (write_debug, section 4). Defined before hardening, so it is frozen with the globals.
+delete G.console;
 const debug_method = { debug(...values) { write_debug(values); } }.debug;
 define(G, 'console', {
   value: { log: debug_method, info: debug_method, warn: debug_method, error: debug_method, debug: debug_method },
@@ -297,6 +298,7 @@ const by_this_chars = (self) => chars(len_of(self));
 const by_sort = (self) => elements(sorting(len_of(self)));
 const nothing = () => {};
 const array_proto = Array.prototype;
+const array_slice = array_proto.slice;
 const typed_proto = get_proto(Uint8Array.prototype);
 for (const key of ['copyWithin', 'every', 'fill', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex',
   'forEach', 'includes', 'indexOf', 'join', 'lastIndexOf', 'map', 'reduce', 'reduceRight', 'reverse', 'shift',
@@ -723,6 +725,16 @@ let used_at_fault = 0;
 let read_only = true;
 let writes = 0;
 let events = [];
+let messages = [];
+let debug_lines = [];
+let debug_dropped = 0;
+// Where each exception was first seen: objects by identity; a thrown primitive by value, until a
+// contract catch clause takes it. A new map in every call that throws, so no position outlives
+// its call.
+let marks = null;
+let prim_marked = false;
+let prim_value;
+let prim_pos = -1;
 
 // Sticky: once set, gas.left stays negative, so every later tick and charge throws again.
 function fail(kind) {
@@ -752,11 +764,38 @@ function is_overflow(e) {
 function is_exhausted(e) {
   return internal_error_proto !== null && typeof e === 'object' && e !== null && get_proto(e) === internal_error_proto;
 }
-// Runs first in every catch block.
-function caught(e) {
+function is_object(e) {
+  return (typeof e === 'object' && e !== null) || typeof e === 'function';
+}
+// The instrumentation calls this with each exception leaving a function body (or the module
+// body) and the offset of the statement it left from; the first offset an exception gets stays.
+function mark(e, pos) {
+  if (fault !== 0) return;
+  if (is_object(e)) {
+    if (marks === null) marks = new WeakMapC();
+    if (!marks.has(e)) marks.set(e, pos);
+  } else if (!prim_marked || !(prim_value === e || (prim_value !== prim_value && e !== e))) {
+    prim_marked = true;
+    prim_value = e;
+    prim_pos = pos;
+  }
+}
+function position_of(e) {
+  if (is_object(e)) return marks !== null && marks.has(e) ? marks.get(e) : -1;
+  if (prim_marked && (prim_value === e || (prim_value !== prim_value && e !== e))) return prim_pos;
+  return -1;
+}
+// Runs first in every catch block; the instrumentation passes the position of the statement that
+// was running. An error object keeps its first position if thrown again; a primitive, being
+// handled, loses it (a rethrow gets the rethrow's position).
+function caught(e, pos) {
   if (fault !== 0) throw sentinels[fault];
   if (is_overflow(e)) fail(3);
   if (is_exhausted(e)) fail(5);
+  if (pos !== undefined) {
+    if (is_object(e)) mark(e, pos);
+    else prim_marked = false;
+  }
 }
 
 // UTF-8 length of s, or -1 if s has a lone surrogate.
@@ -789,6 +828,108 @@ function check_string(value, what, max_bytes) {
 function check_writable() {
   if (read_only) throw new ErrorC('storage is read-only in queries');
   if (writes >= WRITES_MAX) throw new RangeErrorC('more than ' + WRITES_MAX + ' storage writes in one call');
+}
+function check_address(value, what) {
+  if (typeof value !== 'string' || value.length !== 40) throw new TypeErrorC(what + ' must be 40 lowercase hex characters');
+  for (let i = 0; i < 40; i++) {
+    const c = value.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) throw new TypeErrorC(what + ' must be 40 lowercase hex characters');
+  }
+}
+// ucst amounts are safe integers (protocol.md §9): at least min (1 or 0).
+function check_amount(value, what, min) {
+  if (typeof value !== 'number') throw new TypeErrorC(what + ' must be a number');
+  if (!is_safe_integer(value) || value < min) {
+    throw new RangeErrorC(what + ' must be a ' + (min > 0 ? 'positive' : 'non-negative') + ' safe integer');
+  }
+}
+// An options argument: undefined, or an object with only the allowed keys.
+function check_options(opts, what, allowed) {
+  if (opts === undefined) return false;
+  if (typeof opts !== 'object' || opts === null || is_array(opts)) throw new TypeErrorC(what + ' must be an object');
+  const ks = keys(opts);
+  elements(ks.length);
+  for (let i = 0; i < ks.length; i++) {
+    if (allowed.indexOf(ks[i]) < 0) throw new TypeErrorC(what + ' has an unknown option ' + ks[i] + ' (expected ' + allowed.join(', ') + ')');
+  }
+  return true;
+}
+function check_messages() {
+  if (read_only) throw new ErrorC('messages cannot be sent from queries');
+  if (messages.length >= MESSAGES_MAX) throw new RangeErrorC('more than ' + MESSAGES_MAX + ' messages in one call');
+}
+const execute_options = freeze(['funds', 'reply']);
+const event_options = freeze(['public']);
+
+// ---- Debug lines: console.log's formatting for what contracts print, bounded, paid the same
+// on every network (the executor drops the lines where the network keeps none).
+
+function is_error(v) {
+  let o = v;
+  for (let depth = 0; depth < 32 && o !== null; depth++) {
+    o = get_proto(o);
+    if (o === error_proto) return true;
+  }
+  return false;
+}
+// One value's text: strings as they are; errors as in a contract error; functions by name;
+// other objects as JSON, or String(value) where JSON has no text for them. May run contract
+// code (toJSON, getters, toString): metered like any contract code.
+function debug_text(v) {
+  if (typeof v === 'string') return v;
+  if (v === undefined) return 'undefined';
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return StringC(v);
+  if (typeof v === 'bigint') {
+    str(v);
+    return StringC(v) + 'n';
+  }
+  if (typeof v === 'symbol') return real_apply(symbol_to_string, v, []);
+  if (typeof v === 'function') {
+    const name = find_data(v, 'name');
+    return typeof name === 'string' && name !== '' ? '[Function: ' + name + ']' : '[Function (anonymous)]';
+  }
+  if (is_error(v)) return describe(v);
+  let text;
+  try {
+    text = contract_stringify(v);
+  } catch (e) {
+    caught(e);
+  }
+  if (typeof text === 'string') return text;
+  try {
+    return StringC(v);
+  } catch (e) {
+    caught(e);
+    return '[object]';
+  }
+}
+function cut(text, max) {
+  if (text.length <= max) return text;
+  let end = max;
+  const c = text.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  return real_apply(string_slice, text, [0, end]);
+}
+// One line: the values' texts joined by single spaces, cut to DEBUG_LINE_MAX characters. Pays
+// DEBUG_BASE and the characters of every value's text, kept or cut.
+function write_debug(values) {
+  charge(DEBUG_BASE);
+  let line = '';
+  for (let i = 0; i < values.length; i++) {
+    const text = debug_text(values[i]);
+    chars(text.length);
+    if (line.length <= DEBUG_LINE_MAX) line = (i === 0 ? '' : line + ' ') + cut(text, DEBUG_LINE_MAX + 1);
+  }
+  line = cut(line, DEBUG_LINE_MAX);
+  if (debug_lines.length < DEBUG_LINES_MAX) debug_lines.push(line);
+  else debug_dropped++;
+}
+// The call's lines: at most DEBUG_LINES_MAX, the last saying how many were dropped if any were.
+function debug_out() {
+  if (debug_dropped === 0) return debug_lines;
+  const kept = real_apply(array_slice, debug_lines, [0, DEBUG_LINES_MAX - 1]);
+  kept.push('\u2026 ' + (debug_dropped + 1) + ' more debug lines dropped');
+  return kept;
 }
 
 // Methods (not function expressions): they cannot be called with new and have no prototype.
@@ -858,7 +999,7 @@ const api = freeze({
     if (typeof hex !== 'string') fail(4);
     return hex;
   },
-  emit(type, attributes) {
+  emit(type, attributes, opts) {
     if (events.length >= EVENTS_MAX) throw new RangeErrorC('more than ' + EVENTS_MAX + ' events in one call');
     let bytes = check_string(type, 'event type', EVENT_BYTES_MAX);
     if (bytes === 0) throw new TypeErrorC('event type must not be empty');
@@ -882,11 +1023,52 @@ const api = freeze({
         flat.push(k, v);
       }
     }
+    let is_public = false;
+    if (check_options(opts, 'event options', event_options)) {
+      const p = opts.public;
+      if (p !== undefined && typeof p !== 'boolean') throw new TypeErrorC('event option public must be a boolean');
+      is_public = p === true;
+    }
     charge(EVENT_BASE + bytes * EVENT_BYTE);
     // A getter above may have emitted too.
     if (events.length >= EVENTS_MAX) throw new RangeErrorC('more than ' + EVENTS_MAX + ' events in one call');
-    events.push([type, flat]);
+    events.push([type, flat, is_public ? 1 : 0]);
   },
+  send(to, amount) {
+    check_messages();
+    check_address(to, 'send recipient');
+    check_amount(amount, 'send amount', 1);
+    charge(MESSAGE_BASE);
+    messages.push(['send', to, amount]);
+  },
+  execute(contract, msg, opts) {
+    check_messages();
+    check_address(contract, 'execute contract');
+    let funds = 0;
+    let reply = false;
+    if (check_options(opts, 'execute options', execute_options)) {
+      // Each read once: a getter is contract code.
+      const f = opts.funds;
+      const r = opts.reply;
+      if (f !== undefined) {
+        check_amount(f, 'execute funds', 0);
+        funds = f === 0 ? 0 : f;
+      }
+      if (r !== undefined && typeof r !== 'boolean') throw new TypeErrorC('execute option reply must be a boolean');
+      reply = r === true;
+    }
+    // May run contract toJSON methods and getters: metered.
+    const msg_json = contract_stringify(msg);
+    if (typeof msg_json !== 'string') throw new TypeErrorC('execute msg is not JSON-serializable');
+    if (msg_json.length > MSG_MAX) throw new RangeErrorC('execute msg exceeds ' + MSG_MAX + ' bytes');
+    const bytes = utf8_length(msg_json);
+    if (bytes < 0 || bytes > MSG_MAX) throw new RangeErrorC('execute msg exceeds ' + MSG_MAX + ' bytes');
+    charge(MESSAGE_BASE + bytes * MSG_BYTE);
+    // A getter or toJSON above may have sent too.
+    check_messages();
+    messages.push(['execute', contract, msg_json, funds, reply]);
+  },
+  debug: debug_method,
   gas_left() {
     return gas.left < 0 ? 0 : gas.left;
   },
@@ -895,16 +1077,21 @@ const api = freeze({
 // Reused by every call, so frozen all the way down.
 harden([storage, api, sentinels]);
 
-function make_ctx(sender, contract, chain_id, height, time_ms) {
+function make_ctx(sender, contract, chain_id, height, time_ms, funds, balance) {
   return freeze({
     sender: sender,
     contract: contract,
     chain_id: chain_id,
     height: height,
     time_ms: time_ms,
+    funds: funds,
+    balance: balance,
     storage: storage,
     random: api.random,
     emit: api.emit,
+    send: api.send,
+    execute: api.execute,
+    debug: api.debug,
     gas_left: api.gas_left,
   });
 }
@@ -939,7 +1126,7 @@ function describe(e) {
   return text.length > MESSAGE_MAX + 1 ? text.slice(0, MESSAGE_MAX + 1) : text;
 }
 
-function run_inner(entry, msg_json, msg_bytes, sender, contract, chain_id, height, time_ms) {
+function run_inner(entry, msg_json, msg_bytes, sender, contract, chain_id, height, time_ms, funds, balance) {
   charge(CALL_BASE);
   if (msg_bytes > MSG_MAX) return ['error', 'message exceeds ' + MSG_MAX + ' bytes'];
   charge(msg_bytes * MSG_BYTE);
@@ -949,9 +1136,9 @@ function run_inner(entry, msg_json, msg_bytes, sender, contract, chain_id, heigh
   } catch {
     return ['error', 'message is not valid JSON'];
   }
-  const ctx = make_ctx(sender, contract, chain_id, height, time_ms);
+  const ctx = make_ctx(sender, contract, chain_id, height, time_ms, funds, balance);
   // A fresh module instance: module-level state never outlives the call.
-  const exports = factory(tick, caught, deep, spread, gas, op, after, str, elems, props, key);
+  const exports = factory(tick, caught, deep, spread, gas, op, after, str, elems, props, key, mark);
   const fn = exports[entry];
   if (typeof fn !== 'function') return ['error', 'contract has no ' + entry + ' entry point'];
   const data = fn(ctx, msg);
@@ -970,7 +1157,7 @@ function run_inner(entry, msg_json, msg_bytes, sender, contract, chain_id, heigh
   return ['ok', data_json];
 }
 
-function run(entry, msg_json, limit, msg_bytes, sender, contract, chain_id, height, time_ms) {
+function run(entry, msg_json, limit, msg_bytes, sender, contract, chain_id, height, time_ms, funds, balance) {
   gas_limit = limit;
   gas.left = limit;
   fault = 0;
@@ -978,24 +1165,38 @@ function run(entry, msg_json, limit, msg_bytes, sender, contract, chain_id, heig
   read_only = entry === 'query';
   writes = 0;
   events = [];
+  messages = [];
+  debug_lines = [];
+  debug_dropped = 0;
+  marks = null;
+  prim_marked = false;
+  prim_value = undefined;
   let result = null;
+  let pos = -1;
   try {
-    result = run_inner(entry, msg_json, msg_bytes, sender, contract, chain_id, height, time_ms);
+    result = run_inner(entry, msg_json, msg_bytes, sender, contract, chain_id, height, time_ms, funds, balance);
   } catch (e) {
     if (fault === 0 && is_overflow(e)) fault = 3;
     if (fault === 0 && is_exhausted(e)) fault = 5;
-    if (fault === 0) result = ['error', describe(e)];
+    if (fault === 0) {
+      result = ['error', describe(e)];
+      pos = position_of(e);
+    }
   }
   let out;
   // Running out of gas, call depth, stack or memory is one outcome, code 2 (protocol.md §5: out
   // of gas or of another metered resource), with all the gas used: how far a call got before its
-  // stack or memory ran out is not something gas measures.
-  if (fault === 1 || fault === 2 || fault === 3 || fault === 5) out = ['out_of_gas', gas_limit, '', []];
-  else if (fault === 4) out = ['error', used_at_fault, 'internal error: the host failed a storage or random call', []];
-  else if (result === null) out = ['error', gas_limit - gas.left, 'internal error: no result', []];
-  else if (result[0] === 'ok') out = ['ok', gas_limit - gas.left, result[1], events];
-  else out = ['error', gas_limit - gas.left, result[1], []];
+  // stack or memory ran out is not something gas measures. It returns no debug lines.
+  if (fault === 1 || fault === 2 || fault === 3 || fault === 5) out = ['out_of_gas', gas_limit, '', [], [], [], -1];
+  else if (fault === 4) out = ['error', used_at_fault, 'internal error: the host failed a storage or random call', [], [], debug_out(), -1];
+  else if (result === null) out = ['error', gas_limit - gas.left, 'internal error: no result', [], [], debug_out(), -1];
+  else if (result[0] === 'ok') out = ['ok', gas_limit - gas.left, result[1], events, messages, debug_out(), -1];
+  else out = ['error', gas_limit - gas.left, result[1], [], [], debug_out(), pos];
   events = [];
+  messages = [];
+  debug_lines = [];
+  marks = null;
+  prim_value = undefined;
   return json_stringify(out);
 }
 

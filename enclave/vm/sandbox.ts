@@ -51,6 +51,8 @@ export interface Sandbox {
     chain_id: string,
     height: number,
     time_ms: number,
+    funds: number,
+    balance: number,
   ): string;
 }
 

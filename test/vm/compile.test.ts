@@ -162,12 +162,18 @@ describe('compile_contract accepts and runs', () => {
       'export function a() { while (x) y(); }\nconst b = () => 1;\nclass C { f = 1; static { } }\ntry {} finally {}',
     );
     const tick = 'if((__cloister_gas.left-=1)<0)__cloister_tick();';
-    expect(factory_source).toContain(`function a() {${tick}try{`);
-    expect(factory_source).toContain(`while (x) {${tick}y();}`);
-    expect(factory_source).toContain(`const b = () => {${tick}try{`);
+    // Each function body declares its position variable, starting at the body's offset.
+    expect(factory_source).toContain(`function a() {var __cloister_p=20;${tick}try{`);
+    // A statement records its offset before it runs; so does a loop body that is not a block.
+    expect(factory_source).toContain(`__cloister_p=22;while (x) {${tick}__cloister_p=32;y();}`);
+    expect(factory_source).toContain(`const b = () => {var __cloister_p=55;${tick}try{`);
     expect(factory_source).toContain(`static {${tick}`);
     expect(factory_source).toContain(
-      'catch(__cloister_e){__cloister_caught(__cloister_e);throw __cloister_e}',
+      'catch(__cloister_e){__cloister_caught(__cloister_e,__cloister_p);throw __cloister_e}',
+    );
+    // An exception leaving a function body is marked with the position of its statement.
+    expect(factory_source).toContain(
+      '}catch(__cloister_e){__cloister_mark(__cloister_e,__cloister_p);throw __cloister_e}finally{',
     );
   });
 });

@@ -11,6 +11,8 @@ import {
 } from '../../enclave/vm/limits.js';
 import {
   address,
+  at,
+  body_source,
   compile_ok,
   counter_random,
   data_of,
@@ -79,20 +81,22 @@ describe('ctx.storage', () => {
   });
 
   it('is read-only in queries', () => {
-    const program = compile_ok(`
+    const source = `
       export function query(ctx, msg) {
         if (msg.op === 'set') ctx.storage.set('k', 'v');
         if (msg.op === 'remove') ctx.storage.remove('k');
         if (msg.op === 'set_json') ctx.storage.set_json('k', 1);
         return ctx.storage.get('k');
-      }`);
+      }`;
+    const program = compile_ok(source);
     const storage = new MemoryStorage();
     storage.committed.set('k', 'kept');
     const query = (op: string) =>
       program.call(make_env({ entry: 'query', sender: null, storage, msg_json: JSON.stringify({ op }) }));
     expect(data_of(query('get'))).toBe('kept');
-    for (const op of ['set', 'remove', 'set_json'])
-      expect(error_of(query(op))).toBe('storage is read-only in queries');
+    for (const op of ['set', 'remove', 'set_json']) {
+      expect(error_of(query(op))).toBe(`storage is read-only in queries${at(source, `ctx.storage.${op}(`)}`);
+    }
     expect(storage.writes.size).toBe(0);
   });
 
@@ -174,10 +178,12 @@ describe('ctx.emit', () => {
   });
 
   it('drops the events of a failed call', () => {
-    expect(run_body("ctx.emit('e'); throw new Error('no');")).toEqual({
+    const body = "ctx.emit('e'); throw new Error('no');";
+    expect(run_body(body)).toEqual({
       kind: 'error',
       gas_used: expect.any(Number),
-      message: 'no',
+      message: `no${at(body_source(body), 'throw')}`,
+      debug: [],
     });
   });
 });

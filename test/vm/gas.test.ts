@@ -136,7 +136,14 @@ describe('gas accounting', () => {
       (3 + 3 + 2) * tick_gas +
       8 * builtin_element_gas +
       1 * data_byte_gas;
-    expect(outcome).toEqual({ kind: 'ok', gas_used: expected, data_json: '7', events: [] });
+    expect(outcome).toEqual({
+      kind: 'ok',
+      gas_used: expected,
+      data_json: '7',
+      events: [],
+      messages: [],
+      debug: [],
+    });
   });
 
   it('charges storage, events and randomness per use and per byte', () => {

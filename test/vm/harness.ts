@@ -80,6 +80,8 @@ export function make_env(overrides: Partial<CallEnv> & { storage?: VmStorage } =
     height: 10,
     time_ms: 1_700_000_000_000,
     gas_limit: test_gas_limit,
+    funds: 0,
+    balance: 0,
     storage: new MemoryStorage(),
     random: counter_random(),
     ...overrides,
@@ -98,51 +100,110 @@ export function contract_source(name: string): string {
   return readFileSync(new URL(`../../contracts/${name}.js`, import.meta.url), 'utf8');
 }
 
-/** Runs `execute` of a one-off contract whose body is `body` and returns the outcome. */
-export function run_body(body: string, overrides: Partial<CallEnv> = {}): CallOutcome {
-  return compile_ok(`export function execute(ctx, msg) {\n${body}\n}`).call(make_env(overrides));
+/**
+ * The suffix a contract error gets for the first occurrence of `snippet` in `source`
+ * (` (at line L, column C)`, both 1-based); fails the test if `snippet` is not there.
+ */
+export function at(source: string, snippet: string, occurrence = 1): string {
+  let offset = -1;
+  for (let i = 0; i < occurrence; i++) offset = source.indexOf(snippet, offset + 1);
+  if (offset < 0) throw new Error(`${JSON.stringify(snippet)} is not in the source`);
+  const before = source.slice(0, offset).split('\n');
+  return ` (at line ${before.length}, column ${before[before.length - 1]!.length + 1})`;
 }
 
-/** Drives one contract instance through calls, committing state only after successful ones. */
+/** The source `run_body` compiles for `body`. */
+export function body_source(body: string): string {
+  return `export function execute(ctx, msg) {\n${body}\n}`;
+}
+
+/** Runs `execute` of a one-off contract whose body is `body` and returns the outcome. */
+export function run_body(body: string, overrides: Partial<CallEnv> = {}): CallOutcome {
+  return compile_ok(body_source(body)).call(make_env(overrides));
+}
+
+/** ucst a successful call's messages take from the calling contract: sends and execute funds. */
+export function outgoing_funds(outcome: CallOutcome): number {
+  if (outcome.kind !== 'ok') return 0;
+  let total = 0;
+  for (const m of outcome.messages) total += m.kind === 'send' ? m.amount : m.funds;
+  return total;
+}
+
+/**
+ * Drives one contract instance through calls, committing state only after successful ones. It
+ * keeps the contract's native balance as the executor would if every message succeeded: a call's
+ * funds arrive before it runs, and its messages' sends and funds leave after it succeeds.
+ */
 export class ContractHarness {
   readonly program: Program;
   readonly storage = new MemoryStorage();
   readonly random = counter_random();
   height = 10;
   gas_limit = test_gas_limit;
+  /** The contract's balance in ucst. */
+  balance = 0;
+  /** The contract's address. */
+  contract = address('contract');
 
   constructor(source: string) {
     this.program = compile_ok(source);
   }
 
-  call(entry: EntryPoint, msg: unknown, sender: string | null): CallOutcome {
+  call(entry: EntryPoint, msg: unknown, sender: string | null, funds = 0): CallOutcome {
     const outcome = this.program.call(
       make_env({
         entry,
         msg_json: JSON.stringify(msg),
         sender,
+        contract: this.contract,
         height: this.height,
         gas_limit: this.gas_limit,
+        funds,
+        balance: this.balance + funds,
         storage: this.storage,
         random: this.random,
       }),
     );
-    if (outcome.kind === 'ok' && entry !== 'query') this.storage.commit();
-    else this.storage.discard();
+    if (outcome.kind === 'ok' && entry !== 'query') {
+      this.storage.commit();
+      this.balance += funds - outgoing_funds(outcome);
+    } else this.storage.discard();
     return outcome;
   }
 
-  instantiate(msg: unknown, sender = address('creator')): CallOutcome {
-    return this.call('instantiate', msg, sender);
+  instantiate(msg: unknown, sender = address('creator'), funds = 0): CallOutcome {
+    return this.call('instantiate', msg, sender, funds);
   }
 
-  execute(msg: unknown, sender = address('alice')): CallOutcome {
-    return this.call('execute', msg, sender);
+  execute(msg: unknown, sender = address('alice'), funds = 0): CallOutcome {
+    return this.call('execute', msg, sender, funds);
+  }
+
+  /** Runs `reply` with the msg the executor builds from a callee's outcome (protocol.md §9). */
+  reply(callee: CallOutcome, sender = this.contract): CallOutcome {
+    return this.call('reply', reply_msg(callee), sender);
   }
 
   query(msg: unknown): CallOutcome {
     return this.call('query', msg, null);
   }
+}
+
+/**
+ * The msg of a `reply` call for a callee's outcome: `{"ok": {"data", "events"}}` with the callee's
+ * data parsed, or `{"error": message}` (out of gas as `"out of gas"`).
+ */
+export function reply_msg(callee: CallOutcome): unknown {
+  if (callee.kind === 'ok') {
+    return {
+      ok: {
+        data: JSON.parse(callee.data_json),
+        events: callee.events.map((e) => ({ type: e.type, attributes: e.attributes })),
+      },
+    };
+  }
+  return { error: callee.kind === 'error' ? callee.message : 'out of gas' };
 }
 
 /** The parsed data of an `ok` outcome; throws with the outcome otherwise. */

@@ -54,7 +54,7 @@ describe('no way out of the realm', () => {
     expect(result).not.toBe(1);
   });
 
-  it('sees only its own globals: no process, require, module, import.meta, console, timers or host objects', () => {
+  it('sees only its own globals: no process, require, module, import.meta, host console, timers or host objects', () => {
     const names = attempt(`
       const seen = [];
       for (const name of ['process', 'require', 'module', 'exports', 'Buffer', 'global', 'console', 'setTimeout',
@@ -66,7 +66,23 @@ describe('no way out of the realm', () => {
         try { if (typeof eval(name) !== 'undefined') seen.push(name + ' (free)'); } catch (e) { }
       }
       return seen;`);
-    expect(names).toEqual([]);
+    // console is the realm's own (debug lines), checked below.
+    expect(names).toEqual(['console']);
+  });
+
+  it("has the realm's console: frozen, every method the realm's debug writer, no host function", () => {
+    const result = attempt(`
+      const methods = ['log', 'info', 'warn', 'error', 'debug'];
+      return [
+        Object.isFrozen(console),
+        Object.getOwnPropertyNames(console).sort().join(','),
+        methods.every((m) => console[m] === ctx.debug && Object.isFrozen(console[m])),
+        Object.getOwnPropertyNames(console.log).sort().join(','),
+        'prototype' in console.log,
+        Object.getPrototypeOf(console) === Object.prototype,
+        globalThis.console === console,
+      ];`);
+    expect(result).toEqual([true, 'debug,error,info,log,warn', true, 'length,name', false, true, true]);
   });
 
   it('cannot reach the host functions through ctx: they are realm functions with no closure to read', () => {
