@@ -1187,7 +1187,8 @@ export class CloisterClient {
    * that height (`GET /v1/blocks/{h}`, `GET /v1/txs/{hash}`), then live ones from the stream
    * `GET /v1/events`, without gap or duplicate. Reconnects (to any of the client's nodes) when the
    * stream breaks, and catches up what it missed; `opts.on_status` hears of it. Ends when
-   * `opts.signal` aborts (or the caller stops iterating); throws only ChainIdMismatchError.
+   * `opts.signal` aborts, yielding nothing more, or when the caller stops iterating; throws only
+   * ChainIdMismatchError.
    */
   public_events(opts: FollowOptions & { contract?: string | undefined } = {}): AsyncGenerator<PublicEventAt> {
     if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');

@@ -96,8 +96,8 @@ function is_fatal(error: unknown): boolean {
  * Yields every public event (protocol.md §9) of committed transactions for which `keep` is true,
  * in commit order, each once: first those of blocks `from_height` and later (when given), then
  * those committed while it runs. Reconnects, on any node, when the stream breaks or a request
- * fails, and carries on where it stopped. Ends when `opts.signal` aborts; throws only for a node
- * of another chain. Transactions that failed carry no public events (the node lists none).
+ * fails, and carries on where it stopped. Ends when `opts.signal` aborts, yielding nothing more
+ * (not even the rest of a replay); throws only for a node of another chain. Transactions that failed carry no public events (the node lists none).
  */
 export async function* follow_public_events(
   source: FollowSource,
@@ -111,10 +111,16 @@ export async function* follow_public_events(
   let current: { height: number; next: number } | null = null;
   let pause = FOLLOW_RETRY_MS_FIRST;
 
+  /** Once `signal` aborts, nothing more is fetched or yielded (the throw ends the session, then the loop). */
+  function check_stop(): void {
+    if (signal?.aborted) throw new Error('stopped');
+  }
+
   function* events_of(tx: FollowedTx): Generator<PublicEventAt> {
     let event_index = 0;
     for (const e of tx.events) {
       if (keep(e)) {
+        check_stop();
         yield {
           height: tx.height,
           hash: tx.hash,
@@ -134,6 +140,7 @@ export async function* follow_public_events(
     const skip = current?.height === height ? current.next : 0;
     const hashes = await node.block_hashes(height);
     for (let i = skip; i < hashes.length; i++) {
+      check_stop();
       const tx = await node.tx(hashes[i]!);
       if (current === null || current.height !== height) current = { height, next: 0 };
       current.next = i + 1;
@@ -167,6 +174,7 @@ export async function* follow_public_events(
       opts.on_status?.({ type: 'live', node: url, height });
       pause = FOLLOW_RETRY_MS_FIRST;
       for await (const event of read_events(body)) {
+        check_stop();
         if (event.type !== 'block' && event.type !== 'tx') continue;
         let data: unknown;
         try {

@@ -435,6 +435,19 @@ describe('following public events', () => {
     expect(f.statuses.filter((s) => s === 'retrying').length).toBeGreaterThanOrEqual(1);
   });
 
+  it('yields nothing more once its signal aborts, even in the middle of a replay', async () => {
+    const { client, alice } = setup();
+    const mine = await echo(client, alice);
+    for (let i = 0; i < 3; i++) await client.execute(alice, mine, emit(i));
+    const stop = new AbortController();
+    const seen: PublicEventAt[] = [];
+    for await (const e of client.contract_events(mine, { from_height: 1, signal: stop.signal })) {
+      seen.push(e);
+      stop.abort();
+    }
+    expect(seen.map((e) => e.attributes[0]!.value)).toEqual(['0']);
+  });
+
   it('checks its arguments, and ends when the caller stops iterating', async () => {
     const { node, client, alice } = setup();
     const mine = await echo(client, alice);
