@@ -25,6 +25,7 @@ import {
   CloisterClient,
   CloisterError,
   ContractError,
+  type ContractEventJson,
   dev_keys,
   type GasPrice,
   generate_key,
@@ -32,7 +33,6 @@ import {
   type Keyring,
   KeyringError,
   key_info,
-  type SealedEvent,
   type TxOutcome,
   type TxRecord,
 } from '../sdk/index.js';
@@ -266,7 +266,7 @@ function words(...parts: string[]): string {
 }
 
 /** Decrypted events (protocol.md §4); those the network also lists in plaintext (§9) say so. */
-function event_lines(events: SealedEvent[] | undefined): string[] {
+function event_lines(events: ContractEventJson[] | undefined): string[] {
   return (events ?? []).map((e) =>
     row(e.public === true ? 'event (public)' : 'event', words(e.type, attributes_text(e.attributes))),
   );
@@ -784,7 +784,7 @@ async function tx_get(argv: NetworkArgs & { hash: string }): Promise<void> {
   if (record.code_id !== undefined) lines.push(row('code id', String(record.code_id)));
   lines.push(...public_event_lines(record.events));
   const result = out['result'] as
-    | { data?: unknown; events?: SealedEvent[]; error?: string; debug?: string[] }
+    | { data?: unknown; events?: ContractEventJson[]; error?: string; debug?: string[] }
     | undefined;
   if (result !== undefined) {
     lines.push(row('decrypted with', String(out['key'])));

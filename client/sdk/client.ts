@@ -21,6 +21,7 @@ import {
   type Scheme,
 } from '../../protocol/envelope.js';
 import { noble_provider as p } from '../../protocol/providers/noble.js';
+import { type ContractEventJson, type ContractResult, open_result } from '../../protocol/result.js';
 import {
   account_address,
   contract_address,
@@ -49,7 +50,6 @@ import {
 } from './errors.js';
 import { type FollowNode, type FollowOptions, follow_public_events, type PublicEventAt } from './events.js';
 import { type ClientKey, key_info, web_random } from './keys.js';
-import { type DecodedResult, open_decoded_result, type SealedEvent } from './results.js';
 import { RpcTransport, read_events, type TransportModules, timer_sleep } from './rpc.js';
 
 /** Gas limit of a transaction when the caller names none (the network allows up to 100,000,000). */
@@ -163,7 +163,7 @@ export interface TxOutcome {
   /** Decrypted `data` of the result (§4), once committed with code 0. */
   data?: unknown;
   /** Decrypted events of the result (§4); `public: true` marks those listed in `record.events` (§9). */
-  events?: SealedEvent[];
+  events?: ContractEventJson[];
   /** The contract's debug lines (§9; development networks only), once decrypted. */
   debug?: string[];
   /** The gas price the transaction was signed with, ucst per unit of gas (§9; 0 when absent). */
@@ -798,7 +798,7 @@ export class CloisterClient {
     record: { code: number; output: string; hash?: string },
     tx_key: Uint8Array,
     scheme: Scheme,
-  ): DecodedResult {
+  ): ContractResult {
     if (typeof record !== 'object' || record === null) throw new TypeError('record must be an object');
     check_scheme(scheme);
     if (typeof record.output !== 'string') throw new TypeError('record.output must be a string');
@@ -814,7 +814,7 @@ export class CloisterClient {
       throw new ResultAuthError(details);
     }
     try {
-      return open_decoded_result(scheme, tx_key, output);
+      return open_result(p, scheme, tx_key, output);
     } catch (error) {
       if (error instanceof DecryptError) throw new ResultAuthError(details);
       throw error;
@@ -831,7 +831,7 @@ export class CloisterClient {
     tx_key: Uint8Array,
     scheme: Scheme,
     context?: { what?: string; gas_limit?: number },
-  ): { data: unknown; events: SealedEvent[]; debug?: string[] } {
+  ): { data: unknown; events: ContractEventJson[]; debug?: string[] } {
     const details = record.hash === undefined ? {} : { hash: record.hash };
     if (record.code !== 0 && record.code !== 1) {
       throw error_from_code(record.code, RESULT_CODE_NAMES[record.code as ResultCode] ?? 'failed', {

@@ -13,7 +13,6 @@ export * from './client.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './keys.js';
-export * from './results.js';
 export {
   check_node_url,
   RpcTransport,
