@@ -17,6 +17,7 @@ import type { Tx } from '../protocol/tx.js';
 import { Faucet } from './faucet.js';
 import type { Genesis } from './genesis.js';
 import type { Mempool } from './mempool.js';
+import type { Log } from './modules.js';
 import { system_clock } from './real_world.js';
 import type { TxRecord } from './records.js';
 import type {
@@ -78,6 +79,8 @@ export interface BackendModules {
   gossip_tx: (raw: string) => void;
   /** Signs the faucet's transactions on a development network. Default: the `native` provider. */
   p?: CryptoProvider;
+  /** The node's log: the faucet's `faucet_sent` and `faucet_retry` lines. Default: none. */
+  log?: Log;
 }
 
 /** The node's RpcBackend. `publish` is called by the node for every commit. */
@@ -114,6 +117,7 @@ export class NodeBackend implements RpcBackend {
         committed_sequence: (address) => store.get_account_sequence(address),
         submit: (raw, tx) => this.submit(raw, tx),
         get_tx: (hash) => store.get_tx(hash),
+        ...(this.#m.log === undefined ? {} : { log: this.#m.log }),
         on_commit: (fn) => {
           const listener = (event: LiveEvent) => {
             if (event.type === 'block') fn();

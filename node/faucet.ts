@@ -23,6 +23,7 @@ import { from_hex } from '../protocol/bytes.js';
 import { ResultCode } from '../protocol/codes.js';
 import type { CryptoProvider } from '../protocol/provider.js';
 import { sign_tx, type Tx } from '../protocol/tx.js';
+import type { Log } from './modules.js';
 import type { TxRecord } from './records.js';
 import type { FaucetAnswer, Refusal } from './rpc/types.js';
 
@@ -30,8 +31,12 @@ import type { FaucetAnswer, Refusal } from './rpc/types.js';
 export const FAUCET_LIMITS = Object.freeze({
   /** Gas limit of a faucet `send` (it needs about 12,000: tx_base and send in enclave/limits.ts). */
   gas_limit: 100_000,
-  /** Sequences one request tries before it gives up (503): its first and three more. */
-  attempts_max: 4,
+  /**
+   * Sequences one request tries before it gives up (503). When every validator's faucet signs at
+   * once, each block settles one of them and the others sign again: on a local network of four
+   * validators a request was seen to need three; eight leaves room.
+   */
+  attempts_max: 8,
   /** Requests one address may make of this node per window. */
   requests_max: 5,
   /** The rate limiter's window, ms. */
@@ -59,6 +64,8 @@ export interface FaucetModules {
   get_tx(hash: string): Promise<TxRecord | null>;
   /** Calls `fn` after every commit (the store already holds it); the returned function stops it. */
   on_commit(fn: () => void): () => void;
+  /** Log lines: `faucet_sent` for each transaction submitted, `faucet_retry` when one lost its sequence. */
+  log?: Log;
 }
 
 /**
@@ -141,6 +148,10 @@ export class Faucet {
     );
   }
 
+  #log(event: string, fields: Record<string, unknown>): void {
+    this.#m.log?.(event, fields);
+  }
+
   /** Requests in progress now. */
   get pending(): number {
     return this.#pending;
@@ -185,7 +196,10 @@ export class Faucet {
         if (sent === null) break;
         if (!sent.ok) {
           // Another validator's faucet (or a commit racing this one) took the sequence.
-          if (sent.code === ResultCode.WRONG_SEQUENCE) continue;
+          if (sent.code === ResultCode.WRONG_SEQUENCE) {
+            this.#log('faucet_retry', { reason: 'refused', attempt, message: sent.message });
+            continue;
+          }
           if (typeof sent.code === 'number')
             throw new Error(
               `the faucet's own transaction was refused with code ${sent.code}: ${sent.message}`,
@@ -194,7 +208,11 @@ export class Faucet {
         }
         const outcome = await this.#outcome(sent.hash, sent.sequence, stop.signal);
         if (outcome === null) break;
-        if (outcome === 'lost' || outcome.code === ResultCode.WRONG_SEQUENCE) continue;
+        if (outcome === 'lost' || outcome.code === ResultCode.WRONG_SEQUENCE) {
+          const reason = outcome === 'lost' ? 'lost' : 'committed with code 5';
+          this.#log('faucet_retry', { reason, attempt, sequence: sent.sequence, hash: sent.hash });
+          continue;
+        }
         return { ok: true, record: outcome };
       }
       if (stop.signal.reason === 'timeout') {
@@ -237,7 +255,9 @@ export class Faucet {
         msg: { type: 'send', to, amount },
       });
       const added = await this.#m.submit(JSON.stringify(tx), tx);
-      return added.ok ? { ok: true as const, hash: added.hash, sequence } : added;
+      if (!added.ok) return added;
+      this.#log('faucet_sent', { to, amount, sequence, hash: added.hash });
+      return { ok: true as const, hash: added.hash, sequence };
     });
     this.#tail = turn.then(
       () => undefined,
