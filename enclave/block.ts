@@ -109,16 +109,22 @@ class BlockRun implements ContractSource {
     return code;
   }
 
+  /** Whether the input carries `address`'s contract record (or says there is none) and its balance. */
+  knows(address: string, kind: 'contract' | 'balance'): boolean {
+    if (kind === 'balance') return this.balances.has(address);
+    return this.contracts.has(address) || this.no_contract.has(address);
+  }
+
   contract(address: string): BoundContract | null {
     const info = this.contracts.get(address);
     if (info !== undefined) return info;
     if (this.no_contract.has(address)) return null;
-    throw new NeedLookup('contract', address);
+    throw new NeedLookup([address], []);
   }
 
   balance(address: string): number {
     const amount = this.balances.get(address);
-    if (amount === undefined) throw new NeedLookup('balance', address);
+    if (amount === undefined) throw new NeedLookup([], [address]);
     return amount;
   }
 
@@ -371,7 +377,8 @@ function execute_or_note(run: BlockRun, raw: string, index: number): TxResult | 
   } catch (error) {
     if (!(error instanceof NeedLookup)) throw error;
     // Go on with the later transactions all the same, to find what they need in this one pass.
-    (error.kind === 'contract' ? run.need.contracts : run.need.balances).add(error.address);
+    for (const address of error.contracts) run.need.contracts.add(address);
+    for (const address of error.balances) run.need.balances.add(address);
     return null;
   }
 }

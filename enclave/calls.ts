@@ -13,7 +13,7 @@ import { jcs } from '../protocol/jcs.js';
 import type { BoundContract } from './api.js';
 import { binding_holds } from './binding.js';
 import type { KeyContext } from './context.js';
-import type { TxEffects } from './effects.js';
+import { NeedLookup, type TxEffects } from './effects.js';
 import { ENCLAVE_GAS, ENCLAVE_LIMITS } from './limits.js';
 import type { Code, ProgramCache } from './programs.js';
 import { EnclaveErrorCode, EnclaveFault } from './result.js';
@@ -36,6 +36,8 @@ export interface ContractSource {
   code(code_id: number): Code | undefined;
   /** A contract's committed state as of the previous transaction. */
   read(contract: string, key: string): string | null;
+  /** Whether the input carries what a lookup would fetch: a contract record (or its absence) or a balance. */
+  knows(address: string, kind: 'contract' | 'balance'): boolean;
 }
 
 /** One transaction's call context. */
@@ -144,11 +146,32 @@ export function run_call(tx: TxCalls, spec: CallSpec): CallEnd {
   if (call.code !== ResultCode.OK) return failed(call.code, call.message);
   effects.write_all(spec.contract, call.writes);
   effects.emit(spec.contract, call.events);
+  ask_for_unknown(tx, call.messages);
   for (const message of call.messages) {
     const end = run_message(tx, spec, message);
     if (!end.ok) return end;
   }
   return { ok: true, data_json: call.data_json, events: call.events };
+}
+
+/**
+ * Throws one NeedLookup for everything a call's messages name that the input lacks, so the host
+ * fetches a call's callees and recipients in one pass rather than one pass per message.
+ */
+function ask_for_unknown(tx: TxCalls, messages: readonly ContractMessage[]): void {
+  const contracts: string[] = [];
+  const balances: string[] = [];
+  for (const m of messages) {
+    const address = m.kind === 'send' ? m.to : m.contract;
+    if (
+      m.kind === 'execute' &&
+      tx.effects.created(address) === undefined &&
+      !tx.source.knows(address, 'contract')
+    )
+      contracts.push(address);
+    if (!tx.source.knows(address, 'balance')) balances.push(address);
+  }
+  if (contracts.length > 0 || balances.length > 0) throw new NeedLookup(contracts, balances);
 }
 
 function keep_debug(tx: TxCalls, lines: readonly string[]): void {

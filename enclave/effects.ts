@@ -12,13 +12,13 @@ import { invariant } from '../protocol/invariant.js';
 import type { BoundContract } from './api.js';
 import type { ContractEvent } from './vm/types.js';
 
-/** Thrown when the block needs a contract or a balance its input does not carry (BlockOutput.need). */
+/** Thrown when the block needs contracts or balances its input does not carry (BlockOutput.need). */
 export class NeedLookup extends Error {
   constructor(
-    readonly kind: 'contract' | 'balance',
-    readonly address: string,
+    readonly contracts: readonly string[],
+    readonly balances: readonly string[],
   ) {
-    super(`the block needs the ${kind} of ${address}`);
+    super(`the block needs contracts [${contracts.join(', ')}] and balances [${balances.join(', ')}]`);
     this.name = 'NeedLookup';
   }
 }

@@ -415,6 +415,24 @@ describe('contract messages (protocol.md §9)', () => {
     expect(await w.query(a!, w.link, { get: 'k' })).toBeNull();
   });
 
+  test("one lookup pass fetches every callee a call's messages name", async () => {
+    const w = await World.open();
+    const targets = await links(w, 3);
+    const fan = await w.store(
+      'export function instantiate() { return null; }\n' +
+        'export function execute(ctx, msg) { for (const to of msg.to) ctx.execute(to, { key: "f", next: [] }); return null; }',
+    );
+    const hub = (await w.instantiate(fan)).address;
+    const e = encrypt(p, keys, fan.code_hash, { to: targets });
+    const tx = w.alice.tx({ type: 'execute', contract: hub, scheme: 'gcm', payload: e.payload });
+    let passes = 0;
+    const counting = { execute_block: (input: BlockInput) => (passes++, enclave.execute_block(input)) };
+    const { output } = await w.chain.execute(counting, [tx], T0_MS + 30_000_000);
+    expect(output.results[0]!.code).toBe(ResultCode.OK);
+    expect(passes).toBe(2);
+    for (const t of targets) expect(await w.query(t, w.link, { get: 'f' })).toBe(`by ${hub}`);
+  });
+
   test('a message to an address with no contract fails with code 6', async () => {
     const w = await World.open();
     const [a] = await links(w, 1);
@@ -436,7 +454,7 @@ describe('what crosses the host during execution cannot be forged', () => {
     const tx = w.alice.tx({ type: 'execute', contract: a, scheme: 'gcm', payload: e.payload });
     let input = await w.chain.block_input([tx], T0_MS + 10_000_000);
     const first = unwrap(await enclave.execute_block(input));
-    expect(first.need).toEqual({ contracts: [b], balances: [] });
+    expect(first.need).toEqual({ contracts: [b], balances: [b] });
     input = await w.chain.store.extend_input(input, first.need!);
     expect(unwrap(await enclave.execute_block(input)).results[0]!.code).toBe(ResultCode.OK);
     return { input, b };
