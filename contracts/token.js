@@ -7,11 +7,21 @@
  * execute     {"transfer": {"recipient": a, "amount": "10"}}                    -> {"status": "ok"}
  *             {"set_viewing_key": {"key": s}}                                   -> {"status": "ok"}
  *             {"create_viewing_key": {}}                                        -> {"key": s}
+ *             {"deposit": {}}            with funds n > 0                       -> {"status": "ok"}
+ *             {"redeem": {"amount": "10"}}                                      -> {"status": "ok"}
  * query       {"balance": {"address": a, "key": s}}                             -> {"amount": "123"}
  *             {"token_info": {}}         -> {"name", "symbol", "decimals", "total_supply"}
  *
  * Amounts are decimal strings of unsigned integers below 2^128, computed with BigInt, so no
  * amount is ever negative, fractional or rounded. Addresses are 40 lowercase hex characters.
+ *
+ * Wrapping the native token (like SNIP-20): a deposit mints one token unit per ucst it carries
+ * to the sender (whatever `decimals` says: 1 ucst = 1 unit), and a redeem burns units of the
+ * sender and sends as many ucst back, after the call, from the contract's own balance (so at most
+ * what the contract holds, and at most 2^53 - 1 at once). Both emit a public event
+ * {"type": "deposit" | "redeem", "attributes": {"amount": "n"}}: the funds moving are public
+ * anyway (protocol.md §9). Transfers stay private. Funds sent with any other message are refused,
+ * so they cannot be stranded in the contract.
  *
  * A balance query with a wrong key, with no key set, or for an address that never held tokens
  * fails with the same "unauthorized" error after the same work, so a query reveals nothing about
@@ -110,7 +120,42 @@ function same_secret(a, b) {
 
 // ---- entry points
 
+function refuse_funds(ctx) {
+  if (ctx.funds > 0) throw new Error('this message takes no funds; send them with deposit');
+}
+
+/** Mints `ctx.funds` units to the sender: 1 ucst = 1 unit. */
+function deposit(ctx) {
+  if (ctx.funds <= 0) throw new Error('deposit needs funds');
+  const amount = BigInt(ctx.funds);
+  const config = read_config(ctx);
+  write_balance(ctx, ctx.sender, read_balance(ctx, ctx.sender) + amount);
+  // Below 2^128 for ever: the native supply is below 2^53.
+  config.total_supply = (BigInt(config.total_supply) + amount).toString();
+  ctx.storage.set_json('config', config);
+  ctx.emit('deposit', { amount: amount.toString() }, { public: true });
+  return { status: 'ok' };
+}
+
+/** Burns `amount` units of the sender and pays as many ucst back, after this call. */
+function redeem(ctx, body) {
+  const amount = parse_amount(body.amount, 'amount');
+  if (amount === 0n) throw new Error('amount must be positive');
+  // Native amounts are safe integers; the contract can pay only what it holds.
+  if (amount > BigInt(ctx.balance)) throw new Error(`the contract holds only ${ctx.balance} ucst`);
+  const balance = read_balance(ctx, ctx.sender);
+  if (balance < amount) throw new Error('insufficient funds');
+  write_balance(ctx, ctx.sender, balance - amount);
+  const config = read_config(ctx);
+  config.total_supply = (BigInt(config.total_supply) - amount).toString();
+  ctx.storage.set_json('config', config);
+  ctx.send(ctx.sender, Number(amount));
+  ctx.emit('redeem', { amount: amount.toString() }, { public: true });
+  return { status: 'ok' };
+}
+
 export function instantiate(ctx, msg) {
+  refuse_funds(ctx);
   if (msg === null || typeof msg !== 'object') throw new Error('instantiate message must be an object');
   const name = check_text(msg.name, 'name', 1, 64);
   const symbol = check_text(msg.symbol, 'symbol', 1, 16);
@@ -138,6 +183,11 @@ export function instantiate(ctx, msg) {
 export function execute(ctx, msg) {
   const sender = ctx.sender;
   read_config(ctx);
+
+  if (message_body(msg, 'deposit') !== undefined) return deposit(ctx);
+  refuse_funds(ctx);
+  const redeem_body = message_body(msg, 'redeem');
+  if (redeem_body !== undefined) return redeem(ctx, redeem_body);
 
   const transfer = message_body(msg, 'transfer');
   if (transfer !== undefined) {
@@ -171,7 +221,9 @@ export function execute(ctx, msg) {
     return { key };
   }
 
-  throw new Error('unknown execute message; expected transfer, set_viewing_key or create_viewing_key');
+  throw new Error(
+    'unknown execute message; expected transfer, set_viewing_key, create_viewing_key, deposit or redeem',
+  );
 }
 
 export function query(ctx, msg) {
@@ -183,13 +235,17 @@ export function query(ctx, msg) {
     if (typeof balance.address !== 'string' || typeof balance.key !== 'string') {
       throw new Error('balance needs an address and a key');
     }
-    if (balance.address.length !== 40 || balance.key.length > KEY_CHARS_MAX) throw new Error(UNAUTHORIZED);
-    const stored = ctx.storage.get(viewing_key_key(balance.address));
-    // Compare even when no key is set, and read the balance either way: the same work for
-    // every kind of failure.
-    const matches = same_secret(stored ?? '', balance.key);
-    const authorized = stored !== null && matches;
-    const amount = read_balance(ctx, balance.address);
+    let authorized = false;
+    let amount = 0n;
+    if (balance.address.length === 40 && balance.key.length <= KEY_CHARS_MAX) {
+      const stored = ctx.storage.get(viewing_key_key(balance.address));
+      // Compare even when no key is set, and read the balance either way: the same work for
+      // every kind of failure.
+      const matches = same_secret(stored ?? '', balance.key);
+      authorized = stored !== null && matches;
+      amount = read_balance(ctx, balance.address);
+    }
+    // One throw for every failure: an error names the line it was thrown from.
     if (!authorized) throw new Error(UNAUTHORIZED);
     return { amount: amount.toString() };
   }

@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { address, ContractHarness, contract_source, data_of, error_of } from '../vm/harness.js';
+import { address, at, ContractHarness, contract_source, data_of, error_of } from '../vm/harness.js';
 
 const alice = address('alice');
 const bob = address('bob');
 const carol = address('carol');
 const MAX = ((1n << 128n) - 1n).toString();
+const source = contract_source('token');
+/** Every failed balance query answers this, from one throw statement. */
+const UNAUTHORIZED = `unauthorized${at(source, 'throw new Error(UNAUTHORIZED)')}`;
+/** A contract error thrown by the statement at the `occurrence`th `snippet`. */
+const thrown = (message: string, snippet: string, occurrence = 1) =>
+  `${message}${at(source, snippet, occurrence)}`;
 
 function token(
   initial_balances: { address: string; amount: string }[] = [{ address: alice, amount: '1000' }],
@@ -89,7 +95,8 @@ describe('token', () => {
     for (const [transfer, message] of cases)
       expect(error_of(h.execute({ transfer }, alice))).toContain(message);
     expect(error_of(h.execute({ transfer: { recipient: alice, amount: '1' } }, carol))).toBe(
-      'insufficient funds',
+      // The transfer's check (the first is redeem's).
+      thrown('insufficient funds', "throw new Error('insufficient funds')", 2),
     );
     expect(h.storage.snapshot()).toEqual(before);
   });
@@ -105,7 +112,9 @@ describe('token', () => {
         { address: bob, amount: '1' },
       ],
     });
-    expect(error_of(outcome)).toBe('total supply must be below 2^128');
+    expect(error_of(outcome)).toBe(
+      thrown('total supply must be below 2^128', "throw new Error('total supply"),
+    );
   });
 
   it('validates instantiate', () => {
@@ -141,7 +150,7 @@ describe('token viewing key gate', () => {
       balance(h, 'short', 'alice-key-1'), // not even an address
     ];
     const messages = failures.map(error_of);
-    expect(new Set(messages)).toEqual(new Set(['unauthorized']));
+    expect(new Set(messages)).toEqual(new Set([UNAUTHORIZED]));
   });
 
   it('does the same work for an unknown address as for a wrong key', () => {
@@ -161,7 +170,7 @@ describe('token viewing key gate', () => {
     expect(data_of(balance(h, alice, created.key))).toEqual({ amount: '1000' });
     const again = data_of(h.execute({ create_viewing_key: {} }, alice)) as { key: string };
     expect(again.key).not.toBe(created.key);
-    expect(error_of(balance(h, alice, created.key))).toBe('unauthorized');
+    expect(error_of(balance(h, alice, created.key))).toBe(UNAUTHORIZED);
   });
 
   it('refuses keys that are too short or too long', () => {
@@ -172,12 +181,109 @@ describe('token viewing key gate', () => {
     expect(error_of(h.execute({ set_viewing_key: { key: 'k'.repeat(129) } }, alice))).toContain(
       'viewing key must be',
     );
-    expect(error_of(balance(h, alice, 'k'.repeat(129)))).toBe('unauthorized');
+    expect(error_of(balance(h, alice, 'k'.repeat(129)))).toBe(UNAUTHORIZED);
   });
 
   it('keeps balances out of state keys and out of other accounts’ events', () => {
     const h = token();
     h.execute({ transfer: { recipient: bob, amount: '1' } }, alice);
     for (const [key] of h.storage.snapshot()) expect(key).not.toContain('1000');
+  });
+});
+
+describe('token deposits and redemptions of the native token', () => {
+  const key = 'alice-key-1';
+
+  function funded(): ContractHarness {
+    const h = token([]);
+    h.execute({ set_viewing_key: { key } }, alice);
+    return h;
+  }
+
+  it('mints one unit per ucst deposited to the sender, with a public event', () => {
+    const h = funded();
+    const outcome = h.execute({ deposit: {} }, alice, 250);
+    expect(outcome).toMatchObject({
+      kind: 'ok',
+      data_json: '{"status":"ok"}',
+      events: [{ type: 'deposit', attributes: [{ key: 'amount', value: '250' }], public: true }],
+      messages: [],
+    });
+    expect(h.execute({ deposit: {} }, alice, 50).kind).toBe('ok');
+    expect(data_of(balance(h, alice, key))).toEqual({ amount: '300' });
+    expect(data_of(h.query({ token_info: {} }))).toMatchObject({ total_supply: '300' });
+    expect(h.balance).toBe(300);
+  });
+
+  it('accepts the largest native amount exactly', () => {
+    const h = funded();
+    expect(h.execute({ deposit: {} }, alice, Number.MAX_SAFE_INTEGER).kind).toBe('ok');
+    expect(data_of(balance(h, alice, key))).toEqual({ amount: String(Number.MAX_SAFE_INTEGER) });
+  });
+
+  it('refuses a deposit without funds, and funds with any other message', () => {
+    const h = funded();
+    expect(error_of(h.execute({ deposit: {} }, alice))).toMatch(/^deposit needs funds/);
+    expect(error_of(h.execute({ transfer: { recipient: bob, amount: '1' } }, alice, 5))).toMatch(
+      /^this message takes no funds; send them with deposit/,
+    );
+    expect(error_of(h.execute({ redeem: { amount: '1' } }, alice, 5))).toMatch(
+      /^this message takes no funds/,
+    );
+    const fresh = new ContractHarness(source);
+    expect(error_of(fresh.instantiate({ name: 'A', symbol: 'A', decimals: 0 }, alice, 5))).toMatch(
+      /^this message takes no funds/,
+    );
+    expect(h.balance).toBe(0);
+  });
+
+  it('redeems by burning units and sending the ucst back after the call', () => {
+    const h = funded();
+    h.execute({ deposit: {} }, alice, 1_000);
+    const outcome = h.execute({ redeem: { amount: '400' } }, alice);
+    expect(outcome).toMatchObject({
+      kind: 'ok',
+      data_json: '{"status":"ok"}',
+      events: [{ type: 'redeem', attributes: [{ key: 'amount', value: '400' }], public: true }],
+      messages: [{ kind: 'send', to: alice, amount: 400 }],
+    });
+    expect(data_of(balance(h, alice, key))).toEqual({ amount: '600' });
+    expect(data_of(h.query({ token_info: {} }))).toMatchObject({ total_supply: '600' });
+    expect(h.balance).toBe(600);
+  });
+
+  it('lets units moved by a private transfer be redeemed by their new holder', () => {
+    const h = funded();
+    h.execute({ deposit: {} }, alice, 100);
+    const transfer = h.execute({ transfer: { recipient: bob, amount: '60' } }, alice);
+    expect(transfer).toMatchObject({ kind: 'ok', messages: [] });
+    // The transfer's event stays private.
+    if (transfer.kind === 'ok') expect(transfer.events[0]).not.toHaveProperty('public');
+    expect(h.execute({ redeem: { amount: '60' } }, bob)).toMatchObject({
+      kind: 'ok',
+      messages: [{ kind: 'send', to: bob, amount: 60 }],
+    });
+  });
+
+  it('refuses to redeem more than the sender holds or the contract has, changing nothing', () => {
+    // Units minted at instantiation are not backed by ucst in the contract.
+    const h = token([{ address: alice, amount: '1000' }]);
+    h.execute({ deposit: {} }, bob, 10);
+    const before = h.storage.snapshot();
+    expect(error_of(h.execute({ redeem: { amount: '11' } }, alice))).toMatch(
+      /^the contract holds only 10 ucst/,
+    );
+    expect(error_of(h.execute({ redeem: { amount: '11' } }, bob))).toMatch(
+      /^the contract holds only 10 ucst/,
+    );
+    expect(error_of(h.execute({ redeem: { amount: '10' } }, carol))).toMatch(/^insufficient funds/);
+    expect(error_of(h.execute({ redeem: { amount: '0' } }, bob))).toMatch(/^amount must be positive/);
+    expect(error_of(h.execute({ redeem: { amount: MAX } }, alice))).toMatch(/^the contract holds only/);
+    expect(error_of(h.execute({ redeem: { amount: 5 } }, bob))).toMatch(/^amount must be a decimal string/);
+    expect(h.storage.snapshot()).toEqual(before);
+    expect(h.execute({ redeem: { amount: '10' } }, alice)).toMatchObject({
+      kind: 'ok',
+      messages: [{ kind: 'send', to: alice, amount: 10 }],
+    });
   });
 });
