@@ -1,5 +1,6 @@
 /**
- * The validator's HTTP RPC (protocol.md §6) on `node:http`, plus a live event stream. Every
+ * The validator's HTTP RPC (protocol.md §6, and §9's balances, events and, on a development
+ * network, `POST /v1/faucet`) on `node:http`, plus a live event stream. Every
  * answer is JSON (errors `{"error": {"code", "message"}}`, codes in errors.ts), carries the CORS
  * origin, and every resource a client can make the node spend is bounded: body bytes, request
  * target length, header and request time, concurrent requests, connections, live streams and
