@@ -191,6 +191,8 @@ function host_parts(config: AssembleConfig, modules: NodeModules) {
       now_ms: () => clock.now_ms(),
       set_timer: (delay_ms, fn) => clock.set_timer(delay_ms, fn),
       gossip_tx: (raw) => gossip.add(raw),
+      p,
+      log: modules.log,
     },
   );
   return { pubkey, sign_hex, mempool, gossip, backend };

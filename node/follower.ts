@@ -70,7 +70,16 @@ export async function start_follower(
     };
     const backend = new NodeBackend(
       { genesis, pubkey: '' },
-      { store, mempool, enclave, now_ms: clock.now_ms, set_timer: clock.set_timer, gossip_tx: forward },
+      {
+        store,
+        mempool,
+        enclave,
+        now_ms: clock.now_ms,
+        set_timer: clock.set_timer,
+        gossip_tx: forward,
+        p,
+        log,
+      },
     );
     const app = new ValidatorApp(
       { genesis, pubkey: '', block: config.block },
