@@ -5,15 +5,13 @@
  * @module
  */
 
-import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { compute_measurement, find_code_root } from '../../enclave/measurement.js';
-import { compile_contract } from '../../enclave/vm/compile.js';
-import { code_size_bytes_max } from '../../enclave/vm/limits.js';
 import { to_hex } from '../../protocol/bytes.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import { client_commands } from './client_commands.js';
+import { contract_check_command } from './contract_check.js';
 import { network_commands } from './network_commands.js';
 
 /** Exit codes scripts can rely on. */
@@ -44,37 +42,14 @@ await client_commands(network_commands(yargs(hideBin(process.argv))))
     c
       .command(
         'check <file>',
-        'check that a contract compiles for the Cloister VM, and print its code hash and size',
+        'check that a contract compiles for the Cloister VM, print its code hash, size and entry points, and warn about shapes that cannot work (missing or misspelled entry points, a reply without a reply entry point, removed globals)',
         (y) =>
-          y.positional('file', { type: 'string', demandOption: true, describe: 'the contract module (.js)' }),
+          y
+            .positional('file', { type: 'string', demandOption: true, describe: 'the contract module (.js)' })
+            .option('strict', { type: 'boolean', default: false, describe: 'fail (exit 1) on warnings too' }),
         (argv) => {
-          let bytes: Buffer;
-          try {
-            bytes = readFileSync(argv.file);
-          } catch (error) {
-            process.stderr.write(
-              `cloister: cannot read ${argv.file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}\n`,
-            );
-            process.exit(EXIT.failure);
-          }
-          const code_hash = to_hex(get_provider('native').sha256(new Uint8Array(bytes)));
-          if (bytes.length > code_size_bytes_max) {
-            process.stderr.write(
-              `cloister: ${argv.file} is ${bytes.length} bytes; the limit is ${code_size_bytes_max}\n`,
-            );
-            process.exit(EXIT.failure);
-          }
-          const compiled = compile_contract(bytes.toString('utf8'));
-          if (!compiled.ok) {
-            if (argv.json) print(true, { ok: false, file: argv.file, error: compiled.message }, '');
-            else process.stderr.write(`cloister: ${argv.file} does not compile: ${compiled.message}\n`);
-            process.exit(EXIT.failure);
-          }
-          print(
-            argv.json,
-            { ok: true, file: argv.file, code_hash, size_bytes: bytes.length },
-            `ok  ${argv.file}\n  code hash  ${code_hash}\n  size       ${bytes.length} bytes`,
-          );
+          const outcome = contract_check_command(argv.file, { json: argv.json, strict: argv.strict });
+          if (outcome !== 'ok') process.exit(EXIT.failure);
         },
       )
       .demandCommand(1, 'name a contract command: check'),

@@ -173,7 +173,7 @@ function where(source: string, pos: number): string {
 }
 
 /** Names a declaration or pattern binds, for `export const {a, b: [c]} = ...`. */
-function bound_names(pattern: Pattern, out: string[]): void {
+export function bound_names(pattern: Pattern, out: string[]): void {
   switch (pattern.type) {
     case 'Identifier':
       out.push(pattern.name);
@@ -198,7 +198,7 @@ function bound_names(pattern: Pattern, out: string[]): void {
 }
 
 /** Whether an identifier in field `key` of `parent` refers to a binding (rather than naming a property or label). */
-function is_reference(parent: AnyNode | null, key: string): boolean {
+export function is_reference(parent: AnyNode | null, key: string): boolean {
   if (parent === null) return true;
   switch (parent.type) {
     case 'MemberExpression':
