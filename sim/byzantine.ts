@@ -8,6 +8,7 @@
  * |----------------------|---------|------------------------------------------------------------------|
  * | `wrong-results`      | enclave | every `execute_block` result hash altered                        |
  * | `wrong-results-some` | enclave | altered if ≥ 1 tx and `sha256(utf8(txs[0]))` ends in an odd byte |
+ * | `forge-callee`       | enclave | callees of contract messages handed in forged (forge_callee.ts)  |
  * | `equivocate`         | network | own proposals and votes sent as is and conflicting, to all       |
  * | `equivocate-split`   | network | as is to half A, the conflicting version to half B               |
  * | `silent`             | network | sends nothing, answers no request; still receives and syncs      |
@@ -36,6 +37,7 @@ import type { CryptoProvider } from '../protocol/provider.js';
 import { type ByzantineContext, check_context } from './byzantine/context.js';
 import { delay_votes_network } from './byzantine/delay_votes.js';
 import { equivocate_network } from './byzantine/equivocate.js';
+import { forge_callee_enclave } from './byzantine/forge_callee.js';
 import { garbage_network } from './byzantine/garbage.js';
 import { silent_network } from './byzantine/silent.js';
 import { withhold_block_network, withhold_votes_network } from './byzantine/withhold.js';
@@ -49,6 +51,7 @@ export { altered_here } from './byzantine/wrong_results.js';
 export type ByzantineBehaviour =
   | 'wrong-results'
   | 'wrong-results-some'
+  | 'forge-callee'
   | 'equivocate'
   | 'equivocate-split'
   | 'silent'
@@ -61,6 +64,7 @@ export type ByzantineBehaviour =
 export const BYZANTINE_BEHAVIOURS: readonly ByzantineBehaviour[] = Object.freeze([
   'wrong-results',
   'wrong-results-some',
+  'forge-callee',
   'equivocate',
   'equivocate-split',
   'silent',
@@ -71,7 +75,11 @@ export const BYZANTINE_BEHAVIOURS: readonly ByzantineBehaviour[] = Object.freeze
 ]);
 
 /** The behaviours that decorate the enclave; the others decorate the network. */
-const ENCLAVE_BEHAVIOURS: readonly ByzantineBehaviour[] = ['wrong-results', 'wrong-results-some'];
+const ENCLAVE_BEHAVIOURS: readonly ByzantineBehaviour[] = [
+  'wrong-results',
+  'wrong-results-some',
+  'forge-callee',
+];
 
 /** Whether `x` names a {@link ByzantineBehaviour}. */
 export function is_byzantine_behaviour(x: unknown): x is ByzantineBehaviour {
@@ -129,6 +137,7 @@ export function byzantine_enclave(
   if (behaviour === 'wrong-results') return altered_enclave(inner, () => true);
   if (behaviour === 'wrong-results-some')
     return altered_enclave(inner, (input) => altered_here(ctx.p, input));
+  if (behaviour === 'forge-callee') return forge_callee_enclave(inner);
   return inner;
 }
 

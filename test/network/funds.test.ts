@@ -3,8 +3,8 @@
  * refusals, deposits returned on failure, a 3-deep call chain whose failing leaf reverts
  * everything, a `reply` that recovers, depth 9 refused, public events seen by a third party and
  * private ones not, debug output only for the sender and only on a development network, and the
- * faucet. (That a forged binding or altered callee state is refused is the enclave's to show, with
- * inputs no honest host makes: test/enclave/funds.test.ts.)
+ * faucet, and a validator whose host forges the callees it hands its enclave (sim/byzantine
+ * `forge-callee`) refused by its own enclave while the others commit.
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,6 +24,7 @@ import { fee_pool_address } from '../../protocol/bank.js';
 import { utf8 } from '../../protocol/bytes.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import { LocalNetwork } from '../../sim/network.js';
+import type { NodeBehaviour } from '../../sim/sim_node.js';
 
 const p = get_provider('native');
 const FEE_POOL = fee_pool_address(p);
@@ -54,9 +55,10 @@ export function query(ctx, msg) { return ctx.storage.get(msg.get); }
 async function network(
   port: number,
   opts: { dev: boolean; min_gas_price?: number; balances?: Record<string, number> },
+  behaviours = new Map<number, NodeBehaviour>(),
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'cloister-funds-'));
-  const net = await LocalNetwork.up({ validators: 4, dir: join(dir, 'net'), port, ...opts });
+  const net = await LocalNetwork.up({ validators: 4, dir: join(dir, 'net'), port, behaviours, ...opts });
   return {
     net,
     async down() {
@@ -215,5 +217,35 @@ describe('a development network (min_gas_price 0)', () => {
     const record = await stranger.get_tx(done.hash);
     expect(JSON.stringify(record)).not.toContain('debug-x');
     expect(JSON.stringify(await stranger.block_txs(record.height))).not.toContain('debug-x');
+  }, 180_000);
+});
+
+describe('a host that forges callees (validator 3 of 4 runs forge-callee)', () => {
+  let up: Awaited<ReturnType<typeof network>>;
+  let client: CloisterClient;
+
+  beforeAll(async () => {
+    up = await network(26500, { dev: true }, new Map([[3, 'forge-callee']]));
+    client = new CloisterClient({ nodes: up.net.urls().slice(0, 3) });
+  }, 240_000);
+
+  afterAll(async () => {
+    await up?.down();
+  });
+
+  it('its enclave refuses the forged callee code, binding and state; the honest validators commit the call', async () => {
+    const dana = generate_key('dana', web_random);
+    await client.faucet(key_info(dana).address, 5_000_000);
+    const [a, b] = await links(client, dana, 2);
+    const refused = up.net.wait_for(
+      (e) => e.index === 3 && e.event === 'block_execution_failed' && e['code'] === 'BAD_INPUT',
+      120_000,
+      "the forging validator's enclave to refuse its input",
+    );
+    const done = await client.execute(dana, a!, { key: 'f', next: [b] }, 'gcm', { gas_limit: 3_000_000 });
+    expect(done.record?.code).toBe(0);
+    expect(await client.query(b!, { get: 'f' })).toBe('set');
+    const failure = await refused;
+    expect(String(failure['message'] ?? failure['error'] ?? '')).toMatch(/binding|code of contract/);
   }, 180_000);
 });

@@ -121,6 +121,12 @@ function verifies(body: unknown, who: Hex): boolean {
 
 /** What must be seen of each behaviour in a one-byzantine run (beyond agreement and liveness). */
 const SEEN: Record<ByzantineBehaviour, (w: World) => void> = {
+  // These blocks call no contract, so there is nothing to forge: it runs as an honest validator and
+  // its proposals commit (forging is refused by the enclave: test/network/funds.test.ts).
+  'forge-callee': ({ byz, honest }) => {
+    const proposers = [...honest[0]!.chain.values()].map((e) => e.block.header.proposer);
+    expect(proposers).toContain(byz.pubkey);
+  },
   'wrong-results': ({ c, byz, honest }) => {
     const mine = proposals_of(c.net.sent.get(byz.index) ?? [], byz.pubkey);
     expect(mine.length).toBeGreaterThan(0);
