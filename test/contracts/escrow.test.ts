@@ -92,7 +92,7 @@ describe('escrow', () => {
     const release = escrow.execute({ release: { deal } }, buyer);
     // The executor takes a failed transfer back and answers with its error.
     const settled = escrow.reply(
-      { kind: 'error', gas_used: 1, message: `${token_address}: insufficient funds`, debug: [] },
+      { kind: 'error', gas_used: 1, message: 'insufficient funds', debug: [] },
       token_address,
     );
     expect(messages_of(release)).toHaveLength(1);
@@ -138,7 +138,7 @@ describe('escrow', () => {
     expect(error_of(escrow.reply({ kind: 'error', gas_used: 0, message: 'x', debug: [] }, buyer))).toMatch(
       /^only the token answers this escrow/,
     );
-    expect(reply_msg({ kind: 'out_of_gas', gas_used: 1 })).toEqual({ error: 'out of gas' });
+    expect(() => reply_msg({ kind: 'out_of_gas', gas_used: 1 }, token_address)).toThrow(/no reply/);
   });
 });
 
@@ -200,7 +200,9 @@ describe('relay', () => {
     b.execute({ relay: { next: [relay_c], write: 'k', fail_at_end: true, reply: true } }, relay_a);
     const recovered = b.reply(last, relay_c);
     expect(data_of(recovered)).toEqual({ replied: 'error' });
-    expect(data_of(b.query({ get: { key: 'reply' } }))).toEqual({ value: `error: ${error_of(last)}` });
+    expect(data_of(b.query({ get: { key: 'reply' } }))).toEqual({
+      value: `error: ${relay_c}: ${error_of(last)}`,
+    });
     expect(data_of(b.reply(data_ok('{"remaining":0}'), relay_c))).toEqual({ replied: 'ok' });
     expect(data_of(b.query({ get: { key: 'reply' } }))).toEqual({ value: 'ok' });
   });

@@ -180,9 +180,12 @@ export class ContractHarness {
     return this.call('execute', msg, sender, funds);
   }
 
-  /** Runs `reply` with the msg the executor builds from a callee's outcome (protocol.md §9). */
-  reply(callee: CallOutcome, sender = this.contract): CallOutcome {
-    return this.call('reply', reply_msg(callee), sender);
+  /**
+   * Runs `reply` with the msg the executor builds from the outcome of a message this contract
+   * sent to `callee` (protocol.md §9); the reply's sender is the callee.
+   */
+  reply(outcome: CallOutcome, callee: string): CallOutcome {
+    return this.call('reply', reply_msg(outcome, callee), callee);
   }
 
   query(msg: unknown): CallOutcome {
@@ -191,19 +194,14 @@ export class ContractHarness {
 }
 
 /**
- * The msg of a `reply` call for a callee's outcome: `{"ok": {"data", "events"}}` with the callee's
- * data parsed, or `{"error": message}` (out of gas as `"out of gas"`).
+ * The msg of a `reply` call, as the executor (enclave/calls.ts) builds it from the outcome of the
+ * message sent to `callee`: `{"ok": {"data", "events"}}` with the callee's data parsed, or
+ * `{"error": "<callee>: <message>"}`. Out of gas has no reply: it ends the whole transaction.
  */
-export function reply_msg(callee: CallOutcome): unknown {
-  if (callee.kind === 'ok') {
-    return {
-      ok: {
-        data: JSON.parse(callee.data_json),
-        events: callee.events.map((e) => ({ type: e.type, attributes: e.attributes })),
-      },
-    };
-  }
-  return { error: callee.kind === 'error' ? callee.message : 'out of gas' };
+export function reply_msg(outcome: CallOutcome, callee: string): unknown {
+  if (outcome.kind === 'ok') return { ok: { data: JSON.parse(outcome.data_json), events: outcome.events } };
+  if (outcome.kind === 'error') return { error: `${callee}: ${outcome.message}` };
+  throw new Error(`no reply to ${outcome.kind}: it ends the whole transaction`);
 }
 
 /** The parsed data of an `ok` outcome; throws with the outcome otherwise. */
