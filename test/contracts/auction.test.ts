@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { CallOutcome } from '../../enclave/vm/types.js';
-import { address, ContractHarness, contract_source, data_of, error_of } from '../vm/harness.js';
+import { address, at, ContractHarness, contract_source, data_of, error_of } from '../vm/harness.js';
+
+const AUCTION = contract_source('auction');
 
 const creator = address('creator');
 const alice = address('alice');
@@ -36,7 +38,9 @@ describe('auction', () => {
       seen.push(visible(h.query({ result: {} })));
     }
     for (const text of seen) for (const [, amount] of bids) expect(text).not.toContain(amount);
-    expect(error_of(h.query({ result: {} }))).toBe('the auction is still open');
+    expect(error_of(h.query({ result: {} }))).toBe(
+      `the auction is still open${at(AUCTION, "throw new Error('the auction is still open')")}`,
+    );
 
     h.height = 20;
     const closed = h.execute({ close: {} }, creator);
@@ -71,7 +75,9 @@ describe('auction', () => {
     expect(error_of(h.execute({ close: {} }, creator))).toContain('may close at height 20 or after 2 bids');
     h.execute({ bid: { amount: '5' } }, alice);
     h.execute({ bid: { amount: '6' } }, bob);
-    expect(error_of(h.execute({ bid: { amount: '7' } }, carol))).toBe('no more bids are accepted');
+    expect(error_of(h.execute({ bid: { amount: '7' } }, carol))).toBe(
+      `no more bids are accepted${at(AUCTION, "throw new Error('no more bids are accepted')")}`,
+    );
     expect(data_of(h.execute({ close: {} }, creator))).toEqual({ winner: bob, price: '6', bid_count: 2 });
   });
 
@@ -83,18 +89,32 @@ describe('auction', () => {
 
   it('refuses bad bids and bad closes', () => {
     const h = auction({ min_bid: '10' });
-    expect(error_of(h.execute({ bid: { amount: '9' } }, alice))).toBe('bid must be at least 10');
+    expect(error_of(h.execute({ bid: { amount: '9' } }, alice))).toBe(
+      `bid must be at least 10${at(AUCTION, 'throw new Error(`bid must be at least')}`,
+    );
     expect(error_of(h.execute({ bid: { amount: '-5' } }, alice))).toContain('only digits');
-    expect(error_of(h.execute({ bid: { amount: '10' } }, creator))).toBe('the creator may not bid');
+    expect(error_of(h.execute({ bid: { amount: '10' } }, creator))).toBe(
+      `the creator may not bid${at(AUCTION, "throw new Error('the creator may not bid')")}`,
+    );
     expect(h.execute({ bid: { amount: '10' } }, alice).kind).toBe('ok');
-    expect(error_of(h.execute({ bid: { amount: '11' } }, alice))).toBe('this address has already bid');
-    expect(error_of(h.execute({ close: {} }, alice))).toBe('only the creator may close the auction');
+    expect(error_of(h.execute({ bid: { amount: '11' } }, alice))).toBe(
+      `this address has already bid${at(AUCTION, "throw new Error('this address has already bid')")}`,
+    );
+    expect(error_of(h.execute({ close: {} }, alice))).toBe(
+      `only the creator may close the auction${at(AUCTION, "throw new Error('only the creator may close the auction')")}`,
+    );
     expect(error_of(h.execute({ close: {} }, creator))).toContain('may close at height 20');
     h.height = 20;
-    expect(error_of(h.execute({ bid: { amount: '50' } }, bob))).toBe('bidding ended at height 20');
+    expect(error_of(h.execute({ bid: { amount: '50' } }, bob))).toBe(
+      `bidding ended at height 20${at(AUCTION, 'throw new Error(`bidding ended at height')}`,
+    );
     expect(h.execute({ close: {} }, creator).kind).toBe('ok');
-    expect(error_of(h.execute({ close: {} }, creator))).toBe('auction is already closed');
-    expect(error_of(h.execute({ bid: { amount: '50' } }, bob))).toBe('auction is closed');
+    expect(error_of(h.execute({ close: {} }, creator))).toBe(
+      `auction is already closed${at(AUCTION, "throw new Error('auction is already closed')")}`,
+    );
+    expect(error_of(h.execute({ bid: { amount: '50' } }, bob))).toBe(
+      `auction is closed${at(AUCTION, "throw new Error('auction is closed')")}`,
+    );
     expect(error_of(h.execute({ withdraw: {} }, bob))).toContain('unknown execute message');
   });
 

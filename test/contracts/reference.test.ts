@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { address, ContractHarness, contract_source, data_of, error_of } from '../vm/harness.js';
+import { address, at, ContractHarness, contract_source, data_of, error_of } from '../vm/harness.js';
+
+const ECHO = contract_source('echo');
+const COUNTER = contract_source('counter');
 
 describe('echo (protocol.md §7)', () => {
   const echo = () => {
@@ -25,7 +28,9 @@ describe('echo (protocol.md §7)', () => {
   it('refuses other messages', () => {
     const h = echo();
     for (const msg of [{}, { echo: {} }, { echo: 'x' }, { echo: null }, [], 'echo', null]) {
-      expect(error_of(h.execute(msg))).toBe('expected {"echo": {"value": ...}}');
+      expect(error_of(h.execute(msg))).toBe(
+        `expected {"echo": {"value": ...}}${at(ECHO, 'throw new Error')}`,
+      );
     }
   });
 
@@ -57,7 +62,7 @@ describe('counter (protocol.md §7)', () => {
     expect(h.instantiate({ count: -3 }).kind).toBe('ok');
     for (const count of [1.5, '1', null, undefined, Number.MAX_SAFE_INTEGER + 1]) {
       expect(error_of(new ContractHarness(contract_source('counter')).instantiate({ count }))).toBe(
-        'count must be an integer',
+        `count must be an integer${at(COUNTER, "throw new Error('count must be an integer')")}`,
       );
     }
   });
@@ -65,13 +70,17 @@ describe('counter (protocol.md §7)', () => {
   it('refuses to overflow', () => {
     const h = new ContractHarness(contract_source('counter'));
     h.instantiate({ count: Number.MAX_SAFE_INTEGER });
-    expect(error_of(h.execute({ increment: {} }))).toBe('count would overflow');
+    expect(error_of(h.execute({ increment: {} }))).toBe(
+      `count would overflow${at(COUNTER, "throw new Error('count would overflow')")}`,
+    );
     expect(data_of(h.query({ get_count: {} }))).toEqual({ count: Number.MAX_SAFE_INTEGER });
   });
 
   it('refuses unknown messages and use before instantiate', () => {
     const h = new ContractHarness(contract_source('counter'));
-    expect(error_of(h.execute({ increment: {} }))).toBe('counter is not instantiated');
+    expect(error_of(h.execute({ increment: {} }))).toBe(
+      `counter is not instantiated${at(COUNTER, "throw new Error('counter is not instantiated')")}`,
+    );
     h.instantiate({ count: 1 });
     expect(error_of(h.execute({ decrement: {} }))).toContain('unknown execute message');
     expect(error_of(h.query({ count: {} }))).toContain('unknown query message');
