@@ -57,7 +57,10 @@ test(`the sum of all balances never changes after genesis (seed ${SEED})`, async
   const total = Object.values(genesis).reduce((x, y) => x + y, 0);
   const chain = await new_chain(p, keys.measurement, [], { balances: genesis, min_gas_price: 1 });
   let time_ms = T0_MS;
-  const block = (txs: string[]) => chain.execute(enclave, txs, (time_ms += 1000));
+  const block = (txs: string[]) => {
+    time_ms += 1000;
+    return chain.execute(enclave, txs, time_ms);
+  };
 
   const stored = await block([
     accounts[0]!.tx({ type: 'store_code', code: to_base64(utf8(BANK)) }, { gas_price: 1 }),

@@ -426,7 +426,12 @@ describe('contract messages (protocol.md §9)', () => {
     const e = encrypt(p, keys, fan.code_hash, { to: targets });
     const tx = w.alice.tx({ type: 'execute', contract: hub, scheme: 'gcm', payload: e.payload });
     let passes = 0;
-    const counting = { execute_block: (input: BlockInput) => (passes++, enclave.execute_block(input)) };
+    const counting = {
+      execute_block: (input: BlockInput) => {
+        passes++;
+        return enclave.execute_block(input);
+      },
+    };
     const { output } = await w.chain.execute(counting, [tx], T0_MS + 30_000_000);
     expect(output.results[0]!.code).toBe(ResultCode.OK);
     expect(passes).toBe(2);
