@@ -472,6 +472,11 @@ export function network_commands(y: Argv): Argv {
                 default: 20,
                 describe: 'simulated client transactions per simulated second',
               })
+              .option('calls', {
+                type: 'number',
+                describe:
+                  'share (0..1) of client transactions that are contract-call chains: relay A passes each on to relay B with a contract message (protocol.md §9); default 0',
+              })
               .option('json', {
                 type: 'boolean',
                 default: false,
@@ -499,6 +504,7 @@ export function network_commands(y: Argv): Argv {
               heights: argv.heights,
               ...(argv.faults === undefined ? {} : { faults: argv.faults }),
               load: argv.load,
+              ...(argv.calls === undefined ? {} : { calls: argv.calls }),
               json: argv.json,
               ...(argv.out === undefined ? {} : { out: argv.out }),
               allow_unsafe: argv['allow-unsafe'],

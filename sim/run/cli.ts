@@ -21,6 +21,8 @@ export interface SimRunArgs {
   heights: number;
   faults?: string;
   load: number;
+  /** Share (0..1) of client transactions that are contract-call chains (protocol.md §9). */
+  calls?: number;
   json: boolean;
   out?: string;
   allow_unsafe: boolean;
@@ -69,6 +71,9 @@ export function check_args(args: SimRunArgs): number {
     throw new UsageError(`--load must be 0..10000 transactions per second, got ${String(args.load)}`);
   }
   if (args.liveness_ms !== undefined) int(args.liveness_ms, 'liveness-ms', 1_000, 3_600_000);
+  if (args.calls !== undefined && !(typeof args.calls === 'number' && args.calls >= 0 && args.calls <= 1)) {
+    throw new UsageError(`--calls must be a share from 0 to 1, got ${String(args.calls)}`);
+  }
   if (args.seed !== undefined) {
     int(args.seed, 'seed', 0, Number.MAX_SAFE_INTEGER);
     return args.seed;
@@ -106,6 +111,7 @@ export async function sim_run(args: SimRunArgs): Promise<number> {
     heights: args.heights,
     manifest: faults.manifest,
     load_tx_per_s: args.load,
+    ...(args.calls === undefined ? {} : { calls_share: args.calls }),
     keep_trace: args.out !== undefined,
     ...(args.liveness_ms === undefined ? {} : { liveness_bound_ms: args.liveness_ms }),
     on_progress: tty
@@ -168,6 +174,7 @@ function human(r: SimReport, args: SimRunArgs, drawn: boolean): string {
   lines.push(`  trace sha256 ${r.trace_sha256}`);
   const replay = [`cloister sim run --seed ${r.seed} --validators ${r.validators} --heights ${args.heights}`];
   if (args.load !== 20) replay.push(`--load ${args.load}`);
+  if (args.calls !== undefined && args.calls > 0) replay.push(`--calls ${args.calls}`);
   if (args.faults !== undefined) replay.push(`--faults ${args.faults}`);
   if (args.allow_unsafe) replay.push('--allow-unsafe');
   lines.push(`  replay: ${replay.join(' ')}`);

@@ -1,7 +1,11 @@
 /**
  * The simulated clients: accounts that send real signed, encrypted transactions (protocol.md §3,
  * §5) to validators' RPC backends, as a user's SDK would, at a steady rate. The first account
- * instantiates a `counter` contract; then every account sends encrypted `increment`s to it. An
+ * instantiates a `counter` contract; then every account sends encrypted `increment`s to it. With
+ * `calls_share` above 0 the first account also stores `contracts/relay.js` and makes two relays,
+ * A and B, and that share of the stream are relay chains sent to A, which A passes on to B with a
+ * contract message (protocol.md §9): the enclave must fetch B by a lookup, the path a host could
+ * forge (`forge-callee`). At 0 (the default) no draw is made for it, so runs are unchanged. An
  * account has one transaction in flight at a time; it resends the same text to another validator
  * if it has not committed after a while, and moves to its next sequence once it commits.
  * Everything is drawn from the run's seeded random stream.
@@ -30,6 +34,10 @@ export interface WorkloadOptions {
   counter_code_hash: string;
   /** Transactions per simulated second (0: none). */
   tx_per_s: number;
+  /** Share (0..1) of the stream that are relay chains A → B; 0 by default. */
+  calls_share?: number;
+  /** The relay contract's code (base64), hash and the code id it gets when stored: needed with calls_share. */
+  relay?: { code_b64: string; code_hash: string; code_id: number };
   accounts: number;
   /** Resend a transaction that has not committed after this long. */
   resend_ms: number;
@@ -63,6 +71,10 @@ export class Workload {
   readonly #in_flight = new Map<string, number>();
   #contract: string | null = null;
   #contract_ready = false;
+  /** The first account's setup messages still to send, in order (the counter's instantiate first). */
+  readonly #setup: TxMsg[] = [];
+  /** Relays A and B, once the setup made them. */
+  #relays: [string, string] | null = null;
   #next = 0;
   #stopped = false;
 
@@ -74,6 +86,9 @@ export class Workload {
     if (!Number.isInteger(opts.accounts) || opts.accounts < 1 || opts.accounts > 10_000) {
       throw new RangeError('accounts must be 1..10000');
     }
+    const share = opts.calls_share ?? 0;
+    if (!(share >= 0 && share <= 1)) throw new RangeError('calls_share must be 0..1');
+    if (share > 0 && opts.relay === undefined) throw new RangeError('calls_share needs the relay code');
     this.#o = opts;
     this.#p = m.p;
     this.#sched = m.sched;
@@ -97,6 +112,21 @@ export class Workload {
       scheme: 'gcm',
       payload: this.#envelope({ count: 0 }),
     });
+    const relay = this.#o.relay;
+    if ((this.#o.calls_share ?? 0) > 0 && relay !== undefined) {
+      // Sequences 1-3 of the first account: store the relay code, then relays A and B.
+      this.#relays = [contract_address(this.#p, first.pubkey, 2), contract_address(this.#p, first.pubkey, 3)];
+      this.#setup.push({ type: 'store_code', code: relay.code_b64 });
+      for (const label of ['sim-relay-a', 'sim-relay-b']) {
+        this.#setup.push({
+          type: 'instantiate',
+          code_id: relay.code_id,
+          label,
+          scheme: 'gcm',
+          payload: this.#envelope({}, relay.code_hash),
+        });
+      }
+    }
     this.#schedule();
   }
 
@@ -117,8 +147,16 @@ export class Workload {
     if (counted) {
       account.sequence++;
       this.stats.committed++;
-      if (index === 0 && !this.#contract_ready) this.#contract_ready = code === 0;
+      if (index === 0 && !this.#contract_ready) this.#setup_step(code);
     }
+  }
+
+  /** After each of the first account's setup transactions: the next one, or the stream starts. */
+  #setup_step(code: number): void {
+    if (code !== 0) return;
+    const next = this.#setup.shift();
+    if (next === undefined) this.#contract_ready = true;
+    else this.#send(0, next);
   }
 
   #schedule(): void {
@@ -145,6 +183,17 @@ export class Workload {
       const i = (this.#next + k) % this.#accounts.length;
       if ((this.#accounts[i] as Account).pending !== null) continue;
       this.#next = i + 1;
+      const relays = this.#relays;
+      if (relays !== null && this.#rng.chance(this.#o.calls_share ?? 0)) {
+        const chain = { relay: { next: [relays[1]], write: `from-${i}` } };
+        this.#send(i, {
+          type: 'execute',
+          contract: relays[0],
+          scheme: 'gcm',
+          payload: this.#envelope(chain, this.#o.relay?.code_hash),
+        });
+        return;
+      }
       this.#send(i, {
         type: 'execute',
         contract: this.#contract,
@@ -155,14 +204,14 @@ export class Workload {
     }
   }
 
-  #envelope(msg: unknown): string {
+  #envelope(msg: unknown, code_hash = this.#o.counter_code_hash): string {
     const { envelope } = encrypt_message(this.#p, {
       scheme: 'gcm',
       sk_u: this.#rng.bytes(32),
       pk_io: Uint8Array.from(Buffer.from(this.#o.io_pubkey, 'hex')),
       nonce: this.#rng.bytes(32),
       chain_id: this.#o.chain_id,
-      code_hash: this.#o.counter_code_hash,
+      code_hash,
       msg_json: JSON.stringify(msg),
     });
     return to_base64(envelope);

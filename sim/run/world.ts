@@ -19,7 +19,7 @@ import { BLOCK_LIMITS, GENESIS_CONTRACTS, LOCAL_TIMEOUTS } from '../../node/init
 import type { PeerNetwork } from '../../node/modules.js';
 import { read_shipped_contract } from '../../node/reference_contracts.js';
 import type { LiveEvent } from '../../node/rpc/server.js';
-import { to_hex } from '../../protocol/bytes.js';
+import { to_base64, to_hex } from '../../protocol/bytes.js';
 import { native_provider } from '../../protocol/providers/native.js';
 import { forward, forward_enclave } from '../byzantine/forward.js';
 import { byzantine_enclave, byzantine_network } from '../byzantine.js';
@@ -49,6 +49,11 @@ export interface SimOptions {
   manifest: Manifest;
   /** Client transactions per simulated second. */
   load_tx_per_s: number;
+  /**
+   * Share (0..1) of client transactions that are contract-call chains (relay A → relay B, protocol.md
+   * §9); 0 by default, which leaves every run as it was.
+   */
+  calls_share?: number;
   /** Consensus timeouts (default: a local network's, node/init.ts LOCAL_TIMEOUTS). */
   timeouts?: ConsensusTimeouts;
   /** The network before any fault (default {@link DEFAULT_NET}). */
@@ -254,6 +259,21 @@ class World {
     );
   }
 
+  /** The workload's contract-call options: the relay code, stored after the genesis codes. */
+  #relay_options(genesis_codes: number) {
+    const share = this.o.calls_share ?? 0;
+    if (share === 0) return {};
+    const { code } = read_shipped_contract('relay', find_code_root());
+    return {
+      calls_share: share,
+      relay: {
+        code_b64: to_base64(code),
+        code_hash: to_hex(this.p.sha256(code)),
+        code_id: genesis_codes + 1,
+      },
+    };
+  }
+
   /** The simulated clients, sending to validators that run, are not paused and have not halted. */
   #workload(io_pubkey: string, codes: { name: string; code: Uint8Array }[]): Workload {
     const counter = codes.findIndex((c) => c.name === 'counter');
@@ -266,6 +286,7 @@ class World {
         tx_per_s: this.o.load_tx_per_s,
         accounts: Math.max(4, Math.min(1000, Math.ceil(this.o.load_tx_per_s))),
         resend_ms: 15_000,
+        ...this.#relay_options(codes.length),
       },
       {
         p: this.p,

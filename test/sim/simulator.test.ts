@@ -128,7 +128,9 @@ describe('byzantine behaviours (one of four)', () => {
   for (const behaviour of MANIFEST_BEHAVIOURS) {
     it(behaviour, async () => {
       honest ??= await run(31, 12, []);
-      const r = await run(31, 12, [{ from_height: 1, byzantine: { '2': behaviour } }]);
+      // forge-callee forges only what contract messages fetch: give it chains of calls to forge.
+      const calls = behaviour === 'forge-callee' ? { calls_share: 0.5 } : {};
+      const r = await run(31, 12, [{ from_height: 1, byzantine: { '2': behaviour } }], calls);
       expect(r.violations, why(r)).toEqual([]);
       expect(r.heights_committed).toBe(12);
       expect(r.byzantine).toEqual({ '2': behaviour });
@@ -136,6 +138,13 @@ describe('byzantine behaviours (one of four)', () => {
       expect(r.trace_sha256).not.toBe(honest.trace_sha256);
       // A validator whose own results differ from what 2/3 committed halts (node/assemble.ts).
       if (behaviour === 'wrong-results') expect(r.nodes[2]?.halted).toMatch(/own results differ/);
+      if (behaviour === 'forge-callee') {
+        // Against the same traffic from four honest validators: the forger's own enclave refused
+        // the forged callee, so it could not execute a committed block with a call chain and halted.
+        const same_traffic = await run(31, 12, [], calls);
+        expect(r.trace_sha256).not.toBe(same_traffic.trace_sha256);
+        expect(r.nodes[2]?.halted).toMatch(/cannot execute the committed block .*BAD_INPUT/);
+      }
       for (const node of r.nodes.filter((x) => x.honest)) expect(node.halted).toBeNull();
     });
   }
