@@ -283,6 +283,31 @@ function execute_tx(run: BlockRun, raw: string, index: number): TxResult {
   }
 }
 
+/**
+ * The contract an instantiate or execute transaction runs, with its code; null (code 6) for an
+ * unknown contract or code, or an instantiate whose address is taken (short of a hash collision,
+ * it cannot be).
+ */
+function contract_target(run: BlockRun, body: Tx['body']): { address: string; code: Code } | null {
+  const msg = body.msg as InstantiateMsg | ExecuteMsg;
+  if (msg.type === 'execute') {
+    const info = run.contract(msg.contract);
+    if (info === null) return null;
+    const code = run.code(info.code_id);
+    if (code === undefined || code.hash !== info.code_hash) {
+      throw new EnclaveFault(
+        EnclaveErrorCode.BAD_INPUT,
+        `the code of contract ${msg.contract} is missing or wrong`,
+      );
+    }
+    return { address: msg.contract, code };
+  }
+  const address = contract_address(run.ctx.p, body.sender, body.sequence);
+  if (run.contracts.has(address)) return null;
+  const code = run.code(msg.code_id);
+  return code === undefined ? null : { address, code };
+}
+
 /** An instantiate or execute transaction: open the envelope, run the call and its messages. */
 function execute_contract_tx(run: BlockRun, admitted: Admitted, index: number, gas: number): TxResult {
   const { ctx, input } = run;
@@ -298,26 +323,10 @@ function execute_contract_tx(run: BlockRun, admitted: Admitted, index: number, g
   });
   const tx_gas = gas + ENCLAVE_GAS.envelope;
   if (tx_gas > body.gas_limit) return done(ResultCode.OUT_OF_GAS, body.gas_limit);
+  const target = contract_target(run, body);
+  if (target === null) return done(ResultCode.UNKNOWN_CODE_OR_CONTRACT, tx_gas);
+  const { address, code } = target;
   const effects = new TxEffects(run);
-  let address: string;
-  let code: Code | undefined;
-  if (msg.type === 'execute') {
-    address = msg.contract;
-    const info = run.contract(address);
-    if (info === null) return done(ResultCode.UNKNOWN_CODE_OR_CONTRACT, tx_gas);
-    code = run.code(info.code_id);
-    if (code === undefined || code.hash !== info.code_hash)
-      throw new EnclaveFault(
-        EnclaveErrorCode.BAD_INPUT,
-        `the code of contract ${address} is missing or wrong`,
-      );
-  } else {
-    address = contract_address(p, body.sender, body.sequence);
-    // An address taken (it cannot be, short of a hash collision) or a code that does not exist.
-    if (run.contracts.has(address)) return done(ResultCode.UNKNOWN_CODE_OR_CONTRACT, tx_gas);
-    code = run.code(msg.code_id);
-    if (code === undefined) return done(ResultCode.UNKNOWN_CODE_OR_CONTRACT, tx_gas);
-  }
   const opened = try_open_envelope(ctx, msg.scheme, msg.payload, input.chain_id, code.hash);
   if (opened === null) return done(ResultCode.CANNOT_DECRYPT, tx_gas);
   const seal = (text: string) => to_base64(seal_result_json(p, msg.scheme, opened.tx_key, text));

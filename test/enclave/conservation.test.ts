@@ -53,7 +53,8 @@ test(`the sum of all balances never changes after genesis (seed ${SEED})`, async
   const accounts = Array.from({ length: 4 }, (_, i) => new TestAccount(p, `conservation-${SEED}-${i}`));
   const strangers = Array.from({ length: 3 }, (_, i) => to_hex(p.sha256(utf8(`stranger ${i}`))).slice(0, 40));
   const genesis: Record<string, number> = {};
-  for (const a of accounts) genesis[a.address] = rng.int(1_000_000, 50_000_000);
+  // Enough for the setup below (fees of 2,000,000 gas at price 1, funds up to 100,000).
+  for (const a of accounts) genesis[a.address] = rng.int(5_000_000, 50_000_000);
   const total = Object.values(genesis).reduce((x, y) => x + y, 0);
   const chain = await new_chain(p, keys.measurement, [], { balances: genesis, min_gas_price: 1 });
   let time_ms = T0_MS;
