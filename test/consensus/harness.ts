@@ -46,6 +46,7 @@ import {
   byzantine_network,
 } from '../../sim/byzantine.js';
 import { Scheduler } from '../../sim/run/scheduler.js';
+import { empty_block_output, stub_block_input } from '../node/app_stubs.js';
 
 /** The crypto provider of the tests. */
 export const p: CryptoProvider = get_provider('native');
@@ -323,23 +324,11 @@ export function test_block_input(
   height: number,
   time_ms: number,
 ): BlockInput {
-  return {
-    chain_id: CHAIN_ID,
-    height,
-    time_ms,
-    random_seed: prev,
-    txs: [...txs],
-    accounts: {},
-    balances: {},
-    min_gas_price: 0,
-    dev: false,
-    contracts: {},
-    no_contract: [],
-    codes: {},
-    state: {},
-    next_code_id: 1,
-    attestation: { roots: [], measurements: [] },
-  };
+  return stub_block_input(
+    [...txs],
+    { chain_id: CHAIN_ID, height, time_ms, random_seed: prev },
+    { roots: [], measurements: [] },
+  );
 }
 
 /**
@@ -359,17 +348,7 @@ export function test_enclave(): Enclave {
     light_init: no,
     query: no,
     close: async () => {},
-    execute_block: async (input) =>
-      ok({
-        results: [],
-        accounts: {},
-        balances: {},
-        contracts: [],
-        codes: [],
-        state_writes: {},
-        gas_used: 0,
-        result_hash: honest_result(input.txs, input.random_seed),
-      }),
+    execute_block: async (input) => ok(empty_block_output(honest_result(input.txs, input.random_seed))),
   };
 }
 

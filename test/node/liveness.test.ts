@@ -49,7 +49,7 @@ import {
   validator_key,
 } from '../consensus/harness.js';
 import { TestAccount } from '../enclave/fixtures.js';
-import { stub_block_input } from './app_stubs.js';
+import { empty_block_output, stub_block_input } from './app_stubs.js';
 
 const CHAIN = ENGINE_CHAIN_ID;
 const T0 = 1_000;
@@ -133,16 +133,7 @@ class FakeEnclave {
       accounts[account_address(p, from_hex(body.sender, 32))] = body.sequence + 1;
     }
     const result_hash = to_hex(p.sha256(utf8(jcs({ height: input.height, txs: input.txs }))));
-    const output: BlockOutput = {
-      results: [],
-      accounts,
-      balances: {},
-      contracts: [],
-      codes: [],
-      state_writes: {},
-      gas_used: 0,
-      result_hash,
-    };
+    const output: BlockOutput = { ...empty_block_output(result_hash), accounts };
     return ok(output);
   }
 }

@@ -46,6 +46,7 @@ import {
   VirtualScheduler,
   validator_key,
 } from '../consensus/harness.js';
+import { stub_block_input } from '../node/app_stubs.js';
 
 console.log(`sim byzantine decorators seed ${seed} (replay with FC_SEED=${seed})`);
 
@@ -417,21 +418,12 @@ class PrivateEnclave {
 
 describe('sim/byzantine: wrong results', () => {
   const input = (txs: string[]): BlockInput => ({
-    chain_id: CHAIN_ID,
-    height: 1,
-    time_ms: 1,
-    random_seed: GENESIS_PARENT_HASH,
-    txs,
-    accounts: {},
+    ...stub_block_input(
+      txs,
+      { chain_id: CHAIN_ID, height: 1, time_ms: 1, random_seed: GENESIS_PARENT_HASH },
+      { roots: [], measurements: [] },
+    ),
     balances: { [fee_pool_address(p)]: 0 },
-    min_gas_price: 0,
-    dev: false,
-    contracts: {},
-    no_contract: [],
-    codes: {},
-    state: {},
-    next_code_id: 1,
-    attestation: { roots: [], measurements: [] },
   });
 
   test('wrong-results-some alters exactly the blocks whose first tx text hashes odd; wrong-results alters all', async () => {
