@@ -112,7 +112,7 @@ export const QUERY_PAYLOAD_CHARS_MAX = ENCLAVE_LIMITS.tx_bytes_max;
 const CHECKSUM_DOMAIN = `cloister/store/v${STORE_FORMAT}\n`;
 /** Hex characters of a value's checksum prefix. */
 const CHECKSUM_CHARS = 64;
-/** Result codes of transactions that were refused without counting (protocol.md §5: 4, 5, 7). */
+/** Result codes of transactions that were refused without counting (protocol.md §5: 4, 5, 7; §9: 8). */
 const REFUSED_CODES: ReadonlySet<number> = new Set([4, 5, 7, 8]);
 
 /** What a chain's genesis fixes for every block's execution (BlockInput's rules). */

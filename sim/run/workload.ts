@@ -142,8 +142,8 @@ export class Workload {
     this.#in_flight.delete(hash);
     const account = this.#accounts[index] as Account;
     account.pending = null;
-    // Codes 4, 5, 7 without gas did not count: the sequence did not move (protocol.md §5).
-    const counted = gas_used > 0 || ![4, 5, 7].includes(code);
+    // Codes 4, 5, 7 and 8 without gas did not count: the sequence did not move (protocol.md §5, §9).
+    const counted = gas_used > 0 || ![4, 5, 7, 8].includes(code);
     if (counted) {
       account.sequence++;
       this.stats.committed++;
