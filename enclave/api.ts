@@ -183,6 +183,8 @@ export interface QueryInput {
   contract: BoundContract;
   /** The contract's committed balance (ucst), what `ctx.balance` shows a query. */
   balance: number;
+  /** A development network: the answer carries the query's debug lines (protocol.md §9). Absent: false. */
+  dev?: boolean;
   code: Base64;
   state: StateEntry[];
   scheme: Scheme;

@@ -64,8 +64,9 @@ export function execute_query(ctx: KeyContext, programs: ProgramCache, value: un
     random_prefix,
   });
   if (call.code === ResultCode.OUT_OF_GAS) return { code: call.code, output: '', gas_used: call.gas_used };
-  // Queries run on every network alike, so they never carry debug lines (docs/contracts.md).
-  const text = result_text(call.code === ResultCode.OK ? call : { error: call.message }, []);
+  // Debug lines go to the querier on a development network only, as a transaction's do.
+  const debug = input.dev === true ? call.debug : [];
+  const text = result_text(call.code === ResultCode.OK ? call : { error: call.message }, debug);
   const output = to_base64(seal_result_json(p, input.scheme, opened.tx_key, text));
   return { code: call.code, output, gas_used: call.gas_used };
 }

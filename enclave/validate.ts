@@ -166,6 +166,7 @@ export function check_query_input(value: unknown): QueryInput {
   count(q.time_ms, 'time_ms');
   check_contract_info(q.contract, 'contract');
   count(q.balance, 'balance');
+  if (q.dev !== undefined && typeof q.dev !== 'boolean') bad('dev must be a boolean');
   text(q.code, 'code');
   check_state(q.state, 'state');
   if (!SCHEMES.includes(q.scheme as never)) bad('scheme must be gcm or siv');

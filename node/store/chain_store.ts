@@ -741,6 +741,7 @@ export class ChainStore {
     scheme: Scheme,
     payload: string,
     time_ms: number,
+    opts: { dev?: boolean } = {},
   ): Promise<QueryInput | null> {
     check_address(address);
     if (!is_scheme(scheme)) throw new TypeError('scheme must be "gcm" or "siv"');
@@ -766,6 +767,7 @@ export class ChainStore {
         time_ms,
         contract,
         balance: await this.get_balance(address),
+        ...(opts.dev === true ? { dev: true } : {}),
         code: code.code,
         state: await this.#read_state(address),
         scheme,

@@ -170,7 +170,7 @@ export class LocalChain {
 
   /** The enclave input for a query at the committed height; null if `address` is no contract. */
   query_input(address: string, scheme: Scheme, payload: string, time_ms: number): Promise<QueryInput | null> {
-    return this.store.query_input(address, scheme, payload, time_ms);
+    return this.store.query_input(address, scheme, payload, time_ms, { dev: this.rules.dev });
   }
 
   /** The stored code `code_id`; RangeError if there is none. */

@@ -32,7 +32,7 @@ export function execute(ctx, msg) {
   if (msg.fail) throw new Error('refused');
   throw new Error('unknown message');
 }
-export function query(ctx, msg) { return { balance: ctx.balance }; }
+export function query(ctx, msg) { ctx.debug('query sees', ctx.balance); return { balance: ctx.balance }; }
 `;
 
 /**
@@ -522,6 +522,19 @@ describe('what crosses the host during execution cannot be forged', () => {
 });
 
 describe('debug output (protocol.md §9)', () => {
+  test("a query's debug lines reach the querier only on a development network", async () => {
+    for (const dev of [true, false]) {
+      const w = await World.open({ dev });
+      const made = await w.instantiate(w.probe, {}, 3);
+      const e = encrypt(p, keys, w.probe.code_hash, {}, { scheme: 'siv' });
+      const input = (await w.chain.query_input(made.address, 'siv', e.payload, T0_MS))!;
+      const answer = unwrap(await enclave.query(input));
+      const result = open_result(p, 'siv', e.tx_key, from_base64(answer.output));
+      if (dev) expect(result).toMatchObject({ data: { balance: 3 }, debug: ['query sees 3'] });
+      else expect(result).not.toHaveProperty('debug');
+    }
+  });
+
   test('debug lines reach the sender only on a development network', async () => {
     for (const dev of [true, false]) {
       const w = await World.open({ dev });
