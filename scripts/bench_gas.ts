@@ -60,6 +60,25 @@ export const GAS_BOMBS: readonly (readonly [string, string])[] = [
   ],
   ['large typed arrays', 'let b; for (;;) b = new Uint8Array(1 << 24);'],
   ['large sparse arrays', 'let b; for (;;) b = new Array(1 << 22).fill(0);'],
+  // protocol.md §9: what a contract can make the VM do outside its own code.
+  ['debug lines of a long string', "const s = 'x'.repeat(1e6); for (;;) ctx.debug(s, s);"],
+  [
+    'debug lines of a large object',
+    'const o = new Array(2e4).fill(0).map((_, i) => ({ i })); for (;;) console.log(o);',
+  ],
+  [
+    'execute messages with large msgs',
+    "const m = { s: 'x'.repeat(6e4) }; const to = 'ab'.repeat(20); for (;;) { try { ctx.execute(to, m, { funds: 1 }); } catch (e) {} }",
+  ],
+  [
+    "sends past the messages' limit",
+    "const to = 'ab'.repeat(20); for (;;) { try { ctx.send(to, 1); } catch (e) {} }",
+  ],
+  ['caught engine errors', 'let o = null; for (;;) { try { o.x = 1; } catch (e) {} }'],
+  [
+    'public events',
+    "const v = 'x'.repeat(4000); for (;;) { try { ctx.emit('e', { v }, { public: true }); } catch (e) {} }",
+  ],
 ];
 
 interface CaseResult {

@@ -154,10 +154,17 @@ export const operand_chars_free = 1024;
 export const bigint_limbs_squared_per_gas = 32;
 /** Charged per UTF-8 byte of the result data JSON. */
 export const data_byte_gas = 2;
+/**
+ * Charged each time a catch block catches an exception: building the exception and recording
+ * where it was thrown costs the engine far more time than the statements around it (bench:gas,
+ * "caught engine errors").
+ */
+export const catch_gas = 50;
 
 /** The gas schedule as one frozen record, for documentation, logging and tests. */
 export const gas_schedule = Object.freeze({
   call_base_gas,
+  catch_gas,
   msg_byte_gas,
   tick_gas,
   straight_line_nodes_per_gas,

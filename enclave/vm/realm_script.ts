@@ -99,6 +99,7 @@ const internal_error_proto = typeof InternalError === 'function' ? InternalError
 
 const TICK = cfg.tick_gas;
 const CALL_BASE = cfg.call_base_gas;
+const CATCH = cfg.catch_gas;
 const MSG_BYTE = cfg.msg_byte_gas;
 const READ_BASE = cfg.storage_read_base_gas;
 const READ_BYTE = cfg.storage_read_byte_gas;
@@ -792,6 +793,7 @@ function caught(e, pos) {
   if (fault !== 0) throw sentinels[fault];
   if (is_overflow(e)) fail(3);
   if (is_exhausted(e)) fail(5);
+  charge(CATCH);
   if (pos !== undefined) {
     if (is_object(e)) mark(e, pos);
     else prim_marked = false;
@@ -1034,14 +1036,16 @@ const api = freeze({
     if (events.length >= EVENTS_MAX) throw new RangeErrorC('more than ' + EVENTS_MAX + ' events in one call');
     events.push([type, flat, is_public ? 1 : 0]);
   },
+  // Each attempt pays its base first, refused or not: a refusal builds an error, which costs time.
   send(to, amount) {
+    charge(MESSAGE_BASE);
     check_messages();
     check_address(to, 'send recipient');
     check_amount(amount, 'send amount', 1);
-    charge(MESSAGE_BASE);
     messages.push(['send', to, amount]);
   },
   execute(contract, msg, opts) {
+    charge(MESSAGE_BASE);
     check_messages();
     check_address(contract, 'execute contract');
     let funds = 0;
@@ -1063,7 +1067,7 @@ const api = freeze({
     if (msg_json.length > MSG_MAX) throw new RangeErrorC('execute msg exceeds ' + MSG_MAX + ' bytes');
     const bytes = utf8_length(msg_json);
     if (bytes < 0 || bytes > MSG_MAX) throw new RangeErrorC('execute msg exceeds ' + MSG_MAX + ' bytes');
-    charge(MESSAGE_BASE + bytes * MSG_BYTE);
+    charge(bytes * MSG_BYTE);
     // A getter or toJSON above may have sent too.
     check_messages();
     messages.push(['execute', contract, msg_json, funds, reply]);

@@ -5,9 +5,11 @@ import {
   builtin_element_gas,
   call_base_gas,
   call_depth_units_max,
+  catch_gas,
   data_byte_gas,
   event_base_gas,
   event_byte_gas,
+  message_base_gas,
   msg_byte_gas,
   random_gas,
   storage_read_base_gas,
@@ -238,5 +240,42 @@ describe('call depth and stack overflow', () => {
       try { f(); } catch (e) { return 'caught ' + e.message; }
     }`;
     expect(run_twice(source, 1_000_000)).toEqual({ kind: 'out_of_gas', gas_used: 1_000_000 });
+  });
+});
+
+/** Gas of an outcome that has some (every kind but `aborted`). */
+function gas_of(outcome: CallOutcome): number {
+  if (outcome.kind === 'aborted') throw new Error(`aborted: ${outcome.message}`);
+  return outcome.gas_used;
+}
+
+describe('prices that keep time per gas bounded (docs/contracts.md "Time per gas")', () => {
+  const loop = (throws: boolean) =>
+    `export function execute(ctx, msg) {
+      let o = null; let n = 0;
+      for (let i = 0; i < 100; i++) { try { if (${throws ? 'i >= 0' : 'i < 0'}) o.x = 1; } catch (e) { n++; } }
+      return n;
+    }`;
+
+  it('each caught exception pays catch_gas', () => {
+    const thrown = compile_ok(loop(true)).call(make_env({ gas_limit: 10_000_000 }));
+    const quiet = compile_ok(loop(false)).call(make_env({ gas_limit: 10_000_000 }));
+    expect(data_of(thrown)).toBe(100);
+    expect(data_of(quiet)).toBe(0);
+    expect(gas_of(thrown) - gas_of(quiet)).toBeGreaterThanOrEqual(100 * catch_gas);
+  });
+
+  it('a refused message pays its base: the 17th send and after cost what accepted ones do', () => {
+    const sends = (n: number) =>
+      `export function execute(ctx, msg) {
+        const to = 'ab'.repeat(20);
+        for (let i = 0; i < ${n}; i++) { try { ctx.send(to, 1); } catch (e) {} }
+        return null;
+      }`;
+    const env = () => make_env({ gas_limit: 10_000_000, balance: 100, funds: 0 });
+    const at_limit = compile_ok(sends(16)).call(env());
+    const past = compile_ok(sends(36)).call(env());
+    expect(at_limit.kind).toBe('ok');
+    expect(gas_of(past) - gas_of(at_limit)).toBeGreaterThanOrEqual(20 * (message_base_gas + catch_gas));
   });
 });
