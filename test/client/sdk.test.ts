@@ -29,25 +29,12 @@ import { encrypt_message, open_envelope, type Scheme } from '../../protocol/enve
 import { noble_provider as p } from '../../protocol/providers/noble.js';
 import { open_result, seal_result } from '../../protocol/result.js';
 import { account_address, contract_address, parse_tx_json, type Tx, tx_hash } from '../../protocol/tx.js';
+import { bytes_of, seeded_random } from './funds_fake_node.js';
 
 const CHAIN_ID = 'fake-chain-1';
 const ECHO_CODE = utf8('export function execute(_c, m) { return m.echo.value; }');
 const ECHO_HASH = to_hex(p.sha256(ECHO_CODE));
 const OTHER_HASH = 'ab'.repeat(32);
-
-/** Deterministic bytes for tests. */
-function bytes_of(label: string, n = 32): Uint8Array {
-  return p.sha256(utf8(label)).slice(0, n);
-}
-
-function seeded_random(seed: string): (n: number) => Uint8Array {
-  let i = 0;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let o = 0; o < n; o += 32) out.set(bytes_of(`${seed}/${i++}`).subarray(0, Math.min(32, n - o)), o);
-    return out;
-  };
-}
 
 interface Record_ {
   hash: string;
