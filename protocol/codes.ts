@@ -19,6 +19,22 @@ export const ResultCode = {
 
 export type ResultCode = (typeof ResultCode)[keyof typeof ResultCode];
 
+/** Codes a transaction can be refused with before it counts (protocol.md §5: 4, 5, 7; §9: 8). */
+const REFUSAL_CODES: ReadonlySet<number> = new Set([
+  ResultCode.BAD_SIGNATURE,
+  ResultCode.WRONG_SEQUENCE,
+  ResultCode.MALFORMED_TX,
+  ResultCode.INSUFFICIENT_FUNDS,
+]);
+
+/**
+ * Whether a committed result counted: its sequence advanced and its gas was charged. A refusal
+ * (code 4, 5, 7 or 8 with no gas) did not, so the same transaction may still count later.
+ */
+export function result_counted(code: number, gas_used: number): boolean {
+  return gas_used > 0 || !REFUSAL_CODES.has(code);
+}
+
 /**
  * The one message for every envelope that cannot be opened (protocol.md §3): wrong length, unknown
  * version byte, bad tag, wrong code hash, wrong chain id, small-order point all read the same.

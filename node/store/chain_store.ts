@@ -24,6 +24,7 @@ import type {
 import { ENCLAVE_LIMITS } from '../../enclave/limits.js';
 import { fee_pool_address } from '../../protocol/bank.js';
 import { from_base64, from_hex, to_base64, to_hex } from '../../protocol/bytes.js';
+import { result_counted } from '../../protocol/codes.js';
 import { is_scheme, type Scheme } from '../../protocol/envelope.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 import { native_provider } from '../../protocol/providers/native.js';
@@ -112,8 +113,6 @@ export const QUERY_PAYLOAD_CHARS_MAX = ENCLAVE_LIMITS.tx_bytes_max;
 const CHECKSUM_DOMAIN = `cloister/store/v${STORE_FORMAT}\n`;
 /** Hex characters of a value's checksum prefix. */
 const CHECKSUM_CHARS = 64;
-/** Result codes of transactions that were refused without counting (protocol.md §5: 4, 5, 7; §9: 8). */
-const REFUSED_CODES: ReadonlySet<number> = new Set([4, 5, 7, 8]);
 
 /** What a chain's genesis fixes for every block's execution (BlockInput's rules). */
 export interface ChainRules {
@@ -226,9 +225,9 @@ function deep_freeze<T>(value: T): T {
   return value;
 }
 
-/** A refused transaction (4, 5, 7, 8 with no gas) did not advance a sequence, so it may count later. */
+/** A refused transaction (protocol/codes.ts `result_counted`) did not advance a sequence, so it may count later. */
 function counted(record: TxRecord): boolean {
-  return record.gas_used > 0 || !REFUSED_CODES.has(record.code);
+  return result_counted(record.code, record.gas_used);
 }
 
 /**

@@ -26,6 +26,7 @@ import {
   vote_sign_bytes,
 } from '../../node/consensus/types.js';
 import { from_hex, to_hex } from '../../protocol/bytes.js';
+import { result_counted } from '../../protocol/codes.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 import { parse_tx_json, tx_hash, verify_tx_signature } from '../../protocol/tx.js';
 
@@ -59,9 +60,6 @@ export interface CommitSeen {
   /** Result codes and gas of the block's transactions, in order. */
   results: { hash: string; code: number; gas_used: number }[];
 }
-
-/** Result codes of refused transactions that did not count (protocol.md §5; §9's 8 for the fee). */
-const REFUSED: ReadonlySet<number> = new Set([4, 5, 7, 8]);
 
 /** The invariant checker of one run. */
 export class Invariants {
@@ -131,7 +129,7 @@ export class Invariants {
       this.#counted.set(index, counted);
     }
     seen.results.forEach((r, i) => {
-      if (REFUSED.has(r.code) && r.gas_used === 0) return;
+      if (!result_counted(r.code, r.gas_used)) return;
       const raw = seen.block.txs[i];
       if (raw === undefined || !this.#well_formed(raw, r.hash)) {
         this.fail(

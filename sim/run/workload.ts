@@ -13,6 +13,7 @@
  */
 
 import { to_base64, to_hex } from '../../protocol/bytes.js';
+import { result_counted } from '../../protocol/codes.js';
 import { encrypt_message } from '../../protocol/envelope.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 import { contract_address, parse_tx_json, sign_tx, type Tx, type TxMsg } from '../../protocol/tx.js';
@@ -142,9 +143,8 @@ export class Workload {
     this.#in_flight.delete(hash);
     const account = this.#accounts[index] as Account;
     account.pending = null;
-    // Codes 4, 5, 7 and 8 without gas did not count: the sequence did not move (protocol.md §5, §9).
-    const counted = gas_used > 0 || ![4, 5, 7, 8].includes(code);
-    if (counted) {
+    // A refusal did not count: the sequence did not move (protocol.md §5, §9).
+    if (result_counted(code, gas_used)) {
       account.sequence++;
       this.stats.committed++;
       if (index === 0 && !this.#contract_ready) this.#setup_step(code);
