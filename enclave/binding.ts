@@ -12,7 +12,8 @@
  * @module
  */
 
-import { to_hex, utf8 } from '../protocol/bytes.js';
+import { equal_bytes, from_hex, to_hex, utf8 } from '../protocol/bytes.js';
+import { is_hex64 } from '../protocol/checks.js';
 import type { KeyContext } from './context.js';
 
 /** Domain prefix of the binding MAC's message. */
@@ -25,9 +26,6 @@ export function contract_binding(ctx: KeyContext, address: string, code_hash: st
 
 /** Whether `binding` is this enclave's binding of `address` to `code_hash` (compared in constant time). */
 export function binding_holds(ctx: KeyContext, address: string, code_hash: string, binding: string): boolean {
-  const expected = contract_binding(ctx, address, code_hash);
-  if (typeof binding !== 'string' || binding.length !== expected.length) return false;
-  let diff = 0;
-  for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ binding.charCodeAt(i);
-  return diff === 0;
+  if (!is_hex64(binding)) return false;
+  return equal_bytes(from_hex(contract_binding(ctx, address, code_hash), 32), from_hex(binding, 32));
 }
