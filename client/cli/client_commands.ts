@@ -48,16 +48,16 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-interface CommonArgs {
+export interface CommonArgs {
   json: boolean;
 }
 
-interface KeyringArgs extends CommonArgs {
+export interface KeyringArgs extends CommonArgs {
   keyring?: string | undefined;
   'passphrase-file'?: string | undefined;
 }
 
-interface NetworkArgs extends KeyringArgs {
+export interface NetworkArgs extends KeyringArgs {
   node: string[];
   'chain-id'?: string | undefined;
   key?: string | undefined;
@@ -70,20 +70,20 @@ interface NetworkArgs extends KeyringArgs {
 
 // ---- output ---------------------------------------------------------------------------------
 
-function write_json(value: unknown): void {
+export function write_json(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
-function write_lines(lines: string[]): void {
+export function write_lines(lines: string[]): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-function row(label: string, value: string): string {
+export function row(label: string, value: string): string {
   return `${label.padEnd(18)} ${value}`;
 }
 
 /** Reports `error` and exits: 2 for usage mistakes, 1 for everything else. */
-function fail(error: unknown, json: boolean): never {
+export function fail(error: unknown, json: boolean): never {
   if (error instanceof UsageError || error instanceof TypeError || error instanceof RangeError) {
     // Argument checks of the SDK throw TypeError/RangeError: the caller's input, so usage.
     if (json) write_json({ ok: false, error: { code: null, name: 'UsageError', message: error.message } });
@@ -108,7 +108,9 @@ function fail(error: unknown, json: boolean): never {
 }
 
 /** Wraps a command handler: runs it, exits 0, or reports its error (see {@link fail}). */
-function action<A extends CommonArgs>(fn: (argv: A) => Promise<void>): (parsed: unknown) => Promise<void> {
+export function action<A extends CommonArgs>(
+  fn: (argv: A) => Promise<void>,
+): (parsed: unknown) => Promise<void> {
   // yargs types the parsed arguments per builder; each handler names the fields it reads.
   return async (parsed) => {
     const argv = parsed as A;
@@ -124,7 +126,7 @@ function action<A extends CommonArgs>(fn: (argv: A) => Promise<void>): (parsed: 
 /**
  * Runs `work` with a spinner on stderr, only when stderr is a terminal (never in pipes or logs).
  */
-async function with_spinner<T>(label: string, work: Promise<T>): Promise<T> {
+export async function with_spinner<T>(label: string, work: Promise<T>): Promise<T> {
   if (!process.stderr.isTTY) return work;
   const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
   let i = 0;
@@ -144,7 +146,7 @@ async function with_spinner<T>(label: string, work: Promise<T>): Promise<T> {
 // ---- inputs ---------------------------------------------------------------------------------
 
 /** The passphrase from `--passphrase-file` (first line), else `CLOISTER_PASSPHRASE`, else none. */
-function read_passphrase(argv: KeyringArgs): string | undefined {
+export function read_passphrase(argv: KeyringArgs): string | undefined {
   const file = argv['passphrase-file'];
   if (file !== undefined) {
     let text: string;
@@ -169,7 +171,7 @@ function read_passphrase(argv: KeyringArgs): string | undefined {
 }
 
 /** A whole number of at least `min` in plain decimal digits (an amount, a height), else a usage error. */
-function parse_count(text: unknown, what: string, min = 0): number {
+export function parse_count(text: unknown, what: string, min = 0): number {
   const value = typeof text === 'number' ? String(text) : text;
   if (typeof value !== 'string' || !/^[0-9]{1,16}$/.test(value) || !Number.isSafeInteger(Number(value)))
     throw new UsageError(`${what} must be a whole number in plain digits, got ${JSON.stringify(text)}`);
@@ -184,7 +186,7 @@ function parse_gas_price(text: string | undefined): GasPrice | undefined {
   return text === 'auto' ? 'auto' : parse_count(text, '--gas-price');
 }
 
-function parse_msg(text: string, what = 'MSG_JSON'): unknown {
+export function parse_msg(text: string, what = 'MSG_JSON'): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -194,7 +196,7 @@ function parse_msg(text: string, what = 'MSG_JSON'): unknown {
   }
 }
 
-async function open_keyring(argv: KeyringArgs): Promise<LoadedKeyring> {
+export async function open_keyring(argv: KeyringArgs): Promise<LoadedKeyring> {
   const loaded = await load_keyring(keyring_path({ flag: argv.keyring }));
   if (loaded.loose_permissions)
     process.stderr.write(
@@ -204,7 +206,7 @@ async function open_keyring(argv: KeyringArgs): Promise<LoadedKeyring> {
 }
 
 /** The key `--key` names, or the only key of the keyring. */
-function pick_key_name(keyring: Keyring, name: string | undefined, path: string): string {
+export function pick_key_name(keyring: Keyring, name: string | undefined, path: string): string {
   if (name !== undefined) return name;
   const keys = keyring.list();
   if (keys.length === 1) return keys[0]!.name;
@@ -215,13 +217,13 @@ function pick_key_name(keyring: Keyring, name: string | undefined, path: string)
   throw new UsageError(`name a key with --key (have: ${keys.map((k) => k.name).join(', ')})`);
 }
 
-async function unlock_key(argv: NetworkArgs): Promise<ClientKey> {
+export async function unlock_key(argv: NetworkArgs): Promise<ClientKey> {
   const { keyring, path } = await open_keyring(argv);
   const name = pick_key_name(keyring, argv.key, path);
   return keyring.unlock(name, read_passphrase(argv));
 }
 
-function make_client(argv: NetworkArgs, keys: ClientKey[] = []): CloisterClient {
+export function make_client(argv: NetworkArgs, keys: ClientKey[] = []): CloisterClient {
   const gas_price = parse_gas_price(argv['gas-price']);
   return new CloisterClient({
     nodes: argv.node,
@@ -237,7 +239,7 @@ function make_client(argv: NetworkArgs, keys: ClientKey[] = []): CloisterClient 
  * An address from the command line: 40 lowercase hex as it is, else the name of a key in the key
  * file (its address; no passphrase needed).
  */
-async function address_of(
+export async function address_of(
   argv: KeyringArgs,
   text: string,
   what: string,
@@ -266,14 +268,14 @@ function words(...parts: string[]): string {
 }
 
 /** Decrypted events (protocol.md §4); those the network also lists in plaintext (§9) say so. */
-function event_lines(events: ContractEventJson[] | undefined): string[] {
+export function event_lines(events: ContractEventJson[] | undefined): string[] {
   return (events ?? []).map((e) =>
     row(e.public === true ? 'event (public)' : 'event', words(e.type, attributes_text(e.attributes))),
   );
 }
 
 /** A record's public events (protocol.md §9), with the contract that emitted each. */
-function public_event_lines(events: PublicEvent[]): string[] {
+export function public_event_lines(events: PublicEvent[]): string[] {
   return events.map((e) =>
     row('public event', words(e.type, attributes_text(e.attributes), `(contract ${e.contract})`)),
   );
@@ -287,7 +289,7 @@ function ucst(amount: number): string {
   return `${amount} ${DENOM}`;
 }
 
-function outcome_json(o: TxOutcome): Record<string, unknown> {
+export function outcome_json(o: TxOutcome): Record<string, unknown> {
   const out: Record<string, unknown> = { hash: o.hash, committed: o.record !== null, sequence: o.sequence };
   if (o.record !== null) {
     out['height'] = o.record.height;
@@ -325,7 +327,7 @@ function money_lines(o: {
   return lines;
 }
 
-function print_outcome(argv: CommonArgs, o: TxOutcome): void {
+export function print_outcome(argv: CommonArgs, o: TxOutcome): void {
   if (argv.json) {
     write_json(outcome_json(o));
     return;
@@ -369,7 +371,7 @@ function key_lines(info: KeyInfo & { encrypted?: boolean }): string[] {
 
 // ---- option sets ----------------------------------------------------------------------------
 
-function keyring_options<T>(y: Argv<T>) {
+export function keyring_options<T>(y: Argv<T>) {
   return y
     .option('keyring', {
       type: 'string',
@@ -381,7 +383,7 @@ function keyring_options<T>(y: Argv<T>) {
     });
 }
 
-function network_options<T>(y: Argv<T>) {
+export function network_options<T>(y: Argv<T>) {
   return keyring_options(y)
     .option('node', {
       type: 'string',
@@ -401,7 +403,7 @@ function network_options<T>(y: Argv<T>) {
 }
 
 /** The options of every `tx` command: the network's, plus waiting and the gas price (protocol.md §9). */
-function tx_options<T>(y: Argv<T>) {
+export function tx_options<T>(y: Argv<T>) {
   return network_options(y)
     .option('wait', {
       type: 'boolean',

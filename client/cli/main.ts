@@ -10,6 +10,7 @@ import { hideBin } from 'yargs/helpers';
 import { compute_measurement, find_code_root } from '../../enclave/measurement.js';
 import { to_hex } from '../../protocol/bytes.js';
 import { get_provider } from '../../protocol/providers/index.js';
+import { channel_commands } from './channels/index.js';
 import { client_commands } from './client_commands.js';
 import { contract_check_command } from './contract_check.js';
 import { network_commands } from './network_commands.js';
@@ -21,7 +22,7 @@ function print(json: boolean, value: Record<string, unknown>, human: string): vo
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
 }
 
-await client_commands(network_commands(yargs(hideBin(process.argv))))
+await channel_commands(client_commands(network_commands(yargs(hideBin(process.argv)))))
   .scriptName('cloister')
   .usage('$0 <command> [options]\n\nRun, test and measure a simulated secret-compute validator network.')
   .option('json', { type: 'boolean', default: false, describe: 'print machine-readable JSON' })
