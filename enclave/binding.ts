@@ -14,6 +14,7 @@
 
 import { equal_bytes, from_hex, to_hex, utf8 } from '../protocol/bytes.js';
 import { is_hex64 } from '../protocol/checks.js';
+import { system_contract_address } from '../protocol/system.js';
 import type { KeyContext } from './context.js';
 
 /** Domain prefix of the binding MAC's message. */
@@ -24,8 +25,14 @@ export function contract_binding(ctx: KeyContext, address: string, code_hash: st
   return to_hex(ctx.p.hmac_sha256(ctx.keys.callback, utf8(`${BINDING_PREFIX}${address}\n${code_hash}`)));
 }
 
-/** Whether `binding` is this enclave's binding of `address` to `code_hash` (compared in constant time). */
+/**
+ * Whether `binding` is this enclave's binding of `address` to `code_hash` (compared in constant
+ * time), or `address` is the system contract address of `code_hash` (protocol/system.ts): that
+ * address is a hash of the code hash, so no host can pair it with other code, and genesis made
+ * such contracts without an instantiate to MAC them.
+ */
 export function binding_holds(ctx: KeyContext, address: string, code_hash: string, binding: string): boolean {
   if (!is_hex64(binding)) return false;
+  if (is_hex64(code_hash) && address === system_contract_address(ctx.p, code_hash)) return true;
   return equal_bytes(from_hex(contract_binding(ctx, address, code_hash), 32), from_hex(binding, 32));
 }

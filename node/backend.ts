@@ -13,6 +13,7 @@ import { ResultCode } from '../protocol/codes.js';
 import { jcs } from '../protocol/jcs.js';
 import type { CryptoProvider } from '../protocol/provider.js';
 import { get_provider } from '../protocol/providers/index.js';
+import { type SystemContracts, system_contracts_of } from '../protocol/system.js';
 import type { Tx } from '../protocol/tx.js';
 import { Faucet } from './faucet.js';
 import type { Genesis } from './genesis.js';
@@ -86,6 +87,8 @@ export interface BackendModules {
 /** The node's RpcBackend. `publish` is called by the node for every commit. */
 export class NodeBackend implements RpcBackend {
   readonly #genesis: Genesis;
+  /** The system contracts genesis made (protocol/system.ts), by name. */
+  readonly #system: Partial<SystemContracts>;
   readonly #pubkey: string;
   readonly #m: BackendModules;
   readonly #events = new EventEmitter();
@@ -98,6 +101,7 @@ export class NodeBackend implements RpcBackend {
 
   constructor(opts: { genesis: Genesis; pubkey: string }, modules: BackendModules) {
     this.#genesis = opts.genesis;
+    this.#system = system_contracts_of(modules.p ?? get_provider('native'), opts.genesis.codes);
     this.#pubkey = opts.pubkey;
     this.#m = modules;
     this.#set_timer = modules.set_timer ?? system_clock().set_timer;
@@ -168,6 +172,7 @@ export class NodeBackend implements RpcBackend {
       validators: this.#genesis.validators.map(({ pubkey, power }) => ({ pubkey, power })),
       min_gas_price: this.#genesis.min_gas_price ?? 0,
       dev: this.#genesis.dev === true,
+      contracts: { ...this.#system },
     };
   }
 
@@ -251,9 +256,12 @@ export class NodeBackend implements RpcBackend {
 
   async codes() {
     const codes = await this.#m.store.list_codes();
-    return codes.map(({ code_id, code_hash, name }) =>
-      name === undefined ? { code_id, code_hash } : { code_id, code_hash, name },
-    );
+    const system = this.#system as Record<string, string | undefined>;
+    return codes.map(({ code_id, code_hash, name }) => {
+      if (name === undefined) return { code_id, code_hash };
+      const contract = code_id <= this.#genesis.codes.length ? system[name] : undefined;
+      return contract === undefined ? { code_id, code_hash, name } : { code_id, code_hash, name, contract };
+    });
   }
 
   async account(address: string): Promise<AccountAnswer> {

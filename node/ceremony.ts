@@ -14,13 +14,17 @@ import { unwrap } from '../enclave/result.js';
 import { to_base64, to_hex } from '../protocol/bytes.js';
 import { ResultCode } from '../protocol/codes.js';
 import type { CryptoProvider } from '../protocol/provider.js';
+import { SYSTEM_CONTRACTS } from '../protocol/system.js';
 import { sign_tx } from '../protocol/tx.js';
 import { check_genesis_funds, type Genesis, type GenesisFunds } from './genesis.js';
 import { read_shipped_contract } from './reference_contracts.js';
 import { LocalChain } from './store/local_chain.js';
 
-/** Contracts every network ships at genesis, in code-id order: the reference ones first. */
-export const GENESIS_CONTRACTS: readonly string[] = ['echo', 'counter', 'token', 'auction'];
+/**
+ * Contracts every network ships at genesis, in code-id order: the reference ones first, the system
+ * contracts last (protocol/system.ts: instantiated at genesis at an address their code hash names).
+ */
+export const GENESIS_CONTRACTS: readonly string[] = ['echo', 'counter', 'token', 'auction', ...SYSTEM_CONTRACTS];
 /** Most validators a ceremony makes (genesis allows more; a local network is for experiments). */
 export const CEREMONY_VALIDATORS_MAX = 100;
 

@@ -43,3 +43,19 @@ export function system_contract_address(p: CryptoProvider, code_hash: string): s
   if (!is_hex64(code_hash)) throw new TypeError('code_hash must be 64 lowercase hex characters');
   return to_hex(p.sha256(utf8(`${SYSTEM_ADDRESS_PREFIX}${code_hash}`)).subarray(0, 20));
 }
+
+/**
+ * The system contracts among a genesis's codes, by name: what `GET /v1/status` lists as
+ * `contracts`. A genesis from before system contracts has none, so this may be partial.
+ */
+export function system_contracts_of(
+  p: CryptoProvider,
+  codes: readonly { name?: string | undefined; code_hash: string }[],
+): Partial<SystemContracts> {
+  const out: Partial<SystemContracts> = {};
+  for (const c of codes) {
+    if (is_system_contract_name(c.name) && out[c.name] === undefined)
+      out[c.name] = system_contract_address(p, c.code_hash);
+  }
+  return out;
+}

@@ -21,6 +21,7 @@ import {
   type Scheme,
 } from '../../protocol/envelope.js';
 import { noble_provider as p } from '../../protocol/providers/noble.js';
+import { SYSTEM_CONTRACTS, type SystemContracts } from '../../protocol/system.js';
 import { type ContractEventJson, type ContractResult, open_result } from '../../protocol/result.js';
 import {
   account_address,
@@ -49,6 +50,7 @@ import {
   WrongSequenceError,
 } from './errors.js';
 import { type FollowNode, type FollowOptions, follow_public_events, type PublicEventAt } from './events.js';
+import { NoSystemContractError } from './channels/errors.js';
 import { type ClientKey, key_info, web_random } from './keys.js';
 import { RpcTransport, read_events, type TransportModules, timer_sleep } from './rpc.js';
 
@@ -81,6 +83,8 @@ export interface NodeStatus {
   min_gas_price: number;
   /** A development network (§9: funded development accounts, a faucet); false from an older node. */
   dev: boolean;
+  /** The system contracts by name (docs/channels.md); `{}` from an older node or network. */
+  contracts: Record<string, string>;
   /**
    * Present only when the node halted: its results differ from the network's, so it commits no
    * more blocks and refuses transactions (code 108); use another node.
@@ -93,6 +97,8 @@ export interface CodeInfo {
   code_id: number;
   code_hash: string;
   name?: string;
+  /** The system contract genesis made of this code (docs/channels.md), if any. */
+  contract?: string;
 }
 
 /** `GET /v1/contracts/{address}` (protocol.md §6, §9). */
@@ -477,7 +483,16 @@ export class CloisterClient {
       throw new BadAnswerError('a status whose halted is not {"height", "reason"}', { node });
     if (this.#expected_chain_id !== undefined && status.chain_id !== this.#expected_chain_id)
       throw new ChainIdMismatchError(this.#expected_chain_id, status.chain_id, { node });
-    return { ...status, min_gas_price, dev: status.dev ?? false };
+    const contracts: Record<string, string> = {};
+    const listed: unknown = status.contracts ?? {};
+    if (typeof listed !== 'object' || listed === null || Array.isArray(listed))
+      throw new BadAnswerError('a status whose contracts is not an object of addresses', { node });
+    for (const [name, address] of Object.entries(listed)) {
+      if (!is_address_hex(address))
+        throw new BadAnswerError(`a status whose contracts.${name.slice(0, 32)} is not an address`, { node });
+      contracts[name] = address;
+    }
+    return { ...status, min_gas_price, dev: status.dev ?? false, contracts };
   }
 
   /** Chain id, io key and minimum gas price, fetched once (protocol.md §2, §6, §9). */
@@ -519,6 +534,18 @@ export class CloisterClient {
   /** The network's `min_gas_price` (protocol.md §9), read once: what an `'auto'` gas price pays. */
   async min_gas_price(): Promise<number> {
     return (await this.#network_keys()).min_gas_price;
+  }
+
+  /**
+   * The system contracts of the network (docs/channels.md: the key directory, the mailbox, the
+   * stream ACL and the key keeper), from `GET /v1/status`'s `contracts`.
+   * {@link NoSystemContractError} (code 300) if the network lacks any of them (an older genesis).
+   */
+  async system_contracts(): Promise<SystemContracts> {
+    const status = await this.status();
+    for (const name of SYSTEM_CONTRACTS)
+      if (status.contracts[name] === undefined) throw new NoSystemContractError(name);
+    return status.contracts as SystemContracts;
   }
 
   /** `GET /v1/codes` (protocol.md §6): every stored code, the reference contracts first. */

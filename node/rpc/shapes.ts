@@ -131,7 +131,8 @@ function event_json(e: PublicEvent): PublicEvent {
 
 /**
  * `GET /v1/status`: protocol.md §6's fields, then §9's `min_gas_price`, then `dev` (an addition:
- * whether this is a development network), then `halted: {"height", "reason"}` when the node halted
+ * whether this is a development network), then `contracts` (an addition: the system contracts by
+ * name, `{}` on an older network), then `halted: {"height", "reason"}` when the node halted
  * (absent while it runs).
  */
 export function status_json(s: RpcStatus, halt: HaltInfo | null = null): RpcStatus {
@@ -144,6 +145,7 @@ export function status_json(s: RpcStatus, halt: HaltInfo | null = null): RpcStat
     validators: s.validators.map((v) => ({ pubkey: v.pubkey, power: v.power })),
     min_gas_price: s.min_gas_price,
     dev: s.dev,
+    contracts: { ...(s.contracts ?? {}) },
   };
   if (halt !== null) out.halted = { height: halt.height, reason: halt.reason };
   return out;
@@ -203,15 +205,22 @@ export function parse_faucet_body(text: string): { address: string; amount: numb
   return { address, amount };
 }
 
-/** `GET /v1/codes`: `[{"code_id", "code_hash", "name"?}]` in the backend's order. */
+/**
+ * `GET /v1/codes`: `[{"code_id", "code_hash", "name"?, "contract"?}]` in the backend's order;
+ * `contract` (an addition) is the address of a system contract genesis made of that code.
+ */
 export function codes_json(
-  codes: readonly { code_id: number; code_hash: string; name?: string }[],
-): { code_id: number; code_hash: string; name?: string }[] {
-  return codes.map((c) =>
-    c.name === undefined
-      ? { code_id: c.code_id, code_hash: c.code_hash }
-      : { code_id: c.code_id, code_hash: c.code_hash, name: c.name },
-  );
+  codes: readonly { code_id: number; code_hash: string; name?: string; contract?: string }[],
+): { code_id: number; code_hash: string; name?: string; contract?: string }[] {
+  return codes.map((c) => {
+    const out: { code_id: number; code_hash: string; name?: string; contract?: string } = {
+      code_id: c.code_id,
+      code_hash: c.code_hash,
+    };
+    if (c.name !== undefined) out.name = c.name;
+    if (c.contract !== undefined) out.contract = c.contract;
+    return out;
+  });
 }
 
 /** `GET /v1/blocks/{height}`: `{"header", "block_hash", "tx_hashes", "commit"}`. */

@@ -40,6 +40,11 @@ export interface RpcStatus {
    * (funded development accounts, `POST /v1/faucet`, debug lines in results).
    */
   dev: boolean;
+  /**
+   * Addition (docs/protocol-notes.md "System contracts"): the system contracts genesis made, by
+   * name (`directory`, `mailbox`, `stream_acl`, `key_keeper`); `{}` on an older network.
+   */
+  contracts?: Record<string, string>;
   /** Set only when the node halted (docs/protocol-notes.md); absent on a healthy node. The server fills it from {@link RpcBackend.halted}. */
   halted?: HaltInfo | undefined;
 }
@@ -128,7 +133,7 @@ export interface RpcBackend {
    */
   get_contract(address: string): Promise<ContractAnswer | null>;
   /** Every stored code, the reference contracts first (protocol.md §7). */
-  codes(): Promise<{ code_id: number; code_hash: string; name?: string }[]>;
+  codes(): Promise<{ code_id: number; code_hash: string; name?: string; contract?: string }[]>;
   /** An account's committed sequence and balance (0 and 0 for an account never seen). */
   account(address: string): Promise<AccountAnswer>;
   /** null: not committed yet. */

@@ -27,6 +27,12 @@ import { from_base64, from_hex, to_base64, to_hex } from '../../protocol/bytes.j
 import { result_counted } from '../../protocol/codes.js';
 import { is_scheme, type Scheme } from '../../protocol/envelope.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
+import {
+  is_system_contract_name,
+  SYSTEM_BINDING,
+  SYSTEM_CREATOR,
+  system_contract_address,
+} from '../../protocol/system.js';
 import { native_provider } from '../../protocol/providers/native.js';
 import {
   account_address,
@@ -550,6 +556,7 @@ export class ChainStore {
           key: KEYS.next_code_id,
           value: encode_value(KEYS.next_code_id, records.length + 1),
         });
+        ops.push(...this.#system_contract_ops(records));
         ops.push(...balance_ops, { type: 'put', key: KEYS.genesis, value: encode_value(KEYS.genesis, true) });
         await this.#db.batch(ops, { sync: true });
         for (const r of records) {
@@ -569,6 +576,28 @@ export class ChainStore {
         }
       }
     });
+  }
+
+  /**
+   * The contract records of the system contracts among the genesis codes (protocol/system.ts):
+   * each lives at the address its code hash names, with empty state, no creator and no binding MAC.
+   */
+  #system_contract_ops(records: readonly CodeRecord[]): BatchOp[] {
+    return records
+      .filter((r) => is_system_contract_name(r.name))
+      .map((r) => {
+        const address = system_contract_address(this.#p, r.code_hash);
+        const info: BoundContract = {
+          address,
+          code_id: r.code_id,
+          code_hash: r.code_hash,
+          label: r.name ?? 'system',
+          creator: SYSTEM_CREATOR,
+          binding: SYSTEM_BINDING,
+        };
+        const key = contract_key(address);
+        return { type: 'put', key, value: encode_value(key, check_contract_info(info)) } as BatchOp;
+      });
   }
 
   /** The genesis balances as batch operations; RangeError/TypeError for a bad list. */
