@@ -852,6 +852,9 @@ function info_commands(y: Argv): Argv {
             'development',
             status.dev ? 'yes (funded dev accounts, a faucet: `cloister faucet`)' : 'no (no faucet)',
           ),
+          ...Object.entries(status.contracts).map(([name, address]) =>
+            row(name, `${address} (system contract)`),
+          ),
           // A halted node refuses transactions; the SDK sends them to the next --node.
           ...(halted === null ? [] : [row('halted', `yes, at height ${halted.height}: ${halted.reason}`)]),
         ]);
@@ -859,14 +862,16 @@ function info_commands(y: Argv): Argv {
     )
     .command(
       'codes',
-      'the stored codes: id, code hash, name',
+      'the stored codes: id, code hash, name, and the system contract genesis made of it',
       (c) => network_options(c),
       action(async (argv: NetworkArgs) => {
         const codes = await make_client(argv).codes();
         if (argv.json) return write_json(codes);
         write_lines([
           `${'ID'.padEnd(4)}  ${'CODE HASH'.padEnd(64)}  NAME`,
-          ...codes.map((c) => `${String(c.code_id).padEnd(4)}  ${c.code_hash}  ${c.name ?? ''}`.trimEnd()),
+          ...codes.map((c) =>
+            `${String(c.code_id).padEnd(4)}  ${c.code_hash}  ${c.name ?? ''}${c.contract === undefined ? '' : `  (system contract ${c.contract})`}`.trimEnd(),
+          ),
         ]);
       }),
     )
