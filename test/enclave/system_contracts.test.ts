@@ -68,7 +68,7 @@ async function execute(contract: string, code_hash: string, msg: unknown) {
   const r = output.results[0]!;
   return {
     r,
-    result: r.output === '' ? null : (open_result(p, 'gcm', e.tx_key, from_base64(r.output)) as any),
+    result: r.output === '' ? null : (open_result(p, 'gcm', e.tx_key, from_base64(r.output)) as { data: unknown }),
   };
 }
 
