@@ -68,7 +68,8 @@ async function execute(contract: string, code_hash: string, msg: unknown) {
   const r = output.results[0]!;
   return {
     r,
-    result: r.output === '' ? null : (open_result(p, 'gcm', e.tx_key, from_base64(r.output)) as { data: unknown }),
+    result:
+      r.output === '' ? null : (open_result(p, 'gcm', e.tx_key, from_base64(r.output)) as { data: unknown }),
   };
 }
 
@@ -104,7 +105,7 @@ describe('system contracts at genesis', () => {
       publish: { key_id: 'kx1', public_key },
     });
     expect(r.code).toBe(ResultCode.OK);
-    expect(result.data).toEqual({ uri: `cloister:${alice.address}#kx1` });
+    expect(result?.data).toEqual({ uri: `cloister:${alice.address}#kx1` });
     const listed = (await query(DIRECTORY(), hash_of('directory'), { keys: { account: alice.address } })) as {
       keys: { key_id: string; public_key: string }[];
     };
