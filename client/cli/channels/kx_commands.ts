@@ -1,11 +1,278 @@
 /**
- * `cloister kx` (docs/channels.md).
+ * `cloister kx invite|accept|status` (docs/channels.md "Mailbox key exchange"): evan.network's key
+ * exchange through the mailbox system contract. The inviter seals a fresh communication key under
+ * an exchange key (X25519 of both parties' directory keys, through HKDF bound to both key URIs)
+ * and mails it; the invitee accepts whenever it likes, optionally confirming with a MAC under the
+ * new key. Contacts and their keys live in `<keyring dir>/channels/<key name>/`, sealed under a
+ * key derived from the account key.
  * @module
  */
 
+import { dirname, join } from 'node:path';
 import type { Argv } from 'yargs';
+import { DirectoryClient } from '../../sdk/channels/directory.js';
+import { ChannelError, ChannelErrorCode, UnknownKeyError } from '../../sdk/channels/errors.js';
+import {
+  type AcceptFailure,
+  type AcceptResult,
+  type ContactInfo,
+  EPOCH_BLOCKS_DEFAULT,
+  EPOCH_BLOCKS_MAX,
+  EvanChannel,
+  epoch_of,
+} from '../../sdk/channels/evan.js';
+import { check_key_id, type DirectoryKey, parse_key_uri } from '../../sdk/channels/key_uri.js';
+import { MailboxClient } from '../../sdk/channels/mailbox.js';
+import { FileStorage } from '../../sdk/channels/storage_file_node.js';
+import type { CloisterClient } from '../../sdk/client.js';
+import type { ClientKey } from '../../sdk/keys.js';
+import {
+  action,
+  address_of,
+  make_client,
+  type NetworkArgs,
+  network_options,
+  open_keyring,
+  parse_count,
+  pick_key_name,
+  read_passphrase,
+  row,
+  UsageError,
+  write_json,
+  write_lines,
+} from '../client_commands.js';
+
+/** Everything an evan command works with, for one key. */
+export interface EvanSession {
+  key: ClientKey;
+  client: CloisterClient;
+  directory: DirectoryClient;
+  mailbox: MailboxClient;
+  channel: EvanChannel;
+  /** `<keyring dir>/channels/<key name>`. */
+  dir: string;
+  /** Key names of the key file by address, to print beside addresses. */
+  names: Map<string, string>;
+}
+
+/** Unlocks `--key`, and opens its directory, mailbox and evan channel (store in the channel dir). */
+export async function evan_session(argv: NetworkArgs): Promise<EvanSession> {
+  const { keyring, path } = await open_keyring(argv);
+  const name = pick_key_name(keyring, argv.key, path);
+  const key = await keyring.unlock(name, read_passphrase(argv));
+  const client = make_client(argv, [key]);
+  const directory = new DirectoryClient(client);
+  const mailbox = new MailboxClient(client, key);
+  const dir = join(dirname(path), 'channels', name);
+  const channel = new EvanChannel({
+    key,
+    mailbox,
+    resolver: directory,
+    store: new FileStorage(dir),
+    height: async () => (await client.status()).height,
+  });
+  const names = new Map(keyring.list().map((k) => [k.address, k.name] as const));
+  return { key, client, directory, mailbox, channel, dir, names };
+}
+
+/** `address (name)` when the key file has a key of that address. */
+export function who(s: { names: Map<string, string> }, address: string): string {
+  const name = s.names.get(address);
+  return name === undefined ? address : `${address} (${name})`;
+}
+
+/** The directory's newest usable key of `address`, or an error saying who must publish one. */
+async function current_key(s: EvanSession, address: string, mine: boolean): Promise<DirectoryKey> {
+  try {
+    return await s.directory.current(address);
+  } catch (error) {
+    if (!(error instanceof UnknownKeyError)) throw error;
+    throw new ChannelError(
+      ChannelErrorCode.UNKNOWN_KEY,
+      mine
+        ? `${who(s, address)} has no usable key-agreement key in the directory: publish one with \`cloister directory publish --key ${s.key.name}\``
+        : `${who(s, address)} has no usable key-agreement key in the directory: its owner must run \`cloister directory publish\` first`,
+    );
+  }
+}
+
+// ---- invite ---------------------------------------------------------------------------------
+
+type InviteArgs = NetworkArgs & {
+  peer: string;
+  'key-id'?: string;
+  'peer-key-uri'?: string;
+  'epoch-blocks'?: string;
+};
+
+async function invite(argv: InviteArgs): Promise<void> {
+  const epoch_blocks =
+    argv['epoch-blocks'] === undefined
+      ? EPOCH_BLOCKS_DEFAULT
+      : parse_count(argv['epoch-blocks'], '--epoch-blocks', 1);
+  if (epoch_blocks > EPOCH_BLOCKS_MAX)
+    throw new UsageError(`--epoch-blocks must be at most ${EPOCH_BLOCKS_MAX}`);
+  if (argv['key-id'] !== undefined) check_key_id(argv['key-id'], '--key-id');
+  // PEER: an address, a key name of the key file, or a key URI.
+  const uri_given = argv['peer-key-uri'] ?? (argv.peer.startsWith('cloister:') ? argv.peer : undefined);
+  const peer = uri_given === undefined ? (await address_of(argv, argv.peer, 'PEER')).address : undefined;
+  if (uri_given !== undefined) {
+    const ref = parse_key_uri(uri_given);
+    if (!argv.peer.startsWith('cloister:')) {
+      const named = (await address_of(argv, argv.peer, 'PEER')).address;
+      if (named !== ref.address)
+        throw new UsageError(`--peer-key-uri ${uri_given} is not a key of PEER ${named}`);
+    }
+  }
+  const s = await evan_session(argv);
+  const peer_uri = uri_given ?? (await current_key(s, peer!, false)).uri;
+  const key_id = argv['key-id'] ?? (await current_key(s, s.channel.address, true)).key_id;
+  const r = await s.channel.invite(peer_uri, { key_id, epoch_blocks });
+  if (argv.json) return write_json({ ...r, channel_dir: s.dir });
+  write_lines([
+    row('invited', who(s, r.peer)),
+    row('from key', r.from_uri),
+    row('to key', r.to_uri),
+    row('invite id', r.invite_id),
+    row('epochs', `${r.epoch_blocks} blocks each, from epoch ${r.start_epoch}`),
+    row('mail id', String(r.mail_id)),
+    row('state', 'invited: you can send mail now; the peer reads it once it accepts'),
+    `the peer accepts with \`cloister kx accept --key THEIR_KEY ${s.channel.address} --confirm\``,
+  ]);
+}
+
+// ---- accept ---------------------------------------------------------------------------------
+
+type AcceptArgs = NetworkArgs & { peer?: string; confirm: boolean };
+
+function failure_json(f: AcceptFailure): Record<string, unknown> {
+  return { mail_id: f.mail_id, peer: f.peer, error: f.error.to_json() };
+}
+
+async function accept(argv: AcceptArgs): Promise<void> {
+  const from = argv.peer === undefined ? undefined : (await address_of(argv, argv.peer, 'PEER')).address;
+  const s = await evan_session(argv);
+  const { accepted, failed } = await s.channel.accept_pending({
+    ...(from === undefined ? {} : { from }),
+    confirm: argv.confirm,
+  });
+  if (from !== undefined && accepted.length === 0) {
+    if (failed[0] !== undefined) throw failed[0].error;
+    throw new ChannelError(
+      ChannelErrorCode.NO_CONTACT,
+      `no invite from ${who(s, from)} in your inbox: they invite with \`cloister kx invite --key THEIR_KEY ${s.channel.address}\``,
+    );
+  }
+  if (argv.json) return write_json({ accepted, failed: failed.map(failure_json) });
+  if (accepted.length === 0 && failed.length === 0) return write_lines(['no pending invites in your inbox']);
+  write_lines([
+    ...accepted.map((a: AcceptResult) =>
+      a.status === 'accepted'
+        ? `accepted invite ${a.invite_id} from ${who(s, a.peer)}${a.confirm_mail_id === undefined ? '' : ' (confirmation sent)'}`
+        : `skipped invite ${a.invite_id} from ${who(s, a.peer)}: ${a.reason}`,
+    ),
+    ...failed.map((f) => `refused invite (mail ${f.mail_id}) from ${who(s, f.peer)}: ${f.error.message}`),
+  ]);
+  if (accepted.length === 0 && failed[0] !== undefined) throw failed[0].error;
+}
+
+// ---- status ---------------------------------------------------------------------------------
+
+function contact_json(c: ContactInfo, height: number): Record<string, unknown> {
+  return { ...c, current_epoch: epoch_of(height, c.epoch_blocks) };
+}
+
+async function status(argv: NetworkArgs): Promise<void> {
+  const s = await evan_session(argv);
+  const taken = await s.channel.take_confirmations();
+  const height = (await s.client.status()).height;
+  const contacts = await s.channel.contacts();
+  if (argv.json)
+    return write_json({
+      address: s.channel.address,
+      height,
+      contacts: contacts.map((c) => contact_json(c, height)),
+      confirmed_now: taken.confirmed,
+      refused_confirmations: taken.failed.map(failure_json),
+    });
+  const lines = [
+    ...taken.confirmed.map((peer) => `confirmation from ${who(s, peer)}: contact confirmed`),
+    ...taken.failed.map(
+      (f) => `refused confirmation (mail ${f.mail_id}) from ${who(s, f.peer)}: ${f.error.message}`,
+    ),
+  ];
+  if (contacts.length === 0) {
+    lines.push(`no contacts yet: invite one with \`cloister kx invite --key ${s.key.name} PEER\``);
+    return write_lines(lines);
+  }
+  for (const c of contacts) {
+    lines.push(
+      `${who(s, c.peer)}`,
+      row('  state', `${c.state} (${c.inviter ? 'you invited' : 'they invited'}, height ${c.height})`),
+      row('  my key', c.my_uri),
+      row('  peer key', c.peer_uri),
+      row(
+        '  epoch',
+        `keys from epoch ${c.base_epoch} on (now ${epoch_of(height, c.epoch_blocks)}, ${c.epoch_blocks} blocks each)`,
+      ),
+    );
+  }
+  write_lines(lines);
+}
 
 /** Registers `cloister kx`. */
 export function kx_commands(y: Argv): Argv {
-  return y;
+  return y.command(
+    'kx',
+    'evan.network-style key exchange through the mailbox: invite a peer, accept invites, list contacts',
+    (k) =>
+      k
+        .command(
+          'invite <peer>',
+          "send PEER (an address, a key name, or a key URI) a fresh communication key sealed under X25519 of your and PEER's directory keys; you can mail them at once, they read it once they accept",
+          (c) =>
+            network_options(c)
+              .positional('peer', {
+                type: 'string',
+                demandOption: true,
+                describe: 'address, key name of the key file, or cloister:<address>#<key-id>',
+              })
+              .option('key-id', {
+                type: 'string',
+                describe: 'your key-agreement key to use (default: your newest usable one in the directory)',
+              })
+              .option('peer-key-uri', {
+                type: 'string',
+                describe: "the peer's key URI (default: its newest usable key in the directory)",
+              })
+              .option('epoch-blocks', {
+                type: 'string',
+                describe: `blocks per key epoch: mail keys move forward every epoch and older ones are forgotten (default ${EPOCH_BLOCKS_DEFAULT})`,
+              })
+              .example('$0 kx invite --key alice bob', 'invite the key named bob of your key file')
+              .example('$0 kx invite --key alice cloister:0123…#kx2', "invite using the peer's key kx2"),
+          action(invite),
+        )
+        .command(
+          'accept [peer]',
+          'accept the invites in your inbox (all, or only those from PEER); checks the on-chain sender owns the key the invite names, and stores the contact',
+          (c) =>
+            network_options(c)
+              .positional('peer', { type: 'string', describe: 'only invites from this address or key name' })
+              .option('confirm', {
+                type: 'boolean',
+                default: false,
+                describe:
+                  'mail the inviter a key confirmation (a MAC under the new key) so its side turns confirmed',
+              }),
+          action(accept),
+        )
+        .command(
+          'status',
+          'your contacts: state (invited, accepted, confirmed), keys and epochs; takes confirmations from your inbox first',
+          (c) => network_options(c),
+          action(status),
+        )
+        .demandCommand(1, 'name a kx command: invite, accept, status'),
+  );
 }

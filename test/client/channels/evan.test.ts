@@ -1,0 +1,479 @@
+/**
+ * evan.network's mailbox key exchange (client/sdk/channels/evan.ts) over a fake mailbox and a
+ * fake directory: the honest invite, accept, confirm and mail; a third party holding the invite
+ * (and her own published key) cannot get the communication key; an invite forwarded by another
+ * account, tampered, or naming unknown or revoked keys is refused; mail across epoch boundaries
+ * opens, and older epoch keys are forgotten; a mail replayed into another conversation fails on
+ * its associated data. Randomness comes from crypto.getRandomValues (no seed needed: no test
+ * depends on the values drawn).
+ */
+
+import { describe, expect, it } from 'vitest';
+import { RevokedKeyError, UnknownKeyError } from '../../../client/sdk/channels/errors.js';
+import {
+  CONTACTS_DOCUMENT,
+  ContactIdleError,
+  EPOCH_STEPS_MAX,
+  EpochExpiredError,
+  EvanChannel,
+  type EvanMail,
+  type EvanMailbox,
+  epoch_key_at,
+  epoch_of,
+  exchange_key,
+  INVITE_INVALID_MESSAGE,
+  InviteInvalidError,
+  KIND_INVITE,
+  MailInvalidError,
+  NoContactError,
+  open_invite,
+  parse_invite_body,
+} from '../../../client/sdk/channels/evan.js';
+import {
+  type DirectoryKey,
+  type KeyResolver,
+  key_uri,
+  parse_key_uri,
+} from '../../../client/sdk/channels/key_uri.js';
+import { derived_secret, kx_key_pair } from '../../../client/sdk/channels/kx_keys.js';
+import { MemoryStorage, sealed_storage } from '../../../client/sdk/channels/storage.js';
+import { type ClientKey, generate_key, key_info, web_random } from '../../../client/sdk/keys.js';
+import { from_base64, to_base64, to_hex } from '../../../protocol/bytes.js';
+
+/** The mailbox contract in memory: `from` is always the account that sent, as ctx.sender is. */
+class FakeChain {
+  height = 1;
+  readonly inboxes = new Map<string, EvanMail[]>();
+  readonly next_id = new Map<string, number>();
+
+  /** Stores a mail as the contract would, committed one block after the current height. */
+  deliver(from: string, to: string, kind: string, body: string): number {
+    const id = (this.next_id.get(to) ?? 0) + 1;
+    this.next_id.set(to, id);
+    const list = this.inboxes.get(to) ?? [];
+    list.push({ id, from, kind, body, height: this.height + 1, time_ms: 1_700_000_000_000 + id });
+    this.inboxes.set(to, list);
+    return id;
+  }
+
+  mailbox(address: string): EvanMailbox {
+    return {
+      send: async (to, kind, body) => ({ id: this.deliver(address, to, kind, body) }),
+      inbox: async (opts = {}) =>
+        (this.inboxes.get(address) ?? []).filter((m) => m.id > (opts.after ?? 0)).slice(0, opts.limit ?? 64),
+      delete: async (ids) => {
+        this.inboxes.set(
+          address,
+          (this.inboxes.get(address) ?? []).filter((m) => !ids.includes(m.id)),
+        );
+      },
+    };
+  }
+
+  mails(address: string): EvanMail[] {
+    return this.inboxes.get(address) ?? [];
+  }
+}
+
+/** The directory contract in memory. */
+class FakeDirectory implements KeyResolver {
+  readonly keys = new Map<string, DirectoryKey>();
+
+  publish(key: ClientKey, key_id = 'kx1', height = 1): string {
+    const address = key_info(key).address;
+    const uri = key_uri(address, key_id);
+    const public_key = kx_key_pair(key, key_id).public_key;
+    this.keys.set(uri, { address, key_id, uri, public_key, published_height: height, revoked_height: null });
+    return uri;
+  }
+
+  revoke(uri: string, height: number): void {
+    const k = this.keys.get(uri);
+    if (k !== undefined) this.keys.set(uri, { ...k, revoked_height: height });
+  }
+
+  async resolve(uri: string): Promise<DirectoryKey> {
+    parse_key_uri(uri);
+    const k = this.keys.get(uri);
+    if (k === undefined) throw new UnknownKeyError(uri);
+    if (k.revoked_height !== null) throw new RevokedKeyError(uri, k.revoked_height);
+    return k;
+  }
+}
+
+interface Party {
+  key: ClientKey;
+  address: string;
+  uri: string;
+  store: MemoryStorage;
+  ch: EvanChannel;
+}
+
+function world() {
+  const chain = new FakeChain();
+  const directory = new FakeDirectory();
+  const party = (name: string): Party => {
+    const key = generate_key(name, web_random);
+    const address = key_info(key).address;
+    const uri = directory.publish(key);
+    const store = new MemoryStorage();
+    const ch = new EvanChannel({
+      key,
+      mailbox: chain.mailbox(address),
+      resolver: directory,
+      store,
+      height: async () => chain.height,
+    });
+    return { key, address, uri, store, ch };
+  };
+  return { chain, directory, party };
+}
+
+/** Alice invites Bob, Bob accepts and confirms, Alice reads the confirmation. */
+async function exchanged(epoch_blocks?: number) {
+  const w = world();
+  const alice = w.party('alice');
+  const bob = w.party('bob');
+  await alice.ch.invite(bob.uri, epoch_blocks === undefined ? {} : { epoch_blocks });
+  await bob.ch.accept_pending({ confirm: true });
+  await alice.ch.inbox();
+  return { ...w, alice, bob };
+}
+
+async function stored_key(p: Party, peer: string): Promise<string> {
+  const text = await sealed_storage(p.store, derived_secret(p.key, 'channel-store')).get(CONTACTS_DOCUMENT);
+  return (JSON.parse(text!) as { contacts: Record<string, { key: string }> }).contacts[peer]!.key;
+}
+
+describe('evan exchange: pure parts', () => {
+  it('both sides derive the same exchange key, bound to both URIs and the invite id', () => {
+    const a = generate_key('a', web_random);
+    const b = generate_key('b', web_random);
+    const pa = kx_key_pair(a, 'kx1');
+    const pb = kx_key_pair(b, 'kx1');
+    const ua = key_uri(key_info(a).address, 'kx1');
+    const ub = key_uri(key_info(b).address, 'kx1');
+    const id = to_hex(web_random(16));
+    const k = exchange_key(pa.secret_key, pb.public_key, ua, ub, id);
+    expect(exchange_key(pb.secret_key, pa.public_key, ua, ub, id)).toEqual(k);
+    expect(exchange_key(pb.secret_key, pa.public_key, ub, ua, id)).not.toEqual(k);
+    expect(exchange_key(pb.secret_key, pa.public_key, ua, ub, to_hex(web_random(16)))).not.toEqual(k);
+    expect(() => exchange_key(pa.secret_key, new Uint8Array(32), ua, ub, id)).toThrow(InviteInvalidError);
+  });
+
+  it('epochs: floor(height / epoch_blocks), keys chain forward only', () => {
+    expect(epoch_of(0, 1000)).toBe(0);
+    expect(epoch_of(999, 1000)).toBe(0);
+    expect(epoch_of(1000, 1000)).toBe(1);
+    expect(() => epoch_of(5, 0)).toThrow(RangeError);
+    const k0 = web_random(32);
+    const k2 = epoch_key_at(k0, 0, 2);
+    expect(epoch_key_at(epoch_key_at(k0, 0, 1), 1, 2)).toEqual(k2);
+    expect(k2).not.toEqual(k0);
+    expect(() => epoch_key_at(k2, 2, 1)).toThrow(RangeError);
+  });
+});
+
+describe('evan exchange: honest flow', () => {
+  it('invite, accept with confirmation, mail both ways', async () => {
+    const { chain, alice, bob } = await exchanged();
+    expect(await alice.ch.contact(bob.address)).toMatchObject({
+      state: 'confirmed',
+      my_uri: alice.uri,
+      peer_uri: bob.uri,
+      inviter: true,
+    });
+    expect(await bob.ch.contact(alice.address)).toMatchObject({
+      state: 'accepted',
+      my_uri: bob.uri,
+      peer_uri: alice.uri,
+      inviter: false,
+    });
+    // The accepted invite left Bob's inbox; the confirmation is in Alice's.
+    expect(chain.mails(bob.address).filter((m) => m.kind === KIND_INVITE)).toHaveLength(0);
+
+    await alice.ch.send(bob.address, 'hello bob');
+    await bob.ch.send(alice.address, 'hello alice ✓');
+    expect((await bob.ch.inbox()).map((e) => [e.type, e.text])).toEqual([['mail', 'hello bob']]);
+    expect((await alice.ch.inbox()).map((e) => [e.type, e.text])).toEqual([['mail', 'hello alice ✓']]);
+    // Only new mail by default; all of it with `all`.
+    expect(await bob.ch.inbox()).toEqual([]);
+    expect((await bob.ch.inbox({ all: true })).map((e) => e.text)).toEqual(['hello bob']);
+  });
+
+  it('the invitee sees the invite in its inbox before accepting; mail waits until then', async () => {
+    const w = world();
+    const alice = w.party('alice');
+    const bob = w.party('bob');
+    const { invite_id } = await alice.ch.invite(bob.uri);
+    await alice.ch.send(bob.address, 'early');
+    const before = await bob.ch.inbox();
+    expect(before[0]).toMatchObject({
+      type: 'invite',
+      invite: { invite_id, from_uri: alice.uri, accepted: false },
+    });
+    expect(before[1]?.error).toBeInstanceOf(NoContactError);
+    expect(await alice.ch.contact(bob.address)).toMatchObject({ state: 'invited' });
+    const { accepted } = await bob.ch.accept_pending();
+    expect(accepted).toMatchObject([{ status: 'accepted', peer: alice.address, invite_id }]);
+    expect((await bob.ch.inbox({ all: true })).map((e) => e.text)).toEqual(['early']);
+    // Without a confirmation Alice's side stays invited.
+    await alice.ch.inbox();
+    expect(await alice.ch.contact(bob.address)).toMatchObject({ state: 'invited' });
+  });
+
+  it('crossed invites end with one key on both sides', async () => {
+    const w = world();
+    const alice = w.party('alice');
+    const bob = w.party('bob');
+    await alice.ch.invite(bob.uri);
+    await bob.ch.invite(alice.uri);
+    const a = await alice.ch.accept_pending();
+    const b = await bob.ch.accept_pending();
+    expect([...a.accepted, ...b.accepted].map((r) => r.status).sort()).toEqual(['accepted', 'skipped']);
+    await alice.ch.send(bob.address, 'one key');
+    expect((await bob.ch.inbox()).map((e) => e.text)).toEqual(['one key']);
+    expect(await stored_key(alice, bob.address)).toBe(await stored_key(bob, alice.address));
+  });
+
+  it('sending without a contact says to run the key exchange', async () => {
+    const w = world();
+    const alice = w.party('alice');
+    const bob = w.party('bob');
+    const error = await alice.ch.send(bob.address, 'hi').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoContactError);
+    expect((error as NoContactError).code).toBe(320);
+    expect((error as Error).message).toContain('cloister kx invite');
+  });
+
+  it('keeps contacts and keys only in the sealed store', async () => {
+    const { alice, bob } = await exchanged();
+    const raw = await alice.store.get(CONTACTS_DOCUMENT);
+    expect(raw).toMatch(/^sealed1:/);
+    expect(raw).not.toContain(bob.address);
+    expect(raw).not.toContain(await stored_key(alice, bob.address));
+  });
+});
+
+describe('evan exchange: attacks', () => {
+  it('a third party with the invite body and her own published key cannot get the communication key', async () => {
+    const w = world();
+    const alice = w.party('alice');
+    const bob = w.party('bob');
+    const eve = w.party('eve');
+    await alice.ch.invite(bob.uri);
+    const mail = w.chain.mails(bob.address)[0]!;
+    const body = parse_invite_body(mail.body);
+    const alice_pk = kx_key_pair(alice.key, 'kx1').public_key;
+    const eve_sk = kx_key_pair(eve.key, 'kx1').secret_key;
+    // Her key with Alice's public key gives another exchange key.
+    expect(() => open_invite(body, eve_sk, alice_pk)).toThrow(InviteInvalidError);
+    // Nor does it help to name her own key in the invite (AAD and exchange-key info change).
+    expect(() => open_invite({ ...body, to_uri: eve.uri }, eve_sk, alice_pk)).toThrow(InviteInvalidError);
+    // Her channel refuses it as it is, and as rewritten to her (even if it had come from Alice).
+    for (const b of [body, { ...body, to_uri: eve.uri }]) {
+      const error = await eve.ch.accept({ ...mail, body: JSON.stringify(b) }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InviteInvalidError);
+      expect((error as InviteInvalidError).code).toBe(322);
+      expect((error as Error).message).toBe(INVITE_INVALID_MESSAGE);
+    }
+    expect(await eve.ch.contacts()).toEqual([]);
+    // And Alice's mail to Bob does not open for her either.
+    await alice.ch.send(bob.address, 'for bob only');
+    const sent = w.chain.mails(bob.address).at(-1)!;
+    await expect(eve.ch.open(sent)).rejects.toBeInstanceOf(NoContactError);
+  });
+
+  it('an invite whose mailbox sender is not the account of its from_uri is refused', async () => {
+    const w = world();
+    const alice = w.party('alice');
+    const bob = w.party('bob');
+    const mallory = w.party('mallory');
+    // Alice invites Mallory; Mallory forwards Alice's real invite body, rewritten for Bob,
+    // from her own account: the mailbox records her as the sender.
+    await alice.ch.invite(mallory.uri);
+    const body = parse_invite_body(w.chain.mails(mallory.address)[0]!.body);
+    await mallory.ch.invite(bob.uri); // a real invite from Mallory, to use her channel's mailbox
+    w.chain.deliver(mallory.address, bob.address, KIND_INVITE, JSON.stringify({ ...body, to_uri: bob.uri }));
+    const { accepted, failed } = await bob.ch.accept_pending();
+    expect(accepted.map((a) => a.peer)).toEqual([mallory.address]);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.error).toBeInstanceOf(InviteInvalidError);
+    expect(await bob.ch.contact(alice.address)).toBeNull();
+    // The refused invite stays in the inbox, marked.
+    const entries = await bob.ch.inbox({ all: true });
+    expect(entries.find((e) => e.type === 'invite')?.error).toBeInstanceOf(InviteInvalidError);
+  });
+
+  it('tampered invites are refused with one message', async () => {
+    const w = world();
+    const alice = w.party('alice');
+    const bob = w.party('bob');
+    await alice.ch.invite(bob.uri);
+    const mail = w.chain.mails(bob.address)[0]!;
+    const body = parse_invite_body(mail.body);
+    const ct = from_base64(body.ct);
+    ct[0]! ^= 1;
+    const variants: unknown[] = [
+      { ...body, ct: to_base64(ct) },
+      { ...body, epoch_blocks: body.epoch_blocks + 1 },
+      { ...body, start_epoch: 0, epoch_blocks: 1 },
+      { ...body, invite_id: to_hex(web_random(16)) },
+      { ...body, nonce: to_base64(web_random(24)) },
+      { ...body, v: 2 },
+      'not json',
+    ];
+    for (const v of variants) {
+      const tampered = { ...mail, body: typeof v === 'string' ? v : JSON.stringify(v) };
+      const error = await bob.ch.accept(tampered).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InviteInvalidError);
+      expect((error as Error).message).toBe(INVITE_INVALID_MESSAGE);
+    }
+    expect(await bob.ch.contacts()).toEqual([]);
+    expect((await bob.ch.accept(mail)).status).toBe('accepted');
+  });
+
+  it('unknown and revoked inviter keys are typed errors', async () => {
+    const w = world();
+    const alice = w.party('alice');
+    const bob = w.party('bob');
+    await alice.ch.invite(bob.uri);
+    const mail = w.chain.mails(bob.address)[0]!;
+    const body = parse_invite_body(mail.body);
+    const unknown = { ...mail, body: JSON.stringify({ ...body, from_uri: key_uri(alice.address, 'kx9') }) };
+    await expect(bob.ch.accept(unknown)).rejects.toBeInstanceOf(UnknownKeyError);
+    w.directory.revoke(alice.uri, 1);
+    await expect(bob.ch.accept(mail)).rejects.toBeInstanceOf(RevokedKeyError);
+  });
+
+  it('a confirmation under another key, or from an account that was not invited, is refused', async () => {
+    const w = world();
+    const alice = w.party('alice');
+    const bob = w.party('bob');
+    const eve = w.party('eve');
+    const { invite_id } = await alice.ch.invite(bob.uri);
+    const forged = { v: 1, invite_id, mac: to_base64(web_random(32)) };
+    w.chain.deliver(bob.address, alice.address, 'kx-confirm', JSON.stringify(forged));
+    w.chain.deliver(eve.address, alice.address, 'kx-confirm', JSON.stringify(forged));
+    const entries = await alice.ch.inbox();
+    expect(entries.map((e) => e.error?.code)).toEqual([322, 322]);
+    expect(await alice.ch.contact(bob.address)).toMatchObject({ state: 'invited' });
+    await bob.ch.accept_pending({ confirm: true });
+    await alice.ch.inbox();
+    expect(await alice.ch.contact(bob.address)).toMatchObject({ state: 'confirmed' });
+  });
+
+  it('a mail replayed into another conversation does not open (AAD binds sender and receiver)', async () => {
+    const { chain, directory, alice, bob } = await exchanged();
+    await alice.ch.send(bob.address, 'secret for bob');
+    const original = chain.mails(bob.address).at(-1)!;
+    // Bob reflects Alice's mail back to her: same pair, same key, but from and to are swapped.
+    chain.deliver(bob.address, alice.address, 'mail', original.body);
+    const reflected = (await alice.ch.inbox()).at(-1)!;
+    expect(reflected.error).toBeInstanceOf(MailInvalidError);
+    // Bob forwards it to Carol, with whom he has a key of his own.
+    const carol_key = generate_key('carol', web_random);
+    const carol_address = key_info(carol_key).address;
+    const carol_uri = directory.publish(carol_key);
+    const carol = new EvanChannel({
+      key: carol_key,
+      mailbox: chain.mailbox(carol_address),
+      resolver: directory,
+      store: new MemoryStorage(),
+      height: async () => chain.height,
+    });
+    await bob.ch.invite(carol_uri);
+    await carol.accept_pending();
+    chain.deliver(bob.address, carol_address, 'mail', original.body);
+    expect((await carol.inbox()).at(-1)?.error).toBeInstanceOf(MailInvalidError);
+    // The original still opens for Bob.
+    expect((await bob.ch.open(original)).text).toBe('secret for bob');
+  });
+});
+
+describe('evan exchange: epochs', () => {
+  it('mail across epoch boundaries opens; older keys are forgotten', async () => {
+    const { chain, alice, bob } = await exchanged(10);
+    chain.height = 5; // epoch 0
+    await alice.ch.send(bob.address, 'epoch 0');
+    chain.height = 15; // epoch 1
+    await alice.ch.send(bob.address, 'epoch 1');
+    chain.height = 37; // epoch 3
+    await alice.ch.send(bob.address, 'epoch 3');
+    const key_before = await stored_key(bob, alice.address);
+    const entries = await bob.ch.inbox();
+    expect(entries.map((e) => [e.text, e.epoch])).toEqual([
+      ['epoch 0', 0],
+      ['epoch 1', 1],
+      ['epoch 3', 3],
+    ]);
+    expect(await bob.ch.contact(alice.address)).toMatchObject({ base_epoch: 3 });
+    // The sender keeps one epoch of grace for mail in flight to it.
+    expect(await alice.ch.contact(bob.address)).toMatchObject({ base_epoch: 2 });
+    expect(await stored_key(bob, alice.address)).not.toBe(key_before);
+    // Rereading: the epoch 0 and 1 keys are gone.
+    const again = await bob.ch.inbox({ all: true });
+    expect(again[0]?.error).toBeInstanceOf(EpochExpiredError);
+    expect(again[0]?.error?.code).toBe(321);
+    expect(again[1]?.error).toBeInstanceOf(EpochExpiredError);
+    expect(again[2]?.text).toBe('epoch 3');
+    // Bob's reply in a later epoch moves both forward again.
+    chain.height = 41;
+    await bob.ch.send(alice.address, 'epoch 4');
+    expect((await alice.ch.inbox()).map((e) => [e.text, e.epoch])).toEqual([['epoch 4', 4]]);
+  });
+
+  it("sending in a new epoch keeps the previous epoch's key for mail in flight, not older ones", async () => {
+    const { chain, alice, bob } = await exchanged(10);
+    chain.height = 15; // epoch 1
+    await bob.ch.send(alice.address, 'sent in epoch 1');
+    chain.height = 25; // epoch 2
+    await bob.ch.send(alice.address, 'sent in epoch 2');
+    chain.height = 35; // epoch 3: Alice writes before reading
+    await alice.ch.send(bob.address, 'epoch 3');
+    expect(await alice.ch.contact(bob.address)).toMatchObject({ base_epoch: 2 });
+    const entries = await alice.ch.inbox();
+    expect(entries[0]?.error).toBeInstanceOf(EpochExpiredError);
+    expect(entries[1]?.text).toBe('sent in epoch 2');
+  });
+
+  it('a contact idle for too many epochs must exchange keys again', async () => {
+    const { chain, alice, bob } = await exchanged(1);
+    chain.height = EPOCH_STEPS_MAX + 10;
+    const error = await alice.ch.send(bob.address, 'too late').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ContactIdleError);
+    expect((error as ContactIdleError).code).toBe(321);
+  });
+
+  it('a new invite re-keys a contact; a replayed older invite does not', async () => {
+    const { chain, alice, bob } = await exchanged();
+    chain.height = 50;
+    await alice.ch.invite(bob.uri);
+    const fresh = chain.mails(bob.address).at(-1)!;
+    expect((await bob.ch.accept(fresh)).status).toBe('accepted');
+    expect((await bob.ch.accept(fresh)).reason).toBe('already accepted');
+    await alice.ch.send(bob.address, 'under the new key');
+    expect((await bob.ch.inbox()).map((e) => e.text)).toContain('under the new key');
+    // The first exchange's invite, replayed into Bob's inbox, would roll the key back: skipped.
+    const w2 = world();
+    const a2 = w2.party('a2');
+    const b2 = w2.party('b2');
+    await a2.ch.invite(b2.uri);
+    const first = w2.chain.mails(b2.address)[0]!;
+    await b2.ch.accept(first);
+    w2.chain.height = 60;
+    await a2.ch.invite(b2.uri);
+    await b2.ch.accept(w2.chain.mails(b2.address).at(-1)!);
+    expect((await b2.ch.accept(first)).reason).toBe('older than the key this contact holds');
+  });
+
+  it('a mail claiming an epoch later than its block is refused (cannot push the base forward)', async () => {
+    const { chain, alice, bob } = await exchanged(10);
+    chain.height = 37;
+    await alice.ch.send(bob.address, 'epoch 3');
+    const mail = chain.mails(bob.address).at(-1)!;
+    // Delivered as if committed in epoch 1: the body's epoch 3 is in the future.
+    await expect(bob.ch.open({ ...mail, height: 12 })).rejects.toBeInstanceOf(MailInvalidError);
+    expect(await bob.ch.contact(alice.address)).toMatchObject({ base_epoch: 0 });
+  });
+});
