@@ -59,12 +59,15 @@ export const GROUP_KEY_BYTES = 32;
 export const STREAM_NONCE_BYTES = 24;
 /** Bytes of a Poly1305 tag. */
 export const STREAM_TAG_BYTES = 16;
-/** Most plaintext bytes in one message (the sealed JSON stays well below stream_acl's 16384 characters). */
-export const STREAM_PLAINTEXT_BYTES_MAX = 8192;
+/**
+ * Most plaintext bytes in one message: sealed, with a rotation link, as JSON, it stays below
+ * stream_acl's 8000 UTF-8 bytes per message (an event is at most 8 KiB).
+ */
+export const STREAM_PLAINTEXT_BYTES_MAX = 5500;
 /** Most characters of a stream id: `<owner address>/<name of 1-32 characters>`. */
 export const STREAM_ID_CHARS_MAX = 73;
-/** Most characters of a serialised message that {@link parse_stream_message} reads. */
-export const STREAM_MESSAGE_CHARS_MAX = 16384;
+/** Most characters of a serialised message that {@link parse_stream_message} reads (stream_acl's limit). */
+export const STREAM_MESSAGE_CHARS_MAX = 8000;
 
 const STREAM_ID_RE = /^[0-9a-f]{40}\/[a-z0-9_-]{1,32}$/;
 const GROUP_KEY_ID_RE = /^[0-9a-f]{32}$/;

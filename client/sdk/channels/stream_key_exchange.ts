@@ -45,6 +45,7 @@ import {
   is_stream_id,
   NoGroupKeyError,
   pub_matches,
+  STREAM_MESSAGE_CHARS_MAX,
   STREAM_NONCE_BYTES,
   STREAM_TAG_BYTES,
   StreamMessageInvalidError,
@@ -282,7 +283,7 @@ export function make_key_request(
 function parse_json(value: unknown): Record<string, unknown> {
   let m: unknown = value;
   if (typeof value === 'string') {
-    if (value.length > 16384) invalid('too long');
+    if (value.length > STREAM_MESSAGE_CHARS_MAX) invalid('too long');
     try {
       m = JSON.parse(value);
     } catch {

@@ -1,0 +1,267 @@
+/**
+ * Streamr-style streams on a live 1-validator development network (RPC 26630), through the SDK and
+ * the CLI: dev0 owns and publishes, dev1..dev3 subscribe. The honest flow; a rotation followed by
+ * a subscriber that holds the old key (without asking the keeper); a subscriber removed by revoke
+ * (re-key) reads what came before and not what comes after, and the publisher refuses its key
+ * request; a subscriber added while the publisher is offline gets the key from the key keeper;
+ * in-stream key requests over X25519 and ML-KEM-1024; expiry of a grant. Needs
+ * `npx tsc -p tsconfig.build.json` first.
+ */
+
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryStorage } from '../../../client/sdk/channels/storage.js';
+import { KeyRequestDeniedError } from '../../../client/sdk/channels/stream_key_exchange.js';
+import {
+  type AnswerReport,
+  StreamClient,
+  type StreamReadItem,
+} from '../../../client/sdk/channels/streams.js';
+import { type ClientKey, CloisterClient, dev_keys, key_info } from '../../../client/sdk/index.js';
+import { find_code_root } from '../../../enclave/measurement.js';
+import { LocalNetwork } from '../../../sim/network.js';
+
+const PORT = 26630;
+const root = find_code_root();
+let dir = '';
+let net: LocalNetwork;
+let node = '';
+let keyring = '';
+type Dev = 'dev0' | 'dev1' | 'dev2' | 'dev3';
+let dev: Record<Dev, ClientKey>;
+let address: Record<Dev, string>;
+
+/** A stream client of `name` with a store of its own, and a count of its key keeper queries. */
+function party(name: Dev, storage = new MemoryStorage()): { s: StreamClient; keeper_queries: () => number } {
+  const client = new CloisterClient({ nodes: [node] });
+  let n = 0;
+  const query = client.query.bind(client);
+  client.query = (address, msg, ...rest) => {
+    if (typeof msg === 'object' && msg !== null && 'get_key' in msg) n++;
+    return query(address, msg, ...rest);
+  };
+  return { s: new StreamClient(client, dev[name], { storage }), keeper_queries: () => n };
+}
+
+async function all(s: StreamClient, stream: string, from_seq?: number): Promise<StreamReadItem[]> {
+  const out: StreamReadItem[] = [];
+  for await (const item of s.read(stream, { from_seq })) out.push(item);
+  return out;
+}
+
+/** `#seq text` or `#seq [no key <id>]`, as compact as the CLI's lines. */
+function lines(items: StreamReadItem[]): string[] {
+  return items.map((i) => ('text' in i ? `#${i.seq} ${i.text}` : `#${i.seq} [${i.undecryptable}]`));
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `cloister ARGS --node NODE` with the test's key file; never throws. */
+function cloister(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(root, 'bin', 'cloister.js'), ...args, ...(args[0] === 'keys' ? [] : ['--node', node])],
+      { env: { ...process.env, CLOISTER_KEYRING: keyring, CLOISTER_PASSPHRASE: '' }, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+async function ok(...args: string[]): Promise<string> {
+  const run = await cloister(...args);
+  if (run.code !== 0)
+    throw new Error(`cloister ${args.join(' ')} exited ${run.code}: ${run.stderr}${run.stdout}`);
+  return run.stdout;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cloister-streams-'));
+  net = await LocalNetwork.up({ validators: 1, dir: join(dir, 'net'), port: PORT, dev: true });
+  node = net.urls()[0]!;
+  keyring = join(dir, 'keys.json');
+  const keys = dev_keys();
+  const pick = (name: Dev) => keys.find((k) => k.name === name)!;
+  dev = { dev0: pick('dev0'), dev1: pick('dev1'), dev2: pick('dev2'), dev3: pick('dev3') };
+  address = {
+    dev0: key_info(dev.dev0).address,
+    dev1: key_info(dev.dev1).address,
+    dev2: key_info(dev.dev2).address,
+    dev3: key_info(dev.dev3).address,
+  };
+  await ok('keys', 'import-dev');
+}, 180_000);
+
+afterAll(async () => {
+  await net?.down();
+  if (dir !== '') rmSync(dir, { recursive: true, force: true });
+});
+
+describe('streams, live', () => {
+  it('honest flow, rotate, revoke (re-key), a subscriber added while the publisher is offline, key requests', async () => {
+    const owner = party('dev0');
+    const sub1 = party('dev1');
+    const { stream } = await owner.s.create('news');
+    expect(stream).toBe(`${address.dev0}/news`);
+    await owner.s.grant(stream, address.dev1, { subscribe: true });
+
+    // Honest: the first publish makes the first key; dev1 gets it from the keeper.
+    const m1 = await owner.s.publish(stream, 'm1');
+    expect(m1.seq).toBe(1);
+    expect(lines(await all(sub1.s, stream))).toEqual(['#1 m1']);
+    expect(sub1.keeper_queries()).toBeGreaterThan(0);
+
+    // Rotate: the next message carries the next key under the current one; dev1 follows it
+    // without asking the keeper again.
+    const next = await owner.s.rotate(stream);
+    const m2 = await owner.s.publish(stream, 'm2');
+    expect(m2.key_id).toBe(m1.key_id);
+    expect(m2.new_key_id).toBe(next);
+    const m3 = await owner.s.publish(stream, 'm3');
+    expect(m3.key_id).toBe(next);
+    const asked = sub1.keeper_queries();
+    expect(lines(await all(sub1.s, stream, 2))).toEqual(['#2 m2', '#3 m3']);
+    expect(sub1.keeper_queries()).toBe(asked);
+    expect((await sub1.s.local_keys(stream)).ids).toContain(next);
+
+    // Revoke dev1: re-key. It still reads m1..m3 (its keys), not m4; the keeper refuses it, and so
+    // does the publisher's key-request service.
+    const { key_id: rekeyed } = await owner.s.revoke(stream, address.dev1);
+    const m4 = await owner.s.publish(stream, 'm4');
+    expect(m4.key_id).toBe(rekeyed);
+    expect(m4.new_key_id).toBeNull();
+    expect(lines(await all(sub1.s, stream))).toEqual(['#1 m1', '#2 m2', '#3 m3', `#4 [no key ${rekeyed}]`]);
+
+    const serving = new AbortController();
+    const reports: AnswerReport[] = [];
+    const height = (await new CloisterClient({ nodes: [node] }).status()).height;
+    const service = owner.s.answer_requests(stream, {
+      signal: serving.signal,
+      from_height: height,
+      on_answer: (r) => reports.push(r),
+    });
+    expect(await sub1.s.request_keys(stream, address.dev0, [rekeyed], { timeout_ms: 8_000 })).toEqual([]);
+    expect(reports.at(-1)?.subscriber).toBe(address.dev1);
+    expect(reports.at(-1)?.error).toBeInstanceOf(KeyRequestDeniedError);
+
+    // dev2 is granted (the owner re-keys), the owner publishes m5 and then does nothing more
+    // for it: dev2 reads m5 through the keeper, and nothing from before its grant.
+    serving.abort();
+    await service;
+    const g = await owner.s.grant(stream, address.dev2, { subscribe: true });
+    expect(g.key_id).not.toBeNull();
+    const m5 = await owner.s.publish(stream, 'm5');
+    expect(m5.key_id).toBe(g.key_id);
+    const sub2 = party('dev2');
+    const read2 = await all(sub2.s, stream);
+    // (seq 5 was dev1's key request: every kind takes a seq.)
+    expect(m5.seq).toBe(6);
+    expect(lines(read2).slice(-1)).toEqual(['#6 m5']);
+    expect(read2.slice(0, 4).every((i) => 'undecryptable' in i && i.undecryptable.startsWith('no key'))).toBe(
+      true,
+    );
+
+    // In-stream key requests, answered by a publisher that is online: X25519 and ML-KEM-1024.
+    const serving2 = new AbortController();
+    const service2 = owner.s.answer_requests(stream, {
+      signal: serving2.signal,
+      from_height: (await new CloisterClient({ nodes: [node] }).status()).height,
+    });
+    for (const scheme of ['x25519', 'ml-kem-1024'] as const) {
+      const fresh = party('dev2');
+      const got = await fresh.s.request_keys(stream, address.dev0, [m5.key_id], {
+        scheme,
+        timeout_ms: 30_000,
+      });
+      expect(got.map((k) => k.id)).toEqual([m5.key_id]);
+      expect(lines(await all(fresh.s, stream, m5.seq))).toEqual(['#6 m5']);
+      expect(fresh.keeper_queries()).toBe(0);
+    }
+    serving2.abort();
+    await service2;
+  }, 300_000);
+
+  it('expiry: a grant that lapses gives no later key, and its publish permission ends', async () => {
+    const owner = party('dev0');
+    const { stream } = await owner.s.create('expiring');
+    const before = await owner.s.publish(stream, 'before');
+    // Already expired: the keeper refuses, and the client sets no viewing key for it.
+    await owner.s.grant(stream, address.dev2, { subscribe: true, expires_ms: Date.now() - 1_000 });
+    const expires_ms = Date.now() + 6_000;
+    await owner.s.grant(stream, address.dev3, { subscribe: true, publish: true, expires_ms });
+    await owner.s.publish(stream, 'during');
+    const sub3 = party('dev3');
+    const p3 = await sub3.s.publish(stream, 'from dev3');
+    // dev3 reads from its grant on (the owner re-keyed after it), its own message included.
+    expect(lines(await all(sub3.s, stream))).toEqual([
+      `#1 [no key ${before.key_id}]`,
+      '#2 during',
+      '#3 from dev3',
+    ]);
+    expect(lines(await all(owner.s, stream)).slice(-1)).toEqual(['#3 from dev3']);
+    expect(p3.seq).toBe(3);
+    expect(lines(await all(party('dev2').s, stream)).every((l) => l.includes('[no key'))).toBe(true);
+
+    // Wait out the grant (block time follows the wall clock), then re-key and publish.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expires_ms - Date.now() + 1_500)));
+    await owner.s.rekey(stream);
+    const after = await owner.s.publish(stream, 'after');
+    expect(lines(await all(sub3.s, stream, 2))).toEqual([
+      '#2 during',
+      '#3 from dev3',
+      `#4 [no key ${after.key_id}]`,
+    ]);
+    await expect(sub3.s.publish(stream, 'too late')).rejects.toThrow();
+  }, 180_000);
+
+  it('the CLI: create, grant, publish, read, rotate, revoke', async () => {
+    const created = JSON.parse(await ok('stream', 'create', 'feed', '--key', 'dev0', '--json')) as {
+      stream: string;
+    };
+    expect(created.stream).toBe(`${address.dev0}/feed`);
+    expect(await ok('stream', 'grant', 'feed', 'dev1', '--subscribe', '--key', 'dev0')).toContain('granted');
+    expect(await ok('stream', 'publish', 'feed', 'hello', '--key', 'dev0')).toContain('published #1');
+    expect(await ok('stream', 'read', 'dev0/feed', '--key', 'dev1')).toBe('#1 hello\n');
+    const rotated = JSON.parse(await ok('stream', 'rotate', 'feed', '--key', 'dev0', '--json')) as {
+      next_key_id: string;
+    };
+    expect(await ok('stream', 'publish', 'feed', 'two', '--key', 'dev0')).toContain(
+      `carries the next key ${rotated.next_key_id}`,
+    );
+    await ok('stream', 'publish', 'feed', 'three', '--key', 'dev0');
+    expect(await ok('stream', 'read', `${address.dev0}/feed`, '--key', 'dev1', '--from-seq', '2')).toBe(
+      '#2 two\n#3 three\n',
+    );
+    const revoked = JSON.parse(await ok('stream', 'revoke', 'feed', 'dev1', '--key', 'dev0', '--json')) as {
+      rekeyed: string;
+    };
+    await ok('stream', 'publish', 'feed', 'four', '--key', 'dev0');
+    const out = await ok('stream', 'read', 'dev0/feed', '--key', 'dev1');
+    expect(out.split('\n')).toEqual([
+      '#1 hello',
+      '#2 two',
+      '#3 three',
+      `#4 [cannot decrypt: no key ${revoked.rekeyed}] from ${address.dev0} (dev0)`,
+      '',
+    ]);
+    const json = (await ok('stream', 'read', 'dev0/feed', '--key', 'dev0', '--json'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { seq: number; text?: string });
+    expect(json.map((j) => j.text)).toEqual(['hello', 'two', 'three', 'four']);
+    const help = await ok('stream', '--help');
+    for (const c of ['create', 'grant', 'revoke', 'publish', 'read', 'rotate']) expect(help).toContain(c);
+    const bad = await cloister('stream', 'grant', 'feed', 'dev1', '--key', 'dev0');
+    expect(bad.code).toBe(2);
+  }, 300_000);
+});
