@@ -361,6 +361,7 @@ const GENESIS = {
   io_pubkey: '0f'.repeat(32),
   seed_exchange_pubkey: '0e'.repeat(32),
   validators: [{ pubkey: '01'.repeat(32), power: 10, name: 'v0' }],
+  codes: [],
 } as unknown as Genesis;
 
 const CONTRACT = 'c0'.repeat(20);
@@ -480,8 +481,8 @@ describe('NodeBackend §9 answers through the RPC server', () => {
     const { backend } = memory_node({ ...GENESIS, min_gas_price: 25 });
     const url = await serve(backend);
     const status = await call(url, 'GET', '/v1/status');
-    expect(status.json).toMatchObject({ min_gas_price: 25, dev: false });
-    expect(Object.keys(status.json).slice(-2)).toEqual(['min_gas_price', 'dev']);
+    expect(status.json).toMatchObject({ min_gas_price: 25, dev: false, contracts: {} });
+    expect(Object.keys(status.json).slice(-3)).toEqual(['min_gas_price', 'dev', 'contracts']);
     expect((await call(url, 'GET', `/v1/accounts/${TO}`)).text).toBe(
       JSON.stringify({ address: TO, sequence: 0, balance: 55 }),
     );

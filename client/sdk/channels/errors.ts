@@ -28,6 +28,8 @@ export const ChannelErrorCode = {
   EPOCH_EXPIRED: 321,
   /** A key-exchange mail that does not open or does not belong to its claimed sender. */
   INVITE_INVALID: 322,
+  /** A mail from a contact that does not open under the communication key (changed, or not for this pair). */
+  MAIL_INVALID: 323,
   /** No group key for a stream message: not granted, revoked, or the key was never shared. */
   NO_GROUP_KEY: 330,
   /** A stream message, key request or response whose signature or shape does not hold. */

@@ -153,7 +153,7 @@ export const MAIL_INVALID_MESSAGE =
 export class MailInvalidError extends ChannelError {
   override name = 'MailInvalidError';
   constructor() {
-    super(ChannelErrorCode.CANNOT_OPEN, MAIL_INVALID_MESSAGE);
+    super(ChannelErrorCode.MAIL_INVALID, MAIL_INVALID_MESSAGE);
   }
 }
 
