@@ -38,6 +38,7 @@ const GENESIS = {
   io_pubkey: '0f'.repeat(32),
   seed_exchange_pubkey: '0e'.repeat(32),
   validators: [{ pubkey: '01'.repeat(32), power: 10, name: 'v0' }],
+  codes: [],
 } as unknown as Genesis;
 
 /** A query input for CONTRACT: what a store hands the enclave (the enclave here is a fake). */

@@ -324,6 +324,7 @@ describe('RPC routes (protocol.md §6)', () => {
         validators: [{ pubkey: '01'.repeat(32), power: 10 }],
         min_gas_price: 25,
         dev: false,
+        contracts: {},
       }),
     );
   });
@@ -1102,6 +1103,7 @@ describe('RPC on a halted node', () => {
       'validators',
       'min_gas_price',
       'dev',
+      'contracts',
       'halted',
     ]);
     expect(answer.json.halted).toEqual(HALT);
