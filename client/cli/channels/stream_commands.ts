@@ -158,10 +158,10 @@ async function rotate(argv: NetworkArgs & { stream: string }): Promise<void> {
   ]);
 }
 
-function item_line(s: StreamSession, item: StreamReadItem): string {
+function item_line(item: StreamReadItem): string {
   if ('text' in item) return `#${item.seq} ${item.text}`;
   const why = item.undecryptable.startsWith('no key ') ? `no key ${item.key_id}` : item.undecryptable;
-  return `#${item.seq} [cannot decrypt: ${why}]${item.publisher === null ? '' : ` from ${who(s, item.publisher)}`}`;
+  return `#${item.seq} [cannot decrypt: ${why}]`;
 }
 
 type ReadArgs = NetworkArgs & {
@@ -190,7 +190,7 @@ async function read(argv: ReadArgs): Promise<void> {
   })) {
     count++;
     if (argv.json) write_json(item);
-    else write_lines([item_line(s, item)]);
+    else write_lines([item_line(item)]);
   }
   if (count === 0 && !argv.json) process.stderr.write(`cloister: no messages on ${stream}\n`);
 }

@@ -187,6 +187,8 @@ export class StreamClient {
   #contracts: Promise<StreamContracts> | null;
   /** Per stream, the tail of the queue of key-store updates (one at a time). */
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Per stream, the keeper its ACL record names (fixed at creation). */
+  readonly #keepers = new Map<string, Promise<string | null>>();
   /** The account's address. */
   readonly address: string;
 
@@ -213,6 +215,17 @@ export class StreamClient {
       .system_contracts()
       .then((c) => ({ stream_acl: c.stream_acl, key_keeper: c.key_keeper }));
     return this.#contracts;
+  }
+
+  /** The key keeper `stream` names in the ACL (the system one for streams this client creates), or null. */
+  keeper_of(stream: string): Promise<string | null> {
+    let keeper = this.#keepers.get(stream);
+    if (keeper === undefined) {
+      keeper = this.info(stream).then((i) => i.keeper);
+      keeper.catch(() => this.#keepers.delete(stream));
+      this.#keepers.set(stream, keeper);
+    }
+    return keeper;
   }
 
   // ---- the ACL ------------------------------------------------------------------------------
@@ -546,8 +559,10 @@ export class StreamClient {
    */
   async #keeper_key(stream: string, key_id: string | undefined): Promise<GroupKey | null> {
     const c = await this.contracts();
+    const keeper = await this.keeper_of(stream);
+    if (keeper === null) return null;
     const ask = async (): Promise<GroupKey | null> => {
-      const data = (await this.#client.query(c.key_keeper, {
+      const data = (await this.#client.query(keeper, {
         get_key: {
           acl: c.stream_acl,
           stream,
@@ -576,7 +591,7 @@ export class StreamClient {
     }
     // Refused: either the keeper has no viewing key for us yet, or the ACL says no.
     if (!(await this.may_subscribe(stream, this.address))) return null;
-    await this.#client.execute(this.#key, c.key_keeper, { set_viewing_key: { key: this.#viewing_key } });
+    await this.#client.execute(this.#key, keeper, { set_viewing_key: { key: this.#viewing_key } });
     try {
       return await ask();
     } catch (error) {
@@ -776,9 +791,12 @@ export class StreamClient {
   /** A fresh key: stored locally first (so a crash cannot lose it), then set in the keeper. */
   async #make_key(stream: string): Promise<GroupKey> {
     const c = await this.contracts();
+    const keeper = await this.keeper_of(stream);
     const k = new_group_key(this.#random);
     await this.#add_keys(stream, [k], this.address, null);
-    const outcome = await this.#client.execute(this.#key, c.key_keeper, {
+    // A stream without a keeper: its subscribers get keys only by key requests.
+    if (keeper === null) return k;
+    const outcome = await this.#client.execute(this.#key, keeper, {
       set_key: { acl: c.stream_acl, stream, key_id: k.id, key: to_base64(k.key) },
     });
     const height = outcome.record?.height ?? null;

@@ -163,6 +163,25 @@ describe.each(KEY_EXCHANGE_SCHEMES)('key exchange (%s)', (scheme) => {
   });
 });
 
+describe('sizes', () => {
+  it('the largest request and response (ML-KEM-1024, 16 keys) fit one stream_acl message (8000 bytes)', async () => {
+    const many = Array.from({ length: 16 }, () => new_group_key());
+    const { request, pending } = make_key_request(dev1, {
+      stream,
+      publisher,
+      key_ids: many.map((k) => k.id),
+      scheme: 'ml-kem-1024',
+    });
+    const response = await answer_key_request(dev0, request, {
+      acl: async () => true,
+      keys: new Map(many.map((k) => [k.id, k])),
+    });
+    expect(JSON.stringify(request).length).toBeLessThanOrEqual(8000);
+    expect(JSON.stringify(response).length).toBeLessThanOrEqual(8000);
+    expect(open_key_response(dev1, pending, JSON.stringify(response))).toHaveLength(16);
+  });
+});
+
 describe('scheme downgrade', () => {
   it('changing a post-quantum request to x25519 breaks its signature', async () => {
     const { request } = make_key_request(dev1, {

@@ -197,7 +197,8 @@ describe('streams, live', () => {
     const before = await owner.s.publish(stream, 'before');
     // Already expired: the keeper refuses, and the client sets no viewing key for it.
     await owner.s.grant(stream, address.dev2, { subscribe: true, expires_ms: Date.now() - 1_000 });
-    const expires_ms = Date.now() + 6_000;
+    // Long enough for the grant, two re-keys and dev3's publish on a loaded machine.
+    const expires_ms = Date.now() + 15_000;
     await owner.s.grant(stream, address.dev3, { subscribe: true, publish: true, expires_ms });
     await owner.s.publish(stream, 'during');
     const sub3 = party('dev3');
@@ -251,7 +252,7 @@ describe('streams, live', () => {
       '#1 hello',
       '#2 two',
       '#3 three',
-      `#4 [cannot decrypt: no key ${revoked.rekeyed}] from ${address.dev0} (dev0)`,
+      `#4 [cannot decrypt: no key ${revoked.rekeyed}]`,
       '',
     ]);
     const json = (await ok('stream', 'read', 'dev0/feed', '--key', 'dev0', '--json'))
