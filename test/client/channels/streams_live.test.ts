@@ -197,7 +197,7 @@ describe('streams, live', () => {
     const before = await owner.s.publish(stream, 'before');
     // Already expired: the keeper refuses, and the client sets no viewing key for it.
     await owner.s.grant(stream, address.dev2, { subscribe: true, expires_ms: Date.now() - 1_000 });
-    // Long enough for the grant, two re-keys and dev3's publish on a loaded machine.
+    // Long enough for the grant, its re-key and dev3's publish on a loaded machine.
     const expires_ms = Date.now() + 15_000;
     await owner.s.grant(stream, address.dev3, { subscribe: true, publish: true, expires_ms });
     await owner.s.publish(stream, 'during');
