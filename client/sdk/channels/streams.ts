@@ -495,10 +495,11 @@ export class StreamClient {
       key_id,
       undecryptable: why,
     });
+    if (sender === null) return undecryptable('invalid: an event without its sender', null, null);
     // The signature first: a forged message never costs a keeper query or a key request.
     let m: StreamMessage;
     try {
-      m = verify_stream_message(text, sender === null ? { stream } : { stream, publisher: sender });
+      m = verify_stream_message(text, { stream, publisher: sender });
     } catch (error) {
       if (error instanceof StreamMessageInvalidError)
         return undecryptable(`invalid: ${error.reason}`, sender, null);
