@@ -4,7 +4,7 @@
  * them (trust on first use reported), the second run skips phase 2, a rotated key id on dev1's side
  * aborts with "fingerprint changed … possible man in the middle" (exit 1, code 341) until --repin,
  * and a peer in another key file (--peer-keyring) keeps its store beside that file. The session key
- * never reaches stdout; the stores hold it sealed. Needs `npx tsc -p tsconfig.build.json` first.
+ * never reaches stdout; the stores hold it sealed; --check-directory refuses keys the directory does not list. Needs `npx tsc -p tsconfig.build.json` first.
  */
 
 import { spawn } from 'node:child_process';
@@ -189,4 +189,14 @@ describe('cloister kx3, live', () => {
       /^sealed1:/,
     );
   }, 180_000);
+
+  it('--check-directory: the key-agreement keys must be the ones the directory lists', async () => {
+    const unlisted = await cloister(['kx3', '--key', 'dev2', '--peer', 'dev3', '--check-directory']);
+    expect(unlisted.code).toBe(1);
+    expect(unlisted.stderr).toMatch(/unknown key cloister:[0-9a-f]{40}#kx1/);
+    await ok(['directory', 'publish', '--key', 'dev2']);
+    await ok(['directory', 'publish', '--key', 'dev3']);
+    const run = await ok(['kx3', '--key', 'dev2', '--peer', 'dev3', '--check-directory']);
+    expect(run.stdout).toMatch(/keys match\s+yes/);
+  }, 240_000);
 });
