@@ -1,6 +1,6 @@
 /**
- * The SDK core is browser-safe: walks the import graph from every client/sdk/*.ts file except
- * the Node-only key file module, through the protocol files and the packages they import, and
+ * The SDK core is browser-safe: walks the import graph from every client/sdk/*.ts and
+ * client/sdk/channels/*.ts file except the Node-only ones (the key file module, `*_node.ts`), through the protocol files and the packages they import, and
  * fails on any `node:` or Node built-in import, and (in project files) on any use of `Buffer` or
  * `process`.
  */
@@ -16,7 +16,7 @@ const root = find_code_root();
 const sdk_dir = join(root, 'client', 'sdk');
 const NODE_ONLY = new Set(['keyfile_node.ts']);
 /** Packages the browser-safe SDK may import (pure JavaScript, no Node APIs). */
-const ALLOWED_PACKAGES = ['@noble/hashes', '@noble/ciphers', '@noble/curves'];
+const ALLOWED_PACKAGES = ['@noble/hashes', '@noble/ciphers', '@noble/curves', '@noble/post-quantum'];
 const FORBIDDEN_GLOBALS = new Set(['Buffer', 'process']);
 
 function imports_of(text: string): string[] {
@@ -50,9 +50,11 @@ function package_file(spec: string): string {
 function walk(): { problems: string[]; visited: string[] } {
   const problems: string[] = [];
   const visited = new Set<string>();
-  const queue = readdirSync(sdk_dir)
-    .filter((f) => f.endsWith('.ts') && !NODE_ONLY.has(f))
-    .map((f) => join(sdk_dir, f));
+  const queue = [sdk_dir, join(sdk_dir, 'channels')].flatMap((dir) =>
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.ts') && !NODE_ONLY.has(f) && !f.endsWith('_node.ts'))
+      .map((f) => join(dir, f)),
+  );
   while (queue.length > 0) {
     const file = queue.shift()!;
     if (visited.has(file)) continue;
@@ -91,6 +93,10 @@ describe('the SDK core is browser-safe', () => {
     expect(visited).toContain(join('client', 'sdk', 'client.ts'));
     expect(visited).toContain(join('protocol', 'providers', 'noble.ts'));
     expect(visited).toContain(join('protocol', 'envelope.ts'));
+    expect(visited).toContain(join('client', 'sdk', 'channels', 'kilt.ts'));
+    expect(visited).toContain(join('client', 'sdk', 'channels', 'index.ts'));
+    expect(visited).not.toContain(join('client', 'sdk', 'channels', 'storage_file_node.ts'));
+    expect(visited.some((f) => f.startsWith(join('node_modules', '@noble', 'post-quantum')))).toBe(true);
     expect(visited.some((f) => f.startsWith(join('node_modules', '@noble', 'ciphers')))).toBe(true);
     expect(visited).not.toContain(join('protocol', 'providers', 'native.ts'));
     expect(visited).not.toContain(join('protocol', 'providers', 'index.ts'));
