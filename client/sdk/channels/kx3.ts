@@ -2,8 +2,9 @@
  * IRCrypt's three-phase key exchange (docs/channels.md "Three-phase key exchange") as a
  * deterministic state machine per side, {@link Kx3Party}: it never reads a clock and never waits;
  * `start`, `receive` and `tick` take the time and return the lines to send, so the same party runs
- * over the in-memory lossy transport of the tests (`./kx3_memory.ts`) or the mailbox
- * (`./kx3_mailbox.ts`) through `run_kx3` (`./kx3_transport.ts`).
+ * over the in-memory lossy transport of the tests (`test/client/channels/kx3_memory.ts`) or the
+ * mailbox (`./kx3_mailbox.ts`) through `run_kx3` (`./kx3_transport.ts`). Only honest behaviour lives
+ * here: the tests play a dishonest peer at the line level, with the functions of `./kx3_crypto.ts`.
  *
  * Phases, A the initiator, B the responder:
  *  1. `PING [fp(B) A holds]` → `PONG nB, sends_B, [fp(A) B holds]` → `NEXT sends_A`. Whoever's
@@ -89,19 +90,6 @@ export interface Kx3Progress {
   warning?: boolean;
 }
 
-/**
- * Tests only: lets a party play dishonest in phase 3 (the attack tests of docs/channels.md). Never
- * set it outside tests.
- */
-export interface Kx3Adversary {
-  /** Wait for the peer's reveal, then reveal this half instead of the committed one. */
-  reveal_half?: (committed: Uint8Array, peer_half: Uint8Array) => Uint8Array;
-  /** Sign the reveal with this key instead of the party's own. */
-  reveal_signer?: ClientKey;
-  /** Send the reveal with an all-zero signature (IRCrypt accepted unsigned parts). */
-  reveal_unsigned?: boolean;
-}
-
 /** Options of one side of an exchange. */
 export interface Kx3Options {
   /** The initiator sends PING; the responder waits for one. */
@@ -122,7 +110,6 @@ export interface Kx3Options {
   retransmit_ms?: number;
   part_timeout_ms?: number;
   on_progress?: (progress: Kx3Progress) => void;
-  adversary?: Kx3Adversary;
 }
 
 /** What the party needs from outside: randomness (injected, so tests are repeatable). */
@@ -190,8 +177,7 @@ export class Kx3Party {
   #error: Kx3AbortedError | FingerprintChangedError | null = null;
   #result: Kx3Result | null = null;
 
-  readonly #o: Required<Omit<Kx3Options, 'pinned' | 'on_progress' | 'adversary'>> &
-    Pick<Kx3Options, 'on_progress' | 'adversary'>;
+  readonly #o: Required<Omit<Kx3Options, 'pinned' | 'on_progress'>> & Pick<Kx3Options, 'on_progress'>;
   readonly #random: (bytes: number) => Uint8Array;
   readonly #pinned: Kx3Pin | null;
   readonly #own: Kx3PublicKeys;
@@ -200,7 +186,7 @@ export class Kx3Party {
   readonly #kx_secret: Uint8Array;
   readonly #own_address: string;
   readonly #nonce: Uint8Array;
-  #half: Uint8Array;
+  readonly #half: Uint8Array;
   readonly #reasm: Reassembler;
 
   #started_ms = 0;
@@ -247,7 +233,6 @@ export class Kx3Party {
       retransmit_ms: opts.retransmit_ms ?? KX3_RETRANSMIT_MS_DEFAULT,
       part_timeout_ms: opts.part_timeout_ms ?? KX3_PART_TIMEOUT_MS_DEFAULT,
       on_progress: opts.on_progress,
-      adversary: opts.adversary,
     };
     check_line_chars(this.#o.max_line_chars);
     for (const [name, value] of [
@@ -572,30 +557,21 @@ export class Kx3Party {
     return this.#transcript;
   }
 
-  /** Reveals our half once both commitments are in (a dishonest test party waits for the peer's half). */
+  /** Reveals our half once both commitments are in. */
   #maybe_reveal(now_ms: number): string[] {
     if (this.#sym_own !== null) return [];
     const transcript = this.#transcript_now();
     if (transcript === null) return [];
-    const adversary = this.#o.adversary;
-    let half = this.#half;
-    if (adversary?.reveal_half !== undefined) {
-      if (this.#half_peer === null) return [];
-      half = adversary.reveal_half(this.#half, this.#half_peer);
-    }
-    let sym = seal_half({
-      key: adversary?.reveal_signer ?? this.#o.key,
+    const sym = seal_half({
+      key: this.#o.key,
       side: this.side,
       sid: this.#sid!,
       transcript,
-      half,
+      half: this.#half,
       peer_kx_pubkey: this.#peer_keys!.kx_pubkey,
       random: this.#random,
     });
-    if (adversary?.reveal_unsigned === true)
-      sym = concat(sym.subarray(0, sym.length - 64), new Uint8Array(64));
     this.#sym_own = sym;
-    if (adversary?.reveal_half !== undefined) this.#half = half;
     this.#progress(3, "SYM: revealing our half, sealed to the peer's key and signed over the transcript");
     return [...this.#send_reliable('SYM', this.#sid_hex, sym, now_ms), ...this.#maybe_derive(now_ms)];
   }
@@ -631,7 +607,7 @@ export class Kx3Party {
     this.#sym_peer = payload;
     this.#half_peer = opened.half;
     this.#progress(3, "received the peer's half: signature and commitment hold");
-    return [...this.#receipt('SYM', payload), ...this.#maybe_reveal(now_ms), ...this.#maybe_derive(now_ms)];
+    return [...this.#receipt('SYM', payload), ...this.#maybe_derive(now_ms)];
   }
 
   #maybe_derive(now_ms: number): string[] {

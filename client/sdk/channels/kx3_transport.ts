@@ -11,14 +11,7 @@
 import { equal_bytes, from_base64, to_base64, to_hex } from '../../../protocol/bytes.js';
 import type { ClientKey } from '../keys.js';
 import { type KeyResolver, key_uri } from './key_uri.js';
-import {
-  type Kx3Adversary,
-  type Kx3Modules,
-  Kx3Party,
-  type Kx3Pin,
-  type Kx3Progress,
-  type Kx3Result,
-} from './kx3.js';
+import { type Kx3Modules, Kx3Party, type Kx3Pin, type Kx3Progress, type Kx3Result } from './kx3.js';
 import { Kx3AbortedError } from './kx3_errors.js';
 import type { ChannelStorage } from './storage.js';
 
@@ -166,7 +159,6 @@ export interface Kx3ExchangeOptions {
   poll_ms?: number;
   linger_ms?: number;
   on_progress?: (progress: Kx3Progress) => void;
-  adversary?: Kx3Adversary;
 }
 
 /** What {@link kx3_exchange} uses from outside. */
@@ -202,7 +194,6 @@ export async function kx3_exchange(
       ...(opts.retransmit_ms === undefined ? {} : { retransmit_ms: opts.retransmit_ms }),
       ...(opts.part_timeout_ms === undefined ? {} : { part_timeout_ms: opts.part_timeout_ms }),
       ...(opts.on_progress === undefined ? {} : { on_progress: opts.on_progress }),
-      ...(opts.adversary === undefined ? {} : { adversary: opts.adversary }),
     },
     { random: modules.random },
   );

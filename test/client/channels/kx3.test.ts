@@ -10,19 +10,19 @@
 import { describe, expect, it } from 'vitest';
 import { ChannelErrorCode } from '../../../client/sdk/channels/errors.js';
 import type { DirectoryKey, KeyResolver } from '../../../client/sdk/channels/key_uri.js';
-import {
-  type Kx3Adversary,
-  Kx3Party,
-  type Kx3Pin,
-  type Kx3Progress,
-} from '../../../client/sdk/channels/kx3.js';
+import { kx_key_pair } from '../../../client/sdk/channels/kx_keys.js';
+import { Kx3Party, type Kx3Pin, type Kx3Progress } from '../../../client/sdk/channels/kx3.js';
 import type { Kx3Side } from '../../../client/sdk/channels/kx3_crypto.js';
 import {
   commitment,
   derive_keys,
   encode_public_keys,
   fingerprint,
+  open_half,
   own_public_keys,
+  seal_half,
+  session_id,
+  transcript_hash,
 } from '../../../client/sdk/channels/kx3_crypto.js';
 import { FingerprintChangedError, Kx3AbortedError } from '../../../client/sdk/channels/kx3_errors.js';
 import {
@@ -32,18 +32,12 @@ import {
   Reassembler,
 } from '../../../client/sdk/channels/kx3_framing.js';
 import { type Kx3Mailbox, MailboxLineTransport } from '../../../client/sdk/channels/kx3_mailbox.js';
-import {
-  LossyLink,
-  type LossyOptions,
-  memory_transports,
-  seeded_bytes,
-  VirtualClock,
-} from '../../../client/sdk/channels/kx3_memory.js';
 import { Kx3Store, kx3_exchange, run_kx3 } from '../../../client/sdk/channels/kx3_transport.js';
 import type { Mail } from '../../../client/sdk/channels/mailbox.js';
 import { MemoryStorage } from '../../../client/sdk/channels/storage.js';
 import { dev_keys, key_info } from '../../../client/sdk/index.js';
-import { equal_bytes, to_hex } from '../../../protocol/bytes.js';
+import { concat, equal_bytes, from_hex, to_hex } from '../../../protocol/bytes.js';
+import { LossyLink, type LossyOptions, memory_transports, seeded_bytes, VirtualClock } from './kx3_memory.js';
 
 const [alice, bob, mallory] = dev_keys() as [
   ReturnType<typeof dev_keys>[0],
@@ -62,7 +56,6 @@ type Tap = (from: Kx3Side, line: string, now_ms: number) => string[];
 interface PartyOpts {
   pinned?: Kx3Pin | null;
   repin?: boolean;
-  adversary?: Kx3Adversary;
   timeout_ms?: number;
   key_id?: string;
 }
@@ -136,6 +129,135 @@ function types_of(link: LossyLink, from?: Kx3Side): string[] {
 
 function xor(a: Uint8Array, b: Uint8Array): Uint8Array {
   return a.map((x, i) => x ^ b[i]!);
+}
+
+/**
+ * What an observer of every line has read off the wire (a dishonest Bob sees Alice's lines and his
+ * own): the first complete payload of each message, with its session id, by sender and type.
+ */
+class Wire {
+  readonly #reasm: Record<Kx3Side, Reassembler> = { A: new Reassembler(60_000), B: new Reassembler(60_000) };
+  readonly #seen = new Map<string, { sid: string; payload: Uint8Array }>();
+
+  record(from: Kx3Side, line: string, now_ms: number): void {
+    const part = parse_line(line, 4096);
+    if (part === null) return;
+    const payload = this.#reasm[from].add(part, now_ms);
+    const key = `${from}:${part.type}`;
+    if (payload !== null && !this.#seen.has(key)) this.#seen.set(key, { sid: part.sid, payload });
+  }
+
+  get(from: Kx3Side, type: string): { sid: string; payload: Uint8Array } | null {
+    return this.#seen.get(`${from}:${type}`) ?? null;
+  }
+
+  /**
+   * The session id and the transcript hash each reveal is signed over, recomputed from the lines
+   * seen (first contact with `kx1` keys on both sides); only once both commitments have passed.
+   */
+  transcript(): { sid: Uint8Array; transcript: Uint8Array } {
+    const [ping, pong, next, commit_a, commit_b] = [
+      this.get('A', 'PING'),
+      this.get('B', 'PONG'),
+      this.get('A', 'NEXT'),
+      this.get('A', 'COMMIT'),
+      this.get('B', 'COMMIT'),
+    ];
+    if (ping === null || pong === null || next === null || commit_a === null || commit_b === null)
+      throw new Error('the wire has not shown both commitments yet');
+    const nonce_a = from_hex(ping.sid, 16);
+    const nonce_b = pong.payload.slice(0, 16);
+    const empty = new Uint8Array(0);
+    return {
+      sid: session_id(nonce_a, nonce_b),
+      transcript: transcript_hash({
+        address_a: ALICE,
+        address_b: BOB,
+        nonce_a,
+        nonce_b,
+        ping: ping.payload,
+        pong: pong.payload,
+        next: next.payload,
+        fingerprint_a: fingerprint(own_public_keys(alice, 'kx1')),
+        fingerprint_b: fingerprint(own_public_keys(bob, 'kx1')),
+        pub_a: this.get('A', 'PUB')?.payload ?? empty,
+        pub_b: this.get('B', 'PUB')?.payload ?? empty,
+        commit_a: commit_a.payload,
+        commit_b: commit_b.payload,
+      }),
+    };
+  }
+}
+
+/**
+ * Bob played dishonest from the test side, at the line level: Bob is an honest Kx3Party, but his
+ * SYM never leaves. In its place goes what `forge` builds from the wire (Bob's honest reveal
+ * included), or nothing yet while `forge` returns null: Bob resends SYM until its receipt comes,
+ * which never does, so `forge` is asked again at each resend. `sent` counts the forged lines out.
+ */
+function dishonest_bob(forge: (wire: Wire, honest_sym: Uint8Array) => Uint8Array | null): {
+  tap: Tap;
+  sent: () => number;
+} {
+  const wire = new Wire();
+  let forged: string[] | null = null;
+  let sent = 0;
+  const tap: Tap = (from, line, now_ms) => {
+    wire.record(from, line, now_ms);
+    const part = parse_line(line, 4096)!;
+    if (from !== 'B' || part.type !== 'SYM') return [line];
+    if (forged === null) {
+      const honest = wire.get('B', 'SYM');
+      const payload = honest === null ? null : forge(wire, honest.payload);
+      if (payload === null) return [];
+      forged = encode_message('SYM', part.sid, payload);
+      sent += forged.length;
+      return forged;
+    }
+    // A resend of Bob's honest part: the forged part with the same id instead.
+    const out = forged.filter((l) => parse_line(l)!.part_id === part.part_id);
+    sent += out.length;
+    return out;
+  };
+  return { tap, sent: () => sent };
+}
+
+const ALICE_KEYS = own_public_keys(alice, 'kx1');
+const BOB_KEYS = own_public_keys(bob, 'kx1');
+
+/** Bob's view: Alice's half, opened with Bob's key-agreement key. */
+function open_alice_half(wire: Wire, sym_a: Uint8Array): Uint8Array {
+  const { sid, transcript } = wire.transcript();
+  const opened = open_half({
+    payload: sym_a,
+    peer_side: 'A',
+    sid,
+    transcript,
+    peer_account_pubkey: ALICE_KEYS.account_pubkey,
+    own_kx_secret: kx_key_pair(bob, 'kx1').secret_key,
+    own_kx_pubkey: BOB_KEYS.kx_pubkey,
+  });
+  if ('problem' in opened) throw new Error(`Bob cannot open Alice's half: ${opened.problem}`);
+  return opened.half;
+}
+
+/**
+ * The half Bob committed to, opened from his honest reveal with Alice's key (the test holds both).
+ * It opens only if the recomputed transcript is the one Bob signed over.
+ */
+function open_bob_half(wire: Wire, honest_sym: Uint8Array): Uint8Array {
+  const { sid, transcript } = wire.transcript();
+  const opened = open_half({
+    payload: honest_sym,
+    peer_side: 'B',
+    sid,
+    transcript,
+    peer_account_pubkey: BOB_KEYS.account_pubkey,
+    own_kx_secret: kx_key_pair(alice, 'kx1').secret_key,
+    own_kx_pubkey: ALICE_KEYS.kx_pubkey,
+  });
+  if ('problem' in opened) throw new Error(`cannot open Bob's honest half: ${opened.problem}`);
+  return opened.half;
 }
 
 describe('kx3 framing', () => {
@@ -374,10 +496,29 @@ describe('kx3 attacks', () => {
 
   it('a second sender who changes its half after seeing ours: commitment mismatch, no key', () => {
     const target = new Uint8Array(32).fill(0x42);
-    // Bob waits for Alice's half and reveals target ⊕ half_A, which IRCrypt's XOR would turn into target.
-    const adversary: Kx3Adversary = { reveal_half: (_committed, peer_half) => xor(target, peer_half) };
-    const { A, B } = parties(SEED + 20, {}, { adversary });
-    simulate(A, B, new LossyLink(SEED));
+    // Bob holds his reveal back until Alice's half arrives, opens it with his key, and reveals
+    // target ⊕ half_A instead (IRCrypt's XOR would turn it into target), sealed and signed by him
+    // over this session's transcript: only the commitment can catch it.
+    let half_a: Uint8Array | null = null;
+    const bob_plays = dishonest_bob((wire) => {
+      const sym_a = wire.get('A', 'SYM');
+      if (sym_a === null) return null;
+      half_a = open_alice_half(wire, sym_a.payload);
+      const { sid, transcript } = wire.transcript();
+      return seal_half({
+        key: bob,
+        side: 'B',
+        sid,
+        transcript,
+        half: xor(target, half_a),
+        peer_kx_pubkey: ALICE_KEYS.kx_pubkey,
+        random: seeded_bytes(SEED + 22),
+      });
+    });
+    const { A, B } = parties(SEED + 20);
+    simulate(A, B, new LossyLink(SEED), bob_plays.tap);
+    expect(half_a).not.toBeNull();
+    expect(bob_plays.sent()).toBeGreaterThan(0);
     const error = A.error as Kx3AbortedError;
     expect(error.reason).toBe('commitment_mismatch');
     expect(error.message).toMatch(/not the one it committed to/);
@@ -400,12 +541,41 @@ describe('kx3 attacks', () => {
   });
 
   it('an unsigned half, or one signed by another key, is refused', () => {
-    for (const adversary of [{ reveal_unsigned: true }, { reveal_signer: mallory }] as Kx3Adversary[]) {
-      const { A, B } = parties(SEED + 21, {}, { adversary });
-      simulate(A, B, new LossyLink(SEED));
-      expect((A.error as Kx3AbortedError).reason).toBe('bad_signature');
-      expect(A.result).toBeNull();
-      expect(B.result).toBeNull();
+    const forgeries: [string, (wire: Wire, honest_sym: Uint8Array) => Uint8Array][] = [
+      // Bob's own reveal with its signature zeroed (IRCrypt accepted unsigned parts).
+      ['unsigned', (_wire, honest) => concat(honest.subarray(0, honest.length - 64), new Uint8Array(64))],
+      // The half Bob committed to, sealed to Alice as before but signed by Mallory's account key.
+      [
+        'signed by Mallory',
+        (wire, honest) => {
+          const { sid, transcript } = wire.transcript();
+          return seal_half({
+            key: mallory,
+            side: 'B',
+            sid,
+            transcript,
+            half: open_bob_half(wire, honest),
+            peer_kx_pubkey: ALICE_KEYS.kx_pubkey,
+            random: seeded_bytes(SEED + 23),
+          });
+        },
+      ],
+    ];
+    // Control: the same interception passing Bob's honest reveal on completes the exchange.
+    const control = dishonest_bob((_wire, honest) => honest);
+    const honest = parties(SEED + 21);
+    simulate(honest.A, honest.B, new LossyLink(SEED), control.tap);
+    expect(control.sent()).toBeGreaterThan(0);
+    expect(honest.A.state).toBe('done');
+    expect(to_hex(honest.A.result!.key)).toBe(to_hex(honest.B.result!.key));
+    for (const [name, forge] of forgeries) {
+      const bob_plays = dishonest_bob(forge);
+      const { A, B } = parties(SEED + 21);
+      simulate(A, B, new LossyLink(SEED), bob_plays.tap);
+      expect(bob_plays.sent(), name).toBeGreaterThan(0);
+      expect((A.error as Kx3AbortedError).reason, name).toBe('bad_signature');
+      expect(A.result, name).toBeNull();
+      expect(B.result, name).toBeNull();
     }
   });
 

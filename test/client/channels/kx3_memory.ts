@@ -2,14 +2,14 @@
  * An in-memory, lossy line link for tests of the three-phase exchange (docs/channels.md): it drops,
  * duplicates and reorders (delays) lines with a seeded PRNG, so a failing run replays exactly from
  * its printed seed. {@link LossyLink} is the link itself, driven by a virtual clock;
- * {@link memory_transports} gives its two ends as {@link LineTransport}s for `run_kx3`.
- * Browser-safe.
+ * {@link memory_transports} gives its two ends as {@link LineTransport}s for `run_kx3`. Test
+ * support only: nothing under client/ imports it.
  * @module
  */
 
-import type { Kx3Side } from './kx3_crypto.js';
-import { KX3_LINE_CHARS_DEFAULT } from './kx3_framing.js';
-import type { LineTransport } from './kx3_transport.js';
+import type { Kx3Side } from '../../../client/sdk/channels/kx3_crypto.js';
+import { KX3_LINE_CHARS_DEFAULT } from '../../../client/sdk/channels/kx3_framing.js';
+import type { LineTransport } from '../../../client/sdk/channels/kx3_transport.js';
 
 /** mulberry32: a small seeded PRNG giving floats in [0, 1). Tests only: not for keys. */
 export function seeded_floats(seed: number): () => number {
