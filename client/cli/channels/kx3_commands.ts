@@ -8,7 +8,6 @@
  * @module
  */
 
-import { dirname, join } from 'node:path';
 import type { Argv } from 'yargs';
 import { DirectoryClient } from '../../sdk/channels/directory.js';
 import { check_key_id } from '../../sdk/channels/key_uri.js';
@@ -36,6 +35,7 @@ import {
   write_json,
   write_lines,
 } from '../client_commands.js';
+import { channel_dir } from './session.js';
 
 type Kx3Args = NetworkArgs & {
   peer: string;
@@ -56,7 +56,7 @@ interface Side {
 }
 
 async function side(key: ClientKey, key_id: string, keyring_file: string): Promise<Side> {
-  const dir = join(dirname(keyring_file), 'channels', key.name);
+  const dir = channel_dir(keyring_file, key.name);
   const storage = sealed_storage(new FileStorage(dir), derived_secret(key, 'channel-store'));
   return { key, key_id, address: key_info(key).address, dir, store: new Kx3Store(storage) };
 }

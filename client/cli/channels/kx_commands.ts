@@ -8,7 +8,6 @@
  * @module
  */
 
-import { dirname, join } from 'node:path';
 import type { Argv } from 'yargs';
 import { DirectoryClient } from '../../sdk/channels/directory.js';
 import { ChannelError, ChannelErrorCode, UnknownKeyError } from '../../sdk/channels/errors.js';
@@ -29,18 +28,15 @@ import type { ClientKey } from '../../sdk/keys.js';
 import {
   action,
   address_of,
-  make_client,
   type NetworkArgs,
   network_options,
-  open_keyring,
   parse_count,
-  pick_key_name,
-  read_passphrase,
   row,
   UsageError,
   write_json,
   write_lines,
 } from '../client_commands.js';
+import { channel_session, who } from './session.js';
 
 /** Everything an evan command works with, for one key. */
 export interface EvanSession {
@@ -57,13 +53,9 @@ export interface EvanSession {
 
 /** Unlocks `--key`, and opens its directory, mailbox and evan channel (store in the channel dir). */
 export async function evan_session(argv: NetworkArgs): Promise<EvanSession> {
-  const { keyring, path } = await open_keyring(argv);
-  const name = pick_key_name(keyring, argv.key, path);
-  const key = await keyring.unlock(name, read_passphrase(argv));
-  const client = make_client(argv, [key]);
+  const { key, client, dir, names } = await channel_session(argv);
   const directory = new DirectoryClient(client);
   const mailbox = new MailboxClient(client, key);
-  const dir = join(dirname(path), 'channels', name);
   const channel = new EvanChannel({
     key,
     mailbox,
@@ -71,14 +63,7 @@ export async function evan_session(argv: NetworkArgs): Promise<EvanSession> {
     store: new FileStorage(dir),
     height: async () => (await client.status()).height,
   });
-  const names = new Map(keyring.list().map((k) => [k.address, k.name] as const));
   return { key, client, directory, mailbox, channel, dir, names };
-}
-
-/** `address (name)` when the key file has a key of that address. */
-export function who(s: { names: Map<string, string> }, address: string): string {
-  const name = s.names.get(address);
-  return name === undefined ? address : `${address} (${name})`;
 }
 
 /** The directory's newest usable key of `address`, or an error saying who must publish one. */

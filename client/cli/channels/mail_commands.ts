@@ -16,7 +16,8 @@ import {
   write_json,
   write_lines,
 } from '../client_commands.js';
-import { evan_session, who } from './kx_commands.js';
+import { evan_session } from './kx_commands.js';
+import { who } from './session.js';
 
 /** Reads stdin as UTF-8, at most `bytes_max` bytes. */
 async function read_stdin(bytes_max: number): Promise<string> {

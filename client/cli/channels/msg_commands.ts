@@ -13,7 +13,7 @@
  */
 
 import { mkdir, open as open_file, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { DirectoryClient } from '../../sdk/channels/directory.js';
 import { UnknownKeyError } from '../../sdk/channels/errors.js';
@@ -29,12 +29,10 @@ import {
   make_client,
   type NetworkArgs,
   network_options,
-  open_keyring,
-  pick_key_name,
-  read_passphrase,
   UsageError,
   write_json,
 } from '../client_commands.js';
+import { channel_session } from './session.js';
 
 /** The seen-id document of `msg open` in the key's channel directory. */
 export const MSG_SEEN_DOCUMENT = 'kilt-seen-ids';
@@ -108,19 +106,12 @@ async function read_stdin(max_bytes: number): Promise<string> {
 }
 
 /** Unlocks `--key` and answers it with its name and the key file's path. */
-async function unlock(argv: NetworkArgs) {
-  const { keyring, path } = await open_keyring(argv);
-  const name = pick_key_name(keyring, argv.key, path);
-  const key = await keyring.unlock(name, read_passphrase(argv));
-  return { key, name, path };
-}
-
 type SealArgs = NetworkArgs & { to: string; 'key-id'?: string; type: string; text: string };
 
 async function seal_command(argv: SealArgs): Promise<void> {
   if (typeof argv.text !== 'string' || argv.text.length > TEXT_CHARS_MAX)
     throw new UsageError(`TEXT must be at most ${TEXT_CHARS_MAX} characters`);
-  const { key } = await unlock(argv);
+  const { key } = await channel_session(argv);
   const client = make_client(argv, [key]);
   const directory = new DirectoryClient(client);
   // --to: a key URI; an address or a key name of the key file means that account's newest key.
@@ -154,13 +145,10 @@ async function seal_command(argv: SealArgs): Promise<void> {
 type OpenArgs = NetworkArgs & { seen?: string };
 
 async function open_command(argv: OpenArgs): Promise<void> {
-  const { key, name, path } = await unlock(argv);
+  const { key, dir } = await channel_session(argv);
   const text = (await read_stdin(STDIN_BYTES_MAX)).trim();
   if (text === '') throw new UsageError('stdin is empty: pipe one envelope (JSON) into `cloister msg open`');
-  const storage =
-    argv.seen === undefined
-      ? new FileStorage(join(dirname(path), 'channels', name))
-      : new SingleFileStorage(argv.seen);
+  const storage = argv.seen === undefined ? new FileStorage(dir) : new SingleFileStorage(argv.seen);
   const guard = new ReplayGuard(storage, { document: MSG_SEEN_DOCUMENT });
   const directory = new DirectoryClient(make_client(argv, [key]));
   const message = await open(text, { key, resolver: directory, guard });

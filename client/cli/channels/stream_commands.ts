@@ -6,7 +6,6 @@
  * @module
  */
 
-import { dirname, join } from 'node:path';
 import type { Argv } from 'yargs';
 import { FileStorage } from '../../sdk/channels/storage_file_node.js';
 import { is_stream_id, STREAM_PLAINTEXT_BYTES_MAX } from '../../sdk/channels/stream_crypto.js';
@@ -17,18 +16,15 @@ import type { ClientKey } from '../../sdk/keys.js';
 import {
   action,
   address_of,
-  make_client,
   type NetworkArgs,
   network_options,
-  open_keyring,
   parse_count,
-  pick_key_name,
-  read_passphrase,
   row,
   UsageError,
   write_json,
   write_lines,
 } from '../client_commands.js';
+import { channel_session, who } from './session.js';
 
 interface StreamSession {
   key: ClientKey;
@@ -40,21 +36,8 @@ interface StreamSession {
 
 /** Unlocks `--key` and opens its stream client (group keys in `<keyring dir>/channels/<name>`). */
 async function session(argv: NetworkArgs): Promise<StreamSession> {
-  const { keyring, path } = await open_keyring(argv);
-  const name = pick_key_name(keyring, argv.key, path);
-  const key = await keyring.unlock(name, read_passphrase(argv));
-  const client = make_client(argv, [key]);
-  const streams = new StreamClient(client, key, {
-    storage: new FileStorage(join(dirname(path), 'channels', name)),
-  });
-  const names = new Map(keyring.list().map((k) => [k.address, k.name] as const));
-  return { key, client, streams, names };
-}
-
-function who(s: StreamSession, address: string | null): string {
-  if (address === null) return 'unknown';
-  const name = s.names.get(address);
-  return name === undefined ? address : `${address} (${name})`;
+  const { key, client, dir, names } = await channel_session(argv);
+  return { key, client, streams: new StreamClient(client, key, { storage: new FileStorage(dir) }), names };
 }
 
 /**
