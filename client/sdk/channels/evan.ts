@@ -40,6 +40,7 @@ import { framed } from './encoding.js';
 import { ChannelError, ChannelErrorCode } from './errors.js';
 import { type DirectoryKey, type KeyResolver, key_uri, parse_key_uri } from './key_uri.js';
 import { derived_secret, KX_KEY_ID_DEFAULT, kx_key_pair, x25519_shared } from './kx_keys.js';
+import type { Mail } from './mailbox.js';
 import { type ChannelStorage, sealed_storage } from './storage.js';
 
 // ---- constants ------------------------------------------------------------------------------
@@ -408,14 +409,7 @@ export function open_mail(
 // ---- transport ------------------------------------------------------------------------------
 
 /** A mail as the mailbox contract keeps it; `from` is the transaction's signer, set by the contract. */
-export interface EvanMail {
-  id: number;
-  from: string;
-  kind: string;
-  body: string;
-  height: number;
-  time_ms: number;
-}
+export type EvanMail = Mail;
 
 /** What the exchange needs of a mailbox: MailboxClient (client/sdk/channels/mailbox.ts), or a fake. */
 export interface EvanMailbox {

@@ -285,6 +285,28 @@ function invalid(reason: string): never {
   throw new StreamMessageInvalidError(reason);
 }
 
+/**
+ * A stream's JSON object (a message, key request or response; given as an object or its JSON text
+ * of at most {@link STREAM_MESSAGE_CHARS_MAX} characters), with only `fields` if given:
+ * {@link StreamMessageInvalidError} for anything else.
+ */
+export function stream_json_object(value: unknown, fields?: readonly string[]): Record<string, unknown> {
+  let m: unknown = value;
+  if (typeof value === 'string') {
+    if (value.length > STREAM_MESSAGE_CHARS_MAX) invalid('too long');
+    try {
+      m = JSON.parse(value);
+    } catch {
+      invalid('not JSON');
+    }
+  }
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) invalid('not an object');
+  const o = m as Record<string, unknown>;
+  if (fields !== undefined)
+    for (const k of Object.keys(o)) if (!fields.includes(k)) invalid(`unknown field ${k}`);
+  return o;
+}
+
 function b64_field(
   value: unknown,
   field: string,
@@ -321,18 +343,7 @@ const MESSAGE_FIELDS = new Set([
  * {@link StreamMessageInvalidError} for anything else. Does not check the signature.
  */
 export function parse_stream_message(value: unknown): StreamMessage {
-  let m: unknown = value;
-  if (typeof value === 'string') {
-    if (value.length > STREAM_MESSAGE_CHARS_MAX) invalid('too long');
-    try {
-      m = JSON.parse(value);
-    } catch {
-      invalid('not JSON');
-    }
-  }
-  if (typeof m !== 'object' || m === null || Array.isArray(m)) invalid('not an object');
-  const o = m as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!MESSAGE_FIELDS.has(k)) invalid(`unknown field ${k}`);
+  const o = stream_json_object(value, [...MESSAGE_FIELDS]);
   if (o['v'] !== STREAM_MESSAGE_VERSION) invalid(`unsupported version ${JSON.stringify(o['v'])}`);
   if (!is_stream_id(o['stream'])) invalid('stream must be <owner>/<name>');
   if (typeof o['publisher'] !== 'string' || !ADDRESS_RE.test(o['publisher']))

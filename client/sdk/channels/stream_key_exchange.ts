@@ -45,10 +45,10 @@ import {
   is_stream_id,
   NoGroupKeyError,
   pub_matches,
-  STREAM_MESSAGE_CHARS_MAX,
   STREAM_NONCE_BYTES,
   STREAM_TAG_BYTES,
   StreamMessageInvalidError,
+  stream_json_object,
 } from './stream_crypto.js';
 
 /** The `v` of requests and responses. */
@@ -280,24 +280,6 @@ export function make_key_request(
   };
 }
 
-function parse_json(value: unknown): Record<string, unknown> {
-  let m: unknown = value;
-  if (typeof value === 'string') {
-    if (value.length > STREAM_MESSAGE_CHARS_MAX) invalid('too long');
-    try {
-      m = JSON.parse(value);
-    } catch {
-      invalid('not JSON');
-    }
-  }
-  if (typeof m !== 'object' || m === null || Array.isArray(m)) invalid('not an object');
-  return m as Record<string, unknown>;
-}
-
-function only_fields(o: Record<string, unknown>, fields: readonly string[]): void {
-  for (const k of Object.keys(o)) if (!fields.includes(k)) invalid(`unknown field ${k}`);
-}
-
 const REQUEST_FIELDS = [
   'v',
   'request_id',
@@ -316,8 +298,7 @@ const REQUEST_FIELDS = [
  * key and its signature: {@link StreamMessageInvalidError} otherwise.
  */
 export function verify_key_request(value: unknown): KeyRequest {
-  const o = parse_json(value);
-  only_fields(o, REQUEST_FIELDS);
+  const o = stream_json_object(value, REQUEST_FIELDS);
   if (o['v'] !== KEY_EXCHANGE_VERSION) invalid(`unsupported version ${JSON.stringify(o['v'])}`);
   if (typeof o['request_id'] !== 'string' || !REQUEST_ID_RE.test(o['request_id']))
     invalid('request_id must be 32 hex characters');
@@ -456,7 +437,7 @@ const RESPONSE_FIELDS = [
 /** The request id of a key request or response (object or JSON), or null: to route one cheaply. */
 export function request_id_of(value: unknown): string | null {
   try {
-    const id = parse_json(value)['request_id'];
+    const id = stream_json_object(value)['request_id'];
     return typeof id === 'string' && REQUEST_ID_RE.test(id) ? id : null;
   } catch {
     return null;
@@ -469,8 +450,7 @@ export function request_id_of(value: unknown): string | null {
  * request's hash), then decrypts its keys. {@link StreamMessageInvalidError} otherwise.
  */
 export function open_key_response(key: ClientKey, pending: PendingKeyRequest, value: unknown): GroupKey[] {
-  const o = parse_json(value);
-  only_fields(o, RESPONSE_FIELDS);
+  const o = stream_json_object(value, RESPONSE_FIELDS);
   if (o['v'] !== KEY_EXCHANGE_VERSION) invalid(`unsupported version ${JSON.stringify(o['v'])}`);
   if (o['request_id'] !== pending.request_id) invalid('answers another request');
   if (o['stream'] !== pending.stream) invalid('answers for another stream');
@@ -489,7 +469,7 @@ export function open_key_response(key: ClientKey, pending: PendingKeyRequest, va
   for (const entry of list as unknown[]) {
     const e = entry as Record<string, unknown>;
     if (typeof e !== 'object' || e === null || Array.isArray(e)) invalid('a key entry must be an object');
-    only_fields(e, ['id', 'data']);
+    for (const k of Object.keys(e)) if (k !== 'id' && k !== 'data') invalid(`unknown field ${k}`);
     if (!is_group_key_id(e['id']) || !pending.key_ids.includes(e['id']))
       invalid('a key that was not asked for');
     if (keys.some((k) => k.id === e['id'])) invalid('a key twice');
