@@ -427,8 +427,8 @@ export async function read_inbox(mailbox: EvanMailbox, after = 0): Promise<EvanM
     const fresh = mails.filter((m) => m.id > cursor).sort((a, b) => a.id - b.id);
     if (fresh.length === 0) break;
     out.push(...fresh);
+    // A short page is not the end: the mailbox also bounds a page's bytes. Only an empty one is.
     cursor = fresh[fresh.length - 1]!.id;
-    if (mails.length < INBOX_PAGE_LIMIT) break;
   }
   return out;
 }

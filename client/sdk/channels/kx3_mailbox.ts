@@ -66,8 +66,9 @@ export class MailboxLineTransport implements LineTransport {
       for (;;) {
         const page = await mailbox.inbox({ after, limit: 64 });
         if (page.length === 0) break;
+        // A page can hold fewer than 64 mails and still have more after it (the mailbox also
+        // bounds a page's bytes): only an empty page says the inbox is done.
         after = page.at(-1)!.id;
-        if (page.length < 64) break;
       }
     return new MailboxLineTransport(mailbox, peer, opts, after);
   }

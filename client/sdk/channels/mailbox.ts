@@ -107,9 +107,18 @@ export class MailboxClient {
 
   /**
    * This account's mails with ids above `after` (default 0), oldest first, at most `limit`
-   * (default and most {@link INBOX_PAGE_MAX}). Sets the viewing key on first use.
+   * (default and most {@link INBOX_PAGE_MAX}). A page may hold fewer mails than `limit` and still
+   * have more after it (the mailbox also bounds a page's bytes): only an empty page is the end.
+   * Sets the viewing key on first use.
    */
   async inbox(opts: { after?: number; limit?: number } = {}): Promise<Mail[]> {
+    return (await this.page(opts)).mails;
+  }
+
+  /** {@link inbox}, with `next_after`: the id to continue after, or null at the end of the inbox. */
+  async page(
+    opts: { after?: number; limit?: number } = {},
+  ): Promise<{ mails: Mail[]; next_after: number | null }> {
     const after = opts.after ?? 0;
     const limit = opts.limit ?? INBOX_PAGE_MAX;
     if (!Number.isSafeInteger(after) || after < 0) throw new RangeError('after must be a mail id ≥ 0');
@@ -130,20 +139,25 @@ export class MailboxClient {
       await this.#client.execute(this.#key, contract, { set_viewing_key: { key: this.#viewing_key } });
       answer = await ask();
     }
-    const mails = (answer as { mails?: unknown } | null)?.mails;
+    const { mails, next_after } = (answer ?? {}) as { mails?: unknown; next_after?: unknown };
     if (!Array.isArray(mails)) throw new BadAnswerError('the mailbox answered no mail list');
-    return mails.map(parse_mail);
+    if (!(next_after === null || Number.isSafeInteger(next_after)))
+      throw new BadAnswerError('the mailbox answered a next_after that is neither an id nor null');
+    return { mails: mails.map(parse_mail), next_after: next_after as number | null };
   }
 
-  /** Every mail with an id above `after`, page by page. */
+  /** Every mail with an id above `after` (at most {@link INBOX_MAILS_MAX}), page by page. */
   async all(after = 0): Promise<Mail[]> {
     const out: Mail[] = [];
-    for (let cursor = after; ; ) {
-      const page = await this.inbox({ after: cursor });
-      out.push(...page);
-      if (page.length < INBOX_PAGE_MAX) return out;
-      cursor = page.at(-1)?.id ?? cursor;
+    for (let cursor: number | null = after; cursor !== null && out.length < INBOX_MAILS_MAX; ) {
+      const page = await this.page({ after: cursor });
+      // The mailbox lists ids above `after` in order, so a cursor that does not move is a bad answer.
+      if (page.next_after !== null && page.next_after <= cursor)
+        throw new BadAnswerError('the mailbox answered a next_after that does not move forward');
+      out.push(...page.mails);
+      cursor = page.next_after;
     }
+    return out;
   }
 
   /** Deletes mails of this account's inbox (ids it does not hold are ignored). */
