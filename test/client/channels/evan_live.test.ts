@@ -7,10 +7,6 @@
  * invite's body, cannot open it. Needs `npx tsc -p tsconfig.build.json` first.
  */
 
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DirectoryClient } from '../../../client/sdk/channels/directory.js';
 import {
@@ -29,57 +25,16 @@ import {
   dev_keys,
   key_info,
 } from '../../../client/sdk/index.js';
-import { find_code_root } from '../../../enclave/measurement.js';
-import { LocalNetwork } from '../../../sim/network.js';
+import { LiveNetwork } from './live_network.js';
 
-const PORT = 26640;
-const root = find_code_root();
-let dir = '';
-let net: LocalNetwork;
-let node = '';
-let keyring = '';
+let net: LiveNetwork;
 let client: CloisterClient;
 let dev: Record<'dev0' | 'dev1' | 'dev2', ClientKey>;
 let address: Record<'dev0' | 'dev1' | 'dev2', string>;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `cloister ARGS --node NODE` with the test's key file; never throws. */
-function cloister(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(root, 'bin', 'cloister.js'), ...args, ...(args[0] === 'keys' ? [] : ['--node', node])],
-      { env: { ...process.env, CLOISTER_KEYRING: keyring, CLOISTER_PASSPHRASE: '' }, timeout: 120_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const run = await cloister(...args);
-  if (run.code !== 0)
-    throw new Error(`cloister ${args.join(' ')} exited ${run.code}: ${run.stderr}${run.stdout}`);
-  return run.stdout;
-}
-
-async function ok_json(...args: string[]): Promise<Record<string, unknown>> {
-  return JSON.parse(await ok(...args, '--json')) as Record<string, unknown>;
-}
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cloister-evan-'));
-  net = await LocalNetwork.up({ validators: 1, dir: join(dir, 'net'), port: PORT, dev: true });
-  node = net.urls()[0]!;
-  keyring = join(dir, 'keys.json');
-  client = new CloisterClient({ nodes: [node] });
+  net = await LiveNetwork.up(26640, 'cloister-evan-');
+  client = new CloisterClient({ nodes: [net.node] });
   const keys = dev_keys();
   const pick = (name: string) => keys.find((k) => k.name === name)!;
   dev = { dev0: pick('dev0'), dev1: pick('dev1'), dev2: pick('dev2') };
@@ -88,18 +43,16 @@ beforeAll(async () => {
     dev1: key_info(dev.dev1).address,
     dev2: key_info(dev.dev2).address,
   };
-  await ok('keys', 'import-dev');
-  for (const name of ['dev0', 'dev1', 'dev2']) await ok('directory', 'publish', '--key', name);
+  for (const name of ['dev0', 'dev1', 'dev2']) await net.ok(['directory', 'publish', '--key', name]);
 }, 180_000);
 
 afterAll(async () => {
   await net?.down();
-  if (dir !== '') rmSync(dir, { recursive: true, force: true });
 });
 
 describe('evan key exchange through the mailbox, live', () => {
   it('invite, accept --confirm, status, mail send, mail inbox through the CLI; dev2 can neither list nor open', async () => {
-    const invite = await ok_json('kx', 'invite', '--key', 'dev0', 'dev1', '--epoch-blocks', '500');
+    const invite = await net.json(['kx', 'invite', '--key', 'dev0', 'dev1', '--epoch-blocks', '500']);
     expect(invite).toMatchObject({
       peer: address.dev1,
       from_uri: `cloister:${address.dev0}#kx1`,
@@ -108,7 +61,7 @@ describe('evan key exchange through the mailbox, live', () => {
     });
 
     // dev1's inbox lists the invite, pointing at `kx accept`.
-    expect(await ok('mail', 'inbox', '--key', 'dev1')).toContain(
+    expect(await net.ok(['mail', 'inbox', '--key', 'dev1'])).toContain(
       `invite from ${address.dev0} (dev0): run \`cloister kx accept --key dev1`,
     );
 
@@ -139,35 +92,35 @@ describe('evan key exchange through the mailbox, live', () => {
         InviteInvalidError,
       );
     // Nor can dev2 mail dev1 without a key exchange.
-    const refused = await cloister('mail', 'send', '--key', 'dev2', 'dev1', 'hi', '--json');
+    const refused = await net.cloister(['mail', 'send', '--key', 'dev2', 'dev1', 'hi', '--json']);
     expect(refused.code).toBe(1);
     const error = (JSON.parse(refused.stdout) as { error: { code: number; message: string } }).error;
     expect(error.code).toBe(320);
     expect(error.message).toContain('cloister kx invite');
 
-    const accepted = await ok_json('kx', 'accept', '--key', 'dev1', 'dev0', '--confirm');
+    const accepted = await net.json(['kx', 'accept', '--key', 'dev1', 'dev0', '--confirm']);
     expect(accepted['accepted']).toMatchObject([{ status: 'accepted', peer: address.dev0 }]);
     expect((accepted['accepted'] as { confirm_mail_id?: number }[])[0]?.confirm_mail_id).toBeGreaterThan(0);
 
-    const status0 = await ok_json('kx', 'status', '--key', 'dev0');
+    const status0 = await net.json(['kx', 'status', '--key', 'dev0']);
     expect(status0['confirmed_now']).toEqual([address.dev1]);
     expect(status0['contacts']).toMatchObject([{ peer: address.dev1, state: 'confirmed', inviter: true }]);
-    const status1 = await ok_json('kx', 'status', '--key', 'dev1');
+    const status1 = await net.json(['kx', 'status', '--key', 'dev1']);
     expect(status1['contacts']).toMatchObject([{ peer: address.dev0, state: 'accepted', inviter: false }]);
-    expect(await ok('kx', 'status', '--key', 'dev0')).toContain('confirmed (you invited');
+    expect(await net.ok(['kx', 'status', '--key', 'dev0'])).toContain('confirmed (you invited');
 
-    expect(await ok('mail', 'send', '--key', 'dev0', 'dev1', 'hello dev1, from dev0')).toMatch(
+    expect(await net.ok(['mail', 'send', '--key', 'dev0', 'dev1', 'hello dev1, from dev0'])).toMatch(
       /^sent mail \d+ to /,
     );
-    const inbox = await ok('mail', 'inbox', '--key', 'dev1');
+    const inbox = await net.ok(['mail', 'inbox', '--key', 'dev1']);
     expect(inbox).toContain('mail from');
     expect(inbox).toContain('hello dev1, from dev0');
     // Only new mail the second time; the reply goes the other way.
-    expect(await ok('mail', 'inbox', '--key', 'dev1')).toContain('no new mail');
-    await ok('mail', 'send', '--key', 'dev1', 'dev0', 'hello back');
-    const json = await ok_json('mail', 'inbox', '--key', 'dev0');
+    expect(await net.ok(['mail', 'inbox', '--key', 'dev1'])).toContain('no new mail');
+    await net.ok(['mail', 'send', '--key', 'dev1', 'dev0', 'hello back']);
+    const json = await net.json(['mail', 'inbox', '--key', 'dev0']);
     expect(json['mails']).toMatchObject([{ type: 'mail', from: address.dev1, text: 'hello back' }]);
     // dev2's own inbox has nothing of theirs.
-    expect(await ok('mail', 'inbox', '--key', 'dev2', '--all')).toContain('your inbox is empty');
+    expect(await net.ok(['mail', 'inbox', '--key', 'dev2', '--all'])).toContain('your inbox is empty');
   }, 240_000);
 });

@@ -7,56 +7,14 @@
  * never reaches stdout; the stores hold it sealed; --check-directory refuses keys the directory does not list. Needs `npx tsc -p tsconfig.build.json` first.
  */
 
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dev_keys, key_info } from '../../../client/sdk/index.js';
-import { find_code_root } from '../../../enclave/measurement.js';
-import { LocalNetwork } from '../../../sim/network.js';
+import { LiveNetwork } from './live_network.js';
 
-const PORT = 26620;
-const root = find_code_root();
-let dir = '';
-let net: LocalNetwork;
-let node = '';
-let keyring = '';
+let net: LiveNetwork;
 const address: Record<string, string> = {};
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `cloister ARGS --node NODE` with the test's key file; never throws. */
-function cloister(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(root, 'bin', 'cloister.js'), ...args, ...(args[0] === 'keys' ? [] : ['--node', node])],
-      { env: { ...process.env, CLOISTER_KEYRING: keyring, CLOISTER_PASSPHRASE: '' }, timeout: 170_000 },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString('utf8');
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString('utf8');
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function ok(args: string[]): Promise<Run> {
-  const run = await cloister(args);
-  if (run.code !== 0)
-    throw new Error(`cloister ${args.join(' ')} exited ${run.code}: ${run.stderr}${run.stdout}`);
-  return run;
-}
 
 interface SideJson {
   name: string;
@@ -69,22 +27,18 @@ interface SideJson {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cloister-kx3-'));
-  net = await LocalNetwork.up({ validators: 1, dir: join(dir, 'net'), port: PORT, dev: true });
-  node = net.urls()[0]!;
-  keyring = join(dir, 'keys.json');
+  // A kx3 run waits on the chain for both sides: up to 170 s a process.
+  net = await LiveNetwork.up(26620, 'cloister-kx3-', { cli_timeout_ms: 170_000 });
   for (const k of dev_keys()) address[k.name] = key_info(k).address;
-  await ok(['keys', 'import-dev']);
 }, 180_000);
 
 afterAll(async () => {
   await net?.down();
-  if (dir !== '') rmSync(dir, { recursive: true, force: true });
 });
 
 describe('cloister kx3, live', () => {
   it('--help explains the phases, the pinning and the stores', async () => {
-    const run = await ok(['kx3', '--help']);
+    const run = await net.run_ok(['kx3', '--help']);
     for (const words of [
       '--peer-keyring',
       '--key-id',
@@ -99,7 +53,7 @@ describe('cloister kx3, live', () => {
   });
 
   it('first contact: both keys travel, both sides pin (trust on first use), the same key on both sides, stored sealed', async () => {
-    const run = await ok(['kx3', '--key', 'dev0', '--peer', 'dev1']);
+    const run = await net.run_ok(['kx3', '--key', 'dev0', '--peer', 'dev1']);
     expect(run.stdout).toMatch(/keys match\s+yes/);
     const fps = [...run.stdout.matchAll(/^dev[01] key\s+([0-9a-f ]+)$/gm)].map((m) => m[1]);
     expect(fps).toHaveLength(2);
@@ -111,7 +65,7 @@ describe('cloister kx3, live', () => {
       ['dev0', 'dev1'],
       ['dev1', 'dev0'],
     ] as const) {
-      const store = join(dir, 'channels', me);
+      const store = join(net.dir, 'channels', me);
       const key_doc = readFileSync(join(store, `kx3-key-${address[peer]}.json`), 'utf8');
       const pin_doc = readFileSync(join(store, `kx3-pin-${address[peer]}.json`), 'utf8');
       expect(key_doc.startsWith('sealed1:')).toBe(true);
@@ -120,12 +74,14 @@ describe('cloister kx3, live', () => {
   }, 180_000);
 
   it('second run: phase 2 skipped (pinned fingerprints match), a new session key', async () => {
-    const first = JSON.parse((await ok(['kx3', '--key', 'dev0', '--peer', 'dev1', '--json'])).stdout) as {
-      session_id: string;
-      match: boolean;
-      sides: SideJson[];
-    };
-    const run = await ok(['kx3', '--key', 'dev0', '--peer', 'dev1', '--json']);
+    const first = await net.json<{ session_id: string; match: boolean; sides: SideJson[] }>([
+      'kx3',
+      '--key',
+      'dev0',
+      '--peer',
+      'dev1',
+    ]);
+    const run = await net.run_ok(['kx3', '--key', 'dev0', '--peer', 'dev1', '--json']);
     const out = JSON.parse(run.stdout) as typeof first;
     expect(out.match).toBe(true);
     expect(out.session_id).not.toBe(first.session_id);
@@ -137,7 +93,7 @@ describe('cloister kx3, live', () => {
   }, 180_000);
 
   it('a changed fingerprint (dev1 on key id kx2) aborts with exit 1 and "possible man in the middle" until --repin', async () => {
-    const refused = await cloister([
+    const refused = await net.cloister([
       'kx3',
       '--key',
       'dev0',
@@ -152,7 +108,7 @@ describe('cloister kx3, live', () => {
     expect(refused.stderr).toMatch(/fingerprint changed for [0-9a-f]{40}: .*possible man in the middle/);
     expect(refused.stderr).toContain('[code 341]');
     expect(refused.stdout).toBe('');
-    const json = await cloister([
+    const json = await net.cloister([
       'kx3',
       '--key',
       'dev0',
@@ -170,18 +126,36 @@ describe('cloister kx3, live', () => {
       error: { code: 341, name: 'FingerprintChangedError' },
     });
 
-    const repinned = await ok(['kx3', '--key', 'dev0', '--peer', 'dev1', '--peer-key-id', 'kx2', '--repin']);
+    const repinned = await net.run_ok([
+      'kx3',
+      '--key',
+      'dev0',
+      '--peer',
+      'dev1',
+      '--peer-key-id',
+      'kx2',
+      '--repin',
+    ]);
     expect(repinned.stdout).toMatch(/keys match\s+yes/);
     expect(repinned.stdout).toContain('re-pinned');
     expect(repinned.stderr).toMatch(/warning: re-pinning the peer/);
   }, 240_000);
 
   it('--peer-keyring: the peer in another key file keeps its store beside that file', async () => {
-    const other = join(dir, 'other');
+    const other = join(net.dir, 'other');
     mkdirSync(other);
     const peer_file = join(other, 'keys.json');
-    copyFileSync(keyring, peer_file);
-    const run = await ok(['kx3', '--key', 'dev0', '--peer', 'dev2', '--peer-keyring', peer_file, '--json']);
+    copyFileSync(net.keyring, peer_file);
+    const run = await net.run_ok([
+      'kx3',
+      '--key',
+      'dev0',
+      '--peer',
+      'dev2',
+      '--peer-keyring',
+      peer_file,
+      '--json',
+    ]);
     const out = JSON.parse(run.stdout) as { match: boolean; sides: SideJson[] };
     expect(out.match).toBe(true);
     expect(out.sides[1]!.store).toBe(join(other, 'channels', 'dev2'));
@@ -191,12 +165,12 @@ describe('cloister kx3, live', () => {
   }, 180_000);
 
   it('--check-directory: the key-agreement keys must be the ones the directory lists', async () => {
-    const unlisted = await cloister(['kx3', '--key', 'dev2', '--peer', 'dev3', '--check-directory']);
+    const unlisted = await net.cloister(['kx3', '--key', 'dev2', '--peer', 'dev3', '--check-directory']);
     expect(unlisted.code).toBe(1);
     expect(unlisted.stderr).toMatch(/unknown key cloister:[0-9a-f]{40}#kx1/);
-    await ok(['directory', 'publish', '--key', 'dev2']);
-    await ok(['directory', 'publish', '--key', 'dev3']);
-    const run = await ok(['kx3', '--key', 'dev2', '--peer', 'dev3', '--check-directory']);
+    await net.ok(['directory', 'publish', '--key', 'dev2']);
+    await net.ok(['directory', 'publish', '--key', 'dev3']);
+    const run = await net.run_ok(['kx3', '--key', 'dev2', '--peer', 'dev3', '--check-directory']);
     expect(run.stdout).toMatch(/keys match\s+yes/);
   }, 240_000);
 });

@@ -6,80 +6,32 @@
  * one identical message. Needs `npx tsc -p tsconfig.build.json` first.
  */
 
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CANNOT_OPEN_MESSAGE } from '../../../client/sdk/channels/kilt.js';
 import { dev_keys, key_info } from '../../../client/sdk/index.js';
-import { find_code_root } from '../../../enclave/measurement.js';
-import { LocalNetwork } from '../../../sim/network.js';
+import { LiveNetwork } from './live_network.js';
 
-const PORT = 26610;
-const root = find_code_root();
-let dir = '';
-let net: LocalNetwork;
-let node = '';
-let keyring = '';
+let net: LiveNetwork;
 const address: Record<string, string> = {};
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `cloister ARGS --node NODE` with the test's key file, `stdin` piped in; never throws. */
-function cloister(args: string[], stdin = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(root, 'bin', 'cloister.js'), ...args, ...(args[0] === 'keys' ? [] : ['--node', node])],
-      { env: { ...process.env, CLOISTER_KEYRING: keyring, CLOISTER_PASSPHRASE: '' }, timeout: 120_000 },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString('utf8');
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString('utf8');
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
-
-async function ok(args: string[], stdin = ''): Promise<string> {
-  const run = await cloister(args, stdin);
-  if (run.code !== 0)
-    throw new Error(`cloister ${args.join(' ')} exited ${run.code}: ${run.stderr}${run.stdout}`);
-  return run.stdout;
-}
 
 /** Seals `text` from dev0 for `to` and answers the envelope line. */
 async function seal(text: string, to = `cloister:${address['dev1']}#kx1`): Promise<string> {
-  const out = await ok(['msg', 'seal', '--key', 'dev0', '--to', to, text]);
+  const out = await net.ok(['msg', 'seal', '--key', 'dev0', '--to', to, text]);
   expect(out.endsWith('\n')).toBe(true);
   expect(out.trimEnd().split('\n')).toHaveLength(1);
   return out.trim();
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cloister-msg-'));
-  net = await LocalNetwork.up({ validators: 1, dir: join(dir, 'net'), port: PORT, dev: true });
-  node = net.urls()[0]!;
-  keyring = join(dir, 'keys.json');
+  net = await LiveNetwork.up(26610, 'cloister-msg-');
   for (const k of dev_keys()) address[k.name] = key_info(k).address;
-  await ok(['keys', 'import-dev']);
-  for (const name of ['dev0', 'dev1', 'dev2']) await ok(['directory', 'publish', '--key', name]);
+  for (const name of ['dev0', 'dev1', 'dev2']) await net.ok(['directory', 'publish', '--key', name]);
 }, 180_000);
 
 afterAll(async () => {
   await net?.down();
-  if (dir !== '') rmSync(dir, { recursive: true, force: true });
 });
 
 describe('cloister msg, live', () => {
@@ -90,15 +42,15 @@ describe('cloister msg, live', () => {
     expect(envelope['senderKeyUri']).toBe(`cloister:${address['dev0']}#kx1`);
     expect(envelope['receiverKeyUri']).toBe(`cloister:${address['dev1']}#kx1`);
 
-    expect(await ok(['msg', 'open', '--key', 'dev1'], line)).toBe('hello dev1, from dev0\n');
+    expect(await net.ok(['msg', 'open', '--key', 'dev1'], { stdin: line })).toBe('hello dev1, from dev0\n');
     // The default seen store: beside the key file.
-    expect(existsSync(join(dir, 'channels', 'dev1', 'kilt-seen-ids.json'))).toBe(true);
+    expect(existsSync(join(net.dir, 'channels', 'dev1', 'kilt-seen-ids.json'))).toBe(true);
 
-    const again = await cloister(['msg', 'open', '--key', 'dev1'], line);
+    const again = await net.cloister(['msg', 'open', '--key', 'dev1'], { stdin: line });
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/replay/);
     expect(again.stdout).toBe('');
-    const json = await cloister(['msg', 'open', '--key', 'dev1', '--json'], line);
+    const json = await net.cloister(['msg', 'open', '--key', 'dev1', '--json'], { stdin: line });
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { code: 311, name: 'ReplayError' } });
   });
@@ -112,12 +64,11 @@ describe('cloister msg, live', () => {
       ciphertext: `${c.slice(0, 40)}${c[40] === '0' ? '1' : '0'}${c.slice(41)}`,
     });
 
-    const changed = await cloister(['msg', 'open', '--key', 'dev1'], tampered);
-    const wrong_receiver = await cloister(['msg', 'open', '--key', 'dev2'], line);
-    const wrong_sender_uri = await cloister(
-      ['msg', 'open', '--key', 'dev1'],
-      JSON.stringify({ ...envelope, senderKeyUri: `cloister:${address['dev2']}#kx1` }),
-    );
+    const changed = await net.cloister(['msg', 'open', '--key', 'dev1'], { stdin: tampered });
+    const wrong_receiver = await net.cloister(['msg', 'open', '--key', 'dev2'], { stdin: line });
+    const wrong_sender_uri = await net.cloister(['msg', 'open', '--key', 'dev1'], {
+      stdin: JSON.stringify({ ...envelope, senderKeyUri: `cloister:${address['dev2']}#kx1` }),
+    });
     for (const run of [changed, wrong_receiver, wrong_sender_uri]) {
       expect(run.code).toBe(1);
       expect(run.stdout).toBe('');
@@ -128,8 +79,8 @@ describe('cloister msg, live', () => {
     expect(wrong_sender_uri.stderr).toBe(changed.stderr);
 
     // The same with --json: one error object.
-    const a = await cloister(['msg', 'open', '--key', 'dev1', '--json'], tampered);
-    const b = await cloister(['msg', 'open', '--key', 'dev2', '--json'], line);
+    const a = await net.cloister(['msg', 'open', '--key', 'dev1', '--json'], { stdin: tampered });
+    const b = await net.cloister(['msg', 'open', '--key', 'dev2', '--json'], { stdin: line });
     expect(a.stdout).toBe(b.stdout);
     expect(JSON.parse(a.stdout)).toEqual({
       ok: false,
@@ -137,13 +88,15 @@ describe('cloister msg, live', () => {
     });
 
     // None of those attempts used up the genuine envelope.
-    expect(await ok(['msg', 'open', '--key', 'dev1'], line)).toBe('for dev1 only\n');
+    expect(await net.ok(['msg', 'open', '--key', 'dev1'], { stdin: line })).toBe('for dev1 only\n');
   });
 
   it('--seen FILE keeps its own store; --json prints the whole message; --to takes a key name', async () => {
     const line = await seal('with a seen file', 'dev1');
-    const seen = join(dir, 'elsewhere', 'seen.txt');
-    const message = JSON.parse(await ok(['msg', 'open', '--key', 'dev1', '--seen', seen, '--json'], line));
+    const seen = join(net.dir, 'elsewhere', 'seen.txt');
+    const message = JSON.parse(
+      await net.ok(['msg', 'open', '--key', 'dev1', '--seen', seen, '--json'], { stdin: line }),
+    );
     expect(message).toEqual({
       body: { type: 'text', content: 'with a seen file' },
       createdAt: expect.any(Number),
@@ -152,13 +105,13 @@ describe('cloister msg, live', () => {
       messageId: expect.stringMatching(/^0x[0-9a-f]{64}$/),
     });
     expect(readFileSync(seen, 'utf8')).toContain(message.messageId);
-    const again = await cloister(['msg', 'open', '--key', 'dev1', '--seen', seen], line);
+    const again = await net.cloister(['msg', 'open', '--key', 'dev1', '--seen', seen], { stdin: line });
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/replay/);
   });
 
   it('sealing to a key the directory does not hold, or with nothing on stdin, fails clearly', async () => {
-    const unknown = await cloister([
+    const unknown = await net.cloister([
       'msg',
       'seal',
       '--key',
@@ -169,7 +122,7 @@ describe('cloister msg, live', () => {
     ]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/unknown key .*#kx1/);
-    const empty = await cloister(['msg', 'open', '--key', 'dev1'], '');
+    const empty = await net.cloister(['msg', 'open', '--key', 'dev1'], { stdin: '' });
     expect(empty.code).toBe(2);
     expect(empty.stderr).toMatch(/stdin is empty/);
   });

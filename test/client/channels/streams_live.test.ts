@@ -8,10 +8,6 @@
  * `npx tsc -p tsconfig.build.json` first.
  */
 
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStorage } from '../../../client/sdk/channels/storage.js';
 import { KeyRequestDeniedError } from '../../../client/sdk/channels/stream_key_exchange.js';
@@ -21,22 +17,16 @@ import {
   type StreamReadItem,
 } from '../../../client/sdk/channels/streams.js';
 import { type ClientKey, CloisterClient, dev_keys, key_info } from '../../../client/sdk/index.js';
-import { find_code_root } from '../../../enclave/measurement.js';
-import { LocalNetwork } from '../../../sim/network.js';
+import { LiveNetwork } from './live_network.js';
 
-const PORT = 26630;
-const root = find_code_root();
-let dir = '';
-let net: LocalNetwork;
-let node = '';
-let keyring = '';
+let net: LiveNetwork;
 type Dev = 'dev0' | 'dev1' | 'dev2' | 'dev3';
 let dev: Record<Dev, ClientKey>;
 let address: Record<Dev, string>;
 
 /** A stream client of `name` with a store of its own, and a count of its key keeper queries. */
 function party(name: Dev, storage = new MemoryStorage()): { s: StreamClient; keeper_queries: () => number } {
-  const client = new CloisterClient({ nodes: [node] });
+  const client = new CloisterClient({ nodes: [net.node] });
   let n = 0;
   const query = client.query.bind(client);
   client.query = (address, msg, ...rest) => {
@@ -57,39 +47,8 @@ function lines(items: StreamReadItem[]): string[] {
   return items.map((i) => ('text' in i ? `#${i.seq} ${i.text}` : `#${i.seq} [${i.undecryptable}]`));
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `cloister ARGS --node NODE` with the test's key file; never throws. */
-function cloister(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(root, 'bin', 'cloister.js'), ...args, ...(args[0] === 'keys' ? [] : ['--node', node])],
-      { env: { ...process.env, CLOISTER_KEYRING: keyring, CLOISTER_PASSPHRASE: '' }, timeout: 120_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const run = await cloister(...args);
-  if (run.code !== 0)
-    throw new Error(`cloister ${args.join(' ')} exited ${run.code}: ${run.stderr}${run.stdout}`);
-  return run.stdout;
-}
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cloister-streams-'));
-  net = await LocalNetwork.up({ validators: 1, dir: join(dir, 'net'), port: PORT, dev: true });
-  node = net.urls()[0]!;
-  keyring = join(dir, 'keys.json');
+  net = await LiveNetwork.up(26630, 'cloister-streams-');
   const keys = dev_keys();
   const pick = (name: Dev) => keys.find((k) => k.name === name)!;
   dev = { dev0: pick('dev0'), dev1: pick('dev1'), dev2: pick('dev2'), dev3: pick('dev3') };
@@ -99,12 +58,10 @@ beforeAll(async () => {
     dev2: key_info(dev.dev2).address,
     dev3: key_info(dev.dev3).address,
   };
-  await ok('keys', 'import-dev');
 }, 180_000);
 
 afterAll(async () => {
   await net?.down();
-  if (dir !== '') rmSync(dir, { recursive: true, force: true });
 });
 
 describe('streams, live', () => {
@@ -144,7 +101,7 @@ describe('streams, live', () => {
 
     const serving = new AbortController();
     const reports: AnswerReport[] = [];
-    const height = (await new CloisterClient({ nodes: [node] }).status()).height;
+    const height = (await new CloisterClient({ nodes: [net.node] }).status()).height;
     const service = owner.s.answer_requests(stream, {
       signal: serving.signal,
       from_height: height,
@@ -175,7 +132,7 @@ describe('streams, live', () => {
     const serving2 = new AbortController();
     const service2 = owner.s.answer_requests(stream, {
       signal: serving2.signal,
-      from_height: (await new CloisterClient({ nodes: [node] }).status()).height,
+      from_height: (await new CloisterClient({ nodes: [net.node] }).status()).height,
     });
     for (const scheme of ['x25519', 'ml-kem-1024'] as const) {
       const fresh = party('dev2');
@@ -226,28 +183,31 @@ describe('streams, live', () => {
   }, 180_000);
 
   it('the CLI: create, grant, publish, read, rotate, revoke', async () => {
-    const created = JSON.parse(await ok('stream', 'create', 'feed', '--key', 'dev0', '--json')) as {
-      stream: string;
-    };
+    const created = await net.json<{ stream: string }>(['stream', 'create', 'feed', '--key', 'dev0']);
     expect(created.stream).toBe(`${address.dev0}/feed`);
-    expect(await ok('stream', 'grant', 'feed', 'dev1', '--subscribe', '--key', 'dev0')).toContain('granted');
-    expect(await ok('stream', 'publish', 'feed', 'hello', '--key', 'dev0')).toContain('published #1');
-    expect(await ok('stream', 'read', 'dev0/feed', '--key', 'dev1')).toBe('#1 hello\n');
-    const rotated = JSON.parse(await ok('stream', 'rotate', 'feed', '--key', 'dev0', '--json')) as {
-      next_key_id: string;
-    };
-    expect(await ok('stream', 'publish', 'feed', 'two', '--key', 'dev0')).toContain(
+    expect(await net.ok(['stream', 'grant', 'feed', 'dev1', '--subscribe', '--key', 'dev0'])).toContain(
+      'granted',
+    );
+    expect(await net.ok(['stream', 'publish', 'feed', 'hello', '--key', 'dev0'])).toContain('published #1');
+    expect(await net.ok(['stream', 'read', 'dev0/feed', '--key', 'dev1'])).toBe('#1 hello\n');
+    const rotated = await net.json<{ next_key_id: string }>(['stream', 'rotate', 'feed', '--key', 'dev0']);
+    expect(await net.ok(['stream', 'publish', 'feed', 'two', '--key', 'dev0'])).toContain(
       `carries the next key ${rotated.next_key_id}`,
     );
-    await ok('stream', 'publish', 'feed', 'three', '--key', 'dev0');
-    expect(await ok('stream', 'read', `${address.dev0}/feed`, '--key', 'dev1', '--from-seq', '2')).toBe(
+    await net.ok(['stream', 'publish', 'feed', 'three', '--key', 'dev0']);
+    expect(await net.ok(['stream', 'read', `${address.dev0}/feed`, '--key', 'dev1', '--from-seq', '2'])).toBe(
       '#2 two\n#3 three\n',
     );
-    const revoked = JSON.parse(await ok('stream', 'revoke', 'feed', 'dev1', '--key', 'dev0', '--json')) as {
-      rekeyed: string;
-    };
-    await ok('stream', 'publish', 'feed', 'four', '--key', 'dev0');
-    const out = await ok('stream', 'read', 'dev0/feed', '--key', 'dev1');
+    const revoked = await net.json<{ rekeyed: string }>([
+      'stream',
+      'revoke',
+      'feed',
+      'dev1',
+      '--key',
+      'dev0',
+    ]);
+    await net.ok(['stream', 'publish', 'feed', 'four', '--key', 'dev0']);
+    const out = await net.ok(['stream', 'read', 'dev0/feed', '--key', 'dev1']);
     expect(out.split('\n')).toEqual([
       '#1 hello',
       '#2 two',
@@ -255,14 +215,14 @@ describe('streams, live', () => {
       `#4 [cannot decrypt: no key ${revoked.rekeyed}]`,
       '',
     ]);
-    const json = (await ok('stream', 'read', 'dev0/feed', '--key', 'dev0', '--json'))
+    const json = (await net.ok(['stream', 'read', 'dev0/feed', '--key', 'dev0', '--json']))
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { seq: number; text?: string });
     expect(json.map((j) => j.text)).toEqual(['hello', 'two', 'three', 'four']);
-    const help = await ok('stream', '--help');
+    const help = await net.ok(['stream', '--help']);
     for (const c of ['create', 'grant', 'revoke', 'publish', 'read', 'rotate']) expect(help).toContain(c);
-    const bad = await cloister('stream', 'grant', 'feed', 'dev1', '--key', 'dev0');
+    const bad = await net.cloister(['stream', 'grant', 'feed', 'dev1', '--key', 'dev0']);
     expect(bad.code).toBe(2);
   }, 300_000);
 });
