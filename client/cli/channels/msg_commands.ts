@@ -12,15 +12,12 @@
  * @module
  */
 
-import { mkdir, open as open_file, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { DirectoryClient } from '../../sdk/channels/directory.js';
 import { UnknownKeyError } from '../../sdk/channels/errors.js';
 import { check_key_id, parse_key_uri } from '../../sdk/channels/key_uri.js';
 import { KILT_ENVELOPE_CHARS_MAX, KILT_TEXT_TYPE, open, seal } from '../../sdk/channels/kilt.js';
 import { ReplayGuard } from '../../sdk/channels/replay_guard.js';
-import { type ChannelStorage, check_document, DOCUMENT_CHARS_MAX } from '../../sdk/channels/storage.js';
 import { FileStorage } from '../../sdk/channels/storage_file_node.js';
 import { key_info } from '../../sdk/keys.js';
 import {
@@ -40,50 +37,6 @@ export const MSG_SEEN_DOCUMENT = 'kilt-seen-ids';
 const STDIN_BYTES_MAX = KILT_ENVELOPE_CHARS_MAX + 1024;
 /** Most characters of TEXT. */
 const TEXT_CHARS_MAX = 7_000;
-
-/**
- * A {@link ChannelStorage} of one file (`--seen FILE`): every document name maps to that file.
- * Written like FileStorage: a temporary file, flushed, renamed over the old one; mode 0600.
- */
-export class SingleFileStorage implements ChannelStorage {
-  readonly path: string;
-  constructor(path: string) {
-    if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a file path');
-    this.path = resolve(path);
-  }
-
-  async get(name: string): Promise<string | null> {
-    check_document(name);
-    try {
-      const text = await readFile(this.path, 'utf8');
-      if (text.length > DOCUMENT_CHARS_MAX)
-        throw new RangeError(`${this.path} is over ${DOCUMENT_CHARS_MAX} characters`);
-      return text;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
-  }
-
-  async set(name: string, text: string): Promise<void> {
-    check_document(name, text);
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    const temp = `${this.path}.${process.pid}.tmp`;
-    const file = await open_file(temp, 'w', 0o600);
-    try {
-      await file.writeFile(text, 'utf8');
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, this.path);
-  }
-
-  async remove(name: string): Promise<void> {
-    check_document(name);
-    await rm(this.path, { force: true });
-  }
-}
 
 /** Reads all of stdin as UTF-8, refusing more than `max_bytes`. */
 async function read_stdin(max_bytes: number): Promise<string> {
@@ -148,7 +101,7 @@ async function open_command(argv: OpenArgs): Promise<void> {
   const { key, dir } = await channel_session(argv);
   const text = (await read_stdin(STDIN_BYTES_MAX)).trim();
   if (text === '') throw new UsageError('stdin is empty: pipe one envelope (JSON) into `cloister msg open`');
-  const storage = argv.seen === undefined ? new FileStorage(dir) : new SingleFileStorage(argv.seen);
+  const storage = argv.seen === undefined ? new FileStorage(dir) : FileStorage.single(argv.seen);
   const guard = new ReplayGuard(storage, { document: MSG_SEEN_DOCUMENT });
   const directory = new DirectoryClient(make_client(argv, [key]));
   const message = await open(text, { key, resolver: directory, guard });

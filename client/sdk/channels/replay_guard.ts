@@ -75,7 +75,10 @@ export interface ReplayGuardOptions {
   max_future_ms?: number;
 }
 
-/** One lock per (storage object, document) in this realm: guards over the same store share it. */
+/**
+ * One lock per (storage object, document) in this realm: guards over the same store share it. A
+ * store with {@link ChannelStorage.exclusive} (FileStorage) also locks against other processes.
+ */
 const locks = new WeakMap<ChannelStorage, Map<string, Promise<unknown>>>();
 
 function exclusive<T>(storage: ChannelStorage, document: string, work: () => Promise<T>): Promise<T> {
@@ -85,7 +88,9 @@ function exclusive<T>(storage: ChannelStorage, document: string, work: () => Pro
     locks.set(storage, by_doc);
   }
   const previous = by_doc.get(document) ?? Promise.resolve();
-  const run = previous.then(work, work);
+  // In this realm, one at a time; against other processes, the store's own lock if it has one.
+  const locked = () => (storage.exclusive === undefined ? work() : storage.exclusive(document, work));
+  const run = previous.then(locked, locked);
   const tail = run.then(
     () => undefined,
     () => undefined,

@@ -23,6 +23,12 @@ export interface ChannelStorage {
   set(name: string, text: string): Promise<void>;
   /** Removes the document if it exists. */
   remove(name: string): Promise<void>;
+  /**
+   * Runs `work` (a read-modify-write of the document) so that no other holder of the same store,
+   * in another process or tab, runs one at the same time. Optional: a store only this realm uses
+   * needs none (callers serialise within the realm themselves).
+   */
+  exclusive?<T>(name: string, work: () => Promise<T>): Promise<T>;
 }
 
 /** Throws unless `name` is 1-128 characters of `A-Z a-z 0-9 . _ -` and `text` (if given) is not too long. */
@@ -99,5 +105,8 @@ export function sealed_storage(
       await inner.set(name, SEALED_PREFIX + to_base64(concat(iv, sealed)));
     },
     remove: (name) => inner.remove(name),
+    ...(inner.exclusive === undefined
+      ? {}
+      : { exclusive: <T>(name: string, work: () => Promise<T>) => inner.exclusive!(name, work) }),
   };
 }

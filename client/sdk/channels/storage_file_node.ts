@@ -1,30 +1,62 @@
 /**
- * {@link ChannelStorage} as files in one directory (Node only): `<dir>/<name>.json`, written to a
- * temporary file, flushed, then renamed over the old one, so a crash leaves the old or the new
+ * {@link ChannelStorage} as files (Node only): `<dir>/<name>.json`, or one named file for every
+ * document ({@link FileStorage.single}, what `cloister msg open --seen FILE` uses). A write goes to a
+ * temporary file, is flushed, then renamed over the old one, so a crash leaves the old or the new
  * document, never half of one. Directory 0700, files 0600: they may hold sealed secrets.
+ *
+ * {@link FileStorage.exclusive} runs a read-modify-write under a lock file `<path>.lock`, so two
+ * processes (two `cloister msg open` at once) cannot both accept one message: the lock is taken
+ * with an exclusive create, waited for up to {@link LOCK_WAIT_MS_MAX}, and taken over when it is
+ * older than {@link LOCK_STALE_MS} (its holder crashed).
  * @module
  */
 
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { type ChannelStorage, check_document, DOCUMENT_CHARS_MAX } from './storage.js';
 
-/** Documents as files in `dir` (created on first write). */
+/** Longest wait for another process's lock before giving up. */
+export const LOCK_WAIT_MS_MAX = 10_000;
+/** A lock older than this was left by a holder that died: it is taken over. */
+export const LOCK_STALE_MS = 30_000;
+const LOCK_RETRY_MS = 20;
+
+/** The lock could not be taken in time: another process holds it. */
+export class StorageLockedError extends Error {
+  override name = 'StorageLockedError';
+}
+
+/** Documents as files in `dir` (created on first write), or all in one file. */
 export class FileStorage implements ChannelStorage {
-  constructor(readonly dir: string) {
+  /** The directory the files are in. */
+  readonly dir: string;
+  /** The one file every document is, for {@link FileStorage.single}; else null. */
+  readonly file: string | null;
+
+  constructor(dir: string, opts: { file?: string } = {}) {
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a path');
+    this.dir = dir;
+    this.file = opts.file === undefined ? null : resolve(dir, opts.file);
+  }
+
+  /** Every document in the one file at `path` (a store of one document, whatever its name). */
+  static single(path: string): FileStorage {
+    if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a file path');
+    const file = resolve(path);
+    return new FileStorage(dirname(file), { file });
   }
 
   #path(name: string): string {
-    return join(this.dir, `${name}.json`);
+    return this.file ?? join(this.dir, `${name}.json`);
   }
 
   async get(name: string): Promise<string | null> {
     check_document(name);
+    const path = this.#path(name);
     try {
-      const text = await readFile(this.#path(name), 'utf8');
+      const text = await readFile(path, 'utf8');
       if (text.length > DOCUMENT_CHARS_MAX)
-        throw new RangeError(`${this.#path(name)} is over ${DOCUMENT_CHARS_MAX} characters`);
+        throw new RangeError(`${path} is over ${DOCUMENT_CHARS_MAX} characters`);
       return text;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -34,8 +66,8 @@ export class FileStorage implements ChannelStorage {
 
   async set(name: string, text: string): Promise<void> {
     check_document(name, text);
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const path = this.#path(name);
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     const temp = `${path}.${process.pid}.tmp`;
     const file = await open(temp, 'w', 0o600);
     try {
@@ -50,5 +82,45 @@ export class FileStorage implements ChannelStorage {
   async remove(name: string): Promise<void> {
     check_document(name);
     await rm(this.#path(name), { force: true });
+  }
+
+  /** Runs `work` holding the document's lock file, against other processes too. */
+  async exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
+    check_document(name);
+    const lock = `${this.#path(name)}.lock`;
+    await mkdir(dirname(lock), { recursive: true, mode: 0o700 });
+    await take_lock(lock);
+    try {
+      return await work();
+    } finally {
+      await rm(lock, { force: true });
+    }
+  }
+}
+
+async function take_lock(lock: string): Promise<void> {
+  const deadline = Date.now() + LOCK_WAIT_MS_MAX;
+  for (;;) {
+    try {
+      const handle = await open(lock, 'wx', 0o600);
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const age_ms = await stat(lock).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
+    if (age_ms > LOCK_STALE_MS) {
+      await rm(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline)
+      throw new StorageLockedError(
+        `${lock} is held by another process (remove it if no cloister process is running)`,
+      );
+    await new Promise((r) => setTimeout(r, LOCK_RETRY_MS));
   }
 }

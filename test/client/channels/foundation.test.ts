@@ -4,15 +4,21 @@
  * addresses.
  */
 
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { framed } from '../../../client/sdk/channels/encoding.js';
 import { key_uri, parse_key_uri } from '../../../client/sdk/channels/key_uri.js';
 import { derived_secret, kx_key_pair, x25519_shared } from '../../../client/sdk/channels/kx_keys.js';
-import { MemoryStorage, SealedDocumentError, sealed_storage } from '../../../client/sdk/channels/storage.js';
-import { FileStorage } from '../../../client/sdk/channels/storage_file_node.js';
+import { ReplayGuard } from '../../../client/sdk/channels/replay_guard.js';
+import {
+  type ChannelStorage,
+  MemoryStorage,
+  SealedDocumentError,
+  sealed_storage,
+} from '../../../client/sdk/channels/storage.js';
+import { FileStorage, LOCK_STALE_MS } from '../../../client/sdk/channels/storage_file_node.js';
 import { dev_keys, key_info } from '../../../client/sdk/keys.js';
 import { from_hex, to_hex, utf8 } from '../../../protocol/bytes.js';
 import { get_provider } from '../../../protocol/providers/index.js';
@@ -138,6 +144,83 @@ describe('channel storage', () => {
     await new FileStorage(where).remove('seen');
     expect(await new FileStorage(where).get('seen')).toBeNull();
     expect(readFileSync(join(where, 'seen.json.999.tmp'), 'utf8')).toBe('half');
+  });
+});
+
+/** `storage` with 5 ms before every read and write; its lock as it is. */
+function slow(storage: FileStorage): ChannelStorage {
+  const pause = () => new Promise((r) => setTimeout(r, 5));
+  return {
+    get: async (name) => (await pause(), storage.get(name)),
+    set: async (name, text) => (await pause(), storage.set(name, text)),
+    remove: (name) => storage.remove(name),
+    exclusive: (name, work) => storage.exclusive(name, work),
+  };
+}
+
+describe('file storage across processes', () => {
+  function temp(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'cloister-lock-'));
+    dirs.push(dir);
+    return dir;
+  }
+
+  test('one file for every document (msg open --seen FILE)', async () => {
+    const file = join(temp(), 'seen', 'my-seen.json');
+    const single = FileStorage.single(file);
+    await single.set('anything', 'one');
+    expect(readFileSync(file, 'utf8')).toBe('one');
+    expect(await single.get('other-name')).toBe('one');
+  });
+
+  test('two stores over one file (two processes) accept a message once: the lock file serialises them', async () => {
+    const dir = temp();
+    const NOW = 1_800_000_000_000;
+    for (let round = 0; round < 5; round++) {
+      // Separate FileStorage objects share no in-process lock, as two processes would not; slow
+      // reads and writes hold the race open (without the lock file both would accept).
+      const guards = [
+        new ReplayGuard(slow(new FileStorage(dir))),
+        new ReplayGuard(slow(new FileStorage(dir))),
+      ];
+      const results = await Promise.allSettled(guards.map((g) => g.accept(`id-${round}`, NOW, NOW)));
+      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    }
+    expect(await new ReplayGuard(new FileStorage(dir)).size(NOW)).toBe(5);
+  });
+
+  test('a held lock makes the other wait; a stale one (its holder died) is taken over', async () => {
+    const dir = temp();
+    const a = new FileStorage(dir);
+    const order: string[] = [];
+    let release = () => {};
+    let entered = () => {};
+    const a_in = new Promise<void>((r) => {
+      entered = r;
+    });
+    const held = a.exclusive('doc', async () => {
+      order.push('a in');
+      entered();
+      await new Promise<void>((r) => {
+        release = r;
+      });
+      order.push('a out');
+    });
+    await a_in;
+    const b = new FileStorage(dir).exclusive('doc', async () => order.push('b in'));
+    // b retries every 20 ms: after 100 ms it would have got in, were the lock not held.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(order).toEqual(['a in']);
+    release();
+    await Promise.all([held, b]);
+    expect(order).toEqual(['a in', 'a out', 'b in']);
+
+    // A lock file left by a crash, older than LOCK_STALE_MS.
+    const lock = join(dir, 'doc.json.lock');
+    writeFileSync(lock, '999999');
+    const old_s = (Date.now() - LOCK_STALE_MS - 5_000) / 1000;
+    utimesSync(lock, old_s, old_s);
+    expect(await new FileStorage(dir).exclusive('doc', async () => 'taken over')).toBe('taken over');
   });
 });
 
