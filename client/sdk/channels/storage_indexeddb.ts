@@ -60,6 +60,11 @@ export interface IdbFactoryLike {
   open(name: string, version?: number): IdbOpenRequestLike;
 }
 
+/** The part of the Web Locks API (`navigator.locks`) the store uses. */
+export interface WebLocksLike {
+  request<T>(name: string, callback: () => Promise<T>): Promise<T>;
+}
+
 /** IndexedDB failed or is missing (private mode, blocked by another tab, quota). */
 export class IndexedDbStorageError extends Error {
   override name = 'IndexedDbStorageError';
@@ -152,6 +157,18 @@ export class IndexedDbStorage implements ChannelStorage {
   async remove(name: string): Promise<void> {
     check_document(name);
     await this.#run('readwrite', 'delete', (store) => store.delete(name));
+  }
+
+  /**
+   * Runs `work` holding the Web Locks API lock `cloister-channels/<database>/<name>`, so two tabs
+   * do not read-modify-write one document at once (the replay guard). Where the API is missing
+   * (an older browser) it runs `work` as it is: this tab's own calls are serialised by the caller.
+   */
+  exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
+    check_document(name);
+    const locks = (globalThis as { navigator?: { locks?: WebLocksLike } }).navigator?.locks;
+    if (locks === undefined || typeof locks.request !== 'function') return work();
+    return locks.request(`cloister-channels/${this.#name}/${name}`, work);
   }
 
   /** Closes the database (a later call opens it again). */

@@ -2,11 +2,11 @@
  * client/sdk/channels/storage_indexeddb.ts against a small in-memory fake of the IndexedDB API
  * (Node has no IndexedDB and the repository no browser harness): documents round-trip, survive a
  * new storage object over the same database, failures surface as IndexedDbStorageError, and a
- * replay guard runs over it. The fake follows the IndexedDB callback order (request success,
+ * replay guard runs over it, locking its document across tabs with the Web Locks API. The fake follows the IndexedDB callback order (request success,
  * then transaction complete, each in a later task).
  */
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ReplayError, ReplayGuard } from '../../../client/sdk/channels/replay_guard.js';
 import {
   type IdbDatabaseLike,
@@ -155,5 +155,27 @@ describe('IndexedDbStorage (over a fake IndexedDB)', () => {
     await expect(
       new ReplayGuard(new IndexedDbStorage('db', idb)).accept('id', now, now),
     ).rejects.toBeInstanceOf(ReplayError);
+  });
+
+  it('locks a document across tabs with the Web Locks API when the browser has it', async () => {
+    const idb = new FakeIdb();
+    const requested: string[] = [];
+    vi.stubGlobal('navigator', {
+      locks: {
+        request: async <T>(name: string, work: () => Promise<T>) => {
+          requested.push(name);
+          return work();
+        },
+      },
+    });
+    try {
+      const now = 1_700_000_000_000;
+      await new ReplayGuard(new IndexedDbStorage('db', idb)).accept('id', now, now);
+      expect(requested).toEqual(['cloister-channels/db/seen-ids']);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    // Without the API the guard still runs (this tab's calls are serialised by the guard).
+    expect(await new IndexedDbStorage('db', idb).exclusive('seen-ids', async () => 'ran')).toBe('ran');
   });
 });
