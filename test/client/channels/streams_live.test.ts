@@ -36,6 +36,20 @@ function party(name: Dev, storage = new MemoryStorage()): { s: StreamClient; kee
   return { s: new StreamClient(client, dev[name], { storage }), keeper_queries: () => n };
 }
 
+/** Resolves once the latest committed block's time (`GET /v1/blocks/{h}`) is past `time_ms`. */
+async function until_block_time(time_ms: number): Promise<void> {
+  const client = new CloisterClient({ nodes: [net.node] });
+  for (;;) {
+    const { height } = await client.status();
+    const block = (await (await fetch(`${net.node}/v1/blocks/${height}`)).json()) as {
+      header: { time_ms: number };
+    };
+    if (block.header.time_ms > time_ms) return;
+    // The next block is what can change the answer; a development network makes several a second.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 async function all(s: StreamClient, stream: string, from_seq?: number): Promise<StreamReadItem[]> {
   const out: StreamReadItem[] = [];
   for await (const item of s.read(stream, { from_seq })) out.push(item);
@@ -170,8 +184,8 @@ describe('streams, live', () => {
     expect(p3.seq).toBe(3);
     expect(lines(await all(party('dev2').s, stream)).every((l) => l.includes('[no key'))).toBe(true);
 
-    // Wait out the grant (block time follows the wall clock), then re-key and publish.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expires_ms - Date.now() + 1_500)));
+    // Wait out the grant on the chain's clock: until a committed block's time is past the expiry.
+    await until_block_time(expires_ms);
     await owner.s.rekey(stream);
     const after = await owner.s.publish(stream, 'after');
     expect(lines(await all(sub3.s, stream, 2))).toEqual([
