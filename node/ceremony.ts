@@ -24,7 +24,13 @@ import { LocalChain } from './store/local_chain.js';
  * Contracts every network ships at genesis, in code-id order: the reference ones first, the system
  * contracts last (protocol/system.ts: instantiated at genesis at an address their code hash names).
  */
-export const GENESIS_CONTRACTS: readonly string[] = ['echo', 'counter', 'token', 'auction', ...SYSTEM_CONTRACTS];
+export const GENESIS_CONTRACTS: readonly string[] = [
+  'echo',
+  'counter',
+  'token',
+  'auction',
+  ...SYSTEM_CONTRACTS,
+];
 /** Most validators a ceremony makes (genesis allows more; a local network is for experiments). */
 export const CEREMONY_VALIDATORS_MAX = 100;
 

@@ -21,8 +21,8 @@ import {
   type Scheme,
 } from '../../protocol/envelope.js';
 import { noble_provider as p } from '../../protocol/providers/noble.js';
-import { SYSTEM_CONTRACTS, type SystemContracts } from '../../protocol/system.js';
 import { type ContractEventJson, type ContractResult, open_result } from '../../protocol/result.js';
+import { SYSTEM_CONTRACTS, type SystemContracts } from '../../protocol/system.js';
 import {
   account_address,
   contract_address,
@@ -34,6 +34,7 @@ import {
   type TxMsg,
   tx_hash,
 } from '../../protocol/tx.js';
+import { NoSystemContractError } from './channels/errors.js';
 import {
   BadAnswerError,
   ChainIdMismatchError,
@@ -50,7 +51,6 @@ import {
   WrongSequenceError,
 } from './errors.js';
 import { type FollowNode, type FollowOptions, follow_public_events, type PublicEventAt } from './events.js';
-import { NoSystemContractError } from './channels/errors.js';
 import { type ClientKey, key_info, web_random } from './keys.js';
 import { RpcTransport, read_events, type TransportModules, timer_sleep } from './rpc.js';
 

@@ -27,13 +27,13 @@ import { from_base64, from_hex, to_base64, to_hex } from '../../protocol/bytes.j
 import { result_counted } from '../../protocol/codes.js';
 import { is_scheme, type Scheme } from '../../protocol/envelope.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
+import { native_provider } from '../../protocol/providers/native.js';
 import {
   is_system_contract_name,
   SYSTEM_BINDING,
   SYSTEM_CREATOR,
   system_contract_address,
 } from '../../protocol/system.js';
-import { native_provider } from '../../protocol/providers/native.js';
 import {
   account_address,
   contract_address,

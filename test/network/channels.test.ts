@@ -3,7 +3,8 @@
  * "System contracts"): genesis made them at the addresses their code hashes name, `status` and
  * `codes` list them; the key directory through the CLI (`directory publish`, `--rotate`, `revoke`,
  * `show`) and the SDK (key URIs resolve; unknown and revoked keys are typed errors); the mailbox
- * lists mail only to its recipient. Needs `npm run build`.
+ * lists mail only to its recipient; a stream's messages, published through one validator, are read
+ * and decrypted through another. Needs `npm run build`.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,8 @@ import { DirectoryClient } from '../../client/sdk/channels/directory.js';
 import { RevokedKeyError, UnknownKeyError } from '../../client/sdk/channels/errors.js';
 import { kx_key_pair } from '../../client/sdk/channels/kx_keys.js';
 import { MailboxClient } from '../../client/sdk/channels/mailbox.js';
+import { MemoryStorage } from '../../client/sdk/channels/storage.js';
+import { StreamClient, type StreamReadItem } from '../../client/sdk/channels/streams.js';
 import { CloisterClient, ContractError, dev_keys, key_info } from '../../client/sdk/index.js';
 import { to_hex } from '../../protocol/bytes.js';
 import { get_provider } from '../../protocol/providers/index.js';
@@ -26,12 +29,12 @@ const [dev0, dev1, dev2] = dev_keys() as [
 const D0 = key_info(dev0).address;
 const D1 = key_info(dev1).address;
 
-describe('system contracts on a 1-validator development network', () => {
+describe('system contracts on a 4-validator development network', () => {
   let net: LiveNetwork;
   let client: CloisterClient;
 
   beforeAll(async () => {
-    net = await LiveNetwork.up(26650, 'cloister-channels-');
+    net = await LiveNetwork.up(26650, 'cloister-channels-', { validators: 4 });
     client = new CloisterClient({ nodes: net.urls(), keys: [dev0, dev1, dev2] });
   }, 240_000);
 
@@ -92,6 +95,27 @@ describe('system contracts on a 1-validator development network', () => {
     await expect(directory.current(D0)).rejects.toBeInstanceOf(UnknownKeyError);
     const none = await net.cloister(['directory', 'show', 'dev3']);
     expect(none.stdout).toContain('has published no keys');
+  }, 180_000);
+
+  it("a stream's messages are public events any validator serves: published through one, read through another", async () => {
+    const [first, last] = [net.urls()[0]!, net.urls().at(-1)!];
+    expect(first).not.toBe(last);
+    const publisher = new StreamClient(new CloisterClient({ nodes: [first] }), dev0, {
+      storage: new MemoryStorage(),
+    });
+    const reader = new StreamClient(new CloisterClient({ nodes: [last] }), dev1, {
+      storage: new MemoryStorage(),
+    });
+    const { stream } = await publisher.create('any-validator');
+    await publisher.grant(stream, D1, { subscribe: true, expires_ms: null });
+    const sent = await publisher.publish(stream, 'CANARY-stream-text');
+    const read: StreamReadItem[] = [];
+    for await (const item of reader.read(stream, {})) read.push(item);
+    expect(read).toEqual([expect.objectContaining({ seq: sent.seq, text: 'CANARY-stream-text' })]);
+    // On chain the message is ciphertext: the public event, as the last validator lists it, has no plaintext.
+    const record = await new CloisterClient({ nodes: [last] }).get_tx(sent.outcome.hash);
+    expect(record.events.map((e) => e.type)).toEqual(['stream_message']);
+    expect(JSON.stringify(record.events)).not.toContain('CANARY');
   }, 180_000);
 
   it('the mailbox lists mail only to its recipient, with the chain-given sender', async () => {

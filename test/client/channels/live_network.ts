@@ -1,5 +1,5 @@
 /**
- * The harness the live channel tests share: a 1-validator development network in a temp folder,
+ * The harness the live channel tests share: a development network (1 validator unless asked) in a temp folder,
  * a key file beside it holding the dev keys, and `cloister` run as a separate process against it.
  * The folder holds `net/` (the network) and `keys.json` (the key file, no passphrase), so the CLI's
  * per-key stores land in `<dir>/channels/<name>`. Used by test/client/channels/msg_cli, kx3_cli,
@@ -30,6 +30,8 @@ export interface CliOptions {
 export interface LiveNetworkOptions {
   /** How long one `cloister` process may run before it is killed (default 120 s). */
   cli_timeout_ms?: number;
+  /** Validators (default 1); validator i serves RPC on `port + i`. */
+  validators?: number;
 }
 
 const root = find_code_root();
@@ -52,7 +54,12 @@ export class LiveNetwork {
     const dir = mkdtempSync(join(tmpdir(), prefix));
     let net: LocalNetwork | undefined;
     try {
-      net = await LocalNetwork.up({ validators: 1, dir: join(dir, 'net'), port, dev: true });
+      net = await LocalNetwork.up({
+        validators: options.validators ?? 1,
+        dir: join(dir, 'net'),
+        port,
+        dev: true,
+      });
       const live = new LiveNetwork(dir, net, join(dir, 'keys.json'), options.cli_timeout_ms ?? 120_000);
       await live.ok(['keys', 'import-dev']);
       return live;
