@@ -151,8 +151,14 @@ describe('channel storage', () => {
 function slow(storage: FileStorage): ChannelStorage {
   const pause = () => new Promise((r) => setTimeout(r, 5));
   return {
-    get: async (name) => (await pause(), storage.get(name)),
-    set: async (name, text) => (await pause(), storage.set(name, text)),
+    get: async (name) => {
+      await pause();
+      return storage.get(name);
+    },
+    set: async (name, text) => {
+      await pause();
+      return storage.set(name, text);
+    },
     remove: (name) => storage.remove(name),
     exclusive: (name, work) => storage.exclusive(name, work),
   };
