@@ -7,8 +7,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { address, at, contract_source, data_of, error_of } from '../vm/harness.js';
-import { TimedHarness } from './timed_harness.js';
+import { address, at, ContractHarness, contract_source, data_of, error_of } from '../vm/harness.js';
 
 const alice = address('alice');
 const bob = address('bob');
@@ -23,7 +22,7 @@ const UNAUTHORIZED = `unauthorized${at(source, 'throw new Error(UNAUTHORIZED)')}
 const group_key = (n: number) => Buffer.alloc(32, n).toString('base64');
 
 function keeper() {
-  const h = new TimedHarness(source);
+  const h = new ContractHarness(source);
   for (const [who, key] of [
     [alice, 'alice-vk-1'],
     [bob, 'bob-vk-123'],
@@ -34,7 +33,7 @@ function keeper() {
 }
 
 function update(
-  h: TimedHarness,
+  h: ContractHarness,
   account: string,
   subscribe: boolean,
   expires_ms: number | null = null,
@@ -43,12 +42,12 @@ function update(
   return h.execute({ acl_update: { stream, account, subscribe, expires_ms } }, from);
 }
 
-function set_key(h: TimedHarness, key_id: string, n: number, sender = alice, on = acl) {
+function set_key(h: ContractHarness, key_id: string, n: number, sender = alice, on = acl) {
   return h.execute({ set_key: { acl: on, stream, key_id, key: group_key(n) } }, sender);
 }
 
 function get_key(
-  h: TimedHarness,
+  h: ContractHarness,
   account: string,
   viewing_key: string,
   extra: Record<string, unknown> = {},

@@ -5,8 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { address, contract_source, data_of, error_of } from '../vm/harness.js';
-import { TimedHarness } from './timed_harness.js';
+import { address, ContractHarness, contract_source, data_of, error_of } from '../vm/harness.js';
 
 const alice = address('alice');
 const bob = address('bob');
@@ -15,7 +14,7 @@ const keeper = address('keeper');
 const stream = `${alice}/news`;
 
 function acl(with_keeper = false) {
-  const h = new TimedHarness(contract_source('stream_acl'));
+  const h = new ContractHarness(contract_source('stream_acl'));
   expect(data_of(h.execute({ create: { name: 'news', ...(with_keeper ? { keeper } : {}) } }, alice))).toEqual(
     {
       stream,
@@ -24,11 +23,11 @@ function acl(with_keeper = false) {
   return h;
 }
 
-function grant(h: TimedHarness, account: string, extra: Record<string, unknown> = {}, sender = alice) {
+function grant(h: ContractHarness, account: string, extra: Record<string, unknown> = {}, sender = alice) {
   return h.execute({ grant: { stream, account, ...extra } }, sender);
 }
 
-function publish(h: TimedHarness, sender: string, message = 'ciphertext', kind?: string) {
+function publish(h: ContractHarness, sender: string, message = 'ciphertext', kind?: string) {
   return h.execute({ publish: { stream, message, ...(kind === undefined ? {} : { kind }) } }, sender);
 }
 

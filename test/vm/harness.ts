@@ -140,6 +140,8 @@ export class ContractHarness {
   readonly storage = new MemoryStorage();
   readonly random = counter_random();
   height = 10;
+  /** Block time the calls see (`ctx.time_ms`): settable for contracts that check expiry. */
+  time_ms = 1_700_000_000_000;
   gas_limit = test_gas_limit;
   /** The contract's balance in ucst. */
   balance = 0;
@@ -158,6 +160,7 @@ export class ContractHarness {
         sender,
         contract: this.contract,
         height: this.height,
+        time_ms: this.time_ms,
         gas_limit: this.gas_limit,
         funds,
         balance: this.balance + funds,
