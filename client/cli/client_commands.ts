@@ -646,7 +646,8 @@ function tx_command(y: Argv): Argv {
             const funds = funds_of(argv);
             const client = make_client(argv);
             const key = await unlock_key(argv);
-            const work = client.instantiate(key, argv.code_id, argv.label, msg, argv.scheme, {
+            const work = client.instantiate(key, argv.code_id, argv.label, msg, {
+              scheme: argv.scheme,
               wait: argv.wait,
               ...funds,
               ...(argv['code-hash'] === undefined ? {} : { code_hash: argv['code-hash'] }),
@@ -688,7 +689,8 @@ function tx_command(y: Argv): Argv {
             const funds = funds_of(argv);
             const client = make_client(argv);
             const key = await unlock_key(argv);
-            const work = client.execute(key, argv.contract, msg, argv.scheme, {
+            const work = client.execute(key, argv.contract, msg, {
+              scheme: argv.scheme,
               wait: argv.wait,
               ...funds,
               ...(argv['code-hash'] === undefined ? {} : { code_hash: argv['code-hash'] }),
@@ -818,12 +820,10 @@ function query_command(y: Argv): Argv {
     action(async (argv: NetworkArgs & { contract: string; msg_json: string; 'code-hash'?: string }) => {
       const msg = parse_msg(argv.msg_json);
       // A query needs no account: a one-off encryption key is enough to read its answer.
-      const data = await make_client(argv).query(
-        argv.contract,
-        msg,
-        argv.scheme,
-        argv['code-hash'] === undefined ? {} : { code_hash: argv['code-hash'] },
-      );
+      const data = await make_client(argv).query(argv.contract, msg, {
+        scheme: argv.scheme,
+        ...(argv['code-hash'] === undefined ? {} : { code_hash: argv['code-hash'] }),
+      });
       if (argv.json) return write_json({ data });
       write_lines([JSON.stringify(data, null, 2)]);
     }),

@@ -159,15 +159,19 @@ export interface EncryptedMessage {
   pk_u: string;
 }
 
-/** What a transaction sent through a lifecycle method gave. */
-export interface TxOutcome {
+/**
+ * What a transaction sent through a lifecycle method gave. `T` is the type of the decrypted
+ * `data`, as the caller of {@link CloisterClient.execute} or {@link CloisterClient.instantiate}
+ * claims it: the client does not check it (see {@link CloisterClient.query}).
+ */
+export interface TxOutcome<T = unknown> {
   hash: string;
   /** The committed record; `null` when the caller did not wait. */
   record: TxRecord | null;
   /** The sequence the transaction was signed with. */
   sequence: number;
-  /** Decrypted `data` of the result (§4), once committed with code 0. */
-  data?: unknown;
+  /** Decrypted `data` of the result (§4), once committed with code 0; its type `T` is not checked. */
+  data?: T;
   /** Decrypted events of the result (§4); `public: true` marks those listed in `record.events` (§9). */
   events?: ContractEventJson[];
   /** The contract's debug lines (§9; development networks only), once decrypted. */
@@ -246,6 +250,31 @@ export interface SendOptions {
   code_hash?: string;
 }
 
+/**
+ * Options of {@link CloisterClient.instantiate} and {@link CloisterClient.execute}: those of every
+ * transaction, and the envelope's scheme.
+ */
+export interface ContractTxOptions extends SendOptions {
+  /**
+   * Envelope scheme (protocol.md §3): `'gcm'` (default) or `'siv'`, the Secret-Network-compatible
+   * one; the result is sealed with the same scheme (§4).
+   */
+  scheme?: Scheme;
+}
+
+/** Options of {@link CloisterClient.query}. */
+export interface QueryOptions {
+  /** Envelope scheme (protocol.md §3): `'gcm'` (default) or `'siv'`; the answer is sealed with it (§4). */
+  scheme?: Scheme;
+  /**
+   * The key whose encryption key is the envelope's `sk_u` (§3); default a one-off random one, as
+   * an answer is never stored and needs no later recovery.
+   */
+  key?: ClientKey;
+  /** Encrypt for this code hash instead of the contract's (to test the enclave's refusal, §3). */
+  code_hash?: string;
+}
+
 /** Options of {@link CloisterClient.sign}. */
 export interface SignOptions {
   /** The sequence to sign with; default the local counter, else the account's from the node. */
@@ -268,6 +297,23 @@ function check_hash(hash: unknown, what = 'hash'): asserts hash is string {
 function check_scheme(scheme: unknown): asserts scheme is Scheme {
   if (!is_scheme(scheme))
     throw new RangeError(`scheme must be "gcm" or "siv", got ${JSON.stringify(scheme)}`);
+}
+
+/**
+ * The options object of query, instantiate and execute. The scheme used to be a positional
+ * argument before it: a string here, or an argument after it (which JavaScript would ignore), is
+ * such an old call, and gets a message that says where the scheme went.
+ */
+function check_opts(opts: unknown, extra: boolean): asserts opts is object {
+  if (typeof opts === 'string')
+    throw new TypeError(
+      `the scheme is an option now: pass { scheme: ${JSON.stringify(opts)} } (with any other options) instead of ${JSON.stringify(opts)}`,
+    );
+  if (extra)
+    throw new TypeError(
+      'too many arguments: the scheme is an option now; pass one options object, { scheme, ... }, last',
+    );
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
 }
 
 function check_key(key: unknown): asserts key is ClientKey {
@@ -955,16 +1001,20 @@ export class CloisterClient {
   }
 
   /**
-   * Encrypts and sends a query (`POST /v1/contracts/{address}/query`, protocol.md §6) and returns
-   * the decrypted `data` (§4). {@link ContractError} for a contract error (code 1).
+   * Encrypts `msg` (protocol.md §3) with `opts.scheme` (default `'gcm'`), sends it as a query
+   * (`POST /v1/contracts/{address}/query`, §6) and returns the decrypted `data` (§4).
+   * {@link ContractError} for a contract error (code 1).
+   *
+   * `T` is the caller's claim about the shape of the contract's answer, for its own type checking:
+   * the client only parses the JSON and does not check it against `T`. Check it yourself where a
+   * wrong shape matters.
    */
-  async query(
-    address: string,
-    msg: unknown,
-    scheme: Scheme = 'gcm',
-    opts: { key?: ClientKey; code_hash?: string } = {},
-  ): Promise<unknown> {
+  async query<T = unknown>(address: string, msg: unknown, opts: QueryOptions = {}): Promise<T> {
     check_address(address, 'contract address');
+    // biome-ignore lint/complexity/noArguments: refuses the old positional scheme of JavaScript callers
+    check_opts(opts, arguments.length > 3);
+    const scheme = opts.scheme ?? 'gcm';
+    check_scheme(scheme);
     const code_hash = opts.code_hash ?? (await this.#code_hash_of_contract(address));
     const e = await this.encrypt(code_hash, msg, scheme, { key: opts.key });
     const answer = await this.#rpc.request<{ code?: unknown; output?: unknown }>(
@@ -978,7 +1028,7 @@ export class CloisterClient {
     );
     if (!Number.isSafeInteger(answer.code) || typeof answer.output !== 'string')
       throw new BadAnswerError('a query answer without code and output', { node: this.#rpc.current });
-    return this.open({ code: answer.code as number, output: answer.output }, e.tx_key, scheme).data;
+    return this.open({ code: answer.code as number, output: answer.output }, e.tx_key, scheme).data as T;
   }
 
   /**
@@ -1015,7 +1065,7 @@ export class CloisterClient {
   }
 
   /** The outcome fields every lifecycle method fills: hash, record, sequence, gas price and fee. */
-  #outcome(sent: { tx: Tx; hash: string; record: TxRecord | null }): TxOutcome {
+  #outcome<T>(sent: { tx: Tx; hash: string; record: TxRecord | null }): TxOutcome<T> {
     const gas_price = sent.tx.body.gas_price ?? 0;
     return {
       hash: sent.hash,
@@ -1072,22 +1122,26 @@ export class CloisterClient {
   }
 
   /**
-   * Creates a contract of `code_id` with the encrypted init `msg` (protocol.md §5 `instantiate`),
-   * sending it `opts.funds` ucst (§9). The new address is known at once; with `wait` (default)
-   * resolves once committed with the decrypted result, and throws the typed error of a failure.
+   * Creates a contract of `code_id` with the init `msg`, encrypted with `opts.scheme` (default
+   * `'gcm'`, protocol.md §3), as an `instantiate` transaction (§5), sending it `opts.funds` ucst
+   * (§9). The new address is known at once; with `wait` (default) resolves once committed with the
+   * decrypted result (§4), and throws the typed error of a failure. `T`, the type of `data`, is
+   * the caller's claim and is not checked (see {@link query}).
    */
-  async instantiate(
+  async instantiate<T = unknown>(
     key: ClientKey,
     code_id: number,
     label: string,
     msg: unknown,
-    scheme: Scheme = 'gcm',
-    opts: SendOptions = {},
-  ): Promise<TxOutcome> {
+    opts: ContractTxOptions = {},
+  ): Promise<TxOutcome<T>> {
     check_key(key);
     check_count(code_id, 'code_id', 1);
     if (typeof label !== 'string' || label.length === 0)
       throw new TypeError('label must be a non-empty string');
+    // biome-ignore lint/complexity/noArguments: refuses the old positional scheme of JavaScript callers
+    check_opts(opts, arguments.length > 5);
+    const scheme = opts.scheme ?? 'gcm';
     check_scheme(scheme);
     this.#check_send_opts(opts);
     const code_hash = opts.code_hash ?? (await this.#code_hash_of_code(code_id));
@@ -1098,8 +1152,8 @@ export class CloisterClient {
       opts,
     );
     const contract = contract_address(p, sent.tx.body.sender, sent.tx.body.sequence);
-    const out: TxOutcome = {
-      ...this.#outcome(sent),
+    const out: TxOutcome<T> = {
+      ...this.#outcome<T>(sent),
       ...(opts.funds ? { funds: opts.funds } : {}),
       contract,
       tx_key: e.tx_key,
@@ -1113,23 +1167,27 @@ export class CloisterClient {
     if (sent.record.contract !== undefined && sent.record.contract !== contract)
       throw new BadAnswerError(`the node created ${sent.record.contract}, not ${contract}`);
     this.#code_hashes.set(contract, code_hash);
-    return { ...out, ...result };
+    return { ...out, ...result, data: result.data as T };
   }
 
   /**
-   * Runs a contract's execute entry point with the encrypted `msg` (protocol.md §5 `execute`),
-   * sending it `opts.funds` ucst (§9). With `wait` (default) resolves once committed with the
-   * decrypted `data`, `events` and `debug`.
+   * Runs a contract's execute entry point with `msg`, encrypted with `opts.scheme` (default
+   * `'gcm'`, protocol.md §3), as an `execute` transaction (§5), sending it `opts.funds` ucst (§9).
+   * With `wait` (default) resolves once committed with the decrypted `data`, `events` and `debug`
+   * (§4, §9), and throws the typed error of a failure. `T`, the type of `data`, is the caller's
+   * claim and is not checked (see {@link query}).
    */
-  async execute(
+  async execute<T = unknown>(
     key: ClientKey,
     contract: string,
     msg: unknown,
-    scheme: Scheme = 'gcm',
-    opts: SendOptions = {},
-  ): Promise<TxOutcome> {
+    opts: ContractTxOptions = {},
+  ): Promise<TxOutcome<T>> {
     check_key(key);
     check_address(contract, 'contract address');
+    // biome-ignore lint/complexity/noArguments: refuses the old positional scheme of JavaScript callers
+    check_opts(opts, arguments.length > 4);
+    const scheme = opts.scheme ?? 'gcm';
     check_scheme(scheme);
     this.#check_send_opts(opts);
     const code_hash = opts.code_hash ?? (await this.#code_hash_of_contract(contract));
@@ -1139,20 +1197,18 @@ export class CloisterClient {
       with_funds({ type: 'execute', contract, scheme, payload: e.payload }, opts.funds),
       opts,
     );
-    const out: TxOutcome = {
-      ...this.#outcome(sent),
+    const out: TxOutcome<T> = {
+      ...this.#outcome<T>(sent),
       ...(opts.funds ? { funds: opts.funds } : {}),
       tx_key: e.tx_key,
       scheme,
     };
     if (sent.record === null) return out;
-    return {
-      ...out,
-      ...this.open(sent.record, e.tx_key, scheme, {
-        what: `contract ${contract}`,
-        gas_limit: sent.gas_limit,
-      }),
-    };
+    const result = this.open(sent.record, e.tx_key, scheme, {
+      what: `contract ${contract}`,
+      gas_limit: sent.gas_limit,
+    });
+    return { ...out, ...result, data: result.data as T };
   }
 
   /**

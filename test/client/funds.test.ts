@@ -73,7 +73,7 @@ describe('gas price and funds in the signed transaction (protocol.md §9)', () =
     const { node, client, alice } = setup();
     const contract = await echo(client, alice);
     await client.execute(alice, contract, { echo: { value: 1 } });
-    await client.execute(alice, contract, { echo: { value: 2 } }, 'gcm', { gas_price: 0, funds: 0 });
+    await client.execute(alice, contract, { echo: { value: 2 } }, { gas_price: 0, funds: 0 });
     await client.send(alice, 'ab'.repeat(20), 5, { gas_price: 0 });
     expect(node.submitted).toHaveLength(4);
     for (const text of node.submitted) {
@@ -88,10 +88,12 @@ describe('gas price and funds in the signed transaction (protocol.md §9)', () =
     const { node, client, alice, a } = setup();
     const contract = await echo(client, alice);
     const before = node.balances.get(a)!;
-    const out = await client.execute(alice, contract, { echo: { value: 'paid' } }, 'siv', {
-      gas_price: 2,
-      funds: 25,
-    });
+    const out = await client.execute(
+      alice,
+      contract,
+      { echo: { value: 'paid' } },
+      { scheme: 'siv', gas_price: 2, funds: 25 },
+    );
     const body = last_body(node);
     expect(body['gas_price']).toBe(2);
     expect((body['msg'] as Record<string, unknown>)['funds']).toBe(25);
@@ -100,7 +102,7 @@ describe('gas price and funds in the signed transaction (protocol.md §9)', () =
     expect(out).toMatchObject({ data: 'paid', gas_price: 2, fee: 2 * GAS_LIMIT, funds: 25 });
     expect(node.balances.get(a)).toBe(before - 2 * GAS_LIMIT - 25);
     expect((await client.contract(contract)).balance).toBe(25);
-    const inst = await client.instantiate(alice, 1, 'funded', {}, 'gcm', { funds: 7 });
+    const inst = await client.instantiate(alice, 1, 'funded', {}, { funds: 7 });
     expect((last_body(node)['msg'] as Record<string, unknown>)['funds']).toBe(7);
     expect(inst.funds).toBe(7);
     expect(await client.balance(inst.contract!)).toBe(7);
@@ -130,12 +132,8 @@ describe('gas price and funds in the signed transaction (protocol.md §9)', () =
     await expect(client.send(alice, to, 1, { gas_price: 'cheap' as 'auto' })).rejects.toBeInstanceOf(
       TypeError,
     );
-    await expect(client.execute(alice, contract, {}, 'gcm', { funds: -1 })).rejects.toBeInstanceOf(
-      RangeError,
-    );
-    await expect(client.execute(alice, contract, {}, 'gcm', { funds: 0.5 })).rejects.toBeInstanceOf(
-      TypeError,
-    );
+    await expect(client.execute(alice, contract, {}, { funds: -1 })).rejects.toBeInstanceOf(RangeError);
+    await expect(client.execute(alice, contract, {}, { funds: 0.5 })).rejects.toBeInstanceOf(TypeError);
     await expect(client.send(alice, to, 1, { funds: 3 })).rejects.toBeInstanceOf(RangeError);
     const overflow = await client
       .send(alice, to, 1, { gas_limit: 2 ** 30, gas_price: 2 ** 23 })
@@ -194,7 +192,7 @@ describe('send, balances and code 8', () => {
     expect((error as InsufficientFundsError).hash).toMatch(/^[0-9a-f]{64}$/);
     expect((error as Error).message).toMatch(/^insufficient funds or fee: check the balance/);
     const contract = await echo(client, alice);
-    await expect(client.execute(alice, contract, {}, 'gcm', { funds: 10_000_000 })).rejects.toBeInstanceOf(
+    await expect(client.execute(alice, contract, {}, { funds: 10_000_000 })).rejects.toBeInstanceOf(
       InsufficientFundsError,
     );
     expect(error_from_code(8, 'm')).toBeInstanceOf(InsufficientFundsError);
@@ -390,8 +388,8 @@ describe('following public events', () => {
     for (let i = 0; i < 3; i++) await client.execute(alice, mine, emit(`old${i}`)); // blocks 2-4
     // Two transactions in one block (5).
     node.auto_commit = false;
-    await client.execute(alice, mine, emit('old3a'), 'gcm', { wait: false });
-    await client.execute(alice, mine, emit('old3b'), 'gcm', { wait: false });
+    await client.execute(alice, mine, emit('old3a'), { wait: false });
+    await client.execute(alice, mine, emit('old3b'), { wait: false });
     node.commit();
     node.auto_commit = true;
     // Committed once the follower's stream is open and before its node tells it the height: it

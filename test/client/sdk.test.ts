@@ -308,7 +308,7 @@ function setup(opts: { chain_id?: string } = {}) {
 }
 
 async function echo_contract(client: CloisterClient, key: ClientKey): Promise<string> {
-  const out = await client.instantiate(key, 1, 'echo', {}, 'gcm');
+  const out = await client.instantiate(key, 1, 'echo', {});
   return out.contract!;
 }
 
@@ -372,21 +372,48 @@ describe('SDK lifecycle against an in-memory node', () => {
   it('instantiates, executes and queries with both schemes, decrypting every result', async () => {
     const { client, alice } = setup();
     for (const scheme of ['gcm', 'siv'] as const) {
-      const inst = await client.instantiate(alice, 1, `echo-${scheme}`, {}, scheme);
+      const inst = await client.instantiate(alice, 1, `echo-${scheme}`, {}, { scheme });
       expect(inst.contract).toMatch(/^[0-9a-f]{40}$/);
       expect(inst.record?.contract).toBe(inst.contract);
-      const exec = await client.execute(alice, inst.contract!, { echo: { value: { n: 7 } } }, scheme);
+      const exec = await client.execute(alice, inst.contract!, { echo: { value: { n: 7 } } }, { scheme });
+      expect([inst.scheme, exec.scheme]).toEqual([scheme, scheme]);
       expect(exec.data).toEqual({ n: 7 });
       expect(exec.events).toEqual([{ type: 'echoed', attributes: [{ key: 'k', value: 'v' }] }]);
-      expect(await client.query(inst.contract!, { echo: { value: 'hi' } }, scheme)).toBe('hi');
+      expect(await client.query(inst.contract!, { echo: { value: 'hi' } }, { scheme })).toBe('hi');
     }
+  });
+
+  it('types data as the caller says, and refuses the old positional scheme with a message', async () => {
+    const { client, alice } = setup();
+    const contract = await echo_contract(client, alice);
+    const exec = await client.execute<{ n: number }>(alice, contract, { echo: { value: { n: 7 } } });
+    const n: number | undefined = exec.data?.n;
+    expect(n).toBe(7);
+    const text: string = await client.query<string>(contract, { echo: { value: 'hi' } }, { scheme: 'siv' });
+    expect(text).toBe('hi');
+    // What a JavaScript caller of the old signature would pass.
+    const old = client as unknown as {
+      execute(...args: unknown[]): Promise<unknown>;
+      query(...args: unknown[]): Promise<unknown>;
+      instantiate(...args: unknown[]): Promise<unknown>;
+    };
+    await expect(old.execute(alice, contract, {}, 'siv')).rejects.toThrow(
+      'the scheme is an option now: pass { scheme: "siv" }',
+    );
+    await expect(old.query(contract, {}, 'gcm', { code_hash: ECHO_HASH })).rejects.toThrow(
+      'the scheme is an option now',
+    );
+    await expect(old.instantiate(alice, 1, 'x', {}, undefined, { wait: false })).rejects.toThrow(
+      /^too many arguments/,
+    );
+    await expect(old.execute(alice, contract, {}, null)).rejects.toThrow('opts must be an object');
   });
 
   it('signs with a local counter: several transactions without waiting get consecutive sequences', async () => {
     const { client, node, alice } = setup();
     node.auto_commit = false;
-    const a = await client.instantiate(alice, 1, 'a', {}, 'gcm', { wait: false });
-    const b = await client.instantiate(alice, 1, 'b', {}, 'gcm', { wait: false });
+    const a = await client.instantiate(alice, 1, 'a', {}, { wait: false });
+    const b = await client.instantiate(alice, 1, 'b', {}, { wait: false });
     expect([a.sequence, b.sequence]).toEqual([0, 1]);
     expect(node.requests.filter((r) => r.startsWith('GET /v1/accounts'))).toHaveLength(1);
     node.commit();
@@ -427,11 +454,11 @@ describe('SDK lifecycle against an in-memory node', () => {
     const { client, alice } = setup();
     const contract = await echo_contract(client, alice);
     const error = await client
-      .execute(alice, contract, { echo: { value: 1 } }, 'gcm', { code_hash: OTHER_HASH })
+      .execute(alice, contract, { echo: { value: 1 } }, { code_hash: OTHER_HASH })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CannotDecryptError);
     expect((error as Error).message).toMatch(/could not decrypt.*wrong code hash or chain id/);
-    await expect(client.query(contract, {}, 'siv', { code_hash: OTHER_HASH })).rejects.toBeInstanceOf(
+    await expect(client.query(contract, {}, { scheme: 'siv', code_hash: OTHER_HASH })).rejects.toBeInstanceOf(
       CannotDecryptError,
     );
   });
@@ -460,7 +487,7 @@ describe('SDK lifecycle against an in-memory node', () => {
   it('a tampered output does not authenticate', async () => {
     const { client, node, alice } = setup();
     const contract = await echo_contract(client, alice);
-    const out = await client.execute(alice, contract, { echo: { value: 'secret' } }, 'siv');
+    const out = await client.execute(alice, contract, { echo: { value: 'secret' } }, { scheme: 'siv' });
     node.tamper = true;
     const record = await client.get_tx(out.hash);
     const error = (() => {
@@ -480,7 +507,7 @@ describe('recover_tx_key', () => {
     const { client, alice, node } = setup();
     const contract = await echo_contract(client, alice);
     for (const scheme of ['gcm', 'siv'] as const) {
-      const out = await client.execute(alice, contract, { echo: { value: scheme } }, scheme);
+      const out = await client.execute(alice, contract, { echo: { value: scheme } }, { scheme });
       const record = await client.get_tx(out.hash);
       // A fresh client that never saw the transaction, holding the same key.
       const later = new CloisterClient(

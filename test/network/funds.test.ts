@@ -115,10 +115,7 @@ describe('funds, fees and contract messages on a 4-validator network (min_gas_pr
   it('returns deposits when the call fails, and keeps the fee', async () => {
     const before = await client.balance(A);
     const error = await client
-      .execute(alice, chain[0]!, { key: 'd', next: [], fail: true }, 'gcm', {
-        funds: 5_000,
-        gas_limit: 1_000_000,
-      })
+      .execute(alice, chain[0]!, { key: 'd', next: [], fail: true }, { funds: 5_000, gas_limit: 1_000_000 })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ContractError);
     expect(await client.balance(chain[0]!)).toBe(0);
@@ -128,7 +125,7 @@ describe('funds, fees and contract messages on a 4-validator network (min_gas_pr
   it('a 3-deep chain with a failing leaf reverts everything; a reply recovers; depth 9 is refused', async () => {
     const [a, b, c] = chain as [string, string, string];
     const failed = await client
-      .execute(alice, a, { key: 'k', next: [b, c], fail: true }, 'gcm', { funds: 300, gas_limit: 3_000_000 })
+      .execute(alice, a, { key: 'k', next: [b, c], fail: true }, { funds: 300, gas_limit: 3_000_000 })
       .catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(ContractError);
     expect((failed as ContractError).contract_message).toContain('leaf failed');
@@ -141,10 +138,7 @@ describe('funds, fees and contract messages on a 4-validator network (min_gas_pr
       alice,
       a,
       { key: 'r', next: [b, c], fail: true, reply: true },
-      'gcm',
-      {
-        gas_limit: 3_000_000,
-      },
+      { gas_limit: 3_000_000 },
     );
     expect(recovered.record?.code).toBe(0);
     expect(await client.query(a, { get: 'r' })).toBe('set');
@@ -152,14 +146,14 @@ describe('funds, fees and contract messages on a 4-validator network (min_gas_pr
     expect(String(await client.query(a, { get: 'replied' }))).toContain('leaf failed');
 
     const deep = await client
-      .execute(alice, a, { key: 'z', next: Array(8).fill(a) }, 'gcm', { gas_limit: 5_000_000 })
+      .execute(alice, a, { key: 'z', next: Array(8).fill(a) }, { gas_limit: 5_000_000 })
       .catch((e: unknown) => e);
     expect((deep as ContractError).contract_message).toContain('call depth limit exceeded');
   }, 180_000);
 
   it('public events are plaintext for a third party; private events and debug lines are not, and off a development network there is no debug', async () => {
     const [a, b] = chain as [string, string];
-    const done = await client.execute(alice, a, { key: 'e', next: [b] }, 'gcm', { gas_limit: 3_000_000 });
+    const done = await client.execute(alice, a, { key: 'e', next: [b] }, { gas_limit: 3_000_000 });
     // The sender reads every event, private ones too, but no debug: not a development network.
     expect(done.events?.map((e) => e.type)).toEqual(['visited', 'secret', 'visited', 'secret']);
     expect(done.debug).toBeUndefined();
@@ -206,7 +200,7 @@ describe('a development network (min_gas_price 0)', () => {
     expect(await client.balance(D)).toBe(2_000_000);
 
     const [a] = await links(client, dana, 1);
-    const done = await client.execute(dana, a!, { key: 'x', next: [] }, 'gcm', { funds: 10 });
+    const done = await client.execute(dana, a!, { key: 'x', next: [] }, { funds: 10 });
     expect(done.debug).toEqual(['debug-x 10']);
     const failed = await client
       .execute(dana, a!, { key: 'y', next: [], fail: true })
@@ -242,7 +236,7 @@ describe('a host that forges callees (validator 3 of 4 runs forge-callee)', () =
       120_000,
       "the forging validator's enclave to refuse its input",
     );
-    const done = await client.execute(dana, a!, { key: 'f', next: [b] }, 'gcm', { gas_limit: 3_000_000 });
+    const done = await client.execute(dana, a!, { key: 'f', next: [b] }, { gas_limit: 3_000_000 });
     expect(done.record?.code).toBe(0);
     expect(await client.query(b!, { get: 'f' })).toBe('set');
     const failure = await refused;
