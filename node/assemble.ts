@@ -19,6 +19,7 @@ import type { ConsensusMessage } from './consensus/types.js';
 import type { Genesis } from './genesis.js';
 import type { NodeConfig } from './home.js';
 import type { Mempool } from './mempool.js';
+import { type Metrics, metered_commits, metered_enclave, NO_METRICS } from './metrics.js';
 import type { Clock, Log, PeerNetwork, Rng } from './modules.js';
 import { announce_commits, node_mempool } from './parts.js';
 import type { SigningGuard } from './signing_guard.js';
@@ -54,6 +55,11 @@ export interface NodeModules {
   store: NodeStore;
   enclave: Enclave;
   log: Log;
+  /**
+   * Where the node reports its metrics (./metrics.ts: `NodeMetrics`, a registry of its own, served
+   * as `GET /metrics`); absent: {@link NO_METRICS}, and the enclave is not wrapped.
+   */
+  metrics?: Metrics;
 }
 
 /** A validator, assembled and not yet started. */
@@ -73,9 +79,11 @@ export interface AssembledNode {
 }
 
 /** Assembles a validator from its config and modules; see {@link AssembledNode}. */
-export function assemble_node(config: AssembleConfig, modules: NodeModules): AssembledNode {
+export function assemble_node(config: AssembleConfig, given: NodeModules): AssembledNode {
   const { genesis } = config;
+  const modules = metered(given);
   const { p, clock, network, log } = modules;
+  const metrics = modules.metrics ?? NO_METRICS;
   const store = modules.store.chain;
   const host = host_parts(config, modules);
   let engine: ConsensusEngine | null = null;
@@ -97,7 +105,7 @@ export function assemble_node(config: AssembleConfig, modules: NodeModules): Ass
       mempool: host.mempool,
       now_ms: () => clock.now_ms(),
       log,
-      on_committed: announce_commits(host.backend, log),
+      on_committed: metered_commits(store, metrics, announce_commits(host.backend, log)),
       preview: (message) => network.broadcast(message),
     },
   );
@@ -117,6 +125,12 @@ export function assemble_node(config: AssembleConfig, modules: NodeModules): Ass
     },
   );
   engine = the_engine;
+  metrics.watch({
+    height: () => store.height(),
+    round: () => the_engine.round,
+    mempool_size: () => host.mempool.size(),
+    peers: () => network.connected_peers().length,
+  });
   const sync = make_sync({ genesis, validators }, { p, store, app, network, log, halt });
   const from_store = () => {
     const last = store.last_block();
@@ -161,6 +175,13 @@ export function assemble_node(config: AssembleConfig, modules: NodeModules): Ass
       await network.stop();
     },
   };
+}
+
+/** `modules` with its enclave's `execute_block` calls timed into its metrics, when it has any. */
+function metered(modules: NodeModules): NodeModules {
+  const { metrics } = modules;
+  if (metrics === undefined) return modules;
+  return { ...modules, enclave: metered_enclave(modules.enclave, modules.clock, metrics) };
 }
 
 /** The host's parts around the app: its key, mempool, transaction gossip and RPC backend. */

@@ -15,6 +15,7 @@ import { NodeBackend } from './backend.js';
 import type { BlockHeader, Commit } from './consensus/types.js';
 import { read_genesis } from './genesis.js';
 import { home_paths, type NodeConfig } from './home.js';
+import { metered_commits, metered_enclave, NodeMetrics } from './metrics.js';
 import { announce_commits, type Log, node_mempool, open_store_and_enclave, start_rpc } from './parts.js';
 import { system_clock } from './real_world.js';
 import { check_fetched_block } from './sync.js';
@@ -60,8 +61,11 @@ export async function start_follower(
     for (const s of stoppers.reverse()) await s();
   };
   try {
-    const { store, pool: enclave } = await open_store_and_enclave(home, config, genesis, stoppers);
+    const { store, pool } = await open_store_and_enclave(home, config, genesis, stoppers);
     const clock = system_clock();
+    // Its own registry, served as GET /metrics: a follower decides no rounds and has no p2p peers.
+    const metrics = new NodeMetrics({ process: true });
+    const enclave = metered_enclave(pool, clock, metrics);
     const mempool = node_mempool(p, genesis, config, store, clock.now_ms);
     const forward = (raw: string) => {
       void rpc(config.follow[0]!, '/v1/txs', { body: raw }).catch((error: unknown) =>
@@ -90,7 +94,7 @@ export async function start_follower(
         mempool,
         now_ms: clock.now_ms,
         log,
-        on_committed: announce_commits(backend, log),
+        on_committed: metered_commits(store, metrics, announce_commits(backend, log)),
       },
     );
 
@@ -133,7 +137,13 @@ export async function start_follower(
       return syncing;
     };
 
-    const url = await start_rpc(config, backend, log, stoppers);
+    metrics.watch({
+      height: () => store.height(),
+      round: () => 0,
+      mempool_size: () => mempool.size(),
+      peers: () => 0,
+    });
+    const url = await start_rpc(config, backend, log, stoppers, metrics);
 
     await sync();
     // New blocks announce themselves on a validator's live stream.

@@ -14,6 +14,7 @@ import { admin_socket_path, start_admin } from './admin.js';
 import { assemble_node } from './assemble.js';
 import { read_genesis } from './genesis.js';
 import { home_paths, read_config, read_secret_file } from './home.js';
+import { NodeMetrics } from './metrics.js';
 import type { Clock, Log, PeerNetwork, Rng } from './modules.js';
 import { Transport } from './p2p/transport.js';
 import { open_store_and_enclave, start_rpc } from './parts.js';
@@ -114,12 +115,14 @@ export class ValidatorNode {
       };
       const network: PeerNetwork = opts.decorate?.network?.(transport, context) ?? transport;
       const enclave: Enclave = opts.decorate?.enclave?.(pool, context) ?? pool;
+      // This node's own registry (never prom-client's global one), served as GET /metrics.
+      const metrics = new NodeMetrics({ process: true });
       const node = assemble_node(
         { genesis, secret_key, consensus: config.consensus, block: config.block, mempool: config.mempool },
-        { p, clock, rng, network, store: { chain: store, signing }, enclave, log },
+        { p, clock, rng, network, store: { chain: store, signing }, enclave, log, metrics },
       );
       stoppers.push(() => node.stop());
-      const url = await start_rpc(config, node.backend, log, stoppers);
+      const url = await start_rpc(config, node.backend, log, stoppers, metrics);
       // The admin channel (a unix socket in the home, never the public RPC): simulations partition
       // real processes through it (cloister sim up --faults).
       const admin = await start_admin(

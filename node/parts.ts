@@ -17,6 +17,7 @@ import type { Block } from './consensus/types.js';
 import type { Genesis } from './genesis.js';
 import { home_paths, type NodeConfig } from './home.js';
 import { Mempool } from './mempool.js';
+import type { Metrics } from './metrics.js';
 /** A log sink: an event name and fields (node processes print them as JSON lines). */
 import type { Log } from './modules.js';
 import { Quarantine } from './quarantine.js';
@@ -114,12 +115,16 @@ export function announce_commits(
   };
 }
 
-/** Starts a node's RPC server (protocol.md §6) with the limits of its config; registers its stop. */
+/**
+ * Starts a node's RPC server (protocol.md §6) with the limits of its config, and `GET /metrics`
+ * when given the node's metrics; registers its stop.
+ */
 export async function start_rpc(
   config: NodeConfig,
   backend: NodeBackend,
   log: Log,
   stoppers: (() => Promise<void> | void)[],
+  metrics?: Metrics,
 ): Promise<string> {
   const rpc = new RpcServer(
     {
@@ -131,7 +136,7 @@ export async function start_rpc(
       sse_clients_per_address_max: config.rpc_sse_clients_per_address_max,
       cors_origin: '*',
     },
-    { backend, log },
+    metrics === undefined ? { backend, log } : { backend, log, metrics },
   );
   const { url } = await rpc.start();
   stoppers.push(() => rpc.stop());

@@ -4,7 +4,8 @@
  * answer is JSON (errors `{"error": {"code", "message"}}`, codes in errors.ts), carries the CORS
  * origin, and every resource a client can make the node spend is bounded: body bytes, request
  * target length, header and request time, concurrent requests, connections, live streams and
- * their buffers, and the commit wait.
+ * their buffers, and the commit wait. Given the node's metrics, it counts every request by route
+ * template and status, and serves them as `GET /metrics` (Prometheus text, not JSON).
  * @module
  */
 
@@ -40,7 +41,7 @@ import {
   status_json,
   tx_json,
 } from './shapes.js';
-import type { QueryAnswer, Refusal, RpcBackend, RpcLimits, RpcLog, RpcOptions } from './types.js';
+import type { QueryAnswer, Refusal, RpcBackend, RpcLimits, RpcLog, RpcMetrics, RpcOptions } from './types.js';
 import { RPC_DEFAULTS } from './types.js';
 
 export { RpcError, RpcErrorCode } from './errors.js';
@@ -57,6 +58,7 @@ export type {
   RpcBackend,
   RpcLimits,
   RpcLog,
+  RpcMetrics,
   RpcOptions,
   RpcStatus,
   StreamedEvent,
@@ -76,6 +78,20 @@ interface Call {
 /** A JSON answer, or null when the handler answered itself (a live stream). */
 type Reply = { status: number; body: unknown } | null;
 type Handler = (call: Call) => Promise<Reply>;
+
+/** The route label of requests no route matches (one label, so a scanner cannot grow the metrics). */
+export const UNKNOWN_ROUTE = 'unknown';
+
+/** A route's template as metrics name it: `['v1', 'txs', ':hash']` is `/v1/txs/{hash}`. */
+export function route_template(segments: readonly string[]): string {
+  return `/${segments.map((s) => (s.startsWith(':') ? `{${s.slice(1)}}` : s)).join('/')}`;
+}
+
+/** The path of a request target, without its query string. */
+function path_of(url: string): string {
+  const mark = url.indexOf('?');
+  return mark < 0 ? url : url.slice(0, mark);
+}
 
 /** A route: its path segments (`:name` matches one segment) and a handler per method. */
 interface Route {
@@ -139,6 +155,7 @@ export class RpcServer {
   readonly #limits: RpcLimits;
   readonly #backend: RpcBackend;
   readonly #log: RpcLog;
+  readonly #metrics: RpcMetrics | null;
   readonly #routes: Route[];
   readonly #events: EventStreams;
   /** Headers every answer carries. */
@@ -154,12 +171,14 @@ export class RpcServer {
 
   /**
    * @param opts addresses and limits; optional limits default to {@link RPC_DEFAULTS}.
-   * @param modules.backend the validator host; modules.log an optional structured log hook.
+   * @param modules.backend the validator host; modules.log an optional structured log hook;
+   * modules.metrics the node's metrics (without them there is no `GET /metrics` route).
    */
-  constructor(opts: RpcOptions, modules: { backend: RpcBackend; log?: RpcLog }) {
+  constructor(opts: RpcOptions, modules: { backend: RpcBackend; log?: RpcLog; metrics?: RpcMetrics }) {
     this.#limits = resolve_limits(opts);
     this.#backend = modules.backend;
     this.#log = modules.log ?? (() => {});
+    this.#metrics = modules.metrics ?? null;
     this.#events = new EventStreams(
       {
         clients_max: this.#limits.sse_clients_max,
@@ -268,6 +287,7 @@ export class RpcServer {
       if (this.#current.get(socket) === res) this.#current.delete(socket);
     });
     for (const [name, value] of Object.entries(this.#base_headers)) res.setHeader(name, value);
+    this.#count(req, res);
     if (this.#in_flight >= this.#limits.requests_max) {
       this.#send_error(req, res, busy(`too many requests in flight (at most ${this.#limits.requests_max})`));
       return;
@@ -279,6 +299,16 @@ export class RpcServer {
         this.#in_flight--;
         if (this.#in_flight === 0) for (const resolve of this.#on_idle.splice(0)) resolve();
       });
+  }
+
+  /** Counts the request by route template and status once its response is done or abandoned. */
+  #count(req: IncomingMessage, res: ServerResponse): void {
+    const metrics = this.#metrics;
+    if (metrics === null) return;
+    const url = req.url ?? '/';
+    const match = url.length > this.#limits.url_chars_max ? null : this.#match(path_of(url));
+    const route = match === null ? UNKNOWN_ROUTE : route_template(match.route.segments);
+    res.once('close', () => metrics.rpc_request(route, res.headersSent ? String(res.statusCode) : 'none'));
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -296,9 +326,8 @@ export class RpcServer {
     if (declared !== null && declared > this.#limits.body_bytes_max)
       throw too_large(this.#limits.body_bytes_max);
     const mark = url.indexOf('?');
-    const path = mark < 0 ? url : url.slice(0, mark);
     const query = new URLSearchParams(mark < 0 ? '' : url.slice(mark + 1));
-    const match = this.#match(path);
+    const match = this.#match(path_of(url));
     if (match === null) throw not_found('no such route');
     const method = req.method ?? 'GET';
     const allowed = [...Object.keys(match.route.methods), 'OPTIONS'].join(', ');
@@ -526,7 +555,26 @@ export class RpcServer {
           },
         },
       },
+      ...this.#metrics_routes(),
     ];
+  }
+
+  /** `GET /metrics` (Prometheus text format), when the server has the node's metrics. */
+  #metrics_routes(): Route[] {
+    const metrics = this.#metrics;
+    if (metrics === null) return [];
+    const serve: Handler = async ({ req, res }) => {
+      const { content_type, body } = await metrics.exposition();
+      const headers: Record<string, string | number> = {
+        'content-type': content_type,
+        'content-length': Buffer.byteLength(body),
+      };
+      if (!req.complete || this.#stopping.signal.aborted) headers['connection'] = 'close';
+      res.writeHead(200, headers);
+      res.end(body);
+      return null;
+    };
+    return [{ segments: ['metrics'], methods: { GET: serve } }];
   }
 
   /** `POST /v1/txs[?wait=commit]`. */

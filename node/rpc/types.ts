@@ -222,5 +222,15 @@ export const RPC_DEFAULTS = Object.freeze({
 /** Every limit of {@link RpcOptions}, defaults filled in. */
 export type RpcLimits = Required<RpcOptions>;
 
+/**
+ * The node's metrics as the RPC server sees them (node/metrics.ts implements it): each request is
+ * counted by its route template (`/v1/txs/{hash}`; `unknown` for a path no route matches) and
+ * status (`none` when no answer was sent), and `GET /metrics` serves the exposition text.
+ */
+export interface RpcMetrics {
+  rpc_request(route: string, status: string): void;
+  exposition(): Promise<{ content_type: string; body: string }>;
+}
+
 /** Optional hook for structured log lines, e.g. `rpc_internal_error`. */
 export type RpcLog = (event: string, fields: Record<string, unknown>) => void;
