@@ -21,7 +21,8 @@ import { get_provider } from '../protocol/providers/index.js';
 import { open_result } from '../protocol/result.js';
 import { rpc, subscribe } from '../protocol/rpc_client.js';
 import { sign_tx, type TxMsg } from '../protocol/tx.js';
-import { dev_network_lines, LocalNetwork } from './network.js';
+import { percentile, refusal_reason, summary_lines } from './job_summary.js';
+import { dev_network_lines, LocalNetwork, type NodeEvent } from './network.js';
 
 const HELP = `Usage: npm start [-- options]
 
@@ -46,10 +47,6 @@ function int_option(value: string | undefined, name: string, def: number, min: n
   if (!Number.isInteger(n) || n < min || n > max)
     throw new RangeError(`--${name} must be an integer from ${min} to ${max}`);
   return n;
-}
-
-function percentile(sorted: number[], q: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 interface Sent {
@@ -84,7 +81,18 @@ async function main(): Promise<number> {
   const p = get_provider('native');
 
   log(`starting ${validators} validators in ${dir} …`);
-  const network = await LocalNetwork.up({ validators, dir: temp ? join(dir, 'net') : dir, port });
+  // Each validator's height as it logs it (started at, then each commit): known also for one that
+  // stopped answering, and without asking anyone once the workload is over.
+  const heights: (number | null)[] = Array.from({ length: validators }, () => null);
+  const on_event = (e: NodeEvent) => {
+    if ((e.event === 'committed' || e.event === 'started') && typeof e.height === 'number')
+      heights[e.index] = Math.max(heights[e.index] ?? 0, e.height);
+    if (e.event === 'halted' || e.event === 'evidence' || e.event === 'crashed' || e.event === 'exited')
+      log(
+        `validator ${e.index}: ${e.event}${e.event === 'crashed' ? ` (code ${e.code}, signal ${e.signal})` : ''}`,
+      );
+  };
+  const network = await LocalNetwork.up({ validators, dir: temp ? join(dir, 'net') : dir, port, on_event });
   const urls = network.urls();
   log(`ready ${urls.join(' ')}`);
   for (const line of dev_network_lines(p, network.genesis(), urls)) log(line);
@@ -94,11 +102,10 @@ async function main(): Promise<number> {
     if (stopping) process.exit(130);
     stopping = true;
   };
+  // The validators run --supervised: a terminal's Ctrl-C reaches them too, and they leave it to
+  // this process, which drains the workload before it stops them.
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  network.on_event((e) => {
-    if (e.event === 'halted' || e.event === 'evidence') log(`validator ${e.index}: ${e.event}`);
-  });
 
   try {
     const status = await rpc<{ chain_id: string; io_pubkey: string }>(urls[0]!, '/v1/status');
@@ -157,7 +164,7 @@ async function main(): Promise<number> {
     const latencies: number[] = [];
     let committed = 0;
     let decrypted = 0;
-    let refused = 0;
+    const refused = new Map<string, number>();
     let failed = 0;
     let height = 0;
     void subscribe(
@@ -218,8 +225,9 @@ async function main(): Promise<number> {
                 echo: target.echo ? value : null,
               });
             },
-            () => {
-              refused++;
+            (error: unknown) => {
+              const why = refusal_reason(error);
+              refused.set(why, (refused.get(why) ?? 0) + 1);
               client.sequence--; // the next one reuses the sequence this one did not take
             },
           ),
@@ -238,30 +246,29 @@ async function main(): Promise<number> {
       const rest = tick_ms - (Date.now() - tick_started);
       if (rest > 0) await new Promise((r) => setTimeout(r, rest));
     }
+    // The workload ends here: the rate counts what committed until now, over this long.
+    const load_ms = Date.now() - started;
+    const committed_in_load = committed;
     // Give what is in flight a moment to commit: until the pending set drains or 10 s pass.
-    const drain_until = Date.now() + 10_000;
+    const drain_started = Date.now();
+    const drain_until = drain_started + 10_000;
     while (sent.size > 0 && Date.now() < drain_until) await new Promise((r) => setTimeout(r, 100));
 
-    const secs = (Date.now() - started) / 1000;
-    const sorted = latencies.sort((a, b) => a - b);
-    const heights = await Promise.all(
-      urls.map((u) =>
-        rpc<{ height: number }>(u, '/v1/status').then(
-          (s) => s.height,
-          () => -1,
-        ),
-      ),
-    );
     process.stdout.write(
-      `${[
-        'summary',
-        `  validators     ${validators} processes, heights ${heights.join(' ')}`,
-        `  submitted      ${submitted} encrypted transactions (${refused} refused at submission)`,
-        `  committed      ${committed} in ${secs.toFixed(1)} s (${(committed / Math.max(secs, 1e-9)).toFixed(0)} tx/s), ${failed} with a non-zero code`,
-        `  latency        p50 ${percentile(sorted, 0.5)} ms, p99 ${percentile(sorted, 0.99)} ms (submission to commit)`,
-        `  decrypted      ${decrypted} results by their clients`,
-        `  logs           ${temp ? '(temporary folder removed)' : dir}`,
-      ].join('\n')}\n`,
+      `${summary_lines({
+        heights,
+        submitted,
+        refused,
+        load_ms,
+        committed_in_load,
+        committed,
+        drain_ms: Date.now() - drain_started,
+        pending: sent.size,
+        failed,
+        latencies_ms: latencies,
+        decrypted,
+        logs: temp ? null : dir,
+      }).join('\n')}\n`,
     );
     return committed > 0 && failed === 0 ? 0 : 1;
   } finally {

@@ -6,7 +6,12 @@
  * and a fault manifest's schedule applied by height (`apply_faults`, for `cloister sim up --faults`):
  * signals for crash, restart, pause and resume, each node's admin channel (node/admin.ts) for
  * partitions. Readiness is an event: a validator is up when it logs `started` (with its RPC URL)
- * on stdout.
+ * on stdout. Validators run with `--log-format json --log-level debug --supervised`: every event
+ * as a JSON line (each home's `node.log` keeps them all), a terminal's Ctrl-C left to the process
+ * that runs the network, and a validator stops by itself when that process is gone (its stdin, a
+ * pipe from here, closes). When a validator process ends, listeners hear one more event, made
+ * here: `stopped` (this network stopped it: `kill`, `down`), `exited` (it ended by itself with
+ * code 0) or `crashed` (by itself, with another code or a signal), with `code`, `signal` and `log`.
  * @module
  */
 
@@ -64,13 +69,39 @@ export interface NetworkOptions {
   min_gas_price?: number;
   /** A new network's extra genesis balances, ucst by address (added to the dev accounts'). */
   balances?: Record<string, number>;
+  /** Hears every validator's events from the first (`started` included), like {@link LocalNetwork.on_event}. */
+  on_event?: (e: NodeEvent) => void;
 }
 
-/** A log line a validator printed (JSON lines on stdout). */
+/**
+ * A log line a validator printed (JSON lines on stdout: `t`, `level`, `event` and the event's
+ * fields), or the end of its process (`stopped`, `exited`, `crashed`: {@link ProcessEnd}).
+ */
 export interface NodeEvent {
   index: number;
   event: string;
   [field: string]: unknown;
+}
+
+/** The event LocalNetwork adds when a validator process ends. */
+export interface ProcessEnd extends NodeEvent {
+  event: 'stopped' | 'exited' | 'crashed';
+  t: number;
+  /** Its exit code, null when a signal ended it. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Its log file. */
+  log: string;
+}
+
+/** The event a process end is: `stopped` when asked for, else `exited` (code 0) or `crashed`. */
+export function process_end_event(
+  asked: boolean,
+  code: number | null,
+  signal: NodeJS.Signals | null,
+): ProcessEnd['event'] {
+  if (asked) return 'stopped';
+  return code === 0 && signal === null ? 'exited' : 'crashed';
 }
 
 /** A fault of a manifest that {@link LocalNetwork.apply_faults} applied. */
@@ -93,6 +124,12 @@ export interface FaultRun {
   stop(): void;
 }
 
+/**
+ * The flags every validator process runs with: every event as JSON (what this module reads and
+ * each `node.log` keeps), and supervised (module comment).
+ */
+const SUPERVISED_LOG = ['--log-format', 'json', '--log-level', 'debug', '--supervised'];
+
 /** How long a fault waits for a node's admin channel to answer, ms. */
 const ADMIN_CALL_TIMEOUT_MS = 10_000;
 
@@ -100,11 +137,15 @@ interface Running {
   child: ChildProcess;
   exited: Promise<number | null>;
   url: string;
+  /** This network sent the signal that ends it (`kill`, `down`). */
+  asked: boolean;
 }
 
 /** A running local network. */
 export class LocalNetwork {
-  readonly opts: Required<Omit<NetworkOptions, 'behaviours'>> & { behaviours: Map<number, NodeBehaviour> };
+  readonly opts: Required<Omit<NetworkOptions, 'behaviours' | 'on_event'>> & {
+    behaviours: Map<number, NodeBehaviour>;
+  };
   readonly homes: string[];
   readonly #running = new Map<number, Running>();
   readonly #logs = new Map<number, WriteStream>();
@@ -121,6 +162,7 @@ export class LocalNetwork {
 
   /** Creates the network's folder if new (genesis ceremony), then starts every validator. */
   static async up(options: NetworkOptions): Promise<LocalNetwork> {
+    const { on_event, ...rest } = options;
     const opts = {
       host: '127.0.0.1',
       chain_id: 'cloister-local-1',
@@ -131,7 +173,7 @@ export class LocalNetwork {
       dev: true,
       min_gas_price: 0,
       balances: {},
-      ...options,
+      ...rest,
       behaviours: options.behaviours ?? new Map(),
     };
     let homes: string[];
@@ -160,6 +202,7 @@ export class LocalNetwork {
       ).homes;
     }
     const network = new LocalNetwork(opts, homes);
+    if (on_event !== undefined) network.on_event(on_event);
     try {
       await Promise.all(homes.map((_, i) => network.start(i)));
     } catch (error) {
@@ -177,6 +220,11 @@ export class LocalNetwork {
   /** RPC URLs of the validators running now, by index. */
   urls(): string[] {
     return this.homes.map((_, i) => this.#running.get(i)?.url ?? '');
+  }
+
+  /** The process id of validator `i`, if it runs. */
+  pid(i: number): number | undefined {
+    return this.#running.get(i)?.child.pid;
   }
 
   /** Listens to every validator's log events. */
@@ -215,17 +263,23 @@ export class LocalNetwork {
     const args = [...this.opts.node_args, join(find_code_root(), 'bin', 'cloister.js')];
     // Honest validators run exactly what users run; byzantine ones run the simulation entry point.
     const b = this.opts.behaviours.get(i) ?? 'honest';
-    if (b === 'honest') args.push('node', 'start', '--home', home);
+    if (b === 'honest') args.push('node', 'start', '--home', home, ...SUPERVISED_LOG);
     else {
-      args.push('sim', 'node', '--home', home, '--behaviour', b);
+      args.push('sim', 'node', '--home', home, ...SUPERVISED_LOG, '--behaviour', b);
       // Fellow equivocators collude (sim_node.ts): all of them split the honest validators alike.
       const fellows = [...this.opts.behaviours].filter(([j, x]) => j !== i && x === b).map(([j]) => j);
       if (b.startsWith('equivocate') && fellows.length > 0)
         args.push('--colluders', fellows.sort((x, y) => x - y).join(','));
     }
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // stdin is a pipe nothing is written to: it closes when this process ends, however it ends,
+    // and the validator (--supervised) then stops.
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin?.on('error', () => {});
     // 'close', not 'exit': once it resolves, every line the process printed has been read (and heard).
-    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('close', (code, signal) => resolve({ code, signal })),
+    );
+    const exited = ended.then(({ code }) => code);
     const sink = log;
     // The last lines it printed, to say why it failed if it exits while starting.
     const tail: string[] = [];
@@ -261,18 +315,29 @@ export class LocalNetwork {
         }
         const event = { ...parsed, index: i, event: String(parsed.event) } as NodeEvent;
         if (event.event === 'started') {
+          event.pid = child.pid;
           clearTimeout(timer);
           resolve(String(event.rpc));
         }
         for (const fn of this.#listeners) fn(event);
       });
     });
-    const entry: Running = { child, exited, url: '' };
+    const entry: Running = { child, exited, url: '', asked: false };
     this.#running.set(i, entry);
-    void exited.then(() => {
-      if (this.#running.get(i) !== entry) return;
-      this.#running.delete(i);
-      this.#paused.delete(i);
+    void ended.then(({ code, signal }) => {
+      if (this.#running.get(i) === entry) {
+        this.#running.delete(i);
+        this.#paused.delete(i);
+      }
+      const end: ProcessEnd = {
+        index: i,
+        t: Date.now(),
+        event: process_end_event(entry.asked, code, signal),
+        code,
+        signal,
+        log: join(home, 'node.log'),
+      };
+      for (const fn of this.#listeners) fn(end);
     });
     entry.url = await ready;
     return entry.url;
@@ -282,6 +347,7 @@ export class LocalNetwork {
   async kill(i: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const running = this.#running.get(i);
     if (running === undefined) return;
+    running.asked = true;
     running.child.kill(signal);
     this.#continue(i);
     await running.exited;
@@ -477,6 +543,7 @@ export class LocalNetwork {
       [...this.#running.keys()].map(async (i) => {
         const running = this.#running.get(i)!;
         const timer = setTimeout(() => running.child.kill('SIGKILL'), grace_ms);
+        running.asked = true;
         running.child.kill('SIGTERM');
         // A paused validator takes its SIGTERM once continued.
         this.#continue(i);

@@ -28,9 +28,21 @@ import {
   start_behaviours,
   unsafe_reason,
 } from '../../sim/manifest.js';
-import { dev_network_lines, LocalNetwork } from '../../sim/network.js';
+import { dev_network_lines, LocalNetwork, type NodeEvent } from '../../sim/network.js';
 import { sim_run } from '../../sim/run/cli.js';
 import { BEHAVIOURS, type NodeBehaviour, start_sim_node } from '../../sim/sim_node.js';
+import {
+  choose_format,
+  format_human,
+  format_json,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  make_log,
+  sim_up_shows,
+  use_color,
+} from './log_format.js';
 import { reset_signing_command } from './reset_signing.js';
 
 function fail(message: string, code = 1): never {
@@ -67,30 +79,93 @@ function read_faults(file: string, validators: number): { manifest: Manifest; by
   return { manifest, byzantine: [...start_behaviours(manifest)].map(([i, b]) => `${i}:${b}`) };
 }
 
+/** The log flags of `node start` and `sim node`, as yargs parsed them. */
+interface LogFlags {
+  'log-format'?: LogFormat | undefined;
+  'log-level': LogLevel;
+  json?: boolean | undefined;
+  supervised: boolean;
+}
+
+/** Adds `--log-format`, `--log-level` and `--supervised` to a node-running command. */
+function log_options<T>(c: Argv<T>) {
+  return c
+    .option('log-format', {
+      choices: LOG_FORMATS,
+      describe:
+        'log lines: human (time, node, level, event, key=value fields; the default on a terminal) or json (one object a line; the default otherwise, and with --json)',
+    })
+    .option('log-level', {
+      choices: LOG_LEVELS,
+      default: 'info' as LogLevel,
+      describe: 'leave out events below this level (debug: every consensus step)',
+    })
+    .option('supervised', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'run under a supervisor that stops it with SIGTERM (sim up, npm start): SIGINT, which a terminal sends the whole process group on Ctrl-C, is left to the supervisor, and the node stops when its stdin closes (the supervisor is gone)',
+    });
+}
+
 /**
- * Runs a node in this process until SIGINT or SIGTERM stops it cleanly: its log as JSON lines on
- * stdout; a failure to start is the command's failure.
+ * Runs a node in this process until SIGINT or SIGTERM stops it cleanly (SIGTERM or a closed stdin
+ * when supervised): its log lines on stdout, in the format and from the level the flags ask for;
+ * a failure to start is the command's failure.
  */
 async function run_node_process(
+  home: string,
+  flags: LogFlags,
   start: (
     log: (event: string, fields: Record<string, unknown>) => void,
   ) => Promise<{ stop(): Promise<void> }>,
 ): Promise<void> {
-  const log = (event: string, fields: Record<string, unknown>) =>
-    process.stdout.write(`${JSON.stringify({ t: Date.now(), event, ...fields })}\n`);
-  let node: { stop(): Promise<void> };
+  let name: string;
+  try {
+    name = read_config(home).name;
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  const log = make_log({
+    format: choose_format({
+      flag: flags['log-format'],
+      json: flags.json === true,
+      is_tty: process.stdout.isTTY === true,
+    }),
+    level: flags['log-level'],
+    node: name,
+    color: use_color(process.stdout, process.env),
+    write: (line) => process.stdout.write(line),
+  });
+  // Handlers before anything starts: a process with no listener dies of SIGINT or SIGTERM at once,
+  // whatever it is doing. The first signal stops the node cleanly (once started, if it is still
+  // starting); a second exits at once. Supervised, SIGINT is the supervisor's: a terminal's Ctrl-C
+  // reaches the whole process group, and the supervisor decides when to stop its nodes.
+  let node: { stop(): Promise<void> } | null = null;
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log('stopping', {});
+    if (node === null) return;
+    await node.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', flags.supervised ? () => {} : stop);
+  // Supervised, a supervisor gone leaves stdout a broken pipe: the node still stops cleanly.
+  if (flags.supervised) process.stdout.on('error', () => {});
   try {
     node = await start(log);
   } catch (error) {
     fail((error as Error).message);
   }
-  const stop = async () => {
-    log('stopping', {});
+  if (stopping) {
     await node.stop();
     process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  }
+  // Supervised, stdin is a pipe from the supervisor: it ends when the supervisor is gone.
+  if (flags.supervised) process.stdin.on('end', stop).on('error', stop).resume();
 }
 
 /**
@@ -130,6 +205,26 @@ function funds_flags(argv: {
   } catch (error) {
     fail((error as Error).message, 2);
   }
+}
+
+/**
+ * What `sim up` does with each validator event: prints the ones {@link sim_up_shows} picks, as a
+ * line in `format` on stdout, named `v<index>`.
+ */
+function event_printer(format: LogFormat, level: LogLevel | undefined): (e: NodeEvent) => void {
+  const color = use_color(process.stdout, process.env);
+  return (e) => {
+    if (!sim_up_shows(e.event, level)) return;
+    const line = sim_up_line(e, format, color);
+    process.stdout.write(`${line}\n`);
+  };
+}
+
+/** The line `sim up` prints for validator event `e` (no newline). */
+export function sim_up_line(e: NodeEvent, format: LogFormat, color = false): string {
+  const { index, event, t, level: _level, ...fields } = e;
+  const entry = { t: typeof t === 'number' ? t : Date.now(), node: `v${index}`, event, fields };
+  return format === 'json' ? format_json(entry, true) : format_human(entry, { color });
 }
 
 /** Parses `I:BEHAVIOUR` flags. */
@@ -248,15 +343,17 @@ export function network_commands(y: Argv): Argv {
       n
         .command(
           'start',
-          'run one validator from its home folder (logs JSON lines on stdout; SIGINT/SIGTERM stop it cleanly)',
+          'run one validator from its home folder (log lines on stdout: human on a terminal, JSON otherwise; SIGINT/SIGTERM stop it cleanly)',
           (c) =>
-            c.option('home', {
-              type: 'string',
-              demandOption: true,
-              describe: 'the validator home written by `cloister init`',
-            }),
+            log_options(
+              c.option('home', {
+                type: 'string',
+                demandOption: true,
+                describe: 'the validator home written by `cloister init`',
+              }),
+            ),
           (argv) =>
-            run_node_process((log) =>
+            run_node_process(argv.home, argv, (log) =>
               // A home that is not a validator's (it joined by registration) follows the chain over RPC.
               read_config(argv.home).index < 0
                 ? start_follower(argv.home, log)
@@ -313,7 +410,7 @@ export function network_commands(y: Argv): Argv {
       m
         .command(
           'up',
-          'start N validator processes on loopback (a new folder gets a development network: funded dev0..dev3, POST /v1/faucet); prints `ready URL1 URL2 …` once all serve RPC, then the dev accounts and how to use the faucet; Ctrl-C stops them',
+          "start N validator processes on loopback (a new folder gets a development network: funded dev0..dev3, POST /v1/faucet); prints `ready URL1 URL2 …` once all serve RPC, then the dev accounts and how to use the faucet, and each validator's important events as they happen (started, synced, evidence, halted, crashed, exited, stopped); Ctrl-C stops them",
           (c) =>
             c
               .option('validators', { type: 'number', default: 4 })
@@ -339,9 +436,21 @@ export function network_commands(y: Argv): Argv {
                 type: 'string',
                 describe:
                   'fault manifest (docs/simulator.md "Fault manifest"): crash, restart, pause, resume, partition and heal by height; byzantine from height 1',
+              })
+              .option('log-format', {
+                choices: LOG_FORMATS,
+                default: 'human' as LogFormat,
+                describe:
+                  "the validators' event lines: human (time, validator, level, event, fields) or json",
+              })
+              .option('log-level', {
+                choices: LOG_LEVELS,
+                describe:
+                  "print every validator event at this level or above (default: started, stopped, crashed, exited, synced, caught up, evidence, and errors such as halted); each validator's node.log keeps them all",
               }),
           async (argv) => {
             let network: LocalNetwork;
+            const print_event = event_printer(argv['log-format'], argv['log-level']);
             const faults = argv.faults === undefined ? null : read_faults(argv.faults, argv.validators);
             if (faults !== null) {
               const both = faults.byzantine.filter((f) =>
@@ -366,14 +475,11 @@ export function network_commands(y: Argv): Argv {
                 behaviours,
                 provider: argv.provider,
                 workers: argv.workers,
+                on_event: print_event,
               });
             } catch (error) {
               fail((error as Error).message);
             }
-            network.on_event((e) => {
-              if (e.event === 'halted' || e.event === 'evidence')
-                process.stderr.write(`validator ${e.index}: ${e.event} ${JSON.stringify(e)}\n`);
-            });
             process.stdout.write(`ready ${network.urls().join(' ')}\n`);
             const dev_lines = dev_network_lines(get_provider('native'), network.genesis(), network.urls());
             if (dev_lines.length > 0) process.stdout.write(`${dev_lines.join('\n')}\n`);
@@ -417,7 +523,7 @@ export function network_commands(y: Argv): Argv {
           'node',
           'run one validator process for a simulation, honest or byzantine (what `sim up --byzantine` starts); `cloister node start` runs honest validators only',
           (c) =>
-            c
+            log_options(c)
               .option('home', {
                 type: 'string',
                 demandOption: true,
@@ -434,7 +540,7 @@ export function network_commands(y: Argv): Argv {
                   'equivocators only: comma-separated genesis indices of fellow equivocators, which then split the honest validators alike (sim up passes it)',
               }),
           (argv) =>
-            run_node_process((log) => {
+            run_node_process(argv.home, argv, (log) => {
               const colluders =
                 argv.colluders === undefined || argv.colluders === ''
                   ? []
