@@ -5,7 +5,9 @@
  * tests: kill with any signal, restart with another behaviour, pause and resume, stop all cleanly,
  * and a fault manifest's schedule applied by height (`apply_faults`, for `cloister sim up --faults`):
  * signals for crash, restart, pause and resume, each node's admin channel (node/admin.ts) for
- * partitions. Readiness is an event: a validator is up when it logs `started` (with its RPC URL)
+ * partitions (`partition`, `heal`: one partition in force for the network, whoever sets it: the
+ * manifest or `sim up`'s control server, sim/control_server.ts). Every RPC and p2p port must be
+ * free before anything starts (`check_ports_free`). Readiness is an event: a validator is up when it logs `started` (with its RPC URL)
  * on stdout. Validators run with `--log-format json --log-level debug --supervised`: every event
  * as a JSON line (each home's `node.log` keeps them all), a terminal's Ctrl-C left to the process
  * that runs the network, and a validator stops by itself when that process is gone (its stdin, a
@@ -16,13 +18,22 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, readdirSync, readFileSync, type WriteStream } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  type WriteStream,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { find_code_root } from '../enclave/measurement.js';
 import { admin_call, admin_socket_path } from '../node/admin.js';
 import type { Genesis } from '../node/genesis.js';
-import { init_network } from '../node/init.js';
+import { home_paths, read_config } from '../node/home.js';
+import { init_network, P2P_PORT_OFFSET } from '../node/init.js';
 import {
   DENOM,
   DEV_ACCOUNT_BALANCE,
@@ -48,6 +59,12 @@ export interface NetworkOptions {
   dir: string;
   /** RPC port of validator 0; validator i listens on port + i. */
   port: number;
+  /**
+   * p2p port of validator 0 of a new network; validator i listens on p2p_port + i. Default
+   * port + 1000. A folder that holds a network keeps the ports it was made with: naming another
+   * p2p_port for it is an error.
+   */
+  p2p_port?: number;
   host?: string;
   chain_id?: string;
   provider?: ProviderName;
@@ -143,7 +160,7 @@ interface Running {
 
 /** A running local network. */
 export class LocalNetwork {
-  readonly opts: Required<Omit<NetworkOptions, 'behaviours' | 'on_event'>> & {
+  readonly opts: Required<Omit<NetworkOptions, 'behaviours' | 'on_event' | 'p2p_port'>> & {
     behaviours: Map<number, NodeBehaviour>;
   };
   readonly homes: string[];
@@ -154,15 +171,25 @@ export class LocalNetwork {
   readonly #paused = new Set<number>();
   /** Stops of the fault runs in progress. */
   readonly #fault_runs = new Set<() => void>();
+  /** The partition in force (groups of validator indices; one not listed is alone), null when none. */
+  #groups: number[][] | null = null;
+  /** Validators that may not have the partition in force (or its heal) yet: down or paused when it changed. */
+  readonly #behind = new Set<number>();
+  /** The validators' public keys, by index (read from genesis once needed). */
+  #pubkeys: string[] | null = null;
 
   private constructor(opts: LocalNetwork['opts'], homes: string[]) {
     this.opts = opts;
     this.homes = homes;
   }
 
-  /** Creates the network's folder if new (genesis ceremony), then starts every validator. */
+  /**
+   * Creates the network's folder if new (genesis ceremony), then starts every validator. Before
+   * anything is written or started, every RPC and p2p port the validators will listen on must be
+   * free ({@link check_ports_free}): a port in use is an error that names it.
+   */
   static async up(options: NetworkOptions): Promise<LocalNetwork> {
-    const { on_event, ...rest } = options;
+    const { on_event, p2p_port, ...rest } = options;
     const opts = {
       host: '127.0.0.1',
       chain_id: 'cloister-local-1',
@@ -177,15 +204,35 @@ export class LocalNetwork {
       behaviours: options.behaviours ?? new Map(),
     };
     let homes: string[];
-    if (existsSync(join(opts.dir, 'v0', 'genesis.json'))) {
-      homes = readdirSync(opts.dir)
-        .filter((d) => /^v\d+$/.test(d))
-        .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))
-        .map((d) => join(opts.dir, d));
+    const existing = network_ports(opts.dir);
+    if (existing !== null) {
+      homes = existing.homes;
       if (homes.length !== opts.validators) {
         throw new Error(`${opts.dir} holds a network of ${homes.length} validators, not ${opts.validators}`);
       }
+      const first = existing.ports.find((x) => x.what === 'v0 p2p')?.port;
+      if (p2p_port !== undefined && first !== p2p_port) {
+        throw new Error(
+          `${opts.dir} holds a network whose p2p ports start at ${first}, not ${p2p_port}: a network keeps the ports it was made with`,
+        );
+      }
+      await check_ports_free(existing.ports);
     } else {
+      const p2p = p2p_port ?? opts.port + P2P_PORT_OFFSET;
+      const n = opts.validators;
+      if (!Number.isInteger(p2p) || p2p < 1 || p2p + n - 1 > 65535)
+        throw new RangeError(`p2p port ${p2p}: validator ports ${p2p}..${p2p + n - 1} must lie in 1..65535`);
+      if (p2p < opts.port + n && opts.port < p2p + n) {
+        throw new RangeError(
+          `p2p ports ${p2p}..${p2p + n - 1} overlap the RPC ports ${opts.port}..${opts.port + n - 1}`,
+        );
+      }
+      await check_ports_free(
+        Array.from({ length: n }, (_, i) => [
+          { host: opts.host, port: opts.port + i, what: `v${i} RPC` },
+          { host: opts.host, port: p2p + i, what: `v${i} p2p` },
+        ]).flat(),
+      );
       homes = (
         await init_network({
           dir: opts.dir,
@@ -200,6 +247,7 @@ export class LocalNetwork {
           balances: opts.balances,
         })
       ).homes;
+      if (p2p !== opts.port + P2P_PORT_OFFSET) set_p2p_ports(homes, p2p);
     }
     const network = new LocalNetwork(opts, homes);
     if (on_event !== undefined) network.on_event(on_event);
@@ -340,6 +388,9 @@ export class LocalNetwork {
       for (const fn of this.#listeners) fn(end);
     });
     entry.url = await ready;
+    // A new process has no filter: it needs the partition in force, not a heal.
+    if (this.#groups === null) this.#behind.delete(i);
+    else await this.#send_partition(i);
     return entry.url;
   }
 
@@ -367,10 +418,14 @@ export class LocalNetwork {
     this.#paused.add(i);
   }
 
-  /** Lets a paused validator `i` run on (SIGCONT). */
-  resume(i: number): void {
+  /**
+   * Lets a paused validator `i` run on (SIGCONT); resolves once it has the partition in force (or
+   * its heal) if that changed while it was paused.
+   */
+  async resume(i: number): Promise<void> {
     if (!this.#paused.has(i)) throw new Error(`validator ${i} is not paused`);
     this.#continue(i);
+    if (this.#behind.has(i)) await this.#send_partition(i);
   }
 
   /** Whether validator `i` is paused. */
@@ -382,6 +437,60 @@ export class LocalNetwork {
   #continue(i: number): void {
     if (!this.#paused.delete(i)) return;
     this.#running.get(i)?.child.kill('SIGCONT');
+  }
+
+  /** The partition in force: groups of validator indices (one not listed is alone), or null. */
+  partition_groups(): number[][] | null {
+    return this.#groups === null ? null : this.#groups.map((g) => [...g]);
+  }
+
+  /**
+   * Splits the network into `groups` (validator indices; one not listed is isolated), replacing
+   * the partition in force: each running validator's admin channel (node/admin.ts) gets the peers
+   * of its own group; a validator down or paused gets it once started or resumed. Throws a
+   * RangeError for groups that do not split the network ({@link partition_problem}).
+   */
+  async partition(groups: readonly (readonly number[])[]): Promise<void> {
+    const problem = partition_problem(groups, this.homes.length);
+    if (problem !== null) throw new RangeError(problem);
+    await this.#set_partition(groups.map((g) => [...g]));
+  }
+
+  /** Ends the partition in force (an error if none is): every validator reaches every other again. */
+  async heal(): Promise<void> {
+    if (this.#groups === null) throw new Error('no partition is in force');
+    await this.#set_partition(null);
+  }
+
+  /** Puts `groups` in force (null: none) and sends it to every validator that can take it now. */
+  async #set_partition(groups: number[][] | null): Promise<void> {
+    this.#groups = groups;
+    for (let i = 0; i < this.homes.length; i++) this.#behind.add(i);
+    await Promise.all(
+      this.homes.map((_, i) =>
+        this.is_running(i) && !this.is_paused(i) ? this.#send_partition(i) : undefined,
+      ),
+    );
+  }
+
+  /** Sends validator `i` the partition in force (its group's peers) or, with none, a heal. */
+  async #send_partition(i: number): Promise<void> {
+    this.#pubkeys ??= this.genesis().validators.map((v) => v.pubkey);
+    const pubkeys = this.#pubkeys;
+    const socket = admin_socket_path(this.homes[i]!);
+    const group = this.#groups?.find((g) => g.includes(i)) ?? (this.#groups === null ? undefined : [i]);
+    try {
+      if (group === undefined) await admin_call(socket, { cmd: 'heal' }, ADMIN_CALL_TIMEOUT_MS);
+      else {
+        const allow = group.filter((j) => j !== i).map((j) => pubkeys[j]!);
+        await admin_call(socket, { cmd: 'partition', allow }, ADMIN_CALL_TIMEOUT_MS);
+      }
+    } catch (error) {
+      throw new Error(
+        `validator ${i}: admin ${group === undefined ? 'heal' : 'partition'} failed: ${(error as Error).message}`,
+      );
+    }
+    this.#behind.delete(i);
   }
 
   /**
@@ -418,12 +527,7 @@ export class LocalNetwork {
         throw new Error(`validator ${i} runs as ${runs}, but the manifest makes it ${should} from height 1`);
       }
     }
-    const pubkeys = this.genesis().validators.map((v) => v.pubkey);
     const faults = manifest.faults;
-
-    // The partition in force (null: none), and the validators that may not have it yet.
-    let groups: number[][] | null = null;
-    const behind = new Set<number>();
     let top = 0;
     let next = 0;
     let pumping = false;
@@ -435,29 +539,6 @@ export class LocalNetwork {
       settle = resolve;
       fail = reject;
     });
-    const admin = async (i: number) => {
-      const socket = admin_socket_path(this.homes[i]!);
-      const group = groups?.find((g) => g.includes(i));
-      try {
-        if (group === undefined) await admin_call(socket, { cmd: 'heal' }, ADMIN_CALL_TIMEOUT_MS);
-        else {
-          const allow = group.filter((j) => j !== i).map((j) => pubkeys[j]!);
-          await admin_call(socket, { cmd: 'partition', allow }, ADMIN_CALL_TIMEOUT_MS);
-        }
-      } catch (error) {
-        throw new Error(
-          `validator ${i}: admin ${group === undefined ? 'heal' : 'partition'} failed: ${(error as Error).message}`,
-        );
-      }
-      behind.delete(i);
-    };
-    /** Sends the partition in force (or the heal) to every validator that can take it now. */
-    const spread = async () => {
-      for (let i = 0; i < this.homes.length; i++) behind.add(i);
-      await Promise.all(
-        this.homes.map((_, i) => (this.is_running(i) && !this.is_paused(i) ? admin(i) : undefined)),
-      );
-    };
     const apply = async (f: TimedFault) => {
       const a = f.action;
       switch (a.kind) {
@@ -465,25 +546,22 @@ export class LocalNetwork {
           await this.kill(a.validator, 'SIGKILL');
           return;
         case 'restart':
+          // start sends a new process the partition in force.
           await this.start(a.validator);
-          // A new process has no filter: it needs the partition in force, not a heal.
-          if (groups === null) behind.delete(a.validator);
-          else await admin(a.validator);
           return;
         case 'pause':
           this.pause(a.validator);
           return;
         case 'resume':
-          this.resume(a.validator);
-          if (behind.has(a.validator)) await admin(a.validator);
+          await this.resume(a.validator);
           return;
         case 'partition':
-          groups = a.groups;
-          await spread();
+          await this.#set_partition(a.groups.map((g) => [...g]));
           return;
         case 'heal':
-          groups = null;
-          await spread();
+          // The manifest's schedule checked a partition is in force; one healed by hand (`sim heal`)
+          // meanwhile is no reason to stop.
+          await this.#set_partition(null);
           return;
         default:
           // simulator_only_faults refused every other kind above.
@@ -554,6 +632,109 @@ export class LocalNetwork {
     await Promise.all([...this.#logs.values()].map((s) => new Promise<void>((r) => s.end(() => r()))));
     this.#logs.clear();
   }
+}
+
+/** A port a network listens on, named for messages (`v1 RPC`, `v1 p2p`, `control`). */
+export interface NamedPort {
+  host: string;
+  port: number;
+  what: string;
+}
+
+/**
+ * The homes of the network `dir` holds and every port its validators listen on (from their
+ * config.json), or null when `dir` holds no network (no `v0/genesis.json`).
+ */
+export function network_ports(dir: string): { homes: string[]; ports: NamedPort[] } | null {
+  if (!existsSync(join(dir, 'v0', 'genesis.json'))) return null;
+  const homes = readdirSync(dir)
+    .filter((d) => /^v\d+$/.test(d))
+    .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))
+    .map((d) => join(dir, d));
+  const ports = homes.flatMap((home, i) => {
+    const config = read_config(home);
+    return [
+      { ...config.rpc, what: `v${i} RPC` },
+      { ...config.p2p, what: `v${i} p2p` },
+    ];
+  });
+  return { homes, ports };
+}
+
+/**
+ * Moves a new network's p2p ports (init_network gives validator i RPC port + 1000 + i) to
+ * `p2p_port + i`: each home's own p2p port and its peers' ports, peers found by public key.
+ */
+function set_p2p_ports(homes: readonly string[], p2p_port: number): void {
+  const genesis = JSON.parse(readFileSync(join(homes[0]!, 'genesis.json'), 'utf8')) as Genesis;
+  const index = new Map(genesis.validators.map((v, i) => [v.pubkey, i]));
+  homes.forEach((home, i) => {
+    const config = read_config(home);
+    config.p2p.port = p2p_port + i;
+    config.peers = config.peers.map((peer) => {
+      const j = index.get(peer.pubkey);
+      if (j === undefined) throw new Error(`${home}: peer ${peer.pubkey} is not a genesis validator`);
+      return { ...peer, port: p2p_port + j };
+    });
+    writeFileSync(home_paths(home).config, `${JSON.stringify(config, null, 2)}\n`);
+  });
+}
+
+/**
+ * Whether `port` on `host` can be listened on now: a short listen-and-close. Resolves null when
+ * free, else why not (`in use`, or the system's error code).
+ */
+export function probe_port(host: string, port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      resolve(
+        error.code === 'EADDRINUSE' ? 'is in use' : `cannot be listened on (${error.code ?? error.message})`,
+      ),
+    );
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(null)));
+  });
+}
+
+/**
+ * Checks that every port in `ports` can be listened on; throws an Error naming each that cannot,
+ * e.g. `port 26658 (v1 RPC) is in use`.
+ */
+export async function check_ports_free(ports: readonly NamedPort[]): Promise<void> {
+  const answers = await Promise.all(ports.map((p) => probe_port(p.host, p.port)));
+  const bad = ports.flatMap((p, k) =>
+    answers[k] === null ? [] : [`port ${p.port} (${p.what}) ${answers[k]}`],
+  );
+  if (bad.length > 0)
+    throw new Error(
+      `${bad.join('; ')}: stop what listens there, or choose other ports (nothing was started)`,
+    );
+}
+
+/**
+ * Why `groups` is not a partition of `validators` validators (null when it is): each group a
+ * non-empty array of indices 0..validators − 1, no index in two groups, and not one group of
+ * everyone (that is no partition). A validator not listed is alone in its own group.
+ */
+export function partition_problem(groups: unknown, validators: number): string | null {
+  if (!Array.isArray(groups) || groups.length === 0)
+    return 'a partition is a non-empty list of groups of validator indices, e.g. [[0,1],[2,3]]';
+  const seen = new Map<number, number>();
+  for (let g = 0; g < groups.length; g++) {
+    const group: unknown = groups[g];
+    if (!Array.isArray(group) || group.length === 0)
+      return `group ${g} must be a non-empty list of validator indices`;
+    for (const i of group) {
+      if (!Number.isInteger(i) || (i as number) < 0 || (i as number) >= validators)
+        return `group ${g}: ${JSON.stringify(i)} is not a validator (validators 0..${validators - 1})`;
+      const before = seen.get(i as number);
+      if (before !== undefined) return `group ${g}: validator ${i} is already in group ${before}`;
+      seen.set(i as number, g);
+    }
+  }
+  if (groups.length === 1 && seen.size === validators)
+    return 'one group of every validator is no partition (heal ends one)';
+  return null;
 }
 
 /**

@@ -19,6 +19,14 @@ import { ValidatorNode } from '../../node/node.js';
 import { DENOM, DEV_ACCOUNT_BALANCE, FAUCET_BALANCE } from '../../protocol/bank.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import {
+  type ControlServer,
+  control_file_path,
+  pid_alive,
+  remove_control_file,
+  start_control_server,
+  write_control_file,
+} from '../../sim/control_server.js';
+import {
   MANIFEST_LIMITS,
   type Manifest,
   ManifestError,
@@ -28,7 +36,13 @@ import {
   start_behaviours,
   unsafe_reason,
 } from '../../sim/manifest.js';
-import { dev_network_lines, LocalNetwork, type NodeEvent } from '../../sim/network.js';
+import {
+  dev_network_lines,
+  LocalNetwork,
+  type NodeEvent,
+  network_ports,
+  probe_port,
+} from '../../sim/network.js';
 import { sim_run } from '../../sim/run/cli.js';
 import { BEHAVIOURS, type NodeBehaviour, start_sim_node } from '../../sim/sim_node.js';
 import {
@@ -44,6 +58,7 @@ import {
   use_color,
 } from './log_format.js';
 import { reset_signing_command } from './reset_signing.js';
+import { sim_control_commands } from './sim_control.js';
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`cloister: ${message}\n`);
@@ -407,218 +422,275 @@ export function network_commands(y: Argv): Argv {
         .demandCommand(1, 'name a node command: start, join or reset-signing'),
     )
     .command('sim', 'local multi-validator simulations', (m) =>
-      m
-        .command(
-          'up',
-          "start N validator processes on loopback (a new folder gets a development network: funded dev0..dev3, POST /v1/faucet); prints `ready URL1 URL2 …` once all serve RPC, then the dev accounts and how to use the faucet, and each validator's important events as they happen (started, synced, evidence, halted, crashed, exited, stopped); Ctrl-C stops them",
-          (c) =>
-            c
-              .option('validators', { type: 'number', default: 4 })
-              .option('dir', {
-                type: 'string',
-                demandOption: true,
-                describe: 'network folder (created by the genesis ceremony if new)',
-              })
-              .option('port', {
-                type: 'number',
-                default: 26657,
-                describe: 'RPC port of validator 0; validator i uses port+i',
-              })
-              .option('byzantine', {
-                type: 'string',
-                array: true,
-                default: [] as string[],
-                describe: `INDEX:BEHAVIOUR, behaviour one of ${BEHAVIOURS.slice(1).join(', ')} (docs/simulator.md)`,
-              })
-              .option('provider', { choices: ['native', 'noble'] as const, default: 'native' as const })
-              .option('workers', { type: 'number', default: 1 })
-              .option('faults', {
-                type: 'string',
-                describe:
-                  'fault manifest (docs/simulator.md "Fault manifest"): crash, restart, pause, resume, partition and heal by height; byzantine from height 1',
-              })
-              .option('log-format', {
-                choices: LOG_FORMATS,
-                default: 'human' as LogFormat,
-                describe:
-                  "the validators' event lines: human (time, validator, level, event, fields) or json",
-              })
-              .option('log-level', {
-                choices: LOG_LEVELS,
-                describe:
-                  "print every validator event at this level or above (default: started, stopped, crashed, exited, synced, caught up, evidence, and errors such as halted); each validator's node.log keeps them all",
-              }),
-          async (argv) => {
-            let network: LocalNetwork;
-            const print_event = event_printer(argv['log-format'], argv['log-level']);
-            const faults = argv.faults === undefined ? null : read_faults(argv.faults, argv.validators);
-            if (faults !== null) {
-              const both = faults.byzantine.filter((f) =>
-                argv.byzantine.some((b) => b.split(':')[0] === f.split(':')[0]),
-              );
-              if (both.length > 0) {
-                fail(
-                  `validator ${both[0]!.split(':')[0]} is byzantine both in --byzantine and in ${argv.faults}`,
-                  2,
-                );
-              }
-            }
-            try {
-              const behaviours = parse_byzantine(
-                [...argv.byzantine, ...(faults?.byzantine ?? [])],
-                argv.validators,
-              );
-              network = await LocalNetwork.up({
-                validators: argv.validators,
-                dir: argv.dir,
-                port: argv.port,
-                behaviours,
-                provider: argv.provider,
-                workers: argv.workers,
-                on_event: print_event,
-              });
-            } catch (error) {
-              fail((error as Error).message);
-            }
-            process.stdout.write(`ready ${network.urls().join(' ')}\n`);
-            const dev_lines = dev_network_lines(get_provider('native'), network.genesis(), network.urls());
-            if (dev_lines.length > 0) process.stdout.write(`${dev_lines.join('\n')}\n`);
-            if (faults !== null) {
-              const powers = network.genesis().validators.map((v) => v.power);
-              for (const warning of [
-                unsafe_reason(faults.manifest, powers),
-                stall_reason(faults.manifest, powers),
-              ]) {
-                if (warning !== null) process.stderr.write(`cloister: warning: ${argv.faults}: ${warning}\n`);
-              }
-              let run: ReturnType<LocalNetwork['apply_faults']>;
+      sim_control_commands(
+        m
+          .command(
+            'up',
+            "start N validator processes on loopback (a new folder gets a development network: funded dev0..dev3, POST /v1/faucet); prints `ready URL1 URL2 …` once all serve RPC, then the dev accounts and how to use the faucet, and each validator's important events as they happen (started, synced, evidence, halted, crashed, exited, stopped); a control server on 127.0.0.1 (token in DIR/control.json) lets `sim status|stop|kill|restart|pause|resume|partition|heal --dir DIR` steer it; Ctrl-C stops them",
+            (c) =>
+              c
+                .option('validators', { type: 'number', default: 4 })
+                .option('dir', {
+                  type: 'string',
+                  demandOption: true,
+                  describe: 'network folder (created by the genesis ceremony if new)',
+                })
+                .option('port', {
+                  type: 'number',
+                  describe: 'RPC port of validator 0 (default 26657); validator i uses port+i',
+                })
+                .option('p2p-port', {
+                  type: 'number',
+                  describe:
+                    'p2p port of validator 0 (default: --port + 1000); validator i uses p2p-port+i. A folder that holds a network keeps its ports',
+                })
+                .option('control-port', {
+                  type: 'number',
+                  describe:
+                    'port of the control server on 127.0.0.1 (`sim status|kill|…`; default: one the system chooses)',
+                })
+                .option('byzantine', {
+                  type: 'string',
+                  array: true,
+                  default: [] as string[],
+                  describe: `INDEX:BEHAVIOUR, behaviour one of ${BEHAVIOURS.slice(1).join(', ')} (docs/simulator.md)`,
+                })
+                .option('provider', { choices: ['native', 'noble'] as const, default: 'native' as const })
+                .option('workers', { type: 'number', default: 1 })
+                .option('faults', {
+                  type: 'string',
+                  describe:
+                    'fault manifest (docs/simulator.md "Fault manifest"): crash, restart, pause, resume, partition and heal by height; byzantine from height 1',
+                })
+                .option('log-format', {
+                  choices: LOG_FORMATS,
+                  default: 'human' as LogFormat,
+                  describe:
+                    "the validators' event lines: human (time, validator, level, event, fields) or json",
+                })
+                .option('log-level', {
+                  choices: LOG_LEVELS,
+                  describe:
+                    "print every validator event at this level or above (default: started, stopped, crashed, exited, synced, caught up, evidence, and errors such as halted); each validator's node.log keeps them all",
+                }),
+            async (argv) => {
+              let network: LocalNetwork;
+              const print_event = event_printer(argv['log-format'], argv['log-level']);
+              const control_path = control_file_path(argv.dir);
               try {
-                run = network.apply_faults(faults.manifest, (a) =>
-                  process.stdout.write(`fault ${a.line} (at height ${a.height})\n`),
+                const { pid } = JSON.parse(readFileSync(control_path, 'utf8')) as { pid?: unknown };
+                if (typeof pid === 'number' && pid_alive(pid))
+                  fail(`a \`sim up\` (pid ${pid}) runs for ${argv.dir} already (${control_path})`);
+              } catch {
+                // No control file (or not one a live sim up wrote): nothing runs for this folder.
+              }
+              const existing = network_ports(argv.dir);
+              const v0_rpc = existing?.ports.find((x) => x.what === 'v0 RPC')?.port;
+              if (argv.port !== undefined && v0_rpc !== undefined && argv.port !== v0_rpc) {
+                fail(
+                  `${argv.dir} holds a network whose RPC ports start at ${v0_rpc}, not ${argv.port}: a network keeps the ports it was made with (drop --port, or use a new --dir)`,
                 );
+              }
+              const control_port = argv['control-port'];
+              if (control_port !== undefined) {
+                const why = await probe_port('127.0.0.1', control_port);
+                if (why !== null) fail(`port ${control_port} (control) ${why} (nothing was started)`);
+              }
+              const faults = argv.faults === undefined ? null : read_faults(argv.faults, argv.validators);
+              if (faults !== null) {
+                const both = faults.byzantine.filter((f) =>
+                  argv.byzantine.some((b) => b.split(':')[0] === f.split(':')[0]),
+                );
+                if (both.length > 0) {
+                  fail(
+                    `validator ${both[0]!.split(':')[0]} is byzantine both in --byzantine and in ${argv.faults}`,
+                    2,
+                  );
+                }
+              }
+              try {
+                const behaviours = parse_byzantine(
+                  [...argv.byzantine, ...(faults?.byzantine ?? [])],
+                  argv.validators,
+                );
+                network = await LocalNetwork.up({
+                  validators: argv.validators,
+                  dir: argv.dir,
+                  port: argv.port ?? 26657,
+                  ...(argv['p2p-port'] === undefined ? {} : { p2p_port: argv['p2p-port'] }),
+                  behaviours,
+                  provider: argv.provider,
+                  workers: argv.workers,
+                  on_event: print_event,
+                });
+              } catch (error) {
+                fail((error as Error).message);
+              }
+              // One way down for Ctrl-C, SIGTERM, `sim stop` and a failed fault schedule.
+              let control: ControlServer | null = null;
+              let stopping = false;
+              const stop = async (code = 0) => {
+                if (stopping) return;
+                stopping = true;
+                await network.down();
+                await control?.close();
+                if (control !== null) remove_control_file(argv.dir, control.token);
+                process.exit(code);
+              };
+              try {
+                control = await start_control_server({
+                  network,
+                  ...(control_port === undefined ? {} : { port: control_port }),
+                  on_stop: () => void stop(0),
+                  on_action: (message) => process.stdout.write(`control: ${message}\n`),
+                });
+                write_control_file(argv.dir, { pid: process.pid, url: control.url, token: control.token });
               } catch (error) {
                 await network.down();
-                fail(`${argv.faults}: ${(error as Error).message}`, 2);
+                fail(`control server: ${(error as Error).message}`);
               }
-              run.done.then(
-                (all) => {
-                  if (all) process.stdout.write(`faults: all ${faults.manifest.faults.length} applied\n`);
-                },
-                async (error: unknown) => {
-                  process.stderr.write(`cloister: ${argv.faults}: ${(error as Error).message}\n`);
+              const token = control.token;
+              // Whatever ends this process, its control file goes with it.
+              process.once('exit', () => remove_control_file(argv.dir, token));
+              process.stdout.write(`ready ${network.urls().join(' ')}\n`);
+              process.stdout.write(`control ${control.url} (token in ${control_path})\n`);
+              const dev_lines = dev_network_lines(get_provider('native'), network.genesis(), network.urls());
+              if (dev_lines.length > 0) process.stdout.write(`${dev_lines.join('\n')}\n`);
+              if (faults !== null) {
+                const powers = network.genesis().validators.map((v) => v.power);
+                for (const warning of [
+                  unsafe_reason(faults.manifest, powers),
+                  stall_reason(faults.manifest, powers),
+                ]) {
+                  if (warning !== null)
+                    process.stderr.write(`cloister: warning: ${argv.faults}: ${warning}\n`);
+                }
+                let run: ReturnType<LocalNetwork['apply_faults']>;
+                try {
+                  run = network.apply_faults(faults.manifest, (a) =>
+                    process.stdout.write(`fault ${a.line} (at height ${a.height})\n`),
+                  );
+                } catch (error) {
                   await network.down();
-                  process.exit(1);
-                },
-              );
-            }
-            const stop = async () => {
-              await network.down();
-              process.exit(0);
-            };
-            process.once('SIGINT', stop);
-            process.once('SIGTERM', stop);
-          },
-        )
-        .command(
-          'node',
-          'run one validator process for a simulation, honest or byzantine (what `sim up --byzantine` starts); `cloister node start` runs honest validators only',
-          (c) =>
-            log_options(c)
-              .option('home', {
-                type: 'string',
-                demandOption: true,
-                describe: 'the validator home written by `cloister init`',
-              })
-              .option('behaviour', {
-                choices: BEHAVIOURS,
-                default: 'honest' as NodeBehaviour,
-                describe: 'what this validator does wrong (docs/simulator.md "Byzantine behaviours")',
-              })
-              .option('colluders', {
-                type: 'string',
-                describe:
-                  'equivocators only: comma-separated genesis indices of fellow equivocators, which then split the honest validators alike (sim up passes it)',
+                  fail(`${argv.faults}: ${(error as Error).message}`, 2);
+                }
+                run.done.then(
+                  (all) => {
+                    if (all) process.stdout.write(`faults: all ${faults.manifest.faults.length} applied\n`);
+                  },
+                  async (error: unknown) => {
+                    process.stderr.write(`cloister: ${argv.faults}: ${(error as Error).message}\n`);
+                    await stop(1);
+                  },
+                );
+              }
+              process.once('SIGINT', () => void stop(0));
+              process.once('SIGTERM', () => void stop(0));
+            },
+          )
+          .command(
+            'node',
+            'run one validator process for a simulation, honest or byzantine (what `sim up --byzantine` starts); `cloister node start` runs honest validators only',
+            (c) =>
+              log_options(c)
+                .option('home', {
+                  type: 'string',
+                  demandOption: true,
+                  describe: 'the validator home written by `cloister init`',
+                })
+                .option('behaviour', {
+                  choices: BEHAVIOURS,
+                  default: 'honest' as NodeBehaviour,
+                  describe: 'what this validator does wrong (docs/simulator.md "Byzantine behaviours")',
+                })
+                .option('colluders', {
+                  type: 'string',
+                  describe:
+                    'equivocators only: comma-separated genesis indices of fellow equivocators, which then split the honest validators alike (sim up passes it)',
+                }),
+            (argv) =>
+              run_node_process(argv.home, argv, (log) => {
+                const colluders =
+                  argv.colluders === undefined || argv.colluders === ''
+                    ? []
+                    : argv.colluders.split(',').map((x) => {
+                        if (!/^\d+$/.test(x))
+                          throw new TypeError(`--colluders takes validator indices, got "${x}"`);
+                        return Number(x);
+                      });
+                return start_sim_node(argv.home, { behaviour: argv.behaviour, log, colluders });
               }),
-          (argv) =>
-            run_node_process(argv.home, argv, (log) => {
-              const colluders =
-                argv.colluders === undefined || argv.colluders === ''
-                  ? []
-                  : argv.colluders.split(',').map((x) => {
-                      if (!/^\d+$/.test(x))
-                        throw new TypeError(`--colluders takes validator indices, got "${x}"`);
-                      return Number(x);
-                    });
-              return start_sim_node(argv.home, { behaviour: argv.behaviour, log, colluders });
-            }),
-        )
-        .command(
-          'run',
-          'run N validators in this process on simulated time, deterministically: a seeded network, faults from a manifest (or drawn from the seed), simulated clients, invariants checked after every event (docs/simulator.md). Exit 0: every invariant held; 1: a violation (seed, height and trace printed); 2: bad usage',
-          (c) =>
-            c
-              .option('seed', {
-                type: 'number',
-                describe:
-                  'the run seed (default: drawn and printed); the same seed and flags replay the same run',
-              })
-              .option('validators', { type: 'number', default: 4, describe: 'validators, 1..100' })
-              .option('heights', {
-                type: 'number',
-                default: 100,
-                describe: 'stop once an honest validator commits this height',
-              })
-              .option('faults', {
-                type: 'string',
-                describe:
-                  'a fault manifest (JSON, docs/simulator.md "Fault manifest"); without it the seed draws one with f < n/3',
-              })
-              .option('load', {
-                type: 'number',
-                default: 20,
-                describe: 'simulated client transactions per simulated second',
-              })
-              .option('calls', {
-                type: 'number',
-                describe:
-                  'share (0..1) of client transactions that are contract-call chains: relay A passes each on to relay B with a contract message (protocol.md §9); default 0',
-              })
-              .option('json', {
-                type: 'boolean',
-                default: false,
-                describe: 'print one JSON object instead of the summary',
-              })
-              .option('out', {
-                type: 'string',
-                describe: 'write report.json, trace.txt, manifest.json and timeline.svg into this folder',
-              })
-              .option('allow-unsafe', {
-                type: 'boolean',
-                default: false,
-                describe: 'allow byzantine power of 1/3 or more (safety may fail, and is reported)',
-              })
-              .option('liveness-ms', {
-                type: 'number',
-                describe:
-                  'after the last fault heals, a height must commit within this much simulated time (default 60000)',
-              })
-              .strict(),
-          async (argv) => {
-            const code = await sim_run({
-              ...(argv.seed === undefined ? {} : { seed: argv.seed }),
-              validators: argv.validators,
-              heights: argv.heights,
-              ...(argv.faults === undefined ? {} : { faults: argv.faults }),
-              load: argv.load,
-              ...(argv.calls === undefined ? {} : { calls: argv.calls }),
-              json: argv.json,
-              ...(argv.out === undefined ? {} : { out: argv.out }),
-              allow_unsafe: argv['allow-unsafe'],
-              ...(argv['liveness-ms'] === undefined ? {} : { liveness_ms: argv['liveness-ms'] }),
-            });
-            process.exit(code);
-          },
-        )
-        .demandCommand(1, 'name a sim command: up, node or run'),
+          )
+          .command(
+            'run',
+            'run N validators in this process on simulated time, deterministically: a seeded network, faults from a manifest (or drawn from the seed), simulated clients, invariants checked after every event (docs/simulator.md). Exit 0: every invariant held; 1: a violation (seed, height and trace printed); 2: bad usage',
+            (c) =>
+              c
+                .option('seed', {
+                  type: 'number',
+                  describe:
+                    'the run seed (default: drawn and printed); the same seed and flags replay the same run',
+                })
+                .option('validators', { type: 'number', default: 4, describe: 'validators, 1..100' })
+                .option('heights', {
+                  type: 'number',
+                  default: 100,
+                  describe: 'stop once an honest validator commits this height',
+                })
+                .option('faults', {
+                  type: 'string',
+                  describe:
+                    'a fault manifest (JSON, docs/simulator.md "Fault manifest"); without it the seed draws one with f < n/3',
+                })
+                .option('load', {
+                  type: 'number',
+                  default: 20,
+                  describe: 'simulated client transactions per simulated second',
+                })
+                .option('calls', {
+                  type: 'number',
+                  describe:
+                    'share (0..1) of client transactions that are contract-call chains: relay A passes each on to relay B with a contract message (protocol.md §9); default 0',
+                })
+                .option('json', {
+                  type: 'boolean',
+                  default: false,
+                  describe: 'print one JSON object instead of the summary',
+                })
+                .option('out', {
+                  type: 'string',
+                  describe: 'write report.json, trace.txt, manifest.json and timeline.svg into this folder',
+                })
+                .option('allow-unsafe', {
+                  type: 'boolean',
+                  default: false,
+                  describe: 'allow byzantine power of 1/3 or more (safety may fail, and is reported)',
+                })
+                .option('liveness-ms', {
+                  type: 'number',
+                  describe:
+                    'after the last fault heals, a height must commit within this much simulated time (default 60000)',
+                })
+                .strict(),
+            async (argv) => {
+              const code = await sim_run({
+                ...(argv.seed === undefined ? {} : { seed: argv.seed }),
+                validators: argv.validators,
+                heights: argv.heights,
+                ...(argv.faults === undefined ? {} : { faults: argv.faults }),
+                load: argv.load,
+                ...(argv.calls === undefined ? {} : { calls: argv.calls }),
+                json: argv.json,
+                ...(argv.out === undefined ? {} : { out: argv.out }),
+                allow_unsafe: argv['allow-unsafe'],
+                ...(argv['liveness-ms'] === undefined ? {} : { liveness_ms: argv['liveness-ms'] }),
+              });
+              process.exit(code);
+            },
+          ),
+      ).demandCommand(
+        1,
+        'name a sim command: up, node, run, or one that steers a running sim up: status, stop, kill, restart, pause, resume, partition, heal',
+      ),
     );
 }
