@@ -21,18 +21,23 @@ import type { Mempool } from './mempool.js';
 import type { Log } from './modules.js';
 import { system_clock } from './real_world.js';
 import type { TxRecord } from './records.js';
+import { bad_request } from './rpc/errors.js';
 import type {
   AccountAnswer,
   ContractAnswer,
+  ContractListFilter,
   FaucetAnswer,
   HaltInfo,
+  ListPage,
   LiveEvent,
   QueryAnswer,
   Refusal,
   RpcBackend,
   RpcStatus,
+  TxListFilter,
 } from './rpc/server.js';
 import { type ChainStore, QUERY_PAYLOAD_CHARS_MAX } from './store/chain_store.js';
+import { StoreCursorError } from './store/errors.js';
 
 /** A JSON value with its object keys in RFC 8785 order. */
 function canonical<T>(value: T): T {
@@ -82,6 +87,8 @@ export interface BackendModules {
   p?: CryptoProvider;
   /** The node's log: the faucet's `faucet_sent` and `faucet_retry` lines. Default: none. */
   log?: Log;
+  /** The consensus keys of the validators connected now, sorted (`GET /v1/status`'s `peers`). Default: none. */
+  peers?: () => string[];
 }
 
 /** The node's RpcBackend. `publish` is called by the node for every commit. */
@@ -173,6 +180,9 @@ export class NodeBackend implements RpcBackend {
       min_gas_price: this.#genesis.min_gas_price ?? 0,
       dev: this.#genesis.dev === true,
       contracts: { ...this.#system },
+      peers: this.#m.peers?.() ?? [],
+      mempool: this.#m.mempool.size(),
+      last_block_time_ms: this.#m.store.last_block()?.block.header.time_ms ?? null,
     };
   }
 
@@ -254,6 +264,29 @@ export class NodeBackend implements RpcBackend {
     return { address, code_id, code_hash, label, creator, balance: await this.#m.store.get_balance(address) };
   }
 
+  async list_contracts(
+    filter: ContractListFilter,
+    page: ListPage,
+  ): Promise<{ contracts: ContractAnswer[]; cursor: string | null }> {
+    const { store } = this.#m;
+    const found = await cursor_checked(() => store.list_contracts(filter, page));
+    const contracts: ContractAnswer[] = [];
+    for (const { address, code_id, code_hash, label, creator } of found.contracts)
+      contracts.push({
+        address,
+        code_id,
+        code_hash,
+        label,
+        creator,
+        balance: await store.get_balance(address),
+      });
+    return { contracts, cursor: found.cursor };
+  }
+
+  list_txs(filter: TxListFilter, page: ListPage): Promise<{ txs: TxRecord[]; cursor: string | null }> {
+    return cursor_checked(() => this.#m.store.list_txs(filter, page));
+  }
+
   async codes() {
     const codes = await this.#m.store.list_codes();
     const system = this.#system as Record<string, string | undefined>;
@@ -310,5 +343,15 @@ export class NodeBackend implements RpcBackend {
   ): Promise<FaucetAnswer> {
     if (this.#faucet === null) throw new Error('this network has no faucet');
     return this.#faucet.request(address, amount, opts);
+  }
+}
+
+/** Runs a store listing; a cursor it refuses is the client's mistake: 400 code 106 with its reason. */
+async function cursor_checked<T>(list: () => Promise<T>): Promise<T> {
+  try {
+    return await list();
+  } catch (error) {
+    if (error instanceof StoreCursorError) throw bad_request(error.message);
+    throw error;
   }
 }

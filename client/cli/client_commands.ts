@@ -1,7 +1,7 @@
 /**
  * Client commands of the `cloister` CLI, over the SDK in client/sdk/: `keys
  * add|list|show|delete|import-dev`, `tx store|instantiate|execute|send|get`, `query`, `status`,
- * `codes`, `contracts get`, `balance`, `faucet`, `events`.
+ * `codes`, `contracts get|list`, `txs`, `balance`, `faucet`, `events`.
  *
  * Output is human-readable by default and one JSON object with `--json`. Exit codes: 0 ok,
  * 1 failure (with `--json`, `{"ok": false, "error": {"code", "name", "message"}}` where `code` is
@@ -33,6 +33,7 @@ import {
   type Keyring,
   KeyringError,
   key_info,
+  type NodeStatus,
   type TxOutcome,
   type TxRecord,
 } from '../sdk/index.js';
@@ -855,8 +856,9 @@ function info_commands(y: Argv): Argv {
           ...Object.entries(status.contracts).map(([name, address]) =>
             row(name, `${address} (system contract)`),
           ),
+          ...status_additions(status),
           // A halted node refuses transactions; the SDK sends them to the next --node.
-          ...(halted === null ? [] : [row('halted', `yes, at height ${halted.height}: ${halted.reason}`)]),
+          row('halted', halted === null ? 'no' : `yes, at height ${halted.height}: ${halted.reason}`),
         ]);
       }),
     )
@@ -894,8 +896,143 @@ function info_commands(y: Argv): Argv {
             ]);
           }),
         )
-        .demandCommand(1, 'name a contracts command: get'),
+        .command(
+          'list',
+          'contracts by code id, creator and label (docs/protocol-notes.md "Discovery and status")',
+          (l) =>
+            page_options(l)
+              .option('code-id', { type: 'number', describe: 'only contracts of this code id' })
+              .option('creator', { type: 'string', describe: 'only contracts this address or key name made' })
+              .option('label', { type: 'string', describe: 'only contracts with exactly this label' }),
+          action(
+            async (
+              argv: NetworkArgs & PageArgs & { 'code-id'?: number; creator?: string; label?: string },
+            ) => {
+              const client = make_client(argv);
+              const creator =
+                argv.creator === undefined
+                  ? undefined
+                  : (await address_of(argv, argv.creator, '--creator')).address;
+              const filter = {
+                ...(argv['code-id'] === undefined
+                  ? {}
+                  : { code_id: parse_count(argv['code-id'], '--code-id', 1) }),
+                ...(creator === undefined ? {} : { creator }),
+                ...(argv.label === undefined ? {} : { label: argv.label }),
+              };
+              const { items, cursor } = await pages(argv, (page) => client.contracts({ ...filter, ...page }));
+              if (argv.json) return write_json({ contracts: items, cursor });
+              write_lines([
+                `${'ADDRESS'.padEnd(40)}  ${'CODE'.padEnd(5)}  ${'CREATOR'.padEnd(40)}  LABEL`,
+                ...items.map((c) => `${c.address}  ${String(c.code_id).padEnd(5)}  ${c.creator}  ${c.label}`),
+                ...page_footer(items.length, 'contract', cursor),
+              ]);
+            },
+          ),
+        )
+        .demandCommand(1, 'name a contracts command: get or list'),
+    )
+    .command(
+      'txs',
+      'committed transactions by sender and/or contract, newest first (docs/protocol-notes.md "Discovery and status")',
+      (t) =>
+        page_options(t)
+          .option('sender', { type: 'string', describe: 'only transactions this address or key name sent' })
+          .option('contract', {
+            type: 'string',
+            describe: 'only transactions that execute or instantiate this contract address',
+          }),
+      action(async (argv: NetworkArgs & PageArgs & { sender?: string; contract?: string }) => {
+        if (argv.sender === undefined && argv.contract === undefined)
+          throw new UsageError('give --sender or --contract (or both)');
+        const client = make_client(argv);
+        const sender =
+          argv.sender === undefined ? undefined : (await address_of(argv, argv.sender, '--sender')).address;
+        const filter = {
+          ...(sender === undefined ? {} : { sender }),
+          ...(argv.contract === undefined ? {} : { contract: argv.contract }),
+        };
+        const { items, cursor } = await pages(argv, (page) => client.txs({ ...filter, ...page }));
+        if (argv.json) return write_json({ txs: items, cursor });
+        write_lines([
+          `${'HEIGHT'.padEnd(8)}  ${'INDEX'.padEnd(5)}  ${'RESULT'.padEnd(24)}  ${'GAS'.padEnd(10)}  ${'HASH'.padEnd(64)}  CONTRACT`,
+          ...items.map((t) =>
+            `${String(t.height).padEnd(8)}  ${String(t.index).padEnd(5)}  ${result_name(t.code).padEnd(24)}  ${String(t.gas_used).padEnd(10)}  ${t.hash}  ${t.contract ?? ''}`.trimEnd(),
+          ),
+          ...page_footer(items.length, 'transaction', cursor),
+        ]);
+      }),
     );
+}
+
+/** `--limit`, `--cursor` and `--all` of the listing commands. */
+interface PageArgs {
+  limit?: number | undefined;
+  cursor?: string | undefined;
+  all: boolean;
+}
+
+/** Most pages `--all` follows: 100 × 100 items. */
+const ALL_PAGES_MAX = 100;
+
+function page_options<T>(y: Argv<T>) {
+  return network_options(y)
+    .option('limit', { type: 'number', describe: 'items per page, 1-100 (default 20)' })
+    .option('cursor', { type: 'string', describe: 'go on from the cursor a previous page printed' })
+    .option('all', {
+      type: 'boolean',
+      default: false,
+      describe: `follow the cursor through every page (at most ${ALL_PAGES_MAX} pages)`,
+    });
+}
+
+/** One page, or with `--all` every page from `--cursor` on (cursor null at the end). */
+async function pages<T>(
+  argv: PageArgs,
+  fetch_page: (page: {
+    limit?: number;
+    cursor?: string | null;
+  }) => Promise<{ items: T[]; cursor: string | null }>,
+): Promise<{ items: T[]; cursor: string | null }> {
+  const limit = argv.limit === undefined ? undefined : parse_count(argv.limit, '--limit', 1);
+  if (limit !== undefined && limit > 100) throw new UsageError('--limit must be at most 100');
+  const items: T[] = [];
+  let cursor: string | null = argv.cursor ?? null;
+  for (let i = 0; i < (argv.all ? ALL_PAGES_MAX : 1); i++) {
+    const page = await fetch_page({ ...(limit === undefined ? {} : { limit }), cursor });
+    items.push(...page.items);
+    cursor = page.cursor;
+    if (cursor === null) break;
+  }
+  return { items, cursor };
+}
+
+function page_footer(count: number, what: string, cursor: string | null): string[] {
+  const counted = `${count} ${what}${count === 1 ? '' : 's'}`;
+  return [cursor === null ? `${counted}; no more` : `${counted}; more with --cursor ${cursor}`];
+}
+
+function result_name(code: number): string {
+  const name = (RESULT_CODE_NAMES as Record<number, string>)[code];
+  return name === undefined ? String(code) : `${code} ${name}`;
+}
+
+/** The status lines of the node's peers, mempool and last block (absent from an older node). */
+function status_additions(status: NodeStatus): string[] {
+  const lines: string[] = [];
+  if (status.peers !== undefined)
+    lines.push(
+      row('peers', status.peers.length === 0 ? '0' : `${status.peers.length}: ${status.peers.join(', ')}`),
+    );
+  if (status.mempool !== undefined) lines.push(row('mempool', `${status.mempool} transactions waiting`));
+  if (status.last_block_time_ms !== undefined)
+    lines.push(
+      row(
+        'last block',
+        status.last_block_time_ms === null ? 'none yet' : new Date(status.last_block_time_ms).toISOString(),
+      ),
+    );
+  return lines;
 }
 
 function funds_commands(y: Argv): Argv {
@@ -1042,7 +1179,7 @@ async function follow_events(
 }
 
 /**
- * Adds the client commands (keys, tx, query, status, codes, contracts, balance, faucet, events) to
+ * Adds the client commands (keys, tx, txs, query, status, codes, contracts, balance, faucet, events) to
  * a yargs instance.
  */
 export function client_commands(y: Argv): Argv {

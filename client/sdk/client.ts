@@ -85,6 +85,12 @@ export interface NodeStatus {
   dev: boolean;
   /** The system contracts by name (docs/channels.md); `{}` from an older node or network. */
   contracts: Record<string, string>;
+  /** The consensus keys of the validators the answering node is connected to; absent from an older node. */
+  peers?: string[];
+  /** Transactions waiting in the answering node's mempool; absent from an older node. */
+  mempool?: number;
+  /** Header time (ms since the epoch) of the last committed block, null before the first; absent from an older node. */
+  last_block_time_ms?: number | null;
   /**
    * Present only when the node halted: its results differ from the network's, so it commits no
    * more blocks and refuses transactions (code 108); use another node.
@@ -119,6 +125,35 @@ export interface AccountInfo {
   sequence: number;
   /** Balance in ucst (§9); 0 from a node that does not say. */
   balance: number;
+}
+
+/** Filters and page of {@link CloisterClient.contracts}: all given filters must hold. */
+export interface ContractsQuery {
+  code_id?: number;
+  /** The creator's account address (40 lowercase hex). */
+  creator?: string;
+  /** Exact label. */
+  label?: string;
+  /** 1-100; the node's default (20) when absent. */
+  limit?: number;
+  /** The `cursor` of the previous page, to go on from it. */
+  cursor?: string | null;
+}
+
+/** Filters and page of {@link CloisterClient.txs}: at least one of `sender` and `contract`. */
+export interface TxsQuery {
+  /** The sender's account address (40 lowercase hex). */
+  sender?: string;
+  /** The contract a transaction executes or instantiates (its top-level target). */
+  contract?: string;
+  limit?: number;
+  cursor?: string | null;
+}
+
+/** One page of a listing: its items, and the cursor of the next page (null: this was the last). */
+export interface Page<T> {
+  items: T[];
+  cursor: string | null;
 }
 
 /** A committed transaction, `GET /v1/txs/{hash}` (protocol.md §6, §9). */
@@ -397,6 +432,32 @@ function msg_json(msg: unknown): string {
 }
 
 /** Checks a `GET /v1/txs/{hash}` answer's shape (protocol.md §6); BadAnswerError if it is off. */
+/** Adds a listing's `limit` (1-100) and `cursor` to `params`, checked. */
+function page_params(params: URLSearchParams, page: { limit?: number; cursor?: string | null }): void {
+  if (page.limit !== undefined) {
+    check_count(page.limit, 'limit', 1);
+    if (page.limit > 100) throw new RangeError('limit must be at most 100');
+    params.set('limit', String(page.limit));
+  }
+  if (page.cursor !== undefined && page.cursor !== null) {
+    if (typeof page.cursor !== 'string' || !/^[A-Za-z0-9_-]{1,256}$/.test(page.cursor))
+      throw new TypeError('cursor must be the cursor a previous page answered');
+    params.set('cursor', page.cursor);
+  }
+}
+
+function query_string(params: URLSearchParams): string {
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+function check_cursor(value: unknown, node: string): string | null {
+  if (value === null) return null;
+  if (typeof value !== 'string' || value.length === 0)
+    throw new BadAnswerError('a listing whose cursor is neither a string nor null', { node });
+  return value;
+}
+
 function check_record(value: unknown, node?: string): TxRecord {
   const r = value as Record<string, unknown>;
   const ok =
@@ -538,6 +599,13 @@ export class CloisterClient {
         throw new BadAnswerError(`a status whose contracts.${name.slice(0, 32)} is not an address`, { node });
       contracts[name] = address;
     }
+    if (status.peers !== undefined && (!Array.isArray(status.peers) || !status.peers.every(is_hex64)))
+      throw new BadAnswerError('a status whose peers is not a list of keys', { node });
+    if (status.mempool !== undefined && check_amount(status.mempool) === null)
+      throw new BadAnswerError('a status whose mempool is not a non-negative integer', { node });
+    const last = status.last_block_time_ms;
+    if (last !== undefined && last !== null && check_amount(last) === null)
+      throw new BadAnswerError('a status whose last_block_time_ms is not a time or null', { node });
     return { ...status, min_gas_price, dev: status.dev ?? false, contracts };
   }
 
@@ -655,6 +723,94 @@ export class CloisterClient {
       if (error instanceof CloisterError && error.code === ClientErrorCode.NOT_FOUND) return null;
       throw error;
     }
+  }
+
+  /**
+   * `GET /v1/contracts` (docs/protocol-notes.md "Discovery and status"): one page of the contracts
+   * matching every given filter, each as {@link contract} answers it, and the cursor of the next
+   * page (null: no more). A page may hold fewer than `limit`, even none, and still have a cursor.
+   * A cursor from another listing is refused by the node (RpcRefusedError, code 106).
+   */
+  async contracts(query: ContractsQuery = {}): Promise<Page<ContractInfo>> {
+    if (typeof query !== 'object' || query === null) throw new TypeError('query must be an object');
+    const params = new URLSearchParams();
+    if (query.code_id !== undefined) {
+      check_count(query.code_id, 'code_id', 1);
+      params.set('code_id', String(query.code_id));
+    }
+    if (query.creator !== undefined) {
+      check_address(query.creator, 'creator');
+      params.set('creator', query.creator);
+    }
+    if (query.label !== undefined) {
+      if (typeof query.label !== 'string' || query.label.length === 0)
+        throw new TypeError('label must be a non-empty string');
+      params.set('label', query.label);
+    }
+    page_params(params, query);
+    const node = () => this.#rpc.current;
+    const answer = await this.#get<{ contracts?: unknown; cursor?: unknown }>(
+      `/v1/contracts${query_string(params)}`,
+    );
+    const list = answer?.contracts;
+    if (!Array.isArray(list))
+      throw new BadAnswerError('a contract listing without contracts', { node: node() });
+    const items = list.map((c: unknown) => {
+      const info = c as Partial<ContractInfo>;
+      const balance = check_amount(info?.balance);
+      if (
+        !is_address_hex(info?.address) ||
+        !is_hex64(info.code_hash) ||
+        !Number.isSafeInteger(info.code_id) ||
+        typeof info.label !== 'string' ||
+        !is_address_hex(info.creator) ||
+        balance === null
+      )
+        throw new BadAnswerError(
+          'a contract listing entry without the fields of GET /v1/contracts/{address}',
+          {
+            node: node(),
+          },
+        );
+      return {
+        address: info.address,
+        code_id: info.code_id as number,
+        code_hash: info.code_hash,
+        label: info.label,
+        creator: info.creator,
+        balance,
+      };
+    });
+    return { items, cursor: check_cursor(answer.cursor, node()) };
+  }
+
+  /**
+   * `GET /v1/txs` (docs/protocol-notes.md "Discovery and status"): one page of the committed
+   * transactions of `sender` and/or aimed at `contract` (at least one), NEWEST FIRST, each as
+   * {@link get_tx} answers it, and the cursor of the next page (null: no more). Refused
+   * transactions (codes 4, 5, 7, 8 without gas) are not listed.
+   */
+  async txs(query: TxsQuery): Promise<Page<TxRecord>> {
+    if (typeof query !== 'object' || query === null) throw new TypeError('query must be an object');
+    if (query.sender === undefined && query.contract === undefined)
+      throw new TypeError('txs needs a sender or a contract (or both)');
+    const params = new URLSearchParams();
+    if (query.sender !== undefined) {
+      check_address(query.sender, 'sender');
+      params.set('sender', query.sender);
+    }
+    if (query.contract !== undefined) {
+      check_address(query.contract, 'contract');
+      params.set('contract', query.contract);
+    }
+    page_params(params, query);
+    const answer = await this.#get<{ txs?: unknown; cursor?: unknown }>(`/v1/txs${query_string(params)}`);
+    const node = this.#rpc.current;
+    if (!Array.isArray(answer?.txs)) throw new BadAnswerError('a transaction listing without txs', { node });
+    return {
+      items: answer.txs.map((t: unknown) => check_record(t, node)),
+      cursor: check_cursor(answer.cursor, node),
+    };
   }
 
   /** `GET /v1/blocks/{height}/txs` (docs/protocol-notes.md extension): the block's transaction texts. */

@@ -35,11 +35,15 @@ import {
   check_tx,
   codes_json,
   contract_json,
+  contracts_page_json,
+  parse_contracts_query,
   parse_faucet_body,
   parse_json_body,
   parse_query_body,
+  parse_txs_query,
   status_json,
   tx_json,
+  txs_page_json,
 } from './shapes.js';
 import type { QueryAnswer, Refusal, RpcBackend, RpcLimits, RpcLog, RpcMetrics, RpcOptions } from './types.js';
 import { RPC_DEFAULTS } from './types.js';
@@ -49,9 +53,11 @@ export type { TxAnswer } from './shapes.js';
 export type {
   AccountAnswer,
   ContractAnswer,
+  ContractListFilter,
   FaucetAnswer,
   FaucetRefusal,
   HaltInfo,
+  ListPage,
   LiveEvent,
   QueryAnswer,
   Refusal,
@@ -63,6 +69,7 @@ export type {
   RpcStatus,
   StreamedEvent,
   SubmitRefusal,
+  TxListFilter,
 } from './types.js';
 export { RPC_DEFAULTS } from './types.js';
 
@@ -455,7 +462,16 @@ export class RpcServer {
       },
       {
         segments: ['v1', 'txs'],
-        methods: { POST: (call) => this.#submit(call) },
+        methods: {
+          POST: (call) => this.#submit(call),
+          // Discovery: committed transactions by sender and/or contract, newest first.
+          GET: async ({ query }) => {
+            const { filter, page } = parse_txs_query(query);
+            // A halted node's list stopped where it halted: it may lack what the network committed.
+            check_running(b);
+            return ok(txs_page_json(await b.list_txs(filter, page)));
+          },
+        },
       },
       {
         segments: ['v1', 'txs', ':hash'],
@@ -465,6 +481,17 @@ export class RpcServer {
             const record = await b.get_tx(hash);
             if (record === null) throw not_committed(b, `transaction ${hash} is not committed`);
             return ok(tx_json(record));
+          },
+        },
+      },
+      {
+        // Discovery: contracts by code id, creator and label.
+        segments: ['v1', 'contracts'],
+        methods: {
+          GET: async ({ query }) => {
+            const { filter, page } = parse_contracts_query(query);
+            check_running(b);
+            return ok(contracts_page_json(await b.list_contracts(filter, page)));
           },
         },
       },

@@ -13,7 +13,16 @@ import { is_scheme, type Scheme } from '../../protocol/envelope.js';
 import { MalformedTxError, parse_tx, type Tx } from '../../protocol/tx.js';
 import type { TxRecord } from '../records.js';
 import { bad_request, RpcError } from './errors.js';
-import type { AccountAnswer, ContractAnswer, HaltInfo, RpcStatus, StreamedEvent } from './types.js';
+import type {
+  AccountAnswer,
+  ContractAnswer,
+  ContractListFilter,
+  HaltInfo,
+  ListPage,
+  RpcStatus,
+  StreamedEvent,
+  TxListFilter,
+} from './types.js';
 
 // At most 16 digits and no leading zero: one spelling per height, and nothing near 2^53 is lost.
 const HEIGHT_RE = /^[1-9][0-9]{0,15}$/;
@@ -132,8 +141,9 @@ function event_json(e: PublicEvent): PublicEvent {
 /**
  * `GET /v1/status`: protocol.md §6's fields, then §9's `min_gas_price`, then `dev` (an addition:
  * whether this is a development network), then `contracts` (an addition: the system contracts by
- * name, `{}` on an older network), then `halted: {"height", "reason"}` when the node halted
- * (absent while it runs).
+ * name, `{}` on an older network), then the additions `peers` (connected validators' keys),
+ * `mempool` (its size) and `last_block_time_ms` (null before the first block), then
+ * `halted: {"height", "reason"}` when the node halted (absent while it runs).
  */
 export function status_json(s: RpcStatus, halt: HaltInfo | null = null): RpcStatus {
   const out: RpcStatus = {
@@ -146,6 +156,9 @@ export function status_json(s: RpcStatus, halt: HaltInfo | null = null): RpcStat
     min_gas_price: s.min_gas_price,
     dev: s.dev,
     contracts: { ...(s.contracts ?? {}) },
+    peers: [...(s.peers ?? [])],
+    mempool: s.mempool ?? 0,
+    last_block_time_ms: s.last_block_time_ms ?? null,
   };
   if (halt !== null) out.halted = { height: halt.height, reason: halt.reason };
   return out;
@@ -249,4 +262,112 @@ export function event_frame(event: StreamedEvent): string {
       : tx_json(event);
   // JSON.stringify never emits a raw newline, so the data fits on the one `data:` line.
   return `event: ${event.type}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** Most items of one listing page, and the default (docs/protocol-notes.md "Discovery and status"). */
+export const LIST_LIMIT_MAX = 100;
+export const LIST_LIMIT_DEFAULT = 20;
+const LIMIT_RE = /^[1-9][0-9]{0,2}$/;
+const CODE_ID_RE = /^[1-9][0-9]{0,15}$/;
+/** A cursor is base64url; its meaning is the store's to check. */
+const CURSOR_RE = /^[A-Za-z0-9_-]{1,256}$/;
+const LABEL_CHARS_MAX = 128;
+
+/**
+ * The query string of a listing: only `names` and `limit`, `cursor`, each at most once; anything
+ * else is 400 code 106 naming it. Returns the named values given (not yet checked) and the page.
+ */
+function list_query(
+  query: URLSearchParams,
+  names: readonly string[],
+): { given: Map<string, string>; page: ListPage } {
+  const given = new Map<string, string>();
+  for (const [name, value] of query) {
+    if (!names.includes(name) && name !== 'limit' && name !== 'cursor')
+      throw bad_request(
+        `unknown query parameter ${JSON.stringify(name.slice(0, ECHOED_KEY_CHARS_MAX))} (allowed: ${[...names, 'limit', 'cursor'].join(', ')})`,
+      );
+    if (given.has(name)) throw bad_request(`query parameter ${name} is given more than once`);
+    given.set(name, value);
+  }
+  const limit_text = given.get('limit');
+  let limit = LIST_LIMIT_DEFAULT;
+  if (limit_text !== undefined) {
+    limit = LIMIT_RE.test(limit_text) ? Number(limit_text) : 0;
+    if (limit < 1 || limit > LIST_LIMIT_MAX)
+      throw bad_request(`limit must be an integer from 1 to ${LIST_LIMIT_MAX}`);
+  }
+  const cursor = given.get('cursor') ?? null;
+  if (cursor !== null && !CURSOR_RE.test(cursor))
+    throw bad_request(
+      'cursor must be the cursor a previous page answered (base64url, at most 256 characters)',
+    );
+  given.delete('limit');
+  given.delete('cursor');
+  return { given, page: { limit, cursor } };
+}
+
+function query_address(name: string, value: string): string {
+  if (!is_address_hex(value)) throw bad_request(`${name} must be 40 lowercase hex characters`);
+  return value;
+}
+
+/**
+ * `GET /v1/contracts?code_id=&creator=&label=&limit=&cursor=`: `code_id` a positive integer,
+ * `creator` an address (40 lowercase hex), `label` 1-128 characters (exact match), `limit` 1-100
+ * (default 20), `cursor` from a previous page. 400 code 106 for anything else.
+ */
+export function parse_contracts_query(query: URLSearchParams): {
+  filter: ContractListFilter;
+  page: ListPage;
+} {
+  const { given, page } = list_query(query, ['code_id', 'creator', 'label']);
+  const filter: ContractListFilter = {};
+  const code_id = given.get('code_id');
+  if (code_id !== undefined) {
+    if (!CODE_ID_RE.test(code_id) || !Number.isSafeInteger(Number(code_id)))
+      throw bad_request('code_id must be a positive integer below 2^53');
+    filter.code_id = Number(code_id);
+  }
+  const creator = given.get('creator');
+  if (creator !== undefined) filter.creator = query_address('creator', creator);
+  const label = given.get('label');
+  if (label !== undefined) {
+    if (label.length === 0 || [...label].length > LABEL_CHARS_MAX)
+      throw bad_request(`label must be 1-${LABEL_CHARS_MAX} characters`);
+    filter.label = label;
+  }
+  return { filter, page };
+}
+
+/**
+ * `GET /v1/txs?sender=&contract=&limit=&cursor=`: at least one of `sender` (an account address)
+ * and `contract` (a contract address); `limit` and `cursor` as for contracts. 400 code 106 else.
+ */
+export function parse_txs_query(query: URLSearchParams): { filter: TxListFilter; page: ListPage } {
+  const { given, page } = list_query(query, ['sender', 'contract']);
+  const filter: TxListFilter = {};
+  const sender = given.get('sender');
+  if (sender !== undefined) filter.sender = query_address('sender', sender);
+  const contract = given.get('contract');
+  if (contract !== undefined) filter.contract = query_address('contract', contract);
+  if (sender === undefined && contract === undefined)
+    throw bad_request('GET /v1/txs needs sender or contract (or both)');
+  return { filter, page };
+}
+
+/** `GET /v1/contracts`: `{"contracts": [GET /v1/contracts/{address} answers], "cursor": string|null}`. */
+export function contracts_page_json(page: { contracts: ContractAnswer[]; cursor: string | null }): {
+  contracts: ContractAnswer[];
+  cursor: string | null;
+} {
+  return { contracts: page.contracts.map(contract_json), cursor: page.cursor };
+}
+
+/** `GET /v1/txs`: `{"txs": [GET /v1/txs/{hash} answers], "cursor": string|null}`, newest first. */
+export function txs_page_json(page: { txs: TxRecord[]; cursor: string | null }): {
+  txs: TxAnswer[];
+  cursor: string | null;
+} {
+  return { txs: page.txs.map(tx_json), cursor: page.cursor };
 }

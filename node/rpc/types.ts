@@ -45,6 +45,15 @@ export interface RpcStatus {
    * name (`directory`, `mailbox`, `stream_acl`, `key_keeper`); `{}` on an older network.
    */
   contracts?: Record<string, string>;
+  /**
+   * Addition (docs/protocol-notes.md "Discovery and status"): the consensus keys of the validators
+   * this node is connected to now, sorted; `[]` on a follower.
+   */
+  peers?: string[];
+  /** Addition: transactions waiting in this node's mempool. */
+  mempool?: number;
+  /** Addition: the header time of the last committed block (ms since the epoch); null before the first. */
+  last_block_time_ms?: number | null;
   /** Set only when the node halted (docs/protocol-notes.md); absent on a healthy node. The server fills it from {@link RpcBackend.halted}. */
   halted?: HaltInfo | undefined;
 }
@@ -90,6 +99,25 @@ export interface AccountAnswer {
   balance: number;
 }
 
+/** Filters of `GET /v1/contracts` (docs/protocol-notes.md "Discovery and status"); all given must hold. */
+export interface ContractListFilter {
+  code_id?: number;
+  creator?: string;
+  label?: string;
+}
+
+/** Filters of `GET /v1/txs`: at least one; both given must hold. */
+export interface TxListFilter {
+  sender?: string;
+  contract?: string;
+}
+
+/** A page of a listing: `limit` 1-100 (checked), and the previous page's opaque cursor or null. */
+export interface ListPage {
+  limit: number;
+  cursor: string | null;
+}
+
 /** A query's answer: its §5 code and base64 sealed output. */
 export type QueryAnswer = { code: number; output: string };
 
@@ -132,6 +160,16 @@ export interface RpcBackend {
    * carries (a store's `binding`) never reaches the wire: the server copies the named fields.
    */
   get_contract(address: string): Promise<ContractAnswer | null>;
+  /**
+   * `GET /v1/contracts`: a page of contracts matching `filter`, and the cursor of the next page
+   * (null: no more). A cursor this node did not give for this listing throws RpcError 400 code 106.
+   */
+  list_contracts(
+    filter: ContractListFilter,
+    page: ListPage,
+  ): Promise<{ contracts: ContractAnswer[]; cursor: string | null }>;
+  /** `GET /v1/txs`: a page of committed transactions matching `filter`, newest first; as list_contracts. */
+  list_txs(filter: TxListFilter, page: ListPage): Promise<{ txs: TxRecord[]; cursor: string | null }>;
   /** Every stored code, the reference contracts first (protocol.md §7). */
   codes(): Promise<{ code_id: number; code_hash: string; name?: string; contract?: string }[]>;
   /** An account's committed sequence and balance (0 and 0 for an account never seen). */

@@ -24,6 +24,7 @@ import type {
 import { ENCLAVE_LIMITS } from '../../enclave/limits.js';
 import { fee_pool_address } from '../../protocol/bank.js';
 import { from_base64, from_hex, to_base64, to_hex } from '../../protocol/bytes.js';
+import { is_address_hex, is_hex64 } from '../../protocol/checks.js';
 import { result_counted } from '../../protocol/codes.js';
 import { is_scheme, type Scheme } from '../../protocol/envelope.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
@@ -72,9 +73,11 @@ import {
   CommitRejectedError,
   StoreClosedError,
   StoreCorruptError,
+  StoreCursorError,
   StoreMismatchError,
   StoreOpenError,
 } from './errors.js';
+import { contract_index_keys, label_hash, tx_index_keys, tx_parties } from './indexes.js';
 import {
   account_key,
   balance_key,
@@ -82,8 +85,15 @@ import {
   check_address,
   code_key,
   contract_key,
+  IDX,
+  idx_contract_code_prefix,
+  idx_contract_creator_prefix,
+  idx_contract_label_prefix,
+  idx_tx_contract_prefix,
+  idx_tx_sender_prefix,
   KEYS,
   PREFIXES,
+  parse_tx_position,
   parse_u64_hex,
   prefix_range,
   SEALED_NAME_RE,
@@ -115,8 +125,57 @@ export const CONTRACT_STATE_ENTRIES_MAX = ENCLAVE_LIMITS.contract_state_entries_
 /** Longest query payload (base64 characters): one transaction's worth. */
 export const QUERY_PAYLOAD_CHARS_MAX = ENCLAVE_LIMITS.tx_bytes_max;
 
-/** Domain of the per-value checksum; bumping the store format changes it. */
-const CHECKSUM_DOMAIN = `cloister/store/v${STORE_FORMAT}\n`;
+/**
+ * Domain of the per-value checksum. Fixed since format 2: format 3 only added index keys, so a
+ * format-2 store's values stay valid when it is upgraded (a new domain would change every value).
+ */
+const CHECKSUM_DOMAIN = 'cloister/store/v2\n';
+/** The format a store is upgraded from on open (docs/storage.md "Format"). */
+const UPGRADABLE_FORMAT = 2;
+/** Operations per batch while an upgrade builds the indexes (the last batch is synced). */
+const UPGRADE_BATCH_OPS = 10_000;
+
+/** Most items one listing call returns, and its default (`list_contracts`, `list_txs`). */
+export const LIST_LIMIT_MAX = 100;
+export const LIST_LIMIT_DEFAULT = 20;
+/**
+ * Most keys one listing call scans. A filter the scanned index does not decide (e.g. `code_id`
+ * while scanning a creator's contracts) may skip keys; past this many the call answers what it
+ * found, perhaps nothing, with a cursor to go on from.
+ */
+export const LIST_SCAN_KEYS_MAX = 1000;
+/** Longest cursor accepted (base64url characters): longer than any key a listing gives. */
+const CURSOR_CHARS_MAX = 256;
+const CURSOR_RE = /^[A-Za-z0-9_-]+$/;
+
+/** Filters of {@link ChainStore.list_contracts}; all given ones must hold. */
+export interface ContractFilter {
+  code_id?: number | undefined;
+  /** 40 lowercase hex. */
+  creator?: string | undefined;
+  /** Exact match. */
+  label?: string | undefined;
+}
+
+/** Filters of {@link ChainStore.list_txs}: at least one; both given must hold. */
+export interface TxFilter {
+  /** The sender's account address, 40 lowercase hex. */
+  sender?: string | undefined;
+  /** The top-level target contract (docs/storage.md "Indexes"), 40 lowercase hex. */
+  contract?: string | undefined;
+}
+
+/** A page of a listing: at most `limit` items (1..{@link LIST_LIMIT_MAX}) after `cursor`. */
+export interface ListPage {
+  limit?: number | undefined;
+  /** From the previous page's answer; absent for the first page. */
+  cursor?: string | null | undefined;
+}
+
+/** The opaque cursor of a listing: base64url (no padding) of the last key it scanned. */
+function encode_cursor(key: string): string {
+  return Buffer.from(key, 'utf8').toString('base64url');
+}
 /** Hex characters of a value's checksum prefix. */
 const CHECKSUM_CHARS = 64;
 
@@ -156,6 +215,20 @@ export interface StoreVerifyReport {
   codes: number;
   state_entries: number;
   sealed: number;
+  /** Index entries (`idx/`), each checked against the records it indexes. */
+  index_entries: number;
+}
+
+/** What a verify scan collects to check the indexes against the records afterwards. */
+interface IndexCheck {
+  /** Index key -> its decoded value. */
+  found: Map<string, unknown>;
+  /** Index key -> the value the records call for. */
+  expected: Map<string, unknown>;
+  /** `height/index` -> the hash and parties of the tx there. */
+  positions: Map<string, { hash: string; parties: { sender: string; contract: string | null } | null }>;
+  /** Counted tx records. */
+  counted: { hash: string; height: number; index: number }[];
 }
 
 type BatchOp = KvBatchOp;
@@ -258,6 +331,8 @@ export class ChainStore {
   #last: BlockRecord | null = null;
   /** Why the store no longer serves (closed, or a failed read-back), or null while it does. */
   #stopped: string | null = null;
+  /** What opening upgraded (see {@link ChainStore.upgraded}). */
+  #upgraded: { from: number; contracts: number; txs: number } | null = null;
   /**
    * Tail of the queue of operations that need one consistent view: commits, genesis, and block
    * and query inputs (which read several keys, so must not see half of a commit's caches).
@@ -341,8 +416,11 @@ export class ChainStore {
       await db.batch(ops, { sync: true });
     }
     const format = await this.#read(KEYS.format, (v) => v);
-    if (format !== STORE_FORMAT)
-      throw new StoreCorruptError(KEYS.format, `unknown store format ${String(format)}`);
+    if (format !== STORE_FORMAT && format !== UPGRADABLE_FORMAT)
+      throw new StoreCorruptError(
+        KEYS.format,
+        `unknown store format ${String(format)} (this version reads ${UPGRADABLE_FORMAT} and ${STORE_FORMAT}): re-initialize the data folder`,
+      );
 
     const stored_chain_id = await this.#read(KEYS.chain_id, (v) => check_chain_id_shape(v));
     if (wanted !== null && stored_chain_id !== null && stored_chain_id !== wanted) {
@@ -380,8 +458,56 @@ export class ChainStore {
     if (wanted !== null && stored_chain_id === null) {
       await db.put(KEYS.chain_id, encode_value(KEYS.chain_id, wanted), { sync: true });
     }
+    if (format === UPGRADABLE_FORMAT) this.#upgraded = await this.#build_indexes(height);
     this.#height = height;
     this.#next_code_id = next_code_id;
+  }
+
+  /**
+   * Upgrades a format-2 store to format 3: writes the index entries of every contract record and
+   * every counted transaction of blocks 1..height, in batches, then the format marker in a last
+   * synced batch. A crash before that leaves format 2 and some index entries, which the next open
+   * writes again (they are derived from the records, so the same keys and values).
+   */
+  async #build_indexes(height: number): Promise<{ from: number; contracts: number; txs: number }> {
+    let ops: BatchOp[] = [];
+    const flush = async (sync: boolean) => {
+      if (ops.length > 0) await this.#db.batch(ops, { sync });
+      ops = [];
+    };
+    let contracts = 0;
+    let txs = 0;
+    for await (const [key, raw] of this.#db.iterator(prefix_range(PREFIXES.contract))) {
+      const address = hex40_key(key, key.slice(PREFIXES.contract.length));
+      const info = this.#decode(key, raw, (v) => this.#contract_check(v, address));
+      for (const k of contract_index_keys(this.#p, info)) ops.push(index_op(k, true));
+      contracts++;
+      if (ops.length >= UPGRADE_BATCH_OPS) await flush(false);
+    }
+    for (let h = 1; h <= height; h++) {
+      const block = await this.#read_block(h);
+      if (block === null) throw new StoreCorruptError(block_key(h), 'a committed block is missing');
+      for (const [i, hash] of block.tx_hashes.entries()) {
+        const record = await this.#read_tx(hash);
+        if (record === null || record.height !== h || record.index !== i || !counted(record)) continue;
+        const parties = tx_parties(this.#p, block.block.txs[i]!);
+        if (parties === null) continue;
+        for (const k of tx_index_keys(parties, h, i)) ops.push(index_op(k, hash));
+        txs++;
+      }
+      if (ops.length >= UPGRADE_BATCH_OPS) await flush(false);
+    }
+    ops.push({ type: 'put', key: KEYS.format, value: encode_value(KEYS.format, STORE_FORMAT) });
+    await flush(true);
+    return { from: UPGRADABLE_FORMAT, contracts, txs };
+  }
+
+  /**
+   * Whether this open upgraded the store (from format 2, building its indexes) and what it
+   * indexed; null when the store already had format 3 or was new.
+   */
+  upgraded(): { from: number; contracts: number; txs: number } | null {
+    return this.#upgraded === null ? null : { ...this.#upgraded };
   }
 
   /** Closes the store after the operations already queued; later calls throw StoreClosedError. */
@@ -585,7 +711,7 @@ export class ChainStore {
   #system_contract_ops(records: readonly CodeRecord[]): BatchOp[] {
     return records
       .filter((r) => is_system_contract_name(r.name))
-      .map((r) => {
+      .flatMap((r) => {
         const address = system_contract_address(this.#p, r.code_hash);
         const info: BoundContract = {
           address,
@@ -596,7 +722,10 @@ export class ChainStore {
           binding: SYSTEM_BINDING,
         };
         const key = contract_key(address);
-        return { type: 'put', key, value: encode_value(key, check_contract_info(info)) } as BatchOp;
+        return [
+          { type: 'put', key, value: encode_value(key, check_contract_info(info)) } as BatchOp,
+          ...contract_index_keys(this.#p, info).map((k) => index_op(k, true)),
+        ];
       });
   }
 
@@ -935,7 +1064,15 @@ export class ChainStore {
         if (prior === null || !counted(prior)) tx_records.set(record.hash, record);
       }
     }
-    for (const [hash_key, record] of tx_records) put(tx_key(hash_key), record);
+    for (const [hash_key, record] of tx_records) {
+      put(tx_key(hash_key), record);
+      // Indexes list the occurrence that counted, which no later occurrence replaces; a refused
+      // one is not listed (its sender is not even proven for code 4).
+      if (!counted(record)) continue;
+      const parties = tx_parties(this.#p, block.txs[record.index]!);
+      if (parties !== null)
+        for (const k of tx_index_keys(parties, record.height, record.index)) put(k, record.hash);
+    }
     const listed = Array.isArray(output.codes) ? output.codes : reject('output.codes must be a list');
     const derived = [...new_codes.values()].map((c) => ({ code_id: c.code_id, code_hash: c.code_hash }));
     if (JSON.stringify(listed) !== JSON.stringify(derived)) reject('output.codes do not match the results');
@@ -969,6 +1106,7 @@ export class ChainStore {
         reject(`contract ${info.address} names an unknown code`);
       new_contracts.set(info.address, info);
       put(contract_key(info.address), info);
+      for (const k of contract_index_keys(this.#p, info)) put(k, true);
     }
 
     // State writes, only to contracts that exist after this block.
@@ -1143,11 +1281,14 @@ export class ChainStore {
         codes: 0,
         state_entries: 0,
         sealed: 0,
+        index_entries: 0,
       };
+      const idx: IndexCheck = { found: new Map(), expected: new Map(), positions: new Map(), counted: [] };
       for await (const [key, raw] of this.#db.iterator()) {
         report.keys++;
-        this.#verify_entry(key, raw, report);
+        this.#verify_entry(key, raw, report, idx);
       }
+      this.#verify_indexes(idx);
       if (report.blocks !== this.#height)
         throw new StoreCorruptError(null, `${report.blocks} blocks for height ${this.#height}`);
       if (report.codes !== this.#next_code_id - 1) {
@@ -1157,7 +1298,28 @@ export class ChainStore {
     });
   }
 
-  #verify_entry(key: string, raw: string, report: StoreVerifyReport): void {
+  /** The index entries found are exactly those the contract and counted tx records call for. */
+  #verify_indexes(idx: IndexCheck): void {
+    for (const record of idx.counted) {
+      const at = idx.positions.get(`${record.height}/${record.index}`);
+      if (at === undefined || at.hash !== record.hash)
+        throw new StoreCorruptError(
+          tx_key(record.hash),
+          'the record names a place in a block that holds another tx',
+        );
+      if (at.parties === null) continue;
+      for (const k of tx_index_keys(at.parties, record.height, record.index))
+        idx.expected.set(k, record.hash);
+    }
+    for (const [key, value] of idx.expected) {
+      if (!idx.found.has(key)) throw new StoreCorruptError(key, 'index entry missing');
+      if (idx.found.get(key) !== value) throw new StoreCorruptError(key, 'index entry names another record');
+    }
+    for (const key of idx.found.keys())
+      if (!idx.expected.has(key)) throw new StoreCorruptError(key, 'index entry of no record');
+  }
+
+  #verify_entry(key: string, raw: string, report: StoreVerifyReport, idx: IndexCheck): void {
     const rest = (prefix: string) => key.slice(prefix.length);
     if (key.startsWith(PREFIXES.meta) || key.startsWith(PREFIXES.consensus)) {
       const known: string[] = Object.values(KEYS);
@@ -1167,11 +1329,15 @@ export class ChainStore {
       const height = parse_u64_hex(rest(PREFIXES.block));
       if (height === null || height < 1 || height > this.#height)
         throw new StoreCorruptError(key, 'block key out of range');
-      this.#decode(key, raw, (v) => this.#block_check(v, height));
+      const block = this.#decode(key, raw, (v) => this.#block_check(v, height));
+      for (const [i, hash] of block.tx_hashes.entries())
+        idx.positions.set(`${height}/${i}`, { hash, parties: tx_parties(this.#p, block.block.txs[i]!) });
       report.blocks++;
     } else if (key.startsWith(PREFIXES.tx)) {
       const record = this.#decode(key, raw, (v) => check_tx_record(v));
       if (key !== tx_key(record.hash)) throw new StoreCorruptError(key, 'record of another tx');
+      if (counted(record))
+        idx.counted.push({ hash: record.hash, height: record.height, index: record.index });
       report.txs++;
     } else if (key.startsWith(PREFIXES.account)) {
       hex40_key(key, rest(PREFIXES.account));
@@ -1183,7 +1349,8 @@ export class ChainStore {
       report.balances++;
     } else if (key.startsWith(PREFIXES.contract)) {
       const address = hex40_key(key, rest(PREFIXES.contract));
-      this.#decode(key, raw, (v) => this.#contract_check(v, address));
+      const info = this.#decode(key, raw, (v) => this.#contract_check(v, address));
+      for (const k of contract_index_keys(this.#p, info)) idx.expected.set(k, true);
       report.contracts++;
     } else if (key.startsWith(PREFIXES.code)) {
       const id = parse_u64_hex(rest(PREFIXES.code));
@@ -1202,9 +1369,153 @@ export class ChainStore {
         throw new StoreCorruptError(key, 'bad sealed blob name');
       this.#decode(key, raw, (v) => base64(v, 'sealed value', SEALED_B64_CHARS_MAX));
       report.sealed++;
+    } else if (key.startsWith(PREFIXES.idx)) {
+      idx.found.set(key, this.#index_entry(key, raw));
+      report.index_entries++;
     } else {
       throw new StoreCorruptError(key, 'unknown key');
     }
+  }
+
+  /** An index entry's value, checked against its key's form: `true` for a contract, a hash for a tx. */
+  #index_entry(key: string, raw: string): unknown {
+    for (const prefix of [IDX.contract_code, IDX.contract_creator, IDX.contract_label]) {
+      if (!key.startsWith(prefix)) continue;
+      const rest = key.slice(prefix.length);
+      const [part, address, ...more] = rest.split('/');
+      const ok =
+        more.length === 0 &&
+        is_address_hex(address) &&
+        (prefix === IDX.contract_code
+          ? (parse_u64_hex(part ?? '') ?? 0) >= 1
+          : prefix === IDX.contract_creator
+            ? is_address_hex(part)
+            : is_hex64(part));
+      if (!ok) throw new StoreCorruptError(key, 'bad index key');
+      return this.#decode(key, raw, (v) => {
+        if (v !== true) throw new ShapeError('contract index value must be true');
+        return v;
+      });
+    }
+    for (const prefix of [IDX.tx_sender, IDX.tx_contract]) {
+      if (!key.startsWith(prefix)) continue;
+      const [address, position, ...more] = key.slice(prefix.length).split('/');
+      if (more.length !== 0 || !is_address_hex(address) || parse_tx_position(position ?? '') === null)
+        throw new StoreCorruptError(key, 'bad index key');
+      return this.#decode(key, raw, (v) => hex64(v, 'tx index value'));
+    }
+    throw new StoreCorruptError(key, 'unknown key');
+  }
+
+  // ---- listings ------------------------------------------------------------------------------
+
+  /**
+   * Contracts matching every given filter, at most `page.limit` (1..{@link LIST_LIMIT_MAX},
+   * default {@link LIST_LIMIT_DEFAULT}), in the order of the index scanned: the label index if a
+   * label is given, else the creator's, else the code's, else all contracts; within one, by
+   * address. `cursor` (null when the listing is done) continues it; a page may hold fewer than
+   * `limit` (even none) with a cursor when the other filters skipped many keys. StoreCursorError
+   * for a cursor not from this listing.
+   */
+  async list_contracts(
+    filter: ContractFilter = {},
+    page: ListPage = {},
+  ): Promise<{ contracts: BoundContract[]; cursor: string | null }> {
+    this.#assert_open();
+    const { code_id, creator, label } = filter;
+    if (code_id !== undefined && (!Number.isSafeInteger(code_id) || code_id < 1))
+      throw new RangeError('code_id must be a positive safe integer');
+    if (creator !== undefined) check_address(creator);
+    if (label !== undefined && (typeof label !== 'string' || label.length === 0))
+      throw new TypeError('label must be a non-empty string');
+    const limit = list_limit(page.limit);
+    let prefix: string = PREFIXES.contract;
+    if (label !== undefined) prefix = idx_contract_label_prefix(label_hash(this.#p, label));
+    else if (creator !== undefined) prefix = idx_contract_creator_prefix(creator);
+    else if (code_id !== undefined) prefix = idx_contract_code_prefix(code_id);
+    const scan = await this.#scan(prefix, page.cursor, limit, is_address_hex, async (key, raw) => {
+      const address = key.slice(prefix.length);
+      let info: BoundContract | null;
+      if (prefix === PREFIXES.contract)
+        info = this.#decode(key, raw, (v) => this.#contract_check(v, address));
+      else {
+        this.#decode(key, raw, (v) => v);
+        info = await this.#read_contract(address);
+        if (info === null || !contract_index_keys(this.#p, info).includes(key))
+          throw new StoreCorruptError(key, 'index entry does not match the contract record');
+      }
+      const matches =
+        (code_id === undefined || info.code_id === code_id) &&
+        (creator === undefined || info.creator === creator) &&
+        (label === undefined || info.label === label);
+      return matches ? info : null;
+    });
+    return { contracts: scan.items, cursor: scan.cursor };
+  }
+
+  /**
+   * Counted transactions (docs/storage.md "Indexes") by sender and/or top-level target contract,
+   * NEWEST FIRST (by height, then index within the block), at most `page.limit`; paged as
+   * {@link list_contracts}. TypeError without a filter.
+   */
+  async list_txs(filter: TxFilter, page: ListPage = {}): Promise<{ txs: TxRecord[]; cursor: string | null }> {
+    this.#assert_open();
+    const { sender, contract } = filter ?? {};
+    if (sender === undefined && contract === undefined)
+      throw new TypeError('list_txs needs a sender or a contract');
+    if (sender !== undefined) check_address(sender);
+    if (contract !== undefined) check_address(contract);
+    const limit = list_limit(page.limit);
+    const prefix = sender !== undefined ? idx_tx_sender_prefix(sender) : idx_tx_contract_prefix(contract!);
+    const both = sender !== undefined && contract !== undefined;
+    const well_formed = (rest: string) => parse_tx_position(rest) !== null;
+    const scan = await this.#scan(prefix, page.cursor, limit, well_formed, async (key, raw) => {
+      const rest = key.slice(prefix.length);
+      const at = parse_tx_position(rest);
+      if (at === null) throw new StoreCorruptError(key, 'bad index key');
+      const hash = this.#decode(key, raw, (v) => hex64(v, 'tx index value'));
+      // Written by a commit whose read-back has not finished: not served yet.
+      if (at.height > this.#height) return null;
+      if (both && (await this.#db.get(idx_tx_contract_prefix(contract!) + rest)) === undefined) return null;
+      const record = await this.#read_tx(hash);
+      if (record === null || record.height !== at.height || record.index !== at.index)
+        throw new StoreCorruptError(key, 'index entry does not match the tx record');
+      return record;
+    });
+    return { txs: scan.items, cursor: scan.cursor };
+  }
+
+  /**
+   * Scans `prefix` after the cursor's key: visits at most {@link LIST_SCAN_KEYS_MAX} keys and
+   * keeps what `visit` answers (null: skipped) until `limit` items. The cursor is the last key
+   * visited when keys remain, else null.
+   */
+  async #scan<T>(
+    prefix: string,
+    cursor: string | null | undefined,
+    limit: number,
+    well_formed: (rest: string) => boolean,
+    visit: (key: string, raw: string) => Promise<T | null>,
+  ): Promise<{ items: T[]; cursor: string | null }> {
+    const after = cursor === undefined || cursor === null ? null : decode_cursor(cursor, prefix, well_formed);
+    const range = prefix_range(prefix);
+    const items: T[] = [];
+    let last: string | null = null;
+    let visited = 0;
+    for await (const [key, raw] of this.#db.iterator({
+      ...(after === null ? { gte: range.gte } : { gt: after }),
+      lt: range.lt,
+      limit: LIST_SCAN_KEYS_MAX + 1,
+    })) {
+      // One more key exists after the page: say where to go on.
+      if (items.length === limit || visited === LIST_SCAN_KEYS_MAX)
+        return { items, cursor: encode_cursor(last!) };
+      visited++;
+      last = key;
+      const item = await visit(key, raw);
+      if (item !== null) items.push(item);
+    }
+    return { items, cursor: null };
   }
 
   // ---- reads with checks ---------------------------------------------------------------------
@@ -1310,4 +1621,30 @@ function check_shape<T>(key: string, check: () => T): T {
 
 function hex40_key(key: string, part: string): string {
   return check_shape(key, () => hex40(part, 'address in key'));
+}
+
+/** A write of one index entry. */
+function index_op(key: string, value: unknown): BatchOp {
+  return { type: 'put', key, value: encode_value(key, value) };
+}
+
+/** A listing's limit: 1..LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT when absent. */
+function list_limit(limit: number | undefined): number {
+  if (limit === undefined) return LIST_LIMIT_DEFAULT;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > LIST_LIMIT_MAX)
+    throw new RangeError(`limit must be an integer from 1 to ${LIST_LIMIT_MAX}`);
+  return limit;
+}
+
+/**
+ * The key a cursor names, checked to be a key of this listing: base64url of `prefix` and a rest
+ * that `well_formed` accepts. StoreCursorError otherwise (another listing's cursor, or made up).
+ */
+function decode_cursor(cursor: string, prefix: string, well_formed: (rest: string) => boolean): string {
+  if (typeof cursor !== 'string' || cursor.length > CURSOR_CHARS_MAX || !CURSOR_RE.test(cursor))
+    throw new StoreCursorError('cursor must be a cursor this listing gave (base64url)');
+  const key = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (encode_cursor(key) !== cursor || !key.startsWith(prefix) || !well_formed(key.slice(prefix.length)))
+    throw new StoreCursorError('cursor is not from this listing (other filters, or not a cursor)');
+  return key;
 }

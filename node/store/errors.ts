@@ -43,3 +43,12 @@ export class StoreClosedError extends Error {
 export class CommitRejectedError extends RangeError {
   override readonly name = 'CommitRejectedError';
 }
+
+/**
+ * A listing's cursor (`list_contracts`, `list_txs`) is not one this store gave for that listing:
+ * not base64url, not a key of the listing's range, or from another listing (other filters). A
+ * RangeError, as any invalid argument; the RPC answers it 400 code 106.
+ */
+export class StoreCursorError extends RangeError {
+  override readonly name = 'StoreCursorError';
+}

@@ -17,13 +17,23 @@
  *   state/<address>/<key>   sealed value by contract and hidden key (base64)
  *   sealed/<name>           sealed enclave blob
  *   consensus/state         the consensus engine's signed state
+ *   idx/contract/code/<code id u64 hex>/<address>      contracts by code id (value true)
+ *   idx/contract/creator/<creator>/<address>           contracts by creator (value true)
+ *   idx/contract/label/<SHA-256(label) hex>/<address>  contracts by label (value true)
+ *   idx/tx/sender/<address>/<position>                 counted txs by sender (value: tx hash)
+ *   idx/tx/contract/<address>/<position>               counted txs by target contract (value: tx hash)
+ *
+ * A position is {@link tx_position}: newest first in key order.
  * @module
  */
 
 import { is_address_hex, is_hex64 } from '../../protocol/checks.js';
 
-/** Version of this layout; written at creation, checked at every open. 2: balances, contract bindings. */
-export const STORE_FORMAT = 2;
+/**
+ * Version of this layout; written at creation, checked at every open. 2: balances, contract
+ * bindings. 3: the discovery indexes (`idx/`); a format-2 store is upgraded on open.
+ */
+export const STORE_FORMAT = 3;
 
 /** Fixed keys. */
 export const KEYS = Object.freeze({
@@ -47,7 +57,20 @@ export const PREFIXES = Object.freeze({
   state: 'state/',
   sealed: 'sealed/',
   consensus: 'consensus/',
+  idx: 'idx/',
 });
+
+/** Prefixes of the discovery indexes (docs/storage.md "Indexes"). */
+export const IDX = Object.freeze({
+  contract_code: 'idx/contract/code/',
+  contract_creator: 'idx/contract/creator/',
+  contract_label: 'idx/contract/label/',
+  tx_sender: 'idx/tx/sender/',
+  tx_contract: 'idx/tx/contract/',
+});
+
+/** Largest height or index a {@link tx_position} takes. */
+const POSITION_MAX = Number.MAX_SAFE_INTEGER;
 
 const U64_HEX_RE = /^[0-9a-f]{16}$/;
 /** Sealed blob names: short lowercase words. */
@@ -117,6 +140,51 @@ export function sealed_key(name: string): string {
     throw new TypeError('sealed blob name must be 1-32 characters of [a-z0-9_-], starting with a letter');
   }
   return PREFIXES.sealed + name;
+}
+
+/**
+ * A transaction's place in the chain as 32 hex characters that sort NEWEST FIRST: `u64 hex of
+ * (2^53 - 1 - height)` then `u64 hex of (2^53 - 1 - index)`, so an ascending scan (the only
+ * direction the key-value seam offers) lists later blocks first, and within a block later
+ * transactions first.
+ */
+export function tx_position(height: number, index: number): string {
+  return u64_hex(POSITION_MAX - height) + u64_hex(POSITION_MAX - index);
+}
+
+/** Parses {@link tx_position}; null if `text` is not one. */
+export function parse_tx_position(text: string): { height: number; index: number } | null {
+  if (text.length !== 32) return null;
+  const h = parse_u64_hex(text.slice(0, 16));
+  const i = parse_u64_hex(text.slice(16));
+  if (h === null || i === null) return null;
+  return { height: POSITION_MAX - h, index: POSITION_MAX - i };
+}
+
+/** `idx/contract/code/<code id>/`: the prefix of the contracts of one code. */
+export function idx_contract_code_prefix(code_id: number): string {
+  return `${IDX.contract_code}${u64_hex(code_id)}/`;
+}
+
+/** `idx/contract/creator/<creator>/`: the prefix of one creator's contracts. */
+export function idx_contract_creator_prefix(creator: string): string {
+  return `${IDX.contract_creator}${check_address(creator)}/`;
+}
+
+/** `idx/contract/label/<label hash>/`: the prefix of the contracts of one label (`label_hash`: 64 hex). */
+export function idx_contract_label_prefix(label_hash: string): string {
+  if (!is_hex64(label_hash)) throw new TypeError('label hash must be 64 lowercase hex');
+  return `${IDX.contract_label}${label_hash}/`;
+}
+
+/** `idx/tx/sender/<address>/`: the prefix of one sender's transactions. */
+export function idx_tx_sender_prefix(sender: string): string {
+  return `${IDX.tx_sender}${check_address(sender)}/`;
+}
+
+/** `idx/tx/contract/<address>/`: the prefix of the transactions aimed at one contract. */
+export function idx_tx_contract_prefix(contract: string): string {
+  return `${IDX.tx_contract}${check_address(contract)}/`;
 }
 
 /**

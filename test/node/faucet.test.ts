@@ -381,6 +381,7 @@ function memory_node(genesis: Genesis) {
   let height = 3;
   const store = {
     height: () => height,
+    last_block: () => null,
     get_tx: async (hash: string) => records.get(hash) ?? null,
     get_account_sequence: async (address: string) => sequences.get(address) ?? 0,
     get_balance: async (address: string) => balances.get(address) ?? 0,
@@ -398,6 +399,7 @@ function memory_node(genesis: Genesis) {
   } as unknown as ChainStore;
   let backend: NodeBackend;
   const mempool = {
+    size: () => 0,
     next_sequence: async (address: string) => sequences.get(address) ?? 0,
     add: async (raw: string) => {
       const tx = parse_tx_json(raw);
@@ -482,7 +484,15 @@ describe('NodeBackend §9 answers through the RPC server', () => {
     const url = await serve(backend);
     const status = await call(url, 'GET', '/v1/status');
     expect(status.json).toMatchObject({ min_gas_price: 25, dev: false, contracts: {} });
-    expect(Object.keys(status.json).slice(-3)).toEqual(['min_gas_price', 'dev', 'contracts']);
+    // §9's fields, then the additions (docs/protocol-notes.md): contracts, then peers, mempool, last block time.
+    expect(Object.keys(status.json).slice(-6)).toEqual([
+      'min_gas_price',
+      'dev',
+      'contracts',
+      'peers',
+      'mempool',
+      'last_block_time_ms',
+    ]);
     expect((await call(url, 'GET', `/v1/accounts/${TO}`)).text).toBe(
       JSON.stringify({ address: TO, sequence: 0, balance: 55 }),
     );

@@ -63,7 +63,7 @@ const QUERY_INPUT = {
 
 /** Only what NodeBackend's query, status and submit read of a store. */
 function fake_store(query_input: ChainStore['query_input']): ChainStore {
-  return { query_input, height: () => 3 } as unknown as ChainStore;
+  return { query_input, height: () => 3, last_block: () => null } as unknown as ChainStore;
 }
 
 /** A mempool that counts the transactions offered to it and takes them all. */
@@ -74,6 +74,7 @@ function counting_mempool(): { mempool: Mempool; added: string[] } {
       added.push(raw);
       return { ok: true, hash: 'ab'.repeat(32) };
     },
+    size: () => added.length,
   } as unknown as Mempool;
   return { mempool, added };
 }
@@ -228,7 +229,13 @@ describe('NodeBackend on a halted node', () => {
         })
         .on('error', reject);
     });
-    expect(status).toMatchObject({ height: 3, halted: { height: 4, reason: 'own results differ' } });
+    expect(status).toMatchObject({
+      height: 3,
+      peers: [],
+      mempool: 1,
+      last_block_time_ms: null,
+      halted: { height: 4, reason: 'own results differ' },
+    });
   });
 });
 

@@ -4,10 +4,13 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TxRecord } from '../../node/records.js';
+import { bad_request } from '../../node/rpc/errors.js';
 import {
   type ContractAnswer,
+  type ContractListFilter,
   type FaucetAnswer,
   type HaltInfo,
+  type ListPage,
   type LiveEvent,
   type QueryAnswer,
   type Refusal,
@@ -17,6 +20,7 @@ import {
   RpcServer,
   type RpcStatus,
   type SubmitRefusal,
+  type TxListFilter,
 } from '../../node/rpc/server.js';
 import { FAUCET_AMOUNT_DEFAULT, FAUCET_AMOUNT_MAX } from '../../protocol/bank.js';
 
@@ -138,6 +142,10 @@ class FakeBackend implements RpcBackend {
       validators: [{ pubkey: '01'.repeat(32), power: 10 }],
       min_gas_price: this.dev ? 0 : 25,
       dev: this.dev,
+      // Out of order on purpose: the answer puts them in the documented order.
+      last_block_time_ms: 1_700_000_000_000,
+      mempool: 3,
+      peers: ['02'.repeat(32)],
     };
   }
 
@@ -185,6 +193,24 @@ class FakeBackend implements RpcBackend {
   async get_contract(address: string): Promise<ContractAnswer | null> {
     await this.#enter('get_contract');
     return this.contracts.get(address) ?? null;
+  }
+
+  /** What list_contracts/list_txs answer, and the filters and pages they were called with. */
+  contracts_page: { contracts: ContractAnswer[]; cursor: string | null } = { contracts: [], cursor: null };
+  txs_page: { txs: TxRecord[]; cursor: string | null } = { txs: [], cursor: null };
+  readonly list_calls: { filter: unknown; page: ListPage }[] = [];
+
+  async list_contracts(filter: ContractListFilter, page: ListPage) {
+    await this.#enter('list_contracts');
+    this.list_calls.push({ filter, page });
+    if (page.cursor === 'bm90LW1pbmU') throw bad_request('cursor is not from this listing');
+    return this.contracts_page;
+  }
+
+  async list_txs(filter: TxListFilter, page: ListPage) {
+    await this.#enter('list_txs');
+    this.list_calls.push({ filter, page });
+    return this.txs_page;
   }
 
   async codes() {
@@ -325,6 +351,9 @@ describe('RPC routes (protocol.md §6)', () => {
         min_gas_price: 25,
         dev: false,
         contracts: {},
+        peers: ['02'.repeat(32)],
+        mempool: 3,
+        last_block_time_ms: 1_700_000_000_000,
       }),
     );
   });
@@ -644,9 +673,9 @@ describe('RPC request checks', () => {
     const del = await call(url, 'DELETE', '/v1/status');
     expect_error(del, 405, RpcErrorCode.METHOD_NOT_ALLOWED);
     expect(del.headers['allow']).toBe('GET, OPTIONS');
-    const get_txs = await call(url, 'GET', '/v1/txs');
-    expect_error(get_txs, 405, RpcErrorCode.METHOD_NOT_ALLOWED);
-    expect(get_txs.headers['allow']).toBe('POST, OPTIONS');
+    const put_txs = await call(url, 'PUT', '/v1/txs');
+    expect_error(put_txs, 405, RpcErrorCode.METHOD_NOT_ALLOWED);
+    expect(put_txs.headers['allow']).toBe('POST, GET, OPTIONS');
   });
 
   it('refuses a request target over url_chars_max with 414 code 106', async () => {
@@ -1082,6 +1111,102 @@ describe('RPC live streams per remote address', () => {
   });
 });
 
+describe('discovery: GET /v1/contracts and GET /v1/txs', () => {
+  it('passes the filters and page on and answers {contracts, cursor} with contract shapes', async () => {
+    const { url, backend } = await setup();
+    const leaky = { ...contract_info(), binding: 'bb'.repeat(32) } as ContractAnswer;
+    backend.contracts_page = { contracts: [leaky], cursor: 'Y3Vyc29y' };
+    const answer = await call(
+      url,
+      'GET',
+      `/v1/contracts?code_id=12&creator=${ACCOUNT}&label=my%20l%C3%A4bel&limit=7`,
+    );
+    expect(answer.status).toBe(200);
+    expect(Object.keys(answer.json)).toEqual(['contracts', 'cursor']);
+    expect(answer.json).toEqual({ contracts: [contract_info()], cursor: 'Y3Vyc29y' });
+    expect(backend.list_calls.at(-1)).toEqual({
+      filter: { code_id: 12, creator: ACCOUNT, label: 'my läbel' },
+      page: { limit: 7, cursor: null },
+    });
+    await call(url, 'GET', '/v1/contracts?cursor=Y3Vyc29y');
+    expect(backend.list_calls.at(-1)).toEqual({ filter: {}, page: { limit: 20, cursor: 'Y3Vyc29y' } });
+  });
+
+  it('answers {txs, cursor} with the GET /v1/txs/{hash} shape of each, in the backend order', async () => {
+    const { url, backend } = await setup();
+    backend.txs_page = {
+      txs: [record(HASH, { height: 9, contract: CONTRACT }), record('cd'.repeat(32))],
+      cursor: null,
+    };
+    const answer = await call(url, 'GET', `/v1/txs?sender=${ACCOUNT}&contract=${CONTRACT}&limit=100`);
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe(
+      JSON.stringify({
+        txs: [
+          { ...record(HASH, { height: 9, contract: CONTRACT }), events: [] },
+          { ...record('cd'.repeat(32)), events: [] },
+        ],
+        cursor: null,
+      }),
+    );
+    expect(backend.list_calls.at(-1)).toEqual({
+      filter: { sender: ACCOUNT, contract: CONTRACT },
+      page: { limit: 100, cursor: null },
+    });
+    // POST on the same path still submits.
+    expect((await call(url, 'POST', '/v1/txs', { body: TX })).status).toBe(202);
+  });
+
+  it('refuses bad filters, limits and cursors with 400 code 106 before the backend', async () => {
+    const { url, backend } = await setup();
+    for (const path of [
+      '/v1/contracts?limit=0',
+      '/v1/contracts?limit=101',
+      '/v1/contracts?limit=abc',
+      '/v1/contracts?limit=05',
+      '/v1/contracts?limit=',
+      '/v1/contracts?code_id=0',
+      '/v1/contracts?code_id=-1',
+      '/v1/contracts?code_id=1&code_id=2',
+      `/v1/contracts?creator=${ACCOUNT.toUpperCase()}`,
+      '/v1/contracts?label=',
+      `/v1/contracts?label=${'x'.repeat(129)}`,
+      '/v1/contracts?cursor=not%20base64url!',
+      '/v1/contracts?cursor=',
+      '/v1/contracts?owner=x',
+      '/v1/txs',
+      '/v1/txs?limit=5',
+      '/v1/txs?sender=abc',
+      `/v1/txs?contract=${CONTRACT}&code_id=1`,
+    ]) {
+      const answer = await call(url, 'GET', path);
+      expect_error(answer, 400, RpcErrorCode.BAD_REQUEST);
+      expect(answer.json.error.message.length, path).toBeGreaterThan(10);
+    }
+    expect(backend.count('list_contracts') + backend.count('list_txs')).toBe(0);
+    expect((await call(url, 'GET', '/v1/contracts?limit=1')).status).toBe(200);
+    expect((await call(url, 'GET', `/v1/txs?contract=${CONTRACT}&limit=100`)).status).toBe(200);
+  });
+
+  it('answers a cursor the backend refuses with 400 code 106 and its reason', async () => {
+    const { url } = await setup();
+    const answer = await call(url, 'GET', '/v1/contracts?cursor=bm90LW1pbmU');
+    expect_error(answer, 400, RpcErrorCode.BAD_REQUEST);
+    expect(answer.json.error.message).toBe('cursor is not from this listing');
+  });
+
+  it('allows GET and POST on /v1/txs, GET on /v1/contracts', async () => {
+    const { url } = await setup();
+    const txs = await call(url, 'OPTIONS', '/v1/txs');
+    expect(txs.headers['allow']).toBe('POST, GET, OPTIONS');
+    expect_error(
+      await call(url, 'POST', '/v1/contracts', { body: '{}' }),
+      405,
+      RpcErrorCode.METHOD_NOT_ALLOWED,
+    );
+  });
+});
+
 describe('RPC on a halted node', () => {
   const HALT: HaltInfo = {
     height: 12,
@@ -1104,6 +1229,9 @@ describe('RPC on a halted node', () => {
       'min_gas_price',
       'dev',
       'contracts',
+      'peers',
+      'mempool',
+      'last_block_time_ms',
       'halted',
     ]);
     expect(answer.json.halted).toEqual(HALT);
@@ -1159,13 +1287,16 @@ describe('RPC on a halted node', () => {
       `/v1/contracts/${'c1'.repeat(20)}`,
       `/v1/accounts/${ACCOUNT}`,
       '/v1/codes',
+      '/v1/contracts?code_id=1',
+      `/v1/txs?sender=${ACCOUNT}`,
     ])
       expect_error(await call(url, 'GET', path), 503, RpcErrorCode.HALTED);
     const query = await call(url, 'POST', `/v1/contracts/${CONTRACT}/query`, {
       body: '{"scheme": "gcm", "payload": "AAAA"}',
     });
     expect_error(query, 503, RpcErrorCode.HALTED);
-    for (const name of ['query', 'account', 'codes'] as const) expect(backend.count(name)).toBe(0);
+    for (const name of ['query', 'account', 'codes', 'list_contracts', 'list_txs'] as const)
+      expect(backend.count(name)).toBe(0);
   });
 
   it('ends open live streams when the node halts', async () => {
