@@ -214,6 +214,7 @@ function host_parts(config: AssembleConfig, modules: NodeModules) {
       gossip_tx: (raw) => gossip.add(raw),
       p,
       log: modules.log,
+      peers: () => network.connected_peers(),
     },
   );
   return { pubkey, sign_hex, mempool, gossip, backend };
