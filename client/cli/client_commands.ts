@@ -38,6 +38,7 @@ import {
   type TxRecord,
 } from '../sdk/index.js';
 import { keyring_path, type LoadedKeyring, load_keyring, save_keyring } from '../sdk/keyfile_node.js';
+import { contract_check_command } from './contract_check.js';
 
 /** Where a default node listens (validator 0 of `cloister init` / `npm start`). */
 export const NODE_URL_DEFAULT = 'http://127.0.0.1:26657';
@@ -58,9 +59,13 @@ export interface KeyringArgs extends CommonArgs {
   'passphrase-file'?: string | undefined;
 }
 
-export interface NetworkArgs extends KeyringArgs {
+/** What {@link node_options} gives a command. */
+export interface NodeArgs extends KeyringArgs {
   node: string[];
   'chain-id'?: string | undefined;
+}
+
+export interface NetworkArgs extends NodeArgs {
   key?: string | undefined;
   scheme: Scheme;
   'gas-limit'?: number | undefined;
@@ -224,15 +229,15 @@ export async function unlock_key(argv: NetworkArgs): Promise<ClientKey> {
   return keyring.unlock(name, read_passphrase(argv));
 }
 
-export function make_client(argv: NetworkArgs, keys: ClientKey[] = []): CloisterClient {
-  const gas_price = parse_gas_price(argv['gas-price']);
+export function make_client(argv: NetworkArgs | NodeArgs, keys: ClientKey[] = []): CloisterClient {
+  const gas_price = parse_gas_price((argv as NetworkArgs)['gas-price']);
   return new CloisterClient({
     nodes: argv.node,
     chain_id: argv['chain-id'],
     keys,
-    ...(argv['gas-limit'] === undefined ? {} : { gas_limit: argv['gas-limit'] }),
+    ...('gas-limit' in argv && argv['gas-limit'] !== undefined ? { gas_limit: argv['gas-limit'] } : {}),
     ...(gas_price === undefined ? {} : { gas_price }),
-    wait_timeout_ms: argv.timeout * 1000,
+    ...('timeout' in argv && argv.timeout !== undefined ? { wait_timeout_ms: argv.timeout * 1000 } : {}),
   });
 }
 
@@ -384,7 +389,11 @@ export function keyring_options<T>(y: Argv<T>) {
     });
 }
 
-export function network_options<T>(y: Argv<T>) {
+/**
+ * The options of a command that only reads from a node: the key file (key names stand for their
+ * addresses), the node, and the chain id to insist on. `--help` then lists only these.
+ */
+export function node_options<T>(y: Argv<T>) {
   return keyring_options(y)
     .option('node', {
       type: 'string',
@@ -392,7 +401,12 @@ export function network_options<T>(y: Argv<T>) {
       default: [NODE_URL_DEFAULT],
       describe: 'node RPC URL; repeat for fallbacks, tried in order',
     })
-    .option('chain-id', { type: 'string', describe: 'refuse a node whose chain id is not this' })
+    .option('chain-id', { type: 'string', describe: 'refuse a node whose chain id is not this' });
+}
+
+/** The options of a command that signs or encrypts: the node's, plus the key, scheme, gas limit and wait. */
+export function network_options<T>(y: Argv<T>) {
+  return node_options(y)
     .option('key', { type: 'string', describe: 'name of the key to sign with (default: the only key)' })
     .option('scheme', {
       choices: SCHEMES,
@@ -836,7 +850,7 @@ function info_commands(y: Argv): Argv {
     .command(
       'status',
       "the node's chain id, height, keys, minimum gas price, and whether it is a development network",
-      (c) => network_options(c),
+      (c) => node_options(c),
       action(async (argv: NetworkArgs) => {
         const client = make_client(argv);
         const status = await client.status();
@@ -865,7 +879,7 @@ function info_commands(y: Argv): Argv {
     .command(
       'codes',
       'the stored codes: id, code hash, name, and the system contract genesis made of it',
-      (c) => network_options(c),
+      (c) => node_options(c),
       action(async (argv: NetworkArgs) => {
         const codes = await make_client(argv).codes();
         if (argv.json) return write_json(codes);
@@ -877,60 +891,91 @@ function info_commands(y: Argv): Argv {
         ]);
       }),
     )
-    .command('contracts', 'contract instances', (c) =>
-      network_options(c)
-        .command(
-          'get <address>',
-          "a contract's code id, code hash, label, creator and balance",
-          (g) => g.positional('address', { type: 'string', demandOption: true }),
-          action(async (argv: NetworkArgs & { address: string }) => {
-            const info = await make_client(argv).contract(argv.address);
-            if (argv.json) return write_json(info);
-            write_lines([
-              row('address', info.address),
-              row('code id', String(info.code_id)),
-              row('code hash', info.code_hash),
-              row('label', info.label),
-              row('creator', info.creator),
-              row('balance', ucst(info.balance)),
-            ]);
-          }),
-        )
-        .command(
-          'list',
-          'contracts by code id, creator and label (docs/protocol-notes.md "Discovery and status")',
-          (l) =>
-            page_options(l)
-              .option('code-id', { type: 'number', describe: 'only contracts of this code id' })
-              .option('creator', { type: 'string', describe: 'only contracts this address or key name made' })
-              .option('label', { type: 'string', describe: 'only contracts with exactly this label' }),
-          action(
-            async (
-              argv: NetworkArgs & PageArgs & { 'code-id'?: number; creator?: string; label?: string },
-            ) => {
-              const client = make_client(argv);
-              const creator =
-                argv.creator === undefined
-                  ? undefined
-                  : (await address_of(argv, argv.creator, '--creator')).address;
-              const filter = {
-                ...(argv['code-id'] === undefined
-                  ? {}
-                  : { code_id: parse_count(argv['code-id'], '--code-id', 1) }),
-                ...(creator === undefined ? {} : { creator }),
-                ...(argv.label === undefined ? {} : { label: argv.label }),
-              };
-              const { items, cursor } = await pages(argv, (page) => client.contracts({ ...filter, ...page }));
-              if (argv.json) return write_json({ contracts: items, cursor });
-              write_lines([
-                `${'ADDRESS'.padEnd(40)}  ${'CODE'.padEnd(5)}  ${'CREATOR'.padEnd(40)}  LABEL`,
-                ...items.map((c) => `${c.address}  ${String(c.code_id).padEnd(5)}  ${c.creator}  ${c.label}`),
-                ...page_footer(items.length, 'contract', cursor),
-              ]);
+    .command(
+      ['contracts', 'contract'],
+      'contracts: check one before storing it, look instances up, list them',
+      (c) =>
+        c
+          .command(
+            'check <file>',
+            'check that a contract compiles for the Cloister VM, print its code hash, size and entry points, and warn about shapes that cannot work (missing or misspelled entry points, a reply without a reply entry point, removed globals)',
+            (k) =>
+              k
+                .positional('file', {
+                  type: 'string',
+                  demandOption: true,
+                  describe: 'the contract module (.js)',
+                })
+                .option('strict', {
+                  type: 'boolean',
+                  default: false,
+                  describe: 'fail (exit 1) on warnings too',
+                }),
+            (argv) => {
+              const a = argv as unknown as CommonArgs & { file: string; strict: boolean };
+              const outcome = contract_check_command(a.file, { json: a.json, strict: a.strict });
+              if (outcome !== 'ok') process.exit(1);
             },
-          ),
-        )
-        .demandCommand(1, 'name a contracts command: get or list'),
+          )
+          .command(
+            'get <address>',
+            "a contract's code id, code hash, label, creator and balance",
+            (g) => node_options(g).positional('address', { type: 'string', demandOption: true }),
+            action(async (argv: NetworkArgs & { address: string }) => {
+              const info = await make_client(argv).contract(argv.address);
+              if (argv.json) return write_json(info);
+              write_lines([
+                row('address', info.address),
+                row('code id', String(info.code_id)),
+                row('code hash', info.code_hash),
+                row('label', info.label),
+                row('creator', info.creator),
+                row('balance', ucst(info.balance)),
+              ]);
+            }),
+          )
+          .command(
+            'list',
+            'contracts by code id, creator and label (docs/protocol-notes.md "Discovery and status")',
+            (l) =>
+              page_options(l)
+                .option('code-id', { type: 'number', describe: 'only contracts of this code id' })
+                .option('creator', {
+                  type: 'string',
+                  describe: 'only contracts this address or key name made',
+                })
+                .option('label', { type: 'string', describe: 'only contracts with exactly this label' }),
+            action(
+              async (
+                argv: NetworkArgs & PageArgs & { 'code-id'?: number; creator?: string; label?: string },
+              ) => {
+                const client = make_client(argv);
+                const creator =
+                  argv.creator === undefined
+                    ? undefined
+                    : (await address_of(argv, argv.creator, '--creator')).address;
+                const filter = {
+                  ...(argv['code-id'] === undefined
+                    ? {}
+                    : { code_id: parse_count(argv['code-id'], '--code-id', 1) }),
+                  ...(creator === undefined ? {} : { creator }),
+                  ...(argv.label === undefined ? {} : { label: argv.label }),
+                };
+                const { items, cursor } = await pages(argv, (page) =>
+                  client.contracts({ ...filter, ...page }),
+                );
+                if (argv.json) return write_json({ contracts: items, cursor });
+                write_lines([
+                  `${'ADDRESS'.padEnd(40)}  ${'CODE'.padEnd(5)}  ${'CREATOR'.padEnd(40)}  LABEL`,
+                  ...items.map(
+                    (c) => `${c.address}  ${String(c.code_id).padEnd(5)}  ${c.creator}  ${c.label}`,
+                  ),
+                  ...page_footer(items.length, 'contract', cursor),
+                ]);
+              },
+            ),
+          )
+          .demandCommand(1, 'name a contracts command: check, get or list'),
     )
     .command(
       'txs',
@@ -976,7 +1021,7 @@ interface PageArgs {
 const ALL_PAGES_MAX = 100;
 
 function page_options<T>(y: Argv<T>) {
-  return network_options(y)
+  return node_options(y)
     .option('limit', { type: 'number', describe: 'items per page, 1-100 (default 20)' })
     .option('cursor', { type: 'string', describe: 'go on from the cursor a previous page printed' })
     .option('all', {
@@ -1041,7 +1086,7 @@ function funds_commands(y: Argv): Argv {
       'balance <account>',
       `an account's balance in ${DENOM} (an address, or the name of a key in the key file)`,
       (c) =>
-        network_options(c).positional('account', {
+        node_options(c).positional('account', {
           type: 'string',
           demandOption: true,
           describe: 'an address (40 hex) or a key name',
@@ -1068,7 +1113,7 @@ function funds_commands(y: Argv): Argv {
       'faucet <account>',
       `get ${DENOM} from a development network's faucet (an address, or the name of a key in the key file)`,
       (c) =>
-        network_options(c)
+        node_options(c)
           .positional('account', {
             type: 'string',
             demandOption: true,
@@ -1113,7 +1158,7 @@ function funds_commands(y: Argv): Argv {
       'events',
       "print a contract's public events as they commit, until Ctrl-C (--from-height replays earlier blocks first)",
       (c) =>
-        network_options(c)
+        node_options(c)
           .option('contract', {
             type: 'string',
             demandOption: true,

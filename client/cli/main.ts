@@ -12,7 +12,6 @@ import { to_hex } from '../../protocol/bytes.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import { channel_commands } from './channels/index.js';
 import { client_commands } from './client_commands.js';
-import { contract_check_command } from './contract_check.js';
 import { network_commands } from './network_commands.js';
 
 /** Exit codes scripts can rely on. */
@@ -38,22 +37,6 @@ await channel_commands(client_commands(network_commands(yargs(hideBin(process.ar
         },
       )
       .demandCommand(1, 'name an enclave command: measure'),
-  )
-  .command('contract', 'contracts for the Cloister VM', (c) =>
-    c
-      .command(
-        'check <file>',
-        'check that a contract compiles for the Cloister VM, print its code hash, size and entry points, and warn about shapes that cannot work (missing or misspelled entry points, a reply without a reply entry point, removed globals)',
-        (y) =>
-          y
-            .positional('file', { type: 'string', demandOption: true, describe: 'the contract module (.js)' })
-            .option('strict', { type: 'boolean', default: false, describe: 'fail (exit 1) on warnings too' }),
-        (argv) => {
-          const outcome = contract_check_command(argv.file, { json: argv.json, strict: argv.strict });
-          if (outcome !== 'ok') process.exit(EXIT.failure);
-        },
-      )
-      .demandCommand(1, 'name a contract command: check'),
   )
   .demandCommand(1, 'name a command; see --help')
   .strict()

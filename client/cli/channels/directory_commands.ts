@@ -16,6 +16,7 @@ import {
   make_client,
   type NetworkArgs,
   network_options,
+  node_options,
   parse_count,
   row,
   UsageError,
@@ -145,7 +146,7 @@ export function directory_commands(y: Argv): Argv {
         .command(
           'show <account>',
           "an account's keys (an address, or a key name of the key file): URIs, heights, active or revoked",
-          (c) => network_options(c).positional('account', { type: 'string', demandOption: true }),
+          (c) => node_options(c).positional('account', { type: 'string', demandOption: true }),
           action(show),
         )
         .demandCommand(1, 'name a directory command: publish, revoke, show'),
