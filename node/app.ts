@@ -569,6 +569,14 @@ export class ValidatorApp implements ConsensusApp {
   }
 
   /**
+   * Whether the next block could include a transaction from the mempool: what a height waits for
+   * when blocks are made on demand (ConsensusApp.has_txs).
+   */
+  has_txs(): boolean {
+    return this.#m.mempool.has_includable();
+  }
+
+  /**
    * Applies a block the network committed, with this node's own execution of it. Throws
    * {@link DivergedError} if our results differ, and {@link UnexecutableBlockError} (a
    * DivergedError too) if our enclave cannot execute it: the node must halt, not skip it.

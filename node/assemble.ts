@@ -125,6 +125,9 @@ export function assemble_node(config: AssembleConfig, given: NodeModules): Assem
     },
   );
   engine = the_engine;
+  // Blocks on demand: a height waiting for a transaction begins when the mempool takes one
+  // (from a client, or gossiped by a peer).
+  host.mempool.on_added(() => the_engine.txs_available());
   metrics.watch({
     height: () => store.height(),
     round: () => the_engine.round,
@@ -225,6 +228,7 @@ function halting_on_divergence(app: ValidatorApp, halt: (error: unknown) => void
   return {
     propose: app.propose.bind(app),
     validate: app.validate.bind(app),
+    has_txs: app.has_txs.bind(app),
     commit: async (
       block: Parameters<ValidatorApp['commit']>[0],
       commit: Parameters<ValidatorApp['commit']>[1],

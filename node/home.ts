@@ -31,6 +31,14 @@ export interface NodeConfig {
     precommit_ms: number;
     round_increment_ms: number;
     commit_ms: number;
+    /**
+     * Blocks on demand: an empty block only after this long without one (0: never). Absent (a
+     * home written before issue #15) with no `block_time_ms`: a block after every commit, as
+     * before. docs/consensus.md "Block pacing"; node/consensus/engine.ts `block_pacing`.
+     */
+    empty_block_interval_ms?: number;
+    /** Fixed pacing: a block every this many ms, transactions or not (0 or absent: off). */
+    block_time_ms?: number;
   };
   block: { txs_max: number; bytes_max: number; gas_max: number };
   mempool: { txs_max: number; bytes_max: number; per_account_max: number };

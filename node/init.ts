@@ -17,6 +17,7 @@ import { is_address_hex } from '../protocol/checks.js';
 import type { CryptoProvider, ProviderName } from '../protocol/provider.js';
 import { get_provider } from '../protocol/providers/index.js';
 import { genesis_ceremony } from './ceremony.js';
+import { TIMEOUT_MS_MAX } from './consensus/engine.js';
 import { check_genesis_funds, type Genesis, type GenesisFunds } from './genesis.js';
 import { home_paths, type NodeConfig, write_secret_file } from './home.js';
 import { system_clock } from './real_world.js';
@@ -46,6 +47,18 @@ export interface InitOptions {
   min_gas_price?: number;
   /** Balances at genesis, ucst by address; on a development network they add to the dev accounts'. */
   balances?: Readonly<Record<string, number>>;
+  /**
+   * Blocks on demand (issue #15): a height waits for a transaction, and makes an empty block only
+   * after this many ms without a block; 0 (the default): never an empty block. Every validator's
+   * config.json gets the same value (`consensus.empty_block_interval_ms`). At most 1 hour.
+   */
+  empty_block_interval_ms?: number;
+  /**
+   * Fixed pacing instead: a block every this many ms, transactions or not
+   * (`consensus.block_time_ms`); 0 (the default): off. Not together with a non-zero
+   * `empty_block_interval_ms`. At most 1 hour.
+   */
+  block_time_ms?: number;
 }
 
 /** Default consensus timeouts for a local network (ms). */
@@ -60,6 +73,35 @@ export const LOCAL_TIMEOUTS = Object.freeze({
   round_increment_ms: 1000,
   commit_ms: 50,
 });
+
+/** Default of {@link InitOptions.empty_block_interval_ms}: a new network makes no empty blocks. */
+export const EMPTY_BLOCK_INTERVAL_MS_DEFAULT = 0;
+
+/**
+ * The block pacing a new network's config.json carries (docs/consensus.md "Block pacing"):
+ * `empty_block_interval_ms` (default 0: blocks only when there are transactions) and
+ * `block_time_ms` (default 0: no fixed pacing). Throws a RangeError for a value that is not an
+ * integer in [0, 1 hour], or for both above 0.
+ */
+export function block_pacing_config(opts: Pick<InitOptions, 'empty_block_interval_ms' | 'block_time_ms'>): {
+  empty_block_interval_ms: number;
+  block_time_ms: number;
+} {
+  const empty_block_interval_ms = opts.empty_block_interval_ms ?? EMPTY_BLOCK_INTERVAL_MS_DEFAULT;
+  const block_time_ms = opts.block_time_ms ?? 0;
+  for (const [name, value] of [
+    ['empty_block_interval_ms', empty_block_interval_ms],
+    ['block_time_ms', block_time_ms],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 0 || value > TIMEOUT_MS_MAX)
+      throw new RangeError(`${name} must be an integer number of ms in [0, ${TIMEOUT_MS_MAX}], not ${value}`);
+  }
+  if (empty_block_interval_ms > 0 && block_time_ms > 0)
+    throw new RangeError(
+      'choose one: empty_block_interval_ms (blocks on demand) or block_time_ms (a block every block time)',
+    );
+  return { empty_block_interval_ms, block_time_ms };
+}
 
 /**
  * Block limits. Bounded so one block's execution always fits a round: a proposer that reaps an
@@ -184,6 +226,7 @@ export async function init_network(opts: InitOptions): Promise<{ homes: string[]
   const p = get_provider(opts.provider);
   // Before anything is written: conflicting or bad fee and balance options are the caller's.
   const funds = genesis_funds(p, opts);
+  const pacing = block_pacing_config(opts);
   const now_ms = opts.now_ms ?? system_clock().now_ms();
   mkdirSync(opts.dir, { recursive: true });
 
@@ -233,7 +276,7 @@ export async function init_network(opts: InitOptions): Promise<{ homes: string[]
         }))
         .filter((_, j) => j !== i),
       enclave: { provider: opts.provider, workers: opts.workers },
-      consensus: { ...LOCAL_TIMEOUTS },
+      consensus: { ...LOCAL_TIMEOUTS, ...pacing },
       block: { ...BLOCK_LIMITS },
       mempool: { txs_max: 20_000, bytes_max: 64 * 1024 * 1024, per_account_max: 1000 },
       rpc_body_bytes_max: 1024 * 1024,

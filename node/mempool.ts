@@ -167,6 +167,8 @@ export class Mempool {
    * errs low (a block leaves out what it could have paid), never high.
    */
   readonly #balances = new Map<string, number>();
+  /** Called after each transaction `add` holds (blocks on demand: the engine's `txs_available`). */
+  readonly #added_fns: (() => void)[] = [];
 
   constructor(opts: MempoolOptions, modules: MempoolModules) {
     if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
@@ -326,6 +328,7 @@ export class Mempool {
       this.#accounts.set(sender, pending);
       this.#bytes += bytes;
       this.#assert_account(sender);
+      this.#notify_added();
       return { ok: true, hash };
     }
     return { ok: false, code: 'full', message: 'mempool is busy with commits; retry' };
@@ -605,6 +608,41 @@ export class Mempool {
         throw new Error(`invariant: ${sender}'s pending sequences are not consecutive held entries`);
       }
     });
+  }
+
+  /**
+   * Registers a listener called (synchronously, after the entry is held) each time `add` holds a
+   * new transaction. A listener that throws is ignored.
+   */
+  on_added(fn: () => void): void {
+    if (typeof fn !== 'function') throw new TypeError('on_added needs a function');
+    this.#added_fns.push(fn);
+  }
+
+  #notify_added(): void {
+    for (const fn of this.#added_fns) {
+      try {
+        fn();
+      } catch {
+        // A listener's failure is not the submitter's.
+      }
+    }
+  }
+
+  /**
+   * Whether `reap` could take a transaction now: some account's first pending entry (at its
+   * committed sequence, after `update`) has a fee its committed balance, as last read, can pay.
+   * Cheap (one entry per account, no signature check): a forged gossiped entry counts until a
+   * reap drops it. Blocks on demand ask this at each height (node/consensus/engine.ts).
+   */
+  has_includable(): boolean {
+    for (const pending of this.#accounts.values()) {
+      const first = pending[0];
+      if (first === undefined) continue;
+      const balance = this.#balances.get(first.sender);
+      if (first.fee === 0 || balance === undefined || first.fee <= balance) return true;
+    }
+    return false;
   }
 
   /** Whether a transaction with this hash is held. */

@@ -107,7 +107,8 @@ export class NodeMetrics implements Metrics {
       labelNames: ['route', 'status'],
       registers,
     });
-    if (opts.process === true) collectDefaultMetrics({ register: this.registry });
+    if (opts.process === true)
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
   }
 
   /** The gauges, read from the sources at each scrape. */

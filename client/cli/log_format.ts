@@ -33,6 +33,8 @@ export const EVENT_LEVELS: Readonly<Record<string, LogLevel>> = {
   // Consensus steps and gossip.
   round: 'debug',
   round_skip: 'debug',
+  round_wait: 'debug',
+  round_wake: 'debug',
   timeout: 'debug',
   proposal_sent: 'debug',
   vote_sent: 'debug',

@@ -70,6 +70,42 @@ export interface ConsensusTimeouts {
   round_increment_ms: number;
   /** pause after a commit before the next height's round 0 */
   commit_ms: number;
+  /**
+   * Blocks on demand (issue #15, CometBFT's `create_empty_blocks = false` /
+   * `create_empty_blocks_interval`): at each height after the first, round 0 waits, with no
+   * timeout running and nothing signed, until the app holds a transaction it could include
+   * ({@link ConsensusApp.has_txs}, {@link ConsensusEngine.txs_available}), another validator is
+   * heard at this height, or this long has passed since the last block's time: then an empty block
+   * is made. 0: never an empty block. Absent (a config written before issue #15), with
+   * `block_time_ms` absent or 0: no waiting, a block right after each commit (`commit_ms`).
+   * See {@link block_pacing}.
+   */
+  empty_block_interval_ms?: number;
+  /**
+   * Fixed pacing: round 0 of each height after the first begins `block_time_ms` after the last
+   * block's time (or at once if that is past), transactions or not. Above 0 it takes precedence
+   * over `empty_block_interval_ms`. Absent or 0: off.
+   */
+  block_time_ms?: number;
+}
+
+/** How a height's round 0 begins: at once, when there is something to include, or on a beat. */
+export type BlockPacing =
+  | { kind: 'continuous' }
+  | { kind: 'on_demand'; empty_block_interval_ms: number }
+  | { kind: 'fixed'; block_time_ms: number };
+
+/**
+ * The pacing `timeouts` ask for: `fixed` when `block_time_ms` > 0; else `on_demand` when
+ * `empty_block_interval_ms` is present (0: never an empty block); else `continuous` (every config
+ * written before issue #15: a block after each commit, empty or not).
+ */
+export function block_pacing(timeouts: ConsensusTimeouts): BlockPacing {
+  const block_time_ms = timeouts.block_time_ms ?? 0;
+  if (block_time_ms > 0) return { kind: 'fixed', block_time_ms };
+  if (timeouts.empty_block_interval_ms !== undefined)
+    return { kind: 'on_demand', empty_block_interval_ms: timeouts.empty_block_interval_ms };
+  return { kind: 'continuous' };
 }
 
 /** What the engine needs from the application (the host with its enclave). */
@@ -85,6 +121,12 @@ export interface ConsensusApp {
   validate(block: Block): Promise<boolean>;
   /** Persist a decided block with its commit (atomic, durable) before the engine moves on. */
   commit(block: Block, commit: Commit): Promise<void>;
+  /**
+   * Whether the next block could include a transaction (the mempool holds one whose turn it is).
+   * Asked at round 0 of each height when blocks are made on demand ({@link block_pacing});
+   * absent: never (only the interval, or another validator, starts a height).
+   */
+  has_txs?(): boolean;
 }
 
 /** This validator's consensus key. */
@@ -227,14 +269,17 @@ function assert(condition: boolean, message: string): asserts condition {
 
 function check_timeouts(t: unknown): asserts t is ConsensusTimeouts {
   if (typeof t !== 'object' || t === null) throw new TypeError('timeouts must be an object');
+  const optional = ['empty_block_interval_ms', 'block_time_ms'] as const;
   for (const key of [
     'propose_ms',
     'prevote_ms',
     'precommit_ms',
     'round_increment_ms',
     'commit_ms',
+    ...optional,
   ] as const) {
     const value = (t as Record<string, unknown>)[key];
+    if (value === undefined && (optional as readonly string[]).includes(key)) continue;
     if (typeof value !== 'number' || !Number.isFinite(value))
       throw new TypeError(`timeouts.${key} must be a number`);
     if (value < 0 || value > TIMEOUT_MS_MAX)
@@ -257,6 +302,7 @@ export class ConsensusEngine {
   readonly #total: number;
   readonly #self: Hex;
   readonly #rebroadcast_ms: number;
+  readonly #pacing: BlockPacing;
   /** Vote and commit signature checks, remembering valid ones: precommits come back in the next block's last_commit. */
   readonly #verify = cached_verify_hex();
 
@@ -303,6 +349,12 @@ export class ConsensusEngine {
   #rebroadcast_cancel: (() => void) | null = null;
 
   #last_signed: SignedState | null = null;
+  /**
+   * Round 0 of this height is held back ({@link block_pacing}): for a transaction (`txs`, or the
+   * empty-block interval) or for the block time (`time`); null once the round has begun.
+   */
+  #waiting: 'txs' | 'time' | null = null;
+  #waiting_since_ms = 0;
 
   #future = new Map<string, Buffered>();
   /** Highest height each validator was seen signing at, above ours. */
@@ -380,6 +432,7 @@ export class ConsensusEngine {
     assert(is_quorum(quorum_min, total) && 3 * (2 * quorum_min - total) > total, 'quorums intersect');
     this.#self = signer.pubkey;
     this.#rebroadcast_ms = rebroadcast_ms;
+    this.#pacing = block_pacing(this.#opts.timeouts);
   }
 
   /** The height being decided (0 before start). */
@@ -397,6 +450,28 @@ export class ConsensusEngine {
     if (this.#state === 'new' || this.#state === 'starting') return 'idle';
     if (this.#state === 'stopped' || this.#state === 'halted') return this.#state;
     return this.#step;
+  }
+
+  /**
+   * True while round 0 of this height is held back until there is a block to make (blocks on
+   * demand or at a fixed block time, {@link block_pacing}): no timeout runs and nothing is signed.
+   */
+  get waiting(): boolean {
+    return this.#waiting !== null && this.#state === 'running';
+  }
+
+  /**
+   * The node's mempool took a transaction: a height waiting for one begins its round 0 (through a
+   * microtask, so the mempool's own call has returned first). Cheap and harmless at any other time.
+   */
+  txs_available(): void {
+    if (this.#waiting !== 'txs' || this.#state !== 'running') return;
+    const epoch = this.#epoch;
+    queueMicrotask(() => {
+      if (epoch !== this.#epoch || this.#waiting !== 'txs' || this.#state !== 'running') return;
+      this.#wake('txs');
+      this.#kick();
+    });
   }
 
   /** Double-signing seen from others (bounded list, oldest dropped first); a copy. */
@@ -914,6 +989,7 @@ export class ConsensusEngine {
     this.#proposed_round = -1;
     this.#own_messages = new Map();
     this.#due = [];
+    this.#waiting = null;
     this.#behind_since_ms = null;
     for (const key of this.#proposer_cache.keys()) {
       if (Number(key.split('/')[0]) < height) this.#proposer_cache.delete(key);
@@ -995,7 +1071,67 @@ export class ConsensusEngine {
     assert(round >= this.#round, 'rounds only increase within a height');
     this.#round = round;
     this.#step = 'propose';
+    this.#waiting = null;
     for (const r of this.#own_messages.keys()) if (r < round - 1) this.#own_messages.delete(r);
+    if (round === 0 && this.#hold_round0()) return;
+    this.#begin_round(round);
+  }
+
+  /**
+   * Whether round 0 of this height waits ({@link block_pacing}); if so, sets `#waiting` and the
+   * timer that ends the wait. Never at height 1 (the first block shows the network runs), never
+   * with `continuous` pacing, never once another validator is heard at this height (it has a
+   * reason to make a block: a transaction, or its clock), and never when the wait would be over.
+   */
+  #hold_round0(): boolean {
+    const pacing = this.#pacing;
+    if (pacing.kind === 'continuous' || this.#height === 1 || this.#others_active()) return false;
+    const now = this.#m.clock.now_ms();
+    const parent_ms = this.#parent?.time_ms ?? now;
+    let wait_ms: number | null;
+    if (pacing.kind === 'fixed') {
+      wait_ms = parent_ms + pacing.block_time_ms - now;
+      if (wait_ms <= 0) return false;
+    } else {
+      if (this.#m.app.has_txs?.() === true) return false;
+      // 0: never an empty block; only a transaction or another validator ends the wait.
+      wait_ms = pacing.empty_block_interval_ms > 0 ? parent_ms + pacing.empty_block_interval_ms - now : null;
+      if (wait_ms !== null && wait_ms <= 0) return false;
+    }
+    this.#waiting = pacing.kind === 'fixed' ? 'time' : 'txs';
+    this.#waiting_since_ms = now;
+    this.#log('round_wait', { height: this.#height, for: this.#waiting, wake_in_ms: wait_ms });
+    if (wait_ms !== null) {
+      const height = this.#height;
+      this.#set_timer(Math.min(wait_ms, TIMEOUT_MS_MAX), () => {
+        if (height !== this.#height || this.#waiting === null) return;
+        this.#wake(this.#waiting === 'time' ? 'block_time' : 'interval');
+        this.#kick();
+      });
+    }
+    return true;
+  }
+
+  /** Whether any other validator sent a proposal or vote of this height (counted in a round). */
+  #others_active(): boolean {
+    for (const rs of this.#rounds.values()) if (rs.senders_power > 0) return true;
+    return false;
+  }
+
+  /** Ends the wait of round 0: the round begins (its propose timeout, our proposal). */
+  #wake(reason: 'txs' | 'interval' | 'block_time' | 'peer'): void {
+    if (this.#waiting === null) return;
+    this.#waiting = null;
+    this.#log('round_wake', {
+      height: this.#height,
+      reason,
+      waited_ms: this.#m.clock.now_ms() - this.#waiting_since_ms,
+    });
+    this.#begin_round(this.#round);
+  }
+
+  /** Round `round` begins: its propose timeout runs and, if ours, the app builds our proposal. */
+  #begin_round(round: number): void {
     this.#log('round', { height: this.#height, round, at_ms: this.#m.clock.now_ms() });
     this.#schedule('propose', round);
     if (!this.#can_sign() || this.#proposer(this.#height, round) !== this.#self) return;
@@ -1160,6 +1296,14 @@ export class ConsensusEngine {
   /** Evaluates the rules in order and performs at most one action; true if it acted. */
   async #step_once(): Promise<boolean> {
     if (this.#step === 'commit') return false; // decided; waiting for the next height
+
+    if (this.#waiting !== null) {
+      // Round 0 is held back (nothing to include yet): nothing is signed and no timeout runs
+      // until another validator is heard at this height; then this one takes part as usual.
+      if (!this.#others_active()) return false;
+      this.#wake('peer');
+      return true;
+    }
 
     const due = this.#due.shift();
     if (due !== undefined) {
@@ -1556,6 +1700,8 @@ export class ConsensusEngine {
     const ahead = [...this.#highest_seen].filter(([, h]) => h > this.#height).sort((a, b) => b[1] - a[1]);
     let power = 0;
     let height = this.#proven_height;
+    if (this.#pacing.kind !== 'continuous' && this.#decided_without_block())
+      height = Math.max(height, this.#height + 1);
     for (const [validator, h] of ahead) {
       power += this.#power.get(validator) ?? 0;
       if (3 * power > this.#total) {
@@ -1564,6 +1710,20 @@ export class ConsensusEngine {
       }
     }
     return height;
+  }
+
+  /**
+   * Whether more than 2/3 precommitted, at this height, a block we never received: it is decided
+   * without us, and the others may be waiting at the next height with nothing to propose (blocks
+   * on demand), so no proposal will bring its commit. Then we fetch it, as when behind.
+   */
+  #decided_without_block(): boolean {
+    for (const rs of this.#rounds.values()) {
+      if (!is_quorum(rs.precommits.total_power, this.#total)) continue;
+      for (const q of rs.precommits.quorum_values(this.#total))
+        if (q !== null && !this.#blocks.has(q)) return true;
+    }
+    return false;
   }
 
   /**

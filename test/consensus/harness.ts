@@ -366,6 +366,11 @@ export class TestApp implements ConsensusApp {
   readonly validate_calls = new Map<Hex, number>();
   /** Problems seen by the app (an invalid commit, a second block at a height). */
   readonly violations: string[] = [];
+  /**
+   * Blocks on demand: the transactions this node holds; proposals carry exactly these and a
+   * commit removes them. Null (the default): proposals carry two made-up txs, and `has_txs` is false.
+   */
+  mempool: string[] | null = null;
 
   constructor(
     readonly index: number,
@@ -383,7 +388,10 @@ export class TestApp implements ConsensusApp {
   }): Promise<Block> {
     if (this.refuse_proposals) throw new Error('no block this round');
     const { height, round, parent, last_commit } = args;
-    const txs = [`{"from":${this.index},"height":${height},"round":${round}}`, `tx-${height}-${round}`];
+    const txs =
+      this.mempool !== null
+        ? [...this.mempool]
+        : [`{"from":${this.index},"height":${height},"round":${round}}`, `tx-${height}-${round}`];
     const prev = parent === null ? GENESIS_PARENT_HASH : block_hash(p, parent);
     const time_ms = Math.max(this.clock.now_ms(), (parent?.time_ms ?? -1) + 1);
     const result =
@@ -404,6 +412,11 @@ export class TestApp implements ConsensusApp {
       exec_signature: '0'.repeat(128),
     };
     return { header, txs, last_commit };
+  }
+
+  /** Whether the mempool holds a transaction (the engine asks when blocks are made on demand). */
+  has_txs(): boolean {
+    return (this.mempool?.length ?? 0) > 0;
   }
 
   /** Recomputes the result hash (wrong mode: rejects everything); counts calls per block. */
@@ -438,6 +451,7 @@ export class TestApp implements ConsensusApp {
     const had = this.chain.get(height);
     if (had !== undefined && had.hash !== hash) this.violations.push(`second block at height ${height}`);
     if (had === undefined) this.chain.set(height, { block, commit, hash, via });
+    if (this.mempool !== null) this.mempool = this.mempool.filter((tx) => !block.txs.includes(tx));
   }
 }
 
@@ -651,6 +665,18 @@ export class Cluster {
     node.events = [];
     node.engine = this.#make_engine(node);
     await node.engine.start(this.from_of(node));
+  }
+
+  /**
+   * A transaction reaches the mempools of `to` (default: every node, as gossip brings it): each
+   * holds it and tells its engine. Mempools start as empty lists (blocks on demand).
+   */
+  submit(tx: string, to: readonly number[] = this.nodes.map((n) => n.index)): void {
+    for (const i of to) {
+      const node = this.nodes[i]!;
+      node.app.mempool = [...(node.app.mempool ?? []), tx];
+      node.engine.txs_available();
+    }
   }
 
   /** Runs until `until_ms` of virtual time or `stop`. */

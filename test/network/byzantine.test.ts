@@ -2,7 +2,15 @@
 
 import { describe, expect, it } from 'vitest';
 import { rpc } from '../../protocol/rpc_client.js';
-import { blocks_json, Client, expect_same_blocks, heights, reach, temp_network } from './helpers.js';
+import {
+  blocks_json,
+  Client,
+  drive_load,
+  expect_same_blocks,
+  heights,
+  reach,
+  temp_network,
+} from './helpers.js';
 
 async function pubkeys(urls: string[]): Promise<string[]> {
   return Promise.all(urls.map((u) => rpc<{ validator: string }>(u, '/v1/status').then((s) => s.validator)));
@@ -131,16 +139,22 @@ describe('byzantine validators', () => {
         }
         return null;
       };
-      // Checked again at each commit of theirs (an event, no polling), up to a deadline.
+      // Checked again at each commit of theirs (an event, no polling), up to a deadline; blocks
+      // are made on demand (issue #15), so transactions keep coming meanwhile.
       const deadline = Date.now() + 120_000;
+      const stop_load = drive_load(honest, 500);
       let fork = await forked_at();
-      while (fork === null && Date.now() < deadline) {
-        await net.network.wait_for(
-          (e) => e.event === 'committed' && (e.index === 2 || e.index === 3),
-          deadline - Date.now(),
-          'a commit of an honest validator',
-        );
-        fork = await forked_at();
+      try {
+        while (fork === null && Date.now() < deadline) {
+          await net.network.wait_for(
+            (e) => e.event === 'committed' && (e.index === 2 || e.index === 3),
+            deadline - Date.now(),
+            'a commit of an honest validator',
+          );
+          fork = await forked_at();
+        }
+      } finally {
+        stop_load();
       }
       expect(fork, 'the honest validators never committed different blocks').not.toBeNull();
     } finally {

@@ -9,7 +9,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rpc } from '../../protocol/rpc_client.js';
 import { make_rng } from '../consensus/harness.js';
-import { blocks_json, Client, expect_same_blocks, heights, reach, temp_network } from './helpers.js';
+import {
+  blocks_json,
+  Client,
+  drive_load,
+  expect_same_blocks,
+  heights,
+  reach,
+  temp_network,
+} from './helpers.js';
 
 const seed = Number(process.env.CRASH_SEED ?? Date.now() % 2 ** 31);
 console.log(`crash test seed: ${seed} (replay with CRASH_SEED=${seed})`);
@@ -57,8 +65,15 @@ describe('crash safety', () => {
           committed.push(r.hash);
         }
       })();
-      await kill_point;
-      await net.network.kill(victim, 'SIGKILL');
+      // Blocks are made on demand (issue #15): more transactions keep the victim busy until its
+      // kill point, however far it lies.
+      const stop_load = drive_load(urls, 300);
+      try {
+        await kill_point;
+        await net.network.kill(victim, 'SIGKILL');
+      } finally {
+        stop_load();
+      }
       await sending;
       await net.network.start(victim);
       // The restarted node catches up with what the others committed while it was down.

@@ -16,11 +16,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admin_call, admin_socket_path } from '../../node/admin.js';
 import { parse_manifest, stall_reason } from '../../sim/manifest.js';
 import type { AppliedFault, NodeEvent } from '../../sim/network.js';
-import { temp_network } from './helpers.js';
+import { drive_load, temp_network } from './helpers.js';
 
 const PORT = 25800;
 
 let net: Awaited<ReturnType<typeof temp_network>>;
+/** Blocks are made on demand (issue #15): a trickle of transactions keeps heights rising. */
+let stop_load = () => {};
 /** The highest height each validator has logged as committed. */
 const seen = [0, 0, 0, 0];
 /** Every committed event, in order of arrival. */
@@ -30,6 +32,7 @@ const alarms: NodeEvent[] = [];
 
 beforeAll(async () => {
   net = await temp_network(PORT);
+  stop_load = drive_load(net.network.urls(), 250);
   net.network.on_event((e) => {
     if (e.event === 'halted' || e.event === 'evidence') alarms.push(e);
     if (e.event !== 'committed' || typeof e.height !== 'number') return;
@@ -38,6 +41,7 @@ beforeAll(async () => {
   });
 }, 120_000);
 afterAll(async () => {
+  stop_load();
   await net?.down();
 });
 

@@ -12,7 +12,7 @@ import { encrypt_message, type Scheme } from '../../protocol/envelope.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import { open_result } from '../../protocol/result.js';
 import { rpc } from '../../protocol/rpc_client.js';
-import { sign_tx, type TxMsg } from '../../protocol/tx.js';
+import { sign_tx, type Tx, type TxMsg } from '../../protocol/tx.js';
 import { LocalNetwork } from '../../sim/network.js';
 import type { NodeBehaviour } from '../../sim/sim_node.js';
 
@@ -157,24 +157,79 @@ export async function blocks_json(url: string, height: number): Promise<string[]
   return out;
 }
 
-/** Resolves when `url` reaches `height`, watching its live stream (no polling). */
-export async function reach(url: string, height: number, timeout_ms = 60_000): Promise<void> {
+/**
+ * A transaction that makes a block: a `send` of 1 ucst from a fresh, empty account (gas price 0,
+ * so free wherever `min_gas_price` is 0; it commits with a failure code). Networks make blocks on
+ * demand (issue #15, docs/consensus.md "Block pacing"): a test that needs heights to rise sends these.
+ */
+export function nudge_tx(chain_id: string): Tx {
+  const sk = new Uint8Array(randomBytes(32));
+  return sign_tx(p, sk, {
+    chain_id,
+    sender: to_hex(p.ed25519_public(sk)),
+    sequence: 0,
+    gas_limit: 100_000,
+    msg: { type: 'send', to: '0'.repeat(40), amount: 1 },
+  });
+}
+
+/**
+ * Drives load: sends a {@link nudge_tx} to `urls` in turn, one at once and then one every
+ * `every_ms`, so new blocks keep coming; failures (a node down, a refusal) are ignored. Returns
+ * the stop function.
+ */
+export function drive_load(urls: string[], every_ms = 1_000): () => void {
+  let chain_id: string | null = null;
+  let turn = 0;
+  let stopped = false;
+  const nudge = async () => {
+    const url = urls[turn++ % urls.length]!;
+    chain_id ??= (await rpc<{ chain_id: string }>(url, '/v1/status', { timeout_ms: 5_000 })).chain_id;
+    await rpc(url, '/v1/txs', { body: nudge_tx(chain_id), timeout_ms: 5_000 });
+  };
+  const tick = () => {
+    if (!stopped) void nudge().catch(() => undefined);
+  };
+  tick();
+  const timer = setInterval(tick, every_ms);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
+
+/**
+ * Resolves when `url` reaches `height`, watching its live stream (no polling). While it waits it
+ * drives load into `url` ({@link drive_load}), since an idle network makes no blocks; `drive:
+ * false` only watches.
+ */
+export async function reach(
+  url: string,
+  height: number,
+  timeout_ms = 60_000,
+  opts: { drive?: boolean } = {},
+): Promise<void> {
   const { subscribe } = await import('../../protocol/rpc_client.js');
   const now = (await heights([url]))[0]!;
   if (now >= height) return;
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeout_ms);
+  const stop_load = opts.drive === false ? () => {} : drive_load([url]);
   let reached = false;
-  await subscribe(
-    url,
-    (type, data) => {
-      if (type === 'block' && (data as { height: number }).height >= height) {
-        reached = true;
-        abort.abort();
-      }
-    },
-    abort.signal,
-  );
+  try {
+    await subscribe(
+      url,
+      (type, data) => {
+        if (type === 'block' && (data as { height: number }).height >= height) {
+          reached = true;
+          abort.abort();
+        }
+      },
+      abort.signal,
+    );
+  } finally {
+    stop_load();
+  }
   clearTimeout(timer);
   if (reached) return;
   // Say which it was: the deadline, or a stream the node ended (stopping, halted), and where it is.

@@ -6,7 +6,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proposer_at } from '../../node/consensus/types.js';
 import { rpc } from '../../protocol/rpc_client.js';
-import { blocks_json, Client, expect_same_blocks, heights, reach, temp_network } from './helpers.js';
+import {
+  blocks_json,
+  Client,
+  drive_load,
+  expect_same_blocks,
+  heights,
+  reach,
+  temp_network,
+} from './helpers.js';
 
 let net: Awaited<ReturnType<typeof temp_network>>;
 let urls: string[];
@@ -116,15 +124,19 @@ describe('a 4-validator network', () => {
     const index_of_proposer = (height: number) => pubkeys.indexOf(proposer_at(status.validators, height, 0));
     // The round-0 proposer of a coming height enters that round: kill it there, mid-round, while
     // its enclave is still executing the block it is about to propose.
-    const entered = await net.network.wait_for(
-      (e) =>
-        e.event === 'round' &&
-        e.round === 0 &&
-        Number(e.height) > status.height + 1 &&
-        e.index === index_of_proposer(Number(e.height)),
-      60_000,
-      'a proposer entering round 0',
-    );
+    // Blocks are made on demand (issue #15): transactions make the heights come.
+    const stop_load = drive_load(urls, 300);
+    const entered = await net.network
+      .wait_for(
+        (e) =>
+          e.event === 'round' &&
+          e.round === 0 &&
+          Number(e.height) > status.height + 1 &&
+          e.index === index_of_proposer(Number(e.height)),
+        60_000,
+        'a proposer entering round 0',
+      )
+      .finally(stop_load);
     const proposer = entered.index;
     const target_height = Number(entered.height);
     await net.network.kill(proposer, 'SIGKILL');

@@ -17,7 +17,7 @@ import { find_code_root } from '../../enclave/measurement.js';
 import { signing_record_path } from '../../node/signing_record.js';
 import { ChainStore } from '../../node/store/chain_store.js';
 import type { NodeEvent } from '../../sim/network.js';
-import { heights, reach, temp_network } from '../network/helpers.js';
+import { drive_load, heights, reach, temp_network } from '../network/helpers.js';
 
 const PORT = 24300;
 const cli = join(find_code_root(), 'bin', 'cloister.js');
@@ -129,8 +129,14 @@ describe('reset-signing in a network of four', () => {
         60_000,
         'a vote of the reset validator',
       );
-      await four.network.start(3);
-      await first_vote;
+      // The sit-out needs the chain to move, and blocks are made on demand: keep sending.
+      const stop_load = drive_load(urls.slice(0, 3));
+      try {
+        await four.network.start(3);
+        await first_vote;
+      } finally {
+        stop_load();
+      }
       const sit_out = mine.find((e) => e.event === 'sit_out');
       const sat_out = mine.find((e) => e.event === 'sit_out_done');
       const started = mine.find((e) => e.event === 'start');
