@@ -11,6 +11,7 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { DENOM, FAUCET_AMOUNT_DEFAULT, FAUCET_AMOUNT_MAX, type PublicEvent } from '../../protocol/bank.js';
 import { from_hex, to_hex } from '../../protocol/bytes.js';
@@ -39,6 +40,7 @@ import {
 } from '../sdk/index.js';
 import { keyring_path, type LoadedKeyring, load_keyring, save_keyring } from '../sdk/keyfile_node.js';
 import { contract_check_command } from './contract_check.js';
+import { can_prompt, prompt_hidden } from './prompt.js';
 
 /** Where a default node listens (validator 0 of `cloister init` / `npm start`). */
 export const NODE_URL_DEFAULT = 'http://127.0.0.1:26657';
@@ -225,8 +227,18 @@ export function pick_key_name(keyring: Keyring, name: string | undefined, path: 
 
 export async function unlock_key(argv: NetworkArgs): Promise<ClientKey> {
   const { keyring, path } = await open_keyring(argv);
-  const name = pick_key_name(keyring, argv.key, path);
-  return keyring.unlock(name, read_passphrase(argv));
+  return unlock_named(keyring, pick_key_name(keyring, argv.key, path), argv);
+}
+
+/**
+ * Unlocks key `name`: with the passphrase of `--passphrase-file` or `CLOISTER_PASSPHRASE`, else,
+ * for a sealed key on a terminal, one typed at a prompt (not echoed).
+ */
+export async function unlock_named(keyring: Keyring, name: string, argv: KeyringArgs): Promise<ClientKey> {
+  let passphrase = read_passphrase(argv);
+  if (passphrase === undefined && keyring.info(name).encrypted && can_prompt())
+    passphrase = await prompt_hidden(`passphrase for key ${name}: `);
+  return keyring.unlock(name, passphrase);
 }
 
 export function make_client(argv: NetworkArgs | NodeArgs, keys: ClientKey[] = []): CloisterClient {
@@ -453,6 +465,49 @@ function code_hash_option<T>(y: Argv<T>) {
 
 // ---- commands -------------------------------------------------------------------------------
 
+/** A new key's passphrase typed twice at a prompt; empty for none (the key is stored unencrypted). */
+async function ask_new_passphrase(): Promise<string | undefined> {
+  const first = await prompt_hidden('passphrase to encrypt the key (empty: store it unencrypted): ');
+  if (first === '') return undefined;
+  const again = await prompt_hidden('the same passphrase again: ');
+  if (again !== first) throw new UsageError('the two passphrases differ; nothing was added');
+  return first;
+}
+
+/** `keys export NAME [--out FILE]`: the key as a key file of its own, secrets as stored. */
+async function keys_export(argv: KeyringArgs & { name: string; out?: string }): Promise<void> {
+  const { keyring } = await open_keyring(argv);
+  const text = keyring.export(argv.name);
+  const info = keyring.info(argv.name);
+  if (!info.encrypted)
+    process.stderr.write(
+      `cloister: warning: key ${info.name} is stored unencrypted, so this export holds its secret key as it is: keep it like the key file\n`,
+    );
+  if (argv.out === undefined) return void process.stdout.write(text);
+  await writeFile(argv.out, text, { mode: 0o600, flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(
+      `cannot write --out ${argv.out}: ${error.code === 'EEXIST' ? 'the file exists' : (error.code ?? 'error')}`,
+    );
+  });
+  if (argv.json) return write_json({ ...info, out: argv.out });
+  write_lines([`exported key ${info.name} to ${argv.out}`]);
+}
+
+/** `keys import FILE`: adds the keys of a key file (an export, or a whole key file). */
+async function keys_import(argv: KeyringArgs & { file: string }): Promise<void> {
+  const { keyring, path } = await open_keyring(argv);
+  let text: string;
+  try {
+    text = await readFile(argv.file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${argv.file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  const added = keyring.import(text);
+  await save_keyring(path, keyring);
+  if (argv.json) return write_json({ keyring: path, keys: added });
+  write_lines(added.flatMap((info) => [`imported key ${info.name} into ${path}`, ...key_lines(info)]));
+}
+
 function keys_command(y: Argv): Argv {
   return y.command('keys', 'account and encryption keys in the key file', (k) =>
     keyring_options(k)
@@ -462,7 +517,7 @@ function keys_command(y: Argv): Argv {
         (c) => c.positional('name', { type: 'string', demandOption: true }),
         action(async (argv: KeyringArgs & { name: string }) => {
           const { keyring, path } = await open_keyring(argv);
-          const passphrase = read_passphrase(argv);
+          const passphrase = read_passphrase(argv) ?? (can_prompt() ? await ask_new_passphrase() : undefined);
           const key = generate_key(argv.name, (n) => globalThis.crypto.getRandomValues(new Uint8Array(n)));
           const info = await keyring.add(key, { passphrase });
           await save_keyring(path, keyring);
@@ -474,6 +529,21 @@ function keys_command(y: Argv): Argv {
             );
           write_lines(lines);
         }),
+      )
+      .command(
+        'export <name>',
+        'write one key as a key file of its own (to stdout, or --out FILE with mode 0600), its secrets as stored: a passphrase-sealed key stays sealed',
+        (c) =>
+          c
+            .positional('name', { type: 'string', demandOption: true })
+            .option('out', { type: 'string', describe: 'write to this new file instead of stdout' }),
+        action(keys_export),
+      )
+      .command(
+        'import <file>',
+        'add the keys of a key file (what `keys export` wrote, or another key file); refused, adding nothing, if a name is taken',
+        (c) => c.positional('file', { type: 'string', demandOption: true }),
+        action(keys_import),
       )
       .command(
         'list',
@@ -503,7 +573,7 @@ function keys_command(y: Argv): Argv {
           const { keyring } = await open_keyring(argv);
           const info = keyring.info(argv.name);
           if (!argv.secret) return argv.json ? write_json(info) : write_lines(key_lines(info));
-          const key = await keyring.unlock(argv.name, read_passphrase(argv));
+          const key = await unlock_named(keyring, argv.name, argv);
           const secrets = {
             account_sk: to_hex(key.account_sk),
             encryption_sk: to_hex(key.encryption_sk),
@@ -777,7 +847,7 @@ async function tx_get(argv: NetworkArgs & { hash: string }): Promise<void> {
       note = `sealed to encryption key ${envelope.pk_u}, which is not in ${path}: only its sender can read it`;
       out['decrypted'] = false;
     } else {
-      const key = await keyring.unlock(mine.name, read_passphrase(argv));
+      const key = await unlock_named(keyring, mine.name, argv);
       const { tx_key, scheme } = await client.recover_tx_key(record, [key]);
       const result = client.decrypt(record, tx_key, scheme);
       out['decrypted'] = true;

@@ -420,6 +420,35 @@ export class Keyring {
     return key;
   }
 
+  /**
+   * One key as a key file of its own (the format of {@link serialize}), its secrets exactly as
+   * stored: a sealed key stays sealed under its passphrase, a plain one stays plain. KeyringError
+   * code 210 if there is none of that name.
+   */
+  export(name: string): string {
+    const k = this.#get(name);
+    return `${JSON.stringify({ format: KEYFILE_FORMAT, version: KEYFILE_VERSION, keys: [k] }, null, 2)}\n`;
+  }
+
+  /**
+   * Adds every key of another key file's text (what {@link export} or {@link serialize} wrote),
+   * all or none: KeyringError code 214 if the text is not a valid key file, code 211 if one of
+   * its names is taken here (a sealed key's name is part of what its passphrase seals, so it
+   * cannot be renamed on the way in). Answers the keys added.
+   */
+  import(json: string): StoredKeyInfo[] {
+    const other = new Keyring({ json });
+    const names = other.list().map((k) => k.name);
+    const taken = names.filter((name) => this.#find(name) !== undefined);
+    if (taken.length > 0)
+      throw new KeyringError(
+        ClientErrorCode.KEY_EXISTS,
+        `the key file already has ${taken.map((n) => JSON.stringify(n)).join(', ')}; delete it first, or import into another key file`,
+      );
+    for (const name of names) this.#keys.push(other.#get(name));
+    return names.map((name) => this.info(name));
+  }
+
   /** Deletes a key; KeyringError code 210 if there is none of that name. */
   remove(name: string): StoredKeyInfo {
     const info = this.info(name);

@@ -29,9 +29,9 @@ import {
   network_options,
   open_keyring,
   pick_key_name,
-  read_passphrase,
   row,
   UsageError,
+  unlock_named,
   write_json,
   write_lines,
 } from '../client_commands.js';
@@ -73,9 +73,8 @@ async function run(argv: Kx3Args): Promise<void> {
   check_key_id(argv['key-id'], '--key-id');
   const peer_key_id = argv['peer-key-id'] ?? argv['key-id'];
   check_key_id(peer_key_id, '--peer-key-id');
-  const passphrase = read_passphrase(argv);
   const own = await open_keyring(argv);
-  const key_a = await own.keyring.unlock(pick_key_name(own.keyring, argv.key, own.path), passphrase);
+  const key_a = await unlock_named(own.keyring, pick_key_name(own.keyring, argv.key, own.path), argv);
   const peer_file =
     argv['peer-keyring'] === undefined ? own.path : keyring_path({ flag: argv['peer-keyring'] });
   const peer_ring = peer_file === own.path ? own : await load_keyring(peer_file);
@@ -83,7 +82,7 @@ async function run(argv: Kx3Args): Promise<void> {
     throw new UsageError(
       `--peer ${JSON.stringify(argv.peer)} is not a key in ${peer_file}: kx3 runs both parties here, so it needs both keys (name another key file with --peer-keyring)`,
     );
-  const key_b = await peer_ring.keyring.unlock(argv.peer, passphrase);
+  const key_b = await unlock_named(peer_ring.keyring, argv.peer, argv);
   const a = await side(key_a, argv['key-id'], own.path);
   const b = await side(key_b, peer_key_id, peer_file);
   if (a.address === b.address) throw new UsageError('--key and --peer are the same account');

@@ -13,7 +13,7 @@ import {
   type NetworkArgs,
   open_keyring,
   pick_key_name,
-  read_passphrase,
+  unlock_named,
 } from '../client_commands.js';
 
 /** One unlocked key and where its channels keep their state. */
@@ -39,7 +39,7 @@ export function channel_dir(keyring_path: string, key_name: string): string {
 export async function channel_session(argv: NetworkArgs): Promise<ChannelSession> {
   const { keyring, path } = await open_keyring(argv);
   const name = pick_key_name(keyring, argv.key, path);
-  const key = await keyring.unlock(name, read_passphrase(argv));
+  const key = await unlock_named(keyring, name, argv);
   return {
     key,
     name,
