@@ -86,6 +86,13 @@ export interface NetworkOptions {
   min_gas_price?: number;
   /** A new network's extra genesis balances, ucst by address (added to the dev accounts'). */
   balances?: Record<string, number>;
+  /**
+   * A new network's block pacing (docs/consensus.md "Block pacing"): an empty block this long
+   * after the last one (default 0: blocks only when there are transactions)...
+   */
+  empty_block_interval_ms?: number;
+  /** ...or a block every `block_time_ms` whether or not there are transactions (default 0: off). */
+  block_time_ms?: number;
   /** Hears every validator's events from the first (`started` included), like {@link LocalNetwork.on_event}. */
   on_event?: (e: NodeEvent) => void;
 }
@@ -200,6 +207,8 @@ export class LocalNetwork {
       dev: true,
       min_gas_price: 0,
       balances: {},
+      empty_block_interval_ms: 0,
+      block_time_ms: 0,
       ...rest,
       behaviours: options.behaviours ?? new Map(),
     };
@@ -245,6 +254,8 @@ export class LocalNetwork {
           dev: opts.dev,
           min_gas_price: opts.min_gas_price,
           balances: opts.balances,
+          empty_block_interval_ms: opts.empty_block_interval_ms,
+          block_time_ms: opts.block_time_ms,
         })
       ).homes;
       if (p2p !== opts.port + P2P_PORT_OFFSET) set_p2p_ports(homes, p2p);

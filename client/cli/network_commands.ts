@@ -183,6 +183,41 @@ async function run_node_process(
   if (flags.supervised) process.stdin.on('end', stop).on('error', stop).resume();
 }
 
+/** `--empty-block-interval S` and `--block-time S` of a new network (docs/consensus.md "Block pacing"). */
+const PACING_OPTIONS = {
+  'empty-block-interval': {
+    type: 'number',
+    describe:
+      'a new network makes an empty block this many seconds after the last block when idle (default 0: blocks only when there are transactions)',
+  },
+  'block-time': {
+    type: 'number',
+    describe:
+      'a new network makes a block every this many seconds, transactions or not (default 0: off; not with --empty-block-interval)',
+  },
+} as const;
+
+/** The pacing flags as init_network options, in ms; exits 2 naming a bad value. */
+function pacing_flags(argv: { 'empty-block-interval'?: number; 'block-time'?: number }): {
+  empty_block_interval_ms?: number;
+  block_time_ms?: number;
+} {
+  const out: { empty_block_interval_ms?: number; block_time_ms?: number } = {};
+  for (const [flag, field] of [
+    ['empty-block-interval', 'empty_block_interval_ms'],
+    ['block-time', 'block_time_ms'],
+  ] as const) {
+    const seconds = argv[flag];
+    if (seconds === undefined) continue;
+    if (!Number.isFinite(seconds) || seconds < 0 || seconds > 3600)
+      fail(`--${flag} must be 0 to 3600 seconds`, 2);
+    out[field] = Math.round(seconds * 1000);
+  }
+  if ((out.empty_block_interval_ms ?? 0) > 0 && (out.block_time_ms ?? 0) > 0)
+    fail('--empty-block-interval and --block-time do not go together: pick one', 2);
+  return out;
+}
+
 /**
  * The fee and balance flags of `cloister init` (`--dev`, `--min-gas-price`, `--balance`,
  * `--balances`) as init_network options; exits 2 naming a bad or conflicting flag.
@@ -313,7 +348,9 @@ export function network_commands(y: Argv): Argv {
           .option('balances', {
             type: 'string',
             describe: `JSON file {"ADDRESS": AMOUNT, …} of ${DENOM} at genesis (adds to --balance and --dev's funds)`,
-          }),
+          })
+          .option('empty-block-interval', PACING_OPTIONS['empty-block-interval'])
+          .option('block-time', PACING_OPTIONS['block-time']),
       async (argv) => {
         const funds = funds_flags(argv);
         try {
@@ -326,6 +363,7 @@ export function network_commands(y: Argv): Argv {
             provider: argv.provider,
             workers: argv.workers,
             ...funds,
+            ...pacing_flags(argv),
           });
           const funded = Object.keys(genesis.balances ?? {}).length;
           if (argv.json)
@@ -444,6 +482,8 @@ export function network_commands(y: Argv): Argv {
                   describe:
                     'p2p port of validator 0 (default: --port + 1000); validator i uses p2p-port+i. A folder that holds a network keeps its ports',
                 })
+                .option('empty-block-interval', PACING_OPTIONS['empty-block-interval'])
+                .option('block-time', PACING_OPTIONS['block-time'])
                 .option('control-port', {
                   type: 'number',
                   describe:
@@ -521,6 +561,7 @@ export function network_commands(y: Argv): Argv {
                   behaviours,
                   provider: argv.provider,
                   workers: argv.workers,
+                  ...pacing_flags(argv),
                   on_event: print_event,
                 });
               } catch (error) {

@@ -192,6 +192,32 @@ describe('cloister init (the built CLI)', () => {
     expect(g.balances).toEqual({ [A]: 1006, [B]: 500 });
   }, 60_000);
 
+  it('--block-time and --empty-block-interval land in each config.json, in ms; together they are a usage error', async () => {
+    const paced = join(dir, 'cli-paced');
+    expect((await cloister(['init', '--dir', paced, '--validators', '1', '--block-time', '0.5'])).code).toBe(
+      0,
+    );
+    const config = JSON.parse(readFileSync(join(paced, 'v0', 'config.json'), 'utf8')) as {
+      consensus: { block_time_ms: number; empty_block_interval_ms: number };
+    };
+    expect(config.consensus).toMatchObject({ block_time_ms: 500, empty_block_interval_ms: 0 });
+    const both = join(dir, 'cli-both');
+    const run = await cloister([
+      'init',
+      '--dir',
+      both,
+      '--validators',
+      '1',
+      '--block-time',
+      '1',
+      '--empty-block-interval',
+      '2',
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('do not go together');
+    expect(existsSync(both)).toBe(false);
+  }, 60_000);
+
   it('--dev funds the documented accounts and prints them with the faucet', async () => {
     const target = join(dir, 'cli-dev');
     const run = await cloister(['init', '--dir', target, '--validators', '1', '--dev', '--port', '26180']);
