@@ -12,7 +12,7 @@ import { find_code_root } from '../enclave/measurement.js';
 const root = find_code_root();
 
 /** The relative link targets of a markdown text: `[text](target)`, without `#anchors`, not URLs. */
-export function relative_links(markdown: string): string[] {
+function relative_links(markdown: string): string[] {
   const out: string[] = [];
   for (const match of markdown.matchAll(/\]\(([^)\s]+)\)/g)) {
     const target = match[1]!;
