@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { find_code_root } from '../../enclave/measurement.js';
 import { rpc } from '../../protocol/rpc_client.js';
+import { nudge_tx } from './helpers.js';
 
 const cloister = join(find_code_root(), 'bin', 'cloister.js');
 const dir = mkdtempSync(join(tmpdir(), 'cloister-logs-'));
@@ -135,9 +136,15 @@ describe('cloister node start log lines', () => {
     const out = lines_of(child);
     await out.next((l) => JSON.parse(l).event === 'started', 'started');
     child.kill('SIGINT');
-    // It commits on after the SIGINT (next() rejects if it exits instead).
-    for (let k = 0; k < 3; k++)
-      await out.next((l) => JSON.parse(l).event === 'committed', 'a commit after SIGINT');
+    // It commits on after the SIGINT (next() rejects if it exits instead). Blocks come on demand:
+    // each transaction sent makes one.
+    const url = 'http://127.0.0.1:26710';
+    const { chain_id } = await rpc<{ chain_id: string }>(url, '/v1/status');
+    for (let k = 0; k < 3; k++) {
+      const committed = out.next((l) => JSON.parse(l).event === 'committed', 'a commit after SIGINT');
+      await rpc(url, '/v1/txs', { body: nudge_tx(chain_id) });
+      await committed;
+    }
     expect(out.seen.some((l) => JSON.parse(l).event === 'stopping')).toBe(false);
     child.stdin!.end();
     expect(await out.exited).toBe(0);
