@@ -159,7 +159,8 @@ describe('funds, fees and contract messages on a 4-validator network (min_gas_pr
     expect(done.debug).toBeUndefined();
     // A third party (a client without the sender's keys) sees the public events only.
     const stranger = new CloisterClient({ nodes: [up.net.urls()[2]!] });
-    const record = await stranger.get_tx(done.hash);
+    // Its node commits the block a moment after the sender's: wait for it there, then read.
+    const record = await stranger.wait_for(done.hash);
     expect(record.events).toEqual([
       { type: 'visited', attributes: [{ key: 'at', value: a }], contract: a },
       { type: 'visited', attributes: [{ key: 'at', value: b }], contract: b },
