@@ -1,12 +1,13 @@
 /**
  * The control plane of a running `cloister sim up`: a small HTTP server on loopback that steers
  * its {@link LocalNetwork} while it runs, with the same machinery fault manifests use (SIGKILL,
- * start again, SIGSTOP, SIGCONT, each validator's admin channel for partitions). The `cloister sim
- * status|stop|kill|restart|pause|resume|partition|heal` commands call it (client/cli/sim_control.ts),
- * and so can anything else that has the token: `sim up` writes `{pid, url, token}` to
- * `<dir>/control.json` (mode 0600) and removes it when it ends.
+ * start again, SIGSTOP, SIGCONT, each validator's admin channel for partitions), and its load
+ * generator (sim/load_generator.ts). The `cloister sim
+ * status|stop|kill|restart|pause|resume|partition|heal|load` commands call it
+ * (client/cli/sim_control.ts), and so can anything else that has the token: `sim up` writes
+ * `{pid, url, token}` to `<dir>/control.json` (mode 0600) and removes it when it ends.
  *
- *   GET  /status                         → {validators: [ValidatorStatus…], partition: [[i…]…] | null}
+ *   GET  /status                         → {validators: [ValidatorStatus…], partition: [[i…]…] | null, load: LoadStats | null}
  *   POST /stop                           → {ok, message}; then sim up stops its validators and exits 0
  *   POST /validators/{i}/kill            → SIGKILL (a crash)
  *   POST /validators/{i}/restart         → start again from its home; answers once it serves RPC
@@ -14,11 +15,14 @@
  *   POST /validators/{i}/resume          → SIGCONT
  *   POST /partition  {"groups": [[0,1],[2,3]]}   a validator not listed is alone
  *   POST /heal
+ *   GET  /load                           → LoadStats (404 when sim up runs no load generator)
+ *   POST /load  {"rate": R}              → {ok, message: "load at R tx/s", load: LoadStats}
  *
  * Every request needs `Authorization: Bearer <token>` (compared in constant time; 401 otherwise).
  * Errors are `{"error": {"code", "message"}}`: 400 `bad_request`, 401 `unauthorized`, 404
  * `not_found` / `unknown_validator`, 405 `method_not_allowed`, 409 `conflict` (the validator is not
- * in a state the action applies to: down already, not paused, no partition…), 413 `too_large`,
+ * in a state the action applies to: down already, not paused, no partition…; a load generator
+ * that has stopped), 413 `too_large`,
  * 503 `stopping`, 500 `failed` (the action itself failed, e.g. a restart that did not start).
  * Actions run one at a time, in the order they arrive.
  * @module
@@ -29,6 +33,7 @@ import { readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { LoadStats } from './load_generator.js';
 import { partition_problem } from './network.js';
 
 /** What the control server needs of a network: the part of LocalNetwork it steers. */
@@ -71,14 +76,35 @@ export interface ValidatorStatus {
 export interface ControlStatus {
   validators: ValidatorStatus[];
   partition: number[][] | null;
+  /** The load generator's numbers; null when sim up runs none. */
+  load: LoadStats | null;
+}
+
+/** What the control server needs of a load generator: the part of LoadGenerator it steers. */
+export interface LoadControl {
+  /** Transactions per second; a RangeError for a rate it does not take. */
+  set_rate(rate: number): void;
+  stats(): LoadStats;
+}
+
+/** `POST /load`. */
+export interface LoadAnswer {
+  ok: true;
+  /** `load at R tx/s`. */
+  message: string;
+  load: LoadStats;
 }
 
 /** The actions on one validator. */
 export const VALIDATOR_ACTIONS = ['kill', 'restart', 'pause', 'resume'] as const;
+/** One of {@link VALIDATOR_ACTIONS}. */
 export type ValidatorAction = (typeof VALIDATOR_ACTIONS)[number];
 
+/** Options of {@link start_control_server}. */
 export interface ControlServerOptions {
   network: ControlledNetwork;
+  /** The load generator `GET|POST /load` steer (without one, `/load` answers 404). */
+  load?: LoadControl;
   /** Loopback only: 127.0.0.1 (default) or ::1. */
   host?: string;
   /** 0 (default): the system chooses. */
@@ -93,6 +119,7 @@ export interface ControlServerOptions {
   height?: (url: string) => Promise<number | null>;
 }
 
+/** A running control server. */
 export interface ControlServer {
   /** `http://127.0.0.1:PORT`. */
   readonly url: string;
@@ -179,7 +206,7 @@ export async function start_control_server(opts: ControlServerOptions): Promise<
         };
       }),
     );
-    return { validators, partition: groups };
+    return { validators, partition: groups, load: opts.load?.stats() ?? null };
   };
 
   const validator_action = async (i: number, action: ValidatorAction): Promise<string> => {
@@ -257,6 +284,7 @@ export async function start_control_server(opts: ControlServerOptions): Promise<
       await serial(() => network.partition(g));
       return { ok: true, message: `partitioned: ${describe_groups(g, n)}` };
     }
+    if (path === '/load') return load_route(req, method, opts.load);
     if (path === '/heal') {
       want('POST');
       await serial(async () => {
@@ -269,7 +297,7 @@ export async function start_control_server(opts: ControlServerOptions): Promise<
     throw new ControlError(
       404,
       'not_found',
-      `no ${method} ${path} (GET /status; POST /stop, /validators/{i}/{${VALIDATOR_ACTIONS.join('|')}}, /partition, /heal)`,
+      `no ${method} ${path} (GET /status, /load; POST /stop, /validators/{i}/{${VALIDATOR_ACTIONS.join('|')}}, /partition, /heal, /load)`,
     );
   };
 
@@ -325,6 +353,36 @@ export async function start_control_server(opts: ControlServerOptions): Promise<
   };
 }
 
+/**
+ * `GET /load`: the generator's numbers; `POST /load {"rate": R}`: sets its rate. 404 without a
+ * generator, 400 for a body or rate it does not take, 409 when it refuses otherwise (stopped).
+ */
+async function load_route(
+  req: IncomingMessage,
+  method: string,
+  load: LoadControl | undefined,
+): Promise<LoadStats | LoadAnswer> {
+  if (method !== 'GET' && method !== 'POST')
+    throw new ControlError(405, 'method_not_allowed', `/load takes GET or POST, not ${method}`);
+  if (load === undefined) throw new ControlError(404, 'not_found', 'this sim up runs no load generator');
+  if (method === 'GET') return load.stats();
+  const body = (await read_json(req)) as { rate?: unknown } | null;
+  const rate = typeof body === 'object' && body !== null && !Array.isArray(body) ? body.rate : undefined;
+  if (typeof rate !== 'number')
+    throw new ControlError(
+      400,
+      'bad_request',
+      'the body must be {"rate": R}, R transactions per second (e.g. {"rate": 50}; 0 pauses)',
+    );
+  try {
+    load.set_rate(rate);
+  } catch (error) {
+    if (error instanceof RangeError) throw new ControlError(400, 'bad_request', error.message);
+    throw new ControlError(409, 'conflict', (error as Error).message);
+  }
+  return { ok: true, message: `load at ${rate} tx/s`, load: load.stats() };
+}
+
 /** A partition in words: `[0,1] [2,3]`, isolated validators each alone. */
 export function describe_groups(groups: readonly (readonly number[])[], validators: number): string {
   const listed = new Set(groups.flat());
@@ -361,7 +419,11 @@ async function read_json(req: IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch {
-    throw new ControlError(400, 'bad_request', 'the body is not JSON (e.g. {"groups": [[0,1],[2,3]]})');
+    throw new ControlError(
+      400,
+      'bad_request',
+      'the body is not JSON (e.g. {"groups": [[0,1],[2,3]]} or {"rate": 50})',
+    );
   }
 }
 

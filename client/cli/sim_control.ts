@@ -1,7 +1,7 @@
 /**
  * Steering a running `cloister sim up` from another terminal: `cloister sim
- * status|stop|kill|restart|pause|resume|partition|heal --dir DIR [INDEX|GROUPS]`. Each reads
- * `<dir>/control.json` (written by `sim up`: its pid, its control server's loopback URL, the
+ * status|stop|kill|restart|pause|resume|partition|heal|load --dir DIR [INDEX|GROUPS|RATE]`. Each
+ * reads `<dir>/control.json` (written by `sim up`: its pid, its control server's loopback URL, the
  * token) and calls that server (sim/control_server.ts), one HTTP request per command.
  * @module
  */
@@ -12,10 +12,12 @@ import {
   type ControlFile,
   type ControlStatus,
   control_file_path,
+  type LoadAnswer,
   pid_alive,
   VALIDATOR_ACTIONS,
   type ValidatorAction,
 } from '../../sim/control_server.js';
+import { LOAD_RATE_MAX, type LoadStats } from '../../sim/load_generator.js';
 
 /** A control command that failed; `usage` for bad arguments (exit 2), else exit 1. */
 export class SimControlError extends Error {
@@ -118,8 +120,11 @@ export function parse_groups(text: string): number[][] {
   return groups;
 }
 
-/** `GET /status` as a table, one line per validator. */
-export function format_status(status: ControlStatus): string {
+/**
+ * `GET /status` as a table, one line per validator, then the load generator's line (none when
+ * sim up runs no generator).
+ */
+export function format_status(status: Omit<ControlStatus, 'load'> & { load?: LoadStats | null }): string {
   const rows = [
     ['validator', 'state', 'height', 'pid', 'rpc', 'group'],
     ...status.validators.map((v) => [
@@ -132,7 +137,7 @@ export function format_status(status: ControlStatus): string {
     ]),
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows
+  const table = rows
     .map((r) =>
       r
         .map((cell, c) => cell.padEnd(widths[c]!))
@@ -140,6 +145,41 @@ export function format_status(status: ControlStatus): string {
         .trimEnd(),
     )
     .join('\n');
+  return status.load === undefined || status.load === null ? table : `${table}\n${format_load(status.load)}`;
+}
+
+/**
+ * The load generator in one line: `load running at 50 tx/s: submitted 1200, committed 1180 (0
+ * failed), pending 20, latency p50 41 ms p99 180 ms, refused 0`, with what was dropped or skipped
+ * when any, the refusals by reason, and the error of a failed one.
+ */
+export function format_load(load: LoadStats): string {
+  const ms = (v: number | null) => (v === null ? '-' : `${v} ms`);
+  const refused = Object.entries(load.refused);
+  const total = refused.reduce((sum, [, n]) => sum + n, 0);
+  const parts = [
+    `submitted ${load.submitted}`,
+    `committed ${load.committed} (${load.failed} failed)`,
+    `pending ${load.pending}`,
+    ...(load.dropped > 0 ? [`dropped ${load.dropped}`] : []),
+    ...(load.skipped > 0 ? [`skipped ${load.skipped}`] : []),
+    `latency p50 ${ms(load.latency_ms.p50)} p99 ${ms(load.latency_ms.p99)}`,
+    `refused ${total}${refused.length === 0 ? '' : ` (${refused.map(([why, n]) => `${n} ${why}`).join(', ')})`}`,
+  ];
+  const error = load.error === undefined ? '' : `; ${load.error}`;
+  return `load ${load.state} at ${load.rate} tx/s: ${parts.join(', ')}${error}`;
+}
+
+/** Parses the RATE of `sim load`: transactions per second, 0 to LOAD_RATE_MAX (a usage error otherwise). */
+export function parse_rate(text: string): number {
+  const t = text.trim();
+  const rate = /^\d+(\.\d+)?$/.test(t) ? Number(t) : Number.NaN;
+  if (!(rate >= 0 && rate <= LOAD_RATE_MAX))
+    throw new SimControlError(
+      `load takes a rate of transactions per second from 0 to ${LOAD_RATE_MAX} (0 pauses), got "${text}"`,
+      true,
+    );
+  return rate;
 }
 
 function fail(error: unknown): never {
@@ -163,9 +203,35 @@ interface Flags {
   json: boolean;
 }
 
-/** Prints an action's answer: its message, or the JSON with --json. */
-function print_answer(argv: Flags, answer: { ok: boolean; message: string }): void {
-  process.stdout.write(argv.json ? `${JSON.stringify(answer)}\n` : `${answer.message}\n`);
+/** What a command prints: `text` for people, `json` with --json. */
+interface Printed {
+  text: string;
+  json: unknown;
+}
+
+/** An action's answer: its message, or the whole answer with --json. */
+function printed(answer: { ok: boolean; message: string }): Printed {
+  return { text: answer.message, json: answer };
+}
+
+/**
+ * One control command's handler, the same for all: `act` checks its own arguments, reads the
+ * control file through `control()` (so that a usage error comes before a missing `sim up`), calls
+ * the server and says what to print. Any failure prints `cloister: MESSAGE` and exits 1 (2 for
+ * bad arguments).
+ */
+function control_handler<A extends Flags>(
+  act: (argv: A, control: () => ControlFile) => Promise<Printed>,
+): (argv: unknown) => Promise<void> {
+  return async (argv) => {
+    const flags = argv as A;
+    try {
+      const out = await act(flags, () => read_control(flags.dir));
+      process.stdout.write(flags.json ? `${JSON.stringify(out.json)}\n` : `${out.text}\n`);
+    } catch (error) {
+      fail(error);
+    }
+  };
 }
 
 const DIR_OPTION = {
@@ -174,72 +240,51 @@ const DIR_OPTION = {
   describe: 'the network folder a running `sim up --dir` keeps',
 } as const;
 
+const VALIDATOR_ACTION_HELP: Record<ValidatorAction, string> = {
+  kill: 'crash validator INDEX of a running `sim up` (SIGKILL)',
+  restart: 'start a down validator INDEX again from its home; returns once it serves RPC',
+  pause: 'stop validator INDEX where it is (SIGSTOP): it keeps its memory, neither sends nor answers',
+  resume: 'let a paused validator INDEX run on (SIGCONT)',
+};
+
 /** Adds the control commands to `cloister sim`. */
 export function sim_control_commands<T>(m: Argv<T>): Argv<T> {
   let out = m
     .command(
       'status',
-      'the validators of a running `sim up`: state (up, down, paused, partitioned), height, pid, RPC URL, partition group (--json: the control server answer)',
+      'the validators of a running `sim up`: state (up, down, paused, partitioned), height, pid, RPC URL, partition group, then its load generator (--json: the control server answer)',
       (c) => c.option('dir', DIR_OPTION),
-      async (argv) => {
-        const flags = argv as unknown as Flags;
-        try {
-          const status = await control_request<ControlStatus>(
-            read_control(flags.dir),
-            'GET',
-            '/status',
-            undefined,
-            10_000,
-          );
-          process.stdout.write(flags.json ? `${JSON.stringify(status)}\n` : `${format_status(status)}\n`);
-        } catch (error) {
-          fail(error);
-        }
-      },
+      control_handler(async (_, control) => {
+        const status = await control_request<ControlStatus>(control(), 'GET', '/status', undefined, 10_000);
+        return { text: format_status(status), json: status };
+      }),
     )
     .command(
       'stop',
       'stop a running `sim up`: every validator stops cleanly, then sim up exits 0 and removes DIR/control.json; returns once it has',
       (c) => c.option('dir', DIR_OPTION),
-      async (argv) => {
-        const flags = argv as unknown as Flags;
-        try {
-          const info = read_control(flags.dir);
-          await control_request(info, 'POST', '/stop');
-          if (!(await wait_gone(info.pid, 60_000)))
-            throw new SimControlError(`sim up (pid ${info.pid}) was asked to stop but still runs after 60 s`);
-          print_answer(flags, { ok: true, message: `stopped (sim up pid ${info.pid} ended)` });
-        } catch (error) {
-          fail(error);
-        }
-      },
+      control_handler(async (_, control) => {
+        const info = control();
+        await control_request(info, 'POST', '/stop');
+        if (!(await wait_gone(info.pid, 60_000)))
+          throw new SimControlError(`sim up (pid ${info.pid}) was asked to stop but still runs after 60 s`);
+        return printed({ ok: true, message: `stopped (sim up pid ${info.pid} ended)` });
+      }),
     );
-  const what: Record<ValidatorAction, string> = {
-    kill: 'crash validator INDEX of a running `sim up` (SIGKILL)',
-    restart: 'start a down validator INDEX again from its home; returns once it serves RPC',
-    pause: 'stop validator INDEX where it is (SIGSTOP): it keeps its memory, neither sends nor answers',
-    resume: 'let a paused validator INDEX run on (SIGCONT)',
-  };
   for (const action of VALIDATOR_ACTIONS) {
     out = out.command(
       `${action} <index>`,
-      what[action],
+      VALIDATOR_ACTION_HELP[action],
       (c) =>
         c
           .positional('index', { type: 'string', demandOption: true, describe: 'the validator, 0..N-1' })
           .option('dir', DIR_OPTION),
-      async (argv) => {
-        const flags = argv as unknown as Flags & { index: string };
-        try {
-          const index = String(flags.index);
-          if (!/^\d{1,4}$/.test(index))
-            throw new SimControlError(`${action} takes a validator index (0, 1, …), got "${index}"`, true);
-          const info = read_control(flags.dir);
-          print_answer(flags, await control_request(info, 'POST', `/validators/${Number(index)}/${action}`));
-        } catch (error) {
-          fail(error);
-        }
-      },
+      control_handler<Flags & { index: string }>(async (argv, control) => {
+        const index = String(argv.index);
+        if (!/^\d{1,4}$/.test(index))
+          throw new SimControlError(`${action} takes a validator index (0, 1, …), got "${index}"`, true);
+        return printed(await control_request(control(), 'POST', `/validators/${Number(index)}/${action}`));
+      }),
     );
   }
   return out
@@ -250,28 +295,32 @@ export function sim_control_commands<T>(m: Argv<T>): Argv<T> {
         c
           .positional('groups', { type: 'string', demandOption: true, describe: 'e.g. 0,1/2,3' })
           .option('dir', DIR_OPTION),
-      async (argv) => {
-        const flags = argv as unknown as Flags & { groups: string };
-        try {
-          const groups = parse_groups(String(flags.groups));
-          const info = read_control(flags.dir);
-          print_answer(flags, await control_request(info, 'POST', '/partition', { groups }));
-        } catch (error) {
-          fail(error);
-        }
-      },
+      control_handler<Flags & { groups: string }>(async (argv, control) => {
+        const groups = parse_groups(String(argv.groups));
+        return printed(await control_request(control(), 'POST', '/partition', { groups }));
+      }),
     )
     .command(
       'heal',
       'end the partition in force in a running `sim up`',
       (c) => c.option('dir', DIR_OPTION),
-      async (argv) => {
-        const flags = argv as unknown as Flags;
-        try {
-          print_answer(flags, await control_request(read_control(flags.dir), 'POST', '/heal'));
-        } catch (error) {
-          fail(error);
+      control_handler(async (_, control) => printed(await control_request(control(), 'POST', '/heal'))),
+    )
+    .command(
+      'load [rate]',
+      `set the load generator of a running \`sim up\` to RATE encrypted transactions a second (0 to ${LOAD_RATE_MAX}; 0 pauses), then print its numbers; without RATE, only print them`,
+      (c) =>
+        c
+          .positional('rate', { type: 'string', describe: 'transactions per second, e.g. 50 or 0.5' })
+          .option('dir', DIR_OPTION),
+      control_handler<Flags & { rate?: string }>(async (argv, control) => {
+        if (argv.rate === undefined) {
+          const stats = await control_request<LoadStats>(control(), 'GET', '/load', undefined, 10_000);
+          return { text: format_load(stats), json: stats };
         }
-      },
+        const rate = parse_rate(String(argv.rate));
+        const answer = await control_request<LoadAnswer>(control(), 'POST', '/load', { rate });
+        return { text: `${answer.message}\n${format_load(answer.load)}`, json: answer };
+      }),
     );
 }

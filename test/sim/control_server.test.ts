@@ -1,7 +1,8 @@
 /**
  * The control plane of `sim up` (sim/control_server.ts) against a fake network: the token, each
- * route calling the network's own method, and clear errors; the CLI side's parsing and control
- * file (client/cli/sim_control.ts); the port check of sim/network.ts.
+ * route calling the network's own method, and clear errors; `/load` against a fake load generator
+ * and a real one (on the fake validators of test/sim/load_fake_network.ts); the CLI side's
+ * parsing, output and control file (client/cli/sim_control.ts); the port check of sim/network.ts.
  */
 
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -9,18 +10,28 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { format_status, parse_groups, read_control, SimControlError } from '../../client/cli/sim_control.js';
+import {
+  format_load,
+  format_status,
+  parse_groups,
+  parse_rate,
+  read_control,
+  SimControlError,
+} from '../../client/cli/sim_control.js';
 import {
   type ControlledNetwork,
   type ControlServer,
   type ControlStatus,
   describe_groups,
+  type LoadControl,
   remove_control_file,
   start_control_server,
   token_matches,
   write_control_file,
 } from '../../sim/control_server.js';
+import { check_load_rate, LoadGenerator, type LoadStats } from '../../sim/load_generator.js';
 import { check_ports_free, partition_problem } from '../../sim/network.js';
+import { FakeLoadNetwork } from './load_fake_network.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cloister-control-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -80,6 +91,7 @@ function fake_network(n = 4) {
 interface Answer {
   ok?: boolean;
   message?: string;
+  load?: LoadStats;
   error: { code: string; message: string };
 }
 
@@ -88,16 +100,19 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
 });
 
-async function serve(n = 4) {
+async function serve(n = 4, load?: LoadControl) {
   const fake = fake_network(n);
   let stops = 0;
+  const actions: string[] = [];
   const server = await start_control_server({
     network: fake.network,
     token: 'secret-token',
     on_stop: () => {
       stops++;
     },
+    on_action: (message) => actions.push(message),
     height: async (url) => Number(url.slice(-1)) * 10,
+    ...(load === undefined ? {} : { load }),
   });
   servers.push(server);
   const call = async (
@@ -116,7 +131,48 @@ async function serve(n = 4) {
     });
     return { status: res.status, body: (await res.json()) as Answer };
   };
-  return { ...fake, server, call, stops: () => stops };
+  return { ...fake, server, call, actions, stops: () => stops };
+}
+
+/** Load generator numbers, all zero but what `over` says. */
+function load_stats(over: Partial<LoadStats> = {}): LoadStats {
+  return {
+    rate: 0,
+    state: 'idle',
+    submitted: 0,
+    committed: 0,
+    failed: 0,
+    decrypted: 0,
+    pending: 0,
+    dropped: 0,
+    skipped: 0,
+    refused: {},
+    latency_ms: { p50: null, p99: null },
+    height: null,
+    watching: null,
+    ...over,
+  };
+}
+
+/** A load generator that records the rates it is set to and checks them as the real one does. */
+function fake_load() {
+  const rates: number[] = [];
+  let refuse: string | null = null;
+  const load: LoadControl = {
+    set_rate(rate) {
+      check_load_rate(rate);
+      if (refuse !== null) throw new Error(refuse);
+      rates.push(rate);
+    },
+    stats: () => load_stats({ rate: rates.at(-1) ?? 0, state: (rates.at(-1) ?? 0) > 0 ? 'running' : 'idle' }),
+  };
+  return {
+    load,
+    rates,
+    refusing(message: string | null) {
+      refuse = message;
+    },
+  };
 }
 
 describe('control server: the token', () => {
@@ -336,6 +392,100 @@ describe('control server: errors', () => {
   });
 });
 
+describe('control server: the load generator', () => {
+  it('POST /load sets the rate and answers with the numbers; GET /load and GET /status show them', async () => {
+    const fake = fake_load();
+    const { call, actions, calls } = await serve(4, fake.load);
+    const r = await call('POST', '/load', { rate: 50 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toEqual({
+      ok: true,
+      message: 'load at 50 tx/s',
+      load: load_stats({ rate: 50, state: 'running' }),
+    });
+    expect(fake.rates).toEqual([50]);
+    expect(actions).toEqual(['load at 50 tx/s']);
+    // Fractions are rates too; 0 pauses.
+    expect((await call('POST', '/load', { rate: 0.5 })).body.message).toBe('load at 0.5 tx/s');
+    expect((await call('POST', '/load', { rate: 0 })).body.load).toMatchObject({ rate: 0, state: 'idle' });
+    expect(fake.rates).toEqual([50, 0.5, 0]);
+    const got = await call('GET', '/load');
+    expect(got.status).toBe(200);
+    expect(got.body).toEqual(load_stats());
+    const status = (await call('GET', '/status')).body as unknown as ControlStatus;
+    expect(status.load).toEqual(load_stats());
+    // Nothing of the network was touched.
+    expect(calls).toEqual([]);
+  });
+
+  it('GET /status has load null, and /load answers 404, when sim up runs no generator', async () => {
+    const { call } = await serve();
+    const status = (await call('GET', '/status')).body as unknown as ControlStatus;
+    expect(status.load).toBeNull();
+    for (const method of ['GET', 'POST']) {
+      const r = await call(method, '/load', method === 'POST' ? { rate: 5 } : undefined);
+      expect(r.status).toBe(404);
+      expect(r.body.error).toEqual({ code: 'not_found', message: 'this sim up runs no load generator' });
+    }
+  });
+
+  it('refuses a body or rate it does not take, and says which routes exist', async () => {
+    const fake = fake_load();
+    const { call } = await serve(4, fake.load);
+    const refused = async (body: unknown, status: number, code: string, text: string, method = 'POST') => {
+      const r = await call(method, '/load', body);
+      expect(r.status, JSON.stringify(body)).toBe(status);
+      expect(r.body.error.code).toBe(code);
+      expect(r.body.error.message).toContain(text);
+    };
+    for (const body of [{}, { rate: '5' }, [5], { rates: 5 }, { rate: null }])
+      await refused(body, 400, 'bad_request', 'the body must be {"rate": R}');
+    await refused(undefined, 400, 'bad_request', 'the body must be {"rate": R}');
+    await refused('{rate', 400, 'bad_request', 'not JSON');
+    await refused({ rate: -1 }, 400, 'bad_request', 'from 0 to 10000, not -1');
+    await refused({ rate: 10_001 }, 400, 'bad_request', 'from 0 to 10000, not 10001');
+    await refused(undefined, 405, 'method_not_allowed', '/load takes GET or POST, not DELETE', 'DELETE');
+    fake.refusing('the load generator has stopped');
+    await refused({ rate: 5 }, 409, 'conflict', 'the load generator has stopped');
+    expect(fake.rates).toEqual([]);
+    const none = await call('GET', '/nothing');
+    expect(none.body.error.message).toBe(
+      'no GET /nothing (GET /status, /load; POST /stop, /validators/{i}/{kill|restart|pause|resume}, /partition, /heal, /load)',
+    );
+    await call('POST', '/stop');
+    await refused({ rate: 5 }, 503, 'stopping', 'sim up is stopping');
+  });
+
+  it('steers a real load generator: POST /load starts it, status shows it running', async () => {
+    const net = new FakeLoadNetwork(2);
+    net.auto_commit = true;
+    const load = new LoadGenerator({ urls: () => net.urls(), fetch: net.fetch, tick_ms: 10 });
+    try {
+      const { call } = await serve(2, load);
+      expect(((await call('GET', '/status')).body as unknown as ControlStatus).load?.state).toBe('idle');
+      const r = await call('POST', '/load', { rate: 200 });
+      expect(r.body).toMatchObject({
+        ok: true,
+        message: 'load at 200 tx/s',
+        load: { rate: 200, state: 'preparing' },
+      });
+      await load.prepare();
+      await new Promise<void>((resolve) => {
+        const off = load.on_commit(() => {
+          off();
+          resolve();
+        });
+      });
+      const status = (await call('GET', '/status')).body as unknown as ControlStatus;
+      expect(status.load).toMatchObject({ rate: 200, state: 'running', refused: {} });
+      expect(status.load!.committed).toBeGreaterThan(0);
+      expect((await call('POST', '/load', { rate: 0 })).body.load).toMatchObject({ rate: 0, state: 'idle' });
+    } finally {
+      await load.stop();
+    }
+  });
+});
+
 describe('partition_problem', () => {
   it('accepts groups that split the network, isolated validators left out', () => {
     expect(
@@ -414,6 +564,69 @@ describe('the CLI side (client/cli/sim_control.ts)', () => {
       'v0         partitioned  42      12   http://127.0.0.1:26740  0,1',
       'v1         down         -       -    -                       0,1',
     ]);
+  });
+
+  it('prints the load generator in one line under the table', () => {
+    const busy = load_stats({
+      rate: 50,
+      state: 'running',
+      submitted: 1200,
+      committed: 1180,
+      failed: 1,
+      decrypted: 1179,
+      pending: 12,
+      dropped: 3,
+      refused: { 'busy (code 102)': 4, unreachable: 1 },
+      latency_ms: { p50: 41, p99: 180 },
+    });
+    expect(format_load(busy)).toBe(
+      'load running at 50 tx/s: submitted 1200, committed 1180 (1 failed), pending 12, dropped 3, latency p50 41 ms p99 180 ms, refused 5 (4 busy (code 102), 1 unreachable)',
+    );
+    expect(format_load(load_stats())).toBe(
+      'load idle at 0 tx/s: submitted 0, committed 0 (0 failed), pending 0, latency p50 - p99 -, refused 0',
+    );
+    expect(
+      format_load(load_stats({ state: 'failed', rate: 5, skipped: 2, error: 'no validator is up' })),
+    ).toBe(
+      'load failed at 5 tx/s: submitted 0, committed 0 (0 failed), pending 0, skipped 2, latency p50 - p99 -, refused 0; no validator is up',
+    );
+    const validators = [
+      {
+        index: 0,
+        name: 'v0',
+        pid: 12,
+        rpc: 'http://127.0.0.1:26740',
+        state: 'up' as const,
+        group: null,
+        height: 4,
+      },
+    ];
+    expect(format_status({ validators, partition: null, load: load_stats() }).split('\n')).toEqual([
+      'validator  state  height  pid  rpc                     group',
+      'v0         up     4       12   http://127.0.0.1:26740  -',
+      'load idle at 0 tx/s: submitted 0, committed 0 (0 failed), pending 0, latency p50 - p99 -, refused 0',
+    ]);
+    // No generator, or a sim up older than the load generator: the table alone.
+    expect(format_status({ validators, partition: null, load: null }).split('\n')).toHaveLength(2);
+    expect(format_status({ validators, partition: null }).split('\n')).toHaveLength(2);
+  });
+
+  it('parses the rate of sim load, and refuses anything else as usage', () => {
+    expect(parse_rate('50')).toBe(50);
+    expect(parse_rate('0')).toBe(0);
+    expect(parse_rate(' 0.5 ')).toBe(0.5);
+    expect(parse_rate('10000')).toBe(10_000);
+    for (const bad of ['', '-1', '10001', 'abc', '1e3', '0x10', '5 tx', 'NaN', 'Infinity']) {
+      let error: unknown;
+      try {
+        parse_rate(bad);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, bad).toBeInstanceOf(SimControlError);
+      expect((error as SimControlError).usage).toBe(true);
+      expect((error as SimControlError).message).toContain('from 0 to 10000');
+    }
   });
 
   it('says when no sim up runs for a folder: no control.json, or one whose pid is gone', () => {
