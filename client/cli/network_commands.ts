@@ -1,9 +1,9 @@
 /**
- * Network commands of the `cloister` CLI: `init`, `node start`, `sim up`.
+ * Network commands of the `cloister` CLI: `init`, `node start|join|reset-signing`, and the `sim`
+ * group (`sim up` is in sim_up.ts, the commands that steer it in sim_control.ts).
  * @module
  */
 
-import { readFileSync, statSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { start_follower } from '../../node/follower.js';
 import { read_config } from '../../node/home.js';
@@ -18,80 +18,26 @@ import { join_network } from '../../node/join.js';
 import { ValidatorNode } from '../../node/node.js';
 import { DENOM, DEV_ACCOUNT_BALANCE, FAUCET_BALANCE } from '../../protocol/bank.js';
 import { get_provider } from '../../protocol/providers/index.js';
-import {
-  type ControlServer,
-  control_file_path,
-  pid_alive,
-  remove_control_file,
-  start_control_server,
-  write_control_file,
-} from '../../sim/control_server.js';
-import {
-  MANIFEST_LIMITS,
-  type Manifest,
-  ManifestError,
-  parse_manifest,
-  simulator_only_faults,
-  stall_reason,
-  start_behaviours,
-  unsafe_reason,
-} from '../../sim/manifest.js';
-import {
-  dev_network_lines,
-  LocalNetwork,
-  type NodeEvent,
-  network_ports,
-  probe_port,
-} from '../../sim/network.js';
+import { dev_network_lines } from '../../sim/network.js';
 import { sim_run } from '../../sim/run/cli.js';
 import { BEHAVIOURS, type NodeBehaviour, start_sim_node } from '../../sim/sim_node.js';
 import {
   choose_format,
-  format_human,
-  format_json,
   LOG_FORMATS,
   LOG_LEVELS,
   type LogFormat,
   type LogLevel,
   make_log,
-  sim_up_shows,
   use_color,
 } from './log_format.js';
+import { PACING_OPTIONS, pacing_flags } from './pacing.js';
 import { reset_signing_command } from './reset_signing.js';
 import { sim_control_commands } from './sim_control.js';
+import { sim_up_command } from './sim_up.js';
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`cloister: ${message}\n`);
   process.exit(code);
-}
-
-/**
- * Reads and checks `sim up --faults FILE` for `validators` real processes; exits 2 naming the
- * problem. Returns the manifest and the `--byzantine` values its from-height-1 faults stand for.
- */
-function read_faults(file: string, validators: number): { manifest: Manifest; byzantine: string[] } {
-  let manifest: Manifest;
-  try {
-    // A file past the cap is refused before it is read whole.
-    const size = statSync(file).size;
-    if (size > MANIFEST_LIMITS.bytes_max) {
-      throw new ManifestError(
-        'manifest',
-        `${size} bytes, more than the ${MANIFEST_LIMITS.bytes_max} allowed`,
-      );
-    }
-    manifest = parse_manifest(readFileSync(file), { validators });
-  } catch (error) {
-    fail(`${file}: ${(error as Error).message}`, 2);
-  }
-  const only_sim = simulator_only_faults(manifest);
-  if (only_sim.length > 0) {
-    fail(
-      `${file}: real processes cannot change these at run time; they exist only in \`cloister sim run\`:\n  ${only_sim.join('\n  ')}`,
-      2,
-    );
-  }
-  return { manifest, byzantine: [...start_behaviours(manifest)].map(([i, b]) => `${i}:${b}`) };
 }
 
 /** The log flags of `node start` and `sim node`, as yargs parsed them. */
@@ -183,41 +129,6 @@ async function run_node_process(
   if (flags.supervised) process.stdin.on('end', stop).on('error', stop).resume();
 }
 
-/** `--empty-block-interval S` and `--block-time S` of a new network (docs/consensus.md "Block pacing"). */
-const PACING_OPTIONS = {
-  'empty-block-interval': {
-    type: 'number',
-    describe:
-      'a new network makes an empty block this many seconds after the last block when idle (default 0: blocks only when there are transactions)',
-  },
-  'block-time': {
-    type: 'number',
-    describe:
-      'a new network makes a block every this many seconds, transactions or not (default 0: off; not with --empty-block-interval)',
-  },
-} as const;
-
-/** The pacing flags as init_network options, in ms; exits 2 naming a bad value. */
-function pacing_flags(argv: { 'empty-block-interval'?: number; 'block-time'?: number }): {
-  empty_block_interval_ms?: number;
-  block_time_ms?: number;
-} {
-  const out: { empty_block_interval_ms?: number; block_time_ms?: number } = {};
-  for (const [flag, field] of [
-    ['empty-block-interval', 'empty_block_interval_ms'],
-    ['block-time', 'block_time_ms'],
-  ] as const) {
-    const seconds = argv[flag];
-    if (seconds === undefined) continue;
-    if (!Number.isFinite(seconds) || seconds < 0 || seconds > 3600)
-      fail(`--${flag} must be 0 to 3600 seconds`, 2);
-    out[field] = Math.round(seconds * 1000);
-  }
-  if ((out.empty_block_interval_ms ?? 0) > 0 && (out.block_time_ms ?? 0) > 0)
-    fail('--empty-block-interval and --block-time do not go together: pick one', 2);
-  return out;
-}
-
 /**
  * The fee and balance flags of `cloister init` (`--dev`, `--min-gas-price`, `--balance`,
  * `--balances`) as init_network options; exits 2 naming a bad or conflicting flag.
@@ -255,44 +166,6 @@ function funds_flags(argv: {
   } catch (error) {
     fail((error as Error).message, 2);
   }
-}
-
-/**
- * What `sim up` does with each validator event: prints the ones {@link sim_up_shows} picks, as a
- * line in `format` on stdout, named `v<index>`.
- */
-function event_printer(format: LogFormat, level: LogLevel | undefined): (e: NodeEvent) => void {
-  const color = use_color(process.stdout, process.env);
-  return (e) => {
-    if (!sim_up_shows(e.event, level)) return;
-    const line = sim_up_line(e, format, color);
-    process.stdout.write(`${line}\n`);
-  };
-}
-
-/** The line `sim up` prints for validator event `e` (no newline). */
-export function sim_up_line(e: NodeEvent, format: LogFormat, color = false): string {
-  const { index, event, t, level: _level, ...fields } = e;
-  const entry = { t: typeof t === 'number' ? t : Date.now(), node: `v${index}`, event, fields };
-  return format === 'json' ? format_json(entry, true) : format_human(entry, { color });
-}
-
-/** Parses `I:BEHAVIOUR` flags. */
-export function parse_byzantine(values: readonly string[], validators: number): Map<number, NodeBehaviour> {
-  const out = new Map<number, NodeBehaviour>();
-  for (const value of values) {
-    const m = /^(\d+):([a-z-]+)$/.exec(value);
-    if (m === null) throw new TypeError(`--byzantine takes INDEX:BEHAVIOUR, got "${value}"`);
-    const index = Number(m[1]);
-    const behaviour = m[2] as NodeBehaviour;
-    if (index >= validators)
-      throw new RangeError(`--byzantine ${value}: validator indices count from 0 to ${validators - 1}`);
-    if (!BEHAVIOURS.includes(behaviour) || behaviour === 'honest') {
-      throw new TypeError(`--byzantine ${value}: behaviour must be one of ${BEHAVIOURS.slice(1).join(', ')}`);
-    }
-    out.set(index, behaviour);
-  }
-  return out;
 }
 
 /** Adds the network commands to a yargs instance. */
@@ -461,174 +334,7 @@ export function network_commands(y: Argv): Argv {
     )
     .command('sim', 'local multi-validator simulations', (m) =>
       sim_control_commands(
-        m
-          .command(
-            'up',
-            "start N validator processes on loopback (a new folder gets a development network: funded dev0..dev3, POST /v1/faucet); prints `ready URL1 URL2 …` once all serve RPC, then the dev accounts and how to use the faucet, and each validator's important events as they happen (started, synced, evidence, halted, crashed, exited, stopped); a control server on 127.0.0.1 (token in DIR/control.json) lets `sim status|stop|kill|restart|pause|resume|partition|heal --dir DIR` steer it; Ctrl-C stops them",
-            (c) =>
-              c
-                .option('validators', { type: 'number', default: 4 })
-                .option('dir', {
-                  type: 'string',
-                  demandOption: true,
-                  describe: 'network folder (created by the genesis ceremony if new)',
-                })
-                .option('port', {
-                  type: 'number',
-                  describe: 'RPC port of validator 0 (default 26657); validator i uses port+i',
-                })
-                .option('p2p-port', {
-                  type: 'number',
-                  describe:
-                    'p2p port of validator 0 (default: --port + 1000); validator i uses p2p-port+i. A folder that holds a network keeps its ports',
-                })
-                .option('empty-block-interval', PACING_OPTIONS['empty-block-interval'])
-                .option('block-time', PACING_OPTIONS['block-time'])
-                .option('control-port', {
-                  type: 'number',
-                  describe:
-                    'port of the control server on 127.0.0.1 (`sim status|kill|…`; default: one the system chooses)',
-                })
-                .option('byzantine', {
-                  type: 'string',
-                  array: true,
-                  default: [] as string[],
-                  describe: `INDEX:BEHAVIOUR, behaviour one of ${BEHAVIOURS.slice(1).join(', ')} (docs/simulator.md)`,
-                })
-                .option('provider', { choices: ['native', 'noble'] as const, default: 'native' as const })
-                .option('workers', { type: 'number', default: 1 })
-                .option('faults', {
-                  type: 'string',
-                  describe:
-                    'fault manifest (docs/simulator.md "Fault manifest"): crash, restart, pause, resume, partition and heal by height; byzantine from height 1',
-                })
-                .option('log-format', {
-                  choices: LOG_FORMATS,
-                  default: 'human' as LogFormat,
-                  describe:
-                    "the validators' event lines: human (time, validator, level, event, fields) or json",
-                })
-                .option('log-level', {
-                  choices: LOG_LEVELS,
-                  describe:
-                    "print every validator event at this level or above (default: started, stopped, crashed, exited, synced, caught up, evidence, and errors such as halted); each validator's node.log keeps them all",
-                }),
-            async (argv) => {
-              let network: LocalNetwork;
-              const print_event = event_printer(argv['log-format'], argv['log-level']);
-              const control_path = control_file_path(argv.dir);
-              try {
-                const { pid } = JSON.parse(readFileSync(control_path, 'utf8')) as { pid?: unknown };
-                if (typeof pid === 'number' && pid_alive(pid))
-                  fail(`a \`sim up\` (pid ${pid}) runs for ${argv.dir} already (${control_path})`);
-              } catch {
-                // No control file (or not one a live sim up wrote): nothing runs for this folder.
-              }
-              const existing = network_ports(argv.dir);
-              const v0_rpc = existing?.ports.find((x) => x.what === 'v0 RPC')?.port;
-              if (argv.port !== undefined && v0_rpc !== undefined && argv.port !== v0_rpc) {
-                fail(
-                  `${argv.dir} holds a network whose RPC ports start at ${v0_rpc}, not ${argv.port}: a network keeps the ports it was made with (drop --port, or use a new --dir)`,
-                );
-              }
-              const control_port = argv['control-port'];
-              if (control_port !== undefined) {
-                const why = await probe_port('127.0.0.1', control_port);
-                if (why !== null) fail(`port ${control_port} (control) ${why} (nothing was started)`);
-              }
-              const faults = argv.faults === undefined ? null : read_faults(argv.faults, argv.validators);
-              if (faults !== null) {
-                const both = faults.byzantine.filter((f) =>
-                  argv.byzantine.some((b) => b.split(':')[0] === f.split(':')[0]),
-                );
-                if (both.length > 0) {
-                  fail(
-                    `validator ${both[0]!.split(':')[0]} is byzantine both in --byzantine and in ${argv.faults}`,
-                    2,
-                  );
-                }
-              }
-              try {
-                const behaviours = parse_byzantine(
-                  [...argv.byzantine, ...(faults?.byzantine ?? [])],
-                  argv.validators,
-                );
-                network = await LocalNetwork.up({
-                  validators: argv.validators,
-                  dir: argv.dir,
-                  port: argv.port ?? 26657,
-                  ...(argv['p2p-port'] === undefined ? {} : { p2p_port: argv['p2p-port'] }),
-                  behaviours,
-                  provider: argv.provider,
-                  workers: argv.workers,
-                  ...pacing_flags(argv),
-                  on_event: print_event,
-                });
-              } catch (error) {
-                fail((error as Error).message);
-              }
-              // One way down for Ctrl-C, SIGTERM, `sim stop` and a failed fault schedule.
-              let control: ControlServer | null = null;
-              let stopping = false;
-              const stop = async (code = 0) => {
-                if (stopping) return;
-                stopping = true;
-                await network.down();
-                await control?.close();
-                if (control !== null) remove_control_file(argv.dir, control.token);
-                process.exit(code);
-              };
-              try {
-                control = await start_control_server({
-                  network,
-                  ...(control_port === undefined ? {} : { port: control_port }),
-                  on_stop: () => void stop(0),
-                  on_action: (message) => process.stdout.write(`control: ${message}\n`),
-                });
-                write_control_file(argv.dir, { pid: process.pid, url: control.url, token: control.token });
-              } catch (error) {
-                await network.down();
-                fail(`control server: ${(error as Error).message}`);
-              }
-              const token = control.token;
-              // Whatever ends this process, its control file goes with it.
-              process.once('exit', () => remove_control_file(argv.dir, token));
-              process.stdout.write(`ready ${network.urls().join(' ')}\n`);
-              process.stdout.write(`control ${control.url} (token in ${control_path})\n`);
-              const dev_lines = dev_network_lines(get_provider('native'), network.genesis(), network.urls());
-              if (dev_lines.length > 0) process.stdout.write(`${dev_lines.join('\n')}\n`);
-              if (faults !== null) {
-                const powers = network.genesis().validators.map((v) => v.power);
-                for (const warning of [
-                  unsafe_reason(faults.manifest, powers),
-                  stall_reason(faults.manifest, powers),
-                ]) {
-                  if (warning !== null)
-                    process.stderr.write(`cloister: warning: ${argv.faults}: ${warning}\n`);
-                }
-                let run: ReturnType<LocalNetwork['apply_faults']>;
-                try {
-                  run = network.apply_faults(faults.manifest, (a) =>
-                    process.stdout.write(`fault ${a.line} (at height ${a.height})\n`),
-                  );
-                } catch (error) {
-                  await network.down();
-                  fail(`${argv.faults}: ${(error as Error).message}`, 2);
-                }
-                run.done.then(
-                  (all) => {
-                    if (all) process.stdout.write(`faults: all ${faults.manifest.faults.length} applied\n`);
-                  },
-                  async (error: unknown) => {
-                    process.stderr.write(`cloister: ${argv.faults}: ${(error as Error).message}\n`);
-                    await stop(1);
-                  },
-                );
-              }
-              process.once('SIGINT', () => void stop(0));
-              process.once('SIGTERM', () => void stop(0));
-            },
-          )
+        sim_up_command(m)
           .command(
             'node',
             'run one validator process for a simulation, honest or byzantine (what `sim up --byzantine` starts); `cloister node start` runs honest validators only',

@@ -15,7 +15,7 @@ import {
   sim_up_shows,
   use_color,
 } from '../../client/cli/log_format.js';
-import { sim_up_line } from '../../client/cli/network_commands.js';
+import { sim_up_line } from '../../client/cli/sim_up.js';
 import { process_end_event } from '../../sim/network.js';
 
 /** 12:04:05.123 local time on some day. */
