@@ -8,7 +8,8 @@
  * envelope schemes), submitted round-robin to every validator's RPC: a {@link LoadGenerator}
  * (sim/load_generator.ts), the one `sim up --load` runs. Commits are observed on the live event
  * stream; each client decrypts its own results. Shows live progress (height, tx/s,
- * commit latency) on stderr and prints a summary when stopped (Ctrl-C) or after --seconds.
+ * commit latency) on stderr and prints a summary when stopped (Ctrl-C) or after --seconds. Like
+ * `sim up` it serves the control server and the live dashboard (sim/dashboard/server.ts).
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +17,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { get_provider } from '../protocol/providers/index.js';
+import {
+  type ControlServer,
+  control_file_path,
+  remove_control_file,
+  start_control_server,
+  write_control_file,
+} from './control_server.js';
+import { type Dashboard, start_dashboard } from './dashboard/server.js';
 import { percentile, summary_lines } from './job_summary.js';
 import { LOAD_RATE_MAX, LoadGenerator } from './load_generator.js';
 import { dev_network_lines, LocalNetwork, type NodeEvent } from './network.js';
@@ -34,7 +43,15 @@ Options:
   --rate R         transactions submitted per second, open loop (default 100)
   --seconds S      stop after S seconds of workload (default 0: run until Ctrl-C)
   --dir DIR        keep the network in DIR (default: a temporary folder, removed at exit)
+  --dashboard-port D   port of the live dashboard on 127.0.0.1 (default: one the system chooses)
+  --no-dashboard   serve no dashboard
   --help           show this help
+
+While it runs, the live dashboard (its URL is printed as \`dashboard http://127.0.0.1:PORT/#token=…\`)
+shows the validators, tx/s and latency, the consensus timeline, blocks, transactions and faults,
+and steers the network (docs/dashboard.md); \`cloister sim status|kill|…|load --dir DIR\` steer it
+from a terminal.
+
 `;
 
 function int_option(value: string | undefined, name: string, def: number, min: number, max: number): number {
@@ -53,6 +70,8 @@ async function main(): Promise<number> {
       rate: { type: 'string' },
       seconds: { type: 'string' },
       dir: { type: 'string' },
+      'dashboard-port': { type: 'string' },
+      'no-dashboard': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -64,6 +83,7 @@ async function main(): Promise<number> {
   const port = int_option(values.port, 'port', 26657, 1024, 60000);
   const rate = int_option(values.rate, 'rate', 100, 1, LOAD_RATE_MAX);
   const seconds = int_option(values.seconds, 'seconds', 0, 0, 86_400);
+  const dashboard_port = int_option(values['dashboard-port'], 'dashboard-port', 0, 0, 65_535);
   const temp = values.dir === undefined;
   const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'cloister-net-'));
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -81,21 +101,31 @@ async function main(): Promise<number> {
         `validator ${e.index}: ${e.event}${e.event === 'crashed' ? ` (code ${e.code}, signal ${e.signal})` : ''}`,
       );
   };
-  const network = await LocalNetwork.up({ validators, dir: temp ? join(dir, 'net') : dir, port, on_event });
+  const net_dir = temp ? join(dir, 'net') : dir;
+  const network = await LocalNetwork.up({ validators, dir: net_dir, port, on_event });
   const urls = network.urls();
   log(`ready ${urls.join(' ')}`);
-  for (const line of dev_network_lines(p, network.genesis(), urls)) log(line);
   let stopping = false;
   const stop = () => {
     if (stopping) process.exit(130);
     stopping = true;
   };
+  const load = new LoadGenerator({ urls: () => network.urls(), provider: p });
+  const steering = await steer(
+    network,
+    net_dir,
+    load,
+    values['no-dashboard'] === true ? null : dashboard_port,
+    stop,
+  );
+  log(`control ${steering.control.url} (token in ${control_file_path(net_dir)})`);
+  if (steering.dashboard !== null) log(`dashboard ${steering.dashboard.url}#token=${steering.control.token}`);
+  for (const line of dev_network_lines(p, network.genesis(), urls)) log(line);
   // The validators run --supervised: a terminal's Ctrl-C reaches them too, and they leave it to
   // this process, which drains the workload before it stops them.
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 
-  const load = new LoadGenerator({ urls: () => network.urls(), provider: p });
   try {
     await load.prepare();
     log(`contracts instantiated; workload at ${rate} tx/s (Ctrl-C to stop)`);
@@ -148,9 +178,49 @@ async function main(): Promise<number> {
     return s.committed > 0 && s.failed === 0 ? 0 : 1;
   } finally {
     await load.stop();
+    await steering.dashboard?.close();
+    await steering.control.close();
+    remove_control_file(net_dir, steering.control.token);
     await network.down();
     if (temp) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The control server (its token in `net_dir/control.json`, so `cloister sim … --dir` steers this
+ * network too) and, unless `dashboard_port` is null, the live dashboard (port 0: the system's
+ * choice). `POST /stop` stops the workload as Ctrl-C does.
+ */
+async function steer(
+  network: LocalNetwork,
+  net_dir: string,
+  load: LoadGenerator,
+  dashboard_port: number | null,
+  stop: () => void,
+): Promise<{ control: ControlServer; dashboard: Dashboard | null }> {
+  let dashboard: Dashboard | null = null;
+  const control = await start_control_server({
+    network,
+    load,
+    on_stop: stop,
+    on_action: (message) => {
+      process.stderr.write(`control: ${message}\n`);
+      dashboard?.action(message);
+    },
+  });
+  write_control_file(net_dir, { pid: process.pid, url: control.url, token: control.token });
+  process.once('exit', () => remove_control_file(net_dir, control.token));
+  if (dashboard_port !== null) {
+    dashboard = await start_dashboard({
+      network,
+      chain_id: network.genesis().chain_id,
+      behaviours: network.homes.map(() => 'honest'),
+      control: { url: control.url, token: control.token },
+      load,
+      port: dashboard_port,
+    });
+  }
+  return { control, dashboard };
 }
 
 main().then(

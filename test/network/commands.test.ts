@@ -78,8 +78,8 @@ describe('cloister sim up', () => {
 });
 
 describe('npm start (the main job)', () => {
-  it('runs a network with encrypted traffic and prints a summary of decrypted results', async () => {
-    const { stdout } = await promisify(execFile)(
+  it('runs a network with encrypted traffic, serves its dashboard, and prints a summary of decrypted results', async () => {
+    const child = spawn(
       process.execPath,
       [
         join(root, 'dist', 'sim', 'main_job.js'),
@@ -92,8 +92,28 @@ describe('npm start (the main job)', () => {
         '--port',
         '22700',
       ],
-      { timeout: 120_000 },
+      { stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    // The dashboard is printed once the network is up, before the workload: it answers meanwhile.
+    const dashboard = await new Promise<string>((resolve, reject) => {
+      void exited.then((code) =>
+        reject(new Error(`npm start exited with ${code} before its dashboard line`)),
+      );
+      createInterface({ input: child.stderr! }).on('line', (line) => {
+        const m = /^dashboard (http:\/\/127\.0\.0\.1:\d+\/)#token=[0-9a-f]{64}$/.exec(line);
+        if (m !== null) resolve(m[1]!);
+      });
+    });
+    const state = (await (await fetch(new URL('/api/state', dashboard))).json()) as {
+      validators: { name: string }[];
+    };
+    expect(state.validators.map((v) => v.name)).toEqual(['v0', 'v1']);
+    expect(await exited).toBe(0);
     const committed = Number(/committed\s+(\d+) in/.exec(stdout)?.[1]);
     const decrypted = Number(/decrypted\s+(\d+) results/.exec(stdout)?.[1]);
     expect(committed).toBeGreaterThan(0);
