@@ -137,6 +137,8 @@ export interface LoadGeneratorOptions {
   submit_timeout_ms?: number;
   /** Deadline of the preparation's steps: the stream opening, each instantiation (default 60,000 ms). */
   prepare_timeout_ms?: number;
+  /** Pause before preparing again after a failure that may pass, while the rate is above 0 (default 2,000 ms). */
+  prepare_retry_ms?: number;
   /** Pause before following another validator's stream (default 250 ms). */
   stream_retry_ms?: number;
   /** Move to another stream after this long without a block while a submission older waits (default 10,000 ms). */
@@ -155,6 +157,7 @@ type Limits = Required<
     | 'pending_timeout_ms'
     | 'submit_timeout_ms'
     | 'prepare_timeout_ms'
+    | 'prepare_retry_ms'
     | 'stream_retry_ms'
     | 'stream_stale_ms'
   >
@@ -168,9 +171,15 @@ const DEFAULT_LIMITS: Limits = {
   pending_timeout_ms: 120_000,
   submit_timeout_ms: 10_000,
   prepare_timeout_ms: 60_000,
+  prepare_retry_ms: 2000,
   stream_retry_ms: 250,
   stream_stale_ms: 10_000,
 };
+
+/** A preparation that trying again cannot mend: the network cannot take the generator's transactions. */
+export class LoadSetupError extends Error {
+  override name = 'LoadSetupError';
+}
 
 /** Gas limit of every transaction it sends. */
 const GAS_LIMIT = 400_000;
@@ -281,6 +290,8 @@ export class LoadGenerator {
   readonly #inflight = new Set<Promise<void>>();
   readonly #loop: Promise<void>;
   #watcher: Promise<void> | null = null;
+  /** Whether {@link LoadGenerator.#prepare_until_ready} runs. */
+  #retrying = false;
 
   /**
    * @param opts.urls the RPC URLs of the validators up now ('' for one that is down), asked
@@ -322,7 +333,7 @@ export class LoadGenerator {
     this.#epoch_ms = this.#now();
     this.#issued = 0;
     if (rate > 0) {
-      if (this.#chain === null) this.prepare().catch(() => {});
+      if (this.#chain === null) this.#track(this.#prepare_until_ready());
       else this.#error = null;
     }
     this.#wake();
@@ -352,6 +363,31 @@ export class LoadGenerator {
       this.#track(attempt);
     }
     return this.#preparing;
+  }
+
+  /**
+   * Prepares, and while the rate stays above 0 tries again every `prepare_retry_ms` after a
+   * failure that may pass (a validator killed or paused while it instantiated); a network that
+   * cannot take its transactions at all ({@link LoadSetupError}: fees, no reference codes) stays
+   * `failed`. One loop at a time; its state shows `failed` with the error between attempts.
+   */
+  async #prepare_until_ready(): Promise<void> {
+    if (this.#retrying) return;
+    this.#retrying = true;
+    try {
+      for (;;) {
+        try {
+          await this.prepare();
+          return;
+        } catch (error) {
+          if (this.#stopped || this.#rate === 0 || error instanceof LoadSetupError) return;
+        }
+        await timer_sleep(this.#o.prepare_retry_ms, this.#abort.signal);
+        if (this.#stopped || this.#rate === 0 || this.#chain !== null) return;
+      }
+    } finally {
+      this.#retrying = false;
+    }
   }
 
   /** Its numbers now. */
@@ -469,7 +505,7 @@ export class LoadGenerator {
     );
     const price = status.min_gas_price ?? 0;
     if (price > 0)
-      throw new Error(
+      throw new LoadSetupError(
         `the network charges fees (min_gas_price ${price}) and the load generator's fresh accounts hold no tokens: run it on a development network (cloister init --dev; a new sim up folder)`,
       );
     const chain: Chain = { chain_id: status.chain_id, pk_io: from_hex(status.io_pubkey, 32), targets: [] };
@@ -492,7 +528,7 @@ export class LoadGenerator {
     const admin = this.#renew(this.#new_client(-1), url);
     for (const name of ['counter', 'echo'] as const) {
       const code = codes.find((c) => c.name === name);
-      if (code === undefined) throw new Error(`the network has no ${name} code (GET /v1/codes)`);
+      if (code === undefined) throw new LoadSetupError(`the network has no ${name} code (GET /v1/codes)`);
       for (const scheme of ['gcm', 'siv'] as const) {
         const e = this.#encrypt(chain, code.code_hash, name === 'counter' ? { count: 0 } : {}, scheme);
         const msg: TxMsg = {

@@ -328,6 +328,11 @@ export class DashboardFeed {
     this.#fault(now_ms, validator, 'action', text);
   }
 
+  /** Each validator's committed height as the feed knows it (null: not known yet). */
+  heights(): (number | null)[] {
+    return this.#validators.map((v) => v.height);
+  }
+
   /** Everything the page shows, as of `now_ms`. */
   state(now_ms: number): FeedState {
     return {

@@ -301,43 +301,68 @@ function watch_network(feed: DashboardFeed, opts: DashboardOptions): { stop(): v
   };
 }
 
-/** Follows the live stream of some validator that is up, moving on when it ends, until aborted. */
+/** A live stream lagging this many blocks behind the highest height a validator reports is left. */
+const STREAM_LAG_BLOCKS_MAX = 2;
+
+/**
+ * Follows the live stream of some validator that is up, until aborted. It moves on to the next
+ * when the stream ends (the validator stopped), when the validator is paused or down, or when it
+ * falls more than {@link STREAM_LAG_BLOCKS_MAX} blocks behind the others (cut off by a partition).
+ */
 async function follow_blocks(
   feed: DashboardFeed,
   network: DashboardNetwork,
   signal: AbortSignal,
 ): Promise<void> {
+  const usable = (i: number, urls: string[]) =>
+    network.is_running(i) && !network.is_paused(i) && urls[i] !== '' && urls[i] !== undefined;
   let next = 0;
   while (!signal.aborted) {
     const urls = network.urls();
     const n = urls.length;
-    let url: string | null = null;
-    for (let k = 0; k < n && url === null; k++) {
-      const i = (next + k) % n;
-      if (network.is_running(i) && !network.is_paused(i) && urls[i] !== '' && urls[i] !== undefined) {
-        url = urls[i]!;
-        next = i;
-      }
-    }
-    if (url !== null) {
+    const i = Array.from({ length: n }, (_, k) => (next + k) % n).find((j) => usable(j, urls));
+    if (i !== undefined) {
+      next = i;
+      const one = new AbortController();
+      const abort = () => one.abort();
+      signal.addEventListener('abort', abort, { once: true });
+      let seen = feed.heights()[i] ?? 0;
+      const watch = setInterval(() => {
+        const highest = Math.max(0, ...feed.heights().map((h) => h ?? 0));
+        if (!usable(i, network.urls()) || highest > seen + STREAM_LAG_BLOCKS_MAX) one.abort();
+      }, 1000);
       await subscribe(
-        url,
-        (type, data) => {
-          const now_ms = Date.now();
-          if (type === 'block') {
-            const b = data as { height: number; block_hash: string; time_ms: number; txs: number };
-            feed.block({ height: b.height, hash: b.block_hash, time_ms: b.time_ms, txs: b.txs }, now_ms);
-          } else if (type === 'tx') {
-            const t = data as { hash: string; height: number; index: number; code: number; gas_used: number };
-            const x = data as { contract?: string; events?: unknown[] };
-            feed.tx({ ...t, contract: x.contract ?? null, events: x.events ?? [] });
-          }
-        },
-        signal,
+        urls[i]!,
+        (type, data) =>
+          stream_event(feed, type, data, (h) => {
+            seen = Math.max(seen, h);
+          }),
+        one.signal,
       ).catch(() => {});
+      clearInterval(watch);
+      signal.removeEventListener('abort', abort);
       next++;
     }
     if (!signal.aborted) await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** One event of a validator's live stream into the feed; `on_height` hears each block's height. */
+function stream_event(
+  feed: DashboardFeed,
+  type: string,
+  data: unknown,
+  on_height: (h: number) => void,
+): void {
+  const now_ms = Date.now();
+  if (type === 'block') {
+    const b = data as { height: number; block_hash: string; time_ms: number; txs: number };
+    on_height(b.height);
+    feed.block({ height: b.height, hash: b.block_hash, time_ms: b.time_ms, txs: b.txs }, now_ms);
+  } else if (type === 'tx') {
+    const t = data as { hash: string; height: number; index: number; code: number; gas_used: number };
+    const x = data as { contract?: string; events?: unknown[] };
+    feed.tx({ ...t, contract: x.contract ?? null, events: x.events ?? [] });
   }
 }
 

@@ -342,6 +342,35 @@ describe('LoadGenerator: refusals and limits', () => {
     expect(g.stats().state).toBe('failed');
   });
 
+  it('prepares again while the rate is above 0 after a failure that may pass (its validator killed mid-way)', async () => {
+    const net = new FakeLoadNetwork(2);
+    let cut = 1;
+    // The first instantiation dies with its validator; the next attempt finds the network whole.
+    const flaky = (input: string | URL | Request, init?: RequestInit) =>
+      String(input).endsWith('/v1/txs?wait=commit') && cut-- > 0
+        ? Promise.reject(new TypeError('fetch failed'))
+        : net.fetch(input, init);
+    net.auto_commit = true;
+    const g = generator(net, { fetch: flaky, prepare_retry_ms: 20 });
+    const first = commits(g, 3);
+    g.set_rate(50);
+    expect((await first).length).toBe(3);
+    expect(g.stats()).toMatchObject({ state: 'running' });
+    expect(g.stats().error).toBeUndefined();
+  });
+
+  it('does not prepare again on a network that cannot take its transactions (fees)', async () => {
+    const net = new FakeLoadNetwork(1);
+    net.min_gas_price = 5;
+    const g = generator(net, { prepare_retry_ms: 5 });
+    g.set_rate(10);
+    await eventually(() => g.stats().state === 'failed');
+    const asked = net.requests.filter((r) => r.endsWith('GET /v1/status')).length;
+    // Many retry periods later, nobody asked again.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(net.requests.filter((r) => r.endsWith('GET /v1/status')).length).toBe(asked);
+  });
+
   it('fails when no validator is up to prepare on', async () => {
     const g = new LoadGenerator({ urls: () => ['', ''], prepare_timeout_ms: 30, stream_retry_ms: 5 });
     generators.push(g);
