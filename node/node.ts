@@ -77,7 +77,7 @@ export class ValidatorNode {
       for (const stop of stoppers.reverse()) await stop();
     };
     try {
-      const { store, pool } = await open_store_and_enclave(home, config, genesis, stoppers);
+      const { store, pool } = await open_store_and_enclave(home, config, genesis, stoppers, log);
       // The double-signing guard's authority is its own file beside the store: refuse to start where
       // the store or that record lost what this validator signed (signing_guard.ts).
       const signing = await SigningGuard.open(

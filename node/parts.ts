@@ -45,17 +45,22 @@ async function sealed_from(store: ChainStore, home: string, name: 'seed' | 'ligh
 
 /**
  * Opens the store (with the genesis codes) and the enclave pool, loads the sealed seed and checks it
- * is this network's, and imports the light client's state. Registers closers in `stoppers`.
+ * is this network's, and imports the light client's state. Registers closers in `stoppers`; logs
+ * `store_upgraded` (from, contracts and txs indexed) when opening upgraded an older store.
  */
 export async function open_store_and_enclave(
   home: string,
   config: NodeConfig,
   genesis: Genesis,
   stoppers: (() => Promise<void> | void)[],
+  log?: Log,
 ): Promise<{ store: ChainStore; pool: PoolEnclave }> {
   const paths = home_paths(home);
   const store = await ChainStore.open(paths.data, { chain_id: genesis.chain_id });
   stoppers.push(() => store.close());
+  // An older store was brought to this version's format (docs/storage.md "Format"): say so once.
+  const upgraded = store.upgraded();
+  if (upgraded !== null) log?.('store_upgraded', { ...upgraded, height: store.height() });
   await store.init_genesis(
     genesis.codes.map((c) => ({ name: c.name, code: from_base64(c.code) })),
     genesis.balances ?? {},

@@ -55,6 +55,7 @@ export const EVENT_LEVELS: Readonly<Record<string, LogLevel>> = {
   stopped: 'info',
   committed: 'info',
   synced: 'info',
+  store_upgraded: 'info',
   catch_up: 'info',
   behind: 'info',
   sit_out_done: 'info',
@@ -246,6 +247,7 @@ export function make_log(opts: LogOptions): (event: string, fields: Record<strin
 /**
  * What `cloister sim up` prints of its validators' events by default: their lives (`started`,
  * `stopped`, `exited`, `crashed`), catching up (`synced`, `catch_up`, `sit_out`, `sit_out_done`),
+ * a store upgraded to this version's format on open (`store_upgraded`),
  * `evidence` of a validator signing twice, `signed_state_ahead`, and every error-level event but
  * the engine's `halt` (the node's `halted` that follows says it with the reason).
  */
@@ -255,6 +257,7 @@ export const SIM_UP_EVENTS: ReadonlySet<string> = new Set([
   'exited',
   'crashed',
   'synced',
+  'store_upgraded',
   'catch_up',
   'sit_out',
   'sit_out_done',
