@@ -167,8 +167,16 @@ export class RpcServer {
   readonly #events: EventStreams;
   /** Headers every answer carries. */
   readonly #base_headers: Readonly<Record<string, string>>;
-  /** The response in progress on each socket, to know whether Node's clientError may still answer. */
+  /**
+   * The response in progress on each socket: whether Node's clientError may still answer, and
+   * which connections stop() may close at once (those with none).
+   */
   readonly #current = new WeakMap<Duplex, ServerResponse>();
+  /**
+   * Every open connection (at most connections_max), so stop() can close the ones Node's
+   * closeIdleConnections() leaves open: a connection that has not sent a request yet.
+   */
+  readonly #sockets = new Set<Duplex>();
   /** Aborted by stop(): commit waits give up on it. */
   readonly #stopping = new AbortController();
   #server: Server | null = null;
@@ -223,6 +231,10 @@ export class RpcServer {
     this.#server = server;
     server.maxConnections = limits.connections_max;
     server.maxHeadersCount = 100;
+    server.on('connection', (socket: Duplex) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#on_request(req, res));
     // `Expect: 100-continue`: refuse a too-large body before the client sends it.
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
@@ -249,9 +261,17 @@ export class RpcServer {
   }
 
   /**
-   * Stops listening, ends live streams, and waits for in-flight requests (at most
-   * stop_timeout_ms, then their connections are cut). Commit waits answer 503 at once. Answers
-   * given while stopping close their connection.
+   * Stops listening, ends live streams, and waits for in-flight requests; then closes every
+   * connection with no response in progress, and waits for the rest (each answer given while
+   * stopping closes its connection). Commit waits answer 503 at once. All of it takes at most
+   * stop_timeout_ms: past that, every connection left is cut.
+   *
+   * Node's own closeIdleConnections() is not enough: it leaves open a connection that has not sent
+   * a request yet (an HTTP client's spare kept-alive connection, opened for a request another
+   * connection took), and server.close() also stops the check that would time such a connection
+   * out, so the close waited on the client to hang up (undici: about a minute; others: never).
+   * That is how a follower sent transactions while its stream was watched hung on SIGTERM
+   * (test/network/follower.test.ts); a validator could too.
    */
   stop(): Promise<void> {
     this.#stopped ??= this.#stop();
@@ -264,21 +284,31 @@ export class RpcServer {
     const streams = this.#events.close();
     if (server === null) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // One deadline for the whole stop.
     let timer: NodeJS.Timeout | undefined;
-    const timed_out = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), this.#limits.stop_timeout_ms);
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), this.#limits.stop_timeout_ms);
     });
-    const drained = Promise.all([this.#idle(), streams]).then(() => false);
-    const gave_up = await Promise.race([drained, timed_out]);
-    clearTimeout(timer);
-    if (gave_up) {
-      this.#log('rpc_stop_timeout', { in_flight: this.#in_flight });
-      server.closeAllConnections();
-    } else {
-      // Connections that went idle after close() began (e.g. a keep-alive client between requests).
-      server.closeIdleConnections();
+    try {
+      const drained = Promise.all([this.#idle(), streams]).then(() => 'drained' as const);
+      if ((await Promise.race([drained, deadline])) === 'deadline') {
+        this.#cut_connections();
+      } else {
+        // Between requests or before the first: no answer is owed on them.
+        for (const socket of this.#sockets) if (!this.#current.has(socket)) socket.destroy();
+        if ((await Promise.race([closed.then(() => 'closed' as const), deadline])) === 'deadline')
+          this.#cut_connections();
+      }
+      await closed;
+    } finally {
+      clearTimeout(timer);
     }
-    await closed;
+  }
+
+  /** Past stop()'s deadline: cuts every connection left, answered or not. */
+  #cut_connections(): void {
+    this.#log('rpc_stop_timeout', { in_flight: this.#in_flight, connections: this.#sockets.size });
+    for (const socket of this.#sockets) socket.destroy();
   }
 
   /** Resolves when no request is being handled. */
