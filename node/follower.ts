@@ -4,12 +4,19 @@
  * with more than 2/3 of the power for its hash, txs and last commit match the header),
  * re-executing it in its own enclave and applying it only if its result hash matches. It serves
  * the same RPC as a validator; transactions sent to it are checked and forwarded.
+ *
+ * It learns of new blocks from a validator's live stream, and misses none, even on an idle
+ * network where blocks come on demand and no later block would carry it to an earlier one: each
+ * time the stream opens it syncs (a block committed while no stream was open, at start or between
+ * reconnects, is fetched then), and each announcement wakes a sync that runs again if it came
+ * while one was running ({@link SyncLane}). A sync that could not reach any validator tries again
+ * after {@link SYNC_RETRY_MS}. Stopping ends the stream, the sync (between blocks) and any pause.
  * @module
  */
 
 import { readFileSync } from 'node:fs';
 import { get_provider } from '../protocol/providers/index.js';
-import { RpcError, rpc, subscribe } from '../protocol/rpc_client.js';
+import { RpcError, RpcTransport, read_events, rpc } from '../protocol/rpc_client.js';
 import { ValidatorApp } from './app.js';
 import { NodeBackend } from './backend.js';
 import type { BlockHeader, Commit } from './consensus/types.js';
@@ -18,10 +25,12 @@ import { home_paths, type NodeConfig } from './home.js';
 import { metered_commits, metered_enclave, NodeMetrics } from './metrics.js';
 import { announce_commits, type Log, node_mempool, open_store_and_enclave, start_rpc } from './parts.js';
 import { system_clock } from './real_world.js';
-import { check_fetched_block } from './sync.js';
+import { check_fetched_block, SYNC_BLOCKS_PER_RUN_MAX, SyncLane } from './sync.js';
 
-/** Pause before re-opening a validator's event stream after it fails. */
+/** Pause before re-opening a validator's event stream after it fails or ends. */
 const STREAM_RETRY_MS = 1_000;
+/** Pause before syncing again after no validator could be asked for the next block. */
+export const SYNC_RETRY_MS = 1_000;
 
 /** Fetches block `h` from a validator's RPC as a block record, or null if not committed yet. */
 async function fetch_block(url: string, height: number) {
@@ -57,12 +66,31 @@ export async function start_follower(
   const genesis = read_genesis(p, paths.genesis);
   const validators = genesis.validators.map(({ pubkey, power }) => ({ pubkey, power }));
   const stoppers: (() => Promise<void> | void)[] = [];
-  const stop = async () => {
-    for (const s of stoppers.reverse()) await s();
+  // Aborted first on stop: the stream, the sync (between blocks) and the pauses end on it.
+  const abort = new AbortController();
+  let stopped: Promise<void> | null = null;
+  const stop = () => {
+    stopped ??= (async () => {
+      abort.abort();
+      for (const s of stoppers.reverse()) await s();
+    })();
+    return stopped;
   };
+  const clock = system_clock();
+  /** Resolves after `ms`, or at once when stopping. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (abort.signal.aborted) return resolve();
+      const done = () => {
+        cancel();
+        abort.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const cancel = clock.set_timer(ms, done);
+      abort.signal.addEventListener('abort', done, { once: true });
+    });
   try {
     const { store, pool } = await open_store_and_enclave(home, config, genesis, stoppers);
-    const clock = system_clock();
     // Its own registry, served as GET /metrics: a follower decides no rounds and has no p2p peers.
     const metrics = new NodeMetrics({ process: true });
     const enclave = metered_enclave(pool, clock, metrics);
@@ -98,44 +126,56 @@ export async function start_follower(
       },
     );
 
-    // Applies every block the validators have that we do not (single flight).
-    let syncing: Promise<void> | null = null;
-    const sync = () => {
-      syncing ??= (async () => {
-        try {
-          for (;;) {
-            const height = store.height() + 1;
-            let record = null;
-            for (const url of config.follow) {
-              try {
-                record = await fetch_block(url, height);
-              } catch {
-                continue;
-              }
-              if (record === null) continue;
-              const last = store.last_block();
-              const why = check_fetched_block(
-                p,
-                genesis.chain_id,
-                validators,
-                last === null ? null : { header: last.block.header, commit: last.commit },
-                record,
-              );
-              if (why === null) break;
-              log('sync_refused', { url, height, why });
-              record = null;
+    // Applies the blocks the validators have that we do not, at most SYNC_BLOCKS_PER_RUN_MAX a run
+    // (then it asks for another, so a stop comes in between); one run at a time, no wake lost.
+    let retry_armed = false;
+    const lane: SyncLane = new SyncLane(async () => {
+      try {
+        for (let n = 0; n < SYNC_BLOCKS_PER_RUN_MAX; n++) {
+          if (abort.signal.aborted) return;
+          const height = store.height() + 1;
+          let record = null;
+          let unreachable = 0;
+          for (const url of config.follow) {
+            try {
+              record = await fetch_block(url, height);
+            } catch {
+              unreachable++;
+              continue;
             }
-            if (record === null) return;
-            await app.commit(record.block, record.commit);
+            if (record === null) continue;
+            const last = store.last_block();
+            const why = check_fetched_block(
+              p,
+              genesis.chain_id,
+              validators,
+              last === null ? null : { header: last.block.header, commit: last.commit },
+              record,
+            );
+            if (why === null) break;
+            log('sync_refused', { url, height, why });
+            record = null;
           }
-        } catch (error) {
-          log('sync_failed', { error: (error as Error).message });
-        } finally {
-          syncing = null;
+          if (record === null) {
+            // No validator answered: on an idle network no announcement may come to wake us again.
+            if (unreachable === config.follow.length && !retry_armed && !abort.signal.aborted) {
+              retry_armed = true;
+              void pause(SYNC_RETRY_MS).then(() => {
+                retry_armed = false;
+                if (!abort.signal.aborted) void lane.wake();
+              });
+            }
+            return;
+          }
+          await app.commit(record.block, record.commit);
         }
-      })();
-      return syncing;
-    };
+        void lane.wake();
+      } catch (error) {
+        // Stopping closes the enclave and the store under a block being applied: not a failure.
+        if (!abort.signal.aborted) log('sync_failed', { error: (error as Error).message });
+      }
+    });
+    const sync = () => lane.wake();
 
     metrics.watch({
       height: () => store.height(),
@@ -146,24 +186,20 @@ export async function start_follower(
     const url = await start_rpc(config, backend, log, stoppers, metrics);
 
     await sync();
-    // New blocks announce themselves on a validator's live stream.
-    const abort = new AbortController();
-    stoppers.push(() => abort.abort());
+    // New blocks announce themselves on a validator's live stream. The validator subscribes a
+    // stream to its commits before the stream's headers go out, so once it is open every later
+    // block is announced on it, and the sync started then fetches any committed before.
     void (async () => {
       for (let i = 0; !abort.signal.aborted; i++) {
         const source = config.follow[i % config.follow.length]!;
         try {
-          await subscribe(
-            source,
-            (type) => {
-              if (type === 'block') void sync();
-            },
-            abort.signal,
-          );
+          const { body } = await new RpcTransport({ nodes: [source] }).open_stream(abort.signal);
+          void sync();
+          for await (const event of read_events(body)) if (event.type === 'block') void sync();
         } catch (error) {
-          log('stream_failed', { source, error: (error as Error).message });
+          if (!abort.signal.aborted) log('stream_failed', { source, error: (error as Error).message });
         }
-        if (!abort.signal.aborted) await new Promise((r) => clock.set_timer(STREAM_RETRY_MS, () => r(null)));
+        await pause(STREAM_RETRY_MS);
       }
     })();
     log('started', { rpc: url, height: store.height(), behaviour: 'follower' });

@@ -115,3 +115,42 @@ export async function sync_from_peers(
   }
   return applied;
 }
+
+/**
+ * Sync runs one at a time, and no wake lost: {@link wake} starts a run, or, while one is running,
+ * asks for one more after it (however many wakes come meanwhile, one more run). A follower wakes
+ * it for each block a validator announces: a single-flight run that just returned the running
+ * promise dropped the announcement of a block committed after the run's last fetch found nothing
+ * and before the run ended, and on an idle network (blocks on demand) no later block came to
+ * fetch it, so the follower stayed one block behind. `run` handles its own failures; one that
+ * throws ends the runs asked for so far (the next wake starts afresh).
+ */
+export class SyncLane {
+  readonly #run: () => Promise<void>;
+  #running: Promise<void> | null = null;
+  #again = false;
+
+  constructor(run: () => Promise<void>) {
+    this.#run = run;
+  }
+
+  /** Starts a run, or asks for one more after the current; settles when the runs asked for are done. */
+  wake(): Promise<void> {
+    if (this.#running !== null) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = (async () => {
+      try {
+        do {
+          this.#again = false;
+          await this.#run();
+        } while (this.#again);
+      } finally {
+        this.#again = false;
+        this.#running = null;
+      }
+    })();
+    return this.#running;
+  }
+}

@@ -20,13 +20,29 @@ beforeAll(async () => {
   net = await temp_network(22400);
   urls = net.network.urls();
 }, 120_000);
+/** Longest the follower may take to exit after SIGTERM (its RPC's own stop limit is 10 s). */
+const EXIT_DEADLINE_MS = 30_000;
+
 afterAll(async () => {
-  if (follower !== null && follower.exitCode === null) {
+  let hung = false;
+  if (follower !== null && follower.exitCode === null && follower.signalCode === null) {
+    // It was sent transactions and watched: it must still stop on SIGTERM (follower.test.ts).
+    const exited = new Promise((r) => follower!.once('exit', r));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'hung'>((r) => {
+      timer = setTimeout(() => r('hung'), EXIT_DEADLINE_MS);
+    });
     follower.kill('SIGTERM');
-    await new Promise((r) => follower!.once('exit', r));
+    hung = (await Promise.race([exited, deadline])) === 'hung';
+    clearTimeout(timer);
+    if (hung) {
+      follower.kill('SIGKILL');
+      await exited;
+    }
   }
   await net?.down();
-});
+  if (hung) throw new Error(`the follower did not exit within ${EXIT_DEADLINE_MS} ms of SIGTERM`);
+}, 90_000);
 
 async function join_node(home: string, key_file: string, port: number) {
   return promisify(execFile)(process.execPath, [
@@ -95,8 +111,9 @@ describe('joining by registration', () => {
         { increment: {} },
       );
     const top = Math.max(...(await heights(urls)));
-    // The validators' reach drives the load (blocks are made on demand, issue #15); the follower only watches.
-    await Promise.all([...urls.map((u) => reach(u, top + 1)), reach(url, top + 1, 60_000, { drive: false })]);
+    // Each reach drives load into its node (blocks are made on demand, issue #15): the follower's
+    // is forwarded to validator 1.
+    await Promise.all([...urls, url].map((u) => reach(u, top + 1)));
     await expect_same_blocks(url, await blocks_json(urls[0]!, top));
     for (const hash of client.keys.keys()) {
       expect(JSON.stringify(await rpc(url, `/v1/txs/${hash}`))).toBe(
