@@ -237,7 +237,10 @@ export interface RpcOptions {
   sse_heartbeat_ms?: number;
   /** Unsent bytes a live stream may queue before the slow client is dropped. */
   sse_buffer_bytes_max?: number;
-  /** How long stop() waits for in-flight requests before closing their connections. */
+  /**
+   * The bound of the whole stop(): in-flight requests may finish and connections close within it;
+   * past it every connection left is cut (and `rpc_stop_timeout` logged).
+   */
   stop_timeout_ms?: number;
 }
 

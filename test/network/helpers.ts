@@ -209,31 +209,39 @@ export async function reach(
   timeout_ms = 60_000,
   opts: { drive?: boolean } = {},
 ): Promise<void> {
-  const { subscribe } = await import('../../protocol/rpc_client.js');
-  const now = (await heights([url]))[0]!;
-  if (now >= height) return;
+  const { RpcTransport, read_events } = await import('../../protocol/rpc_client.js');
   const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeout_ms);
-  const stop_load = opts.drive === false ? () => {} : drive_load([url]);
+  let timed_out = false;
+  const timer = setTimeout(() => {
+    timed_out = true;
+    abort.abort();
+  }, timeout_ms);
   let reached = false;
+  let stop_load = () => {};
   try {
-    await subscribe(
-      url,
-      (type, data) => {
-        if (type === 'block' && (data as { height: number }).height >= height) {
-          reached = true;
-          abort.abort();
-        }
-      },
-      abort.signal,
-    );
+    // The stream first, the height second: a block committed in between is then either in the
+    // height read or announced on the stream (the node subscribes before it answers the headers).
+    const { body } = await new RpcTransport({ nodes: [url] }).open_stream(abort.signal);
+    reached = (await heights([url]))[0]! >= height;
+    if (!reached && opts.drive !== false) stop_load = drive_load([url]);
+    if (!reached) {
+      for await (const event of read_events(body)) {
+        if (event.type !== 'block' || (JSON.parse(event.data) as { height: number }).height < height)
+          continue;
+        reached = true;
+        break;
+      }
+    }
+  } catch (error) {
+    if (!timed_out) throw error;
   } finally {
+    clearTimeout(timer);
     stop_load();
+    abort.abort();
   }
-  clearTimeout(timer);
   if (reached) return;
   // Say which it was: the deadline, or a stream the node ended (stopping, halted), and where it is.
-  const why = abort.signal.aborted ? `within ${timeout_ms} ms` : 'before its live stream ended';
+  const why = timed_out ? `within ${timeout_ms} ms` : 'before its live stream ended';
   const status = await rpc(url, '/v1/status', { timeout_ms: 5_000 }).catch((error: unknown) => String(error));
   throw new Error(`${url} did not reach height ${height} ${why}; status ${JSON.stringify(status)}`);
 }
