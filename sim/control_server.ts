@@ -30,10 +30,10 @@
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { LoadStats } from './load_generator.js';
+import { check_loopback, error_body, listen_loopback, send_json } from './loopback_http.js';
 import { partition_problem } from './network.js';
 
 /** What the control server needs of a network: the part of LocalNetwork it steers. */
@@ -163,9 +163,7 @@ export function token_matches(given: string, token: string): boolean {
 
 /** Starts the control server on loopback; resolves once it listens. */
 export async function start_control_server(opts: ControlServerOptions): Promise<ControlServer> {
-  const host = opts.host ?? '127.0.0.1';
-  if (host !== '127.0.0.1' && host !== '::1')
-    throw new RangeError(`the control server listens on loopback only (127.0.0.1 or ::1), not ${host}`);
+  const host = check_loopback(opts.host ?? '127.0.0.1', 'control server');
   const token = opts.token ?? randomBytes(32).toString('hex');
   const network = opts.network;
   const height = opts.height ?? rpc_height;
@@ -306,7 +304,7 @@ export async function start_control_server(opts: ControlServerOptions): Promise<
     const given = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : '';
     if (!token_matches(given, token)) {
       req.resume();
-      send(
+      send_json(
         res,
         401,
         error_body(
@@ -320,30 +318,23 @@ export async function start_control_server(opts: ControlServerOptions): Promise<
     }
     route(req).then(
       (answer) => {
-        send(res, 200, answer);
+        send_json(res, 200, answer);
         const message = (answer as { message?: unknown }).message;
         if (typeof message === 'string') opts.on_action?.(message);
         if (req.url !== undefined && new URL(req.url, 'http://control').pathname === '/stop')
           res.once('finish', () => opts.on_stop());
       },
       (error: unknown) => {
-        if (error instanceof ControlError) send(res, error.status, error_body(error.code, error.message));
-        else send(res, 500, error_body('failed', (error as Error).message));
+        if (error instanceof ControlError)
+          send_json(res, error.status, error_body(error.code, error.message));
+        else send_json(res, 500, error_body('failed', (error as Error).message));
       },
     );
   });
   server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port: opts.port ?? 0 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const { url } = await listen_loopback(server, host, opts.port ?? 0);
   return {
-    url: `http://${shown}:${address.port}`,
+    url,
     token,
     close: () =>
       new Promise<void>((resolve) => {
@@ -388,20 +379,6 @@ export function describe_groups(groups: readonly (readonly number[])[], validato
   const listed = new Set(groups.flat());
   const alone = Array.from({ length: validators }, (_, i) => i).filter((i) => !listed.has(i));
   return [...groups.map((g) => `[${g.join(',')}]`), ...alone.map((i) => `[${i}]`)].join(' ');
-}
-
-function error_body(code: string, message: string) {
-  return { error: { code, message } };
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-  });
-  res.end(text);
 }
 
 /** The request's JSON body (null when empty); a ControlError for one too large or not JSON. */

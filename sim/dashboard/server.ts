@@ -24,11 +24,11 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { find_code_root } from '../../enclave/measurement.js';
 import { subscribe } from '../../protocol/rpc_client.js';
 import type { LoadCommit, LoadStats } from '../load_generator.js';
+import { check_loopback, error_body, listen_loopback, send_json } from '../loopback_http.js';
 import type { NodeEvent } from '../network.js';
 import { DashboardFeed, type FeedState, type StatusView } from './feed.js';
 
@@ -135,9 +135,7 @@ function load_files(): Map<string, { body: Buffer; type: string }> {
 
 /** Starts the dashboard on loopback; resolves once it listens and has its first picture. */
 export async function start_dashboard(opts: DashboardOptions): Promise<Dashboard> {
-  const host = opts.host ?? '127.0.0.1';
-  if (host !== '127.0.0.1' && host !== '::1')
-    throw new RangeError(`the dashboard listens on loopback only (127.0.0.1 or ::1), not ${host}`);
+  const host = check_loopback(opts.host ?? '127.0.0.1', 'dashboard');
   const files = load_files();
   const feed = new DashboardFeed({ chain_id: opts.chain_id, behaviours: opts.behaviours });
   const sources = watch_network(feed, opts);
@@ -147,14 +145,11 @@ export async function start_dashboard(opts: DashboardOptions): Promise<Dashboard
   const server = createServer((req, res) => {
     if (!host_allowed(req.headers.host, host, port)) {
       req.resume();
-      send_json(res, 403, {
-        error: { code: 'forbidden', message: 'this dashboard answers on its loopback address only' },
-      });
+      send_json(res, 403, error_body('forbidden', 'this dashboard answers on its loopback address only'));
       return;
     }
     handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent)
-        send_json(res, 500, { error: { code: 'failed', message: (error as Error).message } });
+      if (!res.headersSent) send_json(res, 500, error_body('failed', (error as Error).message));
       else res.destroy();
     });
   });
@@ -167,7 +162,7 @@ export async function start_dashboard(opts: DashboardOptions): Promise<Dashboard
       return forward_control(req, res, path.slice('/control'.length), opts.control);
     if (method !== 'GET' && method !== 'HEAD') {
       req.resume();
-      return send_json(res, 405, { error: { code: 'method_not_allowed', message: `${path} takes GET` } });
+      return send_json(res, 405, error_body('method_not_allowed', `${path} takes GET`));
     }
     // The page has no icon; a browser asks anyway.
     if (path === '/favicon.ico') {
@@ -184,13 +179,13 @@ export async function start_dashboard(opts: DashboardOptions): Promise<Dashboard
     const tx = /^\/api\/txs\/([0-9a-fA-F]{64})$/.exec(path);
     if (tx !== null)
       return send_json(res, ...(await read_up(opts.network, `/v1/txs/${tx[1]!.toLowerCase()}`)));
-    send_json(res, 404, { error: { code: 'not_found', message: `no ${path} here` } });
+    send_json(res, 404, error_body('not_found', `no ${path} here`));
   };
 
   /** `GET /api/events`: the state now, then again after each change (at most every push_ms). */
   const follow = (req: IncomingMessage, res: ServerResponse): void => {
     if (clients.size >= EVENT_CLIENTS_MAX) {
-      send_json(res, 503, { error: { code: 'busy', message: `${EVENT_CLIENTS_MAX} pages follow already` } });
+      send_json(res, 503, error_body('busy', `${EVENT_CLIENTS_MAX} pages follow already`));
       return;
     }
     res.writeHead(200, {
@@ -216,18 +211,10 @@ export async function start_dashboard(opts: DashboardOptions): Promise<Dashboard
     for (const res of clients) res.write(line);
   }, opts.push_ms ?? 500);
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port: opts.port ?? 0 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  port = address.port;
-  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const listening = await listen_loopback(server, host, opts.port ?? 0);
+  port = listening.port;
   return {
-    url: `http://${shown}:${port}/`,
+    url: `${listening.url}/`,
     feed,
     action: (text) => feed.action(text, Date.now(), validator_named(text)),
     close: async () => {
@@ -379,10 +366,7 @@ async function read_status(url: string): Promise<StatusView | null> {
 /** `path` from the first validator that is up and answers: [HTTP status, body]. */
 async function read_up(network: DashboardNetwork, path: string): Promise<[number, unknown]> {
   const urls = network.urls();
-  let last: [number, unknown] = [
-    503,
-    { error: { code: 'unavailable', message: 'no validator is up to ask' } },
-  ];
+  let last: [number, unknown] = [503, error_body('unavailable', 'no validator is up to ask')];
   for (let i = 0; i < urls.length; i++) {
     if (!network.is_running(i) || network.is_paused(i) || urls[i] === '' || urls[i] === undefined) continue;
     try {
@@ -390,7 +374,7 @@ async function read_up(network: DashboardNetwork, path: string): Promise<[number
       last = [answer.status, await answer.json()];
       if (answer.status < 500) return last;
     } catch (error) {
-      last = [502, { error: { code: 'unavailable', message: `v${i}: ${(error as Error).message}` } }];
+      last = [502, error_body('unavailable', `v${i}: ${(error as Error).message}`)];
     }
   }
   return last;
@@ -415,9 +399,7 @@ async function forward_control(
   for await (const chunk of req) {
     bytes += (chunk as Buffer).length;
     if (bytes > BODY_BYTES_MAX) {
-      send_json(res, 413, {
-        error: { code: 'too_large', message: `the body is larger than ${BODY_BYTES_MAX} bytes` },
-      });
+      send_json(res, 413, error_body('too_large', `the body is larger than ${BODY_BYTES_MAX} bytes`));
       return;
     }
     chunks.push(chunk as Buffer);
@@ -444,16 +426,6 @@ function send_file(res: ServerResponse, body: Buffer, type: string): void {
     'x-content-type-options': 'nosniff',
   });
   res.end(body);
-}
-
-function send_json(res: ServerResponse, status: number, body: unknown): void {
-  const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-  });
-  res.end(text);
 }
 
 export type { FeedState };
