@@ -246,7 +246,7 @@ describe('fees (protocol.md §9)', () => {
 
   test('at gas price 0 the v1 transaction model is unchanged: no fee, no balance needed', async () => {
     const w = await World.open();
-    const { output } = await w.block([w.bob.tx({ type: 'store_code', code: to_base64(utf8(PROBE + '\n')) })]);
+    const { output } = await w.block([w.bob.tx({ type: 'store_code', code: to_base64(utf8(`${PROBE}\n`)) })]);
     expect(output.results[0]!.code).toBe(ResultCode.OK);
     expect(output.balances).toEqual({});
   });
