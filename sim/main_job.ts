@@ -102,7 +102,17 @@ async function main(): Promise<number> {
       );
   };
   const net_dir = temp ? join(dir, 'net') : dir;
-  const network = await LocalNetwork.up({ validators, dir: net_dir, port, on_event });
+  // Events before the dashboard is up (the validators' start) are handed to it once it is.
+  const early: NodeEvent[] = [];
+  const network = await LocalNetwork.up({
+    validators,
+    dir: net_dir,
+    port,
+    on_event: (e) => {
+      on_event(e);
+      if (early.length < 2000) early.push(e);
+    },
+  });
   const urls = network.urls();
   log(`ready ${urls.join(' ')}`);
   let stopping = false;
@@ -120,6 +130,8 @@ async function main(): Promise<number> {
   );
   log(`control ${steering.control.url} (token in ${control_file_path(net_dir)})`);
   if (steering.dashboard !== null) log(`dashboard ${steering.dashboard.url}#token=${steering.control.token}`);
+  steering.dashboard?.replay(early);
+  early.length = 0;
   for (const line of dev_network_lines(p, network.genesis(), urls)) log(line);
   // The validators run --supervised: a terminal's Ctrl-C reaches them too, and they leave it to
   // this process, which drains the workload before it stops them.

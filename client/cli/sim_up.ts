@@ -255,6 +255,9 @@ async function start_network(
   }
 }
 
+/** Events kept for the dashboard while it starts. */
+const EARLY_EVENTS_MAX = 2000;
+
 /** What runs beside the validators: the load generator, the control server, the dashboard. */
 interface Services {
   load: LoadGenerator;
@@ -329,7 +332,14 @@ function run_faults(
 async function sim_up(argv: SimUpArgs): Promise<void> {
   await preflight(argv);
   const faults = argv.faults === undefined ? null : read_faults(argv.faults, argv.validators);
-  const network = await start_network(argv, faults, event_printer(argv['log-format'], argv['log-level']));
+  const print = event_printer(argv['log-format'], argv['log-level']);
+  // What the validators say before the dashboard is up (their `started`, a first sync) goes to
+  // its faults list too: kept here, bounded, and handed over once it starts.
+  const early: NodeEvent[] = [];
+  const network = await start_network(argv, faults, (e) => {
+    print(e);
+    if (early.length < EARLY_EVENTS_MAX) early.push(e);
+  });
   // One way down for Ctrl-C, SIGTERM, `sim stop` and a failed fault schedule.
   let services: Services | null = null;
   let stopping = false;
@@ -350,6 +360,8 @@ async function sim_up(argv: SimUpArgs): Promise<void> {
     fail(`control server or dashboard: ${(error as Error).message}`);
   }
   const { control, dashboard } = services;
+  dashboard?.replay(early);
+  early.length = 0;
   // Whatever ends this process, its control file goes with it.
   process.once('exit', () => remove_control_file(argv.dir, control.token));
   process.stdout.write(`ready ${network.urls().join(' ')}\n`);

@@ -205,6 +205,7 @@ export class DashboardFeed {
         v.halted = null;
         break;
       case 'committed':
+      case 'synced':
         if (height !== null) v.height = Math.max(v.height ?? 0, height);
         break;
       case 'round':

@@ -73,6 +73,8 @@ export interface Dashboard {
   readonly feed: DashboardFeed;
   /** Adds a line to the page's faults list (sim up passes the control plane's actions). */
   action(text: string): void;
+  /** Feeds validator events it missed, heard before it started (oldest first). */
+  replay(events: readonly NodeEvent[]): void;
   close(): Promise<void>;
 }
 
@@ -217,6 +219,9 @@ export async function start_dashboard(opts: DashboardOptions): Promise<Dashboard
     url: `${listening.url}/`,
     feed,
     action: (text) => feed.action(text, Date.now(), validator_named(text)),
+    replay: (events) => {
+      for (const e of events) feed.node_event(e, event_time(e));
+    },
     close: async () => {
       clearInterval(push);
       sources.stop();
@@ -228,6 +233,11 @@ export async function start_dashboard(opts: DashboardOptions): Promise<Dashboard
       });
     },
   };
+}
+
+/** When a validator logged event `e` (its `t`, ms since the epoch), else now. */
+function event_time(e: NodeEvent): number {
+  return typeof e['t'] === 'number' ? e['t'] : Date.now();
 }
 
 /** The validator an action names (`v2 killed …` → 2), or null. */
@@ -243,7 +253,7 @@ function validator_named(text: string): number | null {
  */
 function watch_network(feed: DashboardFeed, opts: DashboardOptions): { stop(): void } {
   const { network } = opts;
-  const off_events = network.on_event((e) => feed.node_event(e, Date.now()));
+  const off_events = network.on_event((e) => feed.node_event(e, event_time(e)));
   const off_load = opts.load?.on_commit((c) => feed.load_commit(c)) ?? (() => {});
   const stream = new AbortController();
   let polling = false;
@@ -290,11 +300,14 @@ function watch_network(feed: DashboardFeed, opts: DashboardOptions): { stop(): v
 
 /** A live stream lagging this many blocks behind the highest height a validator reports is left. */
 const STREAM_LAG_BLOCKS_MAX = 2;
+/** Blocks missed between two streams that are fetched to fill the gap (the list shows no more). */
+const GAP_BLOCKS_MAX = 40;
 
 /**
  * Follows the live stream of some validator that is up, until aborted. It moves on to the next
  * when the stream ends (the validator stopped), when the validator is paused or down, or when it
  * falls more than {@link STREAM_LAG_BLOCKS_MAX} blocks behind the others (cut off by a partition).
+ * Blocks committed while it had no stream are fetched from the new one, so the list has no gap.
  */
 async function follow_blocks(
   feed: DashboardFeed,
@@ -304,12 +317,14 @@ async function follow_blocks(
   const usable = (i: number, urls: string[]) =>
     network.is_running(i) && !network.is_paused(i) && urls[i] !== '' && urls[i] !== undefined;
   let next = 0;
+  let last_height = 0;
   while (!signal.aborted) {
     const urls = network.urls();
     const n = urls.length;
     const i = Array.from({ length: n }, (_, k) => (next + k) % n).find((j) => usable(j, urls));
     if (i !== undefined) {
       next = i;
+      const url = urls[i]!;
       const one = new AbortController();
       const abort = () => one.abort();
       signal.addEventListener('abort', abort, { once: true });
@@ -318,19 +333,41 @@ async function follow_blocks(
         const highest = Math.max(0, ...feed.heights().map((h) => h ?? 0));
         if (!usable(i, network.urls()) || highest > seen + STREAM_LAG_BLOCKS_MAX) one.abort();
       }, 1000);
-      await subscribe(
-        urls[i]!,
-        (type, data) =>
-          stream_event(feed, type, data, (h) => {
-            seen = Math.max(seen, h);
-          }),
-        one.signal,
-      ).catch(() => {});
+      const on_height = (h: number) => {
+        seen = Math.max(seen, h);
+        if (last_height > 0 && h > last_height + 1) void fill_gap(feed, url, last_height + 1, h - 1);
+        last_height = Math.max(last_height, h);
+      };
+      await subscribe(url, (type, data) => stream_event(feed, type, data, on_height), one.signal).catch(
+        () => {},
+      );
       clearInterval(watch);
       signal.removeEventListener('abort', abort);
       next++;
     }
     if (!signal.aborted) await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** Fetches blocks `from..to` from `url` into the feed (the last {@link GAP_BLOCKS_MAX} of them). */
+async function fill_gap(feed: DashboardFeed, url: string, from: number, to: number): Promise<void> {
+  for (let h = Math.max(from, to - GAP_BLOCKS_MAX + 1); h <= to; h++) {
+    try {
+      const answer = await fetch(`${url}/v1/blocks/${h}`, { signal: AbortSignal.timeout(PROXY_TIMEOUT_MS) });
+      if (!answer.ok) return;
+      const b = (await answer.json()) as {
+        header: { time_ms: number };
+        block_hash: string;
+        tx_hashes: string[];
+      };
+      // Counted in the tx/s chart at the second it was made, not now.
+      feed.block(
+        { height: h, hash: b.block_hash, time_ms: b.header.time_ms, txs: b.tx_hashes.length },
+        b.header.time_ms,
+      );
+    } catch {
+      return;
+    }
   }
 }
 
@@ -344,8 +381,8 @@ function stream_event(
   const now_ms = Date.now();
   if (type === 'block') {
     const b = data as { height: number; block_hash: string; time_ms: number; txs: number };
-    on_height(b.height);
     feed.block({ height: b.height, hash: b.block_hash, time_ms: b.time_ms, txs: b.txs }, now_ms);
+    on_height(b.height);
   } else if (type === 'tx') {
     const t = data as { hash: string; height: number; index: number; code: number; gas_used: number };
     const x = data as { contract?: string; events?: unknown[] };

@@ -117,6 +117,8 @@ describe.skipIf(chromium_path === undefined && !on_ci)('the dashboard in Chromiu
     // The token moved from the address bar into the tab's storage: the steering buttons are on.
     expect(page.url()).not.toContain('token');
 
+    // The validators' start, logged before the dashboard was up, is listed all the same.
+    await page.waitForSelector('li.fault.started', { timeout: 30_000 });
     const start = await page_heights(page);
     await heights_above(page, [0, 1, 2, 3], start);
 
@@ -128,7 +130,9 @@ describe.skipIf(chromium_path === undefined && !on_ci)('the dashboard in Chromiu
     await heights_above(page, [1, 2, 3], while_down);
     // The blocks list too: it now follows another validator's stream.
     const others_max = Math.max(...[1, 2, 3].map((i) => while_down[i] ?? 0));
+    // …with no gap: blocks committed while it moved are fetched.
     await page.waitForSelector(`tr[data-block="${others_max + 1}"]`, { timeout: 60_000 });
+    await page.waitForSelector(`tr[data-block="${others_max + 2}"]`, { timeout: 60_000 });
     // The faults list has the action and the process's end.
     await page.waitForSelector('li.fault.action:has-text("v0 killed")', { timeout: 30_000 });
     await page.waitForSelector('li.fault.stopped:has-text("SIGKILL")', { timeout: 30_000 });

@@ -118,6 +118,21 @@ describe('dashboard server', () => {
     expect(text.startsWith('data: {')).toBe(true);
   });
 
+  it('lists the events it missed while it started, at the time they were logged', async () => {
+    const { dashboard } = await setup();
+    const t = Date.now() - 60_000;
+    dashboard.replay([
+      { index: 0, event: 'started', height: 0, t },
+      { index: 1, event: 'synced', applied: 2, height: 2, t: t + 1 },
+    ]);
+    const { faults, validators } = dashboard.feed.state(Date.now());
+    expect(faults.map((f) => [f.validator, f.kind, f.t_ms])).toEqual([
+      [1, 'synced', t + 1],
+      [0, 'started', t],
+    ]);
+    expect(validators[1]!.height).toBe(2);
+  });
+
   it('refuses a request whose Host is not its loopback address', async () => {
     const { dashboard } = await setup();
     const { request } = await import('node:http');
