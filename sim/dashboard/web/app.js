@@ -44,7 +44,7 @@ async function control(path, body) {
 }
 
 function App() {
-  const [state, set_state] = useState(null);
+  const [state, set_state] = useState(/** @type {object | null} */ (null));
   const [connected, set_connected] = useState(false);
   useEffect(() => {
     const events = new EventSource('/api/events');
@@ -59,4 +59,4 @@ function App() {
   return html`<${Page} state=${state} connected=${connected} can_steer=${token !== null} control=${control} />`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+render(html`<${App} />`, /** @type {HTMLElement} */ (document.getElementById('app')));

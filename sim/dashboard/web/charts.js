@@ -15,8 +15,8 @@ const HEIGHT = 180;
  * The chart is made once and given new data on each render.
  */
 export function LineChart({ title, data, series, unit }) {
-  const box = useRef(null);
-  const plot = useRef(null);
+  const box = useRef(/** @type {HTMLDivElement | null} */ (null));
+  const plot = useRef(/** @type {uPlot | null} */ (null));
   useEffect(() => {
     const opts = {
       width: WIDTH,
@@ -26,7 +26,7 @@ export function LineChart({ title, data, series, unit }) {
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: false }))],
       legend: { show: true },
     };
-    plot.current = new uPlot(opts, data, box.current);
+    plot.current = new uPlot(opts, data, box.current ?? undefined);
     return () => plot.current?.destroy();
   }, []);
   useEffect(() => {

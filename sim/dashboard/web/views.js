@@ -13,8 +13,8 @@ const clock = (ms) => new Date(ms).toLocaleTimeString();
 
 /** The whole page. */
 export function Page({ state, connected, can_steer, control }) {
-  const [note, set_note] = useState(null);
-  const [detail, set_detail] = useState(null);
+  const [note, set_note] = useState(/** @type {{ok: boolean, message: string} | null} */ (null));
+  const [detail, set_detail] = useState(/** @type {{kind: string, id: string | number} | null} */ (null));
   const act = async (path, body) => {
     set_note({ ok: true, message: `${path} …` });
     set_note(await control(path, body));
@@ -225,7 +225,7 @@ function Faults({ faults }) {
 
 /** A block or a transaction, read from a validator that is up (outputs stay ciphertext). */
 function Detail({ detail, close, show }) {
-  const [body, set_body] = useState(null);
+  const [body, set_body] = useState(/** @type {{path: string, json: any} | null} */ (null));
   const path = detail.kind === 'block' ? `/api/blocks/${detail.id}` : `/api/txs/${detail.id}`;
   useEffect(() => {
     fetch(path)
