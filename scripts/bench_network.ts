@@ -1037,7 +1037,9 @@ async function main(argv: string[]): Promise<void> {
         `soak       ${s.validators} validators, ${s.rate} tx/s offered for ${s.seconds} s`,
         `committed  ${s.committed} (${s.tx_per_s} tx/s), p50 ${s.p50_ms} ms, p99 ${s.p99_ms} ms, lost ${s.lost}, refused ${s.refused}`,
         `rss        ${s.samples[0]?.rss_mb.join(' / ')} MB at start, ${last?.rss_mb.join(' / ')} MB at ${last?.t_s} s`,
-        `growth     ${s.growth_pct_by_validator.join(' / ')} % → ${s.growth_pct} %: ${s.flat ? 'flat' : 'NOT flat'} (target ≤ ${TARGET_GROWTH_PCT} %)`,
+        Number.isFinite(s.growth_pct)
+          ? `growth     ${s.growth_pct_by_validator.join(' / ')} % → ${s.growth_pct} %: ${s.flat ? 'flat' : 'NOT flat'} (target ≤ ${TARGET_GROWTH_PCT} %)`
+          : `growth     unknown: no memory sample in the soak's last ${Math.min(60, 0.2 * s.seconds)} s (sampling ended at ${last?.t_s ?? 0} s with the load; see below), so no verdict`,
         `late       ${s.late_growth_pct_by_validator.join(' / ')} % from the midpoint to the end (not part of the verdict)`,
         `load       ${s.broken_reason === null ? 'held' : `broken: ${s.broken_reason}`}`,
       ].join('\n')}\n`,
