@@ -3,7 +3,8 @@
  * validators' public RPC, checking every block exactly as sync does (extends our chain, commit
  * with more than 2/3 of the power for its hash, txs and last commit match the header),
  * re-executing it in its own enclave and applying it only if its result hash matches. It serves
- * the same RPC as a validator; transactions sent to it are checked and forwarded.
+ * the same RPC as a validator; transactions sent to it are checked and forwarded to the first of
+ * the validators it follows that takes them (the next when one is down, busy or halted).
  *
  * It learns of new blocks from a validator's live stream, and misses none, even on an idle
  * network where blocks come on demand and no later block would carry it to an earlier one: each
@@ -31,6 +32,8 @@ import { check_fetched_block, SYNC_BLOCKS_PER_RUN_MAX, SyncLane } from './sync.j
 const STREAM_RETRY_MS = 1_000;
 /** Pause before syncing again after no validator could be asked for the next block. */
 export const SYNC_RETRY_MS = 1_000;
+/** Deadline of one forwarded transaction at a validator (a POST that timed out is not re-sent elsewhere). */
+const FORWARD_TIMEOUT_MS = 10_000;
 
 /** Fetches block `h` from a validator's RPC as a block record, or null if not committed yet. */
 async function fetch_block(url: string, height: number) {
@@ -95,10 +98,13 @@ export async function start_follower(
     const metrics = new NodeMetrics({ process: true });
     const enclave = metered_enclave(pool, clock, metrics);
     const mempool = node_mempool(p, genesis, config, store, clock.now_ms);
+    // Transactions sent to it go to the validators it follows: the first that answers, the next
+    // when one cannot be reached, is busy or halted (RpcTransport), preferring the last that took one.
+    const forward_to = new RpcTransport({ nodes: config.follow });
     const forward = (raw: string) => {
-      void rpc(config.follow[0]!, '/v1/txs', { body: raw }).catch((error: unknown) =>
-        log('forward_failed', { error: (error as Error).message }),
-      );
+      void forward_to
+        .request('POST', '/v1/txs', { text: raw, timeout_ms: FORWARD_TIMEOUT_MS })
+        .catch((error: unknown) => log('forward_failed', { error: (error as Error).message }));
     };
     const backend = new NodeBackend(
       { genesis, pubkey: '' },

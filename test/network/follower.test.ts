@@ -1,9 +1,11 @@
 /**
  * A follower (a node that joined by registration, node/follower.ts) as a process. Blocks come on
  * demand, so a follower must reach the last block an idle network committed with no later block
- * to carry it there; and it must stop on SIGTERM after transactions were sent through it.
- * Ports: the network's RPC 26780-26783 and p2p 27780-27783, the follower's RPC 26784, and 26785
- * for a proxy in front of the validator it follows, which lets a test hold its live stream shut.
+ * to carry it there; it must forward transactions past a validator it cannot reach; and it must
+ * stop on SIGTERM after transactions were sent through it.
+ * Ports: the network's RPC 26780-26783 and p2p 27780-27783, the follower's RPC 26784, 26785
+ * for a proxy in front of the validator it follows, which lets a test hold its live stream shut,
+ * and 26786 for a second follower whose first validator is down.
  */
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -23,6 +25,9 @@ import { heights, nudge_tx, reach, temp_network } from './helpers.js';
 const cloister = join(find_code_root(), 'bin', 'cloister.js');
 const FOLLOWER_RPC_PORT = 26784;
 const PROXY_PORT = 26785;
+const SECOND_FOLLOWER_RPC_PORT = 26786;
+/** A validator URL nothing listens on (port 9 is discard, never opened here). */
+const DEAD_URL = 'http://127.0.0.1:9';
 /** Longest a follower may take to apply a block the network committed, with no block after it. */
 const FOLLOW_DEADLINE_MS = 20_000;
 /** Longest a follower may take to exit after SIGTERM (its RPC's own stop limit is 10 s). */
@@ -228,6 +233,55 @@ describe('a follower process', () => {
       expect(await follower_height_at_least(second.height), `round ${round}`).toBe(second.height);
     }
   }, 300_000);
+
+  it('forwards to the next validator it follows when the first cannot be reached', async () => {
+    // A second follower whose first validator is an address nothing listens on.
+    const home = join(net.dir, 'follower-2');
+    await promisify(execFile)(process.execPath, [
+      cloister,
+      'node',
+      'join',
+      '--json',
+      '--home',
+      home,
+      '--genesis',
+      join(net.dir, 'net', 'v0', 'genesis.json'),
+      '--from',
+      urls[2]!,
+      '--attestation-key',
+      join(net.dir, 'net', 'attestation_root_key'),
+      '--port',
+      String(SECOND_FOLLOWER_RPC_PORT),
+    ]);
+    const config_file = join(home, 'config.json');
+    const config = JSON.parse(readFileSync(config_file, 'utf8')) as { follow: string[] };
+    writeFileSync(config_file, JSON.stringify({ ...config, follow: [DEAD_URL, urls[2]!] }, null, 2));
+    const second = spawn(process.execPath, [cloister, 'node', 'start', '--json', '--home', home], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        second.once('exit', (code) => reject(new Error(`second follower exited with code ${code}`)));
+        createInterface({ input: second.stdout! }).on('line', (line) => {
+          const e = JSON.parse(line) as { event: string; rpc?: string };
+          if (e.event === 'started') resolve(e.rpc!);
+        });
+      });
+      // A nudge commits with a failure code (an empty account sends 1 ucst; see nudge_tx).
+      const record = await rpc<{ hash: string; height: number }>(url, '/v1/txs?wait=commit', {
+        body: nudge_tx(chain_id),
+        timeout_ms: 60_000,
+      });
+      expect(record.height).toBeGreaterThan(0);
+      // Committed by the network, which only validator 2 could have given it to.
+      const there = await rpc<{ hash: string }>(urls[2]!, `/v1/txs/${record.hash}`);
+      expect(there.hash).toBe(record.hash);
+    } finally {
+      const exited = new Promise((r) => second.once('exit', r));
+      second.kill('SIGTERM');
+      await exited;
+    }
+  }, 180_000);
 
   it('stops on SIGTERM after transactions were sent through it', async () => {
     // Transactions through the follower (forwarded to validator 1), one waited for to commit
