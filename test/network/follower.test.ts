@@ -145,7 +145,35 @@ describe('a follower process', () => {
     chain_id = (await rpc<{ chain_id: string }>(urls[0]!, '/v1/status')).chain_id;
     // A block before it joins, so it has something to sync.
     await rpc(urls[0]!, '/v1/txs?wait=commit', { body: nudge_tx(chain_id), timeout_ms: 60_000 });
-    const home = join(net.dir, 'follower');
+    // It follows validator 1 through the proxy.
+    proxy = await start_proxy(urls[1]!, PROXY_PORT);
+    const started = await join_and_start('follower', FOLLOWER_RPC_PORT, [proxy.url], (e) => events.push(e));
+    follower = started.child;
+    follower_url = started.url;
+  }, 180_000);
+
+  afterAll(async () => {
+    // A follower a test left running is killed outright, so the network can go down.
+    if (follower !== null && follower.exitCode === null && follower.signalCode === null) {
+      const exited = new Promise((r) => follower!.once('exit', r));
+      follower.kill('SIGKILL');
+      await exited;
+    }
+    await proxy?.close();
+    await net?.down();
+  }, 60_000);
+
+  /**
+   * Joins a new node `name` by registration (its RPC on `port`), makes it follow `follow`, starts
+   * it, and resolves once it serves RPC; `on_event` hears its log events (stdout JSON lines).
+   */
+  async function join_and_start(
+    name: string,
+    port: number,
+    follow: string[],
+    on_event: (e: { event: string; [field: string]: unknown }) => void = () => {},
+  ): Promise<{ child: ChildProcess; url: string }> {
+    const home = join(net.dir, name);
     await promisify(execFile)(process.execPath, [
       cloister,
       'node',
@@ -160,36 +188,24 @@ describe('a follower process', () => {
       '--attestation-key',
       join(net.dir, 'net', 'attestation_root_key'),
       '--port',
-      String(FOLLOWER_RPC_PORT),
+      String(port),
     ]);
-    // It follows validator 1 through the proxy.
-    proxy = await start_proxy(urls[1]!, PROXY_PORT);
     const config_file = join(home, 'config.json');
     const config = JSON.parse(readFileSync(config_file, 'utf8')) as { follow: string[] };
-    writeFileSync(config_file, JSON.stringify({ ...config, follow: [proxy.url] }, null, 2));
-    follower = spawn(process.execPath, [cloister, 'node', 'start', '--json', '--home', home], {
+    writeFileSync(config_file, JSON.stringify({ ...config, follow }, null, 2));
+    const child = spawn(process.execPath, [cloister, 'node', 'start', '--json', '--home', home], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    follower_url = await new Promise<string>((resolve, reject) => {
-      follower!.once('exit', (code) => reject(new Error(`follower exited with code ${code}`)));
-      createInterface({ input: follower!.stdout! }).on('line', (line) => {
+    const url = await new Promise<string>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`${name} exited with code ${code}`)));
+      createInterface({ input: child.stdout! }).on('line', (line) => {
         const e = JSON.parse(line) as { event: string; rpc?: string };
-        events.push(e);
+        on_event(e);
         if (e.event === 'started') resolve(e.rpc!);
       });
     });
-  }, 180_000);
-
-  afterAll(async () => {
-    // A follower a test left running is killed outright, so the network can go down.
-    if (follower !== null && follower.exitCode === null && follower.signalCode === null) {
-      const exited = new Promise((r) => follower!.once('exit', r));
-      follower.kill('SIGKILL');
-      await exited;
-    }
-    await proxy?.close();
-    await net?.down();
-  }, 60_000);
+    return { child, url };
+  }
 
   /** The follower's height, polled until it is at least `height` or the deadline passes: the last one seen. */
   async function follower_height_at_least(height: number): Promise<number> {
@@ -236,37 +252,9 @@ describe('a follower process', () => {
 
   it('forwards to the next validator it follows when the first cannot be reached', async () => {
     // A second follower whose first validator is an address nothing listens on.
-    const home = join(net.dir, 'follower-2');
-    await promisify(execFile)(process.execPath, [
-      cloister,
-      'node',
-      'join',
-      '--json',
-      '--home',
-      home,
-      '--genesis',
-      join(net.dir, 'net', 'v0', 'genesis.json'),
-      '--from',
-      urls[2]!,
-      '--attestation-key',
-      join(net.dir, 'net', 'attestation_root_key'),
-      '--port',
-      String(SECOND_FOLLOWER_RPC_PORT),
-    ]);
-    const config_file = join(home, 'config.json');
-    const config = JSON.parse(readFileSync(config_file, 'utf8')) as { follow: string[] };
-    writeFileSync(config_file, JSON.stringify({ ...config, follow: [DEAD_URL, urls[2]!] }, null, 2));
-    const second = spawn(process.execPath, [cloister, 'node', 'start', '--json', '--home', home], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const second = await join_and_start('follower-2', SECOND_FOLLOWER_RPC_PORT, [DEAD_URL, urls[2]!]);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        second.once('exit', (code) => reject(new Error(`second follower exited with code ${code}`)));
-        createInterface({ input: second.stdout! }).on('line', (line) => {
-          const e = JSON.parse(line) as { event: string; rpc?: string };
-          if (e.event === 'started') resolve(e.rpc!);
-        });
-      });
+      const url = second.url;
       // A nudge commits with a failure code (an empty account sends 1 ucst; see nudge_tx).
       const record = await rpc<{ hash: string; height: number }>(url, '/v1/txs?wait=commit', {
         body: nudge_tx(chain_id),
@@ -277,8 +265,8 @@ describe('a follower process', () => {
       const there = await rpc<{ hash: string }>(urls[2]!, `/v1/txs/${record.hash}`);
       expect(there.hash).toBe(record.hash);
     } finally {
-      const exited = new Promise((r) => second.once('exit', r));
-      second.kill('SIGTERM');
+      const exited = new Promise((r) => second.child.once('exit', r));
+      second.child.kill('SIGTERM');
       await exited;
     }
   }, 180_000);
