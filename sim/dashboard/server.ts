@@ -27,19 +27,21 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { find_code_root } from '../../enclave/measurement.js';
 import { subscribe } from '../../protocol/rpc_client.js';
+import type { ControlledNetwork } from '../control_server.js';
 import type { LoadCommit, LoadStats } from '../load_generator.js';
 import { check_loopback, error_body, listen_loopback, send_json } from '../loopback_http.js';
 import type { NodeEvent } from '../network.js';
 import { DashboardFeed, type FeedState, type StatusView } from './feed.js';
 
-/** What the dashboard reads of a running network (LocalNetwork has it all). */
-export interface DashboardNetwork {
-  readonly homes: readonly string[];
-  urls(): string[];
-  pid(i: number): number | undefined;
-  is_running(i: number): boolean;
-  is_paused(i: number): boolean;
-  partition_groups(): number[][] | null;
+/**
+ * What the dashboard reads of a running network (LocalNetwork has it all): what the control
+ * server reads of it, and its events. It steers nothing itself: actions go through the control server.
+ */
+export interface DashboardNetwork
+  extends Pick<
+    ControlledNetwork,
+    'homes' | 'urls' | 'pid' | 'is_running' | 'is_paused' | 'partition_groups'
+  > {
   on_event(fn: (e: NodeEvent) => void): () => void;
 }
 
