@@ -123,6 +123,10 @@ describe('npm pack', () => {
       'dist/enclave/worker.js',
       'contracts/counter.js',
       'docs/client.md',
+      // The dashboard sim up serves, as the page's own files (no build step), and its picture.
+      'sim/dashboard/web/index.html',
+      'sim/dashboard/web/app.js',
+      'docs/images/dashboard.png',
       ...entry_files(),
     ])
       expect(paths, path).toContain(path);
