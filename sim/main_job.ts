@@ -17,17 +17,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { get_provider } from '../protocol/providers/index.js';
-import {
-  type ControlServer,
-  control_file_path,
-  remove_control_file,
-  start_control_server,
-  write_control_file,
-} from './control_server.js';
-import { type Dashboard, start_dashboard } from './dashboard/server.js';
+import { control_file_path } from './control_server.js';
 import { percentile, summary_lines } from './job_summary.js';
 import { LOAD_RATE_MAX, LoadGenerator } from './load_generator.js';
 import { dev_network_lines, LocalNetwork, type NodeEvent } from './network.js';
+import { EarlyEvents, start_steering } from './steering.js';
 
 const HELP = `Usage: npm start [-- options]
 
@@ -102,15 +96,14 @@ async function main(): Promise<number> {
       );
   };
   const net_dir = temp ? join(dir, 'net') : dir;
-  // Events before the dashboard is up (the validators' start) are handed to it once it is.
-  const early: NodeEvent[] = [];
+  const early = new EarlyEvents();
   const network = await LocalNetwork.up({
     validators,
     dir: net_dir,
     port,
     on_event: (e) => {
       on_event(e);
-      if (early.length < 2000) early.push(e);
+      early.push(e);
     },
   });
   const urls = network.urls();
@@ -121,17 +114,19 @@ async function main(): Promise<number> {
     stopping = true;
   };
   const load = new LoadGenerator({ urls: () => network.urls(), provider: p });
-  const steering = await steer(
+  // The control server (its token in net_dir/control.json: `cloister sim … --dir` steers this
+  // network too) and the dashboard; `POST /stop` stops the workload as Ctrl-C does.
+  const steering = await start_steering({
     network,
-    net_dir,
+    dir: net_dir,
     load,
-    values['no-dashboard'] === true ? null : dashboard_port,
-    stop,
-  );
+    dashboard_port: values['no-dashboard'] === true ? null : dashboard_port,
+    early,
+    on_stop: stop,
+    print: log,
+  });
   log(`control ${steering.control.url} (token in ${control_file_path(net_dir)})`);
   if (steering.dashboard !== null) log(`dashboard ${steering.dashboard.url}#token=${steering.control.token}`);
-  steering.dashboard?.replay(early);
-  early.length = 0;
   for (const line of dev_network_lines(p, network.genesis(), urls)) log(line);
   // The validators run --supervised: a terminal's Ctrl-C reaches them too, and they leave it to
   // this process, which drains the workload before it stops them.
@@ -190,49 +185,10 @@ async function main(): Promise<number> {
     return s.committed > 0 && s.failed === 0 ? 0 : 1;
   } finally {
     await load.stop();
-    await steering.dashboard?.close();
-    await steering.control.close();
-    remove_control_file(net_dir, steering.control.token);
+    await steering.close();
     await network.down();
     if (temp) rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/**
- * The control server (its token in `net_dir/control.json`, so `cloister sim … --dir` steers this
- * network too) and, unless `dashboard_port` is null, the live dashboard (port 0: the system's
- * choice). `POST /stop` stops the workload as Ctrl-C does.
- */
-async function steer(
-  network: LocalNetwork,
-  net_dir: string,
-  load: LoadGenerator,
-  dashboard_port: number | null,
-  stop: () => void,
-): Promise<{ control: ControlServer; dashboard: Dashboard | null }> {
-  let dashboard: Dashboard | null = null;
-  const control = await start_control_server({
-    network,
-    load,
-    on_stop: stop,
-    on_action: (message) => {
-      process.stderr.write(`control: ${message}\n`);
-      dashboard?.action(message);
-    },
-  });
-  write_control_file(net_dir, { pid: process.pid, url: control.url, token: control.token });
-  process.once('exit', () => remove_control_file(net_dir, control.token));
-  if (dashboard_port !== null) {
-    dashboard = await start_dashboard({
-      network,
-      chain_id: network.genesis().chain_id,
-      behaviours: network.homes.map(() => 'honest'),
-      control: { url: control.url, token: control.token },
-      load,
-      port: dashboard_port,
-    });
-  }
-  return { control, dashboard };
 }
 
 main().then(

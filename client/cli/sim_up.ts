@@ -9,15 +9,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { get_provider } from '../../protocol/providers/index.js';
-import {
-  type ControlServer,
-  control_file_path,
-  pid_alive,
-  remove_control_file,
-  start_control_server,
-  write_control_file,
-} from '../../sim/control_server.js';
-import { type Dashboard, start_dashboard } from '../../sim/dashboard/server.js';
+import { control_file_path, pid_alive } from '../../sim/control_server.js';
 import { check_load_rate, LoadGenerator } from '../../sim/load_generator.js';
 import {
   MANIFEST_LIMITS,
@@ -37,6 +29,7 @@ import {
   probe_port,
 } from '../../sim/network.js';
 import { BEHAVIOURS, type NodeBehaviour } from '../../sim/sim_node.js';
+import { EarlyEvents, type Steering, start_steering } from '../../sim/steering.js';
 import {
   format_human,
   format_json,
@@ -255,48 +248,6 @@ async function start_network(
   }
 }
 
-/** Events kept for the dashboard while it starts. */
-const EARLY_EVENTS_MAX = 2000;
-
-/** What runs beside the validators: the load generator, the control server, the dashboard. */
-interface Services {
-  load: LoadGenerator;
-  control: ControlServer;
-  dashboard: Dashboard | null;
-}
-
-/** Starts the load generator, the control server (and its file) and the dashboard. */
-async function start_services(
-  argv: SimUpArgs,
-  network: LocalNetwork,
-  stop: (code: number) => void,
-): Promise<Services> {
-  const load = new LoadGenerator({ urls: () => network.urls(), rate: argv.load });
-  let dashboard: Dashboard | null = null;
-  const control = await start_control_server({
-    network,
-    load,
-    ...(argv['control-port'] === undefined ? {} : { port: argv['control-port'] }),
-    on_stop: () => stop(0),
-    on_action: (message) => {
-      process.stdout.write(`control: ${message}\n`);
-      dashboard?.action(message);
-    },
-  });
-  write_control_file(argv.dir, { pid: process.pid, url: control.url, token: control.token });
-  if (argv.dashboard) {
-    dashboard = await start_dashboard({
-      network,
-      chain_id: network.genesis().chain_id,
-      behaviours: network.homes.map((_, i) => network.opts.behaviours.get(i) ?? 'honest'),
-      control: { url: control.url, token: control.token },
-      load,
-      ...(argv['dashboard-port'] === undefined ? {} : { port: argv['dashboard-port'] }),
-    });
-  }
-  return { load, control, dashboard };
-}
-
 /** Applies `--faults` by height, printing each; a schedule that fails stops sim up with 1. */
 function run_faults(
   argv: SimUpArgs,
@@ -333,37 +284,40 @@ async function sim_up(argv: SimUpArgs): Promise<void> {
   await preflight(argv);
   const faults = argv.faults === undefined ? null : read_faults(argv.faults, argv.validators);
   const print = event_printer(argv['log-format'], argv['log-level']);
-  // What the validators say before the dashboard is up (their `started`, a first sync) goes to
-  // its faults list too: kept here, bounded, and handed over once it starts.
-  const early: NodeEvent[] = [];
+  const early = new EarlyEvents();
   const network = await start_network(argv, faults, (e) => {
     print(e);
-    if (early.length < EARLY_EVENTS_MAX) early.push(e);
+    early.push(e);
   });
+  const load = new LoadGenerator({ urls: () => network.urls(), rate: argv.load });
   // One way down for Ctrl-C, SIGTERM, `sim stop` and a failed fault schedule.
-  let services: Services | null = null;
+  let steering: Steering | null = null;
   let stopping = false;
   const stop = async (code = 0) => {
     if (stopping) return;
     stopping = true;
-    await services?.load.stop();
-    await services?.dashboard?.close();
+    await load.stop();
     await network.down();
-    await services?.control.close();
-    if (services !== null) remove_control_file(argv.dir, services.control.token);
+    await steering?.close();
     process.exit(code);
   };
   try {
-    services = await start_services(argv, network, (code) => void stop(code));
+    steering = await start_steering({
+      network,
+      dir: argv.dir,
+      load,
+      control_port: argv['control-port'],
+      dashboard_port: argv.dashboard ? (argv['dashboard-port'] ?? 0) : null,
+      early,
+      on_stop: () => void stop(0),
+      print: (line) => process.stdout.write(`${line}\n`),
+    });
   } catch (error) {
+    await load.stop();
     await network.down();
     fail(`control server or dashboard: ${(error as Error).message}`);
   }
-  const { control, dashboard } = services;
-  dashboard?.replay(early);
-  early.length = 0;
-  // Whatever ends this process, its control file goes with it.
-  process.once('exit', () => remove_control_file(argv.dir, control.token));
+  const { control, dashboard } = steering;
   process.stdout.write(`ready ${network.urls().join(' ')}\n`);
   process.stdout.write(`control ${control.url} (token in ${control_file_path(argv.dir)})\n`);
   if (dashboard !== null) process.stdout.write(`dashboard ${dashboard.url}#token=${control.token}\n`);
