@@ -21,6 +21,7 @@ import { get_provider } from '../../protocol/providers/index.js';
 import { dev_network_lines } from '../../sim/network.js';
 import { sim_run } from '../../sim/run/cli.js';
 import { BEHAVIOURS, type NodeBehaviour, start_sim_node } from '../../sim/sim_node.js';
+import { fail } from './exit.js';
 import {
   choose_format,
   LOG_FORMATS,
@@ -34,11 +35,6 @@ import { PACING_OPTIONS, pacing_flags } from './pacing.js';
 import { reset_signing_command } from './reset_signing.js';
 import { sim_control_commands } from './sim_control.js';
 import { sim_up_command } from './sim_up.js';
-
-function fail(message: string, code = 1): never {
-  process.stderr.write(`cloister: ${message}\n`);
-  process.exit(code);
-}
 
 /** The log flags of `node start` and `sim node`, as yargs parsed them. */
 interface LogFlags {

@@ -4,10 +4,7 @@
  * @module
  */
 
-function fail(message: string, code = 1): never {
-  process.stderr.write(`cloister: ${message}\n`);
-  process.exit(code);
-}
+import { fail } from './exit.js';
 
 /** `--empty-block-interval S` and `--block-time S` of a new network (docs/consensus.md "Block pacing"). */
 export const PACING_OPTIONS = {

@@ -30,6 +30,7 @@ import {
 } from '../../sim/network.js';
 import { BEHAVIOURS, type NodeBehaviour } from '../../sim/sim_node.js';
 import { EarlyEvents, type Steering, start_steering } from '../../sim/steering.js';
+import { fail } from './exit.js';
 import {
   format_human,
   format_json,
@@ -41,11 +42,6 @@ import {
   use_color,
 } from './log_format.js';
 import { PACING_OPTIONS, pacing_flags } from './pacing.js';
-
-function fail(message: string, code = 1): never {
-  process.stderr.write(`cloister: ${message}\n`);
-  process.exit(code);
-}
 
 /**
  * Reads and checks `sim up --faults FILE` for `validators` real processes; exits 2 naming the
