@@ -145,11 +145,17 @@ export class ControlError extends Error {
 
 /** A validator's committed height by `GET {url}/v1/status`, null if it does not answer in time. */
 export async function rpc_height(url: string): Promise<number | null> {
+  const status = await rpc_status(url);
+  return typeof status?.['height'] === 'number' ? status['height'] : null;
+}
+
+/** A validator's `GET {url}/v1/status` answer, null if it does not answer (200, JSON) within a second. */
+export async function rpc_status(url: string): Promise<Record<string, unknown> | null> {
   try {
     const answer = await fetch(`${url}/v1/status`, { signal: AbortSignal.timeout(HEIGHT_TIMEOUT_MS) });
     if (!answer.ok) return null;
-    const body = (await answer.json()) as { height?: unknown };
-    return typeof body.height === 'number' ? body.height : null;
+    const body: unknown = await answer.json();
+    return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : null;
   } catch {
     return null;
   }

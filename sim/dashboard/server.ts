@@ -27,7 +27,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { find_code_root } from '../../enclave/measurement.js';
 import { subscribe } from '../../protocol/rpc_client.js';
-import type { ControlledNetwork } from '../control_server.js';
+import { type ControlledNetwork, rpc_status } from '../control_server.js';
 import type { LoadCommit, LoadStats } from '../load_generator.js';
 import { check_loopback, error_body, listen_loopback, send_json } from '../loopback_http.js';
 import type { NodeEvent } from '../network.js';
@@ -280,7 +280,7 @@ function watch_network(feed: DashboardFeed, opts: DashboardOptions): { stop(): v
             rpc,
             group,
           });
-          if (rpc !== null && !paused) feed.status(i, await read_status(rpc));
+          if (rpc !== null && !paused) feed.status(i, (await rpc_status(rpc)) as StatusView | null);
         }),
       );
     } finally {
@@ -389,16 +389,6 @@ function stream_event(
     const t = data as { hash: string; height: number; index: number; code: number; gas_used: number };
     const x = data as { contract?: string; events?: unknown[] };
     feed.tx({ ...t, contract: x.contract ?? null, events: x.events ?? [] });
-  }
-}
-
-/** A validator's `GET /v1/status`, null when it does not answer within a second. */
-async function read_status(url: string): Promise<StatusView | null> {
-  try {
-    const answer = await fetch(`${url}/v1/status`, { signal: AbortSignal.timeout(1000) });
-    return answer.ok ? ((await answer.json()) as StatusView) : null;
-  } catch {
-    return null;
   }
 }
 
