@@ -33,7 +33,14 @@ import { readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { LoadStats } from './load_generator.js';
-import { check_loopback, error_body, listen_loopback, send_json } from './loopback_http.js';
+import {
+  BODY_BYTES_MAX,
+  check_loopback,
+  error_body,
+  listen_loopback,
+  read_body,
+  send_json,
+} from './loopback_http.js';
 import { partition_problem } from './network.js';
 
 /** What the control server needs of a network: the part of LocalNetwork it steers. */
@@ -127,8 +134,6 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-/** Largest request body, bytes. */
-const BODY_BYTES_MAX = 64 * 1024;
 /** How long `GET /status` waits for a validator's height, ms. */
 const HEIGHT_TIMEOUT_MS = 1000;
 
@@ -389,15 +394,10 @@ export function describe_groups(groups: readonly (readonly number[])[], validato
 
 /** The request's JSON body (null when empty); a ControlError for one too large or not JSON. */
 async function read_json(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req) {
-    bytes += (chunk as Buffer).length;
-    if (bytes > BODY_BYTES_MAX)
-      throw new ControlError(413, 'too_large', `the body is larger than ${BODY_BYTES_MAX} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
+  const body = await read_body(req);
+  if (body === null)
+    throw new ControlError(413, 'too_large', `the body is larger than ${BODY_BYTES_MAX} bytes`);
+  const text = body.toString('utf8').trim();
   if (text === '') return null;
   try {
     return JSON.parse(text);

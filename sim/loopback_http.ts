@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** The loopback addresses a `sim up` server may listen on. */
@@ -52,4 +52,19 @@ export function send_json(res: ServerResponse, status: number, body: unknown): v
 /** The error body of every `sim up` server: `{"error": {"code", "message"}}`. */
 export function error_body(code: string, message: string): { error: { code: string; message: string } } {
   return { error: { code, message } };
+}
+
+/** Largest request body a `sim up` server reads, bytes. */
+export const BODY_BYTES_MAX = 64 * 1024;
+
+/** A request's whole body, or null once it passes `bytes_max` (the rest is not read). */
+export async function read_body(req: IncomingMessage, bytes_max = BODY_BYTES_MAX): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of req) {
+    bytes += (chunk as Buffer).length;
+    if (bytes > bytes_max) return null;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }

@@ -29,7 +29,14 @@ import { find_code_root } from '../../enclave/measurement.js';
 import { subscribe } from '../../protocol/rpc_client.js';
 import { type ControlledNetwork, rpc_status } from '../control_server.js';
 import type { LoadCommit, LoadStats } from '../load_generator.js';
-import { check_loopback, error_body, listen_loopback, send_json } from '../loopback_http.js';
+import {
+  BODY_BYTES_MAX,
+  check_loopback,
+  error_body,
+  listen_loopback,
+  read_body,
+  send_json,
+} from '../loopback_http.js';
 import type { NodeEvent } from '../network.js';
 import { DashboardFeed, type FeedState, type StatusView } from './feed.js';
 
@@ -82,8 +89,6 @@ export interface Dashboard {
 
 /** Pages that may follow `/api/events` at once. */
 const EVENT_CLIENTS_MAX = 32;
-/** Largest request body forwarded to the control server, bytes. */
-const BODY_BYTES_MAX = 64 * 1024;
 /** How long a proxied read may take, ms. */
 const PROXY_TIMEOUT_MS = 5000;
 
@@ -423,15 +428,10 @@ async function forward_control(
   path: string,
   control: { url: string },
 ): Promise<void> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req) {
-    bytes += (chunk as Buffer).length;
-    if (bytes > BODY_BYTES_MAX) {
-      send_json(res, 413, error_body('too_large', `the body is larger than ${BODY_BYTES_MAX} bytes`));
-      return;
-    }
-    chunks.push(chunk as Buffer);
+  const body = await read_body(req);
+  if (body === null) {
+    send_json(res, 413, error_body('too_large', `the body is larger than ${BODY_BYTES_MAX} bytes`));
+    return;
   }
   const method = req.method ?? 'GET';
   const answer = await fetch(`${control.url}${path}`, {
@@ -440,7 +440,7 @@ async function forward_control(
       authorization: req.headers.authorization ?? '',
       'content-type': 'application/json',
     },
-    ...(method === 'GET' || method === 'HEAD' ? {} : { body: Buffer.concat(chunks) }),
+    ...(method === 'GET' || method === 'HEAD' ? {} : { body }),
   });
   const text = await answer.text();
   res.writeHead(answer.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
