@@ -11,7 +11,7 @@
  * @module
  */
 
-import { createHash } from 'node:crypto';
+import { hash as one_shot_hash } from 'node:crypto';
 import { Level } from 'level';
 import type {
   AttestationPolicy,
@@ -249,7 +249,9 @@ function wanted_chain_id(opts: ChainStoreOptions | undefined): string | null {
  * served as data.
  */
 function checksum(key: string, json: string): string {
-  return createHash('sha256').update(CHECKSUM_DOMAIN).update(key).update('\n').update(json).digest('hex');
+  // One-shot: the same bytes as four `update`s of a Hash object, without making one per record
+  // (a block writes several records per transaction, and every read checks one).
+  return one_shot_hash('sha256', `${CHECKSUM_DOMAIN}${key}\n${json}`, 'hex');
 }
 
 /**
