@@ -23,7 +23,7 @@ import type {
 } from '../../enclave/api.js';
 import { ENCLAVE_LIMITS } from '../../enclave/limits.js';
 import { fee_pool_address } from '../../protocol/bank.js';
-import { from_base64, from_hex, to_base64, to_hex } from '../../protocol/bytes.js';
+import { from_base64, to_base64, to_hex } from '../../protocol/bytes.js';
 import { is_address_hex, is_hex64 } from '../../protocol/checks.js';
 import { result_counted } from '../../protocol/codes.js';
 import { is_scheme, type Scheme } from '../../protocol/envelope.js';
@@ -35,13 +35,7 @@ import {
   SYSTEM_CREATOR,
   system_contract_address,
 } from '../../protocol/system.js';
-import {
-  account_address,
-  contract_address,
-  MalformedTxError,
-  parse_tx_json,
-  type Tx,
-} from '../../protocol/tx.js';
+import { MalformedTxError, parse_tx_json, type Tx } from '../../protocol/tx.js';
 import {
   type Block,
   block_hash,
@@ -77,7 +71,14 @@ import {
   StoreMismatchError,
   StoreOpenError,
 } from './errors.js';
-import { contract_index_keys, label_hash, tx_index_keys, tx_parties } from './indexes.js';
+import {
+  contract_index_keys,
+  label_hash,
+  type TxParties,
+  tx_index_keys,
+  tx_parties,
+  tx_parties_of,
+} from './indexes.js';
 import {
   account_key,
   balance_key,
@@ -130,6 +131,8 @@ export const QUERY_PAYLOAD_CHARS_MAX = ENCLAVE_LIMITS.tx_bytes_max;
  * format-2 store's values stay valid when it is upgraded (a new domain would change every value).
  */
 const CHECKSUM_DOMAIN = 'cloister/store/v2\n';
+/** Most texts the store's {@link tx_parties} memo holds: a few blocks' worth at the largest. */
+const PARTIES_MEMO_MAX = 2 * ENCLAVE_LIMITS.block_txs_max;
 /** The format a store is upgraded from on open (docs/storage.md "Format"). */
 const UPGRADABLE_FORMAT = 2;
 /** Operations per batch while an upgrade builds the indexes (the last batch is synced). */
@@ -327,6 +330,14 @@ export class ChainStore {
    * commit overtook (`#commits` moved on) is not cached, since it may predate the commit.
    */
   readonly #sequences = new Map<string, number>();
+  /**
+   * {@link tx_parties} by exact transaction text, for the texts block inputs parsed since the last
+   * commit: a block's commit indexes its transactions by sender and contract, which `block_input`
+   * already parsed and hashed out of the same texts, so the commit need not parse and hash each
+   * one again. A pure function of the text, so any entry is right; emptied by every commit and
+   * before it would hold more than {@link PARTIES_MEMO_MAX} texts, to bound its memory.
+   */
+  readonly #parties = new Map<string, TxParties | null>();
   /** Commits done: bumps invalidate cache fills by reads that started before them. */
   #commits = 0;
   #next_code_id = 1;
@@ -811,15 +822,21 @@ export class ChainStore {
       };
       const contracts = new Set<string>();
       const balances = new Set<string>([fee_pool_address(this.#p)]);
+      if (this.#parties.size + txs.length > PARTIES_MEMO_MAX) this.#parties.clear();
       for (const raw of txs) {
         let tx: Tx;
         try {
           tx = parse_tx_json(raw);
         } catch (error) {
-          if (error instanceof MalformedTxError) continue;
+          if (error instanceof MalformedTxError) {
+            this.#parties.set(raw, null);
+            continue;
+          }
           throw error;
         }
-        const sender = account_address(this.#p, from_hex(tx.body.sender, 32));
+        const parties = tx_parties_of(this.#p, tx);
+        this.#parties.set(raw, parties);
+        const { sender } = parties;
         if (!Object.hasOwn(accounts, sender)) accounts[sender] = await this.get_account_sequence(sender);
         balances.add(sender);
         const msg = tx.body.msg;
@@ -829,7 +846,7 @@ export class ChainStore {
         } else if (msg.type === 'instantiate') {
           await this.#add_code(input, msg.code_id);
           // Tokens may have been sent to the address before the contract exists.
-          balances.add(contract_address(this.#p, tx.body.sender, tx.body.sequence));
+          balances.add(parties.contract!);
         } else if (msg.type === 'send') {
           balances.add(msg.to);
         }
@@ -954,7 +971,8 @@ export class ChainStore {
     if (typeof args !== 'object' || args === null) throw new TypeError('args must be an object');
     await this.#exclusive(async () => {
       this.#assert_open();
-      const ops = await this.#commit_ops(args);
+      // Whatever happens, the next height's inputs parse other texts.
+      const ops = await this.#commit_ops(args).finally(() => this.#parties.clear());
       this.#commits++;
       await this.#db.batch(ops.batch, { sync: true });
       await this.#read_back_commit(ops.height, ops.block_value, ops.next_code_id, ops.chain_id);
@@ -1071,7 +1089,9 @@ export class ChainStore {
       // Indexes list the occurrence that counted, which no later occurrence replaces; a refused
       // one is not listed (its sender is not even proven for code 4).
       if (!counted(record)) continue;
-      const parties = tx_parties(this.#p, block.txs[record.index]!);
+      const raw = block.txs[record.index]!;
+      const memo = this.#parties.get(raw);
+      const parties = memo !== undefined ? memo : tx_parties(this.#p, raw);
       if (parties !== null)
         for (const k of tx_index_keys(parties, record.height, record.index)) put(k, record.hash);
     }

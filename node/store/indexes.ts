@@ -35,22 +35,30 @@ export function contract_index_keys(
   ];
 }
 
+/** Who sent a transaction (40 hex address) and the contract it is aimed at ({@link tx_parties}). */
+export interface TxParties {
+  sender: string;
+  contract: string | null;
+}
+
 /**
  * Who sent a committed transaction and which contract it is aimed at, or null if its text does
  * not parse (such a transaction never counts). The contract is the top-level target: an
  * `execute`'s `contract`, or the address an `instantiate` creates (protocol.md §5: from the
  * sender and sequence; the contract's address when it succeeded); null for other messages.
  */
-export function tx_parties(
-  p: CryptoProvider,
-  raw: string,
-): { sender: string; contract: string | null } | null {
+export function tx_parties(p: CryptoProvider, raw: string): TxParties | null {
   let tx: Tx;
   try {
     tx = parse_tx_json(raw);
   } catch {
     return null;
   }
+  return tx_parties_of(p, tx);
+}
+
+/** {@link tx_parties} of a transaction already parsed (`parse_tx_json` of its text). */
+export function tx_parties_of(p: CryptoProvider, tx: Tx): TxParties {
   const sender = account_address(p, from_hex(tx.body.sender, 32));
   const msg = tx.body.msg;
   let contract: string | null = null;

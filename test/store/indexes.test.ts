@@ -15,6 +15,7 @@ import type { TxRecord } from '../../node/records.js';
 import { read_shipped_contract } from '../../node/reference_contracts.js';
 import { ChainStore, encode_value, type ListPage } from '../../node/store/chain_store.js';
 import { StoreCorruptError, StoreCursorError } from '../../node/store/errors.js';
+import { tx_parties, tx_parties_of } from '../../node/store/indexes.js';
 import { KEYS, prefix_range } from '../../node/store/keys.js';
 import { LocalChain } from '../../node/store/local_chain.js';
 import type { MemoryDisk } from '../../node/store/memory_disk.js';
@@ -22,6 +23,7 @@ import { to_base64, to_hex, utf8 } from '../../protocol/bytes.js';
 import { ResultCode } from '../../protocol/codes.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import { SYSTEM_CONTRACTS, SYSTEM_CREATOR, system_contract_address } from '../../protocol/system.js';
+import { contract_address, parse_tx_json } from '../../protocol/tx.js';
 import { CHAIN_ID, encrypt, T0_MS, TestAccount, temp_home, test_attestation } from '../enclave/fixtures.js';
 
 const p = get_provider('native');
@@ -204,6 +206,24 @@ describe('transactions', () => {
       (await chain.store.list_txs({ sender: bob.address, contract: b1! })).txs.map((t) => t.height),
     ).toEqual([2]);
     await expect(chain.store.list_txs({})).rejects.toThrow(TypeError);
+  });
+
+  it('tx_parties_of a parsed tx (what block_input keeps for the commit) is tx_parties of its text', () => {
+    const texts = [
+      execute(bob, made['a1']!, { sequence: 7 }),
+      instantiate(alice, 'c', { sequence: 9 }),
+      alice.tx({ type: 'send', to: bob.address, amount: 5 }, { sequence: 3 }),
+      alice.tx({ type: 'store_code', code: to_base64(utf8(PLAIN)) }, { sequence: 4 }),
+    ];
+    const parties = texts.map((raw) => tx_parties(p, raw));
+    expect(parties).toEqual([
+      { sender: bob.address, contract: made['a1'] },
+      { sender: alice.address, contract: contract_address(p, alice.pubkey, 9) },
+      { sender: alice.address, contract: null },
+      { sender: alice.address, contract: null },
+    ]);
+    for (const [i, raw] of texts.entries()) expect(tx_parties_of(p, parse_tx_json(raw))).toEqual(parties[i]);
+    expect(tx_parties(p, '{"body":')).toBeNull();
   });
 
   it('pages newest first with limit 1, every tx once', async () => {
