@@ -29,13 +29,28 @@ import { verify_quote } from './attestation.js';
 import { contract_binding } from './binding.js';
 import { type CallEnd, type ContractSource, run_call, type TxCalls, TxOutOfGas } from './calls.js';
 import type { KeyContext } from './context.js';
-import { NeedLookup, TxEffects } from './effects.js';
+import { type BlockView, NeedLookup, TxEffects } from './effects.js';
 import { ENCLAVE_GAS, ENCLAVE_LIMITS } from './limits.js';
 import { type Code, decode_code, type ProgramCache } from './programs.js';
 import { EnclaveErrorCode, EnclaveFault } from './result.js';
 import { result_text, try_open_envelope } from './run.js';
+import {
+  type OpenedEnvelope,
+  open_stage_record,
+  type SpecRead,
+  type Speculation,
+  type StageRecord,
+} from './stage_record.js';
 import { ContractState } from './state.js';
 import { check_block_input } from './validate.js';
+
+/**
+ * Counts of this thread's executions with stage records: records opened, speculations kept, and
+ * speculations run again in order because a value they read had changed. Instrumentation for
+ * tests and benchmarks that run the enclave in-process; per thread, it never crosses the enclave
+ * boundary (how many transactions of a block conflicted is the enclave's to know).
+ */
+export const STAGE_COUNTS = { records: 0, held: 0, redone: 0 };
 
 /** Domain prefix of the block result hash. */
 export const BLOCK_RESULT_PREFIX = 'cloister/block-result/v1\n';
@@ -60,8 +75,24 @@ export function block_result_hash(ctx: KeyContext, output: Omit<BlockOutput, 're
   return to_hex(ctx.p.sha256(concat(utf8(BLOCK_RESULT_PREFIX), utf8(jcs(output)))));
 }
 
+/**
+ * What an instantiate or execute transaction runs against: the block as it stands at that
+ * transaction ({@link BlockRun}), or a speculation's recording view of the block's starting state
+ * (enclave/speculate.ts).
+ */
+export interface TxRun extends ContractSource, BlockView {
+  readonly ctx: KeyContext;
+  readonly programs: ProgramCache;
+  readonly input: BlockInput;
+  readonly random_root: Uint8Array;
+  /** Whether a contract exists at `address` (an instantiate's address must be free). */
+  has_contract(address: string): boolean;
+  /** Folds a successful transaction's effects in. */
+  apply(effects: TxEffects): void;
+}
+
 /** Mutable state of one block's execution. */
-class BlockRun implements ContractSource {
+export class BlockRun implements TxRun {
   readonly accounts: Map<string, number>;
   readonly changed_accounts = new Set<string>();
   /** Balances as of the last transaction: the input's, then every change folded in. */
@@ -128,6 +159,14 @@ class BlockRun implements ContractSource {
     return amount;
   }
 
+  require_balance(address: string): void {
+    this.balance(address);
+  }
+
+  has_contract(address: string): boolean {
+    return this.contracts.has(address);
+  }
+
   set_balance(address: string, amount: number): void {
     this.balances.set(address, amount);
     this.changed_balances.add(address);
@@ -153,7 +192,15 @@ class BlockRun implements ContractSource {
 
   /** Folds a successful transaction's effects into the block. */
   apply(effects: TxEffects): void {
-    const changes = effects.changes();
+    this.apply_changes(effects.changes());
+  }
+
+  /** Folds in what a transaction changed, as {@link TxEffects.changes} lists it. */
+  apply_changes(changes: {
+    balances: Iterable<readonly [string, number]>;
+    writes: Iterable<readonly [string, ReadonlyMap<string, string | null>]>;
+    created: readonly BoundContract[];
+  }): void {
     for (const [address, amount] of changes.balances) this.set_balance(address, amount);
     for (const [address, writes] of changes.writes) this.state(address).commit(writes);
     for (const info of changes.created) {
@@ -161,6 +208,62 @@ class BlockRun implements ContractSource {
       this.created.push(info);
     }
   }
+
+  /**
+   * Whether every value a speculation read is what this block holds now, at the transaction it
+   * speculated: then running the transaction here would read the same values, and so (execution
+   * being a deterministic function of what it reads) make the same result and changes.
+   */
+  still_holds(reads: readonly SpecRead[]): boolean {
+    try {
+      return reads.every((read) => this.#holds(read));
+    } catch (error) {
+      // A lookup the block would have to ask for: not what the speculation saw.
+      if (error instanceof NeedLookup) return false;
+      throw error;
+    }
+  }
+
+  #holds(read: SpecRead): boolean {
+    switch (read[0]) {
+      case 'c':
+        return same_contract(this.contract(read[1]), read[2]);
+      case 'x':
+        return this.contracts.has(read[1]) === read[2];
+      case 'd':
+        return (this.code(read[1])?.hash ?? null) === read[2];
+      case 'r':
+        return this.read(read[1], read[2]) === read[3];
+      case 'k':
+        return this.knows(read[1], read[2]) === read[3];
+      case 'b':
+        return this.balances.get(read[1]) === read[2];
+      case 'n':
+        return this.balances.has(read[1]);
+    }
+  }
+
+  /** Applies a speculation that {@link still_holds}, and answers its result. */
+  apply_speculation(spec: Speculation): TxResult {
+    this.apply_changes({
+      balances: spec.balances,
+      writes: spec.writes.map(([address, writes]) => [address, new Map(writes)] as const),
+      created: spec.created,
+    });
+    return spec.result;
+  }
+}
+
+function same_contract(a: BoundContract | null, b: BoundContract | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    a.address === b.address &&
+    a.code_id === b.code_id &&
+    a.code_hash === b.code_hash &&
+    a.label === b.label &&
+    a.creator === b.creator &&
+    a.binding === b.binding
+  );
 }
 
 function refused(hash: string, code: ResultCode): TxResult {
@@ -175,15 +278,23 @@ interface Admitted {
   raw_bytes: number;
   stored_code?: Code;
   pk_reg?: Uint8Array;
+  /** What a staging worker learned about it (enclave/stage_record.ts), if anything. */
+  record: StageRecord | null;
+}
+
+/** A transaction as the block reads it, before any check that needs the block's state. */
+export interface ParsedTx {
+  tx: Tx;
+  hash: string;
+  /** jcs(body): one canonicalisation serves the hash and the signature check. */
+  body_text: string;
 }
 
 /**
- * The checks that refuse a transaction without counting it (protocol.md §5 codes 4, 5, 7 and §9
- * code 8 for the fee): a TxResult if refused, else the admitted transaction, its fee paid.
+ * The checks of protocol.md §5 code 4 that need no state: size, shape, chain and gas cap. Answers
+ * the refusal, or the parsed transaction.
  */
-function admit(run: BlockRun, raw: string): TxResult | Admitted {
-  const { ctx, input } = run;
-  const p = ctx.p;
+export function parse_block_tx(p: KeyContext['p'], input: BlockInput, raw: string): TxResult | ParsedTx {
   if (raw.length > ENCLAVE_LIMITS.tx_bytes_max)
     return refused(to_hex(p.sha256(utf8(raw))), ResultCode.MALFORMED_TX);
   let tx: Tx;
@@ -195,15 +306,35 @@ function admit(run: BlockRun, raw: string): TxResult | Admitted {
     throw error;
   }
   const { body } = tx;
-  // One canonicalisation of the body serves the hash and the signature check.
   const body_text = jcs(body);
   const hash = tx_hash(p, tx, body_text);
   if (body.chain_id !== input.chain_id || body.gas_limit > ENCLAVE_LIMITS.tx_gas_limit_max) {
     return refused(hash, ResultCode.MALFORMED_TX);
   }
-  if (!verify_tx_signature(p, tx, body_text)) return refused(hash, ResultCode.BAD_SIGNATURE);
+  return { tx, hash, body_text };
+}
+
+/** Finds the stage record of a block's transaction, if the block was staged. */
+export type StageLookup = (index: number, hash: string) => StageRecord | null;
+
+/**
+ * The checks that refuse a transaction without counting it (protocol.md §5 codes 4, 5, 7 and §9
+ * code 8 for the fee): a TxResult if refused, else the admitted transaction, its fee paid. A stage
+ * record stands for the signature check: only a signature that verified gets one.
+ */
+function admit(run: BlockRun, raw: string, index: number, stage: StageLookup | null): TxResult | Admitted {
+  const { ctx, input } = run;
+  const p = ctx.p;
+  const parsed = parse_block_tx(p, input, raw);
+  if (!('tx' in parsed)) return parsed;
+  const { tx, hash, body_text } = parsed;
+  const { body } = tx;
+  const record = stage === null ? null : stage(index, hash);
+  if (record !== null) STAGE_COUNTS.records++;
+  if (record === null && !verify_tx_signature(p, tx, body_text))
+    return refused(hash, ResultCode.BAD_SIGNATURE);
   const msg = body.msg;
-  const admitted: Admitted = { tx, hash, sender: '', raw_bytes: raw.length };
+  const admitted: Admitted = { tx, hash, sender: '', raw_bytes: raw.length, record };
   if (msg.type === 'store_code') {
     admitted.stored_code = decode_code(p, msg.code);
     if (!run.programs.get(admitted.stored_code).ok) return refused(hash, ResultCode.MALFORMED_TX);
@@ -232,10 +363,10 @@ function admit(run: BlockRun, raw: string): TxResult | Admitted {
 }
 
 /** Runs one transaction against the block's state. */
-function execute_tx(run: BlockRun, raw: string, index: number): TxResult {
+function execute_tx(run: BlockRun, raw: string, index: number, stage: StageLookup | null): TxResult {
   // The fee pool is read before anything moves, so a lookup never leaves a fee half paid.
   run.balance(run.fee_pool);
-  const admitted = admit(run, raw);
+  const admitted = admit(run, raw, index, stage);
   if (!('tx' in admitted)) return admitted;
   const { tx, hash } = admitted;
   const { body } = tx;
@@ -278,8 +409,17 @@ function execute_tx(run: BlockRun, raw: string, index: number): TxResult {
       return { hash, code, gas_used: used, output: '' };
     }
     case 'instantiate':
-    case 'execute':
-      return execute_contract_tx(run, admitted, index, gas);
+    case 'execute': {
+      const spec = admitted.record?.spec ?? null;
+      if (spec !== null) {
+        if (run.still_holds(spec.reads)) {
+          STAGE_COUNTS.held++;
+          return run.apply_speculation(spec);
+        }
+        STAGE_COUNTS.redone++;
+      }
+      return execute_contract_tx(run, admitted, index, gas, admitted.record?.opened ?? null);
+    }
   }
 }
 
@@ -288,7 +428,7 @@ function execute_tx(run: BlockRun, raw: string, index: number): TxResult {
  * unknown contract or code, or an instantiate whose address is taken (short of a hash collision,
  * it cannot be).
  */
-function contract_target(run: BlockRun, body: Tx['body']): { address: string; code: Code } | null {
+function contract_target(run: TxRun, body: Tx['body']): { address: string; code: Code } | null {
   const msg = body.msg as InstantiateMsg | ExecuteMsg;
   if (msg.type === 'execute') {
     const info = run.contract(msg.contract);
@@ -303,13 +443,22 @@ function contract_target(run: BlockRun, body: Tx['body']): { address: string; co
     return { address: msg.contract, code };
   }
   const address = contract_address(run.ctx.p, body.sender, body.sequence);
-  if (run.contracts.has(address)) return null;
+  if (run.has_contract(address)) return null;
   const code = run.code(msg.code_id);
   return code === undefined ? null : { address, code };
 }
 
-/** An instantiate or execute transaction: open the envelope, run the call and its messages. */
-function execute_contract_tx(run: BlockRun, admitted: Admitted, index: number, gas: number): TxResult {
+/**
+ * An instantiate or execute transaction: open the envelope (or take it as a staging worker opened
+ * it for the same code hash), run the call and its messages.
+ */
+export function execute_contract_tx(
+  run: TxRun,
+  admitted: Pick<Admitted, 'tx' | 'hash' | 'sender'>,
+  index: number,
+  gas: number,
+  pre_opened: OpenedEnvelope | null,
+): TxResult {
   const { ctx, input } = run;
   const p = ctx.p;
   const { tx, hash, sender } = admitted;
@@ -327,7 +476,10 @@ function execute_contract_tx(run: BlockRun, admitted: Admitted, index: number, g
   if (target === null) return done(ResultCode.UNKNOWN_CODE_OR_CONTRACT, tx_gas);
   const { address, code } = target;
   const effects = new TxEffects(run);
-  const opened = try_open_envelope(ctx, msg.scheme, msg.payload, input.chain_id, code.hash);
+  const opened =
+    pre_opened !== null && pre_opened.code_hash === code.hash
+      ? { tx_key: from_hex(pre_opened.tx_key), msg_json: pre_opened.msg_json }
+      : try_open_envelope(ctx, msg.scheme, msg.payload, input.chain_id, code.hash);
   if (opened === null) return done(ResultCode.CANNOT_DECRYPT, tx_gas);
   const seal = (text: string) => to_base64(seal_result_json(p, msg.scheme, opened.tx_key, text));
   if (msg.type === 'instantiate') {
@@ -380,9 +532,14 @@ function execute_contract_tx(run: BlockRun, admitted: Admitted, index: number, g
 }
 
 /** Executes one transaction; a lookup it needs is noted and the transaction left without a result. */
-function execute_or_note(run: BlockRun, raw: string, index: number): TxResult | null {
+function execute_or_note(
+  run: BlockRun,
+  raw: string,
+  index: number,
+  stage: StageLookup | null,
+): TxResult | null {
   try {
-    return execute_tx(run, raw, index);
+    return execute_tx(run, raw, index, stage);
   } catch (error) {
     if (!(error instanceof NeedLookup)) throw error;
     // Go on with the later transactions all the same, to find what they need in this one pass.
@@ -392,13 +549,23 @@ function execute_or_note(run: BlockRun, raw: string, index: number): TxResult | 
   }
 }
 
-/** Executes a block; throws EnclaveFault for host faults (bad input, corrupt state). */
-export function execute_block(ctx: KeyContext, programs: ProgramCache, value: unknown): BlockOutput {
+/**
+ * Executes a block; throws EnclaveFault for host faults (bad input, corrupt state). `staged`, when
+ * given, holds one sealed stage record (or '') per transaction and `stage_key` opens them: the
+ * output is the same bytes with or without them (enclave/stage_record.ts).
+ */
+export function execute_block(
+  ctx: KeyContext,
+  programs: ProgramCache,
+  value: unknown,
+  staged?: { records: readonly string[]; stage_key: Uint8Array },
+): BlockOutput {
   const input = check_block_input(value);
   const run = new BlockRun(ctx, programs, input);
+  const stage = staged === undefined ? null : stage_lookup(ctx, input, staged.records, staged.stage_key);
   const results: TxResult[] = [];
   for (let i = 0; i < input.txs.length; i++) {
-    const result = execute_or_note(run, input.txs[i]!, i);
+    const result = execute_or_note(run, input.txs[i]!, i, stage);
     if (result === null) continue;
     run.gas_used += result.gas_used;
     results.push(result);
@@ -435,4 +602,21 @@ export function execute_block(ctx: KeyContext, programs: ProgramCache, value: un
     gas_used: run.gas_used,
   };
   return { ...output, result_hash: block_result_hash(ctx, output) };
+}
+
+/** The lookup of a block's stage records; a malformed list is the host's fault. */
+function stage_lookup(
+  ctx: KeyContext,
+  input: BlockInput,
+  records: readonly string[],
+  stage_key: Uint8Array,
+): StageLookup {
+  if (
+    !Array.isArray(records) ||
+    records.length !== input.txs.length ||
+    records.some((r) => typeof r !== 'string')
+  ) {
+    throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'staged must be one string per transaction');
+  }
+  return (index, hash) => open_stage_record(ctx.p, stage_key, input, index, hash, records[index]!);
 }

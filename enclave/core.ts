@@ -17,7 +17,14 @@ import type { BlockInput, PublicKeys, Registration, SealedSeed } from './api.js'
 import { verify_quote } from './attestation.js';
 import { execute_block } from './block.js';
 import { KeyContext } from './context.js';
-import { check_light, decode_light, encode_light, type LightInput, validators_hash } from './light.js';
+import {
+  check_light,
+  decode_light,
+  encode_light,
+  type LightInput,
+  type LightState,
+  validators_hash,
+} from './light.js';
 import { compute_measurement, find_code_root } from './measurement.js';
 import { ProgramCache } from './programs.js';
 import { execute_query } from './query.js';
@@ -29,6 +36,8 @@ import {
   seal_secret,
   unseal_secret,
 } from './sealing.js';
+import { stage_txs } from './speculate.js';
+import { derive_stage_key } from './stage_record.js';
 import type { EnclaveOptions, EnclaveTask } from './tasks.js';
 import { check_chain_id, check_policy, check_validators } from './validate.js';
 
@@ -61,6 +70,8 @@ export class EnclaveCore {
   readonly #random_bytes: (n: number) => Uint8Array;
   readonly #measurement: Uint8Array;
   readonly #seal_key: Uint8Array;
+  /** Seals stage records between this node's workers (enclave/stage_record.ts). */
+  readonly #stage_key: Uint8Array;
   readonly #seeds = new Map<string, KeyContext>();
   readonly #programs: ProgramCache;
   /** Highest height each chain's light client verified in this worker: older sealed states are refused. */
@@ -81,6 +92,7 @@ export class EnclaveCore {
     const platform_secret =
       modules.platform_secret?.slice() ?? load_platform_secret(opts.platform_secret_file, this.#random_bytes);
     this.#seal_key = derive_seal_key(this.#p, platform_secret, this.#measurement);
+    this.#stage_key = derive_stage_key(this.#p, this.#seal_key);
   }
 
   /** Answers one task. Never throws. */
@@ -109,7 +121,9 @@ export class EnclaveCore {
           return ok(verdict.valid ? { valid: true, reason: '' } : { valid: false, reason: verdict.reason });
         }
         case 'execute_block':
-          return ok(this.#execute(task.sealed_seed, task.input));
+          return ok(this.#execute(task.sealed_seed, task.input, task.staged));
+        case 'stage_txs':
+          return ok(this.#stage(task.sealed_seed, task.input, task.from, task.to));
         case 'light_init':
           return ok(this.#light_init(task.sealed_seed, task.chain_id, task.validators));
         case 'query':
@@ -196,9 +210,14 @@ export class EnclaveCore {
     };
   }
 
-  /** Executes a block, through the light client when the seed requires it or the host asks. */
-  #execute(sealed_seed: unknown, value: unknown): unknown {
-    const context = this.#context(sealed_seed);
+  /**
+   * The light client's check of a block (enclave/light.ts): the state after it, or null when the
+   * block goes without (the seed does not require it and the host sent none).
+   */
+  #check_light(
+    context: KeyContext,
+    value: unknown,
+  ): { chain_id: string; seen: number; next: LightState } | null {
     const input = value as BlockInput & { light?: LightInput };
     const light = typeof input === 'object' && input !== null ? input.light : undefined;
     if (light === undefined) {
@@ -208,7 +227,7 @@ export class EnclaveCore {
           'light client: this enclave executes only blocks its light client checked',
         );
       }
-      return execute_block(context, this.#programs, value);
+      return null;
     }
     if (typeof light !== 'object' || light === null)
       throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'light client: bad input');
@@ -221,12 +240,31 @@ export class EnclaveCore {
         `light client: state at height ${state.height} is older than ${seen} seen`,
       );
     }
-    const next = check_light(this.#p, state, input, light);
-    const output = execute_block(context, this.#programs, value);
+    return { chain_id: state.chain_id, seen, next: check_light(this.#p, state, input, light) };
+  }
+
+  /** Executes a block, through the light client when the seed requires it or the host asks. */
+  #execute(sealed_seed: unknown, value: unknown, staged: unknown): unknown {
+    const context = this.#context(sealed_seed);
+    const light = this.#check_light(context, value);
+    const records =
+      staged === undefined ? undefined : { records: staged as string[], stage_key: this.#stage_key };
+    const output = execute_block(context, this.#programs, value, records);
     // Not a result: the host asks again with what was missing, so the light state stays put.
-    if (output.need !== undefined) return output;
-    this.#light_seen.set(state.chain_id, Math.max(seen, next.height));
-    return { ...output, sealed_light: this.#seal('light-client', encode_light(next)) };
+    if (light === null || output.need !== undefined) return output;
+    this.#light_seen.set(light.chain_id, Math.max(light.seen, light.next.height));
+    return { ...output, sealed_light: this.#seal('light-client', encode_light(light.next)) };
+  }
+
+  /**
+   * Stages a range of a block's transactions for parallel execution (enclave/speculate.ts). The
+   * light client checks the block first, as for executing it: a host cannot have a block it may
+   * not execute speculated either.
+   */
+  #stage(sealed_seed: unknown, value: unknown, from: unknown, to: unknown): string[] {
+    const context = this.#context(sealed_seed);
+    this.#check_light(context, value);
+    return stage_txs(context, this.#programs, this.#stage_key, value, from, to);
   }
 
   #create_seed(): SealedSeed {

@@ -27,6 +27,8 @@ export class NeedLookup extends Error {
 export interface BlockView {
   /** Committed balance as of the previous transaction; throws NeedLookup if not handed in. */
   balance(address: string): number;
+  /** Throws NeedLookup if `address`'s balance was not handed in; its value does not matter. */
+  require_balance(address: string): void;
   /** Committed value of a contract's key; throws EnclaveFault for corrupt state. */
   read(contract: string, key: string): string | null;
 }
@@ -65,6 +67,10 @@ export class TxEffects {
     return this.#balances.get(address) ?? this.#view.balance(address);
   }
 
+  #require_balance(address: string): void {
+    if (!this.#balances.has(address)) this.#view.require_balance(address);
+  }
+
   #set_balance(address: string, amount: number): void {
     const had = this.#balances.has(address);
     const before = this.#balances.get(address);
@@ -81,10 +87,17 @@ export class TxEffects {
    */
   transfer(from: string, to: string, amount: number): boolean {
     invariant(Number.isSafeInteger(amount) && amount >= 0, 'transfer amount must be a safe integer');
+    if (amount === 0) {
+      // Nothing moves, so no value matters, only that the input carries both: a call with no
+      // funds then reads neither balance, and so does not conflict with the sender's fees.
+      this.#require_balance(from);
+      this.#require_balance(to);
+      return true;
+    }
     const from_before = this.balance(from);
     const to_before = this.balance(to);
     if (from_before < amount) return false;
-    if (amount === 0 || from === to) return true;
+    if (from === to) return true;
     // Balances are bounded by the genesis total, a safe integer, and only move: no overflow.
     this.#set_balance(from, from_before - amount);
     this.#set_balance(to, to_before + amount);

@@ -90,8 +90,43 @@ export abstract class TaskEnclave implements Enclave {
     return result;
   }
 
+  /**
+   * Executes a block. With a stage plan (see {@link stage_plan}), ranges of its transactions are
+   * first staged in parallel (enclave/speculate.ts) and the sealed records handed to the worker
+   * that executes the block; a stage that fails only leaves its range to be done in order.
+   */
   execute_block(input: BlockInput): Promise<Result<BlockOutput>> {
-    return this.#with_seed((sealed_seed) => this.run({ call: 'execute_block', sealed_seed, input }));
+    return this.#with_seed(async (sealed_seed) => {
+      const staged = await this.#stage(sealed_seed, input);
+      return this.run({
+        call: 'execute_block',
+        sealed_seed,
+        input,
+        ...(staged === null ? {} : { staged }),
+      });
+    });
+  }
+
+  /** Ranges `[from, to)` of a block of `txs` transactions to stage in parallel, or null for none. */
+  protected stage_plan(_txs: number): [number, number][] | null {
+    return null;
+  }
+
+  async #stage(sealed_seed: Base64, input: BlockInput): Promise<Base64[] | null> {
+    const plan = Array.isArray(input?.txs) ? this.stage_plan(input.txs.length) : null;
+    if (plan === null) return null;
+    const answers = await Promise.all(
+      plan.map(([from, to]) => this.run<Base64[]>({ call: 'stage_txs', sealed_seed, input, from, to })),
+    );
+    const staged: Base64[] = new Array<Base64>(input.txs.length).fill('');
+    let any = false;
+    plan.forEach(([from, to], i) => {
+      const answer = answers[i]!;
+      if (!answer.ok || answer.value.length !== to - from) return;
+      for (let j = from; j < to; j++) staged[j] = answer.value[j - from]!;
+      any = true;
+    });
+    return any ? staged : null;
   }
 
   query(input: QueryInput): Promise<Result<QueryOutput>> {
@@ -106,4 +141,29 @@ export abstract class TaskEnclave implements Enclave {
     }
     return fn(this.#sealed_seed);
   }
+}
+
+/**
+ * Splits `txs` transactions into at most `chunks_max` ranges of at least `chunk_txs_min` each (the
+ * last ones one longer where they do not divide evenly); null when that makes fewer than two.
+ */
+export function plan_stages(
+  txs: number,
+  chunks_max: number,
+  chunk_txs_min: number,
+): [number, number][] | null {
+  const chunks = Math.min(chunks_max, Math.floor(txs / Math.max(1, chunk_txs_min)));
+  if (chunks < 2) return null;
+  const plan: [number, number][] = [];
+  const base = Math.floor(txs / chunks);
+  const longer_from = chunks - (txs % chunks);
+  let from = 0;
+  for (let i = 0; i < chunks; i++) {
+    const to = from + base + (i >= longer_from ? 1 : 0);
+    plan.push([from, to]);
+    from = to;
+  }
+  // The ranges cover the block exactly, in order:
+  if (from !== txs) throw new Error('invariant: stage plan does not cover the block');
+  return plan;
 }

@@ -6,17 +6,32 @@
  */
 
 import { EnclaveCore, type EnclaveModules } from './core.js';
-import { TaskEnclave } from './host.js';
+import { plan_stages, TaskEnclave } from './host.js';
 import { EnclaveErrorCode, fail, type Result } from './result.js';
 import type { EnclaveOptions, EnclaveTask } from './tasks.js';
 
 /** An enclave running in-process. */
 export class InProcessEnclave extends TaskEnclave {
   #core: EnclaveCore | null;
+  readonly #stage: { chunks_max: number; chunk_txs_min: number } | null;
 
-  constructor(opts: EnclaveOptions, modules: EnclaveModules = {}) {
+  /**
+   * `stage`, for tests of parallel execution: stage blocks in up to `chunks_max` ranges of at least
+   * `chunk_txs_min` transactions, one after another on this thread, as a pool would over its workers.
+   */
+  constructor(
+    opts: EnclaveOptions,
+    modules: EnclaveModules = {},
+    stage: { chunks_max: number; chunk_txs_min: number } | null = null,
+  ) {
     super();
     this.#core = new EnclaveCore(structuredClone(opts), modules);
+    this.#stage = stage;
+  }
+
+  protected override stage_plan(txs: number): [number, number][] | null {
+    if (this.#stage === null) return null;
+    return plan_stages(txs, this.#stage.chunks_max, this.#stage.chunk_txs_min);
   }
 
   protected run<T>(task: EnclaveTask): Promise<Result<T>> {

@@ -10,7 +10,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
-import { TaskEnclave } from './host.js';
+import { plan_stages, TaskEnclave } from './host.js';
 import { find_code_root } from './measurement.js';
 import { EnclaveErrorCode, fail, type Result } from './result.js';
 import type { EnclaveOptions, EnclaveTask } from './tasks.js';
@@ -25,6 +25,13 @@ export interface PoolOptions extends EnclaveOptions {
   call_timeout_ms?: number;
   /** Heap limit of each worker; a worker over it dies and the call answers WORKER_DIED. */
   worker_heap_mb_max?: number;
+  /**
+   * Stage a block's transactions over all workers before one executes it (enclave/speculate.ts).
+   * Default true; off, every block runs on one worker as it did before issue #16.
+   */
+  stage?: boolean;
+  /** Fewest transactions per staged range (default {@link POOL_DEFAULTS}.stage_chunk_txs_min). */
+  stage_chunk_txs_min?: number;
 }
 
 export const POOL_DEFAULTS = Object.freeze({
@@ -33,6 +40,8 @@ export const POOL_DEFAULTS = Object.freeze({
   worker_heap_mb_max: 512,
   worker_stack_mb: 4,
   workers_max: 64,
+  /** Fewest transactions per staged range: below it, the hops cost more than the work they spread. */
+  stage_chunk_txs_min: 8,
 });
 
 /** The compiled worker file: next to this module when compiled, else in dist/ (tests run sources). */
@@ -49,6 +58,9 @@ export function resolve_worker_file(): string {
 export class PoolEnclave extends TaskEnclave {
   readonly #pool: Piscina;
   readonly #call_timeout_ms: number;
+  readonly #workers: number;
+  readonly #stage: boolean;
+  readonly #stage_chunk_txs_min: number;
   #closed = false;
 
   constructor(opts: PoolOptions) {
@@ -57,6 +69,11 @@ export class PoolEnclave extends TaskEnclave {
     if (!Number.isInteger(workers) || workers < 1 || workers > POOL_DEFAULTS.workers_max) {
       throw new RangeError(`workers must be 1..${POOL_DEFAULTS.workers_max}`);
     }
+    this.#workers = workers;
+    this.#stage = opts.stage ?? true;
+    this.#stage_chunk_txs_min = opts.stage_chunk_txs_min ?? POOL_DEFAULTS.stage_chunk_txs_min;
+    if (!Number.isSafeInteger(this.#stage_chunk_txs_min) || this.#stage_chunk_txs_min < 1)
+      throw new RangeError('stage_chunk_txs_min must be a positive integer');
     const call_timeout_ms = opts.call_timeout_ms ?? POOL_DEFAULTS.call_timeout_ms;
     if (!Number.isInteger(call_timeout_ms) || call_timeout_ms < 1)
       throw new RangeError('call_timeout_ms must be positive');
@@ -101,6 +118,11 @@ export class PoolEnclave extends TaskEnclave {
    */
   async kill_workers(): Promise<void> {
     await Promise.all(this.#pool.threads.map((thread) => thread.terminate()));
+  }
+
+  protected override stage_plan(txs: number): [number, number][] | null {
+    if (!this.#stage) return null;
+    return plan_stages(txs, this.#workers, this.#stage_chunk_txs_min);
   }
 
   protected async run<T>(task: EnclaveTask): Promise<Result<T>> {

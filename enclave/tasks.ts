@@ -16,7 +16,14 @@ export type EnclaveTask =
   | { call: 'attestation_report' }
   | { call: 'accept_seed_share'; sealed_reg: Base64; seed_share: Base64; seed_exchange_pubkey: string }
   | { call: 'check_registration'; args: RegistrationCheck }
-  | { call: 'execute_block'; sealed_seed: Base64; input: BlockInput }
+  | {
+      call: 'execute_block';
+      sealed_seed: Base64;
+      input: BlockInput;
+      /** One sealed stage record (or '') per transaction, from `stage_txs` (enclave/stage_record.ts). */
+      staged?: Base64[];
+    }
+  | { call: 'stage_txs'; sealed_seed: Base64; input: BlockInput; from: number; to: number }
   | {
       call: 'light_init';
       sealed_seed: Base64;

@@ -1,0 +1,242 @@
+/**
+ * The staging half of parallel block execution (docs/performance.md "Parallel execution"). A
+ * staging worker takes a range of a block's transactions and, for each, does the work that does
+ * not depend on the transactions before it: parse and hash, check the signature, open the
+ * envelope, and execute the transaction speculatively against the block's starting state through
+ * a view that records every value it reads. It answers one sealed stage record per transaction
+ * (enclave/stage_record.ts). The executing worker then runs the block in order and keeps a
+ * speculation only where every value it read is still the block's at that transaction; the rest it
+ * runs itself. Deterministic like everything in the enclave, and never an answer on its own.
+ * @module
+ */
+
+import { from_hex, to_hex } from '../protocol/bytes.js';
+import {
+  account_address,
+  type ExecuteMsg,
+  type InstantiateMsg,
+  type Tx,
+  tx_fee,
+  verify_tx_signature,
+} from '../protocol/tx.js';
+import type { BlockInput, BoundContract, TxResult } from './api.js';
+import { BlockRun, execute_contract_tx, type ParsedTx, parse_block_tx, type TxRun } from './block.js';
+import type { KeyContext } from './context.js';
+import type { TxEffects } from './effects.js';
+import { ENCLAVE_GAS } from './limits.js';
+import type { Code, ProgramCache } from './programs.js';
+import { EnclaveErrorCode, EnclaveFault } from './result.js';
+import { try_open_envelope } from './run.js';
+import {
+  type OpenedEnvelope,
+  SPEC_READS_MAX,
+  type SpecRead,
+  type Speculation,
+  seal_stage_record,
+} from './stage_record.js';
+import { check_block_input } from './validate.js';
+
+/**
+ * Thrown inside a speculation that read more values than {@link SPEC_READS_MAX}: it is dropped. An
+ * EnclaveFault, so a state read inside the VM keeps it as the call's fault rather than handing it
+ * to the contract as an exception it could catch (enclave/state.ts TxStorage).
+ */
+class TooManyReads extends EnclaveFault {
+  constructor() {
+    super(EnclaveErrorCode.LIMIT, `a speculation read more than ${SPEC_READS_MAX} values`);
+  }
+}
+
+/**
+ * The block's starting state as one speculative transaction sees it: the sender's fee already
+ * paid (as it will be when the transaction runs in order, if nothing before it moved the sender's
+ * balance), every read recorded once, and what the transaction changes kept instead of applied.
+ */
+class SpecView implements TxRun {
+  readonly #base: BlockRun;
+  /** Balances the fee changed: the sender's and the fee pool's. */
+  readonly #fee_paid = new Map<string, number>();
+  readonly #reads = new Map<string, SpecRead>();
+  #changes: ReturnType<TxEffects['changes']> | null = null;
+  /** Set once a read went unrecorded: the speculation is then dropped whatever the call did. */
+  #overflowed = false;
+
+  constructor(base: BlockRun, sender: string, fee: number) {
+    this.#base = base;
+    if (fee > 0) {
+      this.#fee_paid.set(sender, base.balance(sender) - fee);
+      this.#fee_paid.set(base.fee_pool, base.balance(base.fee_pool) + fee);
+    }
+  }
+
+  get ctx(): KeyContext {
+    return this.#base.ctx;
+  }
+  get programs(): ProgramCache {
+    return this.#base.programs;
+  }
+  get input(): BlockInput {
+    return this.#base.input;
+  }
+  get random_root(): Uint8Array {
+    return this.#base.random_root;
+  }
+
+  #note(key: string, read: SpecRead): void {
+    if (this.#reads.has(key)) return;
+    if (this.#reads.size >= SPEC_READS_MAX) {
+      this.#overflowed = true;
+      throw new TooManyReads();
+    }
+    this.#reads.set(key, read);
+  }
+
+  contract(address: string): BoundContract | null {
+    const info = this.#base.contract(address);
+    this.#note(`c${address}`, ['c', address, info]);
+    return info;
+  }
+
+  has_contract(address: string): boolean {
+    const has = this.#base.has_contract(address);
+    this.#note(`x${address}`, ['x', address, has]);
+    return has;
+  }
+
+  code(code_id: number): Code | undefined {
+    const code = this.#base.code(code_id);
+    this.#note(`d${code_id}`, ['d', code_id, code?.hash ?? null]);
+    return code;
+  }
+
+  read(contract: string, key: string): string | null {
+    const value = this.#base.read(contract, key);
+    this.#note(`r${contract}\n${key}`, ['r', contract, key, value]);
+    return value;
+  }
+
+  knows(address: string, kind: 'contract' | 'balance'): boolean {
+    const known = this.#base.knows(address, kind);
+    this.#note(`k${kind}${address}`, ['k', address, kind, known]);
+    return known;
+  }
+
+  balance(address: string): number {
+    const amount = this.#fee_paid.get(address) ?? this.#base.balance(address);
+    this.#note(`b${address}`, ['b', address, amount]);
+    return amount;
+  }
+
+  require_balance(address: string): void {
+    if (!this.#fee_paid.has(address)) this.#base.require_balance(address);
+    this.#note(`n${address}`, ['n', address]);
+  }
+
+  apply(effects: TxEffects): void {
+    this.#changes = effects.changes();
+  }
+
+  /** The speculation: what was read, the result, and the changes a success would fold in. */
+  finish(result: TxResult): Speculation | null {
+    if (this.#overflowed) return null;
+    const changes = this.#changes;
+    return {
+      reads: [...this.#reads.values()],
+      result,
+      balances: changes === null ? [] : [...changes.balances],
+      writes: changes === null ? [] : [...changes.writes].map(([address, w]) => [address, [...w]]),
+      created: changes === null ? [] : changes.created,
+    };
+  }
+}
+
+/** The envelope opened for the code an instantiate or execute targets in the starting state, if it can be. */
+function open_ahead(base: BlockRun, tx: Tx): OpenedEnvelope | null {
+  const msg = tx.body.msg as InstantiateMsg | ExecuteMsg;
+  let code: Code | undefined;
+  try {
+    if (msg.type === 'execute') {
+      const info = base.contract(msg.contract);
+      code = info === null ? undefined : base.code(info.code_id);
+      if (code !== undefined && code.hash !== info?.code_hash) code = undefined;
+    } else {
+      code = base.code(msg.code_id);
+    }
+  } catch {
+    // A contract the input lacks (it is made earlier in the block, or must be looked up), or
+    // code that does not decode: the executing worker finds out in order.
+    return null;
+  }
+  if (code === undefined) return null;
+  const opened = try_open_envelope(base.ctx, msg.scheme, msg.payload, base.input.chain_id, code.hash);
+  if (opened === null) return null;
+  return { code_hash: code.hash, tx_key: to_hex(opened.tx_key), msg_json: opened.msg_json };
+}
+
+/** Runs one contract transaction against the starting state; null if it cannot be speculated. */
+function speculate(
+  base: BlockRun,
+  parsed: ParsedTx,
+  raw_bytes: number,
+  index: number,
+  opened: OpenedEnvelope | null,
+): Speculation | null {
+  const { tx, hash } = parsed;
+  const { body } = tx;
+  const gas = ENCLAVE_GAS.tx_base + ENCLAVE_GAS.tx_byte * raw_bytes;
+  // Out of gas before anything runs: the executing worker answers that at once.
+  if (gas > body.gas_limit) return null;
+  const sender = account_address(base.ctx.p, from_hex(body.sender, 32));
+  try {
+    const fee = tx_fee(body);
+    if (fee > 0 && !(base.balance(sender) >= fee && base.knows(base.fee_pool, 'balance'))) return null;
+    const view = new SpecView(base, sender, fee);
+    return view.finish(execute_contract_tx(view, { tx, hash, sender }, index, gas, opened));
+  } catch {
+    // A lookup, a host fault or too many reads: the executing worker runs it in order and meets
+    // the same lookup or fault itself. (An engine abort also ends this worker once it answers.)
+    return null;
+  }
+}
+
+/** One transaction's sealed stage record, or '' if it has none (its signature does not verify, or it does not parse). */
+function stage_one(base: BlockRun, stage_key: Uint8Array, index: number): string {
+  const { ctx, input } = base;
+  const raw = input.txs[index]!;
+  const parsed = parse_block_tx(ctx.p, input, raw);
+  if (!('tx' in parsed)) return '';
+  if (!verify_tx_signature(ctx.p, parsed.tx, parsed.body_text)) return '';
+  const type = parsed.tx.body.msg.type;
+  const contract_tx = type === 'instantiate' || type === 'execute';
+  const opened = contract_tx ? open_ahead(base, parsed.tx) : null;
+  const spec = contract_tx ? speculate(base, parsed, raw.length, index, opened) : null;
+  return seal_stage_record(ctx.p, stage_key, input, index, parsed.hash, { opened, spec });
+}
+
+/**
+ * Stages transactions `from` (inclusive) to `to` (exclusive) of a block: one sealed record or ''
+ * per transaction, in order. Throws EnclaveFault for a malformed block or range.
+ */
+export function stage_txs(
+  ctx: KeyContext,
+  programs: ProgramCache,
+  stage_key: Uint8Array,
+  value: unknown,
+  from: unknown,
+  to: unknown,
+): string[] {
+  const input = check_block_input(value);
+  if (
+    !Number.isSafeInteger(from) ||
+    !Number.isSafeInteger(to) ||
+    (from as number) < 0 ||
+    (from as number) >= (to as number) ||
+    (to as number) > input.txs.length
+  ) {
+    throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'stage range must be 0 <= from < to <= txs');
+  }
+  const base = new BlockRun(ctx, programs, input);
+  const records: string[] = [];
+  for (let i = from as number; i < (to as number); i++) records.push(stage_one(base, stage_key, i));
+  return records;
+}

@@ -1,0 +1,115 @@
+/**
+ * Stage records (docs/performance.md "Parallel execution"): what one enclave worker learned about a
+ * block's transaction ahead of the worker that executes the block, handed over sealed. A record
+ * says the signature verified, carries the opened envelope, and may carry a speculative execution
+ * of the transaction against the block's starting state: every value it read and everything it
+ * changed. The executing worker uses a record only if it opens under this node's stage key for
+ * this block, position and transaction, and uses a speculation only if every value it read is still
+ * what the block holds at that transaction (value-based validation in the manner of Block-STM), so
+ * a record is a cache of work, never another answer.
+ *
+ *   stage_key = HKDF(seal_key, SALT, utf8("cloister/stage-record/v1"), 32)
+ *   ad        = utf8("cloister/stage-record/v1\n" ‖ jcs({chain_id, dev, hash, height, index, random_seed, time_ms}))
+ *   record    = AES-SIV(stage_key, ad, utf8(JSON.stringify(body)))
+ *
+ * The seal key is the node's own (enclave/sealing.ts): records open only in this node's enclave,
+ * and the host, which carries them between workers, sees their length and nothing else.
+ * @module
+ */
+
+import { from_base64, from_utf8, to_base64, utf8 } from '../protocol/bytes.js';
+import { jcs } from '../protocol/jcs.js';
+import { SALT } from '../protocol/keys.js';
+import type { CryptoProvider } from '../protocol/provider.js';
+import type { BlockInput, BoundContract, TxResult } from './api.js';
+
+/** Domain of the stage key and of every record's associated data. */
+export const STAGE_RECORD_DOMAIN = 'cloister/stage-record/v1';
+
+/** Largest record, sealed and base64, the executing worker opens; a larger one is ignored. */
+export const STAGE_RECORD_B64_CHARS_MAX = 1024 * 1024;
+
+/** Most values one speculation may read before it is dropped (and the transaction run in order). */
+export const SPEC_READS_MAX = 4096;
+
+/**
+ * One value a speculative execution read, with what it saw:
+ * `c` a contract record (or null: no contract), `x` whether an address holds a contract,
+ * `d` a code id's code hash (or null), `r` a state value (or null), `k` whether the input carries a
+ * contract record or balance, `b` an exact balance, `n` that a balance is known (its value unused).
+ */
+export type SpecRead =
+  | ['c', string, BoundContract | null]
+  | ['x', string, boolean]
+  | ['d', number, string | null]
+  | ['r', string, string, string | null]
+  | ['k', string, 'contract' | 'balance', boolean]
+  | ['b', string, number]
+  | ['n', string];
+
+/** What a speculation changed, in the order the block folds it in, and the result it gave. */
+export interface Speculation {
+  reads: SpecRead[];
+  result: TxResult;
+  balances: [string, number][];
+  writes: [string, [string, string | null][]][];
+  created: BoundContract[];
+}
+
+/** The envelope as the staging worker opened it for `code_hash`. */
+export interface OpenedEnvelope {
+  code_hash: string;
+  /** hex */
+  tx_key: string;
+  msg_json: string;
+}
+
+/** A record's plaintext; one exists only for a transaction whose signature verified. */
+export interface StageRecord {
+  opened: OpenedEnvelope | null;
+  spec: Speculation | null;
+}
+
+/** The node's stage key, derived once per worker from its seal key. */
+export function derive_stage_key(p: CryptoProvider, seal_key: Uint8Array): Uint8Array {
+  return p.hkdf(seal_key, SALT, utf8(STAGE_RECORD_DOMAIN), 32);
+}
+
+/** A record's associated data: the block context its speculation depends on, its position and hash. */
+function record_ad(input: BlockInput, index: number, hash: string): Uint8Array {
+  const { chain_id, dev, height, random_seed, time_ms } = input;
+  return utf8(`${STAGE_RECORD_DOMAIN}\n${jcs({ chain_id, dev, hash, height, index, random_seed, time_ms })}`);
+}
+
+/** Seals a record for the transaction at `index` with `hash` of `input`'s block. */
+export function seal_stage_record(
+  p: CryptoProvider,
+  key: Uint8Array,
+  input: BlockInput,
+  index: number,
+  hash: string,
+  record: StageRecord,
+): string {
+  return to_base64(p.siv_seal(key, record_ad(input, index, hash), utf8(JSON.stringify(record))));
+}
+
+/**
+ * Opens a record; null for anything that does not open for this block, position and transaction
+ * (absent, too large, another node's, another block's, altered): the caller then does the work.
+ */
+export function open_stage_record(
+  p: CryptoProvider,
+  key: Uint8Array,
+  input: BlockInput,
+  index: number,
+  hash: string,
+  sealed_b64: string,
+): StageRecord | null {
+  if (sealed_b64 === '' || sealed_b64.length > STAGE_RECORD_B64_CHARS_MAX) return null;
+  try {
+    const plain = p.siv_open(key, record_ad(input, index, hash), from_base64(sealed_b64));
+    return plain === null ? null : (JSON.parse(from_utf8(plain)) as StageRecord);
+  } catch {
+    return null;
+  }
+}
