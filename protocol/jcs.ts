@@ -40,10 +40,43 @@ export function is_well_formed_regex(text: string): boolean {
   return !LONE_SURROGATE_RE.test(text);
 }
 
-function serialize_string(text: string, where: string): string {
-  if (!is_well_formed(text)) throw new TypeError(`jcs: lone surrogate in string at ${where}`);
-  // RFC 8785 §3.2.2.2: exactly the escaping of ECMAScript JSON.stringify for well-formed strings.
+/**
+ * Why a value has no canonical form, thrown inside {@link serialize} without its place: the path
+ * (`[3].body.msg`) is built only on the way out of a failure, segment by segment as the recursion
+ * unwinds, so canonicalising a valid value (every call but a refusal) makes no path strings.
+ */
+class Fault {
+  /** Path below the value where the fault was found; `$` and the segments above are prepended. */
+  path = '';
+  constructor(
+    readonly kind: 'type' | 'range',
+    readonly why: string,
+  ) {}
+}
+
+/** A string JSON.stringify escapes nothing of (once well-formed): no quote, backslash or control character. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what JSON escapes
+const NOTHING_TO_ESCAPE_RE = /^[^"\\\u0000-\u001f]*$/;
+/** A string whose only characters JSON.stringify escapes (once well-formed) are quotes. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what JSON escapes
+const ONLY_QUOTES_TO_ESCAPE_RE = /^[^\\\u0000-\u001f]*$/;
+
+/**
+ * RFC 8785 §3.2.2.2: exactly `JSON.stringify(text)` for a well-formed string, which escapes only
+ * the quote, the backslash and U+0000..U+001F (and lone surrogates, refused before). A string with
+ * none of them (base64, hex: most of what is signed and hashed) is quoted as it is, several times
+ * faster than Node 20's JSON.stringify of it; one whose only such characters are quotes (a
+ * transaction's JSON text in a block's list) has each one escaped, a little faster.
+ */
+function quote_string(text: string): string {
+  if (NOTHING_TO_ESCAPE_RE.test(text)) return `"${text}"`;
+  if (ONLY_QUOTES_TO_ESCAPE_RE.test(text)) return `"${text.replaceAll('"', '\\"')}"`;
   return JSON.stringify(text);
+}
+
+function serialize_string(text: string): string {
+  if (!is_well_formed(text)) throw new Fault('type', 'lone surrogate in string');
+  return quote_string(text);
 }
 
 function is_plain_object(value: object): boolean {
@@ -51,13 +84,19 @@ function is_plain_object(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
-function serialize(value: unknown, where: string, depth: number, ancestors: Set<object>): string {
+/** Prepends `segment` to the path of a {@link Fault} passing through; anything else goes on as is. */
+function at(error: unknown, segment: string): unknown {
+  if (error instanceof Fault) error.path = segment + error.path;
+  return error;
+}
+
+function serialize(value: unknown, depth: number, ancestors: Set<object>): string {
   switch (typeof value) {
     case 'string':
-      return serialize_string(value, where);
+      return serialize_string(value);
     case 'number':
       // RFC 8785 §3.2.2.3: ECMAScript Number::toString; -0 serializes as "0".
-      if (!Number.isFinite(value)) throw new TypeError(`jcs: non-finite number at ${where}`);
+      if (!Number.isFinite(value)) throw new Fault('type', 'non-finite number');
       return Object.is(value, -0) ? '0' : String(value);
     case 'boolean':
       return value ? 'true' : 'false';
@@ -65,35 +104,39 @@ function serialize(value: unknown, where: string, depth: number, ancestors: Set<
       break;
     default:
       // undefined, function, bigint, symbol: not JSON values (RFC 8259 §3).
-      throw new TypeError(`jcs: ${typeof value} is not a JSON value at ${where}`);
+      throw new Fault('type', `${typeof value} is not a JSON value`);
   }
   if (value === null) return 'null';
-  if (depth >= JCS_DEPTH_MAX) throw new RangeError(`jcs: nesting deeper than ${JCS_DEPTH_MAX} at ${where}`);
-  if (ancestors.has(value)) throw new TypeError(`jcs: cyclic structure at ${where}`);
+  if (depth >= JCS_DEPTH_MAX) throw new Fault('range', `nesting deeper than ${JCS_DEPTH_MAX}`);
+  if (ancestors.has(value)) throw new Fault('type', 'cyclic structure');
   ancestors.add(value);
   let out: string;
   if (Array.isArray(value)) {
-    if (Object.getPrototypeOf(value) !== Array.prototype)
-      throw new TypeError(`jcs: non-plain array at ${where}`);
+    if (Object.getPrototypeOf(value) !== Array.prototype) throw new Fault('type', 'non-plain array');
     const parts: string[] = [];
     for (let i = 0; i < value.length; i++) {
-      if (!Object.hasOwn(value, i)) throw new TypeError(`jcs: hole in array at ${where}[${i}]`);
-      parts.push(serialize(value[i], `${where}[${i}]`, depth + 1, ancestors));
+      try {
+        if (!Object.hasOwn(value, i)) throw new Fault('type', 'hole in array');
+        parts.push(serialize(value[i], depth + 1, ancestors));
+      } catch (error) {
+        throw at(error, `[${i}]`);
+      }
     }
     out = `[${parts.join(',')}]`;
   } else {
-    if (!is_plain_object(value)) throw new TypeError(`jcs: non-plain object at ${where}`);
-    if (Object.getOwnPropertySymbols(value).length > 0) {
-      throw new TypeError(`jcs: symbol-keyed property at ${where}`);
-    }
+    if (!is_plain_object(value)) throw new Fault('type', 'non-plain object');
+    if (Object.getOwnPropertySymbols(value).length > 0) throw new Fault('type', 'symbol-keyed property');
     const record = value as Record<string, unknown>;
     // RFC 8785 §3.2.3: sort property names by their UTF-16 code units, which is exactly the
     // default comparison of Array.prototype.sort on strings.
     const keys = Object.keys(record).sort();
     const parts: string[] = [];
     for (const key of keys) {
-      const child = `${where}.${key}`;
-      parts.push(`${serialize_string(key, child)}:${serialize(record[key], child, depth + 1, ancestors)}`);
+      try {
+        parts.push(`${serialize_string(key)}:${serialize(record[key], depth + 1, ancestors)}`);
+      } catch (error) {
+        throw at(error, `.${key}`);
+      }
     }
     out = `{${parts.join(',')}}`;
   }
@@ -113,7 +156,13 @@ function serialize(value: unknown, where: string, depth: number, ancestors: Set<
  * is never called. Throws RangeError past {@link JCS_DEPTH_MAX} levels of nesting.
  */
 export function jcs(value: unknown): string {
-  return serialize(value, '$', 0, new Set());
+  try {
+    return serialize(value, 0, new Set());
+  } catch (error) {
+    if (!(error instanceof Fault)) throw error;
+    const message = `jcs: ${error.why} at $${error.path}`;
+    throw error.kind === 'range' ? new RangeError(message) : new TypeError(message);
+  }
 }
 
 /** `utf8(jcs(value))` (protocol.md §1), the bytes that are signed, hashed and sealed. */

@@ -99,6 +99,61 @@ describe('jcs', () => {
     );
   });
 
+  test('property: a string is quoted exactly as JSON.stringify quotes it (the fast paths included)', () => {
+    // Quotes, backslashes and control characters among plain text, so each quoting path is taken.
+    const special = fc.constantFrom(
+      '"',
+      '\\',
+      '\n',
+      '\u0000',
+      '\u001f',
+      ' ',
+      '\u007f',
+      '\u2028',
+      '\u00e9',
+      '\ud83d\ude00',
+    );
+    const text = fc.array(fc.oneof(fc.string({ unit: 'binary' }), fc.base64String(), special), {
+      maxLength: 12,
+    });
+    fc.assert(
+      fc.property(text, (parts) => {
+        const s = parts.join('');
+        expect(jcs(s)).toBe(JSON.stringify(s));
+        expect(jcs([s, { [s]: s }])).toBe(
+          `[${JSON.stringify(s)},{${JSON.stringify(s)}:${JSON.stringify(s)}}]`,
+        );
+      }),
+      fc_options(3000),
+    );
+    const tx_text = JSON.stringify({ body: { payload: 'QUJD', n: 1 }, signature: 'ab' });
+    expect(jcs([tx_text])).toBe(JSON.stringify([tx_text]));
+  });
+
+  test.each([
+    [{ a: [1, { b: '\ud800' }] }, TypeError, 'jcs: lone surrogate in string at $.a[1].b'],
+    [{ a: { '\udc00': 1 } }, TypeError, 'jcs: lone surrogate in string at $.a.\udc00'],
+    [[0, [Number.NaN]], TypeError, 'jcs: non-finite number at $[1][0]'],
+    [{ z: { y: undefined } }, TypeError, 'jcs: undefined is not a JSON value at $.z.y'],
+    [{ m: new Map() }, TypeError, 'jcs: non-plain object at $.m'],
+    [[1, new Array<number>(2)], TypeError, 'jcs: hole in array at $[1][0]'],
+    [{ k: [{}, { [Symbol('s')]: 1 }] }, TypeError, 'jcs: symbol-keyed property at $.k[1]'],
+  ] as const)('names where a value has no canonical form: %s', (value, type, message) => {
+    expect(() => jcs(value)).toThrow(type);
+    expect(() => jcs(value)).toThrow(message);
+  });
+
+  test('names the place of a cycle and of nesting too deep', () => {
+    const a: Record<string, unknown> = { list: [0] };
+    (a['list'] as unknown[]).push(a);
+    expect(() => jcs({ top: a })).toThrow('jcs: cyclic structure at $.top.list[1]');
+    let deep: unknown = 0;
+    for (let i = 0; i <= JCS_DEPTH_MAX; i++) deep = { d: deep };
+    expect(() => jcs(deep)).toThrow(
+      new RangeError(`jcs: nesting deeper than ${JCS_DEPTH_MAX} at $${'.d'.repeat(JCS_DEPTH_MAX)}`),
+    );
+  });
+
   const json = fc.jsonValue({ stringUnit: 'binary', maxDepth: 6 });
 
   test('property: output is JSON that parses back to the input, and jcs is idempotent', () => {
