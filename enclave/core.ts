@@ -264,7 +264,7 @@ export class EnclaveCore {
   #stage(sealed_seed: unknown, value: unknown, from: unknown, to: unknown): string[] {
     const context = this.#context(sealed_seed);
     this.#check_light(context, value);
-    return stage_txs(context, this.#programs, this.#stage_key, value, from, to);
+    return stage_txs(context, this.#programs, this.#stage_key, this.#random_bytes, value, from, to);
   }
 
   #create_seed(): SealedSeed {

@@ -200,7 +200,12 @@ function speculate(
 }
 
 /** One transaction's sealed stage record, or '' if it has none (its signature does not verify, or it does not parse). */
-function stage_one(base: BlockRun, stage_key: Uint8Array, index: number): string {
+function stage_one(
+  base: BlockRun,
+  stage_key: Uint8Array,
+  index: number,
+  random_bytes: (n: number) => Uint8Array,
+): string {
   const { ctx, input } = base;
   const raw = input.txs[index]!;
   const parsed = parse_block_tx(ctx.p, input, raw);
@@ -210,7 +215,8 @@ function stage_one(base: BlockRun, stage_key: Uint8Array, index: number): string
   const contract_tx = type === 'instantiate' || type === 'execute';
   const opened = contract_tx ? open_ahead(base, parsed.tx) : null;
   const spec = contract_tx ? speculate(base, parsed, raw.length, index, opened) : null;
-  return seal_stage_record(ctx.p, stage_key, input, index, parsed.hash, { opened, spec });
+  const record = { opened, spec };
+  return seal_stage_record(ctx.p, stage_key, input, index, parsed.hash, record, random_bytes(12));
 }
 
 /**
@@ -221,6 +227,7 @@ export function stage_txs(
   ctx: KeyContext,
   programs: ProgramCache,
   stage_key: Uint8Array,
+  random_bytes: (n: number) => Uint8Array,
   value: unknown,
   from: unknown,
   to: unknown,
@@ -237,6 +244,7 @@ export function stage_txs(
   }
   const base = new BlockRun(ctx, programs, input);
   const records: string[] = [];
-  for (let i = from as number; i < (to as number); i++) records.push(stage_one(base, stage_key, i));
+  for (let i = from as number; i < (to as number); i++)
+    records.push(stage_one(base, stage_key, i, random_bytes));
   return records;
 }

@@ -10,14 +10,16 @@
  *
  *   stage_key = HKDF(seal_key, SALT, utf8("cloister/stage-record/v1"), 32)
  *   ad        = utf8("cloister/stage-record/v1\n" ‖ jcs({chain_id, dev, hash, height, index, random_seed, time_ms}))
- *   record    = AES-SIV(stage_key, ad, utf8(JSON.stringify(body)))
+ *   record    = iv(12) ‖ AES-256-GCM(stage_key, iv, ad, utf8(JSON.stringify(body)))
  *
+ * The IV is random: records are per node and never enter a result, so nothing validators compare
+ * depends on it (GCM rather than SIV: it runs in native code, and a block seals hundreds of these).
  * The seal key is the node's own (enclave/sealing.ts): records open only in this node's enclave,
  * and the host, which carries them between workers, sees their length and nothing else.
  * @module
  */
 
-import { from_base64, from_utf8, to_base64, utf8 } from '../protocol/bytes.js';
+import { concat, from_base64, from_utf8, to_base64, utf8 } from '../protocol/bytes.js';
 import { jcs } from '../protocol/jcs.js';
 import { SALT } from '../protocol/keys.js';
 import type { CryptoProvider } from '../protocol/provider.js';
@@ -81,7 +83,9 @@ function record_ad(input: BlockInput, index: number, hash: string): Uint8Array {
   return utf8(`${STAGE_RECORD_DOMAIN}\n${jcs({ chain_id, dev, hash, height, index, random_seed, time_ms })}`);
 }
 
-/** Seals a record for the transaction at `index` with `hash` of `input`'s block. */
+const IV_BYTES = 12;
+
+/** Seals a record for the transaction at `index` with `hash` of `input`'s block, under a fresh 12-byte `iv`. */
 export function seal_stage_record(
   p: CryptoProvider,
   key: Uint8Array,
@@ -89,8 +93,11 @@ export function seal_stage_record(
   index: number,
   hash: string,
   record: StageRecord,
+  iv: Uint8Array,
 ): string {
-  return to_base64(p.siv_seal(key, record_ad(input, index, hash), utf8(JSON.stringify(record))));
+  if (iv.length !== IV_BYTES) throw new RangeError('stage record iv must be 12 bytes');
+  const sealed = p.gcm_seal(key, iv, record_ad(input, index, hash), utf8(JSON.stringify(record)));
+  return to_base64(concat(iv, sealed));
 }
 
 /**
@@ -107,7 +114,13 @@ export function open_stage_record(
 ): StageRecord | null {
   if (sealed_b64 === '' || sealed_b64.length > STAGE_RECORD_B64_CHARS_MAX) return null;
   try {
-    const plain = p.siv_open(key, record_ad(input, index, hash), from_base64(sealed_b64));
+    const bytes = from_base64(sealed_b64);
+    const plain = p.gcm_open(
+      key,
+      bytes.subarray(0, IV_BYTES),
+      record_ad(input, index, hash),
+      bytes.subarray(IV_BYTES),
+    );
     return plain === null ? null : (JSON.parse(from_utf8(plain)) as StageRecord);
   } catch {
     return null;

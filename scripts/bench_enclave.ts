@@ -43,6 +43,7 @@ import {
   make_world,
   measure_throughput,
   result_jcs,
+  type World,
   warm_pool,
 } from './bench/world.js';
 
@@ -58,7 +59,23 @@ export interface BenchResult {
   ratio: number;
 }
 
+/**
+ * One block at a time, as a node executes them (issue #16): the time one block of `block_txs`
+ * takes on a pool of `workers`, executed on one worker (`stage: false`) against staged over all
+ * of them (enclave/speculate.ts), and the speedup.
+ */
+export interface StagingRow {
+  workers: number;
+  contract: ContractName;
+  block_txs: number;
+  serial_ms: number;
+  staged_ms: number;
+  speedup: number;
+}
+
 interface Plan {
+  /** The one-block-at-a-time rows: pool sizes and contracts (echo: independent txs; counter: all conflict). */
+  staging: { workers: number[]; contracts: ContractName[]; blocks: number };
   workers: number[];
   providers: ProviderName[];
   payloads: number[];
@@ -134,6 +151,7 @@ function plan_for(quick: boolean, tiny: boolean): Plan {
   const max_workers = Math.max(1, cpus().length);
   const plan: Plan = quick
     ? {
+        staging: { workers: [Math.min(2, max_workers)], contracts: ['echo', 'counter'], blocks: 3 },
         workers: [...new Set([1, Math.min(2, max_workers)])],
         providers: ['native', 'noble'],
         payloads: [256, 4096],
@@ -153,6 +171,11 @@ function plan_for(quick: boolean, tiny: boolean): Plan {
         },
       }
     : {
+        staging: {
+          workers: [...new Set([2, 4, 8, 16, max_workers])].filter((w) => w <= max_workers),
+          contracts: ['echo', 'counter'],
+          blocks: 5,
+        },
         workers: Array.from({ length: max_workers }, (_, i) => i + 1),
         providers: ['native', 'noble'],
         payloads: [64, 256, 1024, 4096, 16384],
@@ -178,12 +201,83 @@ function plan_for(quick: boolean, tiny: boolean): Plan {
       payloads: [256],
       plan: { sample: 4, stage_min_ms: 1, block_txs: 4, blocks: 1, warm_ms: 0 },
     };
-    plan.block_txs = 10;
+    plan.block_txs = 16;
     plan.blocks_per_lane = 1;
+    plan.staging = { workers: [Math.min(2, max_workers)], contracts: ['echo'], blocks: 1 };
     plan.bound_sample = 10;
     plan.bound_min_ms = 10;
   }
   return plan;
+}
+
+/** Milliseconds per block of one lane through a pool of `workers`, staged or not (native, 256 B, fresh keys). */
+async function block_ms(
+  world: World,
+  workers: number,
+  stage: boolean,
+  contract: ContractName,
+  block_txs: number,
+  blocks: number,
+): Promise<number> {
+  const enclave = new PoolEnclave({
+    provider: 'native',
+    platform_secret_file: world.secret,
+    workers,
+    vm_engine: default_engine(),
+    stage,
+    stage_chunk_txs_min: Math.min(8, Math.floor(block_txs / workers)),
+  });
+  try {
+    unwrap(await enclave.load_seed(world.sealed_seed));
+    await measure_throughput(enclave, world, [lane_txs(world, contract, 256, true, 2, block_txs)]);
+    const tx_per_s = await measure_throughput(enclave, world, [
+      lane_txs(world, contract, 256, true, blocks, block_txs),
+    ]);
+    return (block_txs / tx_per_s) * 1000;
+  } finally {
+    await enclave.close();
+  }
+}
+
+/** The one-block-at-a-time rows (see {@link StagingRow}). */
+async function measure_staging(world: World, plan: Plan): Promise<StagingRow[]> {
+  const rows: StagingRow[] = [];
+  for (const workers of plan.staging.workers) {
+    for (const contract of plan.staging.contracts) {
+      const { block_txs } = plan;
+      const serial_ms = await block_ms(world, workers, false, contract, block_txs, plan.staging.blocks);
+      const staged_ms = await block_ms(world, workers, true, contract, block_txs, plan.staging.blocks);
+      const row: StagingRow = {
+        workers,
+        contract,
+        block_txs,
+        serial_ms: round(serial_ms, 1),
+        staged_ms: round(staged_ms, 1),
+        speedup: round(serial_ms / staged_ms, 2),
+      };
+      rows.push(row);
+      log(
+        `[staging] workers=${workers} ${contract} ${block_txs} txs: one worker ${row.serial_ms} ms/block, ` +
+          `staged ${row.staged_ms} ms/block, ${row.speedup}x`,
+      );
+    }
+  }
+  return rows;
+}
+
+/** The staging rows as an aligned table. */
+function format_staging(rows: readonly StagingRow[]): string {
+  const head = ['workers', 'contract', 'block txs', 'one worker ms', 'staged ms', 'speedup'];
+  const body = rows.map((r) => [
+    String(r.workers),
+    r.contract,
+    String(r.block_txs),
+    String(r.serial_ms),
+    String(r.staged_ms),
+    `${r.speedup}x`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  return [head, ...body].map((row) => row.map((c, i) => c.padStart(widths[i]!)).join('  ')).join('\n');
 }
 
 /** The stdout table: a header and one aligned row per result. */
@@ -277,7 +371,9 @@ async function main(): Promise<void> {
   const world = await make_world();
   const results: BenchResult[] = [];
   const costs: CostRow[] = [];
+  let staging: StagingRow[] = [];
   try {
+    staging = await measure_staging(world, plan);
     for (const workers of plan.workers) {
       for (const provider of plan.providers) {
         const enclave = new PoolEnclave({
@@ -285,6 +381,9 @@ async function main(): Promise<void> {
           platform_secret_file: world.secret,
           workers,
           vm_engine: default_engine(),
+          // Lanes of independent blocks, one per worker: the pool's own scaling, as before issue
+          // #16 (the staging rows measure one block at a time over all workers).
+          stage: false,
         });
         try {
           unwrap(await enclave.load_seed(world.sealed_seed));
@@ -350,11 +449,14 @@ async function main(): Promise<void> {
   } finally {
     rmSync(world.home, { recursive: true, force: true });
   }
-  process.stdout.write(`${format_table(results)}\n\n${format_costs(costs)}\n`);
+  process.stdout.write(`${format_table(results)}\n\n${format_costs(costs)}\n\n${format_staging(staging)}\n`);
   const machine = machine_info();
   if (out !== undefined) {
     mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, `${JSON.stringify({ engine: default_engine(), results, costs, machine }, null, 2)}\n`);
+    writeFileSync(
+      out,
+      `${JSON.stringify({ engine: default_engine(), results, costs, staging, machine }, null, 2)}\n`,
+    );
     log(`wrote ${out}`);
   }
   mkdirSync(dirname(svg), { recursive: true });

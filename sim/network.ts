@@ -27,6 +27,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { find_code_root } from '../enclave/measurement.js';
@@ -68,6 +69,7 @@ export interface NetworkOptions {
   host?: string;
   chain_id?: string;
   provider?: ProviderName;
+  /** Enclave worker threads per validator; default {@link workers_per_validator} of this machine. */
   workers?: number;
   behaviours?: Map<number, NodeBehaviour>;
   /** Deadline for one validator to start, ms. */
@@ -166,6 +168,17 @@ interface Running {
 }
 
 /** A running local network. */
+/**
+ * Enclave workers each of `validators` validators on this machine gets by default: the cores this
+ * process may run on (its CPU affinity, so `taskset` counts), shared out, at least one. With two or
+ * more, a validator stages each block over its workers (enclave/speculate.ts); with one (4
+ * validators on 2 cores) it runs blocks on that one worker, since staging costs CPU that cores
+ * already busy with other validators cannot spare.
+ */
+export function workers_per_validator(validators: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / Math.max(1, validators)));
+}
+
 export class LocalNetwork {
   readonly opts: Required<Omit<NetworkOptions, 'behaviours' | 'on_event' | 'p2p_port'>> & {
     behaviours: Map<number, NodeBehaviour>;
@@ -201,7 +214,6 @@ export class LocalNetwork {
       host: '127.0.0.1',
       chain_id: 'cloister-local-1',
       provider: 'native' as ProviderName,
-      workers: 1,
       start_timeout_ms: 60_000,
       node_args: (process.env.CLOISTER_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
       dev: true,
@@ -210,6 +222,7 @@ export class LocalNetwork {
       empty_block_interval_ms: 0,
       block_time_ms: 0,
       ...rest,
+      workers: options.workers ?? workers_per_validator(options.validators),
       behaviours: options.behaviours ?? new Map(),
     };
     let homes: string[];

@@ -158,7 +158,11 @@ function sim_up_options(c: Argv) {
       describe: `INDEX:BEHAVIOUR, behaviour one of ${BEHAVIOURS.slice(1).join(', ')} (docs/simulator.md)`,
     })
     .option('provider', { choices: ['native', 'noble'] as const, default: 'native' as const })
-    .option('workers', { type: 'number', default: 1 })
+    .option('workers', {
+      type: 'number',
+      describe:
+        'enclave worker threads per validator (default: the cores this process may use, shared out, at least 1); with 2 or more a validator stages each block over them',
+    })
     .option('faults', {
       type: 'string',
       describe:
