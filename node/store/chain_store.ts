@@ -12,7 +12,6 @@
  */
 
 import { hash as one_shot_hash } from 'node:crypto';
-import { Level } from 'level';
 import type {
   AttestationPolicy,
   BlockInput,
@@ -105,6 +104,7 @@ import {
   tx_key,
 } from './keys.js';
 import type { Kv, KvBatchOp } from './kv.js';
+import { LevelKv } from './level_kv.js';
 
 /** Longest stored value (checksum and JSON), in UTF-16 units: a full block, escaped, fits. */
 export const STORE_VALUE_CHARS_MAX = 64 * 1024 * 1024;
@@ -370,7 +370,7 @@ export class ChainStore {
   ): Promise<ChainStore> {
     if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty string');
     const wanted = wanted_chain_id(opts);
-    const db: Kv = new Level<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    const db: Kv = new LevelKv(path);
     return ChainStore.#open_on(db, `at ${path}`, wanted, modules);
   }
 

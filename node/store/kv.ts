@@ -1,8 +1,8 @@
 /**
  * The key-value seam under the chain store: the subset of LevelDB (`level`'s `Level<string,
  * string>`) that ChainStore uses, so the same store code runs on LevelDB in a node and on a
- * simulated disk (./memory_disk.ts) in the deterministic simulator. `Level<string, string>`
- * satisfies {@link Kv} as it is (checked at compile time in ./chain_store.ts).
+ * simulated disk (./memory_disk.ts) in the deterministic simulator. LevelDB is ./level_kv.ts:
+ * `Level<string, string>` as it is, but for a cheaper `batch`.
  *
  * The contract ChainStore relies on, which every implementation must keep:
  * - keys and values are strings; keys sort by UTF-16 code unit, which for the store's ASCII keys
