@@ -35,11 +35,13 @@ import { type Code, decode_code, type ProgramCache } from './programs.js';
 import { EnclaveErrorCode, EnclaveFault } from './result.js';
 import { result_text, try_open_envelope } from './run.js';
 import {
+  type Admission,
   type OpenedEnvelope,
   open_stage_record,
   type SpecRead,
   type Speculation,
   type StageRecord,
+  stage_ad_prefix,
 } from './stage_record.js';
 import { ContractState } from './state.js';
 import { check_block_input } from './validate.js';
@@ -314,23 +316,53 @@ export function parse_block_tx(p: KeyContext['p'], input: BlockInput, raw: strin
   return { tx, hash, body_text };
 }
 
-/** Finds the stage record of a block's transaction, if the block was staged. */
-export type StageLookup = (index: number, hash: string) => StageRecord | null;
+/** Finds the stage record of a block's transaction (its index and exact text), if the block was staged. */
+export type StageLookup = (index: number, raw: string) => StageRecord | null;
+
+/** What admission reads of a signed transaction's body (see {@link pay_and_count}). */
+export function admission_of(p: KeyContext['p'], tx: Tx, hash: string): Admission {
+  const { body } = tx;
+  return {
+    hash,
+    sender: account_address(p, from_hex(body.sender, 32)),
+    sequence: body.sequence,
+    gas_price: body.gas_price ?? 0,
+    fee: tx_fee(body),
+  };
+}
+
+/**
+ * The checks of protocol.md §5 code 7 and §9 code 8 (the fee), in that order: a refusal, or null
+ * once the fee is paid and the sequence used: from here the transaction counts.
+ */
+function pay_and_count(run: BlockRun, a: Admission): TxResult | null {
+  const sequence = run.accounts.get(a.sender) ?? 0;
+  if (a.sequence !== sequence) return refused(a.hash, ResultCode.WRONG_SEQUENCE);
+  // protocol.md §9: a price under the minimum, or a fee the sender cannot pay, does not count.
+  if (a.gas_price < run.input.min_gas_price) return refused(a.hash, ResultCode.INSUFFICIENT_FUNDS);
+  const balance = run.balance(a.sender);
+  if (balance < a.fee) return refused(a.hash, ResultCode.INSUFFICIENT_FUNDS);
+  if (a.fee > 0) {
+    run.set_balance(a.sender, balance - a.fee);
+    run.set_balance(run.fee_pool, run.balance(run.fee_pool) + a.fee);
+  }
+  run.accounts.set(a.sender, sequence + 1);
+  run.changed_accounts.add(a.sender);
+  return null;
+}
 
 /**
  * The checks that refuse a transaction without counting it (protocol.md §5 codes 4, 5, 7 and §9
  * code 8 for the fee): a TxResult if refused, else the admitted transaction, its fee paid. A stage
  * record stands for the signature check: only a signature that verified gets one.
  */
-function admit(run: BlockRun, raw: string, index: number, stage: StageLookup | null): TxResult | Admitted {
+function admit(run: BlockRun, raw: string, record: StageRecord | null): TxResult | Admitted {
   const { ctx, input } = run;
   const p = ctx.p;
   const parsed = parse_block_tx(p, input, raw);
   if (!('tx' in parsed)) return parsed;
   const { tx, hash, body_text } = parsed;
   const { body } = tx;
-  const record = stage === null ? null : stage(index, hash);
-  if (record !== null) STAGE_COUNTS.records++;
   if (record === null && !verify_tx_signature(p, tx, body_text))
     return refused(hash, ResultCode.BAD_SIGNATURE);
   const msg = body.msg;
@@ -344,29 +376,39 @@ function admit(run: BlockRun, raw: string, index: number, stage: StageLookup | n
       return refused(hash, ResultCode.BAD_SIGNATURE);
     }
   }
-  const sender = account_address(p, from_hex(body.sender, 32));
-  admitted.sender = sender;
-  const sequence = run.accounts.get(sender) ?? 0;
-  if (body.sequence !== sequence) return refused(hash, ResultCode.WRONG_SEQUENCE);
-  // protocol.md §9: a price under the minimum, or a fee the sender cannot pay, does not count.
-  if ((body.gas_price ?? 0) < input.min_gas_price) return refused(hash, ResultCode.INSUFFICIENT_FUNDS);
-  const fee = tx_fee(body);
-  const balance = run.balance(sender);
-  if (balance < fee) return refused(hash, ResultCode.INSUFFICIENT_FUNDS);
-  if (fee > 0) {
-    run.set_balance(sender, balance - fee);
-    run.set_balance(run.fee_pool, run.balance(run.fee_pool) + fee);
+  const admission = record?.admission ?? admission_of(p, tx, hash);
+  admitted.sender = admission.sender;
+  return pay_and_count(run, admission) ?? admitted;
+}
+
+/**
+ * A contract transaction a staging worker speculated: admitted from its record without parsing it,
+ * then its speculation kept if every value it read still holds, else run here in order.
+ */
+function execute_speculated(run: BlockRun, raw: string, index: number, record: StageRecord): TxResult {
+  const spec = record.spec!;
+  const a = record.admission;
+  const refusal = pay_and_count(run, a);
+  if (refusal !== null) return refusal;
+  if (run.still_holds(spec.reads)) {
+    STAGE_COUNTS.held++;
+    return run.apply_speculation(spec);
   }
-  run.accounts.set(sender, sequence + 1);
-  run.changed_accounts.add(sender);
-  return admitted;
+  STAGE_COUNTS.redone++;
+  // Out of gas before the call cannot be: the staging worker speculates only within the limit.
+  const gas = ENCLAVE_GAS.tx_base + ENCLAVE_GAS.tx_byte * raw.length;
+  const tx = parse_tx_json(raw);
+  return execute_contract_tx(run, { tx, hash: a.hash, sender: a.sender }, index, gas, record.opened);
 }
 
 /** Runs one transaction against the block's state. */
 function execute_tx(run: BlockRun, raw: string, index: number, stage: StageLookup | null): TxResult {
   // The fee pool is read before anything moves, so a lookup never leaves a fee half paid.
   run.balance(run.fee_pool);
-  const admitted = admit(run, raw, index, stage);
+  const record = stage === null ? null : stage(index, raw);
+  if (record !== null) STAGE_COUNTS.records++;
+  if (record?.spec) return execute_speculated(run, raw, index, record);
+  const admitted = admit(run, raw, record);
   if (!('tx' in admitted)) return admitted;
   const { tx, hash } = admitted;
   const { body } = tx;
@@ -409,17 +451,8 @@ function execute_tx(run: BlockRun, raw: string, index: number, stage: StageLooku
       return { hash, code, gas_used: used, output: '' };
     }
     case 'instantiate':
-    case 'execute': {
-      const spec = admitted.record?.spec ?? null;
-      if (spec !== null) {
-        if (run.still_holds(spec.reads)) {
-          STAGE_COUNTS.held++;
-          return run.apply_speculation(spec);
-        }
-        STAGE_COUNTS.redone++;
-      }
+    case 'execute':
       return execute_contract_tx(run, admitted, index, gas, admitted.record?.opened ?? null);
-    }
   }
 }
 
@@ -551,14 +584,14 @@ function execute_or_note(
 
 /**
  * Executes a block; throws EnclaveFault for host faults (bad input, corrupt state). `staged`, when
- * given, holds one sealed stage record (or '') per transaction and `stage_key` opens them: the
+ * given, holds one sealed stage record (or none, empty) per transaction and `stage_key` opens them: the
  * output is the same bytes with or without them (enclave/stage_record.ts).
  */
 export function execute_block(
   ctx: KeyContext,
   programs: ProgramCache,
   value: unknown,
-  staged?: { records: readonly string[]; stage_key: Uint8Array },
+  staged?: { records: readonly Uint8Array[]; stage_key: Uint8Array },
 ): BlockOutput {
   const input = check_block_input(value);
   const run = new BlockRun(ctx, programs, input);
@@ -608,15 +641,16 @@ export function execute_block(
 function stage_lookup(
   ctx: KeyContext,
   input: BlockInput,
-  records: readonly string[],
+  records: readonly Uint8Array[],
   stage_key: Uint8Array,
 ): StageLookup {
   if (
     !Array.isArray(records) ||
     records.length !== input.txs.length ||
-    records.some((r) => typeof r !== 'string')
+    records.some((r) => !(r instanceof Uint8Array))
   ) {
-    throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'staged must be one string per transaction');
+    throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'staged must be one byte array per transaction');
   }
-  return (index, hash) => open_stage_record(ctx.p, stage_key, input, index, hash, records[index]!);
+  const prefix = stage_ad_prefix(input);
+  return (index, raw) => open_stage_record(ctx.p, stage_key, prefix, index, raw, records[index]!);
 }

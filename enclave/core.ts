@@ -248,7 +248,7 @@ export class EnclaveCore {
     const context = this.#context(sealed_seed);
     const light = this.#check_light(context, value);
     const records =
-      staged === undefined ? undefined : { records: staged as string[], stage_key: this.#stage_key };
+      staged === undefined ? undefined : { records: staged as Uint8Array[], stage_key: this.#stage_key };
     const output = execute_block(context, this.#programs, value, records);
     // Not a result: the host asks again with what was missing, so the light state stays put.
     if (light === null || output.need !== undefined) return output;
@@ -261,7 +261,7 @@ export class EnclaveCore {
    * light client checks the block first, as for executing it: a host cannot have a block it may
    * not execute speculated either.
    */
-  #stage(sealed_seed: unknown, value: unknown, from: unknown, to: unknown): string[] {
+  #stage(sealed_seed: unknown, value: unknown, from: unknown, to: unknown): Uint8Array[] {
     const context = this.#context(sealed_seed);
     this.#check_light(context, value);
     return stage_txs(context, this.#programs, this.#stage_key, this.#random_bytes, value, from, to);

@@ -112,13 +112,14 @@ export abstract class TaskEnclave implements Enclave {
     return null;
   }
 
-  async #stage(sealed_seed: Base64, input: BlockInput): Promise<Base64[] | null> {
+  async #stage(sealed_seed: Base64, input: BlockInput): Promise<Uint8Array[] | null> {
     const plan = Array.isArray(input?.txs) ? this.stage_plan(input.txs.length) : null;
     if (plan === null) return null;
     const answers = await Promise.all(
-      plan.map(([from, to]) => this.run<Base64[]>({ call: 'stage_txs', sealed_seed, input, from, to })),
+      plan.map(([from, to]) => this.run<Uint8Array[]>({ call: 'stage_txs', sealed_seed, input, from, to })),
     );
-    const staged: Base64[] = new Array<Base64>(input.txs.length).fill('');
+    const none = new Uint8Array(0);
+    const staged: Uint8Array[] = new Array<Uint8Array>(input.txs.length).fill(none);
     let any = false;
     plan.forEach(([from, to], i) => {
       const answer = answers[i]!;

@@ -20,7 +20,14 @@ import {
   verify_tx_signature,
 } from '../protocol/tx.js';
 import type { BlockInput, BoundContract, TxResult } from './api.js';
-import { BlockRun, execute_contract_tx, type ParsedTx, parse_block_tx, type TxRun } from './block.js';
+import {
+  admission_of,
+  BlockRun,
+  execute_contract_tx,
+  type ParsedTx,
+  parse_block_tx,
+  type TxRun,
+} from './block.js';
 import type { KeyContext } from './context.js';
 import type { TxEffects } from './effects.js';
 import { ENCLAVE_GAS } from './limits.js';
@@ -33,6 +40,7 @@ import {
   type SpecRead,
   type Speculation,
   seal_stage_record,
+  stage_ad_prefix,
 } from './stage_record.js';
 import { check_block_input } from './validate.js';
 
@@ -199,29 +207,35 @@ function speculate(
   }
 }
 
-/** One transaction's sealed stage record, or '' if it has none (its signature does not verify, or it does not parse). */
+const NONE = new Uint8Array(0);
+
+/**
+ * One transaction's sealed stage record, or an empty array if it has none (it is refused before
+ * its signature counts, or its signature does not verify: the executing worker finds out itself).
+ */
 function stage_one(
   base: BlockRun,
   stage_key: Uint8Array,
+  prefix: Uint8Array,
   index: number,
   random_bytes: (n: number) => Uint8Array,
-): string {
+): Uint8Array {
   const { ctx, input } = base;
   const raw = input.txs[index]!;
   const parsed = parse_block_tx(ctx.p, input, raw);
-  if (!('tx' in parsed)) return '';
-  if (!verify_tx_signature(ctx.p, parsed.tx, parsed.body_text)) return '';
+  if (!('tx' in parsed)) return NONE;
+  if (!verify_tx_signature(ctx.p, parsed.tx, parsed.body_text)) return NONE;
   const type = parsed.tx.body.msg.type;
   const contract_tx = type === 'instantiate' || type === 'execute';
   const opened = contract_tx ? open_ahead(base, parsed.tx) : null;
   const spec = contract_tx ? speculate(base, parsed, raw.length, index, opened) : null;
-  const record = { opened, spec };
-  return seal_stage_record(ctx.p, stage_key, input, index, parsed.hash, record, random_bytes(12));
+  const record = { admission: admission_of(ctx.p, parsed.tx, parsed.hash), opened, spec };
+  return seal_stage_record(ctx.p, stage_key, prefix, index, raw, record, random_bytes(12));
 }
 
 /**
- * Stages transactions `from` (inclusive) to `to` (exclusive) of a block: one sealed record or ''
- * per transaction, in order. Throws EnclaveFault for a malformed block or range.
+ * Stages transactions `from` (inclusive) to `to` (exclusive) of a block: one sealed record (or an
+ * empty array) per transaction, in order. Throws EnclaveFault for a malformed block or range.
  */
 export function stage_txs(
   ctx: KeyContext,
@@ -231,7 +245,7 @@ export function stage_txs(
   value: unknown,
   from: unknown,
   to: unknown,
-): string[] {
+): Uint8Array[] {
   const input = check_block_input(value);
   if (
     !Number.isSafeInteger(from) ||
@@ -243,8 +257,9 @@ export function stage_txs(
     throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, 'stage range must be 0 <= from < to <= txs');
   }
   const base = new BlockRun(ctx, programs, input);
-  const records: string[] = [];
+  const prefix = stage_ad_prefix(input);
+  const records: Uint8Array[] = [];
   for (let i = from as number; i < (to as number); i++)
-    records.push(stage_one(base, stage_key, i, random_bytes));
+    records.push(stage_one(base, stage_key, prefix, i, random_bytes));
   return records;
 }

@@ -9,17 +9,22 @@
  * a record is a cache of work, never another answer.
  *
  *   stage_key = HKDF(seal_key, SALT, utf8("cloister/stage-record/v1"), 32)
- *   ad        = utf8("cloister/stage-record/v1\n" ‖ jcs({chain_id, dev, hash, height, index, random_seed, time_ms}))
+ *   ad        = utf8("cloister/stage-record/v1\n" ‖ jcs({chain_id, dev, height, random_seed, time_ms}) ‖ "\n")
+ *               ‖ u32_be(index) ‖ SHA-256(utf8(tx))
  *   record    = iv(12) ‖ AES-256-GCM(stage_key, iv, ad, utf8(JSON.stringify(body)))
  *
  * The IV is random: records are per node and never enter a result, so nothing validators compare
- * depends on it (GCM rather than SIV: it runs in native code, and a block seals hundreds of these).
+ * depends on it. GCM rather than SIV, and bytes rather than base64: a block seals and opens
+ * hundreds of these, and both run in native code. Binding the transaction's exact text (its
+ * SHA-256) rather than its hash lets the executing worker use a record without parsing the
+ * transaction at all: the record carries what admission reads of it.
+ *
  * The seal key is the node's own (enclave/sealing.ts): records open only in this node's enclave,
  * and the host, which carries them between workers, sees their length and nothing else.
  * @module
  */
 
-import { concat, from_base64, from_utf8, to_base64, utf8 } from '../protocol/bytes.js';
+import { concat, from_utf8, u32_be, utf8 } from '../protocol/bytes.js';
 import { jcs } from '../protocol/jcs.js';
 import { SALT } from '../protocol/keys.js';
 import type { CryptoProvider } from '../protocol/provider.js';
@@ -28,8 +33,8 @@ import type { BlockInput, BoundContract, TxResult } from './api.js';
 /** Domain of the stage key and of every record's associated data. */
 export const STAGE_RECORD_DOMAIN = 'cloister/stage-record/v1';
 
-/** Largest record, sealed and base64, the executing worker opens; a larger one is ignored. */
-export const STAGE_RECORD_B64_CHARS_MAX = 1024 * 1024;
+/** Largest sealed record the executing worker opens; a larger one is ignored. */
+export const STAGE_RECORD_BYTES_MAX = 1024 * 1024;
 
 /** Most values one speculation may read before it is dropped (and the transaction run in order). */
 export const SPEC_READS_MAX = 4096;
@@ -66,8 +71,24 @@ export interface OpenedEnvelope {
   msg_json: string;
 }
 
-/** A record's plaintext; one exists only for a transaction whose signature verified. */
+/** What admission reads of a transaction (enclave/block.ts), as the staging worker parsed it. */
+export interface Admission {
+  /** The transaction's hash (protocol.md §3). */
+  hash: string;
+  /** The sender's account address. */
+  sender: string;
+  sequence: number;
+  gas_price: number;
+  /** protocol.md §9: gas_limit × gas_price. */
+  fee: number;
+}
+
+/**
+ * A record's plaintext; one exists only for a transaction that parsed, belongs to this chain, is
+ * within the gas cap, and whose signature verified.
+ */
 export interface StageRecord {
+  admission: Admission;
   opened: OpenedEnvelope | null;
   spec: Speculation | null;
 }
@@ -77,27 +98,31 @@ export function derive_stage_key(p: CryptoProvider, seal_key: Uint8Array): Uint8
   return p.hkdf(seal_key, SALT, utf8(STAGE_RECORD_DOMAIN), 32);
 }
 
-/** A record's associated data: the block context its speculation depends on, its position and hash. */
-function record_ad(input: BlockInput, index: number, hash: string): Uint8Array {
+/** The part of every record's associated data that one block shares. */
+export function stage_ad_prefix(input: BlockInput): Uint8Array {
   const { chain_id, dev, height, random_seed, time_ms } = input;
-  return utf8(`${STAGE_RECORD_DOMAIN}\n${jcs({ chain_id, dev, hash, height, index, random_seed, time_ms })}`);
+  return utf8(`${STAGE_RECORD_DOMAIN}\n${jcs({ chain_id, dev, height, random_seed, time_ms })}\n`);
+}
+
+function record_ad(p: CryptoProvider, prefix: Uint8Array, index: number, raw: string): Uint8Array {
+  return concat(prefix, u32_be(index), p.sha256(utf8(raw)));
 }
 
 const IV_BYTES = 12;
 
-/** Seals a record for the transaction at `index` with `hash` of `input`'s block, under a fresh 12-byte `iv`. */
+/** Seals the record of the transaction `raw` at `index` of a block (`prefix` from {@link stage_ad_prefix}), under a fresh 12-byte `iv`. */
 export function seal_stage_record(
   p: CryptoProvider,
   key: Uint8Array,
-  input: BlockInput,
+  prefix: Uint8Array,
   index: number,
-  hash: string,
+  raw: string,
   record: StageRecord,
   iv: Uint8Array,
-): string {
+): Uint8Array {
   if (iv.length !== IV_BYTES) throw new RangeError('stage record iv must be 12 bytes');
-  const sealed = p.gcm_seal(key, iv, record_ad(input, index, hash), utf8(JSON.stringify(record)));
-  return to_base64(concat(iv, sealed));
+  const sealed = p.gcm_seal(key, iv, record_ad(p, prefix, index, raw), utf8(JSON.stringify(record)));
+  return concat(iv, sealed);
 }
 
 /**
@@ -107,20 +132,15 @@ export function seal_stage_record(
 export function open_stage_record(
   p: CryptoProvider,
   key: Uint8Array,
-  input: BlockInput,
+  prefix: Uint8Array,
   index: number,
-  hash: string,
-  sealed_b64: string,
+  raw: string,
+  sealed: Uint8Array,
 ): StageRecord | null {
-  if (sealed_b64 === '' || sealed_b64.length > STAGE_RECORD_B64_CHARS_MAX) return null;
+  if (sealed.length <= IV_BYTES || sealed.length > STAGE_RECORD_BYTES_MAX) return null;
   try {
-    const bytes = from_base64(sealed_b64);
-    const plain = p.gcm_open(
-      key,
-      bytes.subarray(0, IV_BYTES),
-      record_ad(input, index, hash),
-      bytes.subarray(IV_BYTES),
-    );
+    const ad = record_ad(p, prefix, index, raw);
+    const plain = p.gcm_open(key, sealed.subarray(0, IV_BYTES), ad, sealed.subarray(IV_BYTES));
     return plain === null ? null : (JSON.parse(from_utf8(plain)) as StageRecord);
   } catch {
     return null;

@@ -20,8 +20,8 @@ export type EnclaveTask =
       call: 'execute_block';
       sealed_seed: Base64;
       input: BlockInput;
-      /** One sealed stage record (or '') per transaction, from `stage_txs` (enclave/stage_record.ts). */
-      staged?: Base64[];
+      /** One sealed stage record (or an empty array) per transaction, from `stage_txs` (enclave/stage_record.ts). */
+      staged?: Uint8Array[];
     }
   | { call: 'stage_txs'; sealed_seed: Base64; input: BlockInput; from: number; to: number }
   | {
