@@ -110,7 +110,7 @@ import { LevelKv } from './level_kv.js';
 export const STORE_VALUE_CHARS_MAX = 64 * 1024 * 1024;
 /** Longest sealed enclave blob (base64 characters). */
 export const SEALED_B64_CHARS_MAX = 64 * 1024;
-/** Committed account sequences kept in memory (about 100 bytes each). */
+/** Committed account sequences, and balances, kept in memory (about 100 bytes each). */
 const SEQUENCES_CACHED_MAX = 100_000;
 /** Most codes one `list_codes` call returns; page with `after_code_id`. */
 export const LIST_CODES_MAX = 1000;
@@ -300,6 +300,16 @@ function check_on_write<T>(
   }
 }
 
+/** Sets `key` in a cache of at most {@link SEQUENCES_CACHED_MAX} entries; past it the oldest goes. */
+function cache_bounded(cache: Map<string, number>, key: string, value: number): void {
+  // Map order is insertion order, so the first key is the oldest.
+  if (!cache.has(key) && cache.size >= SEQUENCES_CACHED_MAX) {
+    const oldest = cache.keys().next();
+    if (oldest.done !== true) cache.delete(oldest.value);
+  }
+  cache.set(key, value);
+}
+
 /** Freezes a JSON value in depth: the cached last block is shared with callers. */
 function deep_freeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -330,6 +340,13 @@ export class ChainStore {
    * commit overtook (`#commits` moved on) is not cached, since it may predate the commit.
    */
   readonly #sequences = new Map<string, number>();
+  /**
+   * Committed balances read or written, by address, kept as {@link #sequences} is: every block's
+   * input reads the balance of each sender, contract and the fee pool, and its commit reads them
+   * again to check the block moves tokens without minting any. Genesis, the only other writer of
+   * balances, empties it.
+   */
+  readonly #balances = new Map<string, number>();
   /**
    * {@link tx_parties} by exact transaction text, for the texts block inputs parsed since the last
    * commit: a block's commit indexes its transactions by sender and contract, which `block_input`
@@ -584,16 +601,16 @@ export class ChainStore {
   /** An address's committed balance in ucst (protocol.md §9); 0 if it never held any. */
   async get_balance(address: string): Promise<number> {
     this.#assert_open();
-    return (await this.#read(balance_key(address), (v) => positive(v, 'balance'))) ?? 0;
+    const cached = this.#balances.get(address);
+    if (cached !== undefined) return cached;
+    const commits = this.#commits;
+    const balance = (await this.#read(balance_key(address), (v) => positive(v, 'balance'))) ?? 0;
+    if (commits === this.#commits) cache_bounded(this.#balances, address, balance);
+    return balance;
   }
 
   #cache_sequence(address: string, sequence: number): void {
-    // Bounded: past the limit the oldest entry goes (Map order is insertion order).
-    if (!this.#sequences.has(address) && this.#sequences.size >= SEQUENCES_CACHED_MAX) {
-      const oldest = this.#sequences.keys().next();
-      if (oldest.done !== true) this.#sequences.delete(oldest.value);
-    }
-    this.#sequences.set(address, sequence);
+    cache_bounded(this.#sequences, address, sequence);
   }
 
   /** A contract's public facts, or null if there is no contract at `address`. */
@@ -697,7 +714,15 @@ export class ChainStore {
         });
         ops.push(...this.#system_contract_ops(records));
         ops.push(...balance_ops, { type: 'put', key: KEYS.genesis, value: encode_value(KEYS.genesis, true) });
-        await this.#db.batch(ops, { sync: true });
+        // Genesis writes balances: a balance read overlapping the write is not cached, and none
+        // cached before it (0, the balance of an address that never held any) stays.
+        this.#commits++;
+        try {
+          await this.#db.batch(ops, { sync: true });
+        } finally {
+          this.#balances.clear();
+          this.#commits++;
+        }
         for (const r of records) {
           const back = await this.#read_code(r.code_id);
           if (back === null || back.code_hash !== r.code_hash) {
@@ -977,6 +1002,7 @@ export class ChainStore {
       await this.#db.batch(ops.batch, { sync: true });
       await this.#read_back_commit(ops.height, ops.block_value, ops.next_code_id, ops.chain_id);
       for (const [address, sequence] of ops.sequences) this.#cache_sequence(address, sequence);
+      for (const [address, balance] of ops.balances) cache_bounded(this.#balances, address, balance);
       // Bumped on both sides of the write: a read overlapping any part of it is not cached.
       this.#commits++;
     });
@@ -1111,7 +1137,7 @@ export class ChainStore {
       sequences.set(address, sequence);
     }
 
-    await this.#balance_ops(output, put, (key) => batch.push({ type: 'del', key }), reject);
+    const balances = await this.#balance_ops(output, put, (key) => batch.push({ type: 'del', key }), reject);
 
     // New contracts: not existing yet, of a known code with the matching hash.
     if (!Array.isArray(output.contracts)) reject('output.contracts must be a list');
@@ -1173,21 +1199,23 @@ export class ChainStore {
     put(KEYS.height, height);
     if (batch.length > BLOCK_BATCH_OPS_MAX)
       reject(`the block writes more than ${BLOCK_BATCH_OPS_MAX} records`);
-    return { batch, height, block_value, next_code_id, chain_id: header.chain_id, sequences };
+    return { batch, height, block_value, next_code_id, chain_id: header.chain_id, sequences, balances };
   }
 
   /**
-   * The block's new balances. Tokens only move (protocol.md §9: fees go to the fee pool, funds
-   * and sends from one address to another), so the changed balances must sum to what they held
-   * before: a block that mints or burns is refused before anything is written.
+   * The block's new balances, written by `put` and `del` and answered by address. Tokens only
+   * move (protocol.md §9: fees go to the fee pool, funds and sends from one address to another),
+   * so the changed balances must sum to what they held before: a block that mints or burns is
+   * refused before anything is written.
    */
   async #balance_ops(
     output: BlockOutput,
     put: (key: string, value: unknown) => void,
     del: (key: string) => void,
     reject: (message: string) => never,
-  ): Promise<void> {
+  ): Promise<Map<string, number>> {
     const balances = check_on_write(() => object(output.balances, 'output.balances'));
+    const changed = new Map<string, number>();
     let before_total = 0;
     let after_total = 0;
     for (const [address, value] of Object.entries(balances)) {
@@ -1197,10 +1225,12 @@ export class ChainStore {
       after_total += amount;
       if (amount === 0) del(balance_key(address));
       else put(balance_key(address), amount);
+      changed.set(address, amount);
     }
     // Each total is of safe integers bounded by the genesis total, itself a safe integer.
     if (before_total !== after_total)
       reject(`the block changes the sum of balances from ${before_total} to ${after_total}`);
+    return changed;
   }
 
   /** The base64 code of the store_code tx at `index`; the enclave reported it stored code. */
