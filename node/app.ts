@@ -233,6 +233,12 @@ export class ValidatorApp implements ConsensusApp {
   #light_writes: Promise<void> = Promise.resolve();
   /** Heights and rounds previewed (`height/round`), so a peer cannot make us execute one twice. */
   readonly #previewed = new Set<string>();
+  /**
+   * Previews of the height after the next, kept until this node commits the next one (at most
+   * {@link PREVIEWS_PER_HEIGHT_MAX}): with pipelining (docs/consensus.md) the next proposer sends
+   * its preview as soon as it has committed, which can be before this node has.
+   */
+  #early_previews: unknown[] = [];
   /** Settles when the running isolation (if any) ends: proposals wait for it, one at a time. */
   #isolating: Promise<void> = Promise.resolve();
 
@@ -506,6 +512,10 @@ export class ValidatorApp implements ConsensusApp {
    */
   preview(message: unknown): void {
     const why = this.#preview_error(message);
+    if (why === 'the height after the next') {
+      if (this.#early_previews.length < PREVIEWS_PER_HEIGHT_MAX) this.#early_previews.push(message);
+      return;
+    }
     if (why !== null) {
       if (why !== 'not the next height') this.#m.log('preview_ignored', { reason: why });
       return;
@@ -545,6 +555,14 @@ export class ValidatorApp implements ConsensusApp {
     const preview = message as PreviewMessage;
     const h = preview.header;
     // Not an error: this node is behind, or the message is early.
+    if (h.height === store.height() + 2) {
+      // Kept for later only if it is the rightful proposer's, so no peer can crowd it out; else
+      // dropped quietly, as any other height is.
+      const rightful =
+        h.proposer === proposer_at(genesis.validators, h.height, h.round) &&
+        verify_hex(p, h.exec_signature, exec_sign_bytes(h), h.proposer);
+      return rightful ? 'the height after the next' : 'not the next height';
+    }
     if (h.height !== store.height() + 1) return 'not the next height';
     const position = `${h.height}/${h.round}`;
     if (this.#previewed.has(position)) return 'already previewed';
@@ -616,6 +634,9 @@ export class ValidatorApp implements ConsensusApp {
     this.#executions.clear();
     this.#inflight.clear();
     this.#previewed.clear();
+    const early = this.#early_previews;
+    this.#early_previews = [];
+    for (const message of early) this.preview(message);
     await mempool.update(block.txs);
     this.#m.on_committed(block, hash, execution.input, execution.output);
   }

@@ -334,6 +334,11 @@ export class ConsensusEngine {
   #restored_pol: Vote[] = [];
   #valid_block: Block | null = null;
 
+  /**
+   * Pipelining (docs/consensus.md "Pipelining"): the block the app began building for round 0 of
+   * the next height during the pause after a commit, when this validator proposes it.
+   */
+  #early: { height: number; parent_hash: Hex; promise: Promise<Block> } | null = null;
   /** A block this validator is ready to propose (from app.propose or its valid block). */
   #own_block: { round: number; block: Block; pol_round: number } | null = null;
   #proposed_round = -1;
@@ -573,6 +578,7 @@ export class ConsensusEngine {
   stop(): void {
     if (this.#state === 'stopped') return;
     this.#state = 'stopped';
+    this.#early = null;
     this.#epoch++;
     this.#cancel_timers();
     this.#rebroadcast_cancel?.();
@@ -1143,12 +1149,12 @@ export class ConsensusEngine {
     const epoch = this.#epoch;
     const height = this.#height;
     const args = { height, round, parent: this.#parent, last_commit: this.#last_commit };
-    let promise: Promise<Block>;
-    try {
-      promise = Promise.resolve(this.#m.app.propose(args));
-    } catch (error) {
-      promise = Promise.reject(error);
-    }
+    const early = this.#early;
+    this.#early = null;
+    const promise =
+      early !== null && round === 0 && early.height === height && early.parent_hash === this.#parent_hash
+        ? early.promise
+        : this.#call_propose(args);
     promise.then(
       (block) => {
         if (epoch !== this.#epoch || round !== this.#round || this.#state !== 'running') return;
@@ -1158,6 +1164,40 @@ export class ConsensusEngine {
         this.#log('propose_rejected', { height, round, error: (error as Error)?.message ?? String(error) });
       },
     );
+  }
+
+  #call_propose(args: {
+    height: number;
+    round: number;
+    parent: BlockHeader | null;
+    last_commit: Commit | null;
+  }): Promise<Block> {
+    try {
+      return Promise.resolve(this.#m.app.propose(args));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Pipelining: when this validator proposes round 0 of `height`, the app builds and executes that
+   * block now, during the pause after the commit of its parent, instead of once the pause is over:
+   * the pause (`commit_ms`) then overlaps the execution, and validators start on the preview
+   * sooner. The proposal is signed and sent only when round 0 begins, as before; a round that
+   * waits for a beat (`block_time_ms`) or has nothing to include builds nothing early.
+   */
+  #propose_early(height: number, parent: BlockHeader, last_commit: Commit): void {
+    this.#early = null;
+    if (this.#opts.timeouts.commit_ms <= 0 || !this.#can_sign()) return;
+    if (this.#proposer(height, 0) !== this.#self) return;
+    const pacing = this.#pacing;
+    if (pacing.kind === 'fixed') return;
+    if (pacing.kind === 'on_demand' && this.#m.app.has_txs?.() !== true) return;
+    const promise = this.#call_propose({ height, round: 0, parent, last_commit });
+    // Used (and its failure logged) when round 0 begins; never an unhandled rejection before.
+    promise.catch(() => undefined);
+    this.#early = { height, parent_hash: block_hash(this.#m.p, parent), promise };
+    this.#log('propose_early', { height });
   }
 
   #accept_own_block(block: Block, round: number): void {
@@ -1499,6 +1539,7 @@ export class ConsensusEngine {
     }
     if (epoch !== this.#epoch || this.#state !== 'running') return;
     const height = this.#height;
+    this.#propose_early(height + 1, block.header, commit);
     this.#set_timer(this.#opts.timeouts.commit_ms, () => {
       if (epoch !== this.#epoch || this.#state !== 'running') return;
       this.#enter_height(height + 1, block.header, commit);

@@ -11,11 +11,15 @@ import { ok } from '../../enclave/result.js';
 import type { PreviewMessage } from '../../node/app.js';
 import { ValidatorApp } from '../../node/app.js';
 import {
+  type BlockHeader,
+  block_hash,
+  type Commit,
   commit_hash,
   exec_sign_bytes,
   GENESIS_PARENT_HASH,
   proposer_at,
   txs_hash,
+  vote_sign_bytes,
 } from '../../node/consensus/types.js';
 import type { Genesis } from '../../node/genesis.js';
 import { to_hex } from '../../protocol/bytes.js';
@@ -56,9 +60,14 @@ function validator() {
       return ok(empty_block_output(RESULT_HASH));
     },
   } as unknown as Enclave;
+  let committed: { block: { header: BlockHeader } } | null = null;
   const store = {
-    height: () => 0,
-    last_block: () => null,
+    height: () => (committed === null ? 0 : committed.block.header.height),
+    last_block: () => committed,
+    get_block: async () => null,
+    commit_block: async (args: { block: { header: BlockHeader } }) => {
+      committed = { block: args.block };
+    },
     get_sealed: async () => null,
     put_sealed: async () => {},
     block_input: async (txs: string[], h: Parameters<typeof stub_block_input>[1]) =>
@@ -71,7 +80,7 @@ function validator() {
       p,
       enclave,
       store: store as never,
-      mempool: {} as never,
+      mempool: { update: async () => {} } as never,
       now_ms: () => T0 + 1000,
       log: (event, fields) => logs.push({ event, fields }),
       on_committed: () => {},
@@ -84,20 +93,47 @@ function validator() {
 
 /** A preview of height 1 as `round`'s rightful proposer makes it (or `signer`, to forge one). */
 function preview(round = 0, txs = ['{"a":1}', '{"b":2}'], signer?: string): PreviewMessage {
-  const proposer = proposer_at(genesis.validators, 1, round);
+  return preview_at(1, null, null, round, txs, signer);
+}
+
+/** A preview of `height` on `parent` with `last_commit`, as its rightful proposer (or `signer`) makes it. */
+function preview_at(
+  height: number,
+  parent: BlockHeader | null,
+  last_commit: Commit | null,
+  round = 0,
+  txs = ['{"a":1}', '{"b":2}'],
+  signer?: string,
+): PreviewMessage {
+  const proposer = proposer_at(genesis.validators, height, round);
   const unsigned = {
     chain_id: CHAIN,
-    height: 1,
+    height,
     round,
-    time_ms: T0 + 10,
+    time_ms: T0 + 10 * height,
     proposer,
-    prev_block_hash: GENESIS_PARENT_HASH,
+    prev_block_hash: parent === null ? GENESIS_PARENT_HASH : block_hash(p, parent),
     txs_hash: txs_hash(p, txs),
-    last_commit_hash: commit_hash(p, null),
+    last_commit_hash: commit_hash(p, last_commit),
   };
   const sk = key_of(signer ?? proposer).sk;
   const exec_signature = to_hex(p.ed25519_sign(sk, exec_sign_bytes(unsigned)));
-  return { kind: 'preview', header: { ...unsigned, exec_signature }, txs, last_commit: null };
+  return { kind: 'preview', header: { ...unsigned, exec_signature }, txs, last_commit };
+}
+
+/** A commit of `header` with every validator's precommit. */
+function commit_of(header: BlockHeader): Commit {
+  const hash = block_hash(p, header);
+  const vote = { type: 'precommit' as const, height: header.height, round: header.round, block_hash: hash };
+  return {
+    height: header.height,
+    round: header.round,
+    block_hash: hash,
+    signatures: keys.map((k) => ({
+      validator: k.pubkey,
+      signature: to_hex(p.ed25519_sign(k.sk, vote_sign_bytes(CHAIN, vote))),
+    })),
+  };
 }
 
 describe('proposal previews', () => {
@@ -156,5 +192,27 @@ describe('proposal previews', () => {
     v.app.preview({ ...good, header: { ...good.header, height: 2 } });
     expect(v.logs).toEqual([]);
     expect(v.executed).toEqual([]);
+  });
+
+  it('keeps a preview of the height after the next (the next proposer committed first) and runs it once this node commits', async () => {
+    const v = validator();
+    const first = preview();
+    const started = v.next_execution();
+    v.app.preview(first);
+    await started;
+    const header1: BlockHeader = { ...first.header, result_hash: RESULT_HASH };
+    const commit1 = commit_of(header1);
+    const second = preview_at(2, header1, commit1);
+    // Height 2 arrives while this node has not committed height 1: kept, not run, not logged.
+    v.app.preview(second);
+    // A forged one for height 2 is not kept (it would be dropped at replay anyway).
+    const someone_else = keys.map((k) => k.pubkey).find((k) => k !== second.header.proposer)!;
+    v.app.preview(preview_at(2, header1, commit1, 1, ['{"c":3}'], someone_else));
+    expect(v.executed).toEqual([1]);
+    expect(v.logs.filter((l) => l.event === 'preview_ignored')).toEqual([]);
+    const runs = v.next_execution();
+    await v.app.commit({ header: header1, txs: first.txs, last_commit: null }, commit1);
+    await runs;
+    expect(v.executed).toEqual([1, 2]);
   });
 });
