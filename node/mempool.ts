@@ -115,6 +115,8 @@ interface Entry {
 /** Where a submitted transaction came from: a client (verified now) or a peer's gossip. */
 export type MempoolOrigin = 'client' | 'peer';
 
+/** Sender addresses remembered (see `#address_of`); all are forgotten at once past it. */
+const ADDRESSES_CACHED_MAX = 10_000;
 /** Compile verdicts kept by code hash, so a resubmitted code is not compiled again. */
 const COMPILE_CACHE_MAX = 64;
 /**
@@ -158,6 +160,8 @@ export class Mempool {
   /** Updates queued or running; while any is, pending runs may still hold stale entries. */
   #updating = 0;
   readonly #compiled = new Map<string, boolean>();
+  /** Account addresses by sender public key (hex), at most {@link ADDRESSES_CACHED_MAX}. */
+  readonly #addresses = new Map<string, string>();
   #forged = 0;
   readonly #quarantine: Quarantine;
   readonly #min_gas_price: number;
@@ -258,7 +262,7 @@ export class Mempool {
     if (gas_price < this.#min_gas_price)
       return refuse(8, `gas_price ${gas_price} is below the network's min_gas_price ${this.#min_gas_price}`);
     const fee = tx_fee(body);
-    const sender = account_address(this.#m.p, from_hex(body.sender, 32));
+    const sender = this.#address_of(body.sender);
 
     for (let attempt = 0; attempt < SEQUENCE_RETRIES_MAX; attempt++) {
       // Mid-update, pending runs may still hold entries the new commit made stale: wait it out.
@@ -332,6 +336,20 @@ export class Mempool {
       return { ok: true, hash };
     }
     return { ok: false, code: 'full', message: 'mempool is busy with commits; retry' };
+  }
+
+  /**
+   * protocol.md §5 `account_address` of a sender's hex public key, remembered: the same few
+   * accounts send most transactions, and each one was a SHA-256 (and a hex decode) per `add`.
+   */
+  #address_of(sender: string): string {
+    let address = this.#addresses.get(sender);
+    if (address === undefined) {
+      address = account_address(this.#m.p, from_hex(sender, 32));
+      if (this.#addresses.size >= ADDRESSES_CACHED_MAX) this.#addresses.clear();
+      this.#addresses.set(sender, address);
+    }
+    return address;
   }
 
   /** The committed balance of `address`, or undefined if this mempool cannot read balances. */

@@ -355,6 +355,8 @@ export class ChainStore {
    * before it would hold more than {@link PARTIES_MEMO_MAX} texts, to bound its memory.
    */
   readonly #parties = new Map<string, TxParties | null>();
+  /** Account addresses by sender public key (hex), for {@link tx_parties_of}; bounded as `#parties`. */
+  readonly #addresses = new Map<string, string>();
   /** Commits done: bumps invalidate cache fills by reads that started before them. */
   #commits = 0;
   #next_code_id = 1;
@@ -848,6 +850,7 @@ export class ChainStore {
       const contracts = new Set<string>();
       const balances = new Set<string>([fee_pool_address(this.#p)]);
       if (this.#parties.size + txs.length > PARTIES_MEMO_MAX) this.#parties.clear();
+      if (this.#addresses.size + txs.length > PARTIES_MEMO_MAX) this.#addresses.clear();
       for (const raw of txs) {
         let tx: Tx;
         try {
@@ -859,7 +862,7 @@ export class ChainStore {
           }
           throw error;
         }
-        const parties = tx_parties_of(this.#p, tx);
+        const parties = tx_parties_of(this.#p, tx, this.#addresses);
         this.#parties.set(raw, parties);
         const { sender } = parties;
         if (!Object.hasOwn(accounts, sender)) accounts[sender] = await this.get_account_sequence(sender);

@@ -57,9 +57,17 @@ export function tx_parties(p: CryptoProvider, raw: string): TxParties | null {
   return tx_parties_of(p, tx);
 }
 
-/** {@link tx_parties} of a transaction already parsed (`parse_tx_json` of its text). */
-export function tx_parties_of(p: CryptoProvider, tx: Tx): TxParties {
-  const sender = account_address(p, from_hex(tx.body.sender, 32));
+/**
+ * {@link tx_parties} of a transaction already parsed (`parse_tx_json` of its text). `addresses`,
+ * when given, remembers account addresses by sender public key across calls (and is bounded by
+ * its caller): the same few accounts send most of a block's transactions.
+ */
+export function tx_parties_of(p: CryptoProvider, tx: Tx, addresses?: Map<string, string>): TxParties {
+  let sender = addresses?.get(tx.body.sender);
+  if (sender === undefined) {
+    sender = account_address(p, from_hex(tx.body.sender, 32));
+    addresses?.set(tx.body.sender, sender);
+  }
   const msg = tx.body.msg;
   let contract: string | null = null;
   if (msg.type === 'execute') contract = msg.contract;

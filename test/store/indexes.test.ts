@@ -222,7 +222,19 @@ describe('transactions', () => {
       { sender: alice.address, contract: null },
       { sender: alice.address, contract: null },
     ]);
-    for (const [i, raw] of texts.entries()) expect(tx_parties_of(p, parse_tx_json(raw))).toEqual(parties[i]);
+    const addresses = new Map<string, string>();
+    for (const [i, raw] of texts.entries()) {
+      expect(tx_parties_of(p, parse_tx_json(raw))).toEqual(parties[i]);
+      // Remembering addresses by sender key answers the same, the first time and after.
+      expect(tx_parties_of(p, parse_tx_json(raw), addresses)).toEqual(parties[i]);
+      expect(tx_parties_of(p, parse_tx_json(raw), addresses)).toEqual(parties[i]);
+    }
+    expect(addresses).toEqual(
+      new Map([
+        [bob.pubkey, bob.address],
+        [alice.pubkey, alice.address],
+      ]),
+    );
     expect(tx_parties(p, '{"body":')).toBeNull();
   });
 
