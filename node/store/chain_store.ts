@@ -110,6 +110,10 @@ import { LevelKv } from './level_kv.js';
 export const STORE_VALUE_CHARS_MAX = 64 * 1024 * 1024;
 /** Longest sealed enclave blob (base64 characters). */
 export const SEALED_B64_CHARS_MAX = 64 * 1024;
+/** Contract records kept in memory (a few hundred bytes each); all are forgotten at once past it. */
+const CONTRACTS_CACHED_MAX = 10_000;
+/** Code records kept in memory (each up to a store_code's size); all are forgotten at once past it. */
+const CODES_CACHED_MAX = 32;
 /** Committed account sequences, and balances, kept in memory (about 100 bytes each). */
 const SEQUENCES_CACHED_MAX = 100_000;
 /** Most codes one `list_codes` call returns; page with `after_code_id`. */
@@ -347,6 +351,10 @@ export class ChainStore {
    * balances, empties it.
    */
   readonly #balances = new Map<string, number>();
+  /** Contract records found, by address (see `#read_contract`). */
+  readonly #contracts = new Map<string, BoundContract>();
+  /** Code records found, by id (see `#read_code`). */
+  readonly #codes = new Map<number, CodeRecord>();
   /**
    * {@link tx_parties} by exact transaction text, for the texts block inputs parsed since the last
    * commit: a block's commit indexes its transactions by sender and contract, which `block_input`
@@ -1605,8 +1613,19 @@ export class ChainStore {
     return this.#read(tx_key(hash), (v) => check_tx_record(v));
   }
 
-  #read_contract(address: string): Promise<BoundContract | null> {
-    return this.#read(contract_key(address), (v) => this.#contract_check(v, address));
+  /**
+   * A contract record, or null. A record is never rewritten once committed (a commit refuses a
+   * contract that exists), so found ones are kept: every block's input reads the record of each
+   * contract its transactions call. Each caller gets its own copy.
+   */
+  async #read_contract(address: string): Promise<BoundContract | null> {
+    const cached = this.#contracts.get(address);
+    if (cached !== undefined) return { ...cached };
+    const info = await this.#read(contract_key(address), (v) => this.#contract_check(v, address));
+    if (info === null) return null;
+    if (this.#contracts.size >= CONTRACTS_CACHED_MAX) this.#contracts.clear();
+    this.#contracts.set(address, { ...info });
+    return info;
   }
 
   #contract_check(value: unknown, address: string): BoundContract {
@@ -1615,8 +1634,19 @@ export class ChainStore {
     return info;
   }
 
-  #read_code(code_id: number): Promise<CodeRecord | null> {
-    return this.#read(code_key(code_id), (v) => this.#code_check(v, code_id));
+  /**
+   * A code record, or null. Code ids are given once and never rewritten, so found ones are kept:
+   * every block's input reads the code of each contract it runs, and each read decoded and hashed
+   * the whole code again to check it. Each caller gets its own copy.
+   */
+  async #read_code(code_id: number): Promise<CodeRecord | null> {
+    const cached = this.#codes.get(code_id);
+    if (cached !== undefined) return { ...cached };
+    const record = await this.#read(code_key(code_id), (v) => this.#code_check(v, code_id));
+    if (record === null) return null;
+    if (this.#codes.size >= CODES_CACHED_MAX) this.#codes.clear();
+    this.#codes.set(code_id, { ...record });
+    return record;
   }
 
   #code_check(value: unknown, code_id: number): CodeRecord {

@@ -119,6 +119,17 @@ describe('contracts', () => {
     expect(answer).toEqual({ contracts: [await chain.store.get_contract(b1!)], cursor: null });
   });
 
+  it('serves contract and code records (kept after the first read) as copies that callers may change', async () => {
+    const first = (await chain.store.get_contract(made['a1']!))!;
+    const code = (await chain.store.get_code(code_id))!;
+    const [contract_before, code_before] = [{ ...first }, { ...code }];
+    first.label = 'changed by a caller';
+    code.code = 'AAAA';
+    expect(await chain.store.get_contract(made['a1']!)).toEqual(contract_before);
+    expect(await chain.store.get_code(code_id)).toEqual(code_before);
+    expect(await chain.store.get_contract('ee'.repeat(20))).toBeNull();
+  });
+
   it('lists the system contracts genesis made', async () => {
     const system = SYSTEM_CONTRACTS.map((name) =>
       system_contract_address(p, to_hex(p.sha256(codes.find((c) => c.name === name)!.code))),
