@@ -65,7 +65,7 @@ import { from_hex, to_base64 } from '../protocol/bytes.js';
 import { encrypt_message } from '../protocol/envelope.js';
 import { get_provider } from '../protocol/providers/index.js';
 import { tx_hash } from '../protocol/tx.js';
-import { LocalNetwork } from '../sim/network.js';
+import { LocalNetwork, workers_per_validator } from '../sim/network.js';
 import { type ChartPanel, render_chart, SERIES_COLORS } from './bench/chart.js';
 import {
   EventStream,
@@ -140,6 +140,9 @@ Soak options (memory: is a validator's resident memory flat under constant load?
   --soak SECONDS       one network, constant load for SECONDS, RSS of each validator sampled
   --rate R             the soak's offered tx/s (required with --soak)
 Common options:
+  --workers N          enclave worker threads per validator (default: the cores this process
+                       may use, shared out between the validators, at least 1; with 2 or more a
+                       validator stages each block over them)
   --port P             RPC port of validator 0; validator i uses P+i, p2p P+1000+i (default 24400)
   --accounts N         signing accounts, round-robin over the validators (default 64)
   --in-flight-max N    most transactions due but not committed; reaching it stops and
@@ -181,6 +184,8 @@ function number_option(
 interface Plan {
   validators: number[];
   port: number;
+  /** Enclave workers per validator; null: the simulator's default (workers_per_validator). */
+  workers: number | null;
   step_seconds: number;
   max_steps: number;
   start_rate: number | null;
@@ -216,6 +221,7 @@ export function parse_plan(argv: string[]): Plan | null {
         soak: { type: 'string' },
         rate: { type: 'string' },
         port: { type: 'string' },
+        workers: { type: 'string' },
         accounts: { type: 'string' },
         'in-flight-max': { type: 'string' },
         out: { type: 'string' },
@@ -261,6 +267,7 @@ export function parse_plan(argv: string[]): Plan | null {
   return {
     validators,
     port,
+    workers: str('workers') === undefined ? null : int_option(str('workers'), 'workers', 1, 1, 64),
     step_seconds: number_option(str('step-seconds'), 'step-seconds', quick ? 5 : 10, 0.5, 600),
     max_steps: int_option(str('max-steps'), 'max-steps', 12, 1, 40),
     start_rate:
@@ -307,7 +314,7 @@ interface Net {
 }
 
 /** A fresh network of `validators` in a temporary folder; stop() shuts it down and removes it. */
-async function start_network(validators: number, port: number): Promise<Net> {
+async function start_network(validators: number, port: number, workers: number | null): Promise<Net> {
   const dir = mkdtempSync(join(tmpdir(), 'cloister-bench-net-'));
   let network: LocalNetwork | null = null;
   const agents: Agent[] = [];
@@ -327,7 +334,12 @@ async function start_network(validators: number, port: number): Promise<Net> {
     })());
   cleanups.add(stop);
   try {
-    network = await LocalNetwork.up({ validators, dir: join(dir, 'net'), port });
+    network = await LocalNetwork.up({
+      validators,
+      dir: join(dir, 'net'),
+      port,
+      workers: workers ?? workers_per_validator(validators),
+    });
   } catch (error) {
     await stop();
     throw error;
@@ -507,6 +519,8 @@ export interface IdleResult {
 /** One validator count's row. */
 export interface NetworkResult {
   validators: number;
+  /** Enclave workers of each validator. */
+  workers: number;
   tx_per_s: number;
   p50_ms: number;
   p99_ms: number;
@@ -648,7 +662,7 @@ async function sweep(validators: number, plan: Plan, single_core_tx_per_s: numbe
   log(
     `${validators} validator(s): starting a network on ports ${plan.port}.. (bound ${bound.toFixed(0)} tx/s)`,
   );
-  const net = await start_network(validators, plan.port);
+  const net = await start_network(validators, plan.port, plan.workers);
   const steps: StepResult[] = [];
   let stopped_by = '';
   let idle: IdleResult | null = null;
@@ -764,6 +778,7 @@ async function sweep(validators: number, plan: Plan, single_core_tx_per_s: numbe
         : `no step broke within ${steps.length} steps${stopped_by === '' ? '' : ` (${stopped_by})`}: a lower bound`;
   return {
     validators,
+    workers: plan.workers ?? workers_per_validator(validators),
     tx_per_s: row.tx_per_s,
     p50_ms: row.p50_ms,
     p99_ms: row.p99_ms,
@@ -918,7 +933,7 @@ async function soak(plan: Plan): Promise<SoakResult> {
   log(
     `soak: ${validators} validators, ${rate} tx/s for ${seconds} s; starting the network on ports ${plan.port}..`,
   );
-  const net = await start_network(validators, plan.port);
+  const net = await start_network(validators, plan.port, plan.workers);
   try {
     const target = await deploy_echo(net);
     const accounts = Array.from({ length: plan.accounts }, (_, i) => new LoadAccount(p, i % validators));

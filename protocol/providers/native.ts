@@ -14,8 +14,8 @@
 import {
   createCipheriv,
   createDecipheriv,
-  createHash,
   createHmac,
+  hash,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
@@ -158,7 +158,8 @@ export const native_provider: CryptoProvider = Object.freeze({
 
   sha256(data: Uint8Array): Uint8Array {
     assert_bytes(data, 'data');
-    return own(createHash('sha256').update(data).digest());
+    // One-shot: no Hash object per call (a block hashes every transaction, key and value).
+    return own(hash('sha256', data, 'buffer'));
   },
 
   hmac_sha256(key: Uint8Array, data: Uint8Array): Uint8Array {

@@ -34,6 +34,8 @@ describe('bench:network', () => {
         '40',
         '--accounts',
         '8',
+        '--workers',
+        '2',
         '--no-refine',
         '--idle-seconds',
         '1',
@@ -53,6 +55,7 @@ describe('bench:network', () => {
     expect(json.results.length).toBe(1);
     const r = json.results[0]!;
     expect(r['validators']).toBe(1);
+    expect(r['workers']).toBe(2);
     const tx = r['tx_per_s'] as number;
     const bound = r['bound_tx_per_s'] as number;
     const ratio = r['ratio'] as number;
@@ -158,6 +161,7 @@ describe('bench:network', () => {
   it('refuses a bad value with one line naming the flag, and --soak without --rate', async () => {
     for (const args of [
       ['--port', '80'],
+      ['--workers', '0'],
       ['--validators', '1,x'],
       ['--soak', '60'],
     ]) {
