@@ -2,8 +2,8 @@
  * The staging half of parallel block execution (docs/performance.md "Parallel execution"). A
  * staging worker takes a range of a block's transactions and, for each, does the work that does
  * not depend on the transactions before it: parse and hash, check the signature, open the
- * envelope, and execute the transaction speculatively against the block's starting state through
- * a view that records every value it reads. It answers one sealed stage record per transaction
+ * envelope, and execute the transaction speculatively, through a view that records every value it
+ * reads, against the block's starting state as the range's earlier transactions left it. It answers one sealed stage record per transaction
  * (enclave/stage_record.ts). The executing worker then runs the block in order and keeps a
  * speculation only where every value it read is still the block's at that transaction; the rest it
  * runs itself. Deterministic like everything in the enclave, and never an answer on its own.
@@ -11,6 +11,7 @@
  */
 
 import { from_hex, to_hex } from '../protocol/bytes.js';
+import { ResultCode } from '../protocol/codes.js';
 import {
   account_address,
   type ExecuteMsg,
@@ -56,25 +57,19 @@ class TooManyReads extends EnclaveFault {
 }
 
 /**
- * The block's starting state as one speculative transaction sees it: the sender's fee already
- * paid (as it will be when the transaction runs in order, if nothing before it moved the sender's
- * balance), every read recorded once, and what the transaction changes kept instead of applied.
+ * The state one speculative transaction sees: the block's starting state with what the earlier
+ * transactions of the staging worker's range did (their fees and successful changes) and this
+ * one's fee, every read recorded once, and what the transaction changes kept instead of applied.
  */
 class SpecView implements TxRun {
   readonly #base: BlockRun;
-  /** Balances the fee changed: the sender's and the fee pool's. */
-  readonly #fee_paid = new Map<string, number>();
   readonly #reads = new Map<string, SpecRead>();
   #changes: ReturnType<TxEffects['changes']> | null = null;
   /** Set once a read went unrecorded: the speculation is then dropped whatever the call did. */
   #overflowed = false;
 
-  constructor(base: BlockRun, sender: string, fee: number) {
+  constructor(base: BlockRun) {
     this.#base = base;
-    if (fee > 0) {
-      this.#fee_paid.set(sender, base.balance(sender) - fee);
-      this.#fee_paid.set(base.fee_pool, base.balance(base.fee_pool) + fee);
-    }
   }
 
   get ctx(): KeyContext {
@@ -130,13 +125,13 @@ class SpecView implements TxRun {
   }
 
   balance(address: string): number {
-    const amount = this.#fee_paid.get(address) ?? this.#base.balance(address);
+    const amount = this.#base.balance(address);
     this.#note(`b${address}`, ['b', address, amount]);
     return amount;
   }
 
   require_balance(address: string): void {
-    if (!this.#fee_paid.has(address)) this.#base.require_balance(address);
+    this.#base.require_balance(address);
     this.#note(`n${address}`, ['n', address]);
   }
 
@@ -197,9 +192,20 @@ function speculate(
   const sender = account_address(base.ctx.p, from_hex(body.sender, 32));
   try {
     const fee = tx_fee(body);
-    if (fee > 0 && !(base.balance(sender) >= fee && base.knows(base.fee_pool, 'balance'))) return null;
-    const view = new SpecView(base, sender, fee);
-    return view.finish(execute_contract_tx(view, { tx, hash, sender }, index, gas, opened));
+    const balance = base.balance(sender);
+    if (balance < fee) return null;
+    // The fee is paid before the call, as in order; it stays paid whatever the call does.
+    if (fee > 0) {
+      base.set_balance(base.fee_pool, base.balance(base.fee_pool) + fee);
+      base.set_balance(sender, balance - fee);
+    }
+    const view = new SpecView(base);
+    const spec = view.finish(execute_contract_tx(view, { tx, hash, sender }, index, gas, opened));
+    // Later transactions of this range run on what this one did, as they will in order (if
+    // nothing before the range changes what it read): a range of dependent transactions, a
+    // counter's increments, then holds as a whole.
+    if (spec !== null && spec.result.code === ResultCode.OK) base.apply_speculation(spec);
+    return spec;
   } catch {
     // A lookup, a host fault or too many reads: the executing worker runs it in order and meets
     // the same lookup or fault itself. (An engine abort also ends this worker once it answers.)
