@@ -21,6 +21,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, extname } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { BlockOutput } from '../enclave/api.js';
+import { EnclaveCore } from '../enclave/core.js';
 import { PoolEnclave } from '../enclave/pool.js';
 import { unwrap } from '../enclave/result.js';
 import { default_engine, set_default_engine } from '../enclave/vm/compile.js';
@@ -31,18 +33,20 @@ import { get_provider } from '../protocol/providers/index.js';
 import { seal_result_json } from '../protocol/result.js';
 import { sign_bytes } from '../protocol/tx.js';
 import { type CostPlan, type CostRow, format_costs, measure_costs, per_item_us } from './bench/costs.js';
-import { escape_xml, is_main, log, machine_info, round } from './bench/report.js';
+import { escape_xml, is_main, log, machine_info, percentile, round, text_table } from './bench/report.js';
 import {
   Account,
   CHAIN_ID,
   CONTRACTS,
   type ContractName,
+  clone_chain,
   envelope_for,
   execute_msg,
   lane_txs,
   make_world,
   measure_throughput,
   result_jcs,
+  T0_MS,
   type World,
   warm_pool,
 } from './bench/world.js';
@@ -71,6 +75,11 @@ export interface StagingRow {
   serial_ms: number;
   staged_ms: number;
   speedup: number;
+  /**
+   * The same kind of block on one thread, no pool (medians, ms): executed serially, staged as one
+   * range, and executed from those records: the part staging cannot spread.
+   */
+  in_process: { serial_ms: number; stage_ms: number; execute_staged_ms: number };
 }
 
 interface Plan {
@@ -241,6 +250,62 @@ async function block_ms(
   }
 }
 
+function median(values: readonly number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
+}
+
+/** {@link StagingRow.in_process}: `blocks` measured after 2 unrecorded; staged output checked equal. */
+async function staging_in_process(
+  world: World,
+  contract: ContractName,
+  block_txs: number,
+  blocks: number,
+): Promise<StagingRow['in_process']> {
+  const core = new EnclaveCore({
+    provider: 'native',
+    platform_secret_file: world.secret,
+    vm_engine: default_engine(),
+  });
+  const chain = await clone_chain(world.base);
+  const sealed_seed = world.sealed_seed;
+  const times = { serial: [] as number[], stage: [] as number[], execute: [] as number[] };
+  try {
+    for (let b = 0; b < blocks + 2; b++) {
+      const txs = lane_txs(world, contract, 256, true, 1, block_txs)[0]!;
+      const input = await chain.block_input(txs, T0_MS + (chain.height() + 1) * 1000);
+      const t0 = performance.now();
+      const serial = unwrap(core.dispatch({ call: 'execute_block', sealed_seed, input }));
+      const t1 = performance.now();
+      const staged = unwrap(
+        core.dispatch({ call: 'stage_txs', sealed_seed, input, from: 0, to: txs.length }),
+      );
+      const t2 = performance.now();
+      const output = unwrap(
+        core.dispatch({ call: 'execute_block', sealed_seed, input, staged: staged as Uint8Array[] }),
+      );
+      const t3 = performance.now();
+      if (JSON.stringify(output) !== JSON.stringify(serial))
+        throw new Error('staged and serial outputs differ');
+      if (b >= 2) {
+        times.serial.push(t1 - t0);
+        times.stage.push(t2 - t1);
+        times.execute.push(t3 - t2);
+      }
+      await chain.apply(input, serial as BlockOutput);
+    }
+  } finally {
+    await chain.close();
+  }
+  return {
+    serial_ms: round(median(times.serial), 1),
+    stage_ms: round(median(times.stage), 1),
+    execute_staged_ms: round(median(times.execute), 1),
+  };
+}
+
 /** The one-block-at-a-time rows (see {@link StagingRow}). */
 async function measure_staging(world: World, plan: Plan): Promise<StagingRow[]> {
   const rows: StagingRow[] = [];
@@ -249,6 +314,7 @@ async function measure_staging(world: World, plan: Plan): Promise<StagingRow[]> 
       const { block_txs } = plan;
       const serial_ms = await block_ms(world, workers, false, contract, block_txs, plan.staging.blocks);
       const staged_ms = await block_ms(world, workers, true, contract, block_txs, plan.staging.blocks);
+      const in_process = await staging_in_process(world, contract, block_txs, plan.staging.blocks);
       const row: StagingRow = {
         workers,
         contract,
@@ -256,11 +322,13 @@ async function measure_staging(world: World, plan: Plan): Promise<StagingRow[]> 
         serial_ms: round(serial_ms, 1),
         staged_ms: round(staged_ms, 1),
         speedup: round(serial_ms / staged_ms, 2),
+        in_process,
       };
       rows.push(row);
       log(
         `[staging] workers=${workers} ${contract} ${block_txs} txs: one worker ${row.serial_ms} ms/block, ` +
-          `staged ${row.staged_ms} ms/block, ${row.speedup}x`,
+          `staged ${row.staged_ms} ms/block, ${row.speedup}x; one thread: serial ${in_process.serial_ms} ms, ` +
+          `staging ${in_process.stage_ms} ms, executing from the records ${in_process.execute_staged_ms} ms`,
       );
     }
   }
@@ -269,7 +337,17 @@ async function measure_staging(world: World, plan: Plan): Promise<StagingRow[]> 
 
 /** The staging rows as an aligned table. */
 function format_staging(rows: readonly StagingRow[]): string {
-  const head = ['workers', 'contract', 'block txs', 'one worker ms', 'staged ms', 'speedup'];
+  const head = [
+    'workers',
+    'contract',
+    'block txs',
+    'one worker ms',
+    'staged ms',
+    'speedup',
+    '1 thread: serial ms',
+    'stage ms',
+    'execute staged ms',
+  ];
   const body = rows.map((r) => [
     String(r.workers),
     r.contract,
@@ -277,9 +355,11 @@ function format_staging(rows: readonly StagingRow[]): string {
     String(r.serial_ms),
     String(r.staged_ms),
     `${r.speedup}x`,
+    String(r.in_process.serial_ms),
+    String(r.in_process.stage_ms),
+    String(r.in_process.execute_staged_ms),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  return [head, ...body].map((row) => row.map((c, i) => c.padStart(widths[i]!)).join('  ')).join('\n');
+  return text_table(head, body, [true, false, true, true, true, true, true, true, true]);
 }
 
 /** The stdout table: a header and one aligned row per result. */

@@ -24,6 +24,7 @@ describe('bench:enclave', () => {
     const json = JSON.parse(readFileSync(out, 'utf8')) as {
       results: Record<string, unknown>[];
       costs: Record<string, unknown>[];
+      staging: Record<string, unknown>[];
       machine: Record<string, unknown>;
     };
     expect(json.results.length).toBeGreaterThan(0);
@@ -64,7 +65,19 @@ describe('bench:enclave', () => {
     }
     // The matrix table (a header, a rule, one row per result), a blank line, then the breakdown
     // (a caption, a header, a rule, one row per cost row).
-    const [matrix, breakdown] = stdout.trim().split('\n\n') as [string, string];
+    // One block at a time, one worker against staged over all of them (issue #16), and the same
+    // block on one thread: every time is positive, and the speedup is their ratio.
+    expect(json.staging.length).toBeGreaterThan(0);
+    for (const row of json.staging) {
+      const serial = row['serial_ms'] as number;
+      const staged = row['staged_ms'] as number;
+      expect(serial > 0 && staged > 0).toBe(true);
+      expect(Math.abs((row['speedup'] as number) - serial / staged)).toBeLessThan(0.01);
+      const one = row['in_process'] as Record<string, number>;
+      for (const k of ['serial_ms', 'stage_ms', 'execute_staged_ms']) expect(one[k]).toBeGreaterThan(0);
+    }
+    const [matrix, breakdown, staging] = stdout.trim().split('\n\n') as [string, string, string];
+    expect(staging.split('\n')).toHaveLength(json.staging.length + 2);
     const lines = matrix.split('\n');
     expect(lines.length).toBe(json.results.length + 2);
     const cost_lines = breakdown.split('\n');
