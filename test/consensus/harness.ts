@@ -47,6 +47,7 @@ import {
 } from '../../sim/byzantine.js';
 import { Scheduler } from '../../sim/run/scheduler.js';
 import { empty_block_output, stub_block_input } from '../node/app_stubs.js';
+import { make_rng } from '../rng.js';
 
 /** The crypto provider of the tests. */
 export const p: CryptoProvider = get_provider('native');
@@ -56,17 +57,8 @@ export const CHAIN_ID = 'cloister-test';
 /** The seed of this run: FC_SEED from the environment, or one made from the clock. */
 export const seed = Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31);
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function make_rng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The tests' seeded PRNG (test/rng.ts), re-exported for the consensus tests. */
+export { make_rng };
 
 /**
  * A virtual clock: timers fire in (time, creation) order when `run` advances time. The

@@ -19,22 +19,11 @@ import { to_base64, utf8 } from '../../protocol/bytes.js';
 import { ResultCode } from '../../protocol/codes.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import { contract_address } from '../../protocol/tx.js';
+import { make_rng as prng } from '../rng.js';
 import { encrypt, new_chain, T0_MS, TestAccount, temp_home } from './fixtures.js';
 
 const seed = Number(process.env.PARALLEL_SEED ?? Date.now() % 2 ** 31);
 console.log(`parallel execution: seed ${seed} (replay with PARALLEL_SEED=${seed})`);
-
-/** mulberry32: a small seeded PRNG, so a failing run replays. */
-function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CANARY = 'CANARY-parallel-7f3a9c';
 

@@ -10,18 +10,10 @@
 import type { Kx3Side } from '../../../client/sdk/channels/kx3_crypto.js';
 import { KX3_LINE_CHARS_DEFAULT } from '../../../client/sdk/channels/kx3_framing.js';
 import type { LineTransport } from '../../../client/sdk/channels/kx3_transport.js';
+import { make_rng } from '../../rng.js';
 
-/** mulberry32: a small seeded PRNG giving floats in [0, 1). Tests only: not for keys. */
-export function seeded_floats(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded floats in [0, 1) (test/rng.ts). Tests only: not for keys. */
+export const seeded_floats = make_rng;
 
 /** Seeded bytes, for repeatable parties in tests (never for real keys). */
 export function seeded_bytes(seed: number): (bytes: number) => Uint8Array {
