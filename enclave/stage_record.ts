@@ -1,5 +1,5 @@
 /**
- * Stage records (docs/performance.md "Parallel execution"): what one enclave worker learned about a
+ * Stage records (docs/enclave.md "Parallel execution"): what one enclave worker learned about a
  * block's transaction ahead of the worker that executes the block, handed over sealed. A record
  * says the signature verified, carries the opened envelope, and may carry a speculative execution
  * of the transaction against the block's starting state: every value it read and everything it
