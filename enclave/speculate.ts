@@ -4,9 +4,10 @@
  * depend on the transactions before it: parse and hash, check the signature, open the envelope,
  * and execute the transaction speculatively, through a view that records every value it reads,
  * against the block's starting state as the range's earlier transactions left it. It answers one
- * sealed stage record per transaction (enclave/stage_record.ts). The executing worker then runs the block in order and keeps a
- * speculation only where every value it read is still the block's at that transaction; the rest it
- * runs itself. Deterministic like everything in the enclave, and never an answer on its own.
+ * sealed stage record per transaction (enclave/stage_record.ts). The executing worker then runs
+ * the block in order and keeps a speculation only where every value it read is still the block's
+ * at that transaction; the rest it runs itself. Deterministic like everything in the enclave, and
+ * never an answer on its own.
  * @module
  */
 

@@ -2,7 +2,7 @@
  * Stage records (docs/enclave.md "Parallel execution"): what one enclave worker learned about a
  * block's transaction ahead of the worker that executes the block, handed over sealed. A record
  * says the signature verified, carries the opened envelope, and may carry a speculative execution
- * of the transaction against the block's starting state: every value it read and everything it
+ * of the transaction (enclave/speculate.ts): every value it read and everything it
  * changed. The executing worker uses a record only if it opens under this node's stage key for
  * this block, position and transaction, and uses a speculation only if every value it read is still
  * what the block holds at that transaction (value-based validation in the manner of Block-STM), so
