@@ -8,21 +8,18 @@
  * and 26786 for a second follower whose first validator is down.
  */
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline, Readable } from 'node:stream';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { find_code_root } from '../../enclave/measurement.js';
 import { SyncLane } from '../../node/sync.js';
 import { rpc } from '../../protocol/rpc_client.js';
-import { heights, nudge_tx, reach, temp_network } from './helpers.js';
+import { CLOISTER_BIN as cloister, heights, join_node, nudge_tx, reach, temp_network } from './helpers.js';
 
-const cloister = join(find_code_root(), 'bin', 'cloister.js');
 const FOLLOWER_RPC_PORT = 26784;
 const PROXY_PORT = 26785;
 const SECOND_FOLLOWER_RPC_PORT = 26786;
@@ -174,22 +171,7 @@ describe('a follower process', () => {
     on_event: (e: { event: string; [field: string]: unknown }) => void = () => {},
   ): Promise<{ child: ChildProcess; url: string }> {
     const home = join(net.dir, name);
-    await promisify(execFile)(process.execPath, [
-      cloister,
-      'node',
-      'join',
-      '--json',
-      '--home',
-      home,
-      '--genesis',
-      join(net.dir, 'net', 'v0', 'genesis.json'),
-      '--from',
-      urls[1]!,
-      '--attestation-key',
-      join(net.dir, 'net', 'attestation_root_key'),
-      '--port',
-      String(port),
-    ]);
+    await join_node({ net_dir: net.dir, from: urls[1]!, home, port });
     const config_file = join(home, 'config.json');
     const config = JSON.parse(readFileSync(config_file, 'utf8')) as { follow: string[] };
     writeFileSync(config_file, JSON.stringify({ ...config, follow }, null, 2));

@@ -3,10 +3,13 @@
  * a client that encrypts and signs transactions, and cross-node comparisons.
  */
 
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { find_code_root } from '../../enclave/measurement.js';
 import { from_base64, from_hex, to_base64, to_hex } from '../../protocol/bytes.js';
 import { encrypt_message, type Scheme } from '../../protocol/envelope.js';
 import { get_provider } from '../../protocol/providers/index.js';
@@ -17,6 +20,41 @@ import { LocalNetwork } from '../../sim/network.js';
 import type { NodeBehaviour } from '../../sim/sim_node.js';
 
 export const p = get_provider('native');
+
+/** The `cloister` command line of this checkout. */
+export const CLOISTER_BIN = join(find_code_root(), 'bin', 'cloister.js');
+
+/**
+ * Runs `cloister node join --json` for a new node at `home` listening on `port`: the genesis of
+ * the network in `net_dir`, registered through `from` (a validator's URL), its quote signed with
+ * `key_file` (default: the network's own attestation root). Rejects as execFile does on a
+ * non-zero exit (`code`, `stdout`, `stderr`).
+ */
+export function join_node(args: {
+  net_dir: string;
+  from: string;
+  home: string;
+  port: number;
+  key_file?: string;
+}): Promise<{ stdout: string; stderr: string }> {
+  const { net_dir, from, home, port } = args;
+  return promisify(execFile)(process.execPath, [
+    CLOISTER_BIN,
+    'node',
+    'join',
+    '--json',
+    '--home',
+    home,
+    '--genesis',
+    join(net_dir, 'net', 'v0', 'genesis.json'),
+    '--from',
+    from,
+    '--attestation-key',
+    args.key_file ?? join(net_dir, 'net', 'attestation_root_key'),
+    '--port',
+    String(port),
+  ]);
+}
 
 /**
  * A network in a temporary folder; `down()` stops it and removes the folder. Validator i listens

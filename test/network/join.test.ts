@@ -1,17 +1,24 @@
 /** A new node joins a running network by registration (protocol.md §8), syncs, and computes identical results. */
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { find_code_root } from '../../enclave/measurement.js';
 import { from_base64, to_hex } from '../../protocol/bytes.js';
 import { rpc } from '../../protocol/rpc_client.js';
-import { blocks_json, Client, expect_same_blocks, heights, p, reach, temp_network } from './helpers.js';
+import {
+  blocks_json,
+  Client,
+  CLOISTER_BIN as cloister,
+  expect_same_blocks,
+  heights,
+  join_node,
+  p,
+  reach,
+  temp_network,
+} from './helpers.js';
 
-const cloister = join(find_code_root(), 'bin', 'cloister.js');
 let net: Awaited<ReturnType<typeof temp_network>>;
 let urls: string[];
 let follower: ChildProcess | null = null;
@@ -44,23 +51,8 @@ afterAll(async () => {
   if (hung) throw new Error(`the follower did not exit within ${EXIT_DEADLINE_MS} ms of SIGTERM`);
 }, 90_000);
 
-async function join_node(home: string, key_file: string, port: number) {
-  return promisify(execFile)(process.execPath, [
-    cloister,
-    'node',
-    'join',
-    '--json',
-    '--home',
-    home,
-    '--genesis',
-    join(net.dir, 'net', 'v0', 'genesis.json'),
-    '--from',
-    urls[1]!,
-    '--attestation-key',
-    key_file,
-    '--port',
-    String(port),
-  ]).then(
+function join_as(home: string, key_file: string, port: number) {
+  return join_node({ net_dir: net.dir, from: urls[1]!, home, port, key_file }).then(
     ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
     (e: { code: number; stdout: string; stderr: string }) => e,
   );
@@ -70,7 +62,7 @@ describe('joining by registration', () => {
   it('refuses a quote from an unknown attestation root (code 4) and leaves nothing sealed', async () => {
     const rogue = join(net.dir, 'rogue_root_key');
     writeFileSync(rogue, `${to_hex(p.sha256(new Uint8Array([1, 2, 3])))}\n`, { mode: 0o600 });
-    const result = await join_node(join(net.dir, 'rogue-node'), rogue, 22460);
+    const result = await join_as(join(net.dir, 'rogue-node'), rogue, 22460);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('code 4');
     expect(existsSync(join(net.dir, 'rogue-node', 'sealed_seed'))).toBe(false);
@@ -87,7 +79,7 @@ describe('joining by registration', () => {
       );
 
     const home = join(net.dir, 'new-node');
-    const joined = await join_node(home, join(net.dir, 'net', 'attestation_root_key'), 22450);
+    const joined = await join_as(home, join(net.dir, 'net', 'attestation_root_key'), 22450);
     expect(joined.code).toBe(0);
     expect(JSON.parse(joined.stdout).io_pubkey).toBe(
       (await rpc<{ io_pubkey: string }>(urls[0]!, '/v1/status')).io_pubkey,
