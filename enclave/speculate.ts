@@ -11,25 +11,11 @@
  * @module
  */
 
-import { from_hex, to_hex } from '../protocol/bytes.js';
+import { to_hex } from '../protocol/bytes.js';
 import { ResultCode } from '../protocol/codes.js';
-import {
-  account_address,
-  type ExecuteMsg,
-  type InstantiateMsg,
-  type Tx,
-  tx_fee,
-  verify_tx_signature,
-} from '../protocol/tx.js';
+import { type ExecuteMsg, type InstantiateMsg, type Tx, verify_tx_signature } from '../protocol/tx.js';
 import type { BlockInput, BoundContract, TxResult } from './api.js';
-import {
-  admission_of,
-  BlockRun,
-  execute_contract_tx,
-  type ParsedTx,
-  parse_block_tx,
-  type TxRun,
-} from './block.js';
+import { admission_of, BlockRun, execute_contract_tx, parse_block_tx, type TxRun } from './block.js';
 import type { KeyContext } from './context.js';
 import type { TxEffects } from './effects.js';
 import { ENCLAVE_GAS } from './limits.js';
@@ -37,6 +23,7 @@ import type { Code, ProgramCache } from './programs.js';
 import { EnclaveErrorCode, EnclaveFault } from './result.js';
 import { try_open_envelope } from './run.js';
 import {
+  type Admission,
   type OpenedEnvelope,
   SPEC_READS_MAX,
   type SpecRead,
@@ -180,19 +167,17 @@ function open_ahead(base: BlockRun, tx: Tx): OpenedEnvelope | null {
 /** Runs one contract transaction against the starting state; null if it cannot be speculated. */
 function speculate(
   base: BlockRun,
-  parsed: ParsedTx,
+  tx: Tx,
+  admission: Admission,
   raw_bytes: number,
   index: number,
   opened: OpenedEnvelope | null,
 ): Speculation | null {
-  const { tx, hash } = parsed;
-  const { body } = tx;
+  const { hash, sender, fee } = admission;
   const gas = ENCLAVE_GAS.tx_base + ENCLAVE_GAS.tx_byte * raw_bytes;
   // Out of gas before anything runs: the executing worker answers that at once.
-  if (gas > body.gas_limit) return null;
-  const sender = account_address(base.ctx.p, from_hex(body.sender, 32));
+  if (gas > tx.body.gas_limit) return null;
   try {
-    const fee = tx_fee(body);
     const balance = base.balance(sender);
     if (balance < fee) return null;
     // The fee is paid before the call, as in order; it stays paid whatever the call does.
@@ -234,9 +219,10 @@ function stage_one(
   if (!verify_tx_signature(ctx.p, parsed.tx, parsed.body_text)) return NONE;
   const type = parsed.tx.body.msg.type;
   const contract_tx = type === 'instantiate' || type === 'execute';
+  const admission = admission_of(ctx.p, parsed.tx, parsed.hash);
   const opened = contract_tx ? open_ahead(base, parsed.tx) : null;
-  const spec = contract_tx ? speculate(base, parsed, raw.length, index, opened) : null;
-  const record = { admission: admission_of(ctx.p, parsed.tx, parsed.hash), opened, spec };
+  const spec = contract_tx ? speculate(base, parsed.tx, admission, raw.length, index, opened) : null;
+  const record = { admission, opened, spec };
   return seal_stage_record(ctx.p, stage_key, prefix, index, raw, record, random_bytes(12));
 }
 
