@@ -304,6 +304,26 @@ function check_on_write<T>(
   }
 }
 
+/**
+ * A record that is never rewritten once committed, through `cache` (at most `entries_max`; all
+ * are forgotten at once past it): found ones are kept, absent ones are not (they may be written
+ * later). Each caller gets its own shallow copy.
+ */
+async function read_kept<K, V extends object>(
+  cache: Map<K, V>,
+  key: K,
+  entries_max: number,
+  read: () => Promise<V | null>,
+): Promise<V | null> {
+  const cached = cache.get(key);
+  if (cached !== undefined) return { ...cached };
+  const record = await read();
+  if (record === null) return null;
+  if (cache.size >= entries_max) cache.clear();
+  cache.set(key, { ...record });
+  return record;
+}
+
 /** Sets `key` in a cache of at most {@link SEQUENCES_CACHED_MAX} entries; past it the oldest goes. */
 function cache_bounded(cache: Map<string, number>, key: string, value: number): void {
   // Map order is insertion order, so the first key is the oldest.
@@ -1618,14 +1638,10 @@ export class ChainStore {
    * contract that exists), so found ones are kept: every block's input reads the record of each
    * contract its transactions call. Each caller gets its own copy.
    */
-  async #read_contract(address: string): Promise<BoundContract | null> {
-    const cached = this.#contracts.get(address);
-    if (cached !== undefined) return { ...cached };
-    const info = await this.#read(contract_key(address), (v) => this.#contract_check(v, address));
-    if (info === null) return null;
-    if (this.#contracts.size >= CONTRACTS_CACHED_MAX) this.#contracts.clear();
-    this.#contracts.set(address, { ...info });
-    return info;
+  #read_contract(address: string): Promise<BoundContract | null> {
+    return read_kept(this.#contracts, address, CONTRACTS_CACHED_MAX, () =>
+      this.#read(contract_key(address), (v) => this.#contract_check(v, address)),
+    );
   }
 
   #contract_check(value: unknown, address: string): BoundContract {
@@ -1639,14 +1655,10 @@ export class ChainStore {
    * every block's input reads the code of each contract it runs, and each read decoded and hashed
    * the whole code again to check it. Each caller gets its own copy.
    */
-  async #read_code(code_id: number): Promise<CodeRecord | null> {
-    const cached = this.#codes.get(code_id);
-    if (cached !== undefined) return { ...cached };
-    const record = await this.#read(code_key(code_id), (v) => this.#code_check(v, code_id));
-    if (record === null) return null;
-    if (this.#codes.size >= CODES_CACHED_MAX) this.#codes.clear();
-    this.#codes.set(code_id, { ...record });
-    return record;
+  #read_code(code_id: number): Promise<CodeRecord | null> {
+    return read_kept(this.#codes, code_id, CODES_CACHED_MAX, () =>
+      this.#read(code_key(code_id), (v) => this.#code_check(v, code_id)),
+    );
   }
 
   #code_check(value: unknown, code_id: number): CodeRecord {
