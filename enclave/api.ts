@@ -13,6 +13,7 @@ import type { PublicEvent } from '../protocol/bank.js';
 import type { ResultCode } from '../protocol/codes.js';
 import type { Scheme } from '../protocol/envelope.js';
 import type { LightInput } from './light.js';
+import type { CometLightInput } from './light_comet.js';
 import type { Result } from './result.js';
 
 /** Lowercase hex. */
@@ -131,7 +132,7 @@ export interface BlockInput {
    * seed is bound to a chain by `light_init`. Absent for blocks outside any chain (tests, the
    * pre-genesis ceremony).
    */
-  light?: LightInput;
+  light?: LightInput | CometLightInput;
 }
 
 /** The outcome of one transaction (protocol.md §6 `GET /v1/txs/{hash}` less height and index). */
@@ -234,6 +235,8 @@ export interface Enclave {
   light_init(args: {
     chain_id: string;
     validators: { pubkey: string; power: number }[];
+    /** The consensus engine it follows: Cloister's (default) or CometBFT (docs/cometbft.md). */
+    engine?: 'cloister' | 'cometbft';
   }): Promise<Result<{ sealed_seed: Base64; sealed_light: Base64 }>>;
   /** Executes a block of transactions. */
   execute_block(input: BlockInput): Promise<Result<BlockOutput>>;

@@ -25,6 +25,7 @@ import {
   type LightState,
   validators_hash,
 } from './light.js';
+import { type CometLightInput, check_light_comet } from './light_comet.js';
 import { compute_measurement, find_code_root } from './measurement.js';
 import { ProgramCache } from './programs.js';
 import { execute_query } from './query.js';
@@ -125,7 +126,7 @@ export class EnclaveCore {
         case 'stage_txs':
           return ok(this.#stage(task.sealed_seed, task.input, task.from, task.to));
         case 'light_init':
-          return ok(this.#light_init(task.sealed_seed, task.chain_id, task.validators));
+          return ok(this.#light_init(task.sealed_seed, task.chain_id, task.validators, task.engine));
         case 'query':
           return ok(execute_query(this.#context(task.sealed_seed), this.#programs, task.input));
         default:
@@ -192,9 +193,12 @@ export class EnclaveCore {
     sealed_seed: unknown,
     chain_id: unknown,
     validators: unknown,
+    engine: unknown,
   ): { sealed_seed: string; sealed_light: string } {
     const id = check_chain_id(chain_id);
     const set = check_validators(validators);
+    if (engine !== undefined && engine !== 'cloister' && engine !== 'cometbft')
+      throw new EnclaveFault(EnclaveErrorCode.BAD_INPUT, "engine must be 'cloister' or 'cometbft'");
     const context = this.#context(sealed_seed);
     return {
       sealed_seed: this.#seal('consensus-seed/light', context.seed),
@@ -205,6 +209,7 @@ export class EnclaveCore {
           height: 0,
           block_hash: GENESIS_PARENT_HASH,
           validators_hash: validators_hash(this.#p, set),
+          ...(engine === 'cometbft' ? { engine: 'cometbft' as const } : {}),
         }),
       ),
     };
@@ -218,7 +223,7 @@ export class EnclaveCore {
     context: KeyContext,
     value: unknown,
   ): { chain_id: string; seen: number; next: LightState } | null {
-    const input = value as BlockInput & { light?: LightInput };
+    const input = value as BlockInput & { light?: LightInput | CometLightInput };
     const light = typeof input === 'object' && input !== null ? input.light : undefined;
     if (light === undefined) {
       if (context.light_required) {
@@ -240,7 +245,17 @@ export class EnclaveCore {
         `light client: state at height ${state.height} is older than ${seen} seen`,
       );
     }
-    return { chain_id: state.chain_id, seen, next: check_light(this.#p, state, input, light) };
+    // The engine is the sealed state's: evidence of the other engine's kind is refused.
+    const comet = (light as { engine?: unknown }).engine === 'cometbft';
+    if (comet !== (state.engine === 'cometbft'))
+      throw new EnclaveFault(
+        EnclaveErrorCode.BAD_INPUT,
+        'light client: evidence of another consensus engine',
+      );
+    const next = comet
+      ? check_light_comet(this.#p, state, input, light as unknown as CometLightInput)
+      : check_light(this.#p, state, input, light as LightInput);
+    return { chain_id: state.chain_id, seen, next };
   }
 
   /** Executes a block, through the light client when the seed requires it or the host asks. */

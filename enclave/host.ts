@@ -77,6 +77,8 @@ export abstract class TaskEnclave implements Enclave {
   async light_init(args: {
     chain_id: string;
     validators: { pubkey: string; power: number }[];
+    /** The consensus engine it follows: Cloister's (default) or CometBFT (docs/cometbft.md). */
+    engine?: 'cloister' | 'cometbft';
   }): Promise<Result<{ sealed_seed: Base64; sealed_light: Base64 }>> {
     const sealed_seed = this.#sealed_seed;
     if (sealed_seed === null)

@@ -29,13 +29,26 @@ import { proposer_at, verify_commit, verify_hex } from '../protocol/quorum.js';
 import type { BlockInput } from './api.js';
 import { EnclaveErrorCode, EnclaveFault } from './result.js';
 
+/**
+ * The consensus engine a light client follows: Cloister's own (absent, the default) or CometBFT
+ * (enclave/light_comet.ts, docs/cometbft.md). Fixed by `light_init`: a sealed state of one engine
+ * never accepts the other's evidence.
+ */
+export type LightEngine = 'cloister' | 'cometbft';
+
 /** What the light client knows. */
 export interface LightState {
   chain_id: string;
-  /** Last verified committed height (0 at genesis). */
+  /**
+   * Last verified committed height (0 at genesis). Cloister's engine: the parent of the last block
+   * executed, whose commit came with it. CometBFT: the last block executed, whose own commit came with it.
+   */
   height: number;
+  /** That block's hash: Cloister's `block_hash`, or CometBFT's header hash (lowercase hex). */
   block_hash: string;
   validators_hash: string;
+  /** Present only for CometBFT: a state without it follows Cloister's engine. */
+  engine?: 'cometbft';
 }
 
 /** What the host hands in with a block for the light client to check. */
@@ -70,7 +83,8 @@ export function decode_light(bytes: Uint8Array): LightState {
     typeof s.chain_id !== 'string' ||
     !Number.isSafeInteger(s.height) ||
     typeof s.block_hash !== 'string' ||
-    typeof s.validators_hash !== 'string'
+    typeof s.validators_hash !== 'string' ||
+    (s.engine !== undefined && s.engine !== 'cometbft')
   ) {
     throw new Error('invariant: sealed light state has the wrong shape');
   }

@@ -29,6 +29,8 @@ export type EnclaveTask =
       sealed_seed: Base64;
       chain_id: string;
       validators: { pubkey: string; power: number }[];
+      /** The consensus engine the light client follows (enclave/light.ts `LightEngine`); default 'cloister'. */
+      engine?: 'cloister' | 'cometbft';
     }
   | { call: 'query'; sealed_seed: Base64; input: QueryInput };
 

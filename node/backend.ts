@@ -83,6 +83,17 @@ export interface BackendModules {
   set_timer?: (delay_ms: number, fn: () => void) => () => void;
   /** Gossips an accepted transaction to the other validators. */
   gossip_tx: (raw: string) => void;
+  /**
+   * Under CometBFT (docs/cometbft.md): submits to CometBFT's mempool instead of this node's, whose
+   * CheckTx comes back to this node's mempool checks. Absent: the mempool and `gossip_tx`.
+   */
+  forward_tx?: (raw: string, tx: Tx) => Promise<{ ok: true; hash: string } | Refusal>;
+  /**
+   * The highest height whose results are final, what `wait_tx` waits for. Default: the store's
+   * height (Cloister's engine agrees results in the block itself); under CometBFT, one less while
+   * the next height has not committed the last one's app hash.
+   */
+  final_height?: () => number;
   /** Signs the faucet's transactions on a development network. Default: the `native` provider. */
   p?: CryptoProvider;
   /** The node's log: the faucet's `faucet_sent` and `faucet_retry` lines. Default: none. */
@@ -198,6 +209,7 @@ export class NodeBackend implements RpcBackend {
   async submit(raw: string, tx: Tx): Promise<{ ok: true; hash: string } | Refusal> {
     if (this.#halted !== null)
       return { ok: false, code: 'halted', message: `halted at height ${this.#halted.height}` };
+    if (this.#m.forward_tx !== undefined) return this.#m.forward_tx(raw, tx);
     const added = await this.#m.mempool.add(raw, 'client', tx);
     if (added.ok) this.#m.gossip_tx(raw);
     return added;
@@ -207,9 +219,14 @@ export class NodeBackend implements RpcBackend {
     return this.#m.store.get_tx(hash);
   }
 
+  /** Whether a committed transaction's result is final (see {@link BackendModules.final_height}). */
+  #final(record: TxRecord): boolean {
+    return this.#m.final_height === undefined || record.height <= this.#m.final_height();
+  }
+
   async wait_tx(hash: string, timeout_ms: number): Promise<TxRecord | null> {
     const done = await this.#m.store.get_tx(hash);
-    if (done !== null) return done;
+    if (done !== null && this.#final(done)) return done;
     if (this.#waiting >= TX_WAITERS_MAX) return null;
     return new Promise((resolve) => {
       this.#waiting++;
@@ -230,7 +247,7 @@ export class NodeBackend implements RpcBackend {
       set.add(wake);
       // It may have committed between the first look and registering the waiter.
       void this.#m.store.get_tx(hash).then((record) => {
-        if (record !== null && set!.has(wake)) finish(record);
+        if (record !== null && this.#final(record) && set!.has(wake)) finish(record);
       });
     });
   }

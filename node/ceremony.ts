@@ -42,6 +42,8 @@ export interface CeremonyOptions {
   now_ms: number;
   /** Voting power of each validator (default 10 each). */
   powers?: readonly number[];
+  /** The consensus engine every enclave's light client follows (enclave/light.ts); default Cloister's. */
+  engine?: 'cloister' | 'cometbft';
   /** Root of the code the contracts are read from (default: this checkout). */
   code_root?: string;
   /** protocol.md §9 genesis `min_gas_price`; left out of genesis when absent (a v1 genesis: 0). */
@@ -167,6 +169,7 @@ export async function genesis_ceremony(opts: CeremonyOptions, m: CeremonyModules
         await enclave.light_init({
           chain_id: opts.chain_id,
           validators: genesis.validators.map(({ pubkey, power }) => ({ pubkey, power })),
+          ...(opts.engine === undefined ? {} : { engine: opts.engine }),
         }),
       );
       sealed[i] = bound.sealed_seed;

@@ -10,6 +10,7 @@
 
 import type { BlockInput, BlockOutput, Enclave } from '../enclave/api.js';
 import type { LightInput } from '../enclave/light.js';
+import type { CometLightInput } from '../enclave/light_comet.js';
 import type { Result } from '../enclave/result.js';
 import { invariant } from '../protocol/invariant.js';
 import type { ChainStore } from './store/chain_store.js';
@@ -31,7 +32,7 @@ export async function execute_with_lookups(
   store: Pick<ChainStore, 'extend_input'>,
   enclave: Pick<Enclave, 'execute_block'>,
   input: BlockInput,
-  light?: LightInput,
+  light?: LightInput | CometLightInput,
 ): Promise<Result<Executed>> {
   let current = input;
   for (let pass = 0; pass < LOOKUP_PASSES_MAX; pass++) {

@@ -45,6 +45,22 @@ export interface NodeConfig {
   rpc_body_bytes_max: number;
   /** Live event streams one remote address may hold at once (default 8; see RPC_DEFAULTS). */
   rpc_sse_clients_per_address_max?: number;
+  /**
+   * The consensus engine (docs/cometbft.md): absent, Cloister's own; `cometbft`, this node is the
+   * ABCI application of a CometBFT node (its `p2p`, `peers` and `consensus` settings unused).
+   */
+  engine?: CometEngineConfig;
+}
+
+/** A node under CometBFT: where it serves ABCI and where CometBFT's RPC answers. */
+export interface CometEngineConfig {
+  kind: 'cometbft';
+  /** Where this node listens for CometBFT's ABCI connections: `tcp://host:port` or `unix:///path`. */
+  abci: string;
+  /** This validator's own CometBFT RPC (`http://127.0.0.1:26657`): submissions go to its mempool. */
+  rpc: string;
+  /** Other validators' CometBFT RPCs, asked for a block's signed header when our own is not up yet. */
+  peer_rpcs: string[];
 }
 
 /** Paths inside a home. */

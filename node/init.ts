@@ -19,12 +19,20 @@ import { get_provider } from '../protocol/providers/index.js';
 import { genesis_ceremony } from './ceremony.js';
 import { TIMEOUT_MS_MAX } from './consensus/engine.js';
 import { check_genesis_funds, type Genesis, type GenesisFunds } from './genesis.js';
-import { home_paths, type NodeConfig, write_secret_file } from './home.js';
+import { type CometEngineConfig, home_paths, type NodeConfig, write_secret_file } from './home.js';
 import { system_clock } from './real_world.js';
 
 export { GENESIS_CONTRACTS } from './ceremony.js';
 /** A validator's p2p port is its RPC port plus this. */
 export const P2P_PORT_OFFSET = 1000;
+/** Under CometBFT: validator i's CometBFT ports start at RPC base port + this + 10 i. */
+export const COMET_PORT_OFFSET = 2000;
+
+/** Validator `i`'s CometBFT ports in a local network whose Cloister RPC base port is `base_port`. */
+export function comet_ports(base_port: number, i: number): { rpc: number; p2p: number; abci: number } {
+  const rpc = base_port + COMET_PORT_OFFSET + 10 * i;
+  return { rpc, p2p: rpc + 1, abci: rpc + 2 };
+}
 
 export interface InitOptions {
   dir: string;
@@ -37,6 +45,13 @@ export interface InitOptions {
   workers: number;
   powers?: number[];
   now_ms?: number;
+  /**
+   * The consensus engine (docs/cometbft.md): Cloister's own (default), or CometBFT, each validator
+   * then the ABCI application of a CometBFT node whose RPC is `http://host:comet_port(i)` and which
+   * finds its app at `tcp://host:comet_port(i) + 2` ({@link comet_ports}). The CometBFT homes
+   * themselves are written by the simulator (sim/cometbft/testnet.ts).
+   */
+  engine?: 'cloister' | 'cometbft';
   /**
    * A development network (protocol.md §9): `min_gas_price` 0, the development accounts dev0..dev3
    * and the faucet account funded at genesis (protocol/bank.ts), and `POST /v1/faucet` on every
@@ -208,6 +223,19 @@ export function read_balances_file(path: string): Record<string, number> {
   }
 }
 
+/** Validator `i`'s `engine` settings in a new local network under CometBFT. */
+function comet_engine_config(opts: InitOptions, i: number): CometEngineConfig {
+  const url = (j: number) => `http://${opts.host}:${comet_ports(opts.base_port, j).rpc}`;
+  return {
+    kind: 'cometbft',
+    abci: `tcp://${opts.host}:${comet_ports(opts.base_port, i).abci}`,
+    rpc: url(i),
+    peer_rpcs: Array.from({ length: opts.validators }, (_, j) => j)
+      .filter((j) => j !== i)
+      .map(url),
+  };
+}
+
 /** Writes a new network into `dir` (which must be empty or absent); returns the home folders. */
 export async function init_network(opts: InitOptions): Promise<{ homes: string[]; genesis: Genesis }> {
   if (!Number.isInteger(opts.validators) || opts.validators < 1 || opts.validators > 64) {
@@ -216,7 +244,8 @@ export async function init_network(opts: InitOptions): Promise<{ homes: string[]
   if (
     !Number.isInteger(opts.base_port) ||
     opts.base_port < 1 ||
-    opts.base_port + P2P_PORT_OFFSET + opts.validators > 65535
+    opts.base_port + P2P_PORT_OFFSET + opts.validators > 65535 ||
+    (opts.engine === 'cometbft' && opts.base_port + COMET_PORT_OFFSET + 10 * opts.validators > 65535)
   ) {
     throw new RangeError('base port out of range');
   }
@@ -238,6 +267,7 @@ export async function init_network(opts: InitOptions): Promise<{ homes: string[]
       chain_id: opts.chain_id,
       now_ms,
       ...(opts.powers === undefined ? {} : { powers: opts.powers }),
+      ...(opts.engine === undefined ? {} : { engine: opts.engine }),
       ...funds,
     },
     {
@@ -280,6 +310,7 @@ export async function init_network(opts: InitOptions): Promise<{ homes: string[]
       block: { ...BLOCK_LIMITS },
       mempool: { txs_max: 20_000, bytes_max: 64 * 1024 * 1024, per_account_max: 1000 },
       rpc_body_bytes_max: 1024 * 1024,
+      ...(opts.engine === 'cometbft' ? { engine: comet_engine_config(opts, i) } : {}),
     };
     writeFileSync(paths.config, `${JSON.stringify(config, null, 2)}\n`);
   });

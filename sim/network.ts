@@ -97,6 +97,11 @@ export interface NetworkOptions {
   block_time_ms?: number;
   /** Hears every validator's events from the first (`started` included), like {@link LocalNetwork.on_event}. */
   on_event?: (e: NodeEvent) => void;
+  /**
+   * A new network's consensus engine: Cloister's own (default) or CometBFT, each validator process
+   * then its CometBFT node's ABCI application (sim/cometbft/network.ts starts the CometBFT nodes).
+   */
+  engine?: 'cloister' | 'cometbft';
 }
 
 /**
@@ -221,6 +226,7 @@ export class LocalNetwork {
       balances: {},
       empty_block_interval_ms: 0,
       block_time_ms: 0,
+      engine: 'cloister' as const,
       ...rest,
       workers: options.workers ?? workers_per_validator(options.validators),
       behaviours: options.behaviours ?? new Map(),
@@ -269,6 +275,7 @@ export class LocalNetwork {
           balances: opts.balances,
           empty_block_interval_ms: opts.empty_block_interval_ms,
           block_time_ms: opts.block_time_ms,
+          engine: opts.engine,
         })
       ).homes;
       if (p2p !== opts.port + P2P_PORT_OFFSET) set_p2p_ports(homes, p2p);

@@ -6,8 +6,10 @@
  * @module
  */
 
+import type { Enclave } from '../enclave/api.js';
+import { type CometNode, start_comet_node } from '../node/abci/node.js';
 import { read_genesis } from '../node/genesis.js';
-import { home_paths } from '../node/home.js';
+import { home_paths, read_config } from '../node/home.js';
 import type { Log } from '../node/modules.js';
 import { type NodeDecorators, ValidatorNode } from '../node/node.js';
 import { get_provider } from '../protocol/providers/index.js';
@@ -33,10 +35,18 @@ export const BEHAVIOURS: readonly NodeBehaviour[] = ['honest', ...BYZANTINE_BEHA
 export function start_sim_node(
   home: string,
   opts: { behaviour: NodeBehaviour; log: Log; colluders?: readonly number[] },
-): Promise<ValidatorNode> {
-  if (opts.behaviour === 'honest') return ValidatorNode.start(home, { log: opts.log });
+): Promise<ValidatorNode | CometNode> {
+  const comet = read_config(home).engine?.kind === 'cometbft';
+  if (opts.behaviour === 'honest')
+    return comet ? start_comet_node(home, { log: opts.log }) : ValidatorNode.start(home, { log: opts.log });
   if (!BYZANTINE_BEHAVIOURS.includes(opts.behaviour))
     throw new RangeError(`unknown behaviour ${opts.behaviour}`);
+  // Under CometBFT only the enclave is Cloister's to make byzantine: p2p and consensus are CometBFT's.
+  if (comet) {
+    const behaviour = opts.behaviour;
+    const enclave = (inner: Enclave) => byzantine_enclave(behaviour, inner, { p: get_provider('native') });
+    return start_comet_node(home, { log: opts.log, enclave });
+  }
   const colluders = opts.colluders ?? [];
   const decorate =
     colluders.length === 0

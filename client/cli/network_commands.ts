@@ -5,6 +5,7 @@
  */
 
 import type { Argv } from 'yargs';
+import { start_comet_node } from '../../node/abci/node.js';
 import { start_follower } from '../../node/follower.js';
 import { read_config } from '../../node/home.js';
 import {
@@ -279,7 +280,9 @@ export function network_commands(y: Argv): Argv {
               // A home that is not a validator's (it joined by registration) follows the chain over RPC.
               read_config(argv.home).index < 0
                 ? start_follower(argv.home, log)
-                : ValidatorNode.start(argv.home, { log }),
+                : read_config(argv.home).engine?.kind === 'cometbft'
+                  ? start_comet_node(argv.home, { log })
+                  : ValidatorNode.start(argv.home, { log }),
             ),
         )
         .command(

@@ -9,6 +9,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { get_provider } from '../../protocol/providers/index.js';
+import { COMETBFT_INSTALL_COMMAND, COMETBFT_VERSION, check_cometbft } from '../../sim/cometbft/binary.js';
+import { CometNetwork } from '../../sim/cometbft/network.js';
 import { control_file_path, pid_alive } from '../../sim/control_server.js';
 import { check_load_rate, LoadGenerator } from '../../sim/load_generator.js';
 import {
@@ -158,6 +160,11 @@ function sim_up_options(c: Argv) {
       describe: `INDEX:BEHAVIOUR, behaviour one of ${BEHAVIOURS.slice(1).join(', ')} (docs/simulator.md)`,
     })
     .option('provider', { choices: ['native', 'noble'] as const, default: 'native' as const })
+    .option('engine', {
+      choices: ['cloister', 'cometbft'] as const,
+      default: 'cloister' as const,
+      describe: `consensus engine: Cloister's own, or CometBFT v${COMETBFT_VERSION} with each validator its ABCI application (docs/cometbft.md; needs \`${COMETBFT_INSTALL_COMMAND}\`)`,
+    })
     .option('workers', {
       type: 'number',
       describe:
@@ -179,6 +186,13 @@ function sim_up_options(c: Argv) {
         "print every validator event at this level or above (default: started, stopped, crashed, exited, synced, caught up, evidence, and errors such as halted); each validator's node.log keeps them all",
     });
 }
+
+/** Behaviours that live in the enclave decorator alone (sim/byzantine.ts): the ones CometBFT mode runs. */
+const ENCLAVE_BEHAVIOURS: ReadonlySet<NodeBehaviour> = new Set<NodeBehaviour>([
+  'wrong-results',
+  'wrong-results-some',
+  'forge-callee',
+]);
 
 type SimUpArgs = Awaited<ReturnType<typeof sim_up_options>['argv']>;
 
@@ -217,12 +231,50 @@ async function preflight(argv: SimUpArgs): Promise<void> {
   }
 }
 
+/** The validators a `sim up` runs, and how to stop them all. */
+interface Started {
+  network: LocalNetwork;
+  down: () => Promise<void>;
+}
+
+/**
+ * Under CometBFT: the validators and their CometBFT nodes. Fault manifests and the byzantine
+ * behaviours of Cloister's p2p and consensus do not apply (CometBFT runs those): refused, exit 2.
+ */
+async function start_comet_network(
+  argv: SimUpArgs,
+  behaviours: Map<number, NodeBehaviour>,
+  on_event: (e: NodeEvent) => void,
+): Promise<Started> {
+  if (argv.faults !== undefined) fail("--faults applies to Cloister's engine only, not --engine cometbft", 2);
+  for (const [i, b] of behaviours) {
+    if (!ENCLAVE_BEHAVIOURS.has(b))
+      fail(
+        `--byzantine ${i}:${b}: under --engine cometbft only enclave behaviours apply (${[...ENCLAVE_BEHAVIOURS].join(', ')})`,
+        2,
+      );
+  }
+  const check = check_cometbft();
+  if (!check.ok) fail(check.error);
+  const comet = await CometNetwork.up({
+    validators: argv.validators,
+    dir: argv.dir,
+    port: argv.port ?? 26657,
+    behaviours,
+    provider: argv.provider,
+    workers: argv.workers,
+    on_event,
+    cometbft_bin: check.bin,
+  });
+  return { network: comet.local, down: () => comet.down() };
+}
+
 /** Starts the validators, byzantine ones as asked; exits naming what went wrong. */
 async function start_network(
   argv: SimUpArgs,
   faults: { byzantine: string[] } | null,
   on_event: (e: NodeEvent) => void,
-): Promise<LocalNetwork> {
+): Promise<Started> {
   if (faults !== null) {
     const both = faults.byzantine.filter((f) =>
       argv.byzantine.some((b) => b.split(':')[0] === f.split(':')[0]),
@@ -232,7 +284,8 @@ async function start_network(
   }
   try {
     const behaviours = parse_byzantine([...argv.byzantine, ...(faults?.byzantine ?? [])], argv.validators);
-    return await LocalNetwork.up({
+    if (argv.engine === 'cometbft') return await start_comet_network(argv, behaviours, on_event);
+    const network = await LocalNetwork.up({
       validators: argv.validators,
       dir: argv.dir,
       port: argv.port ?? 26657,
@@ -243,6 +296,7 @@ async function start_network(
       ...pacing_flags(argv),
       on_event,
     });
+    return { network, down: () => network.down() };
   } catch (error) {
     fail((error as Error).message);
   }
@@ -285,10 +339,11 @@ async function sim_up(argv: SimUpArgs): Promise<void> {
   const faults = argv.faults === undefined ? null : read_faults(argv.faults, argv.validators);
   const print = event_printer(argv['log-format'], argv['log-level']);
   const early = new EarlyEvents();
-  const network = await start_network(argv, faults, (e) => {
+  const started = await start_network(argv, faults, (e) => {
     print(e);
     early.push(e);
   });
+  const { network } = started;
   const load = new LoadGenerator({ urls: () => network.urls(), rate: argv.load });
   // One way down for Ctrl-C, SIGTERM, `sim stop` and a failed fault schedule.
   let steering: Steering | null = null;
@@ -297,7 +352,7 @@ async function sim_up(argv: SimUpArgs): Promise<void> {
     if (stopping) return;
     stopping = true;
     await load.stop();
-    await network.down();
+    await started.down();
     await steering?.close();
     process.exit(code);
   };
@@ -314,7 +369,7 @@ async function sim_up(argv: SimUpArgs): Promise<void> {
     });
   } catch (error) {
     await load.stop();
-    await network.down();
+    await started.down();
     fail(`control server or dashboard: ${(error as Error).message}`);
   }
   const { control, dashboard } = steering;

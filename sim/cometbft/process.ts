@@ -10,8 +10,9 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, createWriteStream, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { CometNodeSpec } from './testnet.js';
 
 /** How a process ended: its exit code, or the signal that ended it. */
@@ -58,6 +59,17 @@ function kill_on_exit(child: ChildProcess): void {
   });
 }
 
+/** Appends `child`'s stdout and stderr to `log_file` and hands each line to `on_line`. */
+function tee_lines(child: ChildProcess, log_file: string, on_line: (line: string) => void): void {
+  const file = createWriteStream(log_file, { flags: 'a' });
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream === null) continue;
+    stream.pipe(file, { end: false });
+    createInterface({ input: stream }).on('line', on_line);
+  }
+  child.once('close', () => file.end());
+}
+
 /**
  * Starts `<bin> start --home <spec.home>` with stdout and stderr appended to `opts.log_file`
  * (its folder is created). Resolves once the process has been spawned; rejects if it could not
@@ -66,16 +78,24 @@ function kill_on_exit(child: ChildProcess): void {
 export async function start_cometbft(
   spec: CometNodeSpec,
   bin: string,
-  opts: { log_file: string; args?: readonly string[]; env?: NodeJS.ProcessEnv },
+  opts: {
+    log_file: string;
+    args?: readonly string[];
+    env?: NodeJS.ProcessEnv;
+    /** Hears every line CometBFT prints (still appended to log_file), e.g. to see a `CONSENSUS FAILURE`. */
+    on_line?: (line: string) => void;
+  },
 ): Promise<CometProcess> {
   mkdirSync(dirname(opts.log_file), { recursive: true });
   const log = openSync(opts.log_file, 'a');
+  const on_line = opts.on_line;
   let child: ChildProcess;
   try {
     child = spawn(bin, ['start', '--home', spec.home, ...(opts.args ?? [])], {
-      stdio: ['ignore', log, log],
+      stdio: on_line === undefined ? ['ignore', log, log] : ['ignore', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
     });
+    if (on_line !== undefined) tee_lines(child, opts.log_file, on_line);
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', reject);
