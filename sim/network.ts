@@ -673,6 +673,19 @@ export interface NamedPort {
 }
 
 /**
+ * Validator `i`'s CometBFT ports in a local network (node/init.ts `comet_ports`: RPC, then p2p
+ * and ABCI right above it), from the CometBFT RPC URL its config.json names.
+ */
+function comet_named_ports(host: string, rpc_url: string, i: number): NamedPort[] {
+  const rpc = Number(new URL(rpc_url).port);
+  return [
+    { host, port: rpc, what: `v${i} CometBFT RPC` },
+    { host, port: rpc + 1, what: `v${i} CometBFT p2p` },
+    { host, port: rpc + 2, what: `v${i} ABCI` },
+  ];
+}
+
+/**
  * The homes of the network `dir` holds and every port its validators listen on (from their
  * config.json), or null when `dir` holds no network (no `v0/genesis.json`).
  */
@@ -684,6 +697,11 @@ export function network_ports(dir: string): { homes: string[]; ports: NamedPort[
     .map((d) => join(dir, d));
   const ports = homes.flatMap((home, i) => {
     const config = read_config(home);
+    if (config.engine?.kind === 'cometbft')
+      return [
+        { ...config.rpc, what: `v${i} RPC` },
+        ...comet_named_ports(config.rpc.host, config.engine.rpc, i),
+      ];
     return [
       { ...config.rpc, what: `v${i} RPC` },
       { ...config.p2p, what: `v${i} p2p` },

@@ -8,6 +8,7 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import type { Argv } from 'yargs';
+import { read_config } from '../../node/home.js';
 import { get_provider } from '../../protocol/providers/index.js';
 import { COMETBFT_INSTALL_COMMAND, COMETBFT_VERSION, check_cometbft } from '../../sim/cometbft/binary.js';
 import { CometNetwork } from '../../sim/cometbft/network.js';
@@ -210,6 +211,14 @@ async function preflight(argv: SimUpArgs): Promise<void> {
     // No control file (or not one a live sim up wrote): nothing runs for this folder.
   }
   const existing = network_ports(argv.dir);
+  const home0 = existing?.homes[0];
+  if (home0 !== undefined) {
+    const engine = read_config(home0).engine?.kind ?? 'cloister';
+    if (engine !== argv.engine)
+      fail(
+        `${argv.dir} holds a network under the ${engine} engine, not ${argv.engine} (give --engine ${engine}, or use a new --dir)`,
+      );
+  }
   const v0_rpc = existing?.ports.find((x) => x.what === 'v0 RPC')?.port;
   if (argv.port !== undefined && v0_rpc !== undefined && argv.port !== v0_rpc) {
     fail(
@@ -235,6 +244,8 @@ async function preflight(argv: SimUpArgs): Promise<void> {
 interface Started {
   network: LocalNetwork;
   down: () => Promise<void>;
+  /** Lines to print after `ready` (where the CometBFT nodes are). */
+  lines: string[];
 }
 
 /**
@@ -266,7 +277,10 @@ async function start_comet_network(
     on_event,
     cometbft_bin: check.bin,
   });
-  return { network: comet.local, down: () => comet.down() };
+  const lines = [
+    `cometbft v${check.version} ${comet.specs.map((s) => s.rpc_url).join(' ')} (homes and logs in ${argv.dir}/cometbft)`,
+  ];
+  return { network: comet.local, down: () => comet.down(), lines };
 }
 
 /** Starts the validators, byzantine ones as asked; exits naming what went wrong. */
@@ -296,7 +310,7 @@ async function start_network(
       ...pacing_flags(argv),
       on_event,
     });
-    return { network, down: () => network.down() };
+    return { network, down: () => network.down(), lines: [] };
   } catch (error) {
     fail((error as Error).message);
   }
@@ -374,6 +388,7 @@ async function sim_up(argv: SimUpArgs): Promise<void> {
   }
   const { control, dashboard } = steering;
   process.stdout.write(`ready ${network.urls().join(' ')}\n`);
+  for (const line of started.lines) process.stdout.write(`${line}\n`);
   process.stdout.write(`control ${control.url} (token in ${control_file_path(argv.dir)})\n`);
   if (dashboard !== null) process.stdout.write(`dashboard ${dashboard.url}#token=${control.token}\n`);
   if (argv.load > 0)

@@ -12,7 +12,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { home_paths, read_secret_file } from '../../node/home.js';
 import { COMET_PORT_OFFSET, comet_ports } from '../../node/init.js';
-import { LocalNetwork, type NetworkOptions, type NodeEvent } from '../network.js';
+import {
+  check_ports_free,
+  LocalNetwork,
+  type NetworkOptions,
+  type NodeEvent,
+  network_ports,
+} from '../network.js';
 import type { NodeBehaviour } from '../sim_node.js';
 import { type CometProcess, type CometStatus, start_cometbft, wait_rpc } from './process.js';
 import { type CometNodeSpec, type CometTimeouts, write_cometbft_testnet } from './testnet.js';
@@ -56,6 +62,20 @@ export class CometNetwork {
   /** Creates the network's folder if new, then starts every validator and its CometBFT node. */
   static async up(opts: CometNetworkOptions): Promise<CometNetwork> {
     const { cometbft_bin, comet_timeouts, ...rest } = opts;
+    // A new network's CometBFT ports must be free too (an existing one's are checked by LocalNetwork.up).
+    if (network_ports(opts.dir) === null) {
+      const host = opts.host ?? '127.0.0.1';
+      await check_ports_free(
+        Array.from({ length: opts.validators }, (_, i) => {
+          const ports = comet_ports(opts.port, i);
+          return [
+            { host, port: ports.rpc, what: `v${i} CometBFT RPC` },
+            { host, port: ports.p2p, what: `v${i} CometBFT p2p` },
+            { host, port: ports.abci, what: `v${i} ABCI` },
+          ];
+        }).flat(),
+      );
+    }
     const local = await LocalNetwork.up({ ...rest, engine: 'cometbft' });
     let network: CometNetwork | null = null;
     try {
@@ -81,6 +101,11 @@ export class CometNetwork {
     const running = this.#comet.get(i);
     if (running === undefined) throw new Error(`validator ${i}'s CometBFT is not running`);
     return running.status();
+  }
+
+  /** The pids of the CometBFT processes started and not stopped here, by validator index (read-only). */
+  comet_pids(): number[] {
+    return [...this.#comet.entries()].sort(([a], [b]) => a - b).map(([, c]) => c.pid);
   }
 
   /** Whether validator `i`'s CometBFT process is running. */
@@ -137,6 +162,26 @@ export class CometNetwork {
     this.#comet.delete(i);
     await comet?.stop();
     await this.local.kill(i, signal);
+  }
+
+  /**
+   * Crashes validator `i`'s application (SIGKILL, mid-block if it is executing one); its CometBFT,
+   * which loses its app, stops (CometBFT shuts down on a lost ABCI connection; asked with SIGTERM
+   * if it has not after `comet_wait_ms`). A restart then replays what CometBFT stored and the
+   * application did not commit.
+   */
+  async crash_app(i: number, comet_wait_ms = 10_000): Promise<void> {
+    await this.local.kill(i, 'SIGKILL');
+    const comet = this.#comet.get(i);
+    this.#comet.delete(i);
+    if (comet === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, comet_wait_ms);
+    });
+    await Promise.race([comet.exited, waited]);
+    clearTimeout(timer);
+    await comet.stop();
   }
 
   /**
