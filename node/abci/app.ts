@@ -59,6 +59,8 @@ export const CODESPACE = 'cloister';
 const NO_EXEC_SIGNATURE = '0'.repeat(128);
 /** Executions of a committed block tried before the node stops on it (as node/app.ts). */
 const EXECUTION_ATTEMPTS_MAX = 2;
+/** Signed headers asked for one block (own RPC, then each peer's) before the node stops on it. */
+const EVIDENCE_ATTEMPTS_MAX = 8;
 /** Blocks looked back through for the last app hash at start-up (empty blocks keep it). */
 const APP_HASH_LOOKBACK_MAX = 100_000;
 
@@ -73,10 +75,15 @@ export interface CometAppModules {
   store: ChainStore;
   mempool: Mempool;
   log: Log;
-  /** `result.signed_header` of CometBFT's `/commit?height=H` (node/abci/comet_rpc.ts). */
-  signed_header: (height: number) => Promise<unknown>;
+  /**
+   * `result.signed_header` of CometBFT's `/commit?height=H` (node/abci/comet_rpc.ts); `attempt`
+   * counts the answers refused so far, so each try may start from another source.
+   */
+  signed_header: (height: number, attempt: number) => Promise<unknown>;
   /** Called when a block's results are final (the next height committed its app hash). */
   on_final: (block: Block, hash: string, input: BlockInput, output: BlockOutput) => void;
+  /** Called when this node cannot go on past `height` (its RPC then says so and takes no more transactions). */
+  on_halt: (height: number, reason: string) => void;
 }
 
 /** One executed block waiting for `Commit` or for finality. */
@@ -259,9 +266,16 @@ export class CometApp {
     this.#announce_final();
     await this.#last_app_hash();
     const txs = req.txs.map((tx) => decode_tx(tx) ?? '');
-    const signed_header = await this.#m.signed_header(height);
-    const facts = comet_block_facts(signed_header, height);
-    const executed = await this.#execute(txs, facts, signed_header, req.proposerAddress);
+    let executed: Executed;
+    try {
+      executed = await this.#execute(height, txs, req.proposerAddress);
+    } catch (error) {
+      // CometBFT stops on the exception this becomes: the node cannot go on without this block.
+      const reason = (error as Error).message;
+      this.#m.log('halted', { height, reason });
+      this.#m.on_halt(height, reason);
+      throw error;
+    }
     this.#pending = executed;
     return ResponseFinalizeBlock.fromPartial({
       txResults: executed.output.results.map(tx_result),
@@ -269,23 +283,33 @@ export class CometApp {
     });
   }
 
-  async #execute(
-    txs: string[],
-    facts: { time_ms: number; random_seed: string; round: number },
-    signed_header: unknown,
-    proposer_address: Uint8Array,
-  ): Promise<Executed> {
+  /**
+   * Executes the block at `height` through the enclave's light client, asking for its signed
+   * header again (from the next source: `signed_header`'s `attempt`) when the enclave refuses the
+   * evidence, since a peer's RPC may answer anything; a failure that is not the evidence's is
+   * tried once more, then stops the node.
+   */
+  async #execute(height: number, txs: string[], proposer_address: Uint8Array): Promise<Executed> {
     const { store, enclave } = this.#m;
     const { genesis } = this.#opts;
-    const height = store.height() + 1;
-    const input0 = await store.block_input(
-      txs,
-      { chain_id: genesis.chain_id, height, time_ms: facts.time_ms, random_seed: facts.random_seed },
-      this.#rules,
-    );
     const validators = genesis.validators.map(({ pubkey, power }) => ({ pubkey, power }));
     let last = '';
-    for (let attempt = 1; attempt <= EXECUTION_ATTEMPTS_MAX; attempt++) {
+    let failures = 0;
+    for (let attempt = 0; attempt < EVIDENCE_ATTEMPTS_MAX && failures < EXECUTION_ATTEMPTS_MAX; attempt++) {
+      const signed_header = await this.#m.signed_header(height, attempt);
+      let facts: ReturnType<typeof comet_block_facts>;
+      try {
+        facts = comet_block_facts(signed_header, height);
+      } catch (error) {
+        last = `bad signed header: ${(error as Error).message}`;
+        this.#m.log('signed_header_refused', { height, attempt, error: last });
+        continue;
+      }
+      const input0 = await store.block_input(
+        txs,
+        { chain_id: genesis.chain_id, height, time_ms: facts.time_ms, random_seed: facts.random_seed },
+        this.#rules,
+      );
       const sealed_light = await store.get_sealed('light');
       if (sealed_light === null)
         throw new Error('no sealed light state: this home was not made for CometBFT');
@@ -298,6 +322,9 @@ export class CometApp {
       last = `${answer.error.code} ${answer.error.message}`;
       this.#m.log('block_execution_failed', { phase: 'finalize', height, attempt, error: last });
       if (answer.error.code === 'CLOSED') break;
+      // The light client refused the evidence: ask the next source; anything else counts.
+      if (!(answer.error.code === 'BAD_INPUT' && answer.error.message.startsWith('light client:')))
+        failures++;
     }
     throw new Error(
       `cannot execute the committed block at height ${height} (${last}): refusing to go on without it`,

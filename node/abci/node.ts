@@ -64,6 +64,12 @@ function forwarder(engine: CometEngineConfig, p: CryptoProvider) {
   };
 }
 
+/** `list` starting at its `k`th element (mod its length), wrapping around. */
+function rotate<T>(list: readonly T[], k: number): T[] {
+  const n = list.length === 0 ? 0 : k % list.length;
+  return [...list.slice(n), ...list.slice(0, n)];
+}
+
 /** Starts the validator whose home is `home` under CometBFT (config.json `engine.kind: "cometbft"`). */
 export async function start_comet_node(
   home: string,
@@ -122,14 +128,16 @@ export async function start_comet_node(
         store,
         mempool,
         log,
-        signed_header: (height) =>
-          fetch_signed_header(urls, height, {
+        // Own CometBFT first; after a refused answer, start from the next peer's.
+        signed_header: (height, attempt) =>
+          fetch_signed_header(rotate(urls, attempt), height, {
             timeout_ms: SIGNED_HEADER_TIMEOUT_MS,
             retry_ms: SIGNED_HEADER_RETRY_MS,
             wait: (ms) => new Promise((resolve) => clock.set_timer(ms, () => resolve())),
             now_ms: () => clock.now_ms(),
           }),
         on_final: announce_commits(backend, log),
+        on_halt: (height, reason) => backend.halt({ height, reason }),
       },
     );
     const abci = new AbciServer({ address: engine.abci }, { app, log });
