@@ -82,6 +82,13 @@ export interface CometAppModules {
   signed_header: (height: number, attempt: number) => Promise<unknown>;
   /** Called when a block's results are final (the next height committed its app hash). */
   on_final: (block: Block, hash: string, input: BlockInput, output: BlockOutput) => void;
+  /** Runs an encrypted query at the committed height (node/backend.ts `query`). */
+  query: (
+    address: string,
+    body: { scheme: 'gcm' | 'siv'; payload: string },
+  ) => Promise<
+    { code: number; output: string } | { ok: false; code: number | string; message: string } | null
+  >;
   /** Called when this node cannot go on past `height` (its RPC then says so and takes no more transactions). */
   on_halt: (height: number, reason: string) => void;
 }
@@ -396,14 +403,42 @@ export class CometApp {
     return this.#m.store.height() - (this.#unfinal === null ? 0 : 1);
   }
 
-  /** Queries go through Cloister's RPC (protocol.md §6), not ABCI: answered with a code. */
-  query(_req: abci.RequestQuery): abci.ResponseQuery {
-    return ResponseQuery.fromPartial({
-      code: 1,
-      log: "use Cloister's RPC for contract queries (POST /v1/contracts/{address}/query)",
-      height: BigInt(this.#m.store.height()),
-      codespace: CODESPACE,
-    });
+  /**
+   * An encrypted query over ABCI (CometBFT's `abci_query`): path `/contract/<address>` and data
+   * the JSON body of protocol.md §6's `POST /v1/contracts/{address}/query` (`{"scheme", "payload"}`);
+   * the answer's `value` is that endpoint's JSON answer (`{"code", "output"}`, the output sealed
+   * for the client). Any other path, or a body that is not one, answers code 7; no contract at the
+   * address, code 6. Never throws.
+   */
+  async query(req: abci.RequestQuery): Promise<abci.ResponseQuery> {
+    const height = BigInt(this.#m.store.height());
+    const answer = (code: number, log: string, value: Uint8Array = new Uint8Array(0)) =>
+      ResponseQuery.fromPartial({ code, log, value, height, codespace: code === 0 ? '' : CODESPACE });
+    const m = /^\/contract\/([0-9a-f]{40})$/.exec(req.path);
+    const body = parse_query_body(req.data);
+    if (m === null || body === null)
+      return answer(7, 'query path /contract/<address> with data {"scheme": "gcm"|"siv", "payload": base64}');
+    try {
+      const result = await this.#m.query(m[1]!, body);
+      if (result === null) return answer(6, `no contract at ${m[1]}`);
+      if ('ok' in result) return answer(typeof result.code === 'number' ? result.code : 1, result.message);
+      return answer(0, '', new TextEncoder().encode(JSON.stringify(result)));
+    } catch (error) {
+      return answer(1, `query failed: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** The JSON body of an encrypted query, or null when `data` is not one. */
+function parse_query_body(data: Uint8Array): { scheme: 'gcm' | 'siv'; payload: string } | null {
+  const text = decode_tx(data);
+  if (text === null) return null;
+  try {
+    const v = JSON.parse(text) as { scheme?: unknown; payload?: unknown };
+    if ((v.scheme !== 'gcm' && v.scheme !== 'siv') || typeof v.payload !== 'string') return null;
+    return { scheme: v.scheme, payload: v.payload };
+  } catch {
+    return null;
   }
 }
 

@@ -138,6 +138,7 @@ export async function start_comet_node(
           }),
         on_final: announce_commits(backend, log),
         on_halt: (height, reason) => backend.halt({ height, reason }),
+        query: (address, body) => backend.query(address, body),
       },
     );
     const abci = new AbciServer({ address: engine.abci }, { app, log });

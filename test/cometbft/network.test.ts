@@ -16,12 +16,22 @@ import type { BlockInput } from '../../enclave/api.js';
 import { InProcessEnclave } from '../../enclave/in_process.js';
 import type { Genesis } from '../../node/genesis.js';
 import { home_paths } from '../../node/home.js';
+import { from_base64 } from '../../protocol/bytes.js';
 import { parse_time, time_ms } from '../../protocol/cometbft/header.js';
+import { open_result } from '../../protocol/result.js';
 import { rpc } from '../../protocol/rpc_client.js';
 import { CometNetwork } from '../../sim/cometbft/network.js';
 import { comet_rpc } from '../../sim/cometbft/process.js';
 import { comet_skip, require_cometbft } from '../cometbft_helpers.js';
-import { blocks_json, Client, drive_load, expect_same_blocks, heights, reach } from '../network/helpers.js';
+import {
+  blocks_json,
+  Client,
+  drive_load,
+  expect_same_blocks,
+  heights,
+  p,
+  reach,
+} from '../network/helpers.js';
 
 const PORT = 29400;
 let dir = '';
@@ -84,6 +94,27 @@ describe.skipIf(comet_skip)('4 validators under CometBFT', () => {
       expect(record.code).toBe(0);
       expect(client.open(record)).toMatchObject({ data: { count: (k % 2) * 10 + Math.floor(k / 2) + 1 } });
     }
+    // An encrypted query over ABCI (CometBFT's abci_query) answers what Cloister's RPC would.
+    const q = client.encrypt(client.code('counter').code_hash, { get_count: {} }, 'siv');
+    const data = Buffer.from(JSON.stringify({ scheme: 'siv', payload: q.payload })).toString('hex');
+    const abci = await comet_rpc<{ response: { code: number; value: string } }>(
+      net.specs[3]!.rpc_url,
+      `/abci_query?path="/contract/${counters[1]!.address}"&data=0x${data}`,
+    );
+    expect(abci.response.code).toBe(0);
+    const answer = JSON.parse(Buffer.from(abci.response.value, 'base64').toString('utf8')) as {
+      code: number;
+      output: string;
+    };
+    expect(answer.code).toBe(0);
+    expect(open_result(p, 'siv', q.tx_key, from_base64(answer.output))).toMatchObject({
+      data: { count: 13 },
+    });
+    const none = await comet_rpc<{ response: { code: number } }>(
+      net.specs[0]!.rpc_url,
+      `/abci_query?path="/contract/${'0'.repeat(40)}"&data=0x${data}`,
+    );
+    expect(none.response.code).toBe(6);
     // An answered wait=commit means final: the next height committed its app hash.
     const top = Math.max(...(await heights(urls)));
     await Promise.all(urls.map((u) => reach(u, top)));
