@@ -19,6 +19,8 @@ import { join_network } from '../../node/join.js';
 import { ValidatorNode } from '../../node/node.js';
 import { DENOM, DEV_ACCOUNT_BALANCE, FAUCET_BALANCE } from '../../protocol/bank.js';
 import { get_provider } from '../../protocol/providers/index.js';
+import { write_comet_homes } from '../../sim/cometbft/network.js';
+import type { CometNodeSpec } from '../../sim/cometbft/testnet.js';
 import { dev_network_lines } from '../../sim/network.js';
 import { sim_run } from '../../sim/run/cli.js';
 import { BEHAVIOURS, type NodeBehaviour, start_sim_node } from '../../sim/sim_node.js';
@@ -166,6 +168,23 @@ function funds_flags(argv: {
 }
 
 /** Adds the network commands to a yargs instance. */
+/** How to start a network `init --engine cometbft` wrote: each application first, then its CometBFT node. */
+function comet_start_lines(
+  homes: readonly string[],
+  comet: readonly CometNodeSpec[],
+  where: { dir: string; port: number },
+): string[] {
+  if (comet.length === 0) return [];
+  return [
+    'under CometBFT: start each validator application first (CometBFT connects to it once, at start), then its CometBFT node:',
+    ...homes.flatMap((home, i) => [
+      `  cloister node start --home ${home}`,
+      `  cometbft start --home ${comet[i]!.home}`,
+    ]),
+    `or all of them at once: cloister sim up --engine cometbft --dir ${where.dir} --validators ${homes.length} --port ${where.port}`,
+  ];
+}
+
 export function network_commands(y: Argv): Argv {
   return y
     .command(
@@ -220,7 +239,13 @@ export function network_commands(y: Argv): Argv {
             describe: `JSON file {"ADDRESS": AMOUNT, …} of ${DENOM} at genesis (adds to --balance and --dev's funds)`,
           })
           .option('empty-block-interval', PACING_OPTIONS['empty-block-interval'])
-          .option('block-time', PACING_OPTIONS['block-time']),
+          .option('block-time', PACING_OPTIONS['block-time'])
+          .option('engine', {
+            choices: ['cloister', 'cometbft'] as const,
+            default: 'cloister' as const,
+            describe:
+              "consensus engine: Cloister's own, or CometBFT (each validator the ABCI application of a cometbft node whose home this writes to DIR/cometbft/vI; docs/cometbft.md)",
+          }),
       async (argv) => {
         const funds = funds_flags(argv);
         try {
@@ -234,7 +259,12 @@ export function network_commands(y: Argv): Argv {
             workers: argv.workers,
             ...funds,
             ...pacing_flags(argv),
+            engine: argv.engine,
           });
+          const comet =
+            argv.engine === 'cometbft'
+              ? write_comet_homes({ dir: argv.dir, homes, genesis, port: argv.port })
+              : [];
           const funded = Object.keys(genesis.balances ?? {}).length;
           if (argv.json)
             process.stdout.write(
@@ -254,6 +284,7 @@ export function network_commands(y: Argv): Argv {
                 ...homes.map((h) => `  ${h}`),
                 `min_gas_price ${genesis.min_gas_price ?? 0} ${DENOM} per unit of gas; ${funded} addresses funded at genesis`,
                 ...dev_network_lines(get_provider('native'), genesis, urls),
+                ...comet_start_lines(homes, comet, { dir: argv.dir, port: argv.port }),
               ].join('\n')}\n`,
             );
           }

@@ -10,8 +10,9 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Genesis } from '../../node/genesis.js';
 import { home_paths, read_secret_file } from '../../node/home.js';
-import { COMET_PORT_OFFSET, comet_ports } from '../../node/init.js';
+import { comet_ports } from '../../node/init.js';
 import {
   check_ports_free,
   LocalNetwork,
@@ -210,15 +211,36 @@ function comet_homes(
   port: number,
   timeouts: CometTimeouts | undefined,
 ): CometNodeSpec[] {
-  const genesis = local.genesis();
-  const dir = join(local.opts.dir, 'cometbft');
-  const validators = local.homes.map((home, i) => ({
+  return write_comet_homes({
+    dir: local.opts.dir,
+    homes: local.homes,
+    genesis: local.genesis(),
+    port,
+    timeouts,
+  });
+}
+
+/**
+ * Writes (or, where written already, keeps and checks) the CometBFT home of each Cloister home in
+ * `homes`, made by node/init.ts with `engine: 'cometbft'`, into `<dir>/cometbft/v<i>`: the same
+ * validator keys and powers, genesis time and chain id, at the ports `port` gave each validator's
+ * `engine` settings (node/init.ts `comet_ports`). Returns where each CometBFT node listens.
+ */
+export function write_comet_homes(opts: {
+  dir: string;
+  homes: readonly string[];
+  genesis: Genesis;
+  port: number;
+  timeouts?: CometTimeouts | undefined;
+}): CometNodeSpec[] {
+  const { genesis } = opts;
+  const dir = join(opts.dir, 'cometbft');
+  const validators = opts.homes.map((home, i) => ({
     name: `v${i}`,
     secret_key: read_secret_file(home_paths(home).validator_key),
     power: genesis.validators[i]!.power,
   }));
-  const base_port = port + COMET_PORT_OFFSET;
-  if (comet_ports(port, 0).rpc !== base_port) throw new Error('invariant: CometBFT ports');
+  const base_port = comet_ports(opts.port, 0).rpc;
   const written = existsSync(join(dir, 'v0', 'config', 'genesis.json'));
   const testnet = write_cometbft_testnet({
     dir,
@@ -226,12 +248,12 @@ function comet_homes(
     validators,
     genesis_time_ms: genesis.genesis_time_ms,
     base_port,
-    ...(timeouts === undefined ? {} : { timeouts }),
+    ...(opts.timeouts === undefined ? {} : { timeouts: opts.timeouts }),
     keep_existing: written,
   });
   // Every Cloister home names, in config.json, where its CometBFT node finds it.
   testnet.nodes.forEach((spec, i) => {
-    const config = JSON.parse(readFileSync(home_paths(local.homes[i]!).config, 'utf8')) as {
+    const config = JSON.parse(readFileSync(home_paths(opts.homes[i]!).config, 'utf8')) as {
       engine?: { abci?: string };
     };
     if (config.engine?.abci !== spec.abci_address)
