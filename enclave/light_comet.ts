@@ -21,6 +21,7 @@ import { txs_data_hash } from '../protocol/cometbft/merkle.js';
 import type { CryptoProvider } from '../protocol/provider.js';
 import type { BlockInput } from './api.js';
 import { type LightState, validators_hash } from './light.js';
+import { ENCLAVE_LIMITS } from './limits.js';
 import { EnclaveErrorCode, EnclaveFault } from './result.js';
 
 /** What the host hands in with a block under CometBFT for the light client to check. */
@@ -74,6 +75,14 @@ export function check_light_comet(
     throw error;
   }
   const { header, commit } = parsed;
+  // The input's shape is checked after the light client: its transactions must be texts to hash here.
+  if (
+    !Array.isArray(input.txs) ||
+    input.txs.length > ENCLAVE_LIMITS.block_txs_max ||
+    input.txs.some((raw) => typeof raw !== 'string')
+  ) {
+    refuse(`txs must be at most ${ENCLAVE_LIMITS.block_txs_max} strings`);
+  }
   if (header.chain_id !== state.chain_id || input.chain_id !== state.chain_id) refuse('another chain');
   const comet: CometValidator[] = validators.map((v) => ({
     pubkey: from_hex(v.pubkey),

@@ -34,6 +34,7 @@ import {
 import type { BlockInput, BlockOutput, Enclave, TxResult } from '../../enclave/api.js';
 import { from_base64, from_hex, to_hex } from '../../protocol/bytes.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
+import { parse_json_strict } from '../../protocol/strict_json.js';
 import { MalformedTxError, parse_tx_json, tx_hash } from '../../protocol/tx.js';
 import { chain_rules, STORE_CODE_BLOCK_BYTES_MAX } from '../app.js';
 import {
@@ -160,6 +161,11 @@ export class CometApp {
     const { genesis } = this.#opts;
     if (req.chainId !== genesis.chain_id)
       throw new Error(`CometBFT's chain is ${req.chainId}, this node's genesis is ${genesis.chain_id}`);
+    // Cloister's chain starts at height 1: its store and light client know no other start.
+    if (req.initialHeight !== 1n)
+      throw new Error(
+        `CometBFT's genesis starts at height ${req.initialHeight}; Cloister's chains start at 1`,
+      );
     const theirs = req.validators
       .map((v) => `${to_hex(v.pubKey.ed25519 ?? new Uint8Array())}:${v.power}`)
       .sort();
@@ -217,13 +223,22 @@ export class CometApp {
     let bytes = 0;
     let gas = 0;
     let code_bytes = 0;
+    // Senders one of whose transactions was left out: their later ones wait too (as Mempool.reap),
+    // or they would commit with a wrong sequence and drop out of CometBFT's mempool for good.
+    const held_back = new Set<string>();
     for (const tx of req.txs) {
       if (txs.length >= block.txs_max) break;
       const facts = tx_facts(tx);
       // Not a transaction: left out (ProcessProposal would refuse the block).
-      if (facts === null) continue;
-      if (bytes + tx.length > bytes_max || gas + facts.gas_limit > block.gas_max) continue;
-      if (facts.store_code && code_bytes + tx.length > STORE_CODE_BLOCK_BYTES_MAX) continue;
+      if (facts === null || held_back.has(facts.sender)) continue;
+      const fits =
+        bytes + tx.length <= bytes_max &&
+        gas + facts.gas_limit <= block.gas_max &&
+        !(facts.store_code && code_bytes + tx.length > STORE_CODE_BLOCK_BYTES_MAX);
+      if (!fits) {
+        held_back.add(facts.sender);
+        continue;
+      }
       txs.push(tx);
       bytes += tx.length;
       gas += facts.gas_limit;
@@ -434,7 +449,9 @@ function parse_query_body(data: Uint8Array): { scheme: 'gcm' | 'siv'; payload: s
   const text = decode_tx(data);
   if (text === null) return null;
   try {
-    const v = JSON.parse(text) as { scheme?: unknown; payload?: unknown };
+    // As Cloister's RPC reads the same body: a key given twice is refused.
+    const v = parse_json_strict(text) as { scheme?: unknown; payload?: unknown };
+    if (typeof v !== 'object' || v === null) return null;
     if ((v.scheme !== 'gcm' && v.scheme !== 'siv') || typeof v.payload !== 'string') return null;
     return { scheme: v.scheme, payload: v.payload };
   } catch {
@@ -442,7 +459,9 @@ function parse_query_body(data: Uint8Array): { scheme: 'gcm' | 'siv'; payload: s
   }
 }
 
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF stays in the text (and the transaction does not parse), so the text
+// is always exactly the bytes CometBFT holds: the enclave recomputes the block's data hash from it.
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** A transaction's text: its bytes as strict UTF-8, null when they are not. */
 function decode_tx(tx: Uint8Array): string | null {
@@ -454,12 +473,12 @@ function decode_tx(tx: Uint8Array): string | null {
 }
 
 /** A transaction's gas limit and whether it stores code; null when the bytes are not a transaction. */
-function tx_facts(tx: Uint8Array): { gas_limit: number; store_code: boolean } | null {
+function tx_facts(tx: Uint8Array): { gas_limit: number; store_code: boolean; sender: string } | null {
   const raw = decode_tx(tx);
   if (raw === null) return null;
   try {
     const body = parse_tx_json(raw).body;
-    return { gas_limit: body.gas_limit, store_code: body.msg.type === 'store_code' };
+    return { gas_limit: body.gas_limit, store_code: body.msg.type === 'store_code', sender: body.sender };
   } catch (error) {
     if (error instanceof MalformedTxError) return null;
     throw error;

@@ -235,6 +235,13 @@ describe('CometApp.check_tx', () => {
       ['JSON, not a transaction', '{"body":{},"signature":"00"}', 7, /body/],
       ['another chain', send_tx(carol, 0, { chain_id: 'other-chain' }), 7, /chain_id/],
       ['bytes that are not UTF-8', NOT_UTF8, 7, /not UTF-8/],
+      // A byte-order mark stays in the text (it would vanish from what the enclave hashes).
+      [
+        'a transaction after a byte-order mark',
+        new Uint8Array([0xef, 0xbb, 0xbf, ...utf8(send_tx(carol, 0))]),
+        7,
+        /JSON|body|parse/,
+      ],
       [
         'a gas price under the least',
         send_tx(carol, 0, { gas_price: 0 }),
@@ -361,6 +368,16 @@ describe('CometApp.prepare_proposal', () => {
     expect(prepare(app, [send_tx(alice, 0, { gas_limit: 50_000 })])).toHaveLength(1);
   });
 
+  it("holds back a sender's later transactions once one of them is left out", async () => {
+    const { app } = await setup({ block: { gas_max: 50_000 } });
+    const c0 = send_tx(carol, 0, { gas_limit: 20_000 });
+    const b0 = send_tx(bob, 0, { gas_limit: 40_000 });
+    const b1 = send_tx(bob, 1, { gas_limit: 20_000 });
+    const d0 = send_tx(dave, 0, { gas_limit: 20_000 });
+    // b0 does not fit: b1 would commit with a wrong sequence, so it waits for the next block too.
+    expect(prepare(app, [c0, b0, b1, d0])).toEqual([c0, d0]);
+  });
+
   it(`cuts store_code transactions at ${STORE_CODE_BLOCK_BYTES_MAX} bytes in a block`, async () => {
     const { app } = await setup();
     const first = store_code_tx(alice, 0, 400_000);
@@ -445,6 +462,11 @@ describe('CometApp.info, init_chain and query', () => {
     expect(answer.appHash).toEqual(new Uint8Array(0));
     expect(answer.validators).toEqual([]);
     expect(() => init('other-chain', ours)).toThrow(/CometBFT's chain is other-chain/);
+    expect(() =>
+      app.init_chain(
+        RequestInitChain.fromPartial({ chainId: CHAIN_ID, validators: ours, initialHeight: 5n }),
+      ),
+    ).toThrow(/starts at height 5/);
     const other_key = p.ed25519_public(test_bytes(p, 'abci-app/stranger'));
     const sets: [string, Update[]][] = [
       ['a key replaced', ours.map((v, i) => (i === 0 ? { ...v, pubKey: { ed25519: other_key } } : v))],
@@ -640,7 +662,9 @@ describe('CometApp.finalize_block and commit (scripted enclave)', () => {
       power: BigInt(POWERS[i]!),
     }));
     expect(() =>
-      again.app.init_chain(RequestInitChain.fromPartial({ chainId: CHAIN_ID, validators })),
+      again.app.init_chain(
+        RequestInitChain.fromPartial({ chainId: CHAIN_ID, validators, initialHeight: 1n }),
+      ),
     ).toThrow(/InitChain on a store that has blocks/);
     expect(again.calls).toEqual([]);
   });

@@ -340,6 +340,13 @@ describe('check_light_comet', () => {
         /txs do not match the header/,
       );
     }
+    // Transactions that are not texts: refused as bad input, not an internal error.
+    for (const bad of ['zz', [42], null, Array.from({ length: 10_001 }, () => 'k=v')]) {
+      refused(
+        () => check_light_comet(p, at_parent(r), { ...r.input, txs: bad as never }, light_of(r)),
+        /txs must be at most 10000 strings/,
+      );
+    }
     // A block without transactions, handed one.
     const empty = recorded('one_node', 6);
     refused(
