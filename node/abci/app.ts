@@ -62,8 +62,11 @@ const NO_EXEC_SIGNATURE = '0'.repeat(128);
 const EXECUTION_ATTEMPTS_MAX = 2;
 /** Signed headers asked for one block (own RPC, then each peer's) before the node stops on it. */
 const EVIDENCE_ATTEMPTS_MAX = 8;
-/** Blocks looked back through for the last app hash at start-up (empty blocks keep it). */
-const APP_HASH_LOOKBACK_MAX = 100_000;
+/**
+ * Empty blocks looked back through at start-up for the last app hash before the look is logged
+ * (`app_hash_lookback`): with `create_empty_blocks = false` there is at most one in a row.
+ */
+const APP_HASH_LOOKBACK_LOGGED = 1_000;
 
 export interface CometAppOptions {
   genesis: Genesis;
@@ -143,8 +146,10 @@ export class CometApp {
     if (this.#app_hash !== null) return this.#app_hash;
     const { store } = this.#m;
     let found: Uint8Array = new Uint8Array(0);
-    const lowest = Math.max(1, store.height() - APP_HASH_LOOKBACK_MAX);
-    for (let h = store.height(); h >= lowest; h--) {
+    // Bounded by the chain: once a start, never more blocks than it has (a wrong answer here
+    // would stop CometBFT's handshake, so there is no shorter cut).
+    let h = store.height();
+    for (; h >= 1; h--) {
       const record = await store.get_block(h);
       if (record === null) throw new Error(`invariant: committed block ${h} is missing`);
       if (record.block.txs.length > 0) {
@@ -152,6 +157,8 @@ export class CometApp {
         break;
       }
     }
+    const looked = store.height() - Math.max(h, 0);
+    if (looked > APP_HASH_LOOKBACK_LOGGED) this.#m.log('app_hash_lookback', { blocks: looked });
     this.#app_hash = found;
     return found;
   }

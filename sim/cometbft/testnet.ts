@@ -230,7 +230,8 @@ export interface CometConfigValues {
  * config.toml: every key of the file v0.38.17's `cometbft init` writes, in its order and with its
  * default values, except (marked `# set:`) moniker, proxy_app, log_level, rpc and p2p laddr (on
  * 127.0.0.1), persistent_peers, addr_book_strict, pex, allow_duplicate_ip,
- * persistent_peers_max_dial_period, the consensus timeouts and create_empty_blocks. The comments
+ * persistent_peers_max_dial_period, flush_throttle_timeout, the consensus timeouts,
+ * peer_gossip_sleep_duration and create_empty_blocks. The comments
  * are shortened; the defaults' explanations are CometBFT's docs/core/configuration.md.
  */
 export function comet_config_toml(v: CometConfigValues): string {
@@ -296,7 +297,9 @@ max_num_outbound_peers = 10
 unconditional_peer_ids = ""
 # set: redial a restarted peer within 1 s (0: exponential backoff, up to hours)
 persistent_peers_max_dial_period = "1s"
-flush_throttle_timeout = "100ms"
+# set: 10 ms, not 100 ms: on loopback a message should leave at once, and every step of a height
+# (proposal, block parts, prevotes, precommits) waits for this flush
+flush_throttle_timeout = "10ms"
 max_packet_msg_payload_size = 1024
 send_rate = 5120000
 recv_rate = 5120000
@@ -353,7 +356,8 @@ skip_timeout_commit = false
 # set: false, a block only when there are transactions (or the app hash changed)
 create_empty_blocks = false
 create_empty_blocks_interval = "0s"
-peer_gossip_sleep_duration = "100ms"
+# set: 10 ms, not 100 ms: how long vote and block-part gossip sleeps when a peer has nothing new
+peer_gossip_sleep_duration = "10ms"
 peer_query_maj23_sleep_duration = "2s"
 
 [storage]

@@ -328,6 +328,8 @@ describe.skipIf(comet_skip)('CometBFT v0.38.17 reads the files and runs them', (
       'p2p.persistent_peers_max_dial_period',
       'p2p.pex',
       'p2p.allow_duplicate_ip',
+      'p2p.flush_throttle_timeout',
+      'consensus.peer_gossip_sleep_duration',
       'consensus.timeout_propose',
       'consensus.timeout_propose_delta',
       'consensus.timeout_prevote',
