@@ -305,6 +305,10 @@ export class CometApp {
       this.#m.on_halt(height, reason);
       throw error;
     }
+    // The light state moves now, before Commit: a crash in between leaves it at this height and
+    // the store one below, and the light client takes this block again (enclave/light_comet.ts).
+    // Written after Commit instead, a crash there left it a height behind a block it never takes.
+    if (executed.sealed_light !== undefined) await store.put_sealed('light', executed.sealed_light);
     this.#pending = executed;
     return ResponseFinalizeBlock.fromPartial({
       txResults: executed.output.results.map(tx_result),
@@ -404,7 +408,6 @@ export class CometApp {
       input: executed.input,
       output: executed.output,
     });
-    if (executed.sealed_light !== undefined) await store.put_sealed('light', executed.sealed_light);
     this.#pending = null;
     this.#app_hash = executed.app_hash;
     this.#unfinal = executed;

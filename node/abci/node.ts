@@ -49,14 +49,14 @@ function refusal_of(code: number, log: string): Refusal {
 /** Submits through CometBFT's mempool: its CheckTx is this node's mempool `add`. */
 function forwarder(engine: CometEngineConfig, p: CryptoProvider) {
   return async (raw: string, tx: Tx): Promise<{ ok: true; hash: string } | Refusal> => {
-    const tx_hash_of = (_raw: string) => tx_hash(p, tx);
+    const hash = tx_hash(p, tx);
     try {
       const answer = await broadcast_tx_sync(engine.rpc, utf8(raw));
-      return answer.code === 0 ? { ok: true, hash: tx_hash_of(raw) } : refusal_of(answer.code, answer.log);
+      return answer.code === 0 ? { ok: true, hash } : refusal_of(answer.code, answer.log);
     } catch (error) {
       if (!(error instanceof CometRpcError)) throw error;
       // CometBFT's cache holds it: it was taken before (Cloister answers a resubmission ok).
-      if (error.message.includes('tx already exists in cache')) return { ok: true, hash: tx_hash_of(raw) };
+      if (error.message.includes('tx already exists in cache')) return { ok: true, hash };
       if (error.message.includes('mempool is full'))
         return { ok: false, code: 'full', message: error.message };
       return { ok: false, code: 'busy', message: `CometBFT did not take it: ${error.message}` };
