@@ -202,6 +202,11 @@ export class LocalNetwork {
   readonly #behind = new Set<number>();
   /** The validators' public keys, by index (read from genesis once needed). */
   #pubkeys: string[] | null = null;
+  /** What starts and stops with each validator ({@link set_companion}), null when nothing. */
+  #companion: {
+    after_start: (i: number) => Promise<void>;
+    before_kill: (i: number) => Promise<void>;
+  } | null = null;
 
   private constructor(opts: LocalNetwork['opts'], homes: string[]) {
     this.opts = opts;
@@ -419,14 +424,37 @@ export class LocalNetwork {
       for (const fn of this.#listeners) fn(end);
     });
     entry.url = await ready;
+    await this.#companion?.after_start(i);
     // A new process has no filter: it needs the partition in force, not a heal.
     if (this.#groups === null) this.#behind.delete(i);
     else await this.#send_partition(i);
     return entry.url;
   }
 
+  /**
+   * What else runs with each validator process (sim/cometbft/network.ts: its CometBFT node):
+   * `after_start` once a validator serves RPC, `before_kill` before it is sent a signal, so that
+   * whoever starts or kills a validator (the control server, the dashboard, a fault schedule)
+   * starts or stops both. Set once.
+   */
+  set_companion(hooks: {
+    after_start: (i: number) => Promise<void>;
+    before_kill: (i: number) => Promise<void>;
+  }): void {
+    if (this.#companion !== null) throw new Error('a companion is set already');
+    this.#companion = hooks;
+  }
+
   /** Sends `signal` to validator `i` and resolves when it has exited (a paused one is continued to take it). */
   async kill(i: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const running = this.#running.get(i);
+    if (running === undefined) return;
+    await this.#companion?.before_kill(i);
+    await this.kill_alone(i, signal);
+  }
+
+  /** {@link kill} without the companion: validator `i`'s process alone (a crash its companion sees happen). */
+  async kill_alone(i: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const running = this.#running.get(i);
     if (running === undefined) return;
     running.asked = true;

@@ -26,6 +26,12 @@ import { type CometNodeSpec, type CometTimeouts, write_cometbft_testnet } from '
 
 /** What CometBFT logs when +2/3 committed a block it finds invalid (consensus/state.go); it decides no more. */
 const CONSENSUS_FAILURE = 'CONSENSUS FAILURE!!!';
+/**
+ * What it logs, at error level, when a block the others committed carries another app hash than
+ * its own: in consensus, or while it catches up (blocksync, which then asks peer after peer for
+ * the same block and never gets past it).
+ */
+const WRONG_APP_HASH = /^E\[.*wrong Block\.Header\.AppHash/;
 /** How long a CometBFT node may take to serve RPC after it starts (it replays blocks first). */
 const COMET_START_TIMEOUT_MS = 60_000;
 
@@ -84,6 +90,12 @@ export class CometNetwork {
       network = new CometNetwork(local, specs, cometbft_bin, opts.on_event);
       const started = network;
       await Promise.all(specs.map((_, i) => started.#start_comet(i)));
+      // From now on whoever starts or kills a validator (the control server, the dashboard)
+      // starts its CometBFT node after it, or stops it first.
+      local.set_companion({
+        after_start: (i) => started.#start_comet(i),
+        before_kill: (i) => started.#stop_comet(i),
+      });
       return network;
     } catch (error) {
       if (network !== null) await network.down();
@@ -127,7 +139,8 @@ export class CometNetwork {
     const process = await start_cometbft(spec, this.#bin, {
       log_file: join(spec.home, 'cometbft.log'),
       on_line: (line) => {
-        if (line.includes(CONSENSUS_FAILURE)) this.#halt(i, line);
+        if (this.#halted.has(i)) return;
+        if (line.includes(CONSENSUS_FAILURE) || WRONG_APP_HASH.test(line)) this.#halt(i, line);
       },
     });
     this.#comet.set(i, process);
@@ -140,6 +153,7 @@ export class CometNetwork {
    */
   #halt(i: number, line: string): void {
     const reason = /err="([^"]*)"/.exec(line)?.[1] ?? 'CONSENSUS FAILURE';
+    // Once: it keeps logging the same refusal.
     this.#halted.set(i, reason);
     this.#on_event?.({ index: i, event: 'halted', level: 'error', reason: `CometBFT: ${reason}` });
     for (const fn of this.#halt_waiters.get(i) ?? []) fn(reason);
@@ -158,11 +172,14 @@ export class CometNetwork {
   }
 
   /** Stops validator `i`: its CometBFT first (SIGTERM), then the application (`signal`). */
-  async kill(i: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  kill(i: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    return this.local.kill(i, signal);
+  }
+
+  async #stop_comet(i: number): Promise<void> {
     const comet = this.#comet.get(i);
     this.#comet.delete(i);
     await comet?.stop();
-    await this.local.kill(i, signal);
   }
 
   /**
@@ -172,7 +189,7 @@ export class CometNetwork {
    * application did not commit.
    */
   async crash_app(i: number, comet_wait_ms = 10_000): Promise<void> {
-    await this.local.kill(i, 'SIGKILL');
+    await this.local.kill_alone(i, 'SIGKILL');
     const comet = this.#comet.get(i);
     this.#comet.delete(i);
     if (comet === undefined) return;
@@ -191,7 +208,6 @@ export class CometNetwork {
    */
   async start(i: number, behaviour?: NodeBehaviour): Promise<void> {
     await this.local.start(i, behaviour);
-    await this.#start_comet(i);
   }
 
   /** Stops every CometBFT node, then every application. */

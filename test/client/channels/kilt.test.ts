@@ -260,7 +260,9 @@ describe('replays', () => {
 
   it('a failed open records nothing: the genuine envelope opens after a tampered copy was refused', async () => {
     const { envelope } = await sealed();
-    const bad = { ...envelope, ciphertext: `${envelope.ciphertext.slice(0, -2)}00` };
+    // Its last byte with one bit flipped: a change whatever that byte was.
+    const last = (Number.parseInt(envelope.ciphertext.slice(-2), 16) ^ 1).toString(16).padStart(2, '0');
+    const bad = { ...envelope, ciphertext: `${envelope.ciphertext.slice(0, -2)}${last}` };
     await expect_cannot_open(bob_opens(bad));
     expect(await bob_guard.size(NOW)).toBe(0);
     await bob_opens(envelope);
