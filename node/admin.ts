@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parse_json_strict } from '../protocol/strict_json.js';
 import type { Log } from './modules.js';
+import { clear_stale_socket } from './unix_socket.js';
 
 /** Bounds of the admin channel. */
 export const ADMIN_LIMITS = Object.freeze({
@@ -170,29 +171,6 @@ function parse_request(line: string): AdminRequest {
   }
 }
 
-/** Removes a socket file left by a process that is gone; refuses one that is served or not a socket. */
-async function clear_stale(path: string): Promise<void> {
-  let is_socket: boolean;
-  try {
-    is_socket = lstatSync(path).isSocket();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  if (!is_socket) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
-  const served = await new Promise<boolean>((done) => {
-    const probe = connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      done(true);
-    });
-    probe.once('error', () => done(false));
-  });
-  if (served)
-    throw new Error(`another process serves the admin socket ${path} (is this node running already?)`);
-  unlinkSync(path);
-}
-
 /**
  * Starts the admin server on the unix socket `socket_path` (see {@link admin_socket_path}): creates
  * its folder (mode 0700) if missing, refuses a folder of another user, removes a stale socket file
@@ -216,7 +194,7 @@ export async function start_admin(
   if (typeof process.getuid === 'function' && owner.uid !== process.getuid()) {
     throw new Error(`${dir} belongs to another user; refusing to put the admin socket there`);
   }
-  await clear_stale(socket_path);
+  await clear_stale_socket(socket_path, 'the admin socket', ' (is this node running already?)');
 
   let partition: string[] | null = null;
   const answer = (request: AdminRequest): AdminReply => {

@@ -7,7 +7,11 @@
  *   describe.skipIf(comet_skip)('…', () => { const bin = require_cometbft(); … });
  */
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type CometbftCheck, check_cometbft } from '../sim/cometbft/binary.js';
+import { CometNetwork } from '../sim/cometbft/network.js';
 
 /** What was found: the binary, or why there is none. */
 export const cometbft_check: CometbftCheck = check_cometbft();
@@ -22,4 +26,28 @@ if (comet_skip && !cometbft_check.ok) console.warn(`CometBFT tests skipped: ${co
 export function require_cometbft(): string {
   if (cometbft_check.ok) return cometbft_check.bin;
   throw new Error(cometbft_check.error);
+}
+
+/**
+ * A network under CometBFT in a temporary folder (like test/network/helpers.ts `temp_network`):
+ * `down()` stops it and removes the folder, or keeps it when CLOISTER_KEEP_NET=1. Cloister RPC on
+ * `port` + i, CometBFT on `port` + 2000 + 10 i (node/init.ts `comet_ports`).
+ */
+export async function temp_comet_network(port: number, validators = 4) {
+  const dir = mkdtempSync(join(tmpdir(), 'cloister-comet-'));
+  const net = await CometNetwork.up({
+    validators,
+    dir: join(dir, 'net'),
+    port,
+    cometbft_bin: require_cometbft(),
+  });
+  return {
+    net,
+    dir,
+    async down() {
+      await net.down();
+      if (process.env['CLOISTER_KEEP_NET'] === '1') console.log(`network kept in ${dir}`);
+      else rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

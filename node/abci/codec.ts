@@ -22,6 +22,7 @@
 
 import type * as abci from 'cosmjs-types/tendermint/abci/types';
 import { Request, Response } from 'cosmjs-types/tendermint/abci/types';
+import { ByteQueue } from '../byte_queue.js';
 
 /** Most bytes of a uvarint: a u64 in 7-bit groups (Go's `binary.MaxVarintLen64`). */
 export const UVARINT_BYTES_MAX = 10;
@@ -102,10 +103,7 @@ function read_uvarint(bytes: Uint8Array): { value: number; length: number } | nu
 export class FrameReader {
   /** Largest payload accepted; a longer length makes {@link next} throw `too_large`. */
   readonly limit_bytes: number;
-  // Chunks are joined only when a frame is complete, so a large frame arriving in many small
-  // chunks costs one copy rather than one per chunk.
-  readonly #chunks: Buffer[] = [];
-  #buffered_bytes = 0;
+  readonly #queue = new ByteQueue();
 
   /** @param limit_bytes largest payload accepted (0..{@link ABCI_FRAME_BYTES_LIMIT}). */
   constructor(limit_bytes: number) {
@@ -117,15 +115,12 @@ export class FrameReader {
 
   /** Bytes received and not yet returned as a frame. */
   get buffered_bytes(): number {
-    return this.#buffered_bytes;
+    return this.#queue.length;
   }
 
   /** Appends bytes read from the socket. */
   push(chunk: Buffer): void {
-    if (!Buffer.isBuffer(chunk)) throw new TypeError('chunk must be a Buffer');
-    if (chunk.length === 0) return;
-    this.#chunks.push(chunk);
-    this.#buffered_bytes += chunk.length;
+    this.#queue.push(chunk);
   }
 
   /**
@@ -134,8 +129,8 @@ export class FrameReader {
    * buffered; after a throw the stream is out of step and the reader should be dropped.
    */
   next(): Buffer | null {
-    if (this.#buffered_bytes === 0) return null;
-    const header = read_uvarint(this.#peek(Math.min(this.#buffered_bytes, UVARINT_BYTES_MAX)));
+    if (this.#queue.length === 0) return null;
+    const header = read_uvarint(this.#queue.peek(Math.min(this.#queue.length, UVARINT_BYTES_MAX)));
     if (header === null) return null;
     if (header.value > this.limit_bytes) {
       throw new AbciFrameError(
@@ -144,28 +139,8 @@ export class FrameReader {
       );
     }
     const total = header.length + header.value;
-    if (this.#buffered_bytes < total) return null;
-    return this.#take(total).subarray(header.length);
-  }
-
-  /** The first `n` buffered bytes (n ≤ buffered), joining chunks only when the first is shorter. */
-  #peek(n: number): Buffer {
-    const first = this.#chunks[0]!;
-    if (first.length >= n) return first;
-    const joined = Buffer.concat(this.#chunks, this.#buffered_bytes);
-    this.#chunks.length = 0;
-    this.#chunks.push(joined);
-    return joined;
-  }
-
-  /** Removes and returns the first `n` buffered bytes (n ≤ buffered). */
-  #take(n: number): Buffer {
-    const first = this.#peek(n);
-    const out = first.subarray(0, n);
-    if (first.length === n) this.#chunks.shift();
-    else this.#chunks[0] = first.subarray(n);
-    this.#buffered_bytes -= n;
-    return out;
+    if (this.#queue.length < total) return null;
+    return this.#queue.take(total).subarray(header.length);
   }
 }
 

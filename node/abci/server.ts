@@ -24,8 +24,8 @@
  * @module
  */
 
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { chmodSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { isAbsolute } from 'node:path';
 import type * as abci from 'cosmjs-types/tendermint/abci/types';
 // Named imports of CommonJS cosmjs-types work under Node's ESM loader; see codec.ts on the path.
@@ -34,6 +34,7 @@ import {
   ResponseOfferSnapshot_Result,
   ResponseVerifyVoteExtension_VerifyStatus,
 } from 'cosmjs-types/tendermint/abci/types';
+import { clear_stale_socket } from '../unix_socket.js';
 import {
   ABCI_FRAME_BYTES_LIMIT,
   AbciFrameError,
@@ -360,28 +361,6 @@ class AbciConnection {
   }
 }
 
-/** Removes a socket file no process serves; refuses one that is served or is not a socket. */
-async function clear_stale(path: string): Promise<void> {
-  let is_socket: boolean;
-  try {
-    is_socket = lstatSync(path).isSocket();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  if (!is_socket) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
-  const served = await new Promise<boolean>((done) => {
-    const probe = connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      done(true);
-    });
-    probe.once('error', () => done(false));
-  });
-  if (served) throw new Error(`another process serves the ABCI socket ${path}`);
-  unlinkSync(path);
-}
-
 function check_int(name: string, value: number, min: number, max: number): number {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new RangeError(`AbciServerOptions.${name} must be an integer ${min} to ${max}`);
@@ -428,7 +407,7 @@ export class AbciServer {
   async listen(): Promise<void> {
     if (this.#server !== null || this.#closing !== null) throw new Error('AbciServer listens once');
     const address = this.#address;
-    if (address.kind === 'unix') await clear_stale(address.path);
+    if (address.kind === 'unix') await clear_stale_socket(address.path, 'the ABCI socket');
     const server = createServer((socket) => this.#on_connection(socket));
     this.#server = server;
     server.maxConnections = this.#connections_max;

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { ByteQueue } from '../byte_queue.js';
+
 /** Bytes of the big-endian length header in front of every frame. */
 export const FRAME_HEADER_BYTES = 4;
 
@@ -48,10 +50,7 @@ export function encode_frame(text: string): Buffer {
 export class FrameDecoder {
   /** Largest payload accepted; a larger header makes {@link next} throw {@link FrameTooLargeError}. */
   limit_bytes: number;
-  // Chunks are kept as a list and joined only when a frame is complete, so a large frame that
-  // arrives in many small chunks costs one copy rather than one per chunk.
-  readonly #chunks: Buffer[] = [];
-  #buffered_bytes = 0;
+  readonly #queue = new ByteQueue();
 
   /** @param limit_bytes largest payload accepted (0..2^32-1). */
   constructor(limit_bytes: number) {
@@ -63,15 +62,12 @@ export class FrameDecoder {
 
   /** Bytes received and not yet returned as a frame. */
   get buffered_bytes(): number {
-    return this.#buffered_bytes;
+    return this.#queue.length;
   }
 
   /** Appends bytes read from the socket. */
   push(chunk: Buffer): void {
-    if (!Buffer.isBuffer(chunk)) throw new TypeError('chunk must be a Buffer');
-    if (chunk.length === 0) return;
-    this.#chunks.push(chunk);
-    this.#buffered_bytes += chunk.length;
+    this.#queue.push(chunk);
   }
 
   /**
@@ -79,51 +75,10 @@ export class FrameDecoder {
    * as soon as a header announces more than {@link limit_bytes}, before its payload is buffered.
    */
   next(): Buffer | null {
-    if (this.#buffered_bytes < FRAME_HEADER_BYTES) return null;
-    const length = this.#peek(FRAME_HEADER_BYTES).readUInt32BE(0);
+    if (this.#queue.length < FRAME_HEADER_BYTES) return null;
+    const length = this.#queue.peek(FRAME_HEADER_BYTES).readUInt32BE(0);
     if (length > this.limit_bytes) throw new FrameTooLargeError(length, this.limit_bytes);
-    if (this.#buffered_bytes < FRAME_HEADER_BYTES + length) return null;
-    return this.#take(FRAME_HEADER_BYTES + length).subarray(FRAME_HEADER_BYTES);
-  }
-
-  /** The first `n` buffered bytes (n ≤ buffered), joining chunks only when the first is shorter. */
-  #peek(n: number): Buffer {
-    const first = this.#chunks[0]!;
-    if (first.length >= n) return first;
-    const joined = Buffer.concat(this.#chunks, this.#buffered_bytes);
-    this.#chunks.length = 0;
-    this.#chunks.push(joined);
-    return joined;
-  }
-
-  /** Removes and returns the first `n` buffered bytes (n ≤ buffered). */
-  #take(n: number): Buffer {
-    if (n > this.#buffered_bytes) throw new Error('p2p invariant: taking more bytes than buffered');
-    let out: Buffer;
-    const first = this.#chunks[0]!;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(n);
-    } else {
-      // Join exactly the chunks the frame spans; a partial last chunk keeps its remainder.
-      const parts: Buffer[] = [];
-      let need = n;
-      while (need > 0) {
-        const chunk = this.#chunks[0]!;
-        if (chunk.length <= need) {
-          parts.push(chunk);
-          this.#chunks.shift();
-          need -= chunk.length;
-        } else {
-          parts.push(chunk.subarray(0, need));
-          this.#chunks[0] = chunk.subarray(need);
-          need = 0;
-        }
-      }
-      out = Buffer.concat(parts, n);
-    }
-    this.#buffered_bytes -= n;
-    return out;
+    if (this.#queue.length < FRAME_HEADER_BYTES + length) return null;
+    return this.#queue.take(FRAME_HEADER_BYTES + length).subarray(FRAME_HEADER_BYTES);
   }
 }

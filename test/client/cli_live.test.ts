@@ -5,7 +5,6 @@
  * `npm test` runs first).
  */
 
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +14,7 @@ import { find_code_root } from '../../enclave/measurement.js';
 import { from_base64, to_base64 } from '../../protocol/bytes.js';
 import { temp_network } from '../network/helpers.js';
 import { at } from '../vm/harness.js';
+import { type CliRun, cli_json, run_cli } from './cli_runner.js';
 
 const root = find_code_root();
 const PORT = 22800;
@@ -27,36 +27,16 @@ let wrong_pass_file = '';
 let alice_address = '';
 const codes = new Map<string, { code_id: number; code_hash: string }>();
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** Runs `cloister ARGS` with the test's key file; never throws, like a user's shell. */
 function cloister(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(root, 'bin', 'cloister.js'), ...args],
-      {
-        env: { ...process.env, CLOISTER_KEYRING: keyring, CLOISTER_PASSPHRASE: '', ...env },
-        timeout: 120_000,
-      },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+  return run_cli(args, { keyring, env });
 }
 
 /** Runs a command with `--json` and `--node`, expects exit 0, returns the parsed output. */
-async function ok_json(...args: string[]): Promise<Record<string, unknown>> {
-  const run = await cloister([...args, '--node', node, '--json']);
-  if (run.code !== 0)
-    throw new Error(`cloister ${args.join(' ')} exited ${run.code}: ${run.stderr}${run.stdout}`);
-  return JSON.parse(run.stdout) as Record<string, unknown>;
+function ok_json(...args: string[]): Promise<Record<string, unknown>> {
+  return cli_json(args, { node, keyring });
 }
 
 /** Runs a command that must fail with exit 1; returns the JSON error and the human stderr. */

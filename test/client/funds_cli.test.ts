@@ -6,7 +6,7 @@
  * `events` following a contract from a height until SIGINT. Needs `npm run build`.
  */
 
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { find_code_root } from '../../enclave/measurement.js';
 import { dev_accounts } from '../../protocol/bank.js';
 import { noble_provider as p } from '../../protocol/providers/noble.js';
 import { temp_home } from '../enclave/fixtures.js';
+import { type CliRun, cli_json, run_cli } from './cli_runner.js';
 import { FundsFakeNode } from './funds_fake_node.js';
 
 const root = find_code_root();
@@ -35,31 +36,14 @@ afterAll(async () => {
   home.remove();
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 function cloister(args: string[], file = keyring): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(root, 'bin', 'cloister.js'), ...args],
-      { env: { ...process.env, CLOISTER_KEYRING: file, CLOISTER_PASSPHRASE: '' }, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+  return run_cli(args, { keyring: file, timeout_ms: 60_000 });
 }
 
-async function ok_json(...args: string[]): Promise<Record<string, unknown>> {
-  const run = await cloister([...args, '--node', url, '--json']);
-  if (run.code !== 0)
-    throw new Error(`cloister ${args.join(' ')} exited ${run.code}: ${run.stderr}${run.stdout}`);
-  return JSON.parse(run.stdout) as Record<string, unknown>;
+function ok_json(...args: string[]): Promise<Record<string, unknown>> {
+  return cli_json(args, { node: url, keyring, timeout_ms: 60_000 });
 }
 
 function last_body(): Record<string, unknown> {

@@ -10,10 +10,8 @@
  * folder (homes, `net/v<i>/node.log`, `net/cometbft/v<i>/cometbft.log`) to read after a failure.
  */
 
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EncryptionUtilsImpl } from 'secretjs/dist/encryption.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,35 +30,28 @@ import { CANNOT_DECRYPT_MESSAGE, ResultCode } from '../../protocol/codes.js';
 import { derive_tx_key } from '../../protocol/envelope.js';
 import { RpcTransport, read_events, rpc } from '../../protocol/rpc_client.js';
 import { tx_hash } from '../../protocol/tx.js';
-import { CometNetwork } from '../../sim/cometbft/network.js';
+import type { CometNetwork } from '../../sim/cometbft/network.js';
 import { comet_rpc } from '../../sim/cometbft/process.js';
-import { comet_skip, require_cometbft } from '../cometbft_helpers.js';
+import { cli_json, run_cli } from '../client/cli_runner.js';
+import { comet_skip, temp_comet_network } from '../cometbft_helpers.js';
 import { CLOISTER_BIN, Client, p, reach } from '../network/helpers.js';
 
 const PORT = 29500;
 const TIMEOUT = 60_000;
+let temp: Awaited<ReturnType<typeof temp_comet_network>> | undefined;
 let dir = '';
 let net: CometNetwork | undefined;
 let urls: string[] = [];
 
 beforeAll(async () => {
   if (comet_skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'cloister-comet-clients-'));
-  net = await CometNetwork.up({
-    validators: 4,
-    dir: join(dir, 'net'),
-    port: PORT,
-    cometbft_bin: require_cometbft(),
-  });
+  temp = await temp_comet_network(PORT);
+  ({ net, dir } = temp);
   urls = net.urls();
 }, 120_000);
 
 afterAll(async () => {
-  await net?.down();
-  if (dir === '') return;
-  // The convention of test/network/helpers.ts temp_network: keep the homes and logs on request.
-  if (process.env['CLOISTER_KEEP_NET'] === '1') console.log(`network kept in ${dir}`);
-  else rmSync(dir, { recursive: true, force: true });
+  await temp?.down();
 }, 60_000);
 
 interface TxRecord {
@@ -285,26 +276,13 @@ describe.skipIf(comet_skip)('clients, unchanged, against 4 validators under Come
     let node = '';
 
     /** Runs `cloister ARGS` with the test's key file; never throws, like a user's shell. */
-    function cloister(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-      return new Promise((resolve) => {
-        execFile(
-          process.execPath,
-          [CLOISTER_BIN, ...args],
-          { env: { ...process.env, CLOISTER_KEYRING: keyring, CLOISTER_PASSPHRASE: '' }, timeout: TIMEOUT },
-          (error, stdout, stderr) => {
-            const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-            resolve({ code, stdout, stderr });
-          },
-        );
-      });
+    function cloister(args: string[]) {
+      return run_cli(args, { keyring, timeout_ms: TIMEOUT });
     }
 
     /** `cloister ARGS --node NODE --json`, which must exit 0: its JSON output. */
-    async function ok_json(...args: string[]): Promise<Record<string, unknown>> {
-      const run = await cloister([...args, '--node', node, '--json']);
-      if (run.code !== 0)
-        throw new Error(`cloister ${args.join(' ')} exited ${run.code}: ${run.stderr}${run.stdout}`);
-      return JSON.parse(run.stdout) as Record<string, unknown>;
+    function ok_json(...args: string[]): Promise<Record<string, unknown>> {
+      return cli_json(args, { node, keyring, timeout_ms: TIMEOUT });
     }
 
     beforeAll(() => {

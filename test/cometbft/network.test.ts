@@ -8,8 +8,7 @@
  * CometBFT 31400-31432 (node/init.ts `comet_ports`).
  */
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlockInput } from '../../enclave/api.js';
@@ -20,9 +19,9 @@ import { from_base64 } from '../../protocol/bytes.js';
 import { parse_time, time_ms } from '../../protocol/cometbft/header.js';
 import { open_result } from '../../protocol/result.js';
 import { rpc } from '../../protocol/rpc_client.js';
-import { CometNetwork } from '../../sim/cometbft/network.js';
+import type { CometNetwork } from '../../sim/cometbft/network.js';
 import { comet_rpc } from '../../sim/cometbft/process.js';
-import { comet_skip, require_cometbft } from '../cometbft_helpers.js';
+import { comet_skip, temp_comet_network } from '../cometbft_helpers.js';
 import {
   blocks_json,
   Client,
@@ -34,27 +33,20 @@ import {
 } from '../network/helpers.js';
 
 const PORT = 29400;
+let temp: Awaited<ReturnType<typeof temp_comet_network>> | undefined;
 let dir = '';
 let net: CometNetwork;
 let urls: string[];
 
 beforeAll(async () => {
   if (comet_skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'cloister-comet-'));
-  net = await CometNetwork.up({
-    validators: 4,
-    dir: join(dir, 'net'),
-    port: PORT,
-    cometbft_bin: require_cometbft(),
-  });
+  temp = await temp_comet_network(PORT);
+  ({ net, dir } = temp);
   urls = net.urls();
 }, 180_000);
 
 afterAll(async () => {
-  await net?.down();
-  if (dir === '') return;
-  if (process.env['CLOISTER_KEEP_NET'] === '1') console.log(`network kept in ${dir}`);
-  else rmSync(dir, { recursive: true, force: true });
+  await temp?.down();
 }, 60_000);
 
 /** `promise`, or a rejection naming `what` after `ms`. */
