@@ -19,6 +19,7 @@ import { from_base64, from_hex, from_utf8, to_base64, to_hex } from '../../proto
 import type { Validator } from '../../protocol/chain.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 import { native_provider } from '../../protocol/providers/native.js';
+import { stub_block_input } from '../node/app_stubs.js';
 import { load_vectors, PROVIDERS } from '../protocol/helpers.js';
 import { temp_home } from './fixtures.js';
 
@@ -83,23 +84,7 @@ function rfc3339_ms(time: string): number {
 
 /** A BlockInput with the fields the light client reads; the rest empty. */
 function block_input(chain_id: string, height: number, time_ms: number, random_seed: string, txs: string[]) {
-  return {
-    chain_id,
-    height,
-    time_ms,
-    random_seed,
-    txs,
-    accounts: {},
-    balances: {},
-    min_gas_price: 0,
-    dev: false,
-    contracts: {},
-    no_contract: [],
-    codes: {},
-    state: {},
-    next_code_id: 1,
-    attestation: { roots: [], measurements: [] },
-  } satisfies BlockInput;
+  return stub_block_input(txs, { chain_id, height, time_ms, random_seed }, { roots: [], measurements: [] });
 }
 
 /** Cloister's validator set from `/validators`: lowercase hex of each base64 key, power as a number. */
