@@ -109,9 +109,27 @@ export function announce_commits(
   backend: NodeBackend,
   log: Log,
 ): (block: Block, hash: string, input: BlockInput, output: BlockOutput) => void {
+  const announce = announce_records(backend, log);
   return (block, hash, _input, output) => {
     const height = block.header.height;
-    const txs: TxRecord[] = output.results.map((r, index) => ({ ...r, height, index }));
+    announce(
+      block,
+      hash,
+      output.results.map((r, index) => ({ ...r, height, index })),
+    );
+  };
+}
+
+/**
+ * {@link announce_commits} from a block and its transactions' records (under CometBFT, when its
+ * results are final: node/abci/app.ts).
+ */
+export function announce_records(
+  backend: NodeBackend,
+  log: Log,
+): (block: Block, hash: string, txs: TxRecord[]) => void {
+  return (block, hash, txs) => {
+    const height = block.header.height;
     backend.publish(
       { type: 'block', height, block_hash: hash, time_ms: block.header.time_ms, txs: block.txs.length },
       txs,

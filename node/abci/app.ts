@@ -49,6 +49,7 @@ import { execute_with_lookups } from '../execute.js';
 import type { Genesis } from '../genesis.js';
 import type { Mempool, MempoolAdd } from '../mempool.js';
 import type { Log } from '../modules.js';
+import type { TxRecord } from '../records.js';
 import type { ChainRules, ChainStore } from '../store/chain_store.js';
 import { comet_block_facts, comet_proposer } from './facts.js';
 
@@ -84,8 +85,8 @@ export interface CometAppModules {
    * counts the answers refused so far, so each try may start from another source.
    */
   signed_header: (height: number, attempt: number) => Promise<unknown>;
-  /** Called when a block's results are final (the next height committed its app hash). */
-  on_final: (block: Block, hash: string, input: BlockInput, output: BlockOutput) => void;
+  /** Called when a block's results are final (the next height committed its app hash), with them. */
+  on_final: (block: Block, hash: string, txs: TxRecord[]) => void;
   /** Runs an encrypted query at the committed height (node/backend.ts `query`). */
   query: (
     address: string,
@@ -117,6 +118,11 @@ export class CometApp {
   #pending: Executed | null = null;
   /** Committed here, final once the next height commits. */
   #unfinal: Executed | null = null;
+  /**
+   * The height committed before this process started, while the next one has not: its results
+   * are final only once that next height commits too (its CometBFT may not have seen it yet).
+   */
+  #stored_unfinal: number | null;
   /** The app hash after the last committed block (null: not looked up yet). */
   #app_hash: Uint8Array | null = null;
 
@@ -124,6 +130,7 @@ export class CometApp {
     this.#opts = opts;
     this.#m = modules;
     this.#rules = chain_rules(opts.genesis);
+    this.#stored_unfinal = modules.store.height() > 0 ? modules.store.height() : null;
   }
 
   /** The height this app has committed and its app hash: CometBFT replays what is above it. */
@@ -292,7 +299,7 @@ export class CometApp {
     const height = Number(req.height);
     if (height !== store.height() + 1)
       throw new Error(`FinalizeBlock at height ${height}, but this node has committed ${store.height()}`);
-    this.#announce_final();
+    await this.#announce_final();
     await this.#last_app_hash();
     const txs = req.txs.map((tx) => decode_tx(tx) ?? '');
     let executed: Executed;
@@ -416,16 +423,37 @@ export class CometApp {
     return ResponseCommit.fromPartial({ retainHeight: 0n });
   }
 
-  /** The last committed block's results are final: announce them. */
-  #announce_final(): void {
+  /**
+   * The last committed block's results are final: announce them (from memory, or from the store
+   * for a block committed before this process started).
+   */
+  async #announce_final(): Promise<void> {
     const done = this.#unfinal;
+    const stored = this.#stored_unfinal;
     this.#unfinal = null;
-    if (done !== null) this.#m.on_final(done.block, done.hash, done.input, done.output);
+    this.#stored_unfinal = null;
+    if (done !== null) {
+      const height = done.block.header.height;
+      const txs = done.output.results.map((r, index) => ({ ...r, height, index }));
+      this.#m.on_final(done.block, done.hash, txs);
+      return;
+    }
+    if (stored === null) return;
+    const { store } = this.#m;
+    const record = await store.get_block(stored);
+    if (record === null) throw new Error(`invariant: committed block ${stored} is missing`);
+    const txs = await Promise.all(record.tx_hashes.map((hash) => store.get_tx(hash)));
+    this.#m.on_final(
+      record.block,
+      record.block_hash,
+      txs.filter((t): t is TxRecord => t !== null),
+    );
   }
 
-  /** The height whose results are final: the last committed one less the one still waiting. */
+  /** The height whose results are final: the last committed one, less one while it waits. */
   final_height(): number {
-    return this.#m.store.height() - (this.#unfinal === null ? 0 : 1);
+    const waiting = this.#unfinal !== null || this.#stored_unfinal !== null;
+    return this.#m.store.height() - (waiting ? 1 : 0);
   }
 
   /**

@@ -18,7 +18,7 @@ import { read_genesis } from '../genesis.js';
 import { type CometEngineConfig, home_paths, read_config, read_secret_file } from '../home.js';
 import { NodeMetrics } from '../metrics.js';
 import type { Log } from '../modules.js';
-import { announce_commits, node_mempool, open_store_and_enclave, start_rpc } from '../parts.js';
+import { announce_records, node_mempool, open_store_and_enclave, start_rpc } from '../parts.js';
 import { system_clock } from '../real_world.js';
 import type { Refusal } from '../rpc/types.js';
 import { COMET_CHECK_CODES, CometApp } from './app.js';
@@ -136,7 +136,7 @@ export async function start_comet_node(
             wait: (ms) => new Promise((resolve) => clock.set_timer(ms, () => resolve())),
             now_ms: () => clock.now_ms(),
           }),
-        on_final: announce_commits(backend, log),
+        on_final: announce_records(backend, log),
         on_halt: (height, reason) => backend.halt({ height, reason }),
         query: (address, body) => backend.query(address, body),
       },

@@ -26,6 +26,7 @@ import { STORE_CODE_BLOCK_BYTES_MAX } from '../../node/app.js';
 import type { Block } from '../../node/consensus/types.js';
 import type { Genesis } from '../../node/genesis.js';
 import { node_mempool } from '../../node/parts.js';
+import type { TxRecord } from '../../node/records.js';
 import { ChainStore } from '../../node/store/chain_store.js';
 import { MemoryDisk } from '../../node/store/memory_disk.js';
 import { from_hex, to_base64, to_hex, utf8 } from '../../protocol/bytes.js';
@@ -77,7 +78,7 @@ interface Setup {
   calls: { method: string; input?: BlockInput }[];
   /** Heights whose signed header was asked for. */
   asked: number[];
-  finals: { block: Block; hash: string }[];
+  finals: { block: Block; hash: string; txs: TxRecord[] }[];
   /** What `on_halt` was told. */
   halts: { height: number; reason: string }[];
   /** Every query the node was asked, and its scripted answers (one per query; none: the test fails). */
@@ -136,7 +137,7 @@ async function setup(
       asked.push(height);
       return signed_header_at(height);
     },
-    on_final: (block: Block, hash: string) => finals.push({ block, hash }),
+    on_final: (block: Block, hash: string, txs: TxRecord[]) => finals.push({ block, hash, txs }),
     on_halt: (height: number, reason: string) => halts.push({ height, reason }),
     query: (address: string, body: { scheme: 'gcm' | 'siv'; payload: string }) => {
       queries.push({ address, body });
@@ -668,6 +669,29 @@ describe('CometApp.finalize_block and commit (scripted enclave)', () => {
       ),
     ).toThrow(/InitChain on a store that has blocks/);
     expect(again.calls).toEqual([]);
+  });
+
+  it('after a restart, counts the last stored block final only once the next height commits, and then announces it', async () => {
+    const tx = send_tx(alice, 0);
+    const s = await setup({ script: [executes(LIGHT[1], 'ab'.repeat(32))] });
+    await s.store.put_sealed('light', LIGHT[0]);
+    await finalize(s.app, 1, [tx]);
+    await s.app.commit({});
+    const record = s.store.last_block()!;
+    // Restarted before height 2: its CometBFT may not have seen height 2 commit height 1's app hash.
+    s.disk.crash();
+    const again = await setup({ disk: s.disk, script: [executes(LIGHT[2], 'cd'.repeat(32))] });
+    expect(again.store.height()).toBe(1);
+    expect(again.app.final_height()).toBe(0);
+    await finalize(again.app, 2, []);
+    // FinalizeBlock of height 2: height 1 is final, announced from the store with its transaction.
+    expect(again.finals.map((f) => f.hash)).toEqual([record.block_hash]);
+    expect(again.finals[0]!.txs.map((t) => [t.hash, t.height, t.index, t.code])).toEqual([
+      [hash_of(tx), 1, 0, 0],
+    ]);
+    expect(again.app.final_height()).toBe(1);
+    await again.app.commit({});
+    expect(again.app.final_height()).toBe(1);
   });
 
   it('stops on a block the enclave cannot execute, after two attempts', async () => {
