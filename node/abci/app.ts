@@ -33,6 +33,8 @@ import {
 } from 'cosmjs-types/tendermint/abci/types';
 import type { BlockInput, BlockOutput, Enclave, TxResult } from '../../enclave/api.js';
 import { from_base64, from_hex, to_hex } from '../../protocol/bytes.js';
+import { verify_comet_commit } from '../../protocol/cometbft/commit.js';
+import { parse_signed_header } from '../../protocol/cometbft/header.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 import { parse_json_strict } from '../../protocol/strict_json.js';
 import { MalformedTxError, parse_tx_json, tx_hash } from '../../protocol/tx.js';
@@ -448,6 +450,50 @@ export class CometApp {
       record.block_hash,
       txs.filter((t): t is TxRecord => t !== null),
     );
+  }
+
+  /**
+   * Whether the network agreed other results than this node's for its last committed height:
+   * `signed_header` (a peer's `/commit?height=H+1`) is CometBFT's commit of height H+1 by more than
+   * 2/3 of the validators, and the app hash in its header (that of height H) is not this node's.
+   * Its CometBFT then refuses H+1 and decides no more (a `CONSENSUS FAILURE`), and FinalizeBlock
+   * never comes: this is how the node learns it must halt. Null when there is nothing to say (not
+   * that height, not a valid commit, or the same app hash); otherwise the reason, and the node is
+   * halted (`on_halt`). Never throws.
+   */
+  async check_divergence(signed_header: unknown): Promise<string | null> {
+    const { p, store } = this.#m;
+    const height = store.height();
+    if (!this.awaiting_agreement()) return null;
+    let parsed: ReturnType<typeof parse_signed_header>;
+    try {
+      parsed = parse_signed_header(signed_header);
+    } catch {
+      return null;
+    }
+    const { header, commit } = parsed;
+    if (Number(header.height) !== height + 1) return null;
+    const { genesis } = this.#opts;
+    const validators = genesis.validators.map((v) => ({
+      pubkey: from_hex(v.pubkey, 32),
+      power: BigInt(v.power),
+    }));
+    if (verify_comet_commit(p, genesis.chain_id, validators, header, commit) !== null) return null;
+    const own = await this.#last_app_hash();
+    if (to_hex(header.app_hash) === to_hex(own)) return null;
+    const reason = `the network committed app hash ${to_hex(header.app_hash).slice(0, 16)}… for height ${height}, this node ${to_hex(own).slice(0, 16)}…: its results differ, refusing to go on`;
+    this.#m.log('halted', { height: height + 1, reason });
+    this.#m.on_halt(height + 1, reason);
+    return reason;
+  }
+
+  /**
+   * Whether the last committed height changed the app hash and the next has not committed it yet
+   * (after a restart: whether a stored height waits): what {@link check_divergence} watches.
+   */
+  awaiting_agreement(): boolean {
+    if (this.#stored_unfinal !== null) return true;
+    return this.#unfinal !== null && this.#unfinal.block.txs.length > 0;
   }
 
   /** The height whose results are final: the last committed one, less one while it waits. */

@@ -17,7 +17,7 @@ import { NodeBackend } from '../backend.js';
 import { read_genesis } from '../genesis.js';
 import { type CometEngineConfig, home_paths, read_config, read_secret_file } from '../home.js';
 import { NodeMetrics } from '../metrics.js';
-import type { Log } from '../modules.js';
+import type { Clock, Log } from '../modules.js';
 import { announce_records, node_mempool, open_store_and_enclave, start_rpc } from '../parts.js';
 import { system_clock } from '../real_world.js';
 import type { Refusal } from '../rpc/types.js';
@@ -61,6 +61,55 @@ function forwarder(engine: CometEngineConfig, p: CryptoProvider) {
         return { ok: false, code: 'full', message: error.message };
       return { ok: false, code: 'busy', message: `CometBFT did not take it: ${error.message}` };
     }
+  };
+}
+
+/** How often a node whose last height waits for the next checks whether the others agreed on it. */
+const DIVERGENCE_CHECK_MS = 2_000;
+
+/**
+ * Halts the node (its RPC says so) when the other validators committed another app hash for its
+ * last height: its CometBFT then refuses their block and decides no more, so no FinalizeBlock
+ * would ever tell it. Checks only while the last height waits for agreement and the store has not
+ * moved for one period, by asking the peers' RPCs for the next height's signed header (whose commit
+ * CometApp.check_divergence verifies). Returns its stop.
+ */
+function watch_divergence(
+  app: CometApp,
+  m: { store: { height(): number }; backend: NodeBackend; peer_rpcs: string[]; clock: Clock },
+): () => void {
+  let last_height = -1;
+  let checking = false;
+  const tick = async () => {
+    const height = m.store.height();
+    const moved = height !== last_height;
+    last_height = height;
+    if (moved || checking || m.peer_rpcs.length === 0 || m.backend.halted() !== null) return;
+    if (!app.awaiting_agreement()) return;
+    checking = true;
+    try {
+      const signed = await fetch_signed_header(m.peer_rpcs, height + 1, {
+        timeout_ms: 0,
+        retry_ms: 0,
+        wait: async () => undefined,
+        now_ms: () => m.clock.now_ms(),
+      });
+      await app.check_divergence(signed);
+    } catch {
+      // No peer has the next height yet: nothing to compare.
+    } finally {
+      checking = false;
+    }
+  };
+  let stopped = false;
+  let cancel = m.clock.set_timer(DIVERGENCE_CHECK_MS, function again() {
+    void tick().finally(() => {
+      if (!stopped) cancel = m.clock.set_timer(DIVERGENCE_CHECK_MS, again);
+    });
+  });
+  return () => {
+    stopped = true;
+    cancel();
   };
 }
 
@@ -141,6 +190,7 @@ export async function start_comet_node(
         query: (address, body) => backend.query(address, body),
       },
     );
+    stoppers.push(watch_divergence(app, { store, backend, peer_rpcs: engine.peer_rpcs, clock }));
     const abci = new AbciServer({ address: engine.abci }, { app, log });
     await abci.listen();
     stoppers.push(() => abci.close());

@@ -671,6 +671,26 @@ describe('CometApp.finalize_block and commit (scripted enclave)', () => {
     expect(again.calls).toEqual([]);
   });
 
+  it('checks for divergence only while a height with transactions waits, and only on a valid commit', async () => {
+    const s = await setup({
+      script: [executes(LIGHT[1], 'ab'.repeat(32)), executes(LIGHT[2], 'cd'.repeat(32))],
+    });
+    await s.store.put_sealed('light', LIGHT[0]);
+    expect(s.app.awaiting_agreement()).toBe(false);
+    await finalize(s.app, 1, [send_tx(alice, 0)]);
+    await s.app.commit({});
+    expect(s.app.awaiting_agreement()).toBe(true);
+    // Not a signed header, another height, or a commit by validators that are not this chain's:
+    // nothing to say, and the node goes on.
+    for (const signed of [null, { header: {} }, signed_header_at(1), signed_header_at(2)])
+      expect(await s.app.check_divergence(signed)).toBeNull();
+    expect(s.halts).toEqual([]);
+    // The next height commits (empty): nothing waits for agreement any more.
+    await finalize(s.app, 2, []);
+    await s.app.commit({});
+    expect(s.app.awaiting_agreement()).toBe(false);
+  });
+
   it('after a restart, counts the last stored block final only once the next height commits, and then announces it', async () => {
     const tx = send_tx(alice, 0);
     const s = await setup({ script: [executes(LIGHT[1], 'ab'.repeat(32))] });

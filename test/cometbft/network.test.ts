@@ -311,5 +311,22 @@ describe.skipIf(comet_skip)('4 validators under CometBFT', () => {
     expect(Math.min(...after.map((s) => s.height))).toBeGreaterThan(Math.max(before, halted_at));
     // It never committed past what it agreed with the others.
     expect((await net.comet_status(3)).height).toBe(halted_at);
+    // Its own RPC says it halted (it learns from the others' signed next height), and takes nothing.
+    const status = await within(
+      (async () => {
+        for (;;) {
+          const s = await rpc<{ halted?: { height: number; reason: string } | null }>(urls[3]!, '/v1/status');
+          if (s.halted) return s.halted;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      })(),
+      30_000,
+      "validator 3's RPC to say it halted",
+    );
+    expect(status.reason).toMatch(/results differ/);
+    const refused = await client
+      .send(urls[3]!, { address: made.contract!, code: 'echo', scheme: 'gcm' }, {})
+      .catch((e: Error) => e);
+    expect(refused).toBeInstanceOf(Error);
   }, 180_000);
 });
