@@ -15,9 +15,14 @@
 import { from_hex, to_hex, utf8 } from '../protocol/bytes.js';
 import { GENESIS_PARENT_HASH, type Validator } from '../protocol/chain.js';
 import { check_validator_set, is_field_error } from '../protocol/checks.js';
-import { type CometValidator, verify_comet_commit } from '../protocol/cometbft/commit.js';
-import { CometFormatError, parse_signed_header, time_ms } from '../protocol/cometbft/header.js';
-import { txs_data_hash } from '../protocol/cometbft/merkle.js';
+import {
+  CometFormatError,
+  type CometValidator,
+  parse_signed_header,
+  time_ms,
+  txs_data_hash,
+  verify_comet_commit,
+} from '../protocol/cometbft/index.js';
 import type { CryptoProvider } from '../protocol/provider.js';
 import type { BlockInput } from './api.js';
 import { type LightState, validators_hash } from './light.js';

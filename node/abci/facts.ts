@@ -9,28 +9,26 @@
 import { comet_random_seed } from '../../enclave/light_comet.js';
 import { from_hex, to_hex } from '../../protocol/bytes.js';
 import type { Validator } from '../../protocol/chain.js';
-import { validator_address } from '../../protocol/cometbft/commit.js';
-import { parse_signed_header, time_ms } from '../../protocol/cometbft/header.js';
+import { parse_signed_header, time_ms, validator_address } from '../../protocol/cometbft/index.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 
 /** The proposer of a block that names no validator of the set. */
 const NO_PROPOSER = '0'.repeat(64);
 
 /**
- * The time (ms), random seed and decided round of the block whose signed header (`/commit`'s
+ * The time (ms) and random seed of the block whose signed header (`/commit`'s
  * `result.signed_header`) is `signed_header`; throws if it is not one, or not of `height`.
  */
 export function comet_block_facts(
   signed_header: unknown,
   height: number,
-): { time_ms: number; random_seed: string; round: number } {
-  const { header, commit } = parse_signed_header(signed_header);
+): { time_ms: number; random_seed: string } {
+  const { header } = parse_signed_header(signed_header);
   if (Number(header.height) !== height)
     throw new Error(`CometBFT's signed header is for height ${header.height}, not ${height}`);
   return {
     time_ms: time_ms(header.time),
     random_seed: comet_random_seed(header.last_block_id.hash),
-    round: commit.round,
   };
 }
 

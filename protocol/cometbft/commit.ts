@@ -1,8 +1,7 @@
 /**
  * CometBFT v0.38 commits: the bytes each validator signs, the commit's hash, and the check that a
  * commit is CometBFT's commit of a header by more than 2/3 of a validator set's power. This is
- * what lets Cloister's enclave believe the host that CometBFT decided a block. Re-exports the
- * validator set's helpers (validators.ts) and the types (types.ts). Browser-safe.
+ * what lets Cloister's enclave believe the host that CometBFT decided a block. Browser-safe.
  * @module
  */
 
@@ -23,15 +22,6 @@ import {
   type CometValidator,
 } from './types.js';
 import { type SortedCometValidator, sorted_set_hash, sorted_validators } from './validators.js';
-
-export { check_commit, check_commit_sig } from './checks.js';
-export * from './types.js';
-export {
-  type SortedCometValidator,
-  sorted_validators,
-  validator_address,
-  validator_set_hash,
-} from './validators.js';
 
 /**
  * The bytes validator `index` of `commit` signed: `Commit.VoteSignBytes` of CometBFT v0.38

@@ -1,7 +1,6 @@
 /**
- * A CometBFT v0.38 block header and its hash, the block id hash that validators sign. Also the
- * entry point for reading a header: re-exports the types (types.ts), the time helpers (time.ts)
- * and the RPC readers (json.ts), so callers import one module. Browser-safe.
+ * A CometBFT v0.38 block header and its hash, the block id hash that validators sign.
+ * Browser-safe.
  * @module
  */
 
@@ -12,11 +11,6 @@ import { check_header } from './checks.js';
 import { merkle_root } from './merkle.js';
 import { cdc_bytes, cdc_int64, cdc_string, timestamp_bytes } from './proto.js';
 import type { CometBlockId, CometHeader } from './types.js';
-
-export { check_header } from './checks.js';
-export { parse_signed_header, parse_validators } from './json.js';
-export { parse_time, time_ms } from './time.js';
-export * from './types.js';
 
 /** `BlockID.ToProto().Marshal()` with cosmjs-types' BlockID (part_set_header is non-nullable: always written). */
 function block_id_bytes(b: CometBlockId): Uint8Array {

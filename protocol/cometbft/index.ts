@@ -2,8 +2,8 @@
  * Verifying CometBFT v0.38 commits in pure TypeScript (issue #17): the enclave executes a block
  * under CometBFT only with the validator set's commit signatures over the block's header, fetched
  * by the host from CometBFT's RPC (`/commit`, `/validators`, `/block`), the header hash and the
- * transactions' Merkle root recomputed here. One concept per module; this one re-exports them all
- * (header.ts and commit.ts re-export what their callers need with them). Vectors:
+ * transactions' Merkle root recomputed here. One concept per module; callers import this one,
+ * which re-exports them all. Vectors:
  * test/vectors/cometbft/README.md. Browser-safe.
  * @module
  */

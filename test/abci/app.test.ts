@@ -30,7 +30,7 @@ import type { TxRecord } from '../../node/records.js';
 import { ChainStore } from '../../node/store/chain_store.js';
 import { MemoryDisk } from '../../node/store/memory_disk.js';
 import { from_hex, to_base64, to_hex, utf8 } from '../../protocol/bytes.js';
-import { validator_address } from '../../protocol/cometbft/validators.js';
+import { validator_address } from '../../protocol/cometbft/index.js';
 import { native_provider } from '../../protocol/providers/native.js';
 import { parse_tx_json, type TxMsg, tx_hash } from '../../protocol/tx.js';
 import { CHAIN_ID, TestAccount, test_bytes } from '../enclave/fixtures.js';

@@ -16,7 +16,7 @@ import { InProcessEnclave } from '../../enclave/in_process.js';
 import type { Genesis } from '../../node/genesis.js';
 import { home_paths } from '../../node/home.js';
 import { from_base64 } from '../../protocol/bytes.js';
-import { parse_time, time_ms } from '../../protocol/cometbft/header.js';
+import { parse_time, time_ms } from '../../protocol/cometbft/index.js';
 import { open_result } from '../../protocol/result.js';
 import { rpc } from '../../protocol/rpc_client.js';
 import type { CometNetwork } from '../../sim/cometbft/network.js';
