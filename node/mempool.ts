@@ -691,6 +691,17 @@ export class Mempool {
     return this.#entries.has(hash);
   }
 
+  /**
+   * Whether the transaction `raw` is held: by its exact text, without parsing it (CometBFT's
+   * recheck after every commit asks this of each text it holds), else by its hash (another
+   * spelling of a held transaction). Null when the text is not a transaction.
+   */
+  holds(raw: string): boolean | null {
+    if (this.#by_raw.has(raw)) return true;
+    const hash = this.#hash_of(raw);
+    return hash === null ? null : this.#entries.has(hash);
+  }
+
   /** Transactions held. */
   size(): number {
     return this.#entries.size;

@@ -33,11 +33,10 @@ import {
 } from 'cosmjs-types/tendermint/abci/types';
 import type { BlockInput, BlockOutput, Enclave, TxResult } from '../../enclave/api.js';
 import { from_base64, from_hex, to_hex } from '../../protocol/bytes.js';
-import { verify_comet_commit } from '../../protocol/cometbft/commit.js';
-import { parse_signed_header } from '../../protocol/cometbft/header.js';
+import { parse_signed_header, verify_comet_commit } from '../../protocol/cometbft/index.js';
 import type { CryptoProvider } from '../../protocol/provider.js';
 import { parse_json_strict } from '../../protocol/strict_json.js';
-import { MalformedTxError, parse_tx_json, tx_hash } from '../../protocol/tx.js';
+import { MalformedTxError, parse_tx_json } from '../../protocol/tx.js';
 import { chain_rules, STORE_CODE_BLOCK_BYTES_MAX } from '../app.js';
 import {
   type Block,
@@ -45,6 +44,7 @@ import {
   block_hash,
   type Commit,
   commit_hash,
+  GENESIS_PARENT_HASH,
   txs_hash,
 } from '../consensus/types.js';
 import { execute_with_lookups } from '../execute.js';
@@ -215,13 +215,9 @@ export class CometApp {
     if (raw === null) return check_answer({ ok: false, code: 7, message: 'transaction is not UTF-8 text' });
     // CheckTxType.RECHECK (1): after a commit, for what CometBFT's mempool still holds.
     if (req.type === 1) {
-      let hash: string;
-      try {
-        hash = tx_hash(this.#m.p, parse_tx_json(raw));
-      } catch {
-        return check_answer({ ok: false, code: 7, message: 'not a transaction' });
-      }
-      if (this.#m.mempool.has(hash)) return check_answer({ ok: true, hash });
+      const held = this.#m.mempool.holds(raw);
+      if (held === null) return check_answer({ ok: false, code: 7, message: 'not a transaction' });
+      if (held) return ResponseCheckTx.fromPartial({});
       return ResponseCheckTx.fromPartial({
         code: COMET_CHECK_CODES.not_held,
         log: 'committed or no longer valid',
@@ -390,7 +386,7 @@ export class CometApp {
       round: 0,
       time_ms: input.time_ms,
       proposer: comet_proposer(p, this.#opts.genesis.validators, proposer_address),
-      prev_block_hash: last?.block_hash ?? '0'.repeat(64),
+      prev_block_hash: last?.block_hash ?? GENESIS_PARENT_HASH,
       txs_hash: txs_hash(p, input.txs),
       last_commit_hash: commit_hash(p, last_commit),
       result_hash: output.result_hash,
@@ -404,12 +400,11 @@ export class CometApp {
     return { block, commit, hash, input, output, sealed_light, app_hash };
   }
 
-  /** Persists the block FinalizeBlock executed: block, results and light state. */
+  /** Persists the block FinalizeBlock executed (its light state moved then): block and results. */
   async commit(_req: abci.RequestCommit): Promise<abci.ResponseCommit> {
     const executed = this.#pending;
     if (executed === null) throw new Error('Commit without FinalizeBlock');
     const { store, mempool } = this.#m;
-    await this.#last_app_hash();
     await store.commit_block({
       block: executed.block,
       commit: executed.commit,
