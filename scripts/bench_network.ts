@@ -94,7 +94,13 @@ import { get_provider } from '../protocol/providers/index.js';
 import { tx_hash } from '../protocol/tx.js';
 import { check_cometbft } from '../sim/cometbft/binary.js';
 import { CometNetwork } from '../sim/cometbft/network.js';
-import { LocalNetwork, type NamedPort, probe_port, workers_per_validator } from '../sim/network.js';
+import {
+  comet_named_ports,
+  LocalNetwork,
+  type NamedPort,
+  probe_port,
+  workers_per_validator,
+} from '../sim/network.js';
 import { type ChartPanel, render_chart, SERIES_COLORS } from './bench/chart.js';
 import {
   EventStream,
@@ -395,14 +401,7 @@ export function engine_ports(engine: Engine, validators: number, port: number): 
       // Unused under CometBFT, but LocalNetwork still reserves it.
       { host, port: port + P2P_PORT_OFFSET + i, what: `v${i} p2p` },
     ];
-    if (engine === 'cometbft') {
-      const c = comet_ports(port, i);
-      ports.push(
-        { host, port: c.rpc, what: `v${i} CometBFT RPC` },
-        { host, port: c.p2p, what: `v${i} CometBFT p2p` },
-        { host, port: c.abci, what: `v${i} ABCI` },
-      );
-    }
+    if (engine === 'cometbft') ports.push(...comet_named_ports(host, comet_ports(port, i).rpc, i));
     return ports;
   }).flat();
 }

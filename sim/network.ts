@@ -34,7 +34,7 @@ import { find_code_root } from '../enclave/measurement.js';
 import { admin_call, admin_socket_path } from '../node/admin.js';
 import type { Genesis } from '../node/genesis.js';
 import { home_paths, read_config } from '../node/home.js';
-import { init_network, P2P_PORT_OFFSET } from '../node/init.js';
+import { comet_ports, init_network, P2P_PORT_OFFSET } from '../node/init.js';
 import {
   DENOM,
   DEV_ACCOUNT_BALANCE,
@@ -264,6 +264,9 @@ export class LocalNetwork {
         Array.from({ length: n }, (_, i) => [
           { host: opts.host, port: opts.port + i, what: `v${i} RPC` },
           { host: opts.host, port: p2p + i, what: `v${i} p2p` },
+          ...(opts.engine === 'cometbft'
+            ? comet_named_ports(opts.host, comet_ports(opts.port, i).rpc, i)
+            : []),
         ]).flat(),
       );
       homes = (
@@ -702,10 +705,9 @@ export interface NamedPort {
 
 /**
  * Validator `i`'s CometBFT ports in a local network (node/init.ts `comet_ports`: RPC, then p2p
- * and ABCI right above it), from the CometBFT RPC URL its config.json names.
+ * and ABCI right above it), from its CometBFT RPC port.
  */
-function comet_named_ports(host: string, rpc_url: string, i: number): NamedPort[] {
-  const rpc = Number(new URL(rpc_url).port);
+export function comet_named_ports(host: string, rpc: number, i: number): NamedPort[] {
   return [
     { host, port: rpc, what: `v${i} CometBFT RPC` },
     { host, port: rpc + 1, what: `v${i} CometBFT p2p` },
@@ -728,7 +730,7 @@ export function network_ports(dir: string): { homes: string[]; ports: NamedPort[
     if (config.engine?.kind === 'cometbft')
       return [
         { ...config.rpc, what: `v${i} RPC` },
-        ...comet_named_ports(config.rpc.host, config.engine.rpc, i),
+        ...comet_named_ports(config.rpc.host, Number(new URL(config.engine.rpc).port), i),
       ];
     return [
       { ...config.rpc, what: `v${i} RPC` },

@@ -13,13 +13,7 @@ import { join } from 'node:path';
 import type { Genesis } from '../../node/genesis.js';
 import { home_paths, read_secret_file } from '../../node/home.js';
 import { comet_ports } from '../../node/init.js';
-import {
-  check_ports_free,
-  LocalNetwork,
-  type NetworkOptions,
-  type NodeEvent,
-  network_ports,
-} from '../network.js';
+import { LocalNetwork, type NetworkOptions, type NodeEvent } from '../network.js';
 import type { NodeBehaviour } from '../sim_node.js';
 import { type CometProcess, type CometStatus, start_cometbft, wait_rpc } from './process.js';
 import { type CometNodeSpec, type CometTimeouts, write_cometbft_testnet } from './testnet.js';
@@ -69,20 +63,7 @@ export class CometNetwork {
   /** Creates the network's folder if new, then starts every validator and its CometBFT node. */
   static async up(opts: CometNetworkOptions): Promise<CometNetwork> {
     const { cometbft_bin, comet_timeouts, ...rest } = opts;
-    // A new network's CometBFT ports must be free too (an existing one's are checked by LocalNetwork.up).
-    if (network_ports(opts.dir) === null) {
-      const host = opts.host ?? '127.0.0.1';
-      await check_ports_free(
-        Array.from({ length: opts.validators }, (_, i) => {
-          const ports = comet_ports(opts.port, i);
-          return [
-            { host, port: ports.rpc, what: `v${i} CometBFT RPC` },
-            { host, port: ports.p2p, what: `v${i} CometBFT p2p` },
-            { host, port: ports.abci, what: `v${i} ABCI` },
-          ];
-        }).flat(),
-      );
-    }
+    // Its CometBFT ports are checked free with the others (LocalNetwork.up, engine 'cometbft').
     const local = await LocalNetwork.up({ ...rest, engine: 'cometbft' });
     let network: CometNetwork | null = null;
     try {
