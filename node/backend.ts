@@ -264,9 +264,15 @@ export class NodeBackend implements RpcBackend {
         message: `query payload is longer than ${QUERY_PAYLOAD_CHARS_MAX} characters`,
       };
     }
-    const input = await this.#m.store.query_input(address, body.scheme, body.payload, this.#m.now_ms(), {
-      dev: this.#genesis.dev === true,
-    });
+    // Block time, not this node's clock: expiries in contracts (a stream grant, a key keeper's
+    // member) must read the same on every honest node.
+    const input = await this.#m.store.query_input(
+      address,
+      body.scheme,
+      body.payload,
+      this.#genesis.genesis_time_ms,
+      { dev: this.#genesis.dev === true, block_time: true },
+    );
     if (input === null) return null;
     const answer = await this.#m.enclave.query(input);
     if (!answer.ok) return query_failure(answer.error);

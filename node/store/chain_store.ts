@@ -967,13 +967,18 @@ export class ChainStore {
     if (code !== null) input.codes[String(code.code_id)] = code.code;
   }
 
-  /** Prepares a query input at the committed height; null if there is no contract at `address`. */
+  /**
+   * Prepares a query input at the committed height; null if there is no contract at `address`.
+   * With `block_time`, the query sees the committed block's time, read with the height under the
+   * same lock, and `time_ms` serves only before the first block (a node passes its genesis time):
+   * a contract's `ctx.time_ms` is consensus time in a query as in a transaction.
+   */
   async query_input(
     address: string,
     scheme: Scheme,
     payload: string,
     time_ms: number,
-    opts: { dev?: boolean } = {},
+    opts: { dev?: boolean; block_time?: boolean } = {},
   ): Promise<QueryInput | null> {
     check_address(address);
     if (!is_scheme(scheme)) throw new TypeError('scheme must be "gcm" or "siv"');
@@ -996,7 +1001,7 @@ export class ChainStore {
       return {
         chain_id,
         height: this.#height,
-        time_ms,
+        time_ms: opts.block_time === true ? (this.#last?.block.header.time_ms ?? time_ms) : time_ms,
         contract,
         balance: await this.get_balance(address),
         ...(opts.dev === true ? { dev: true } : {}),

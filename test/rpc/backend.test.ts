@@ -39,6 +39,7 @@ const GENESIS = {
   seed_exchange_pubkey: '0e'.repeat(32),
   validators: [{ pubkey: '01'.repeat(32), power: 10, name: 'v0' }],
   codes: [],
+  genesis_time_ms: T0_MS - 5_000,
 } as unknown as Genesis;
 
 /** A query input for CONTRACT: what a store hands the enclave (the enclave here is a fake). */
@@ -193,6 +194,22 @@ describe('NodeBackend query when the enclave call fails', () => {
       expect(enclave.queries).toBe(1);
     });
   }
+
+  it("asks the store for consensus time (the committed block's, else genesis), never the node's clock", async () => {
+    const asked: unknown[][] = [];
+    const enclave = query_enclave(async () => ok({ code: ResultCode.OK, output: '', gas_used: 1 }));
+    const store = fake_store(async (...args) => {
+      asked.push(args);
+      return QUERY_INPUT;
+    });
+    const { url } = await serve({ store, enclave });
+    const answer = await post(url, `/v1/contracts/${CONTRACT}/query`, query_body('AAAA'));
+    expect(answer.status).toBe(200);
+    // serve() gives the node the clock T0_MS; genesis time is earlier, and the store picks the block's.
+    expect(asked).toEqual([
+      [CONTRACT, 'gcm', 'AAAA', GENESIS.genesis_time_ms, { dev: false, block_time: true }],
+    ]);
+  });
 
   it('answers a metered-resource failure reported as a result (code 2) with 200 {code: 2}', async () => {
     const enclave = query_enclave(async () => ok({ code: ResultCode.OUT_OF_GAS, output: '', gas_used: 10 }));

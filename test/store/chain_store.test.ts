@@ -182,6 +182,10 @@ class Harness {
       expect(JSON.stringify(q)).toBe(
         JSON.stringify(sorted_state(chain.query_input(address, 'gcm', 'AAAA', T0_MS) as QueryInput)),
       );
+      // A node's query sees consensus time: the committed block's, read with its height.
+      const at_block = await store.query_input(address, 'gcm', 'AAAA', T0_MS - 1, { block_time: true });
+      expect(at_block?.height).toBe(store.height());
+      expect(at_block?.time_ms).toBe(store.last_block()?.block.header.time_ms ?? T0_MS - 1);
     }
     const codes = await store.list_codes();
     expect(codes.map((c) => c.code_id)).toEqual([...chain.codes.keys()]);
