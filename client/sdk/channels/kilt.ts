@@ -17,20 +17,25 @@
  * a strict parse (unknown fields, duplicate keys, bad hex are refused), a replay guard that is part
  * of opening, persists across restarts and is bounded ({@link ReplayGuard}), and one error,
  * {@link CannotOpenError}, for everything an attacker could change: a tampered envelope, one for
- * another receiver and a sender or receiver that does not match its key all read the same.
- *
- * What is typed instead: a sender or receiver key URI the directory does not know or lists as
- * revoked gives {@link UnknownKeyError} / {@link RevokedKeyError} (the directory is public: anyone
- * can ask it, so the answer tells an attacker nothing new, and it is checked before decryption).
- * Browser-safe.
+ * another receiver, a sender or receiver that does not match its key, and a key URI the directory
+ * does not list as live (unknown, or revoked) all read the same. Sealing to such a key is typed
+ * instead ({@link UnknownKeyError} / {@link RevokedKeyError}): the sender asks the directory
+ * about a URI it chose. Browser-safe.
  * @module
  */
 
 import { equal_bytes, from_hex, from_utf8, to_hex, utf8 } from '../../../protocol/bytes.js';
 import { parse_json_strict } from '../../../protocol/strict_json.js';
 import { type ClientKey, key_info, web_random } from '../keys.js';
-import { ChannelError, ChannelErrorCode } from './errors.js';
-import { KEY_URI_SCHEME, type KeyRef, type KeyResolver, key_uri, parse_key_uri } from './key_uri.js';
+import { ChannelError, ChannelErrorCode, RevokedKeyError, UnknownKeyError } from './errors.js';
+import {
+  type DirectoryKey,
+  KEY_URI_SCHEME,
+  type KeyRef,
+  type KeyResolver,
+  key_uri,
+  parse_key_uri,
+} from './key_uri.js';
 import { KX_KEY_ID_DEFAULT, kx_key_pair } from './kx_keys.js';
 import { box, box_open, NACL_BOX_NONCE_BYTES, NACL_BOX_OVERHEAD_BYTES } from './nacl_box.js';
 import type { ReplayGuard } from './replay_guard.js';
@@ -287,14 +292,24 @@ function parse_message(plaintext: Uint8Array): KiltMessage | null {
   };
 }
 
+/** A key an envelope names, from the directory; one the directory does not list as live cannot open it. */
+async function resolve_named(resolver: KeyResolver, uri: string): Promise<DirectoryKey> {
+  try {
+    return await resolver.resolve(uri);
+  } catch (e) {
+    if (e instanceof UnknownKeyError || e instanceof RevokedKeyError) throw new CannotOpenError();
+    throw e;
+  }
+}
+
 /**
  * Opens an envelope (an object, or its JSON text) sent to one of `key`'s published keys, checks it
  * and records it in the replay guard. Throws {@link CannotOpenError} (one message) when it is
- * malformed, not for this account or key, changed, or its sender or receiver does not match its
- * key URIs; UnknownKeyError or RevokedKeyError when the directory does not list the sender's or
- * this account's named key as live (public facts, checked before decrypting); then
- * {@link ReplayError} (seen before, or `createdAt` outside −1 s … 60 s) or
- * {@link SeenStoreFullError}. Only a message that passed everything is recorded as seen.
+ * malformed, not for this account or key, changed, its sender or receiver does not match its key
+ * URIs, or the directory does not list either named key as live (issue #14 §2: a tampered
+ * envelope and a wrong receiver fail with one identical error); then {@link ReplayError} (seen
+ * before, or `createdAt` outside −1 s … 60 s) or {@link SeenStoreFullError}. Only a message that
+ * passed everything is recorded as seen. A directory that cannot be reached throws its own error.
  */
 export async function open(envelope: unknown, opts: OpenOptions): Promise<KiltMessage> {
   const { key, resolver, guard } = opts;
@@ -303,9 +318,9 @@ export async function open(envelope: unknown, opts: OpenOptions): Promise<KiltMe
   const my_address = key_info(key).address;
   const parsed = parse_envelope(envelope);
   if (parsed === null || parsed.receiver.address !== my_address) throw new CannotOpenError();
-  // Public facts first (the directory): the receiver key must be live and be this key's.
-  const receiver_key = await resolver.resolve(parsed.receiver_uri);
-  const sender_key = await resolver.resolve(parsed.sender_uri);
+  // The directory first: the receiver key must be live and be this key's.
+  const receiver_key = await resolve_named(resolver, parsed.receiver_uri);
+  const sender_key = await resolve_named(resolver, parsed.sender_uri);
   const mine = kx_key_pair(key, parsed.receiver.key_id);
   let plaintext: Uint8Array | null;
   try {

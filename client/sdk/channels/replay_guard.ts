@@ -5,8 +5,11 @@
  * (a file beside the key file in the CLI, IndexedDB in a browser), so a restart does not forget
  * them; every check first drops the ids older than the window (they could not pass the age check
  * again anyway), and the store is bounded: when it is full of ids still inside the window the guard
- * refuses everything ({@link SeenStoreFullError}) rather than forget one. Checks on one document
- * run one at a time in this JavaScript realm, so two envelopes opened at once cannot both pass.
+ * refuses everything ({@link SeenStoreFullError}) rather than forget one. The store remembers the
+ * latest time it was used: ids are dropped by that time, and a clock that went back since gets no
+ * message older than its window ('clock_behind'), which could have been dropped. Checks on one
+ * document run one at a time in this JavaScript realm (and across processes where the storage
+ * locks), so two envelopes opened at once cannot both pass.
  *
  * KILT's example keeps the ids in a `Map` in memory (lost on restart, unbounded) and purges on a
  * timer; this keeps them in storage and purges on each check. Browser-safe.
@@ -30,7 +33,7 @@ export const SEEN_DOCUMENT_DEFAULT = 'seen-ids';
 export const SEEN_FORMAT = 'cloister-seen-ids/v1';
 
 /** Why a message was refused as a replay. */
-export type ReplayReason = 'seen' | 'too_old' | 'in_future';
+export type ReplayReason = 'seen' | 'too_old' | 'in_future' | 'clock_behind';
 
 /** The message was accepted before, or was created outside the accepted window. */
 export class ReplayError extends ChannelError {
@@ -42,7 +45,9 @@ export class ReplayError extends ChannelError {
         ? 'replay: this message was already accepted once'
         : reason === 'too_old'
           ? `replay: the message was created more than ${REPLAY_MAX_AGE_MS / 1000} s ago (possible replay, or a slow clock)`
-          : `replay: the message was created more than ${REPLAY_MAX_FUTURE_MS / 1000} s in the future (possible replay, or a clock ahead)`,
+          : reason === 'in_future'
+            ? `replay: the message was created more than ${REPLAY_MAX_FUTURE_MS / 1000} s in the future (possible replay, or a clock ahead)`
+            : `replay: the message is older than the seen-message store can vouch for: this clock went back since the store was last used (possible replay; messages are accepted again once the clock passes that time)`,
     );
   }
 }
@@ -144,29 +149,35 @@ export class ReplayGuard {
     return exclusive(this.storage, this.document, async () => {
       if (created_at_ms < now_ms - this.max_age_ms) throw new ReplayError('too_old');
       if (created_at_ms > now_ms + this.max_future_ms) throw new ReplayError('in_future');
-      const seen = await this.#load(now_ms);
+      const { seen, latest_ms } = await this.#load(now_ms);
+      // Ids were dropped by the latest time the store was used: if this clock went back since,
+      // an id older than that window may have been dropped, and could be accepted twice.
+      if (created_at_ms < latest_ms - this.max_age_ms) throw new ReplayError('clock_behind');
       if (seen.has(id)) throw new ReplayError('seen');
       if (seen.size >= this.max_ids) throw new SeenStoreFullError(this.max_ids);
       seen.set(id, created_at_ms);
-      await this.#save(seen);
+      await this.#save(seen, latest_ms);
     });
   }
 
   /** Whether `id` is recorded and still inside the window at `now_ms` (read only). */
   has(id: string, now_ms: number): Promise<boolean> {
-    return exclusive(this.storage, this.document, async () => (await this.#load(now_ms)).has(id));
+    return exclusive(this.storage, this.document, async () => (await this.#load(now_ms)).seen.has(id));
   }
 
   /** How many ids inside the window at `now_ms` the store holds (read only). */
   size(now_ms: number): Promise<number> {
-    return exclusive(this.storage, this.document, async () => (await this.#load(now_ms)).size);
+    return exclusive(this.storage, this.document, async () => (await this.#load(now_ms)).seen.size);
   }
 
-  /** The recorded ids, without those older than the window at `now_ms`. */
-  async #load(now_ms: number): Promise<Map<string, number>> {
+  /**
+   * The recorded ids, without those older than the window at the later of `now_ms` and the latest
+   * time the store was used (`latest_ms`, which this returns moved up to `now_ms`).
+   */
+  async #load(now_ms: number): Promise<{ seen: Map<string, number>; latest_ms: number }> {
     const text = await this.storage.get(this.document);
     const seen = new Map<string, number>();
-    if (text === null) return seen;
+    if (text === null) return { seen, latest_ms: now_ms };
     const corrupt = (why: string) =>
       new SeenStoreCorruptError(
         `the seen-message store ${this.document} is not valid (${why}): refusing messages; remove it only if no message inside the last minute could be replayed`,
@@ -178,10 +189,18 @@ export class ReplayGuard {
       throw corrupt('not JSON');
     }
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw corrupt('not an object');
-    const { format, seen: entries } = doc as { format?: unknown; seen?: unknown };
+    const {
+      format,
+      seen: entries,
+      latest_ms: stored,
+    } = doc as { format?: unknown; seen?: unknown; latest_ms?: unknown };
     if (format !== SEEN_FORMAT) throw corrupt(`format is not ${SEEN_FORMAT}`);
     if (!Array.isArray(entries)) throw corrupt('no seen list');
-    const oldest = now_ms - this.max_age_ms;
+    // Written since the clock check was added; a document from before has none, and starts it now.
+    if (stored !== undefined && (!Number.isSafeInteger(stored) || (stored as number) < 0))
+      throw corrupt('bad latest_ms');
+    const latest_ms = Math.max(now_ms, (stored as number | undefined) ?? 0);
+    const oldest = latest_ms - this.max_age_ms;
     for (const entry of entries) {
       if (
         !Array.isArray(entry) ||
@@ -195,10 +214,13 @@ export class ReplayGuard {
       const [id, created_at_ms] = entry as [string, number];
       if (created_at_ms >= oldest) seen.set(id, created_at_ms);
     }
-    return seen;
+    return { seen, latest_ms };
   }
 
-  async #save(seen: Map<string, number>): Promise<void> {
-    await this.storage.set(this.document, JSON.stringify({ format: SEEN_FORMAT, seen: [...seen] }));
+  async #save(seen: Map<string, number>, latest_ms: number): Promise<void> {
+    await this.storage.set(
+      this.document,
+      JSON.stringify({ format: SEEN_FORMAT, latest_ms, seen: [...seen] }),
+    );
   }
 }

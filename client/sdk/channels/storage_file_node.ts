@@ -7,7 +7,8 @@
  * {@link FileStorage.exclusive} runs a read-modify-write under a lock file `<path>.lock`, so two
  * processes (two `cloister msg open` at once) cannot both accept one message: the lock is taken
  * with an exclusive create, waited for up to {@link LOCK_WAIT_MS_MAX}, and taken over when it is
- * older than {@link LOCK_STALE_MS} (its holder crashed).
+ * older than {@link LOCK_STALE_MS} (its holder crashed), one waiter at a time. A write also
+ * flushes its directory, so the rename survives a power loss.
  * @module
  */
 
@@ -77,6 +78,7 @@ export class FileStorage implements ChannelStorage {
       await file.close();
     }
     await rename(temp, path);
+    await sync_dir(dirname(path));
   }
 
   async remove(name: string): Promise<void> {
@@ -98,6 +100,59 @@ export class FileStorage implements ChannelStorage {
   }
 }
 
+/** Flushes a directory, so a rename in it survives a power loss (an accepted id stays accepted). */
+async function sync_dir(dir: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(dir, 'r');
+  } catch (error) {
+    // A platform that cannot open a directory (Windows) has no directory to flush.
+    if (['EISDIR', 'EPERM', 'EACCES'].includes((error as NodeJS.ErrnoException).code ?? '')) return;
+    throw error;
+  }
+  try {
+    await handle.sync();
+  } catch (error) {
+    if (!['EINVAL', 'EPERM', 'EBADF'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Age of the file at `path` in ms by its mtime, or null if there is none. */
+function age_ms_of(path: string): Promise<number | null> {
+  return stat(path).then(
+    (s) => Date.now() - s.mtimeMs,
+    () => null,
+  );
+}
+
+/**
+ * Removes `lock` if it is still stale, under a second lock: two waiters that both saw it stale
+ * must not both take over (the second would delete the lock the first just took). True if the
+ * caller should try the lock again at once.
+ */
+async function clear_stale(lock: string): Promise<boolean> {
+  const guard = `${lock}.takeover`;
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(guard, 'wx', 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Another waiter is taking over; a guard its holder left by crashing is stale in turn.
+    if (((await age_ms_of(guard)) ?? 0) > LOCK_STALE_MS) await rm(guard, { force: true });
+    return false;
+  }
+  try {
+    await handle.close();
+    // Looked at again under the guard: it may be a fresh lock by now.
+    if (((await age_ms_of(lock)) ?? 0) > LOCK_STALE_MS) await rm(lock, { force: true });
+    return true;
+  } finally {
+    await rm(guard, { force: true });
+  }
+}
+
 async function take_lock(lock: string): Promise<void> {
   const deadline = Date.now() + LOCK_WAIT_MS_MAX;
   for (;;) {
@@ -109,14 +164,7 @@ async function take_lock(lock: string): Promise<void> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const age_ms = await stat(lock).then(
-      (s) => Date.now() - s.mtimeMs,
-      () => 0,
-    );
-    if (age_ms > LOCK_STALE_MS) {
-      await rm(lock, { force: true });
-      continue;
-    }
+    if (((await age_ms_of(lock)) ?? 0) > LOCK_STALE_MS && (await clear_stale(lock))) continue;
     if (Date.now() > deadline)
       throw new StorageLockedError(
         `${lock} is held by another process (remove it if no cloister process is running)`,

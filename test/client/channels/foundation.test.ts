@@ -228,6 +228,31 @@ describe('file storage across processes', () => {
     utimesSync(lock, old_s, old_s);
     expect(await new FileStorage(dir).exclusive('doc', async () => 'taken over')).toBe('taken over');
   });
+
+  test('waiters that all find one stale lock take it over one at a time', async () => {
+    const dir = temp();
+    const lock = join(dir, 'doc.json.lock');
+    for (let round = 0; round < 20; round++) {
+      writeFileSync(lock, '999999');
+      const old_s = (Date.now() - LOCK_STALE_MS - 5_000) / 1000;
+      utimesSync(lock, old_s, old_s);
+      let inside = 0;
+      let most_inside = 0;
+      // Started a little apart, so one may look at the stale lock just before another replaces it.
+      const waiters = Array.from({ length: 8 }, async (_, i) => {
+        for (let tick = 0; tick < i * (round % 4); tick++) await new Promise((r) => setImmediate(r));
+        return new FileStorage(dir).exclusive('doc', async () => {
+          inside += 1;
+          most_inside = Math.max(most_inside, inside);
+          // Long enough for every other waiter to look at the lock meanwhile.
+          await new Promise((r) => setTimeout(r, 5));
+          inside -= 1;
+        });
+      });
+      await Promise.all(waiters);
+      expect(most_inside).toBe(1);
+    }
+  });
 });
 
 describe('system contract addresses', () => {

@@ -405,12 +405,12 @@ describe('attacks that must all read the same: CannotOpenError', () => {
   });
 });
 
-describe('keys the directory does not list as live: typed errors (public facts)', () => {
+describe('keys the directory does not list as live: the one error when opening, typed when sealing', () => {
   it('a revoked receiver key', async () => {
     const { envelope } = await sealed();
     directory.revoke(uris.bob);
-    await expect(bob_opens(envelope)).rejects.toBeInstanceOf(RevokedKeyError);
-    // And nobody can seal to it any more.
+    await expect_cannot_open(bob_opens(envelope));
+    // And nobody can seal to it any more: the sender is told why.
     await expect(sealed()).rejects.toBeInstanceOf(RevokedKeyError);
     // Bob's other key still works.
     await bob_opens((await sealed('to kx2', NOW, uris.bob2)).envelope);
@@ -418,18 +418,27 @@ describe('keys the directory does not list as live: typed errors (public facts)'
 
   it('a revoked or unknown sender key', async () => {
     const { envelope } = await sealed();
-    await expect(
-      bob_opens({ ...envelope, senderKeyUri: `cloister:${address(alice)}#kx9` }),
-    ).rejects.toBeInstanceOf(UnknownKeyError);
+    await expect_cannot_open(bob_opens({ ...envelope, senderKeyUri: `cloister:${address(alice)}#kx9` }));
     directory.revoke(uris.alice);
-    await expect(bob_opens(envelope)).rejects.toBeInstanceOf(RevokedKeyError);
+    await expect_cannot_open(bob_opens(envelope));
     expect(await bob_guard.size(NOW)).toBe(0);
   });
 
   it('an unknown receiver key id of this account', async () => {
     const { envelope } = await sealed();
-    await expect(
-      bob_opens({ ...envelope, receiverKeyUri: `cloister:${address(bob)}#kx9` }),
-    ).rejects.toBeInstanceOf(UnknownKeyError);
+    await expect_cannot_open(bob_opens({ ...envelope, receiverKeyUri: `cloister:${address(bob)}#kx9` }));
+  });
+
+  it('a directory that cannot be reached is its own error, not a failure to open', async () => {
+    const { envelope } = await sealed();
+    const down = {
+      resolve: async () => {
+        throw new Error('connect ECONNREFUSED');
+      },
+    };
+    await expect(open(envelope, { key: bob, resolver: down, guard: bob_guard, now_ms: NOW })).rejects.toThrow(
+      'ECONNREFUSED',
+    );
+    await bob_opens(envelope);
   });
 });

@@ -69,7 +69,11 @@ describe('cloister msg, live', () => {
     const wrong_sender_uri = await net.cloister(['msg', 'open', '--key', 'dev1'], {
       stdin: JSON.stringify({ ...envelope, senderKeyUri: `cloister:${address['dev2']}#kx1` }),
     });
-    for (const run of [changed, wrong_receiver, wrong_sender_uri]) {
+    // A key URI the directory does not know (dev3 never published): the same error, not a typed one.
+    const unknown_sender_uri = await net.cloister(['msg', 'open', '--key', 'dev1'], {
+      stdin: JSON.stringify({ ...envelope, senderKeyUri: `cloister:${address['dev3']}#kx1` }),
+    });
+    for (const run of [changed, wrong_receiver, wrong_sender_uri, unknown_sender_uri]) {
       expect(run.code).toBe(1);
       expect(run.stdout).toBe('');
       expect(run.stderr).not.toMatch(/\n\s+at /);
@@ -77,6 +81,7 @@ describe('cloister msg, live', () => {
     expect(changed.stderr).toContain(CANNOT_OPEN_MESSAGE);
     expect(wrong_receiver.stderr).toBe(changed.stderr);
     expect(wrong_sender_uri.stderr).toBe(changed.stderr);
+    expect(unknown_sender_uri.stderr).toBe(changed.stderr);
 
     // The same with --json: one error object.
     const a = await net.cloister(['msg', 'open', '--key', 'dev1', '--json'], { stdin: tampered });

@@ -62,6 +62,32 @@ describe('the window', () => {
     );
   });
 
+  it('a clock that went back cannot bring back an id the store dropped by its latest time', async () => {
+    const storage = new MemoryStorage();
+    const guard = new ReplayGuard(storage);
+    await guard.accept('old', NOW, NOW);
+    // Two minutes on, a check drops 'old' (out of the window there) ...
+    const later = NOW + 2 * REPLAY_MAX_AGE_MS;
+    await guard.accept('new', later, later);
+    expect(await guard.has('old', NOW)).toBe(false);
+    // ... then the clock is set back to NOW: 'old' is inside the window again, and no longer seen.
+    expect(await replay_reason(guard.accept('old', NOW, NOW))).toBe('clock_behind');
+    await expect(new ReplayGuard(storage).accept('old', NOW, NOW + 1)).rejects.toThrow(/clock went back/);
+    // Set back by less than the window: what the store still holds is judged as usual.
+    await guard.accept('mid', later - 40_000, later);
+    const behind = later - 30_000;
+    expect(await replay_reason(guard.accept('mid', later - 40_000, behind))).toBe('seen');
+    await guard.accept('fresh', later - 35_000, behind);
+    // A document from before this check (no latest_ms) still opens.
+    await storage.set(SEEN_DOCUMENT_DEFAULT, JSON.stringify({ format: SEEN_FORMAT, seen: [['a', NOW]] }));
+    expect(await guard.has('a', NOW)).toBe(true);
+    await storage.set(
+      SEEN_DOCUMENT_DEFAULT,
+      JSON.stringify({ format: SEEN_FORMAT, latest_ms: -1, seen: [] }),
+    );
+    await expect(guard.has('a', NOW)).rejects.toThrow(/bad latest_ms/);
+  });
+
   it('takes the bounds as options and checks its arguments', async () => {
     const guard = new ReplayGuard(new MemoryStorage(), { max_age_ms: 10, max_future_ms: 0 });
     expect(await replay_reason(guard.accept('a', NOW - 11, NOW))).toBe('too_old');
