@@ -5,13 +5,20 @@
  *
  * execute {"publish": {"key_id": s, "public_key": hex64}}        -> {"uri": "cloister:<sender>#<key_id>"}
  *         {"revoke": {"key_id": s, "from_height"?: n}}          -> {"revoked_height": n}
- * query   {"keys": {"account": a}}    -> {"keys": [{"key_id", "public_key", "published_height", "revoked_height"}]}
+ * query   {"keys": {"account": a, "start"?: n, "limit"?: n}}
+ *           -> {"keys": [{"key_id", "public_key", "published_height", "revoked_height"}, ...], "next_start": n | null}
  *         {"resolve": {"account": a, "key_id": s}}             -> one such entry, or error "unknown key"
  *
  * Key ids are 1-32 characters of a-z 0-9 _ - and are never reused by the same account, not even
- * after a revoke (a URI names one key for ever); an account publishes at most 32 ids. A revoke
- * takes effect from `from_height` (default: this block's height), which must be at or after the
- * key's published height; revoking again may only move that height earlier. Public events:
+ * after a revoke (a URI names one key for ever). An account holds at most 32 keys that no revoke
+ * has named yet (a revoke frees its place, whatever height it counts from), and publishes at most
+ * 1024 key ids in all: every id it ever published stays resolvable, so they are never freed. A
+ * revoke takes effect from `from_height` (default: this block's height), which must be at or
+ * after the key's published height; revoking again may only move that height earlier.
+ *
+ * `keys` lists an account's keys in publication order from position `start` (default 0), at most
+ * `limit` (1-64, default 64) of them; `next_start` is the position to continue from, or null at
+ * the end. Public events:
  * {"type": "key_published", "attributes": {account, key_id, public_key}} and
  * {"type": "key_revoked", "attributes": {account, key_id, revoked_height}}.
  *
@@ -19,7 +26,12 @@
  */
 
 const KEY_ID_CHARS_MAX = 32;
-const KEYS_PER_ACCOUNT_MAX = 32;
+/** Keys no revoke has named yet, per account. */
+const ACTIVE_KEYS_MAX = 32;
+/** Key ids an account may ever publish (each stays resolvable, so none is freed). */
+const KEY_IDS_MAX = 1024;
+/** Most keys one `keys` page lists (each is at most about 170 bytes of JSON). */
+const PAGE_KEYS_MAX = 64;
 
 // ---- validation (no regular expressions in contracts)
 
@@ -69,10 +81,15 @@ function message_body(msg, name) {
   return body;
 }
 
-// ---- state: "n/<account>" id count, "i/<account>/<index>" key id, "k/<account>/<key_id>" entry
+// ---- state: "n/<account>" ids published, "a/<account>" keys not yet revoked,
+// "i/<account>/<index>" key id, "k/<account>/<key_id>" entry
 
 function count_key(account) {
   return `n/${account}`;
+}
+
+function active_key(account) {
+  return `a/${account}`;
 }
 
 function index_key(account, index) {
@@ -83,8 +100,8 @@ function entry_key(account, key_id) {
   return `k/${account}/${key_id}`;
 }
 
-function read_count(ctx, account) {
-  const text = ctx.storage.get(count_key(account));
+function read_number(ctx, key) {
+  const text = ctx.storage.get(key);
   return text === null ? 0 : Number(text);
 }
 
@@ -108,8 +125,14 @@ function publish(ctx, body) {
   const account = ctx.sender;
   if (read_entry(ctx, account, key_id) !== null)
     throw new Error(`key id ${key_id} exists: key ids are never reused, publish a new one`);
-  const count = read_count(ctx, account);
-  if (count >= KEYS_PER_ACCOUNT_MAX) throw new Error(`at most ${KEYS_PER_ACCOUNT_MAX} key ids per account`);
+  const count = read_number(ctx, count_key(account));
+  if (count >= KEY_IDS_MAX)
+    throw new Error(
+      `this account has published all ${KEY_IDS_MAX} key ids it may: ids are never reused, so it can publish no more keys (use another account)`,
+    );
+  const active = read_number(ctx, active_key(account));
+  if (active >= ACTIVE_KEYS_MAX)
+    throw new Error(`at most ${ACTIVE_KEYS_MAX} unrevoked keys per account: revoke one first`);
   ctx.storage.set_json(entry_key(account, key_id), {
     key_id,
     public_key,
@@ -118,6 +141,7 @@ function publish(ctx, body) {
   });
   ctx.storage.set(index_key(account, count), key_id);
   ctx.storage.set(count_key(account), String(count + 1));
+  ctx.storage.set(active_key(account), String(active + 1));
   ctx.emit('key_published', { account, key_id, public_key }, { public: true });
   return { uri: uri_of(account, key_id) };
 }
@@ -135,6 +159,9 @@ function revoke(ctx, body) {
     throw new Error(
       `the key is revoked from height ${entry.revoked_height}; a revoke may only move it earlier`,
     );
+  // The first revoke of a key frees its place among the active ones.
+  if (entry.revoked_height === null)
+    ctx.storage.set(active_key(account), String(read_number(ctx, active_key(account)) - 1));
   entry.revoked_height = from_height;
   ctx.storage.set_json(entry_key(account, key_id), entry);
   ctx.emit('key_revoked', { account, key_id, revoked_height: String(from_height) }, { public: true });
@@ -156,17 +183,25 @@ export function execute(ctx, msg) {
   throw new Error('unknown execute message; expected publish or revoke');
 }
 
+/** One page of an account's keys, in publication order. */
+function list_keys(ctx, body) {
+  const account = check_hex(body.account, 'account', 40);
+  const start = body.start === undefined ? 0 : check_height(body.start, 'start');
+  const limit = body.limit === undefined ? PAGE_KEYS_MAX : body.limit;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > PAGE_KEYS_MAX)
+    throw new Error(`limit must be an integer from 1 to ${PAGE_KEYS_MAX}`);
+  const count = read_number(ctx, count_key(account));
+  const end = Math.min(count, start + limit);
+  const list = [];
+  for (let i = start; i < end; i++) {
+    list.push(read_entry(ctx, account, ctx.storage.get(index_key(account, i))));
+  }
+  return { keys: list, next_start: end < count ? end : null };
+}
+
 export function query(ctx, msg) {
   const keys = message_body(msg, 'keys');
-  if (keys !== undefined) {
-    const account = check_hex(keys.account, 'account', 40);
-    const count = read_count(ctx, account);
-    const list = [];
-    for (let i = 0; i < count; i++) {
-      list.push(read_entry(ctx, account, ctx.storage.get(index_key(account, i))));
-    }
-    return { keys: list };
-  }
+  if (keys !== undefined) return list_keys(ctx, keys);
   const resolve = message_body(msg, 'resolve');
   if (resolve !== undefined) {
     const account = check_hex(resolve.account, 'account', 40);

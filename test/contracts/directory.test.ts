@@ -1,7 +1,8 @@
 /**
  * The directory system contract (contracts/directory.js): publishing X25519 keys under ids that
- * are never reused, revoking from a height, and the public queries, starting from empty state
- * as at genesis (no instantiate).
+ * are never reused, at most 32 unrevoked keys and 1024 ids in all per account, revoking from a
+ * height, and the public queries (the key list page by page), starting from empty state as at
+ * genesis (no instantiate).
  */
 
 import { describe, expect, it } from 'vitest';
@@ -46,6 +47,7 @@ describe('directory', () => {
         { key_id: 'kx-1', public_key: pk(1), published_height: 10, revoked_height: null },
         { key_id: 'kx_2', public_key: pk(2), published_height: 12, revoked_height: null },
       ],
+      next_start: null,
     });
     expect(data_of(h.query({ resolve: { account: alice, key_id: 'kx_2' } }))).toEqual({
       key_id: 'kx_2',
@@ -53,7 +55,7 @@ describe('directory', () => {
       published_height: 12,
       revoked_height: null,
     });
-    expect(data_of(h.query({ keys: { account: bob } }))).toEqual({ keys: [] });
+    expect(data_of(h.query({ keys: { account: bob } }))).toEqual({ keys: [], next_start: null });
     expect(error_of(h.query({ resolve: { account: bob, key_id: 'kx-1' } }))).toContain('unknown key');
     expect(error_of(h.query({ resolve: { account: alice, key_id: 'kx-3' } }))).toContain('unknown key');
   });
@@ -71,11 +73,68 @@ describe('directory', () => {
     });
   });
 
-  it('holds at most 32 ids per account', () => {
+  it('holds at most 32 unrevoked keys; a revoke frees a place, so rotating never runs out early', () => {
     const h = directory();
     for (let i = 0; i < 32; i++) expect(publish(h, `k${i}`).kind).toBe('ok');
-    expect(error_of(publish(h, 'k32'))).toContain('at most 32 key ids');
-    expect((data_of(h.query({ keys: { account: alice } })) as { keys: unknown[] }).keys).toHaveLength(32);
+    expect(error_of(publish(h, 'k32'))).toContain('at most 32 unrevoked keys per account: revoke one first');
+    // A revoke from a future height frees the place too: the cap counts keys no revoke has named.
+    expect(h.execute({ revoke: { key_id: 'k0', from_height: 1_000 } }, alice).kind).toBe('ok');
+    expect(publish(h, 'k32').kind).toBe('ok');
+    expect(error_of(publish(h, 'k33'))).toContain('at most 32 unrevoked keys');
+    // Revoking again (moving the height earlier) frees nothing more.
+    expect(h.execute({ revoke: { key_id: 'k0', from_height: 500 } }, alice).kind).toBe('ok');
+    expect(error_of(publish(h, 'k33'))).toContain('at most 32 unrevoked keys');
+    // Rotation, one active key at a time, goes far past 32 ids.
+    const r = directory();
+    publish(r, 'kx1');
+    for (let i = 2; i <= 40; i++) {
+      expect(publish(r, `kx${i}`).kind).toBe('ok');
+      expect(r.execute({ revoke: { key_id: `kx${i - 1}` } }, alice).kind).toBe('ok');
+    }
+    // Every id stays resolvable, revoked ones included.
+    expect(data_of(r.query({ resolve: { account: alice, key_id: 'kx1' } }))).toMatchObject({
+      revoked_height: 10,
+    });
+  });
+
+  it('publishes at most 1024 ids per account in all, with a clear error, and lists them page by page', {
+    timeout: 60_000,
+  }, () => {
+    const h = directory();
+    // Rotate through every id an account may publish: one key active at a time.
+    publish(h, 'k0');
+    for (let i = 1; i < 1024; i++) {
+      if (publish(h, `k${i}`).kind !== 'ok') throw new Error(`publish k${i} failed`);
+      if (h.execute({ revoke: { key_id: `k${i - 1}` } }, alice).kind !== 'ok')
+        throw new Error('revoke failed');
+    }
+    expect(h.execute({ revoke: { key_id: 'k1023' } }, alice).kind).toBe('ok');
+    expect(error_of(publish(h, 'one-more'))).toContain(
+      'this account has published all 1024 key ids it may: ids are never reused',
+    );
+    expect(data_of(publish(h, 'k0', pk(2), bob))).toEqual({ uri: `cloister:${bob}#k0` });
+    // Pages of at most 64, in publication order, linked by next_start.
+    const ids: string[] = [];
+    let start: number | null = 0;
+    let pages = 0;
+    while (start !== null) {
+      const page = data_of(h.query({ keys: { account: alice, start } })) as {
+        keys: { key_id: string }[];
+        next_start: number | null;
+      };
+      expect(page.keys.length).toBeLessThanOrEqual(64);
+      ids.push(...page.keys.map((k) => k.key_id));
+      start = page.next_start;
+      pages++;
+    }
+    expect(pages).toBe(16);
+    expect(ids).toEqual(Array.from({ length: 1024 }, (_, i) => `k${i}`));
+    expect(data_of(h.query({ keys: { account: alice, start: 1020, limit: 2 } }))).toMatchObject({
+      keys: [{ key_id: 'k1020' }, { key_id: 'k1021' }],
+      next_start: 1022,
+    });
+    expect(error_of(h.query({ keys: { account: alice, limit: 65 } }))).toContain('limit must be');
+    expect(error_of(h.query({ keys: { account: alice, start: -1 } }))).toContain('start must be');
   });
 
   it('revokes from a height, which a second revoke may only move earlier', () => {

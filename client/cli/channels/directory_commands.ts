@@ -36,10 +36,16 @@ function key_json(k: DirectoryKey, height: number): Record<string, unknown> {
   };
 }
 
-function key_status(k: DirectoryKey, height: number): string {
-  if (key_usable(k, height)) return 'active';
+/**
+ * A key's status at `height`: `revoked at height R` (R ≤ height), `not yet published at this
+ * height` (published after it), `active (revoked from height R)` (a revocation scheduled after
+ * it), or `active`.
+ */
+export function key_status(k: DirectoryKey, height: number): string {
   if (k.revoked_height !== null && k.revoked_height <= height) return `revoked at height ${k.revoked_height}`;
-  return `revoked from height ${k.revoked_height}`;
+  if (k.published_height > height) return 'not yet published at this height';
+  if (k.revoked_height !== null) return `active (revoked from height ${k.revoked_height})`;
+  return 'active';
 }
 
 /** The next free `kxN` id after the ids an account has used. */

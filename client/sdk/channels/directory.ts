@@ -16,8 +16,12 @@ import { RevokedKeyError, UnknownKeyError } from './errors.js';
 import { check_key_id, type DirectoryKey, type KeyResolver, key_uri, parse_key_uri } from './key_uri.js';
 import { KX_KEY_ID_DEFAULT, kx_key_pair } from './kx_keys.js';
 
-/** Most key ids one account may publish (contracts/directory.js), revoked ones included. */
-export const DIRECTORY_KEYS_PER_ACCOUNT_MAX = 32;
+/** Most keys of one account that no revoke has named yet (contracts/directory.js). */
+export const DIRECTORY_ACTIVE_KEYS_MAX = 32;
+/** Most key ids one account may ever publish, revoked ones included (ids are never reused). */
+export const DIRECTORY_KEY_IDS_MAX = 1024;
+/** Most keys one `keys` page of the directory lists. */
+export const DIRECTORY_KEYS_PAGE_MAX = 64;
 
 /** Whether a key is usable at `height`: published by then and not revoked by then. */
 export function key_usable(key: DirectoryKey, height: number): boolean {
@@ -69,7 +73,9 @@ export class DirectoryClient implements KeyResolver {
 
   /**
    * Publishes `key`'s key-agreement key `key_id` (default `kx1`; kx_keys.ts derives it) and
-   * resolves with it as the directory lists it. ContractError if the id was ever published.
+   * resolves with it as the directory lists it. ContractError if the id was ever published, if
+   * the account holds {@link DIRECTORY_ACTIVE_KEYS_MAX} keys no revoke has named, or if it has
+   * published {@link DIRECTORY_KEY_IDS_MAX} ids.
    */
   async publish(key: ClientKey, key_id: string = KX_KEY_ID_DEFAULT): Promise<DirectoryKey> {
     const pair = kx_key_pair(key, key_id);
@@ -96,14 +102,25 @@ export class DirectoryClient implements KeyResolver {
     return height as number;
   }
 
-  /** Every key `address` published, revoked ones included, in publication order. */
+  /** Every key `address` published, revoked ones included, in publication order (page by page). */
   async keys(address: string): Promise<DirectoryKey[]> {
     if (!is_address_hex(address)) throw new TypeError('address must be 40 lowercase hex characters');
-    const answer = (await this.#client.query(await this.address(), { keys: { account: address } })) as {
-      keys?: unknown;
-    } | null;
-    if (!Array.isArray(answer?.keys)) throw new BadAnswerError('the directory answered no key list');
-    return answer.keys.map((k) => parse_entry(address, k));
+    const directory = await this.address();
+    const out: DirectoryKey[] = [];
+    for (let start: number | null = 0; start !== null && out.length < DIRECTORY_KEY_IDS_MAX; ) {
+      const answer = (await this.#client.query(directory, { keys: { account: address, start } })) as {
+        keys?: unknown;
+        next_start?: unknown;
+      } | null;
+      if (!Array.isArray(answer?.keys)) throw new BadAnswerError('the directory answered no key list');
+      // An older directory lists every key at once and answers no next_start.
+      const next = answer.next_start ?? null;
+      if (!(next === null || (Number.isSafeInteger(next) && (next as number) > start)))
+        throw new BadAnswerError('the directory answered a next_start that does not move forward');
+      out.push(...answer.keys.map((k) => parse_entry(address, k)));
+      start = next as number | null;
+    }
+    return out;
   }
 
   /**
