@@ -5,9 +5,10 @@
  *   exchange key  = HKDF-SHA256(ikm = X25519(my kx sk, peer kx pk), salt = "cloister/evan/exchange-key/v1",
  *                               info = framed(salt, inviter key URI, invitee key URI, invite id))
  *   invite        = XChaCha20-Poly1305(exchange key, nonce, root, AAD = framed("cloister/evan/invite/v1",
- *                               from URI, to URI, invite id, epoch_blocks, start_epoch)),
- *                   sent as mail kind "kx-invite", body {v:1, invite_id, from_uri, to_uri, epoch_blocks,
- *                   start_epoch, nonce, ct} (nonce and ct base64)
+ *                               from URI, to URI, invite id, replaces or "", epoch_blocks, start_epoch)),
+ *                   sent as mail kind "kx-invite", body {v:1, invite_id, replaces, from_uri, to_uri,
+ *                   epoch_blocks, start_epoch, nonce, ct} (nonce and ct base64); `replaces` is the
+ *                   invite id the inviter held for this peer when it invited, or null
  *   confirm       = mail kind "kx-confirm", body {v:1, invite_id, mac}: HMAC-SHA256 under
  *                   HKDF(root, "cloister/evan/confirm/v1") over the invite's whole transcript
  *   epoch         = floor(height / epoch_blocks); k_start = root; k_{e+1} = HKDF(k_e, salt "cloister/evan/epoch/v1", info u64(e+1))
@@ -16,10 +17,14 @@
  *                   AAD = framed("cloister/evan/mail/v1", from address, to address, epoch, "mail")
  *
  * The inviter's identity is the mailbox's `from` (the contract sets it from the transaction's
- * signer) AND the directory key the invite names: both must agree. A contact keeps only the key of
- * its base epoch and moves it forward when it sees a newer epoch, so older epoch keys are gone
- * (forward secrecy across epochs). Contacts live in one document of a store sealed under
- * `derived_secret(key, "channel-store")`. Browser-safe: noble and protocol/ only.
+ * signer) AND the directory key the invite names, as the directory had it at the invite's height:
+ * both must agree. An invite that names the invite I hold (`replaces`) re-keys the contact; two
+ * invites sent without knowing of each other (crossed) keep the smaller invite id on both sides.
+ * A contact keeps only the key of its base epoch and moves it forward when it opens mail of a
+ * newer epoch (sending moves nothing), so older epoch keys are gone once read past (forward
+ * secrecy across epochs). Contacts live in one document of a store sealed under
+ * `derived_secret(key, "channel-store")`, each change under the store's lock when it has one
+ * (another process with the same store). Browser-safe: noble and protocol/ only.
  * @module
  */
 
@@ -40,7 +45,7 @@ import { framed } from './encoding.js';
 import { ChannelError, ChannelErrorCode } from './errors.js';
 import { type DirectoryKey, type KeyResolver, key_uri, parse_key_uri } from './key_uri.js';
 import { derived_secret, KX_KEY_ID_DEFAULT, kx_key_pair, x25519_shared } from './kx_keys.js';
-import type { Mail } from './mailbox.js';
+import { DELETE_IDS_MAX, type Mail } from './mailbox.js';
 import { type ChannelStorage, sealed_storage } from './storage.js';
 
 // ---- constants ------------------------------------------------------------------------------
@@ -77,8 +82,15 @@ export const INBOX_PAGE_LIMIT = 64;
 
 /** Store document of the contacts (sealed). */
 export const CONTACTS_DOCUMENT = 'evan-contacts';
-/** Store document of the inbox cursor: the newest mail id `inbox` has shown. */
+/**
+ * Store document of the inbox cursor: the newest mail id `inbox` has shown, and the ids of mail
+ * shown while its sender had no contact (shown again once it has one).
+ */
 export const CURSOR_DOCUMENT = 'evan-inbox-cursor';
+/** Store document of the ids of invites {@link EvanChannel.accept_pending} has reported refused. */
+export const REFUSED_DOCUMENT = 'evan-refused-invites';
+/** Most mail ids the cursor and refused documents keep (an inbox holds at most 256 mails). */
+const TRACKED_IDS_MAX = 256;
 
 const KEY_BYTES = 32;
 const NONCE_BYTES = 24;
@@ -149,7 +161,7 @@ export const MAIL_INVALID_MESSAGE =
 
 /**
  * A mail that does not open under the contact's key (tampered, replayed from another
- * conversation, or forged). Carries code CANNOT_OPEN (310): the evan block has no code of its own.
+ * conversation, or forged). Carries code MAIL_INVALID (323).
  */
 export class MailInvalidError extends ChannelError {
   override name = 'MailInvalidError';
@@ -224,6 +236,11 @@ export interface InviteBody {
   v: 1;
   /** 16 random bytes, lowercase hex. */
   invite_id: string;
+  /**
+   * The invite id the inviter held for this peer when it invited (its contact's), or null: an
+   * invite that names the invitee's own pending invite is a re-key, not a crossed invite.
+   */
+  replaces: string | null;
   /** The inviter's key URI. */
   from_uri: string;
   /** The invitee's key URI. */
@@ -238,7 +255,16 @@ export interface InviteBody {
 }
 
 function invite_aad(b: Omit<InviteBody, 'nonce' | 'ct' | 'v'>): Uint8Array {
-  return framed(INVITE_AAD_DOMAIN, b.from_uri, b.to_uri, b.invite_id, b.epoch_blocks, b.start_epoch);
+  // An invite id is 32 hex characters, so "" stands for null unambiguously.
+  return framed(
+    INVITE_AAD_DOMAIN,
+    b.from_uri,
+    b.to_uri,
+    b.invite_id,
+    b.replaces ?? '',
+    b.epoch_blocks,
+    b.start_epoch,
+  );
 }
 
 function bytes_field(value: unknown, length: number): Uint8Array | null {
@@ -263,8 +289,10 @@ function parse_json_object(text: string, chars_max: number): Record<string, unkn
 export function parse_invite_body(text: string): InviteBody {
   const o = parse_json_object(text, 2048);
   if (o === null || o['v'] !== 1) throw new InviteInvalidError();
-  const { invite_id, from_uri, to_uri, epoch_blocks, start_epoch, nonce, ct } = o;
+  const { invite_id, replaces, from_uri, to_uri, epoch_blocks, start_epoch, nonce, ct } = o;
   if (typeof invite_id !== 'string' || !INVITE_ID_RE.test(invite_id)) throw new InviteInvalidError();
+  if (replaces !== null && (typeof replaces !== 'string' || !INVITE_ID_RE.test(replaces)))
+    throw new InviteInvalidError();
   try {
     parse_key_uri(from_uri);
     parse_key_uri(to_uri);
@@ -278,6 +306,7 @@ export function parse_invite_body(text: string): InviteBody {
   return {
     v: 1,
     invite_id,
+    replaces: replaces as string | null,
     from_uri: from_uri as string,
     to_uri: to_uri as string,
     epoch_blocks,
@@ -294,6 +323,8 @@ export function seal_invite(args: {
   from_uri: string;
   to_uri: string;
   invite_id: string;
+  /** The invite id I hold for this peer now, or null. */
+  replaces: string | null;
   epoch_blocks: number;
   start_epoch: number;
   root: Uint8Array;
@@ -301,6 +332,7 @@ export function seal_invite(args: {
 }): InviteBody {
   const head = {
     invite_id: args.invite_id,
+    replaces: args.replaces,
     from_uri: args.from_uri,
     to_uri: args.to_uri,
     epoch_blocks: args.epoch_blocks,
@@ -332,6 +364,7 @@ export function confirm_tag(root: Uint8Array, body: InviteBody): Uint8Array {
     CONFIRM_SALT,
     KIND_CONFIRM,
     body.invite_id,
+    body.replaces ?? '',
     body.from_uri,
     body.to_uri,
     body.epoch_blocks,
@@ -537,6 +570,8 @@ export interface EvanChannelOptions {
 /** What {@link EvanChannel.invite} did. */
 export interface InviteResult {
   invite_id: string;
+  /** The invite id this one replaces (the one I held for the peer), or null. */
+  replaces: string | null;
   mail_id: number;
   peer: string;
   from_uri: string;
@@ -557,11 +592,17 @@ export interface AcceptResult {
   confirm_mail_id?: number;
 }
 
-/** One invite {@link EvanChannel.accept_pending} could not take. */
+/**
+ * One invite {@link EvanChannel.accept_pending} could not take. Such a failure is for good (the
+ * invite is checked against the directory as it was at the invite's height): the invite stays in
+ * the inbox until its owner deletes it.
+ */
 export interface AcceptFailure {
   mail_id: number;
   peer: string;
   error: ChannelError;
+  /** Whether an earlier {@link EvanChannel.accept_pending} already reported this invite refused. */
+  reported: boolean;
 }
 
 /** One inbox mail as {@link EvanChannel.inbox} reads it. */
@@ -580,9 +621,50 @@ export interface InboxEntry {
   error?: ChannelError;
 }
 
+/** Why the contact `held` does not take an invite (see {@link EvanChannel.accept}), or undefined when it does. */
+function skip_reason(held: Contact | undefined, body: InviteBody, height: number): string | undefined {
+  if (held === undefined) return undefined;
+  if (held.invite_id === body.invite_id) return 'already accepted';
+  if (held.state === 'invited') {
+    // The peer invited knowing my pending invite (it names it): a re-key, which replaces mine.
+    if (body.replaces === held.invite_id) return undefined;
+    // Crossed: each side invited without knowing of the other's invite. Both keep the smaller id.
+    return held.invite_id < body.invite_id
+      ? 'both sides invited: the peer takes your invite (the smaller invite id)'
+      : undefined;
+  }
+  return height <= held.height ? 'older than the key this contact holds' : undefined;
+}
+
+/** Where {@link EvanChannel.inbox} stands: the newest id shown, and mail shown while its sender had no contact. */
+interface Cursor {
+  after: number;
+  waiting: number[];
+}
+
+function parse_cursor(text: string | null): Cursor {
+  if (text === null) return { after: 0, waiting: [] };
+  // Earlier versions kept the bare id.
+  if (/^\d{1,15}$/.test(text)) return { after: Number(text), waiting: [] };
+  const o = parse_json_object(text, 16_384);
+  const after = o?.['after'];
+  const waiting = o?.['waiting'];
+  if (o === null || o['v'] !== 1 || !is_count(after) || !Array.isArray(waiting) || !waiting.every(is_count))
+    return { after: 0, waiting: [] };
+  return { after, waiting: waiting.slice(-TRACKED_IDS_MAX) };
+}
+
+function parse_ids(text: string | null): number[] {
+  const o = text === null ? null : parse_json_object(text, 16_384);
+  const ids = o?.['ids'];
+  return Array.isArray(ids) && ids.every(is_count) ? ids.slice(-TRACKED_IDS_MAX) : [];
+}
+
 /**
  * One account's side of the mailbox key exchange: invite, accept (and confirm), contacts, and
- * mail sealed under per-epoch keys. Operations that change the contacts run one at a time.
+ * mail sealed under per-epoch keys. Operations that change the contacts run one at a time, and,
+ * when the store has {@link ChannelStorage.exclusive} (FileStorage), one at a time across
+ * processes too.
  */
 export class EvanChannel {
   readonly address: string;
@@ -604,9 +686,19 @@ export class EvanChannel {
     this.#random = opts.random ?? web_random;
   }
 
-  /** Runs `fn` after every earlier locked operation (read-modify-write of the contacts). */
-  #locked<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
+  /** Runs `fn` under the store's lock of `document` when it has one (against other processes), else at once. */
+  #exclusive<T>(document: string, fn: () => Promise<T>): Promise<T> {
+    const store = this.#store;
+    return store.exclusive === undefined ? fn() : store.exclusive(document, fn);
+  }
+
+  /**
+   * Runs `fn` after every earlier locked operation of this channel and, with `across_processes`
+   * (a read-modify-write of the contacts), under the contacts document's store lock.
+   */
+  #locked<T>(fn: () => Promise<T>, across_processes = true): Promise<T> {
+    const work = across_processes ? () => this.#exclusive(CONTACTS_DOCUMENT, fn) : fn;
+    const run = this.#queue.then(work, work);
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -640,9 +732,25 @@ export class EvanChannel {
     return c === undefined ? null : info_of(c);
   }
 
+  /** My key-agreement key `key_id` (default: my newest usable one), checked against the directory. */
+  async #my_key(key_id: string | undefined): Promise<{ pair: ReturnType<typeof kx_key_pair>; uri: string }> {
+    const id =
+      key_id ??
+      (this.#resolver.current === undefined
+        ? KX_KEY_ID_DEFAULT
+        : (await this.#resolver.current(this.address)).key_id);
+    const pair = kx_key_pair(this.#key, id);
+    const uri = key_uri(this.address, pair.key_id);
+    const mine = await this.#resolver.resolve(uri);
+    if (!equal_bytes(mine.public_key, pair.public_key))
+      throw new Error(`the directory's ${uri} is not this key's key-agreement key`);
+    return { pair, uri };
+  }
+
   /**
    * Invites the owner of `peer_uri`: a fresh communication key sealed under the exchange key of
    * my key `key_id` (which must be published) and the peer's key, sent to the peer's inbox. The
+   * invite names the invite I held for the peer (`replaces`), so the peer takes it as a re-key. The
    * contact is `invited` at once and can send mail; it turns `confirmed` when the peer confirms.
    */
   async invite(
@@ -653,18 +761,11 @@ export class EvanChannel {
     if (peer.address === this.address) throw new TypeError('cannot invite your own account');
     const epoch_blocks = opts.epoch_blocks ?? EPOCH_BLOCKS_DEFAULT;
     check_epoch_blocks(epoch_blocks);
-    const key_id =
-      opts.key_id ??
-      (this.#resolver.current === undefined
-        ? KX_KEY_ID_DEFAULT
-        : (await this.#resolver.current(this.address)).key_id);
-    const pair = kx_key_pair(this.#key, key_id);
-    const my_uri = key_uri(this.address, pair.key_id);
-    const mine = await this.#resolver.resolve(my_uri);
-    if (!equal_bytes(mine.public_key, pair.public_key))
-      throw new Error(`the directory's ${my_uri} is not this key's key-agreement key`);
+    const { pair, uri: my_uri } = await this.#my_key(opts.key_id);
     const theirs = await this.#resolver.resolve(peer_uri);
     return this.#locked(async () => {
+      const contacts = await this.#load();
+      const replaces = contacts.get(peer.address)?.invite_id ?? null;
       const height = await this.#height();
       const start_epoch = epoch_of(height, epoch_blocks);
       const invite_id = to_hex(this.#random(16));
@@ -675,13 +776,13 @@ export class EvanChannel {
         from_uri: my_uri,
         to_uri: peer_uri,
         invite_id,
+        replaces,
         epoch_blocks,
         start_epoch,
         root,
         nonce: this.#random(NONCE_BYTES),
       });
       const { id } = await this.#mailbox.send(peer.address, KIND_INVITE, JSON.stringify(body));
-      const contacts = await this.#load();
       contacts.set(peer.address, {
         peer: peer.address,
         state: 'invited',
@@ -696,22 +797,17 @@ export class EvanChannel {
         confirm_tag: confirm_tag(root, body),
       });
       await this.#save(contacts);
-      return {
-        invite_id,
-        mail_id: id,
-        peer: peer.address,
-        from_uri: my_uri,
-        to_uri: peer_uri,
-        epoch_blocks,
-        start_epoch,
-      };
+      const info = { peer: peer.address, from_uri: my_uri, to_uri: peer_uri, epoch_blocks, start_epoch };
+      return { invite_id, replaces, mail_id: id, ...info };
     });
   }
 
   /**
    * Checks an invite and returns its communication key: the mail's on-chain sender must own the
    * key the invite names, the invite must name one of my keys, both keys must resolve in the
-   * directory (UnknownKeyError, RevokedKeyError), and it must open. InviteInvalidError otherwise.
+   * directory as it was at the invite's height (UnknownKeyError, RevokedKeyError: a key revoked
+   * later, as `directory publish --rotate` does, still opens the invites sent before; one revoked
+   * back to that height, for a compromise, does not), and it must open. InviteInvalidError otherwise.
    */
   async #open_invite(mail: EvanMail): Promise<{ body: InviteBody; root: Uint8Array }> {
     if (mail.kind !== KIND_INVITE) throw new InviteInvalidError();
@@ -721,8 +817,8 @@ export class EvanChannel {
     if (from.address !== mail.from || to.address !== this.address) throw new InviteInvalidError();
     if (!is_count(mail.height) || body.start_epoch > epoch_of(mail.height, body.epoch_blocks))
       throw new InviteInvalidError();
-    const theirs = await this.#resolver.resolve(body.from_uri);
-    const mine = await this.#resolver.resolve(body.to_uri);
+    const theirs = await this.#resolver.resolve(body.from_uri, { at_height: mail.height });
+    const mine = await this.#resolver.resolve(body.to_uri, { at_height: mail.height });
     const pair = kx_key_pair(this.#key, to.key_id);
     if (!equal_bytes(mine.public_key, pair.public_key)) throw new InviteInvalidError();
     return { body, root: open_invite(body, pair.secret_key, theirs.public_key) };
@@ -730,23 +826,23 @@ export class EvanChannel {
 
   /**
    * Accepts one `kx-invite` mail: checks it (see the module comment), stores the contact as
-   * `accepted`, and with `confirm` sends a `kx-confirm` back. Skips an invite already accepted, an
-   * invite older than the contact's current key, and, when both sides invited each other, the one
-   * with the larger invite id (both sides keep the same key).
+   * `accepted`, and with `confirm` sends a `kx-confirm` back. Skips an invite already accepted
+   * (with `confirm`, sending its confirmation again: the first may have been lost), an invite
+   * older than the contact's current key, and, when both sides invited without knowing of each
+   * other, the one with the larger invite id (both sides keep the same key). An invite that
+   * names my pending invite as the one it `replaces` is a re-key: taken.
    */
   async accept(mail: EvanMail, opts: { confirm?: boolean } = {}): Promise<AcceptResult> {
     const { body, root } = await this.#open_invite(mail);
-    return this.#locked(async () => {
+    const result = { mail_id: mail.id, peer: mail.from, invite_id: body.invite_id };
+    const confirm = opts.confirm === true;
+    // Stored now (no reason), skipped (a reason), or held already from this very invite (resend).
+    const { reason, resend } = await this.#locked(async () => {
       const contacts = await this.#load();
       const held = contacts.get(mail.from);
-      const result = { mail_id: mail.id, peer: mail.from, invite_id: body.invite_id };
-      let reason: string | undefined;
-      if (held?.invite_id === body.invite_id) reason = 'already accepted';
-      else if (held?.state === 'invited' && held.invite_id < body.invite_id)
-        reason = 'both sides invited: the peer takes your invite (the smaller invite id)';
-      else if (held !== undefined && held.state !== 'invited' && mail.height <= held.height)
-        reason = 'older than the key this contact holds';
-      if (reason !== undefined) return { ...result, status: 'skipped', reason };
+      const why = skip_reason(held, body, mail.height);
+      if (why !== undefined)
+        return { reason: why, resend: why === 'already accepted' && held?.inviter === false };
       contacts.set(mail.from, {
         peer: mail.from,
         state: 'accepted',
@@ -760,22 +856,32 @@ export class EvanChannel {
         key: root,
       });
       await this.#save(contacts);
-      if (opts.confirm !== true) return { ...result, status: 'accepted' };
-      const confirm = { v: 1, invite_id: body.invite_id, mac: to_base64(confirm_tag(root, body)) };
-      const { id } = await this.#mailbox.send(mail.from, KIND_CONFIRM, JSON.stringify(confirm));
-      return { ...result, status: 'accepted', confirm_mail_id: id };
+      return { reason: undefined, resend: false };
     });
+    if (!confirm)
+      return reason === undefined
+        ? { ...result, status: 'accepted' }
+        : { ...result, status: 'skipped', reason };
+    if (reason !== undefined && !resend) return { ...result, status: 'skipped', reason };
+    // The MAC is deterministic: a confirmation sent again (the first may have been lost) is the same.
+    const tag = { v: 1, invite_id: body.invite_id, mac: to_base64(confirm_tag(root, body)) };
+    const { id } = await this.#mailbox.send(mail.from, KIND_CONFIRM, JSON.stringify(tag));
+    if (reason === undefined) return { ...result, status: 'accepted', confirm_mail_id: id };
+    const again = 'already accepted: confirmation sent again';
+    return { ...result, status: 'skipped', reason: again, confirm_mail_id: id };
   }
 
   /**
    * Accepts every `kx-invite` in the inbox (only those from `from`, if given), in order, and with
    * `delete` (default true) removes the ones accepted or skipped from the inbox. Invites that do
-   * not hold stay, and are returned as failures.
+   * not hold stay, and are returned as failures, `reported` when an earlier call returned them
+   * already (they fail for good: delete them with {@link delete}).
    */
   async accept_pending(
     opts: { from?: string; confirm?: boolean; delete?: boolean } = {},
   ): Promise<{ accepted: AcceptResult[]; failed: AcceptFailure[] }> {
-    const mails = (await read_inbox(this.#mailbox)).filter(
+    const inbox = await read_inbox(this.#mailbox);
+    const mails = inbox.filter(
       (m) => m.kind === KIND_INVITE && (opts.from === undefined || m.from === opts.from),
     );
     const accepted: AcceptResult[] = [];
@@ -785,13 +891,39 @@ export class EvanChannel {
         accepted.push(await this.accept(mail, { confirm: opts.confirm === true }));
       } catch (error) {
         if (!(error instanceof ChannelError)) throw error;
-        failed.push({ mail_id: mail.id, peer: mail.from, error });
+        failed.push({ mail_id: mail.id, peer: mail.from, error, reported: false });
       }
     }
-    if (opts.delete !== false && accepted.length > 0)
-      for (let i = 0; i < accepted.length; i += INBOX_PAGE_LIMIT)
-        await this.#mailbox.delete(accepted.slice(i, i + INBOX_PAGE_LIMIT).map((a) => a.mail_id));
-    return { accepted, failed };
+    if (opts.delete !== false) await this.delete(accepted.map((a) => a.mail_id));
+    const before = await this.#note_refused(
+      inbox.map((m) => m.id),
+      failed.map((f) => f.mail_id),
+    );
+    return { accepted, failed: failed.map((f) => ({ ...f, reported: before.has(f.mail_id) })) };
+  }
+
+  /**
+   * Records the ids of the invites refused now (`failing`), keeping those recorded before that are
+   * still in the inbox (`present`); answers which of `failing` were recorded before.
+   */
+  async #note_refused(present: number[], failing: number[]): Promise<Set<number>> {
+    return this.#exclusive(REFUSED_DOCUMENT, async () => {
+      const recorded = parse_ids(await this.#store.get(REFUSED_DOCUMENT));
+      const before = new Set(failing.filter((id) => recorded.includes(id)));
+      const in_inbox = new Set(present);
+      const ids = [...new Set([...recorded.filter((id) => in_inbox.has(id)), ...failing])]
+        .sort((a, b) => a - b)
+        .slice(-TRACKED_IDS_MAX);
+      if (ids.join() !== recorded.join())
+        await this.#store.set(REFUSED_DOCUMENT, JSON.stringify({ v: 1, ids }));
+      return before;
+    });
+  }
+
+  /** Deletes mails of this account's inbox, {@link DELETE_IDS_MAX} ids a call (ids it does not hold are ignored). */
+  async delete(ids: readonly number[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += DELETE_IDS_MAX)
+      await this.#mailbox.delete(ids.slice(i, i + DELETE_IDS_MAX));
   }
 
   /**
@@ -833,42 +965,33 @@ export class EvanChannel {
         done.push(mail.id);
       } catch (error) {
         if (!(error instanceof ChannelError)) throw error;
-        failed.push({ mail_id: mail.id, peer: mail.from, error });
+        failed.push({ mail_id: mail.id, peer: mail.from, error, reported: false });
       }
     }
-    for (let i = 0; i < done.length; i += INBOX_PAGE_LIMIT)
-      await this.#mailbox.delete(done.slice(i, i + INBOX_PAGE_LIMIT));
+    await this.delete(done);
     return { confirmed, failed };
   }
 
   /**
-   * Sends `text` to `peer` (an address) sealed under the key of the current epoch; moving to a
-   * newer epoch first forgets the keys before the previous epoch (one epoch of grace for the
-   * peer's mail still in flight). NoContactError without a key exchange.
+   * Sends `text` to `peer` (an address) sealed under the key of the current epoch, derived from
+   * the contact's base without moving it: only opening the peer's mail moves the base forward, so
+   * the peer's unread mail of older epochs stays readable. NoContactError without a key exchange.
    */
   async send(peer: string, text: string): Promise<{ id: number; epoch: number }> {
     if (typeof text !== 'string') throw new TypeError('text must be a string');
     if (utf8(text).length > MAIL_TEXT_BYTES_MAX)
       throw new RangeError(`mail text must be at most ${MAIL_TEXT_BYTES_MAX} bytes of UTF-8`);
+    // Reads the contacts only: no store lock across processes while the mail is sent.
     return this.#locked(async () => {
-      const contacts = await this.#load();
-      const c = contacts.get(peer);
+      const c = (await this.#load()).get(peer);
       if (c === undefined) throw new NoContactError(peer);
       const epoch = Math.max(epoch_of(await this.#height(), c.epoch_blocks), c.base_epoch);
       if (epoch - c.base_epoch > EPOCH_STEPS_MAX) throw new ContactIdleError(peer, epoch, c.base_epoch);
-      // Keep the previous epoch's key: the peer's mail sealed just before the boundary may be
-      // unread yet. Opening their mail of a newer epoch moves the base the rest of the way.
-      const base = Math.max(c.base_epoch, epoch - 1);
-      const base_key = epoch_key_at(c.key, c.base_epoch, base);
-      const key = epoch_key_at(base_key, base, epoch);
-      if (base > c.base_epoch) {
-        contacts.set(peer, { ...c, base_epoch: base, key: base_key });
-        await this.#save(contacts);
-      }
+      const key = epoch_key_at(c.key, c.base_epoch, epoch);
       const body = seal_mail(key, epoch, this.address, peer, text, this.#random(NONCE_BYTES));
       const { id } = await this.#mailbox.send(peer, KIND_MAIL, JSON.stringify(body));
       return { id, epoch };
-    });
+    }, false);
   }
 
   /**
@@ -904,19 +1027,61 @@ export class EvanChannel {
   /**
    * Reads the inbox: mails from contacts opened, invites listed (to be taken with
    * {@link accept_pending}), confirmations taken. Only mails newer than the last call unless
-   * `all`; `after` overrides both.
+   * `all`; `after` overrides both. A mail from a sender without a contact (NoContactError) is
+   * shown once, then again by the first call after its sender has become a contact.
    */
   async inbox(opts: { all?: boolean; after?: number } = {}): Promise<InboxEntry[]> {
-    const cursor_text = await this.#store.get(CURSOR_DOCUMENT);
-    const cursor = cursor_text === null ? 0 : Number(cursor_text);
-    const after = opts.after ?? (opts.all === true ? 0 : Number.isSafeInteger(cursor) ? cursor : 0);
-    const mails = await read_inbox(this.#mailbox, after);
+    return this.#exclusive(CURSOR_DOCUMENT, async () => {
+      const cursor = parse_cursor(await this.#store.get(CURSOR_DOCUMENT));
+      const contacts = await this.#load();
+      const news = opts.after === undefined && opts.all !== true;
+      const waiting = new Set(cursor.waiting);
+      const from = opts.after ?? (news ? Math.min(cursor.after, ...cursor.waiting.map((id) => id - 1)) : 0);
+      const mails = await read_inbox(this.#mailbox, from);
+      const out: InboxEntry[] = [];
+      for (const mail of mails) {
+        const again = waiting.has(mail.id) && contacts.has(mail.from);
+        if (news && mail.id <= cursor.after && !again) continue;
+        const entry = await this.#entry(mail, contacts);
+        if (entry.error instanceof NoContactError) waiting.add(mail.id);
+        else waiting.delete(mail.id);
+        out.push(entry);
+      }
+      // Waiting ids in the range read that the inbox no longer holds were deleted.
+      const held = new Set(mails.map((m) => m.id));
+      for (const id of waiting) if (id > from && !held.has(id)) waiting.delete(id);
+      const next: Cursor = {
+        after: mails.reduce((m, x) => Math.max(m, x.id), cursor.after),
+        waiting: [...waiting].sort((a, b) => a - b).slice(-TRACKED_IDS_MAX),
+      };
+      if (next.after !== cursor.after || next.waiting.join() !== cursor.waiting.join())
+        await this.#store.set(CURSOR_DOCUMENT, JSON.stringify({ v: 1, ...next }));
+      return out;
+    });
+  }
+
+  /**
+   * Ids of the mails {@link inbox} has already shown that this channel is done with (what `mail
+   * delete --read` deletes): mail, opened or not, confirmations, and invites a contact holds. Not
+   * invites still to accept or refused, mail waiting for a key exchange, or other kinds of mail
+   * (another channel's, such as kx3).
+   */
+  async read_ids(): Promise<number[]> {
+    const cursor = parse_cursor(await this.#store.get(CURSOR_DOCUMENT));
+    const waiting = new Set(cursor.waiting);
     const contacts = await this.#load();
-    const out: InboxEntry[] = [];
-    for (const mail of mails) out.push(await this.#entry(mail, contacts));
-    const newest = mails.reduce((m, x) => Math.max(m, x.id), cursor);
-    if (newest > cursor) await this.#store.set(CURSOR_DOCUMENT, String(newest));
-    return out;
+    const done = (mail: EvanMail): boolean => {
+      if (mail.kind === KIND_MAIL || mail.kind === KIND_CONFIRM) return true;
+      if (mail.kind !== KIND_INVITE) return false;
+      try {
+        return contacts.get(mail.from)?.invite_id === parse_invite_body(mail.body).invite_id;
+      } catch {
+        return false;
+      }
+    };
+    return (await read_inbox(this.#mailbox))
+      .filter((m) => m.id <= cursor.after && !waiting.has(m.id) && done(m))
+      .map((m) => m.id);
   }
 
   async #entry(mail: EvanMail, contacts: Map<string, Contact>): Promise<InboxEntry> {

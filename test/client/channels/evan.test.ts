@@ -3,9 +3,12 @@
  * fake directory: the honest invite, accept, confirm and mail; a third party holding the invite
  * (and her own published key) cannot get the communication key; an invite forwarded by another
  * account, tampered, or naming unknown or revoked keys is refused; mail across epoch boundaries
- * opens, and older epoch keys are forgotten; a mail replayed into another conversation fails on
- * its associated data. Randomness comes from crypto.getRandomValues (no seed needed: no test
- * depends on the values drawn).
+ * opens, and older epoch keys are forgotten only once read past (sending moves nothing); a mail
+ * replayed into another conversation fails on its associated data. Re-keys and crossed invites
+ * end with one key in either order of the invite ids; a pending invite survives key rotation; a
+ * refused invite is reported once; a lost confirmation is sent again; mail shown before its
+ * sender was a contact shows again after; two channels over one store take turns through its
+ * lock. Randomness comes from crypto.getRandomValues, except where a test orders invite ids.
  */
 
 import { describe, expect, it } from 'vitest';
@@ -23,11 +26,13 @@ import {
   exchange_key,
   INVITE_INVALID_MESSAGE,
   InviteInvalidError,
+  KIND_CONFIRM,
   KIND_INVITE,
   MailInvalidError,
   NoContactError,
   open_invite,
   parse_invite_body,
+  REFUSED_DOCUMENT,
 } from '../../../client/sdk/channels/evan.js';
 import {
   type DirectoryKey,
@@ -75,9 +80,11 @@ class FakeChain {
   }
 }
 
-/** The directory contract in memory. */
+/** The directory contract in memory, resolving at the chain's height or at `at_height`. */
 class FakeDirectory implements KeyResolver {
   readonly keys = new Map<string, DirectoryKey>();
+
+  constructor(readonly height: () => number = () => 1) {}
 
   publish(key: ClientKey, key_id = 'kx1', height = 1): string {
     const address = key_info(key).address;
@@ -92,12 +99,39 @@ class FakeDirectory implements KeyResolver {
     if (k !== undefined) this.keys.set(uri, { ...k, revoked_height: height });
   }
 
-  async resolve(uri: string): Promise<DirectoryKey> {
+  async resolve(uri: string, opts: { at_height?: number } = {}): Promise<DirectoryKey> {
     parse_key_uri(uri);
+    const height = opts.at_height ?? this.height();
     const k = this.keys.get(uri);
     if (k === undefined) throw new UnknownKeyError(uri);
-    if (k.revoked_height !== null) throw new RevokedKeyError(uri, k.revoked_height);
+    if (k.revoked_height !== null && k.revoked_height <= height)
+      throw new RevokedKeyError(uri, k.revoked_height);
+    if (k.published_height > height) throw new UnknownKeyError(uri);
     return k;
+  }
+}
+
+/**
+ * A store two channels share, as two processes share a FileStorage: reads take a while (so
+ * read-modify-writes interleave), and `exclusive` runs one piece of work per document at a time.
+ */
+class LockedSlowStorage extends MemoryStorage {
+  readonly locked: string[] = [];
+  readonly #tails = new Map<string, Promise<unknown>>();
+
+  override async get(name: string): Promise<string | null> {
+    await new Promise((r) => setTimeout(r, 5));
+    return super.get(name);
+  }
+
+  async exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
+    this.locked.push(name);
+    const run = (this.#tails.get(name) ?? Promise.resolve()).then(work, work);
+    this.#tails.set(
+      name,
+      run.catch(() => undefined),
+    );
+    return run;
   }
 }
 
@@ -109,20 +143,43 @@ interface Party {
   ch: EvanChannel;
 }
 
+/**
+ * Random bytes whose 16-byte draws (invite ids) start with `first` and then count up, so a test
+ * orders two parties' invite ids; every other draw is random.
+ */
+function ordered_ids(first: number): (bytes: number) => Uint8Array {
+  let n = 0;
+  return (bytes) => {
+    if (bytes !== 16) return web_random(bytes);
+    const out = new Uint8Array(16);
+    out[0] = first;
+    out[15] = n++;
+    return out;
+  };
+}
+
 function world() {
   const chain = new FakeChain();
-  const directory = new FakeDirectory();
-  const party = (name: string): Party => {
+  const directory = new FakeDirectory(() => chain.height);
+  const party = (
+    name: string,
+    opts: {
+      random?: (bytes: number) => Uint8Array;
+      store?: MemoryStorage;
+      mailbox?: (inner: EvanMailbox) => EvanMailbox;
+    } = {},
+  ): Party => {
     const key = generate_key(name, web_random);
     const address = key_info(key).address;
     const uri = directory.publish(key);
-    const store = new MemoryStorage();
+    const store = opts.store ?? new MemoryStorage();
     const ch = new EvanChannel({
       key,
-      mailbox: chain.mailbox(address),
+      mailbox: opts.mailbox === undefined ? chain.mailbox(address) : opts.mailbox(chain.mailbox(address)),
       resolver: directory,
       store,
       height: async () => chain.height,
+      ...(opts.random === undefined ? {} : { random: opts.random }),
     });
     return { key, address, uri, store, ch };
   };
@@ -213,9 +270,14 @@ describe('evan exchange: honest flow', () => {
       invite: { invite_id, from_uri: alice.uri, accepted: false },
     });
     expect(before[1]?.error).toBeInstanceOf(NoContactError);
+    // Shown once while there is no contact...
+    expect(await bob.ch.inbox()).toEqual([]);
     expect(await alice.ch.contact(bob.address)).toMatchObject({ state: 'invited' });
     const { accepted } = await bob.ch.accept_pending();
     expect(accepted).toMatchObject([{ status: 'accepted', peer: alice.address, invite_id }]);
+    // ...then again, opened, by the first plain `inbox` after the invite is accepted, and only once.
+    expect((await bob.ch.inbox()).map((e) => [e.type, e.text])).toEqual([['mail', 'early']]);
+    expect(await bob.ch.inbox()).toEqual([]);
     expect((await bob.ch.inbox({ all: true })).map((e) => e.text)).toEqual(['early']);
     // Without a confirmation Alice's side stays invited.
     await alice.ch.inbox();
@@ -234,6 +296,9 @@ describe('evan exchange: honest flow', () => {
     await alice.ch.send(bob.address, 'one key');
     expect((await bob.ch.inbox()).map((e) => e.text)).toEqual(['one key']);
     expect(await stored_key(alice, bob.address)).toBe(await stored_key(bob, alice.address));
+    // Both invites left the inboxes: the one taken and the one skipped.
+    for (const p of [alice, bob])
+      expect(w.chain.mails(p.address).filter((m) => m.kind === KIND_INVITE)).toEqual([]);
   });
 
   it('sending without a contact says to run the key exchange', async () => {
@@ -252,6 +317,196 @@ describe('evan exchange: honest flow', () => {
     expect(raw).toMatch(/^sealed1:/);
     expect(raw).not.toContain(bob.address);
     expect(raw).not.toContain(await stored_key(alice, bob.address));
+  });
+});
+
+describe('evan exchange: re-keys, key rotation, lost mail, shared stores', () => {
+  it("an invitee's re-key replaces the inviter's pending invite, whichever invite id is smaller", async () => {
+    for (const [a_first, b_first] of [
+      [0x11, 0x22],
+      [0x22, 0x11],
+    ] as const) {
+      const w = world();
+      const alice = w.party('alice', { random: ordered_ids(a_first) });
+      const bob = w.party('bob', { random: ordered_ids(b_first) });
+      const a = await alice.ch.invite(bob.uri);
+      expect(a.replaces).toBeNull();
+      // Bob accepts without --confirm (the CLI default): Alice stays `invited` with invite a.
+      await bob.ch.accept_pending();
+      expect(await alice.ch.contact(bob.address)).toMatchObject({ state: 'invited', invite_id: a.invite_id });
+      // Later Bob re-keys: his invite names the invite he holds, a.
+      w.chain.height = 20;
+      const b = await bob.ch.invite(alice.uri);
+      expect(b.replaces).toBe(a.invite_id);
+      expect(parse_invite_body(w.chain.mails(alice.address).at(-1)!.body).replaces).toBe(a.invite_id);
+      const taken = await alice.ch.accept_pending();
+      expect(taken.accepted).toMatchObject([{ status: 'accepted', invite_id: b.invite_id }]);
+      expect(await alice.ch.contact(bob.address)).toMatchObject({
+        state: 'accepted',
+        invite_id: b.invite_id,
+      });
+      expect(await stored_key(alice, bob.address)).toBe(await stored_key(bob, alice.address));
+      // Mail opens both ways.
+      await alice.ch.send(bob.address, 'to bob');
+      await bob.ch.send(alice.address, 'to alice');
+      expect((await bob.ch.inbox()).map((e) => [e.text, e.error])).toEqual([['to bob', undefined]]);
+      expect((await alice.ch.inbox()).map((e) => [e.text, e.error])).toEqual([['to alice', undefined]]);
+    }
+  });
+
+  it('genuinely crossed invites keep the smaller invite id on both sides, also when both re-key at once', async () => {
+    for (const [a_first, b_first] of [
+      [0x11, 0x22],
+      [0x22, 0x11],
+    ] as const) {
+      const w = world();
+      const alice = w.party('alice', { random: ordered_ids(a_first) });
+      const bob = w.party('bob', { random: ordered_ids(b_first) });
+      const a = await alice.ch.invite(bob.uri);
+      const b = await bob.ch.invite(alice.uri);
+      expect([a.replaces, b.replaces]).toEqual([null, null]);
+      await alice.ch.accept_pending();
+      await bob.ch.accept_pending();
+      const smaller = [a.invite_id, b.invite_id].sort()[0];
+      expect((await alice.ch.contact(bob.address))?.invite_id).toBe(smaller);
+      expect((await bob.ch.contact(alice.address))?.invite_id).toBe(smaller);
+      expect(await stored_key(alice, bob.address)).toBe(await stored_key(bob, alice.address));
+      // Both re-key without seeing the other's new invite: each names the old key, not the
+      // other's new invite, so this is crossed again and again ends with one key.
+      w.chain.height = 30;
+      const a2 = await alice.ch.invite(bob.uri);
+      const b2 = await bob.ch.invite(alice.uri);
+      expect([a2.replaces, b2.replaces]).toEqual([smaller, smaller]);
+      await alice.ch.accept_pending();
+      await bob.ch.accept_pending();
+      const smaller2 = [a2.invite_id, b2.invite_id].sort()[0];
+      expect((await alice.ch.contact(bob.address))?.invite_id).toBe(smaller2);
+      expect((await bob.ch.contact(alice.address))?.invite_id).toBe(smaller2);
+      expect(await stored_key(alice, bob.address)).toBe(await stored_key(bob, alice.address));
+    }
+  });
+
+  it("a pending invite survives both parties' key rotation; a revocation back to its height refuses it", async () => {
+    const w = world();
+    const alice = w.party('alice');
+    const bob = w.party('bob');
+    await alice.ch.invite(bob.uri); // committed at height 2
+    // `directory publish --rotate` on both sides at height 10: new keys, the old revoked from 10 on.
+    w.chain.height = 10;
+    w.directory.publish(alice.key, 'kx2', 10);
+    w.directory.revoke(alice.uri, 10);
+    w.directory.publish(bob.key, 'kx2', 10);
+    w.directory.revoke(bob.uri, 10);
+    w.chain.height = 20;
+    const { accepted, failed } = await bob.ch.accept_pending();
+    expect(failed).toEqual([]);
+    expect(accepted).toMatchObject([{ status: 'accepted', peer: alice.address }]);
+    expect(await stored_key(bob, alice.address)).toBe(await stored_key(alice, bob.address));
+
+    // A key revoked from the invite's own height (a compromise) still refuses it.
+    const w2 = world();
+    const carol = w2.party('carol');
+    const dave = w2.party('dave');
+    await carol.ch.invite(dave.uri);
+    const mail = w2.chain.mails(dave.address)[0]!;
+    w2.chain.height = 20;
+    w2.directory.revoke(carol.uri, mail.height);
+    await expect(dave.ch.accept(mail)).rejects.toBeInstanceOf(RevokedKeyError);
+  });
+
+  it('a refused invite is reported once, stays in the inbox until deleted, and then is forgotten', async () => {
+    const w = world();
+    const alice = w.party('alice');
+    const bob = w.party('bob');
+    await alice.ch.invite(bob.uri);
+    const mail = w.chain.mails(bob.address)[0]!;
+    w.directory.revoke(alice.uri, 1); // compromised from before the invite: refused for good
+    const first = await bob.ch.accept_pending();
+    expect(first.failed).toMatchObject([{ mail_id: mail.id, peer: alice.address, reported: false }]);
+    expect(first.failed[0]!.error).toBeInstanceOf(RevokedKeyError);
+    const again = await bob.ch.accept_pending();
+    expect(again.failed).toMatchObject([{ mail_id: mail.id, reported: true }]);
+    expect(w.chain.mails(bob.address).map((m) => m.id)).toEqual([mail.id]);
+    await bob.ch.delete([mail.id]);
+    expect(w.chain.mails(bob.address)).toEqual([]);
+    expect(await bob.ch.accept_pending()).toEqual({ accepted: [], failed: [] });
+    // The record of refused invites kept only what is still in the inbox.
+    const sealed = sealed_storage(bob.store, derived_secret(bob.key, 'channel-store'));
+    expect(JSON.parse((await sealed.get(REFUSED_DOCUMENT))!)).toEqual({ v: 1, ids: [] });
+  });
+
+  it('a confirmation lost on the way is sent again by the next accept --confirm, before the invite is deleted', async () => {
+    const w = world();
+    const alice = w.party('alice');
+    let lose_next_confirmation = true;
+    const bob = w.party('bob', {
+      mailbox: (inner) => ({
+        ...inner,
+        send: async (to, kind, body) => {
+          if (kind === KIND_CONFIRM && lose_next_confirmation) {
+            lose_next_confirmation = false;
+            throw new Error('the node did not answer');
+          }
+          return inner.send(to, kind, body);
+        },
+      }),
+    });
+    const { invite_id } = await alice.ch.invite(bob.uri);
+    await expect(bob.ch.accept_pending({ confirm: true })).rejects.toThrow('the node did not answer');
+    expect(await bob.ch.contact(alice.address)).toMatchObject({ state: 'accepted', invite_id });
+    expect(w.chain.mails(bob.address).filter((m) => m.kind === KIND_INVITE)).toHaveLength(1);
+    const rerun = await bob.ch.accept_pending({ confirm: true });
+    expect(rerun.accepted).toMatchObject([
+      { status: 'skipped', reason: 'already accepted: confirmation sent again', invite_id },
+    ]);
+    expect(rerun.accepted[0]!.confirm_mail_id).toBeGreaterThan(0);
+    expect(w.chain.mails(bob.address).filter((m) => m.kind === KIND_INVITE)).toEqual([]);
+    expect((await alice.ch.take_confirmations()).confirmed).toEqual([bob.address]);
+    expect(await alice.ch.contact(bob.address)).toMatchObject({ state: 'confirmed' });
+  });
+
+  it('read_ids names the mail inbox has shown and the channel is done with; delete removes them', async () => {
+    const { chain, alice, bob, party } = await exchanged();
+    const carol = party('carol');
+    await alice.ch.send(bob.address, 'one');
+    await alice.ch.send(bob.address, 'two');
+    await carol.ch.invite(bob.uri); // an invite still to accept
+    const kx3 = chain.deliver(carol.address, bob.address, 'kx3', 'another channel');
+    const shown = (await bob.ch.inbox()).map((e) => e.id);
+    const unread = (await alice.ch.send(bob.address, 'not shown yet')).id;
+    const ids = await bob.ch.read_ids();
+    const mail_ids = chain
+      .mails(bob.address)
+      .filter((m) => m.kind === 'mail' && m.id !== unread)
+      .map((m) => m.id);
+    expect(ids).toEqual(mail_ids);
+    expect(shown).toContain(kx3);
+    await bob.ch.delete(ids);
+    expect(chain.mails(bob.address).map((m) => m.kind)).toEqual(['kx-invite', 'kx3', 'mail']);
+    expect(chain.mails(bob.address).at(-1)!.id).toBe(unread);
+  });
+
+  it('two channels over one store (two processes) take turns through its lock: no contact is lost', async () => {
+    const w = world();
+    const shared = new LockedSlowStorage();
+    const bob = w.party('bob', { store: shared });
+    const alice = w.party('alice');
+    const carol = w.party('carol');
+    await alice.ch.invite(bob.uri);
+    await carol.ch.invite(bob.uri);
+    const [from_alice, from_carol] = w.chain.mails(bob.address);
+    const other = new EvanChannel({
+      key: bob.key,
+      mailbox: w.chain.mailbox(bob.address),
+      resolver: w.directory,
+      store: shared,
+      height: async () => w.chain.height,
+    });
+    await Promise.all([bob.ch.accept(from_alice!), other.accept(from_carol!)]);
+    expect((await bob.ch.contacts()).map((c) => c.peer).sort()).toEqual(
+      [alice.address, carol.address].sort(),
+    );
+    expect(shared.locked).toContain(CONTACTS_DOCUMENT);
   });
 });
 
@@ -319,6 +574,10 @@ describe('evan exchange: attacks', () => {
       { ...body, epoch_blocks: body.epoch_blocks + 1 },
       { ...body, start_epoch: 0, epoch_blocks: 1 },
       { ...body, invite_id: to_hex(web_random(16)) },
+      // `replaces` is bound too: nobody can turn a crossed invite into a re-key, or back.
+      { ...body, replaces: to_hex(web_random(16)) },
+      { ...body, replaces: undefined },
+      { ...body, replaces: 'not an invite id' },
       { ...body, nonce: to_base64(web_random(24)) },
       { ...body, v: 2 },
       'not json',
@@ -408,8 +667,8 @@ describe('evan exchange: epochs', () => {
       ['epoch 3', 3],
     ]);
     expect(await bob.ch.contact(alice.address)).toMatchObject({ base_epoch: 3 });
-    // The sender keeps one epoch of grace for mail in flight to it.
-    expect(await alice.ch.contact(bob.address)).toMatchObject({ base_epoch: 2 });
+    // Sending moves nothing: the sender's base moves only when it reads.
+    expect(await alice.ch.contact(bob.address)).toMatchObject({ base_epoch: 0 });
     expect(await stored_key(bob, alice.address)).not.toBe(key_before);
     // Rereading: the epoch 0 and 1 keys are gone.
     const again = await bob.ch.inbox({ all: true });
@@ -423,18 +682,23 @@ describe('evan exchange: epochs', () => {
     expect((await alice.ch.inbox()).map((e) => [e.text, e.epoch])).toEqual([['epoch 4', 4]]);
   });
 
-  it("sending in a new epoch keeps the previous epoch's key for mail in flight, not older ones", async () => {
+  it("sending in a new epoch moves no key forward: the peer's unread older mail still opens", async () => {
     const { chain, alice, bob } = await exchanged(10);
     chain.height = 15; // epoch 1
     await bob.ch.send(alice.address, 'sent in epoch 1');
     chain.height = 25; // epoch 2
     await bob.ch.send(alice.address, 'sent in epoch 2');
-    chain.height = 35; // epoch 3: Alice writes before reading
-    await alice.ch.send(bob.address, 'epoch 3');
-    expect(await alice.ch.contact(bob.address)).toMatchObject({ base_epoch: 2 });
+    chain.height = 55; // epoch 5: Alice writes before reading
+    expect((await alice.ch.send(bob.address, 'epoch 5')).epoch).toBe(5);
+    expect(await alice.ch.contact(bob.address)).toMatchObject({ base_epoch: 0 });
     const entries = await alice.ch.inbox();
-    expect(entries[0]?.error).toBeInstanceOf(EpochExpiredError);
-    expect(entries[1]?.text).toBe('sent in epoch 2');
+    expect(entries.map((e) => [e.text, e.epoch])).toEqual([
+      ['sent in epoch 1', 1],
+      ['sent in epoch 2', 2],
+    ]);
+    // Reading moved her base to epoch 2; Bob reads her epoch 5 mail as usual.
+    expect(await alice.ch.contact(bob.address)).toMatchObject({ base_epoch: 2 });
+    expect((await bob.ch.inbox()).map((e) => [e.text, e.epoch])).toEqual([['epoch 5', 5]]);
   });
 
   it('a contact idle for too many epochs must exchange keys again', async () => {
