@@ -6,7 +6,8 @@
  *         {"set_viewing_key": {"key": s}}                    -> {"status": "ok"}
  *         {"delete": {"ids": [n, ...]}}                      -> {"deleted": n}
  * query   {"inbox": {"address": a, "key": s, "after"?: n, "limit"?: n}}
- *           -> {"mails": [{"id", "from", "kind", "body", "height", "time_ms"}, ...], "next_after": n | null}
+ *           -> {"mails": [{"id", "from", "kind", "body", "height", "time_ms"}, ...], "next_after": n | null,
+ *               "count": n}
  *
  * A mail is {id, from: the sender, kind (1-32 characters of a-z 0-9 _ -), body (at most 16,384
  * characters), height, time_ms}. Ids count 1, 2, 3... per recipient and are never reused, also
@@ -15,7 +16,8 @@
  *
  * The inbox lists mails with ids above `after` (default 0), ascending, at most `limit` (1-64,
  * default 64) and at most MAIL_PAGE_BYTES of mail JSON (the result data is bounded at 64 KiB);
- * `next_after` is the last listed id when more follow, else null. A mail's JSON must fit in
+ * `next_after` is the last listed id when more follow, else null; `count` is how many mails the
+ * inbox holds in all (so its owner sees it filling up before it is full). A mail's JSON must fit in
  * MAIL_BYTES_MAX UTF-8 bytes (any 16,384 characters do, unless most of them are control
  * characters that JSON escapes as \uXXXX).
  *
@@ -260,5 +262,5 @@ export function query(ctx, msg) {
       time_ms: stored.time_ms,
     });
   }
-  return { mails, next_after };
+  return { mails, next_after, count: box.ids.length };
 }

@@ -1,7 +1,8 @@
 /**
  * The mailbox system contract (contracts/mailbox.js): private mail listed only by its recipient
- * with a viewing key, one generic refusal, per-recipient ids never reused, the inbox limit, and
- * paging within the 64 KiB result bound; from empty state as at genesis (no instantiate).
+ * with a viewing key, one generic refusal, per-recipient ids never reused, the inbox limit and the
+ * count each listing answers, and paging within the 64 KiB result bound; from empty state as at
+ * genesis (no instantiate).
  */
 
 import { describe, expect, it } from 'vitest';
@@ -25,6 +26,7 @@ interface Mail {
 interface Page {
   mails: Mail[];
   next_after: number | null;
+  count: number;
 }
 
 function mailbox() {
@@ -60,9 +62,11 @@ describe('mailbox', () => {
         { id: 2, from: carol, kind: 'note', body: 'from carol', height: 11, time_ms: 1_700_000_000_000 },
       ],
       next_after: null,
+      count: 2,
     });
     expect(page(h, bob, 'bob-key-1', { after: 1 }).mails.map((m) => m.id)).toEqual([2]);
-    expect(page(h, bob, 'bob-key-1', { after: 2 })).toEqual({ mails: [], next_after: null });
+    // Past the last id: no mail, and still the count of what the inbox holds.
+    expect(page(h, bob, 'bob-key-1', { after: 2 })).toEqual({ mails: [], next_after: null, count: 2 });
     expect(page(h, bob, 'bob-key-1', { limit: 1 })).toMatchObject({ mails: [{ id: 1 }], next_after: 1 });
   });
 
@@ -132,7 +136,9 @@ describe('mailbox', () => {
 
     // Only bob deletes from bob's inbox: alice's delete touches her own (empty) one.
     expect(data_of(h.execute({ delete: { ids: [1, 2, 3] } }, alice))).toEqual({ deleted: 0 });
+    expect(page(h, bob, 'bob-key-1', { after: 256 }).count).toBe(256);
     expect(data_of(h.execute({ delete: { ids: [1, 2, 3, 999] } }, bob))).toEqual({ deleted: 3 });
+    expect(page(h, bob, 'bob-key-1', { after: 256 }).count).toBe(253);
     expect(data_of(send(h, alice, bob, 'after delete'))).toEqual({ id: 257 });
     expect(data_of(send(h, alice, bob))).toEqual({ id: 258 });
     expect(data_of(send(h, alice, bob))).toEqual({ id: 259 });

@@ -4,7 +4,8 @@
  * an exchange key (X25519 of both parties' directory keys, through HKDF bound to both key URIs)
  * and mails it; the invitee accepts whenever it likes, optionally confirming with a MAC under the
  * new key. Contacts and their keys live in `<keyring dir>/channels/<key name>/`, sealed under a
- * key derived from the account key.
+ * key derived from the account key. `kx accept` deletes the invites it takes or skips from the
+ * inbox; one it refuses is refused for good, reported once, and stays until `cloister mail delete`.
  * @module
  */
 
@@ -119,6 +120,9 @@ async function invite(argv: InviteArgs): Promise<void> {
     row('from key', r.from_uri),
     row('to key', r.to_uri),
     row('invite id', r.invite_id),
+    ...(r.replaces === null
+      ? []
+      : [row('replaces', `invite ${r.replaces} (a re-key: the peer takes this one)`)]),
     row('epochs', `${r.epoch_blocks} blocks each, from epoch ${r.start_epoch}`),
     row('mail id', String(r.mail_id)),
     row('state', 'invited: you can send mail now; the peer reads it once it accepts'),
@@ -131,7 +135,28 @@ async function invite(argv: InviteArgs): Promise<void> {
 type AcceptArgs = NetworkArgs & { peer?: string; confirm: boolean };
 
 function failure_json(f: AcceptFailure): Record<string, unknown> {
-  return { mail_id: f.mail_id, peer: f.peer, error: f.error.to_json() };
+  return { mail_id: f.mail_id, peer: f.peer, reported: f.reported, error: f.error.to_json() };
+}
+
+function accepted_line(s: EvanSession, a: AcceptResult): string {
+  const sent = a.confirm_mail_id === undefined ? '' : ' (confirmation sent)';
+  return a.status === 'accepted'
+    ? `accepted invite ${a.invite_id} from ${who(s, a.peer)}${sent}`
+    : `skipped invite ${a.invite_id} from ${who(s, a.peer)}: ${a.reason}`;
+}
+
+/** A refused invite, and how to get rid of it: it is checked as of its height, so it never holds later. */
+function refused_line(s: EvanSession, f: AcceptFailure): string {
+  return `refused invite (mail ${f.mail_id}) from ${who(s, f.peer)}: ${f.error.message}; it will not hold later either: delete it with \`cloister mail delete --key ${s.key.name} ${f.mail_id}\``;
+}
+
+/** One line for the refused invites reported by an earlier `kx accept`, or none. */
+function reported_lines(s: EvanSession, failed: AcceptFailure[]): string[] {
+  const ids = failed.filter((f) => f.reported).map((f) => f.mail_id);
+  if (ids.length === 0) return [];
+  return [
+    `${ids.length} invite${ids.length === 1 ? '' : 's'} refused before still in your inbox (mail ${ids.join(', ')}): delete with \`cloister mail delete --key ${s.key.name} ${ids.join(' ')}\``,
+  ];
 }
 
 async function accept(argv: AcceptArgs): Promise<void> {
@@ -142,23 +167,26 @@ async function accept(argv: AcceptArgs): Promise<void> {
     confirm: argv.confirm,
   });
   if (from !== undefined && accepted.length === 0) {
-    if (failed[0] !== undefined) throw failed[0].error;
-    throw new ChannelError(
-      ChannelErrorCode.NO_CONTACT,
-      `no invite from ${who(s, from)} in your inbox: they invite with \`cloister kx invite --key THEIR_KEY ${s.channel.address}\``,
-    );
+    // PEER named: say why nothing was taken, whether or not an earlier run reported it.
+    const f = failed[0];
+    if (f === undefined)
+      throw new ChannelError(
+        ChannelErrorCode.NO_CONTACT,
+        `no invite from ${who(s, from)} in your inbox: they invite with \`cloister kx invite --key THEIR_KEY ${s.channel.address}\``,
+      );
+    if (!argv.json) write_lines([refused_line(s, f)]);
+    throw f.error;
   }
   if (argv.json) return write_json({ accepted, failed: failed.map(failure_json) });
+  const fresh = failed.filter((f) => !f.reported);
   if (accepted.length === 0 && failed.length === 0) return write_lines(['no pending invites in your inbox']);
   write_lines([
-    ...accepted.map((a: AcceptResult) =>
-      a.status === 'accepted'
-        ? `accepted invite ${a.invite_id} from ${who(s, a.peer)}${a.confirm_mail_id === undefined ? '' : ' (confirmation sent)'}`
-        : `skipped invite ${a.invite_id} from ${who(s, a.peer)}: ${a.reason}`,
-    ),
-    ...failed.map((f) => `refused invite (mail ${f.mail_id}) from ${who(s, f.peer)}: ${f.error.message}`),
+    ...accepted.map((a) => accepted_line(s, a)),
+    ...fresh.map((f) => refused_line(s, f)),
+    ...reported_lines(s, failed),
   ]);
-  if (accepted.length === 0 && failed[0] !== undefined) throw failed[0].error;
+  // Exit 1 only for a refusal not reported before: a refused invite does not fail every run.
+  if (accepted.length === 0 && fresh[0] !== undefined) throw fresh[0].error;
 }
 
 // ---- status ---------------------------------------------------------------------------------
@@ -240,7 +268,7 @@ export function kx_commands(y: Argv): Argv {
         )
         .command(
           'accept [peer]',
-          'accept the invites in your inbox (all, or only those from PEER); checks the on-chain sender owns the key the invite names, and stores the contact',
+          'accept the invites in your inbox (all, or only those from PEER); checks the on-chain sender owns the key the invite names (as the directory had it at the invite), stores the contact, and deletes the invites taken or skipped; a refused invite is reported once and stays until `cloister mail delete`',
           (c) =>
             network_options(c)
               .positional('peer', { type: 'string', describe: 'only invites from this address or key name' })
@@ -248,7 +276,7 @@ export function kx_commands(y: Argv): Argv {
                 type: 'boolean',
                 default: false,
                 describe:
-                  'mail the inviter a key confirmation (a MAC under the new key) so its side turns confirmed',
+                  'mail the inviter a key confirmation (a MAC under the new key) so its side turns confirmed; for an invite already accepted, sends it again',
               }),
           action(accept),
         )

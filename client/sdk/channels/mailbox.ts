@@ -115,10 +115,13 @@ export class MailboxClient {
     return (await this.page(opts)).mails;
   }
 
-  /** {@link inbox}, with `next_after`: the id to continue after, or null at the end of the inbox. */
+  /**
+   * {@link inbox}, with `next_after`: the id to continue after, or null at the end of the inbox;
+   * and `count`: how many mails the inbox holds in all (null from a mailbox too old to say).
+   */
   async page(
     opts: { after?: number; limit?: number } = {},
-  ): Promise<{ mails: Mail[]; next_after: number | null }> {
+  ): Promise<{ mails: Mail[]; next_after: number | null; count: number | null }> {
     const after = opts.after ?? 0;
     const limit = opts.limit ?? INBOX_PAGE_MAX;
     if (!Number.isSafeInteger(after) || after < 0) throw new RangeError('after must be a mail id ≥ 0');
@@ -139,11 +142,29 @@ export class MailboxClient {
       await this.#client.execute(this.#key, contract, { set_viewing_key: { key: this.#viewing_key } });
       answer = await ask();
     }
-    const { mails, next_after } = (answer ?? {}) as { mails?: unknown; next_after?: unknown };
+    const { mails, next_after, count } = (answer ?? {}) as {
+      mails?: unknown;
+      next_after?: unknown;
+      count?: unknown;
+    };
     if (!Array.isArray(mails)) throw new BadAnswerError('the mailbox answered no mail list');
     if (!(next_after === null || Number.isSafeInteger(next_after)))
       throw new BadAnswerError('the mailbox answered a next_after that is neither an id nor null');
-    return { mails: mails.map(parse_mail), next_after: next_after as number | null };
+    if (!(count === undefined || (Number.isSafeInteger(count) && (count as number) >= 0)))
+      throw new BadAnswerError('the mailbox answered a count that is not a number of mails');
+    return {
+      mails: mails.map(parse_mail),
+      next_after: next_after as number | null,
+      count: (count as number | undefined) ?? null,
+    };
+  }
+
+  /**
+   * How many mails this account's inbox holds (at most {@link INBOX_MAILS_MAX}; a full inbox
+   * refuses mail), with one listing past the last id; null from a mailbox too old to say.
+   */
+  async count(): Promise<number | null> {
+    return (await this.page({ after: Number.MAX_SAFE_INTEGER, limit: 1 })).count;
   }
 
   /** Every mail with an id above `after` (at most {@link INBOX_MAILS_MAX}), page by page. */
@@ -162,10 +183,19 @@ export class MailboxClient {
 
   /** Deletes mails of this account's inbox (ids it does not hold are ignored). */
   async delete(ids: number[]): Promise<void> {
+    await this.remove(ids);
+  }
+
+  /** {@link delete}, resolving with how many mails it deleted. */
+  async remove(ids: number[]): Promise<number> {
     if (!Array.isArray(ids) || ids.length === 0 || ids.length > DELETE_IDS_MAX)
       throw new RangeError(`delete takes 1-${DELETE_IDS_MAX} mail ids`);
     for (const id of ids)
       if (!Number.isSafeInteger(id) || id < 1) throw new RangeError('mail ids are positive integers');
-    await this.#client.execute(this.#key, await this.contract(), { delete: { ids } });
+    const outcome = await this.#client.execute(this.#key, await this.contract(), { delete: { ids } });
+    const deleted = (outcome.data as { deleted?: unknown } | undefined)?.deleted;
+    if (!Number.isSafeInteger(deleted))
+      throw new BadAnswerError('the mailbox did not answer how many it deleted');
+    return deleted as number;
   }
 }

@@ -4,7 +4,11 @@
  * contact turns confirmed on dev0's side, and a mail sent with `cloister mail send` reads back
  * with `cloister mail inbox`, all through the CLI. dev2, a third party with a published key of
  * its own, cannot list dev1's inbox (the mailbox answers unauthorized) and, even handed the
- * invite's body, cannot open it. Needs `npx tsc -p tsconfig.build.json` first.
+ * invite's body, cannot open it. Then through the CLI: an invite survives the inviter's
+ * `directory publish --rotate` before it is accepted; the invitee's re-key (`replaces`) is taken by
+ * the inviter still `invited`; `kx accept` deletes what it takes; `mail delete` deletes by id and
+ * `--read`, and `mail inbox --json` says how full the inbox is. Needs `npx tsc -p tsconfig.build.json`
+ * first.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,5 +126,43 @@ describe('evan key exchange through the mailbox, live', () => {
     expect(json['mails']).toMatchObject([{ type: 'mail', from: address.dev1, text: 'hello back' }]);
     // dev2's own inbox has nothing of theirs.
     expect(await net.ok(['mail', 'inbox', '--key', 'dev2', '--all'])).toContain('your inbox is empty');
+    // `kx accept` deleted the invite it took; the mail dev1 read stays until deleted.
+    const kinds = (m: Record<string, unknown>) => (m['mails'] as { kind: string }[]).map((x) => x.kind);
+    expect(kinds(await net.json(['mail', 'inbox', '--key', 'dev1', '--all']))).toEqual(['mail']);
+  }, 240_000);
+
+  it('an invite survives the inviter rotating its key; the invitee re-keys; mail delete by id and --read', async () => {
+    // dev2 invites dev1, then rotates its directory key before dev1 accepts.
+    const invite = await net.json(['kx', 'invite', '--key', 'dev2', 'dev1', '--epoch-blocks', '500']);
+    expect(invite).toMatchObject({ from_uri: `cloister:${address.dev2}#kx1`, replaces: null });
+    const rotated = await net.json(['directory', 'publish', '--key', 'dev2', '--rotate']);
+    expect(rotated).toMatchObject({ revoked: [`cloister:${address.dev2}#kx1`] });
+    const accepted = await net.json(['kx', 'accept', '--key', 'dev1', 'dev2']);
+    expect(accepted['accepted']).toMatchObject([{ status: 'accepted', peer: address.dev2 }]);
+
+    // dev1 (who accepted without --confirm, so dev2 is still `invited`) re-keys: the invite names
+    // dev2's, so dev2 takes it rather than skipping it as a crossed invite.
+    const rekey = await net.json(['kx', 'invite', '--key', 'dev1', 'dev2', '--epoch-blocks', '500']);
+    expect(rekey).toMatchObject({ from_uri: `cloister:${address.dev1}#kx1`, replaces: invite['invite_id'] });
+    expect(rekey['to_uri']).toBe(`cloister:${address.dev2}#kx2`);
+    const taken = await net.json(['kx', 'accept', '--key', 'dev2', 'dev1']);
+    expect(taken['accepted']).toMatchObject([{ status: 'accepted', invite_id: rekey['invite_id'] }]);
+    await net.ok(['mail', 'send', '--key', 'dev2', 'dev1', 'after the re-key']);
+    await net.ok(['mail', 'send', '--key', 'dev1', 'dev2', 'both ways']);
+    expect(await net.ok(['mail', 'inbox', '--key', 'dev1'])).toContain('after the re-key');
+    const dev2_inbox = await net.json(['mail', 'inbox', '--key', 'dev2']);
+    expect(dev2_inbox).toMatchObject({ mails: [{ type: 'mail', text: 'both ways' }], inbox_max: 256 });
+    expect(dev2_inbox['inbox_count']).toBe(1);
+
+    // dev1 has read two mails (one from dev0, one from dev2): --read deletes both; an id deletes one.
+    const unread = await net.json<{ id: number }>(['mail', 'send', '--key', 'dev2', 'dev1', 'unread']);
+    const cleared = await net.json(['mail', 'delete', '--key', 'dev1', '--read']);
+    expect(cleared).toMatchObject({ deleted: 2, inbox_count: 1 });
+    expect(await net.ok(['mail', 'delete', '--key', 'dev1', String(unread.id)])).toContain(
+      'deleted 1 of 1 mails',
+    );
+    expect(await net.ok(['mail', 'inbox', '--key', 'dev1', '--all'])).toContain('your inbox is empty');
+    const usage = await net.cloister(['mail', 'delete', '--key', 'dev1']);
+    expect(usage.code).toBe(2);
   }, 240_000);
 });

@@ -1,8 +1,8 @@
 /**
  * MailboxClient (client/sdk/channels/mailbox.ts) against a fake client: it sets its viewing key
  * the first time the mailbox refuses it, pages on `next_after` (a page bounded by bytes can be
- * short and still have more after it), refuses answers that do not move forward, and checks its
- * input before sending anything.
+ * short and still have more after it), refuses answers that do not move forward, answers the
+ * inbox's count and how many mails a delete removed, and checks its input before sending anything.
  */
 
 import { describe, expect, test } from 'vitest';
@@ -19,7 +19,7 @@ function mail(id: number) {
 }
 
 /** A fake client whose mailbox holds mails 1..n and answers pages of at most `page_size`. */
-function fake(n: number, page_size: number, opts: { stuck?: boolean } = {}) {
+function fake(n: number, page_size: number, opts: { stuck?: boolean; old?: boolean } = {}) {
   const calls: { kind: 'query' | 'execute'; msg: Record<string, Record<string, unknown>> }[] = [];
   let viewing_key: string | null = null;
   const client = {
@@ -38,6 +38,7 @@ function fake(n: number, page_size: number, opts: { stuck?: boolean } = {}) {
       return {
         mails: listed.map(mail),
         next_after: more ? (opts.stuck ? after : listed.at(-1)!) : null,
+        ...(opts.old ? {} : { count: n }),
       };
     },
     async execute(_key: unknown, address: string, msg: Record<string, Record<string, unknown>>) {
@@ -45,6 +46,10 @@ function fake(n: number, page_size: number, opts: { stuck?: boolean } = {}) {
       calls.push({ kind: 'execute', msg });
       if (msg['set_viewing_key'] !== undefined) viewing_key = msg['set_viewing_key']['key'] as string;
       if (msg['send'] !== undefined) return { data: { id: 7 } };
+      if (msg['delete'] !== undefined) {
+        const ids = msg['delete']['ids'] as number[];
+        return { data: { deleted: ids.filter((id) => id >= 1 && id <= n).length } };
+      }
       return { data: null };
     },
   };
@@ -69,6 +74,24 @@ describe('MailboxClient', () => {
       0, 0, 3, 6, 9,
     ]);
     expect((await box.page({ after: 3 })).next_after).toBe(6);
+  });
+
+  test('count() says how many mails the inbox holds, with one listing past the last id; null from an older mailbox', async () => {
+    const { client, calls } = fake(200, 64);
+    const box = new MailboxClient(client, alice);
+    expect(await box.count()).toBe(200);
+    expect(calls.filter((c) => c.kind === 'query').at(-1)!.msg['inbox']).toMatchObject({
+      after: Number.MAX_SAFE_INTEGER,
+      limit: 1,
+    });
+    expect((await box.page()).count).toBe(200);
+    expect(await new MailboxClient(fake(3, 64, { old: true }).client, alice).count()).toBeNull();
+  });
+
+  test('remove() answers how many mails it deleted (ids the inbox does not hold are ignored)', async () => {
+    const { client } = fake(5, 64);
+    expect(await new MailboxClient(client, alice).remove([1, 2, 99])).toBe(2);
+    await expect(new MailboxClient(client, alice).remove([])).rejects.toThrow(RangeError);
   });
 
   test('an answer whose next_after does not move forward is a BadAnswerError', async () => {
