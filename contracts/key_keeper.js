@@ -5,9 +5,9 @@
  * in a query's answer, sealed to the querier, who proves to be the account with its viewing key.
  *
  * execute {"acl_update": {"stream", "account", "subscribe": bool, "expires_ms": n | null}} -> {"status": "ok"}
- *         {"set_key": {"acl": a, "stream": s, "key_id": s, "key": base64 of 32 bytes}}   -> {"key_id", "height"}
+ *         {"set_key": {"acl": a, "stream": s, "key_id": s, "key": base64 of 32 bytes}}   -> {"key_id", "height", "time_ms"}
  *         {"set_viewing_key": {"key": s}}                                               -> {"status": "ok"}
- * query   {"get_key": {"acl", "stream", "account", "viewing_key", "key_id"?}}             -> {"key_id", "key", "height"}
+ * query   {"get_key": {"acl", "stream", "account", "viewing_key", "key_id"?}}             -> {"key_id", "key", "height", "time_ms"}
  *
  * acl_update comes from a stream ACL contract (contracts/stream_acl.js sends one with every grant
  * and revoke); any sender may send one, but it lands under that sender's address: the entry
@@ -17,8 +17,10 @@
  *
  * set_key comes only from the stream's owner (the address before the "/" of the stream id).
  * Key ids are 1-64 printable ASCII characters, never reused per (acl, stream); the keeper keeps
- * the last 64 keys of each (acl, stream), each with the height it was set at. The latest is the
- * current key.
+ * the last 64 keys of each (acl, stream), each with the height and block time (time_ms) it was
+ * set at (time_ms null for keys set before it was recorded). The latest is the current key. A
+ * publisher compares time_ms with members' expiry: a member whose subscription lapsed after the
+ * key was set may hold it.
  *
  * get_key answers the key (default: the current one) iff the viewing key is the account's AND
  * the account owns the stream, or its entry under `acl` subscribes, is not expired at the
@@ -124,7 +126,7 @@ function same_secret(a, b) {
 
 // ---- state: "a/<acl>/<stream>/<account>" {subscribe, expires_ms, granted_height, revoked_height};
 // "n/<acl>/<stream>" how many keys were ever set; "k/<acl>/<stream>/<n % 64>" the n-th key
-// {key_id, key, height}; "i/<acl>/<stream>/<key_id>" its n (kept for ever: ids are never reused);
+// {key_id, key, height, time_ms}; "i/<acl>/<stream>/<key_id>" its n (kept for ever: ids are never reused);
 // "vk/<account>" the viewing key
 
 function entry_key(acl, stream, account) {
@@ -208,10 +210,10 @@ function set_key(ctx, body) {
   if (ctx.storage.get(id_key(acl, stream, key_id)) !== null)
     throw new Error(`key id ${key_id} was used: key ids are never reused`);
   const n = read_count(ctx, acl, stream);
-  ctx.storage.set_json(slot_key(acl, stream, n), { key_id, key, height: ctx.height });
+  ctx.storage.set_json(slot_key(acl, stream, n), { key_id, key, height: ctx.height, time_ms: ctx.time_ms });
   ctx.storage.set(id_key(acl, stream, key_id), String(n));
   ctx.storage.set(count_key(acl, stream), String(n + 1));
-  return { key_id, height: ctx.height };
+  return { key_id, height: ctx.height, time_ms: ctx.time_ms };
 }
 
 /** Harmless: the key keeper is created at genesis with empty state and never instantiated. */
@@ -262,5 +264,5 @@ export function query(ctx, msg) {
   // One throw for every refusal: an error names the line it was thrown from.
   if (!authorized) throw new Error(UNAUTHORIZED);
   if (key === null) throw new Error('no key');
-  return { key_id: key.key_id, key: key.key, height: key.height };
+  return { key_id: key.key_id, key: key.key, height: key.height, time_ms: key.time_ms ?? null };
 }

@@ -9,10 +9,10 @@
  *         {"revoke": {"stream", "account"}}                             -> {"status": "ok"}
  *         {"publish": {"stream", "kind"?: "message" | "key_request" | "key_response", "message": s}}
  *                                                                        -> {"seq": n}
- * query   {"stream": {"stream"}}               -> {"owner", "keeper", "seq", "created_height"}
+ * query   {"stream": {"stream"}}               -> {"owner", "keeper", "seq", "created_height", "removed_height"}
  *         {"permissions": {"stream", "account"}} -> {"publish", "subscribe", "expires_ms", "granted_height"}
  *         {"members": {"stream"}}              -> {"members": [{"account", "publish", "subscribe",
- *                                                  "expires_ms", "granted_height"}, ...]}
+ *                                                  "expires_ms", "granted_height"}, ...], "removed_height"}
  *
  * A stream's id is "<owner>/<name>", name 1-32 characters of a-z 0-9 _ -. Only the owner grants
  * and revokes; a grant replaces the account's permissions (booleans default false, expires_ms
@@ -21,6 +21,11 @@
  * and revoke also sends it {"acl_update": {stream, account, subscribe, expires_ms}} (a revoke
  * with subscribe false), so the keeper's view follows the ACL in the same transaction; a keeper
  * that refuses fails the grant.
+ *
+ * removed_height is the height of the stream's latest removal, or null: a revoke of a member
+ * that had the subscribe permission (expired or not), or a grant that leaves such a member
+ * without an unexpired one. A group key set below it may be held by an account that may no
+ * longer subscribe: publishers re-key (or refuse) first.
  *
  * publish: kinds message and key_response need the owner or an unexpired publish permission
  * (expires_ms null or above the block time); key_request is open to anyone (a subscriber asking
@@ -126,7 +131,7 @@ function message_body(msg, name) {
   return body;
 }
 
-// ---- state: "s/<stream>" {owner, keeper, seq, created_height}, "m/<stream>" [member, ...] in
+// ---- state: "s/<stream>" {owner, keeper, seq, created_height, removed_height}, "m/<stream>" [member, ...] in
 // grant order, "p/<stream>/<account>" {publish, subscribe, expires_ms, granted_height}
 
 function stream_key(stream) {
@@ -157,6 +162,12 @@ function not_expired(ctx, expires_ms) {
   return expires_ms === null || expires_ms > ctx.time_ms;
 }
 
+/** Records a removal of a subscriber at this height (removed_height; see the header). */
+function mark_removed(ctx, stream, record) {
+  record.removed_height = ctx.height;
+  ctx.storage.set_json(stream_key(stream), record);
+}
+
 function tell_keeper(ctx, record, stream, account, subscribe, expires_ms) {
   if (record.keeper === null) return;
   ctx.execute(record.keeper, { acl_update: { stream, account, subscribe, expires_ms } });
@@ -174,7 +185,13 @@ function create(ctx, body) {
     body.keeper === undefined || body.keeper === null ? null : check_address(body.keeper, 'keeper');
   const stream = `${ctx.sender}/${name}`;
   if (ctx.storage.get(stream_key(stream)) !== null) throw new Error(`stream ${stream} exists`);
-  ctx.storage.set_json(stream_key(stream), { owner: ctx.sender, keeper, seq: 0, created_height: ctx.height });
+  ctx.storage.set_json(stream_key(stream), {
+    owner: ctx.sender,
+    keeper,
+    seq: 0,
+    created_height: ctx.height,
+    removed_height: null,
+  });
   return { stream };
 }
 
@@ -186,7 +203,8 @@ function grant(ctx, body) {
   const expires_ms = check_expiry(body.expires_ms);
   const record = owned_stream(ctx, stream);
   if (account === record.owner) throw new Error('the owner has every permission already');
-  if (ctx.storage.get(permission_key(stream, account)) === null) {
+  const previous = ctx.storage.get_json(permission_key(stream, account));
+  if (previous === null) {
     const members = ctx.storage.get_json(members_key(stream)) ?? [];
     if (members.length >= MEMBERS_MAX) throw new Error(`a stream has at most ${MEMBERS_MAX} members`);
     members.push(account);
@@ -198,6 +216,9 @@ function grant(ctx, body) {
     expires_ms,
     granted_height: ctx.height,
   });
+  // A subscriber that loses the permission (or gets it already lapsed) is a removal.
+  if (previous?.subscribe === true && !(subscribe && not_expired(ctx, expires_ms)))
+    mark_removed(ctx, stream, record);
   tell_keeper(ctx, record, stream, account, subscribe, expires_ms);
   return { status: 'ok' };
 }
@@ -206,13 +227,14 @@ function revoke(ctx, body) {
   const stream = check_stream(body.stream);
   const account = check_address(body.account, 'account');
   const record = owned_stream(ctx, stream);
-  if (ctx.storage.get(permission_key(stream, account)) === null)
-    throw new Error(`${account} is not a member of ${stream}`);
+  const previous = ctx.storage.get_json(permission_key(stream, account));
+  if (previous === null) throw new Error(`${account} is not a member of ${stream}`);
   const members = ctx.storage.get_json(members_key(stream));
   const kept = [];
   for (const member of members) if (member !== account) kept.push(member);
   ctx.storage.set_json(members_key(stream), kept);
   ctx.storage.remove(permission_key(stream, account));
+  if (previous.subscribe) mark_removed(ctx, stream, record);
   tell_keeper(ctx, record, stream, account, false, null);
   return { status: 'ok' };
 }
@@ -275,6 +297,8 @@ export function query(ctx, msg) {
       keeper: record.keeper,
       seq: record.seq,
       created_height: record.created_height,
+      // Streams created before removed_height was recorded have none.
+      removed_height: record.removed_height ?? null,
     };
   }
   const permissions = message_body(msg, 'permissions');
@@ -286,7 +310,7 @@ export function query(ctx, msg) {
   const members_body = message_body(msg, 'members');
   if (members_body !== undefined) {
     const stream = check_stream(members_body.stream);
-    read_stream(ctx, stream);
+    const record = read_stream(ctx, stream);
     const members = [];
     for (const account of ctx.storage.get_json(members_key(stream)) ?? []) {
       const p = ctx.storage.get_json(permission_key(stream, account));
@@ -298,7 +322,7 @@ export function query(ctx, msg) {
         granted_height: p.granted_height,
       });
     }
-    return { members };
+    return { members, removed_height: record.removed_height ?? null };
   }
   throw new Error('unknown query message; expected stream, permissions or members');
 }

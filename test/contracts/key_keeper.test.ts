@@ -59,16 +59,29 @@ function get_key(
 describe('key_keeper', () => {
   it('gives the current key to the owner and to subscribers, not keys from before a grant', () => {
     const h = keeper();
-    expect(data_of(set_key(h, 'k1', 1))).toEqual({ key_id: 'k1', height: 10 });
-    // The owner gets its keys with its viewing key, no ACL entry needed.
-    expect(data_of(get_key(h, alice, 'alice-vk-1'))).toEqual({ key_id: 'k1', key: group_key(1), height: 10 });
+    const t0 = h.time_ms;
+    expect(data_of(set_key(h, 'k1', 1))).toEqual({ key_id: 'k1', height: 10, time_ms: t0 });
+    // The owner gets its keys with its viewing key, no ACL entry needed; each with its height and
+    // block time (a publisher compares the time with members' expiry).
+    expect(data_of(get_key(h, alice, 'alice-vk-1'))).toEqual({
+      key_id: 'k1',
+      key: group_key(1),
+      height: 10,
+      time_ms: t0,
+    });
     h.height = 11;
     expect(data_of(update(h, bob, true))).toEqual({ status: 'ok' });
     // k1 was set before bob's grant: not for bob.
     expect(error_of(get_key(h, bob, 'bob-vk-123'))).toBe(UNAUTHORIZED);
     h.height = 12;
+    h.time_ms = t0 + 2_000;
     set_key(h, 'k2', 2);
-    expect(data_of(get_key(h, bob, 'bob-vk-123'))).toEqual({ key_id: 'k2', key: group_key(2), height: 12 });
+    expect(data_of(get_key(h, bob, 'bob-vk-123'))).toEqual({
+      key_id: 'k2',
+      key: group_key(2),
+      height: 12,
+      time_ms: t0 + 2_000,
+    });
     expect(data_of(get_key(h, bob, 'bob-vk-123', { key_id: 'k2' }))).toMatchObject({ key_id: 'k2' });
     expect(error_of(get_key(h, bob, 'bob-vk-123', { key_id: 'k1' }))).toBe(UNAUTHORIZED);
     expect(data_of(get_key(h, alice, 'alice-vk-1', { key_id: 'k1' }))).toMatchObject({ key: group_key(1) });

@@ -41,6 +41,7 @@ describe('stream_acl', () => {
       keeper: null,
       seq: 0,
       created_height: 10,
+      removed_height: null,
     });
     expect(error_of(h.execute({ create: { name: 'news' } }, alice))).toContain('exists');
     // The same name is another stream for another owner.
@@ -77,6 +78,7 @@ describe('stream_acl', () => {
         { account: bob, publish: true, subscribe: true, expires_ms: 1_800_000_000_000, granted_height: 12 },
         { account: carol, publish: false, subscribe: true, expires_ms: null, granted_height: 13 },
       ],
+      removed_height: null,
     });
     // A grant replaces the permissions; the member keeps its place.
     grant(h, bob, { subscribe: true });
@@ -95,6 +97,48 @@ describe('stream_acl', () => {
     expect(data_of(h.query({ permissions: { stream, account: bob } }))).toEqual(NONE);
     expect(data_of(h.query({ members: { stream } }))).toMatchObject({ members: [{ account: carol }] });
     expect(error_of(h.execute({ revoke: { stream, account: bob } }, alice))).toContain('is not a member');
+  });
+
+  it('records the height of the latest removal of a subscriber', () => {
+    const h = acl();
+    const removed = () =>
+      (data_of(h.query({ stream: { stream } })) as { removed_height: number | null }).removed_height;
+    const listed = () =>
+      (data_of(h.query({ members: { stream } })) as { removed_height: number | null }).removed_height;
+    h.height = 11;
+    grant(h, bob, { subscribe: true });
+    grant(h, carol, { publish: true });
+    // Renewing a subscriber, or changing a publisher, removes no one.
+    h.height = 12;
+    grant(h, bob, { subscribe: true, publish: true, expires_ms: h.time_ms + 60_000 });
+    grant(h, carol, { publish: false });
+    expect(removed()).toBeNull();
+    // A grant that takes subscribe away is a removal (what `stream grant --publish` does to a subscriber).
+    h.height = 13;
+    grant(h, bob, { publish: true });
+    expect(removed()).toBe(13);
+    expect(listed()).toBe(13);
+    // A grant already lapsed at the block time is one too.
+    h.height = 14;
+    grant(h, bob, { subscribe: true });
+    h.height = 15;
+    grant(h, bob, { subscribe: true, expires_ms: h.time_ms });
+    expect(removed()).toBe(15);
+    // So is a grant that takes subscribe from a member whose subscription had lapsed (it may hold a key).
+    h.height = 16;
+    h.time_ms += 1;
+    grant(h, bob, { publish: true });
+    expect(removed()).toBe(16);
+    // A revoke of a publisher removes no subscriber; a revoke of a subscriber does.
+    h.height = 17;
+    h.execute({ revoke: { stream, account: carol } }, alice);
+    h.execute({ revoke: { stream, account: bob } }, alice);
+    expect(removed()).toBe(16);
+    grant(h, carol, { subscribe: true });
+    h.height = 18;
+    h.execute({ revoke: { stream, account: carol } }, alice);
+    expect(removed()).toBe(18);
+    expect(listed()).toBe(18);
   });
 
   it('tells the keeper of every grant and revoke', () => {
