@@ -1,5 +1,5 @@
 /**
- * `cloister stream create|grant|revoke|publish|read|rotate|serve|show` (docs/channels.md
+ * `cloister stream create|grant|revoke|publish|read|rotate|rekey|serve|show` (docs/channels.md
  * "Streams"): Streamr-style encrypted streams over the stream ACL and key keeper system contracts.
  * Group keys are kept in `<keyring dir>/channels/<key name>`, sealed with a key derived from the
  * account key.
@@ -97,12 +97,14 @@ async function grant(argv: GrantArgs): Promise<void> {
   const perms = [argv.subscribe ? 'subscribe' : '', argv.publish ? 'publish' : ''].filter((x) => x !== '');
   if (argv.json)
     return write_json({ stream, account: address, permissions: perms, expires_ms, rekeyed: r.key_id });
+  const subscribes = argv.subscribe && (expires_ms === null || expires_ms > Date.now());
+  const why = subscribes
+    ? 'the new member reads from the next message on'
+    : 're-keyed: the member may no longer subscribe, and cannot read later messages';
   write_lines([
     row('granted', `${perms.join(' + ')} on ${stream} to ${who(s, address)}`),
     ...(expires_ms === null ? [] : [row('expires', new Date(expires_ms).toISOString())]),
-    ...(r.key_id === null
-      ? []
-      : [row('new group key', `${r.key_id} (the new member reads from the next message on)`)]),
+    ...(r.key_id === null ? [] : [row('new group key', `${r.key_id} (${why})`)]),
   ]);
 }
 
@@ -138,6 +140,17 @@ async function rotate(argv: NetworkArgs & { stream: string }): Promise<void> {
   write_lines([
     row('next group key', next),
     'the next message carries it, encrypted under the current key; it is also set in the key keeper',
+  ]);
+}
+
+async function rekey(argv: NetworkArgs & { stream: string }): Promise<void> {
+  const s = await session(argv);
+  const stream = await stream_of(argv, s, argv.stream);
+  const key_id = await s.streams.rekey(stream);
+  if (argv.json) return write_json({ stream, key_id });
+  write_lines([
+    row('new group key', key_id),
+    'used from the next message on, set in the key keeper and never sent under an old key: members removed or expired cannot read later messages',
   ]);
 }
 
@@ -216,10 +229,14 @@ async function show(argv: NetworkArgs & { stream: string }): Promise<void> {
     row('owner', who(s, info.owner)),
     row('key keeper', info.keeper ?? 'none'),
     row('messages', `seq ${info.seq} (every kind), created at height ${info.created_height}`),
+    ...(info.removed_height === null ? [] : [row('last removal', `at height ${info.removed_height}`)]),
     row(
       'local group keys',
       `${local.ids.length}${local.current === null ? '' : `, current ${local.current}`}${local.next === null ? '' : `, next ${local.next}`}`,
     ),
+    ...(local.rekey_pending
+      ? [row('re-key pending', 'a removal was not re-keyed: the next publish or rotate re-keys first')]
+      : []),
     ...members.map((m) =>
       row(
         'member',
@@ -236,7 +253,7 @@ const STREAM_HELP =
 export function stream_commands(y: Argv): Argv {
   return y.command(
     'stream',
-    'end-to-end encrypted streams (Streamr-style): create, grant, revoke, publish, read, rotate, serve, show',
+    'end-to-end encrypted streams (Streamr-style): create, grant, revoke, publish, read, rotate, rekey, serve, show',
     (d) =>
       d
         .command(
@@ -252,7 +269,7 @@ export function stream_commands(y: Argv): Argv {
         )
         .command(
           'grant <stream> <account>',
-          `let ACCOUNT (an address or key name) publish and/or subscribe; replaces what it had. A new subscriber reads from the next message on (the owner re-keys after the grant). ${STREAM_HELP}`,
+          `let ACCOUNT (an address or key name) publish and/or subscribe; replaces what it had. A new subscriber reads from the next message on (the owner re-keys after the grant); a subscriber that loses --subscribe is cut off (re-keyed, like revoke). ${STREAM_HELP}`,
           (c) =>
             network_options(c)
               .positional('stream', { type: 'string', demandOption: true })
@@ -272,7 +289,7 @@ export function stream_commands(y: Argv): Argv {
                 type: 'boolean',
                 default: true,
                 describe:
-                  'make a fresh group key after granting a new subscriber (--no-rekey: it reads only once you rotate)',
+                  'make a fresh group key after granting a new subscriber (--no-rekey: it reads only once you rotate); a removal always re-keys',
               }),
           action(grant),
         )
@@ -332,6 +349,12 @@ export function stream_commands(y: Argv): Argv {
           action(rotate),
         )
         .command(
+          'rekey <stream>',
+          `make a fresh group key, set in the key keeper and never sent under an old key (Streamr's re-key): members removed or whose subscription lapsed cannot read later messages. Drops a queued rotation. The owner's publish also re-keys by itself when a member's subscription lapsed after the current key was set. ${STREAM_HELP}`,
+          (c) => network_options(c).positional('stream', { type: 'string', demandOption: true }),
+          action(rekey),
+        )
+        .command(
           'serve <stream>',
           `answer key requests addressed to --key on the stream, checking the ACL, until Ctrl-C. ${STREAM_HELP}`,
           (c) =>
@@ -350,6 +373,9 @@ export function stream_commands(y: Argv): Argv {
           (c) => network_options(c).positional('stream', { type: 'string', demandOption: true }),
           action(show),
         )
-        .demandCommand(1, 'name a stream command: create, grant, revoke, publish, read, rotate, serve, show'),
+        .demandCommand(
+          1,
+          'name a stream command: create, grant, revoke, publish, read, rotate, rekey, serve, show',
+        ),
   );
 }

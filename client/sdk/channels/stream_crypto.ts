@@ -134,16 +134,21 @@ export class StreamMessageInvalidError extends ChannelError {
   }
 }
 
-/** No group key of that id is known: not granted, revoked, or the key was never shared with us. */
+/**
+ * No group key of that id is known: not granted, revoked, or the key was never shared with us; or
+ * (with a `reason`) the key is known but may not be used, such as a current key that a removed or
+ * lapsed subscriber may hold, which a publisher other than the owner refuses until the owner re-keys.
+ */
 export class NoGroupKeyError extends ChannelError {
   override name = 'NoGroupKeyError';
   constructor(
     readonly key_id: string,
     readonly stream?: string,
+    readonly reason?: string,
   ) {
     super(
       ChannelErrorCode.NO_GROUP_KEY,
-      `no group key ${key_id}${stream === undefined ? '' : ` for stream ${stream}`}: not granted, revoked, or never shared`,
+      `no ${reason === undefined ? '' : 'usable '}group key ${key_id}${stream === undefined ? '' : ` for stream ${stream}`}: ${reason ?? 'not granted, revoked, or never shared'}`,
     );
   }
 }

@@ -15,8 +15,14 @@
  *
  * `rotate` queues a next key (forward links); `revoke` removes a member and re-keys: a fresh key,
  * set in the keeper and never sent under an old key, so the removed member cannot read what comes
- * after. Group keys persist in a {@link ChannelStorage}, sealed with a key derived from the account
- * key. Browser-safe.
+ * after. A removal is two transactions (the ACL's, then the key's), so the owner marks a re-key
+ * pending in its key store before the first, and its publish and rotate finish it first. The ACL
+ * records the height of a stream's latest removal of a subscriber (revoke, or a grant that takes
+ * subscribe away): a publisher never encrypts under a key set below it, nor under one set
+ * before some member's subscription lapsed (expiry), which a lapsed member may hold. The owner
+ * re-keys then; another publisher refuses ({@link NoGroupKeyError} with a reason) until it has.
+ * Group keys persist in a {@link ChannelStorage}, sealed with a key derived from the account key
+ * (updates run under the store's `exclusive` lock when it has one). Browser-safe.
  * @module
  */
 
@@ -78,6 +84,8 @@ export interface StreamInfo {
   /** The last seq published (every kind). */
   seq: number;
   created_height: number;
+  /** Height of the stream's latest removal of a subscriber (revoke, or a grant taking subscribe away), or null. */
+  removed_height: number | null;
 }
 
 /** An account's permissions on a stream. */
@@ -93,6 +101,13 @@ export interface StreamPermissions {
 /** A member of a stream. */
 export interface StreamMember extends StreamPermissions {
   account: string;
+}
+
+/** The members of a stream (the owner not among them) and the height of its latest removal. */
+export interface StreamMembership {
+  members: StreamMember[];
+  /** As {@link StreamInfo.removed_height}. */
+  removed_height: number | null;
 }
 
 /** One message {@link StreamClient.read} gives: its text, or why it cannot be read. */
@@ -139,8 +154,19 @@ interface StoredKey {
   key: string;
   /** Who vouched for it: the owner (own keys, keeper, rotation links) or the publisher that answered. */
   from: string;
-  /** Height at which it was set in the keeper, when known. */
+  /**
+   * Height at which it was set in the keeper (for a stream without a keeper: the chain's height
+   * just before it was made), when known.
+   */
   height: number | null;
+  /** Block time (ms) at which it was set in the keeper (no keeper: this client's clock before it was made), when known. */
+  time_ms?: number | null;
+}
+
+/** A group key with the height and block time the keeper set it at. */
+interface KeptKey extends GroupKey {
+  height: number | null;
+  time_ms: number | null;
 }
 
 interface KeyDoc {
@@ -151,9 +177,16 @@ interface KeyDoc {
   current: string | null;
   /** The owner's queued next key id (rotate): sent in the next message under the current key. */
   next: string | null;
+  /**
+   * The owner sent (or is sending) a removal whose re-key has not committed: the current and next
+   * keys may be held by the removed member, so publish and rotate re-key first.
+   */
+  rekey_pending?: boolean;
 }
 
 const STREAM_NAME_RE = /^[a-z0-9_-]{1,32}$/;
+/** What the key keeper answers a refused get_key. */
+const UNAUTHORIZED = 'unauthorized';
 
 function doc_name(stream: string): string {
   return `stream.${stream.replace('/', '.')}`;
@@ -189,6 +222,11 @@ export class StreamClient {
   readonly #locks = new Map<string, Promise<unknown>>();
   /** Per stream, the keeper its ACL record names (fixed at creation). */
   readonly #keepers = new Map<string, Promise<string | null>>();
+  /**
+   * Per keeper, this account's viewing key there: being set (a promise), or known set (`done`), so
+   * that refusals of keys from before a grant send no set_viewing_key each (one at most per client).
+   */
+  readonly #viewing_keys = new Map<string, { set: Promise<void>; done: boolean }>();
   /** The account's address. */
   readonly address: string;
 
@@ -263,6 +301,7 @@ export class StreamClient {
       keeper: data['keeper'] as string | null,
       seq: data['seq'] as number,
       created_height: data['created_height'] as number,
+      removed_height: whole_or_null(data['removed_height']),
     };
   }
 
@@ -276,15 +315,24 @@ export class StreamClient {
 
   /** The members of `stream` (the owner not among them). */
   async members(stream: string): Promise<StreamMember[]> {
+    return (await this.membership(stream)).members;
+  }
+
+  /** The members of `stream` and the height of its latest removal of a subscriber (one query). */
+  async membership(stream: string): Promise<StreamMembership> {
     check_stream_id(stream);
     const c = await this.contracts();
-    const data = (await this.#client.query(c.stream_acl, { members: { stream } })) as { members?: unknown };
+    const data = (await this.#client.query(c.stream_acl, { members: { stream } })) as {
+      members?: unknown;
+      removed_height?: unknown;
+    };
     if (!Array.isArray(data?.members)) throw new BadAnswerError('the stream ACL answered no member list');
-    return data.members.map((m: unknown) => {
+    const members = data.members.map((m: unknown) => {
       const account = (m as { account?: unknown })?.account;
       if (!is_address_hex(account)) throw new BadAnswerError('a member without an account');
       return { account, ...parse_permissions(m) };
     });
+    return { members, removed_height: whole_or_null(data.removed_height) };
   }
 
   /** Whether `account` may read `stream` now: subscribe permission, unexpired by this client's clock. */
@@ -299,6 +347,9 @@ export class StreamClient {
    * keeper's rule, as Streamr's rotation keeps new subscribers from the past), so when this makes
    * a new subscriber and the stream has a current key, the owner re-keys after the grant (unless
    * `opts.rekey` is false): the member reads from the next message on, even with the owner offline.
+   * A grant that takes the subscribe permission from a member that had it (or gives it already
+   * expired) is a removal: like {@link revoke}, it marks a re-key pending and re-keys after the
+   * grant, whatever `opts.rekey` says. Resolves with the new key's id, or null when none was made.
    */
   async grant(
     stream: string,
@@ -312,9 +363,15 @@ export class StreamClient {
       check_count_opt(perms.expires_ms, 'expires_ms');
     const c = await this.contracts();
     const subscribe = perms.subscribe === true;
-    const active = subscribe && (perms.expires_ms == null || perms.expires_ms > this.#now());
+    const now_ms = this.#now();
+    const active = subscribe && (perms.expires_ms == null || perms.expires_ms > now_ms);
+    const before = await this.permissions(stream, account);
     // Re-granting an active subscriber keeps its grant height in the keeper: no new key needed.
-    const had = active ? await this.may_subscribe(stream, account) : true;
+    const could = before.subscribe && (before.expires_ms === null || before.expires_ms > now_ms);
+    // A subscriber that loses the permission may hold the current key (even one that lapsed).
+    const removed = before.subscribe && !active;
+    const has_key = (await this.#load(stream)).current !== null;
+    if (removed && has_key) await this.#mark_rekey_pending(stream);
     const outcome = await this.#client.execute(this.#key, c.stream_acl, {
       grant: {
         stream,
@@ -324,19 +381,22 @@ export class StreamClient {
         expires_ms: perms.expires_ms ?? null,
       },
     });
-    if (had || opts.rekey === false || (await this.#load(stream)).current === null)
-      return { outcome, key_id: null };
+    const rekey = removed || (active && !could && opts.rekey !== false);
+    if (!rekey || !has_key) return { outcome, key_id: null };
     return { outcome, key_id: await this.rekey(stream) };
   }
 
   /**
    * Removes `account` from `stream` (owner only), then re-keys ({@link rekey}): the removed member
-   * keeps the keys it had, so it can read earlier messages, and never gets the new one.
+   * keeps the keys it had, so it can read earlier messages, and never gets the new one. The re-key
+   * is marked pending in the key store before the revoke is sent: if it fails, the next publish or
+   * rotate makes it first.
    */
   async revoke(stream: string, account: string): Promise<{ outcome: TxOutcome; key_id: string }> {
     check_stream_id(stream);
     check_account(account);
     const c = await this.contracts();
+    await this.#mark_rekey_pending(stream);
     const outcome = await this.#client.execute(this.#key, c.stream_acl, { revoke: { stream, account } });
     // Only once the revoke is committed: a key set earlier could still reach the removed member.
     const key_id = await this.rekey(stream);
@@ -347,17 +407,14 @@ export class StreamClient {
 
   /**
    * A fresh group key, used from the next message on, set in the keeper and never sent under an
-   * old key (Streamr's re-key); drops a queued rotation. Owner only. Resolves with its id.
+   * old key (Streamr's re-key: what cuts off members that were removed or whose subscription
+   * lapsed); drops a queued rotation and ends a pending re-key. Owner only. Resolves with its id.
    */
   async rekey(stream: string): Promise<string> {
     this.#check_owner(stream);
     return this.#locked(stream, async () => {
-      const k = await this.#make_key(stream);
-      await this.#update(stream, (doc) => {
-        doc.current = k.id;
-        doc.next = null;
-      });
-      return k.id;
+      const doc = await this.#rekey_now(stream);
+      return doc.current!;
     });
   }
 
@@ -365,27 +422,58 @@ export class StreamClient {
    * Queues a next group key (Streamr's rotate): the next message carries it encrypted under the
    * current key, and later messages use it. It is also set in the keeper now, so subscribers who
    * join later find it there. Anyone holding the current key learns the next one: to cut a member
-   * off, revoke (which re-keys). Owner only. Resolves with the next key's id.
+   * off, revoke (which re-keys). A pending re-key is made first. Owner only. Resolves with the
+   * next key's id.
    */
   async rotate(stream: string): Promise<string> {
     this.#check_owner(stream);
     return this.#locked(stream, async () => {
-      const doc = await this.#load(stream);
+      if ((await this.#load(stream)).rekey_pending === true) await this.#rekey_now(stream);
       const k = await this.#make_key(stream);
       await this.#update(stream, (d) => {
         // Without a current key there is nothing to link from: the new key is simply the first.
-        if (doc.current === null) d.current = k.id;
+        if (d.current === null) d.current = k.id;
         else d.next = k.id;
       });
       return k.id;
     });
   }
 
-  /** The group key ids this client holds for `stream`, and the owner's current and next. */
-  async local_keys(stream: string): Promise<{ ids: string[]; current: string | null; next: string | null }> {
+  /** Under the stream's lock: a fresh current key, no next, no re-key pending; the document after. */
+  async #rekey_now(stream: string): Promise<KeyDoc> {
+    const k = await this.#make_key(stream);
+    return this.#update(stream, (doc) => {
+      doc.current = k.id;
+      doc.next = null;
+      delete doc.rekey_pending;
+    });
+  }
+
+  /** The owner marks a re-key pending before it sends a removal (others' key stores are not theirs to mark). */
+  async #mark_rekey_pending(stream: string): Promise<void> {
+    if (stream_owner(stream) !== this.address) return;
+    await this.#locked(stream, () =>
+      this.#update(stream, (doc) => {
+        doc.rekey_pending = true;
+      }),
+    );
+  }
+
+  /**
+   * The group key ids this client holds for `stream`, the owner's current and next, and whether a
+   * re-key is pending (a removal whose re-key did not commit: the next publish or rotate makes it).
+   */
+  async local_keys(
+    stream: string,
+  ): Promise<{ ids: string[]; current: string | null; next: string | null; rekey_pending: boolean }> {
     check_stream_id(stream);
     const doc = await this.#load(stream);
-    return { ids: doc.keys.map((k) => k.id), current: doc.current, next: doc.next };
+    return {
+      ids: doc.keys.map((k) => k.id),
+      current: doc.current,
+      next: doc.next,
+      rekey_pending: doc.rekey_pending === true,
+    };
   }
 
   // ---- publish ------------------------------------------------------------------------------
@@ -393,7 +481,12 @@ export class StreamClient {
   /**
    * Publishes `text` on `stream` under the current group key; the owner's first message makes the
    * first key (and sets it in the keeper), and a queued rotation goes out with this message.
-   * Other publishers use the keeper's current key (they need the subscribe permission too).
+   * Before it, the owner re-keys when a re-key is pending, or when its current (or next) key may be
+   * held by an account that can no longer subscribe: set below the stream's latest removal,
+   * or before some member's subscription lapsed (by this client's clock). Other publishers use the
+   * keeper's current key (they need the subscribe permission too), and refuse such a key
+   * ({@link NoGroupKeyError} with a reason) until the owner re-keys. One ACL query
+   * ({@link membership}) each.
    */
   async publish(
     stream: string,
@@ -402,22 +495,15 @@ export class StreamClient {
     check_stream_id(stream);
     if (typeof text !== 'string') throw new TypeError('text must be a string');
     const c = await this.contracts();
-    const owner = stream_owner(stream);
+    const acl = await this.membership(stream);
     // Another publisher encrypts under the keeper's current key (asked outside the store's lock).
-    const theirs = owner === this.address ? null : await this.#keeper_key(stream, undefined);
-    if (owner !== this.address && theirs === null) throw new NoGroupKeyError('current', stream);
+    const theirs = stream_owner(stream) === this.address ? null : await this.#keeper_current(stream, acl);
     return this.#locked(stream, async () => {
       let current: GroupKey;
       let next: GroupKey | undefined;
       if (theirs !== null) current = theirs;
       else {
-        let doc = await this.#load(stream);
-        if (doc.current === null) {
-          const k = await this.#make_key(stream);
-          doc = await this.#update(stream, (d) => {
-            d.current = k.id;
-          });
-        }
+        const doc = await this.#fresh_doc(stream, acl);
         current = key_of(doc, doc.current!);
         next = doc.next === null ? undefined : key_of(doc, doc.next);
       }
@@ -439,6 +525,36 @@ export class StreamClient {
       }
       return { seq: seq as number, key_id: current.id, new_key_id: next?.id ?? null, outcome };
     });
+  }
+
+  /**
+   * Under the stream's lock, the owner's key document with a current key (and next) no account
+   * that can no longer subscribe may hold: makes the first key, finishes a pending re-key, or
+   * re-keys a key {@link stale_reason} names.
+   */
+  async #fresh_doc(stream: string, acl: StreamMembership): Promise<KeyDoc> {
+    const doc = await this.#load(stream);
+    if (doc.current === null || doc.rekey_pending === true) return this.#rekey_now(stream);
+    const now_ms = this.#now();
+    for (const id of [doc.current, doc.next]) {
+      const k = doc.keys.find((x) => x.id === id);
+      if (k !== undefined && stale_reason(k, acl, now_ms) !== null) return this.#rekey_now(stream);
+    }
+    return doc;
+  }
+
+  /** A publisher other than the owner: the keeper's current key, unless some removed or lapsed member may hold it. */
+  async #keeper_current(stream: string, acl: StreamMembership): Promise<GroupKey> {
+    const k = await this.#keeper_key(stream, undefined);
+    if (k === null) throw new NoGroupKeyError('current', stream);
+    const why = stale_reason(k, acl, this.#now());
+    if (why !== null)
+      throw new NoGroupKeyError(
+        k.id,
+        stream,
+        `${why}, and may hold it: the owner must re-key first (\`cloister stream rekey\`)`,
+      );
+    return { id: k.id, key: k.key };
   }
 
   // ---- read ---------------------------------------------------------------------------------
@@ -539,7 +655,7 @@ export class StreamClient {
     if (local !== undefined) return { id: local.id, key: from_base64(local.key) };
     if (missing.has(key_id)) return null;
     const kept = await this.#keeper_key(stream, key_id);
-    if (kept !== null) return kept;
+    if (kept !== null) return { id: kept.id, key: kept.key };
     if (opts.request_keys !== undefined) {
       const got = await this.request_keys(stream, publisher, [key_id], {
         scheme: opts.request_keys.scheme,
@@ -555,15 +671,67 @@ export class StreamClient {
 
   /**
    * The keeper's key `key_id` (or its current key), stored locally; null when the keeper refuses
-   * or has no such key. Sets this account's viewing key once, when the keeper does not know it
-   * and the ACL says this account may subscribe.
+   * or has no such key. When the keeper refuses, this account's viewing key may be unknown there:
+   * it is set (one transaction) at most once per client and keeper, and only when the ACL says
+   * this account may subscribe; a refusal after that (a key from before the grant) sends nothing.
    */
-  async #keeper_key(stream: string, key_id: string | undefined): Promise<GroupKey | null> {
-    const c = await this.contracts();
+  async #keeper_key(stream: string, key_id: string | undefined): Promise<KeptKey | null> {
     const keeper = await this.keeper_of(stream);
     if (keeper === null) return null;
-    const ask = async (): Promise<GroupKey | null> => {
-      const data = (await this.#client.query(keeper, {
+    const known = this.#viewing_keys.get(keeper);
+    const first = await this.#ask_keeper(keeper, stream, key_id);
+    if (first !== UNAUTHORIZED) return first;
+    // Known set before this question: the refusal is the keeper's rule, not a missing viewing key.
+    if (known?.done === true) return null;
+    if (!(await this.#viewing_key_set(keeper, stream, key_id))) return null;
+    const again = await this.#ask_keeper(keeper, stream, key_id);
+    return again === UNAUTHORIZED ? null : again;
+  }
+
+  /**
+   * Makes sure the keeper knows this account's viewing key; resolves true when it may have learnt
+   * it since the caller's refused question (worth asking again), false when not (the ACL says no).
+   * The first refusal of a key from before the grant asks for the current key instead, a query:
+   * if that is answered, the viewing key is known there already and nothing is sent.
+   */
+  async #viewing_key_set(keeper: string, stream: string, key_id: string | undefined): Promise<boolean> {
+    let entry = this.#viewing_keys.get(keeper);
+    if (entry === undefined) {
+      if (key_id !== undefined && (await this.#ask_keeper(keeper, stream, undefined)) !== UNAUTHORIZED) {
+        this.#viewing_keys.set(keeper, { set: Promise.resolve(), done: true });
+        return false;
+      }
+      if (!(await this.may_subscribe(stream, this.address))) return false;
+      // Another question may have started the same while this one waited.
+      entry = this.#viewing_keys.get(keeper);
+    }
+    if (entry === undefined) {
+      const made = {
+        set: this.#client
+          .execute(this.#key, keeper, { set_viewing_key: { key: this.#viewing_key } })
+          .then(() => {
+            made.done = true;
+          }),
+        done: false,
+      };
+      made.set.catch(() => this.#viewing_keys.delete(keeper));
+      this.#viewing_keys.set(keeper, made);
+      entry = made;
+    }
+    await entry.set;
+    return true;
+  }
+
+  /** One get_key question to `keeper`: the key (stored locally), null for "no key", or UNAUTHORIZED. */
+  async #ask_keeper(
+    keeper: string,
+    stream: string,
+    key_id: string | undefined,
+  ): Promise<KeptKey | null | typeof UNAUTHORIZED> {
+    const c = await this.contracts();
+    let data: Record<string, unknown>;
+    try {
+      data = (await this.#client.query(keeper, {
         get_key: {
           acl: c.stream_acl,
           stream,
@@ -572,33 +740,26 @@ export class StreamClient {
           ...(key_id === undefined ? {} : { key_id }),
         },
       })) as Record<string, unknown>;
-      const id = data?.['key_id'];
-      const key = data?.['key'];
-      if (!is_group_key_id(id) || typeof key !== 'string')
-        throw new BadAnswerError('the key keeper answered no {key_id, key}');
-      const bytes = from_base64(key);
-      if (bytes.length !== GROUP_KEY_BYTES || (key_id !== undefined && id !== key_id))
-        throw new BadAnswerError('the key keeper answered another key');
-      const height = Number.isSafeInteger(data['height']) ? (data['height'] as number) : null;
-      const k = { id, key: bytes };
-      await this.#locked(stream, () => this.#add_keys(stream, [k], stream_owner(stream), height));
-      return k;
-    };
-    try {
-      return await ask();
     } catch (error) {
       if (is_refusal(error, 'no key')) return null;
-      if (!is_refusal(error, 'unauthorized')) throw error;
-    }
-    // Refused: either the keeper has no viewing key for us yet, or the ACL says no.
-    if (!(await this.may_subscribe(stream, this.address))) return null;
-    await this.#client.execute(this.#key, keeper, { set_viewing_key: { key: this.#viewing_key } });
-    try {
-      return await ask();
-    } catch (error) {
-      if (is_refusal(error, 'no key') || is_refusal(error, 'unauthorized')) return null;
+      if (is_refusal(error, UNAUTHORIZED)) return UNAUTHORIZED;
       throw error;
     }
+    const id = data?.['key_id'];
+    const key = data?.['key'];
+    if (!is_group_key_id(id) || typeof key !== 'string')
+      throw new BadAnswerError('the key keeper answered no {key_id, key}');
+    const bytes = from_base64(key);
+    if (bytes.length !== GROUP_KEY_BYTES || (key_id !== undefined && id !== key_id))
+      throw new BadAnswerError('the key keeper answered another key');
+    const k: KeptKey = {
+      id,
+      key: bytes,
+      height: whole_or_null(data['height']),
+      time_ms: whole_or_null(data['time_ms']),
+    };
+    await this.#locked(stream, () => this.#add_keys(stream, [k], stream_owner(stream), k.height, k.time_ms));
+    return k;
   }
 
   // ---- key requests -------------------------------------------------------------------------
@@ -732,8 +893,9 @@ export class StreamClient {
       keys: (id) => {
         const k = doc.keys.find((x) => x.id === id);
         if (k === undefined) return null;
-        // As the keeper does: a subscriber reads keys set at or after its grant.
-        if (k.height !== null && granted !== null && k.height < granted) return null;
+        // As the keeper does: a subscriber reads keys set at or after its grant. A key whose
+        // height this client does not know (from a key request or a rotation link) may be older.
+        if (granted !== null && (k.height === null || k.height < granted)) return null;
         return { id: k.id, key: from_base64(k.key) };
       },
     });
@@ -767,43 +929,71 @@ export class StreamClient {
     return doc;
   }
 
+  /**
+   * Loads, changes and stores `stream`'s key document: under the store's `exclusive` lock when it
+   * has one (other processes, other tabs), as well as after this client's earlier updates.
+   */
   async #update(stream: string, change: (doc: KeyDoc) => void): Promise<KeyDoc> {
-    const doc = await this.#load(stream);
-    change(doc);
-    const keep = new Set([doc.current, doc.next]);
-    while (doc.keys.length > STREAM_KEYS_KEPT_MAX) {
-      const i = doc.keys.findIndex((k) => !keep.has(k.id));
-      if (i < 0) break;
-      doc.keys.splice(i, 1);
-    }
-    await this.#store.set(doc_name(stream), JSON.stringify(doc));
-    return doc;
+    const name = doc_name(stream);
+    const write = async (): Promise<KeyDoc> => {
+      const doc = await this.#load(stream);
+      change(doc);
+      const keep = new Set([doc.current, doc.next]);
+      while (doc.keys.length > STREAM_KEYS_KEPT_MAX) {
+        const i = doc.keys.findIndex((k) => !keep.has(k.id));
+        if (i < 0) break;
+        doc.keys.splice(i, 1);
+      }
+      await this.#store.set(name, JSON.stringify(doc));
+      return doc;
+    };
+    return this.#store.exclusive === undefined ? write() : this.#store.exclusive(name, write);
   }
 
-  async #add_keys(stream: string, keys: GroupKey[], from: string, height: number | null): Promise<void> {
+  async #add_keys(
+    stream: string,
+    keys: GroupKey[],
+    from: string,
+    height: number | null,
+    time_ms: number | null = null,
+  ): Promise<void> {
     const doc = await this.#load(stream);
-    const fresh = keys.filter((k) => !doc.keys.some((x) => x.id === k.id));
-    if (fresh.length === 0) return;
+    if (keys.every((k) => doc.keys.some((x) => x.id === k.id))) return;
     await this.#update(stream, (d) => {
-      for (const k of fresh) d.keys.push({ id: k.id, key: to_base64(k.key), from, height });
+      // Checked again under the lock: another process may have added some meanwhile.
+      for (const k of keys)
+        if (!d.keys.some((x) => x.id === k.id))
+          d.keys.push({ id: k.id, key: to_base64(k.key), from, height, time_ms });
     });
   }
 
-  /** A fresh key: stored locally first (so a crash cannot lose it), then set in the keeper. */
+  /**
+   * A fresh key: stored locally first (so a crash cannot lose it), then set in the keeper; its
+   * height and block time are the keeper's. A stream without a keeper records the chain's height
+   * and this client's clock from just before the key was made, so a later grant never reaches it.
+   */
   async #make_key(stream: string): Promise<GroupKey> {
     const c = await this.contracts();
     const keeper = await this.keeper_of(stream);
+    const before_ms = this.#now();
+    const head = keeper === null ? (await this.#client.status()).height : null;
     const k = new_group_key(this.#random);
-    await this.#add_keys(stream, [k], this.address, null);
+    await this.#add_keys(stream, [k], this.address, head, keeper === null ? before_ms : null);
     // A stream without a keeper: its subscribers get keys only by key requests.
     if (keeper === null) return k;
     const outcome = await this.#client.execute(this.#key, keeper, {
       set_key: { acl: c.stream_acl, stream, key_id: k.id, key: to_base64(k.key) },
     });
+    const data = outcome.data as { time_ms?: unknown } | undefined;
     const height = outcome.record?.height ?? null;
+    // A keeper from before time_ms was answered: this client's clock before sending bounds it.
+    const time_ms = whole_or_null(data?.time_ms) ?? before_ms;
     await this.#update(stream, (d) => {
       const entry = d.keys.find((x) => x.id === k.id);
-      if (entry !== undefined) entry.height = height;
+      if (entry !== undefined) {
+        entry.height = height;
+        entry.time_ms = time_ms;
+      }
     });
     return k;
   }
@@ -813,6 +1003,35 @@ function key_of(doc: KeyDoc, id: string): GroupKey {
   const k = doc.keys.find((x) => x.id === id);
   if (k === undefined) throw new NoGroupKeyError(id, doc.stream);
   return { id: k.id, key: from_base64(k.key) };
+}
+
+/** A height or time from a contract's answer: a whole number ≥ 0, else null (absent from an older contract). */
+function whole_or_null(value: unknown): number | null {
+  return Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : null;
+}
+
+/**
+ * Why a group key may be held by an account that can no longer subscribe, or null: it was set
+ * (`height`) below the stream's latest removal of a subscriber, or some member's subscription
+ * lapsed (by `now_ms`) at or after the block time the key was set (`time_ms`), while the member
+ * could still get it. An unknown height or time counts as old. A key set in the block of the
+ * removal is not stale: queries see a block's state only once it is whole, revoke included (and
+ * a key a client made without a keeper has the height of the block before it was made).
+ */
+export function stale_reason(
+  key: { height: number | null; time_ms?: number | null | undefined },
+  acl: StreamMembership,
+  now_ms: number,
+): string | null {
+  if (acl.removed_height !== null && (key.height === null || key.height < acl.removed_height))
+    return `it was set before a subscriber was removed at height ${acl.removed_height}`;
+  const set_ms = key.time_ms ?? 0;
+  const lapsed = acl.members.find(
+    (m) => m.subscribe && m.expires_ms !== null && m.expires_ms <= now_ms && m.expires_ms >= set_ms,
+  );
+  if (lapsed !== undefined)
+    return `it was set before the subscription of ${lapsed.account} lapsed at ${new Date(lapsed.expires_ms!).toISOString()}`;
+  return null;
 }
 
 function parse_permissions(value: unknown): StreamPermissions {
