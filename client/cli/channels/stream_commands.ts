@@ -10,7 +10,7 @@ import type { Argv } from 'yargs';
 import { FileStorage } from '../../sdk/channels/storage_file_node.js';
 import { is_stream_id, STREAM_PLAINTEXT_BYTES_MAX } from '../../sdk/channels/stream_crypto.js';
 import type { KeyExchangeScheme } from '../../sdk/channels/stream_key_exchange.js';
-import { StreamClient, type StreamReadItem } from '../../sdk/channels/streams.js';
+import { PUBLISHER_NEEDS_SUBSCRIBE, StreamClient, type StreamReadItem } from '../../sdk/channels/streams.js';
 import type { CloisterClient } from '../../sdk/client.js';
 import type { ClientKey } from '../../sdk/keys.js';
 import {
@@ -81,8 +81,10 @@ type GrantArgs = NetworkArgs & {
 async function grant(argv: GrantArgs): Promise<void> {
   if (!argv.publish && !argv.subscribe)
     throw new UsageError(
-      'name what to grant: --subscribe, --publish or both (`stream revoke` removes a member)',
+      'name what to grant: --subscribe, or --subscribe --publish (`stream revoke` removes a member)',
     );
+  if (argv.publish && !argv.subscribe)
+    throw new UsageError(`--publish needs --subscribe: ${PUBLISHER_NEEDS_SUBSCRIBE}`);
   const s = await session(argv);
   const stream = await stream_of(argv, s, argv.stream);
   const { address } = await address_of(argv, argv.account, 'ACCOUNT');
@@ -269,12 +271,16 @@ export function stream_commands(y: Argv): Argv {
         )
         .command(
           'grant <stream> <account>',
-          `let ACCOUNT (an address or key name) publish and/or subscribe; replaces what it had. A new subscriber reads from the next message on (the owner re-keys after the grant); a subscriber that loses --subscribe is cut off (re-keyed, like revoke). ${STREAM_HELP}`,
+          `let ACCOUNT (an address or key name) subscribe, and with --publish publish too; replaces what it had. A new subscriber reads from the next message on (the owner re-keys after the grant); a grant whose --expires-ms is already past cuts a subscriber off (re-keyed, like revoke). ${STREAM_HELP}`,
           (c) =>
             network_options(c)
               .positional('stream', { type: 'string', demandOption: true })
               .positional('account', { type: 'string', demandOption: true })
-              .option('publish', { type: 'boolean', default: false, describe: 'may publish messages' })
+              .option('publish', {
+                type: 'boolean',
+                default: false,
+                describe: 'may publish messages too (with --subscribe: publishers share the group key)',
+              })
               .option('subscribe', {
                 type: 'boolean',
                 default: false,

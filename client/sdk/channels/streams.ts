@@ -67,6 +67,9 @@ export const CHANNEL_STORE_PURPOSE = 'channel-store';
 export const STREAM_KEYS_KEPT_MAX = 256;
 /** Default wait for an answer to a key request. */
 export const KEY_REQUEST_TIMEOUT_MS_DEFAULT = 15_000;
+/** Why a grant of publish without subscribe is refused. */
+export const PUBLISHER_NEEDS_SUBSCRIBE =
+  'a publisher needs the subscribe permission too: a stream has one group key, which publishers and subscribers share and the key keeper gives to subscribers only (docs/channels.md "Streams")';
 /** Most key requests a publisher keeps track of as answered (to skip repeats). */
 const ANSWERED_MAX = 4096;
 
@@ -361,8 +364,11 @@ export class StreamClient {
     check_account(account);
     if (perms.expires_ms !== undefined && perms.expires_ms !== null)
       check_count_opt(perms.expires_ms, 'expires_ms');
-    const c = await this.contracts();
     const subscribe = perms.subscribe === true;
+    // One group key per stream, which the keeper gives subscribers only: a publisher that could
+    // not subscribe would have no key to publish under (Streamr keys per publisher; see docs).
+    if (perms.publish === true && !subscribe) throw new TypeError(PUBLISHER_NEEDS_SUBSCRIBE);
+    const c = await this.contracts();
     const now_ms = this.#now();
     const active = subscribe && (perms.expires_ms == null || perms.expires_ms > now_ms);
     const before = await this.permissions(stream, account);

@@ -251,14 +251,20 @@ describe('streams, live', () => {
     await expect(sub3.s.publish(stream, 'too late')).rejects.toThrow();
   }, 180_000);
 
-  it('a grant that takes subscribe away re-keys, as revoke does (CLI --publish; SDK, an expiry in the past)', async () => {
+  it('a grant that cuts a subscriber off re-keys, as revoke does (an expiry in the past: CLI and SDK); publish alone is refused', async () => {
     await net.json(['stream', 'create', 'cut', '--key', 'dev0']);
     await net.ok(['stream', 'grant', 'cut', 'dev1', '--subscribe', '--key', 'dev0']);
     await net.ok(['stream', 'publish', 'cut', 'one', '--key', 'dev0']);
     expect(await net.ok(['stream', 'read', 'dev0/cut', '--key', 'dev1'])).toBe('#1 one\n');
-    // Publish only: dev1 may no longer subscribe. The grant re-keys, and dev1 holds only the old key.
+    // Publish without subscribe: refused (a publisher needs the group key), and nothing changed.
+    const publish_only = await net.cloister(['stream', 'grant', 'cut', 'dev1', '--publish', '--key', 'dev0']);
+    expect(publish_only.code).toBe(2);
+    expect(publish_only.stderr).toMatch(/--publish needs --subscribe/);
+    expect(await net.ok(['stream', 'read', 'dev0/cut', '--key', 'dev1'])).toBe('#1 one\n');
+    // An expiry already past: dev1 may no longer subscribe. The grant re-keys, and dev1 holds only the old key.
     const g = await net.json<{ rekeyed: string | null }>([
-      ...['stream', 'grant', 'cut', 'dev1', '--publish', '--key', 'dev0'],
+      ...['stream', 'grant', 'cut', 'dev1', '--subscribe', '--expires-ms', String(Date.now() - 1_000)],
+      ...['--key', 'dev0'],
     ]);
     expect(g.rekeyed).toMatch(/^[0-9a-f]{32}$/);
     const two = await net.json<{ key_id: string }>(['stream', 'publish', 'cut', 'two', '--key', 'dev0']);
@@ -270,6 +276,7 @@ describe('streams, live', () => {
     // The SDK: a subscriber re-granted with an expiry already past is removed too, even with rekey false.
     const owner = party('dev0');
     const { stream } = await owner.s.create('cut-sdk');
+    await expect(owner.s.grant(stream, address.dev2, { publish: true })).rejects.toThrow(TypeError);
     await owner.s.grant(stream, address.dev2, { subscribe: true });
     const m1 = await owner.s.publish(stream, 'm1');
     const sub2 = party('dev2');
