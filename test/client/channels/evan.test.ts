@@ -158,6 +158,20 @@ function ordered_ids(first: number): (bytes: number) => Uint8Array {
   };
 }
 
+/** Both orders of Alice's and Bob's invite ids: which one is smaller must not matter. */
+const ID_ORDERS = [
+  [0x11, 0x22],
+  [0x22, 0x11],
+] as const;
+
+/** A fresh world with Alice and Bob whose invite ids start with `a_first` and `b_first`. */
+function parties_with_ids(a_first: number, b_first: number) {
+  const w = world();
+  const alice = w.party('alice', { random: ordered_ids(a_first) });
+  const bob = w.party('bob', { random: ordered_ids(b_first) });
+  return { w, alice, bob };
+}
+
 function world() {
   const chain = new FakeChain();
   const directory = new FakeDirectory(() => chain.height);
@@ -322,13 +336,8 @@ describe('evan exchange: honest flow', () => {
 
 describe('evan exchange: re-keys, key rotation, lost mail, shared stores', () => {
   it("an invitee's re-key replaces the inviter's pending invite, whichever invite id is smaller", async () => {
-    for (const [a_first, b_first] of [
-      [0x11, 0x22],
-      [0x22, 0x11],
-    ] as const) {
-      const w = world();
-      const alice = w.party('alice', { random: ordered_ids(a_first) });
-      const bob = w.party('bob', { random: ordered_ids(b_first) });
+    for (const [a_first, b_first] of ID_ORDERS) {
+      const { w, alice, bob } = parties_with_ids(a_first, b_first);
       const a = await alice.ch.invite(bob.uri);
       expect(a.replaces).toBeNull();
       // Bob accepts without --confirm (the CLI default): Alice stays `invited` with invite a.
@@ -355,13 +364,8 @@ describe('evan exchange: re-keys, key rotation, lost mail, shared stores', () =>
   });
 
   it('genuinely crossed invites keep the smaller invite id on both sides, also when both re-key at once', async () => {
-    for (const [a_first, b_first] of [
-      [0x11, 0x22],
-      [0x22, 0x11],
-    ] as const) {
-      const w = world();
-      const alice = w.party('alice', { random: ordered_ids(a_first) });
-      const bob = w.party('bob', { random: ordered_ids(b_first) });
+    for (const [a_first, b_first] of ID_ORDERS) {
+      const { w, alice, bob } = parties_with_ids(a_first, b_first);
       const a = await alice.ch.invite(bob.uri);
       const b = await bob.ch.invite(alice.uri);
       expect([a.replaces, b.replaces]).toEqual([null, null]);
