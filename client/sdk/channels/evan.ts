@@ -493,6 +493,8 @@ interface Contact extends ContactInfo {
   key: Uint8Array;
   /** The inviter's expected confirmation MAC, until confirmed. */
   confirm_tag?: Uint8Array;
+  /** Height of the peer's confirmation mail, once confirmed (contacts confirmed before it was kept have none). */
+  confirmed_height?: number;
 }
 
 const STATES: readonly ContactState[] = ['invited', 'accepted', 'confirmed'];
@@ -518,6 +520,7 @@ function contact_from_json(peer: string, v: unknown): Contact {
     typeof o['invite_id'] !== 'string' ||
     !is_count(o['height']) ||
     typeof o['inviter'] !== 'boolean' ||
+    (o['confirmed_height'] !== undefined && !is_count(o['confirmed_height'])) ||
     key === null ||
     tag === null
   )
@@ -534,11 +537,12 @@ function contact_from_json(peer: string, v: unknown): Contact {
     inviter: o['inviter'],
     key,
     ...(tag === undefined ? {} : { confirm_tag: tag }),
+    ...(o['confirmed_height'] === undefined ? {} : { confirmed_height: o['confirmed_height'] as number }),
   };
 }
 
 function info_of(c: Contact): ContactInfo {
-  const { key: _key, confirm_tag: _tag, ...info } = c;
+  const { key: _key, confirm_tag: _tag, confirmed_height: _confirmed, ...info } = c;
   return info;
 }
 
@@ -633,6 +637,17 @@ function skip_reason(held: Contact | undefined, body: InviteBody, height: number
       ? 'both sides invited: the peer takes your invite (the smaller invite id)'
       : undefined;
   }
+  // The peer confirmed my invite, so it holds it: an invite of its own sent before that
+  // confirmation and not naming mine crossed mine, and the peer took mine over it. (One sent
+  // after, not naming mine, is a peer that lost its contacts and starts again: taken.)
+  if (
+    held.state === 'confirmed' &&
+    held.inviter &&
+    held.confirmed_height !== undefined &&
+    body.replaces !== held.invite_id &&
+    height < held.confirmed_height
+  )
+    return 'both sides invited: the peer took your invite (it confirmed it)';
   return height <= held.height ? 'older than the key this contact holds' : undefined;
 }
 
@@ -943,7 +958,7 @@ export class EvanChannel {
       if (c.state === 'confirmed') return true;
       if (c.confirm_tag === undefined || !equal_bytes(c.confirm_tag, mac)) throw new InviteInvalidError();
       const { confirm_tag: _tag, ...rest } = c;
-      contacts.set(mail.from, { ...rest, state: 'confirmed' });
+      contacts.set(mail.from, { ...rest, state: 'confirmed', confirmed_height: mail.height });
       await this.#save(contacts);
       return true;
     });

@@ -7,12 +7,12 @@
  * {@link FileStorage.exclusive} runs a read-modify-write under a lock file `<path>.lock`, so two
  * processes (two `cloister msg open` at once) cannot both accept one message: the lock is taken
  * with an exclusive create, waited for up to {@link LOCK_WAIT_MS_MAX}, and taken over when it is
- * older than {@link LOCK_STALE_MS} (its holder crashed), one waiter at a time. A write also
+ * older than {@link LOCK_STALE_MS} (its holder crashed; a live holder renews it), one waiter at a time. A write also
  * flushes its directory, so the rename survives a power loss.
  * @module
  */
 
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { type ChannelStorage, check_document, DOCUMENT_CHARS_MAX } from './storage.js';
 
@@ -33,11 +33,16 @@ export class FileStorage implements ChannelStorage {
   readonly dir: string;
   /** The one file every document is, for {@link FileStorage.single}; else null. */
   readonly file: string | null;
+  /** Age after which another process's lock counts as left by a crash (default {@link LOCK_STALE_MS}). */
+  readonly lock_stale_ms: number;
 
-  constructor(dir: string, opts: { file?: string } = {}) {
+  constructor(dir: string, opts: { file?: string; lock_stale_ms?: number } = {}) {
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a path');
     this.dir = dir;
     this.file = opts.file === undefined ? null : resolve(dir, opts.file);
+    this.lock_stale_ms = opts.lock_stale_ms ?? LOCK_STALE_MS;
+    if (!Number.isSafeInteger(this.lock_stale_ms) || this.lock_stale_ms < 3)
+      throw new RangeError('lock_stale_ms must be a whole number of ms ≥ 3');
   }
 
   /** Every document in the one file at `path` (a store of one document, whatever its name). */
@@ -86,15 +91,28 @@ export class FileStorage implements ChannelStorage {
     await rm(this.#path(name), { force: true });
   }
 
-  /** Runs `work` holding the document's lock file, against other processes too. */
+  /**
+   * Runs `work` holding the document's lock file, against other processes too. While it runs, the
+   * lock's time is renewed every third of {@link lock_stale_ms}, so work that outlasts it (a
+   * transaction waiting for its commit) is not taken for a crashed holder's.
+   */
   async exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
     check_document(name);
     const lock = `${this.#path(name)}.lock`;
     await mkdir(dirname(lock), { recursive: true, mode: 0o700 });
-    await take_lock(lock);
+    await take_lock(lock, this.lock_stale_ms);
+    const renew = setInterval(
+      () => {
+        const now = new Date();
+        void utimes(lock, now, now).catch(() => {});
+      },
+      Math.floor(this.lock_stale_ms / 3),
+    );
+    renew.unref();
     try {
       return await work();
     } finally {
+      clearInterval(renew);
       await rm(lock, { force: true });
     }
   }
@@ -132,7 +150,7 @@ function age_ms_of(path: string): Promise<number | null> {
  * must not both take over (the second would delete the lock the first just took). True if the
  * caller should try the lock again at once.
  */
-async function clear_stale(lock: string): Promise<boolean> {
+async function clear_stale(lock: string, stale_ms: number): Promise<boolean> {
   const guard = `${lock}.takeover`;
   let handle: Awaited<ReturnType<typeof open>>;
   try {
@@ -140,20 +158,20 @@ async function clear_stale(lock: string): Promise<boolean> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     // Another waiter is taking over; a guard its holder left by crashing is stale in turn.
-    if (((await age_ms_of(guard)) ?? 0) > LOCK_STALE_MS) await rm(guard, { force: true });
+    if (((await age_ms_of(guard)) ?? 0) > stale_ms) await rm(guard, { force: true });
     return false;
   }
   try {
     await handle.close();
     // Looked at again under the guard: it may be a fresh lock by now.
-    if (((await age_ms_of(lock)) ?? 0) > LOCK_STALE_MS) await rm(lock, { force: true });
+    if (((await age_ms_of(lock)) ?? 0) > stale_ms) await rm(lock, { force: true });
     return true;
   } finally {
     await rm(guard, { force: true });
   }
 }
 
-async function take_lock(lock: string): Promise<void> {
+async function take_lock(lock: string, stale_ms: number): Promise<void> {
   const deadline = Date.now() + LOCK_WAIT_MS_MAX;
   for (;;) {
     try {
@@ -164,7 +182,7 @@ async function take_lock(lock: string): Promise<void> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    if (((await age_ms_of(lock)) ?? 0) > LOCK_STALE_MS && (await clear_stale(lock))) continue;
+    if (((await age_ms_of(lock)) ?? 0) > stale_ms && (await clear_stale(lock, stale_ms))) continue;
     if (Date.now() > deadline)
       throw new StorageLockedError(
         `${lock} is held by another process (remove it if no cloister process is running)`,

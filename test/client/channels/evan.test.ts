@@ -181,9 +181,11 @@ function world() {
       random?: (bytes: number) => Uint8Array;
       store?: MemoryStorage;
       mailbox?: (inner: EvanMailbox) => EvanMailbox;
+      /** The same account again (a new device, or one that lost its store). */
+      key?: ClientKey;
     } = {},
   ): Party => {
-    const key = generate_key(name, web_random);
+    const key = opts.key ?? generate_key(name, web_random);
     const address = key_info(key).address;
     const uri = directory.publish(key);
     const store = opts.store ?? new MemoryStorage();
@@ -388,6 +390,36 @@ describe('evan exchange: re-keys, key rotation, lost mail, shared stores', () =>
       expect((await bob.ch.contact(alice.address))?.invite_id).toBe(smaller2);
       expect(await stored_key(alice, bob.address)).toBe(await stored_key(bob, alice.address));
     }
+  });
+
+  it('crossed invites where the peer confirmed mine first: its earlier invite is skipped, a later one taken', async () => {
+    const { w, alice, bob } = parties_with_ids(0x11, 0x22);
+    w.chain.height = 10;
+    const x = await alice.ch.invite(bob.uri); // committed at 11
+    w.chain.height = 11;
+    const v = await bob.ch.invite(alice.uri); // committed at 12, not knowing x
+    expect(v.replaces).toBeNull();
+    // Bob takes x (the smaller id) and confirms it, before Alice has looked at her inbox.
+    w.chain.height = 12;
+    await bob.ch.accept_pending({ confirm: true });
+    expect((await bob.ch.contact(alice.address))?.invite_id).toBe(x.invite_id);
+    w.chain.height = 14;
+    expect((await alice.ch.take_confirmations()).confirmed).toEqual([bob.address]);
+    // Alice now holds a confirmed x; Bob's v was sent before that confirmation: skipped.
+    const r = await alice.ch.accept_pending();
+    expect(r.accepted).toMatchObject([{ status: 'skipped', invite_id: v.invite_id }]);
+    expect((await alice.ch.contact(bob.address))?.invite_id).toBe(x.invite_id);
+    expect(await stored_key(alice, bob.address)).toBe(await stored_key(bob, alice.address));
+    await alice.ch.send(bob.address, 'still one key');
+    expect((await bob.ch.inbox()).map((e) => e.text)).toEqual(['still one key']);
+    // A Bob that lost his contacts invites again later, naming nothing: taken, one key again.
+    const bob2 = w.party('bob', { key: bob.key, random: ordered_ids(0x33) });
+    w.chain.height = 20;
+    const fresh = await bob2.ch.invite(alice.uri);
+    expect(fresh.replaces).toBeNull();
+    const again = await alice.ch.accept_pending();
+    expect(again.accepted).toMatchObject([{ status: 'accepted', invite_id: fresh.invite_id }]);
+    expect(await stored_key(alice, bob.address)).toBe(await stored_key(bob2, alice.address));
   });
 
   it("a pending invite survives both parties' key rotation; a revocation back to its height refuses it", async () => {

@@ -229,6 +229,30 @@ describe('file storage across processes', () => {
     expect(await new FileStorage(dir).exclusive('doc', async () => 'taken over')).toBe('taken over');
   });
 
+  test('a holder whose work outlasts the stale age keeps its lock: it renews it', async () => {
+    const dir = temp();
+    const stale_ms = 150;
+    const order: string[] = [];
+    let entered = () => {};
+    const a_in = new Promise<void>((r) => {
+      entered = r;
+    });
+    const held = new FileStorage(dir, { lock_stale_ms: stale_ms }).exclusive('doc', async () => {
+      order.push('a in');
+      entered();
+      // Four stale ages: a waiter that saw the lock's time stand still would take it over.
+      await new Promise((r) => setTimeout(r, 4 * stale_ms));
+      order.push('a out');
+    });
+    await a_in;
+    const b = new FileStorage(dir, { lock_stale_ms: stale_ms }).exclusive('doc', async () =>
+      order.push('b in'),
+    );
+    await Promise.all([held, b]);
+    expect(order).toEqual(['a in', 'a out', 'b in']);
+    expect(() => new FileStorage(dir, { lock_stale_ms: 2 })).toThrow(RangeError);
+  });
+
   test('waiters that all find one stale lock take it over one at a time', async () => {
     const dir = temp();
     const lock = join(dir, 'doc.json.lock');
