@@ -368,7 +368,6 @@ export class StreamClient {
     // One group key per stream, which the keeper gives subscribers only: a publisher that could
     // not subscribe would have no key to publish under (Streamr keys per publisher; see docs).
     if (perms.publish === true && !subscribe) throw new TypeError(PUBLISHER_NEEDS_SUBSCRIBE);
-    const c = await this.contracts();
     const now_ms = this.#now();
     const active = subscribe && (perms.expires_ms == null || perms.expires_ms > now_ms);
     const before = await this.permissions(stream, account);
@@ -377,16 +376,14 @@ export class StreamClient {
     // A subscriber that loses the permission may hold the current key (even one that lapsed).
     const removed = before.subscribe && !active;
     const has_key = (await this.#load(stream)).current !== null;
-    if (removed && has_key) await this.#mark_rekey_pending(stream);
-    const outcome = await this.#client.execute(this.#key, c.stream_acl, {
-      grant: {
-        stream,
-        account,
-        publish: perms.publish === true,
-        subscribe,
-        expires_ms: perms.expires_ms ?? null,
-      },
-    });
+    const grant = {
+      stream,
+      account,
+      publish: perms.publish === true,
+      subscribe,
+      expires_ms: perms.expires_ms ?? null,
+    };
+    const outcome = await this.#removal(stream, removed && has_key, { grant });
     const rekey = removed || (active && !could && opts.rekey !== false);
     if (!rekey || !has_key) return { outcome, key_id: null };
     return { outcome, key_id: await this.rekey(stream) };
@@ -401,9 +398,7 @@ export class StreamClient {
   async revoke(stream: string, account: string): Promise<{ outcome: TxOutcome; key_id: string }> {
     check_stream_id(stream);
     check_account(account);
-    const c = await this.contracts();
-    await this.#mark_rekey_pending(stream);
-    const outcome = await this.#client.execute(this.#key, c.stream_acl, { revoke: { stream, account } });
+    const outcome = await this.#removal(stream, true, { revoke: { stream, account } });
     // Only once the revoke is committed: a key set earlier could still reach the removed member.
     const key_id = await this.rekey(stream);
     return { outcome, key_id };
@@ -453,6 +448,28 @@ export class StreamClient {
       doc.next = null;
       delete doc.rekey_pending;
     });
+  }
+
+  /**
+   * Sends `msg` to the stream ACL; when it `removes` a member, a re-key is marked pending first,
+   * and unmarked again if the ACL refused the message (nothing changed) and none was pending.
+   */
+  async #removal(stream: string, removes: boolean, msg: object): Promise<TxOutcome> {
+    const c = await this.contracts();
+    const pending_before = (await this.#load(stream)).rekey_pending === true;
+    if (removes) await this.#mark_rekey_pending(stream);
+    try {
+      return await this.#client.execute(this.#key, c.stream_acl, msg);
+    } catch (error) {
+      // A refusal is committed with no effect; any other failure may have committed: keep it.
+      if (removes && !pending_before && error instanceof ContractError)
+        await this.#locked(stream, () =>
+          this.#update(stream, (doc) => {
+            delete doc.rekey_pending;
+          }),
+        );
+      throw error;
+    }
   }
 
   /** The owner marks a re-key pending before it sends a removal (others' key stores are not theirs to mark). */

@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type ChannelStorage, MemoryStorage } from '../../../client/sdk/channels/storage.js';
 import { FileStorage } from '../../../client/sdk/channels/storage_file_node.js';
 import { StreamClient, type StreamMember, stale_reason } from '../../../client/sdk/channels/streams.js';
-import { type CloisterClient, dev_keys, key_info } from '../../../client/sdk/index.js';
+import { type CloisterClient, ContractError, dev_keys, key_info } from '../../../client/sdk/index.js';
 
 const owner_key = dev_keys().find((k) => k.name === 'dev0')!;
 const owner = key_info(owner_key).address;
@@ -27,7 +27,10 @@ const yield_turn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * reports no removal, so only the client's own pending mark can make it re-key), set_key (each its
  * own block; it throws while `fail_set_key` says so), revoke and publish.
  */
-function stand_in_client(fail_set_key: () => boolean = () => false): CloisterClient {
+function stand_in_client(
+  fail_set_key: () => boolean = () => false,
+  fail_revoke: () => Error | null = () => null,
+): CloisterClient {
   let height = 100;
   let seq = 0;
   const outcome = (data: unknown) => ({
@@ -53,6 +56,8 @@ function stand_in_client(fail_set_key: () => boolean = () => false): CloisterCli
         height++;
         return outcome({ key_id: msg.set_key.key_id, height, time_ms: 1_700_000_000_000 + height });
       }
+      const revoke_error = 'revoke' in msg ? fail_revoke() : null;
+      if (revoke_error !== null) throw revoke_error;
       height++;
       if ('revoke' in msg) return outcome({ status: 'ok' });
       if ('publish' in msg) return outcome({ seq: ++seq });
@@ -153,6 +158,30 @@ describe('a re-key left pending', () => {
     const two = await restarted.publish(stream, 'two');
     expect(two.key_id).not.toBe(first);
     expect((await restarted.publish(stream, 'three')).key_id).toBe(two.key_id);
+  });
+
+  it('is unmarked when the ACL refused the removal (nothing changed), kept when the outcome is unknown', async () => {
+    let failure: Error | null = null;
+    const s = new StreamClient(
+      stand_in_client(
+        () => false,
+        () => failure,
+      ),
+      owner_key,
+      { storage: new MemoryStorage(), contracts },
+    );
+    const first = (await s.publish(stream, 'one')).key_id;
+    failure = new ContractError('not a member');
+    await expect(s.revoke(stream, removed)).rejects.toThrow(ContractError);
+    expect(await s.local_keys(stream)).toMatchObject({ current: first, rekey_pending: false });
+    // A timeout may have committed: the removal may have happened, so the re-key stays due.
+    failure = new Error('timed out waiting for the commit');
+    await expect(s.revoke(stream, removed)).rejects.toThrow('timed out');
+    expect(await s.local_keys(stream)).toMatchObject({ current: first, rekey_pending: true });
+    // And a refusal does not unmark a re-key that was already pending.
+    failure = new ContractError('not a member');
+    await expect(s.revoke(stream, removed)).rejects.toThrow(ContractError);
+    expect((await s.local_keys(stream)).rekey_pending).toBe(true);
   });
 
   it('is made by rotate, first: the queued key follows a fresh current key', async () => {
