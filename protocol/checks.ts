@@ -54,6 +54,13 @@ export function is_field_error(error: unknown): error is FieldError {
   return error instanceof FieldTypeError || error instanceof FieldRangeError;
 }
 
+// ---- counts ----------------------------------------------------------------------------------
+
+/** True for a whole number ≥ 0 that a JSON number holds exactly: a height, a time in ms, a count. */
+export function is_count(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
 // ---- lowercase hex (protocol.md §1) ---------------------------------------------------------
 
 const HEX40_RE = /^[0-9a-f]{40}$/;

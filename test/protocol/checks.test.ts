@@ -26,6 +26,7 @@ import {
   FieldTypeError,
   is_address_hex,
   is_chain_id,
+  is_count,
   is_field_error,
   is_hex64,
   is_signature_hex,
@@ -79,6 +80,14 @@ describe('lowercase hex', () => {
       expect((error as FieldTypeError).field).toBe('body.sender');
       expect((error as Error).message).toBe(`body.sender must be ${n} lowercase hex characters`);
     }
+  });
+});
+
+describe('counts', () => {
+  it('are whole numbers ≥ 0 a JSON number holds exactly', () => {
+    for (const good of [0, 1, 42, Number.MAX_SAFE_INTEGER]) expect(is_count(good)).toBe(true);
+    for (const bad of [-1, 1.5, Number.MAX_SAFE_INTEGER + 1, Number.NaN, Infinity, '3', null, undefined, 3n])
+      expect(is_count(bad)).toBe(false);
   });
 });
 

@@ -38,7 +38,7 @@ import {
   u64_be,
   utf8,
 } from '../../../protocol/bytes.js';
-import { is_address_hex } from '../../../protocol/checks.js';
+import { is_address_hex, is_count } from '../../../protocol/checks.js';
 import { noble_provider as p } from '../../../protocol/providers/noble.js';
 import { type ClientKey, key_info, web_random } from '../keys.js';
 import { framed } from './encoding.js';
@@ -180,10 +180,6 @@ function check_epoch_blocks(epoch_blocks: unknown): asserts epoch_blocks is numb
     epoch_blocks > EPOCH_BLOCKS_MAX
   )
     throw new RangeError(`epoch_blocks must be a whole number in 1..${EPOCH_BLOCKS_MAX}`);
-}
-
-function is_count(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 /** The epoch of a block height: `floor(height / epoch_blocks)`. */

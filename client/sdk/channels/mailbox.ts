@@ -9,7 +9,7 @@
  */
 
 import { to_hex } from '../../../protocol/bytes.js';
-import { is_address_hex } from '../../../protocol/checks.js';
+import { is_address_hex, is_count } from '../../../protocol/checks.js';
 import type { CloisterClient, TxOutcome } from '../client.js';
 import { BadAnswerError, ContractError } from '../errors.js';
 import { type ClientKey, key_info } from '../keys.js';
@@ -150,7 +150,7 @@ export class MailboxClient {
     if (!Array.isArray(mails)) throw new BadAnswerError('the mailbox answered no mail list');
     if (!(next_after === null || Number.isSafeInteger(next_after)))
       throw new BadAnswerError('the mailbox answered a next_after that is neither an id nor null');
-    if (!(count === undefined || (Number.isSafeInteger(count) && (count as number) >= 0)))
+    if (!(count === undefined || is_count(count)))
       throw new BadAnswerError('the mailbox answered a count that is not a number of mails');
     return {
       mails: mails.map(parse_mail),

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { is_count } from '../../../protocol/checks.js';
 import { ChannelError, ChannelErrorCode } from './errors.js';
 import type { ChannelStorage } from './storage.js';
 
@@ -197,8 +198,7 @@ export class ReplayGuard {
     if (format !== SEEN_FORMAT) throw corrupt(`format is not ${SEEN_FORMAT}`);
     if (!Array.isArray(entries)) throw corrupt('no seen list');
     // Written since the clock check was added; a document from before has none, and starts it now.
-    if (stored !== undefined && (!Number.isSafeInteger(stored) || (stored as number) < 0))
-      throw corrupt('bad latest_ms');
+    if (stored !== undefined && !is_count(stored)) throw corrupt('bad latest_ms');
     const latest_ms = Math.max(now_ms, (stored as number | undefined) ?? 0);
     const oldest = latest_ms - this.max_age_ms;
     for (const entry of entries) {

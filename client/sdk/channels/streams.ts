@@ -27,7 +27,7 @@
  */
 
 import { from_base64, to_base64, to_hex } from '../../../protocol/bytes.js';
-import { is_address_hex } from '../../../protocol/checks.js';
+import { is_address_hex, is_count } from '../../../protocol/checks.js';
 import type { CloisterClient, TxOutcome } from '../client.js';
 import { BadAnswerError, ContractError } from '../errors.js';
 import type { PublicEventAt } from '../events.js';
@@ -1030,7 +1030,7 @@ function key_of(doc: KeyDoc, id: string): GroupKey {
 
 /** A height or time from a contract's answer: a whole number ≥ 0, else null (absent from an older contract). */
 function whole_or_null(value: unknown): number | null {
-  return Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : null;
+  return is_count(value) ? value : null;
 }
 
 /**
