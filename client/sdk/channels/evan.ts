@@ -46,7 +46,7 @@ import { ChannelError, ChannelErrorCode } from './errors.js';
 import { type DirectoryKey, type KeyResolver, key_uri, parse_key_uri } from './key_uri.js';
 import { derived_secret, KX_KEY_ID_DEFAULT, kx_key_pair, x25519_shared } from './kx_keys.js';
 import { DELETE_IDS_MAX, type Mail } from './mailbox.js';
-import { type ChannelStorage, sealed_storage } from './storage.js';
+import { type ChannelStorage, exclusive_if_any, sealed_storage } from './storage.js';
 
 // ---- constants ------------------------------------------------------------------------------
 
@@ -697,18 +697,12 @@ export class EvanChannel {
     this.#random = opts.random ?? web_random;
   }
 
-  /** Runs `fn` under the store's lock of `document` when it has one (against other processes), else at once. */
-  #exclusive<T>(document: string, fn: () => Promise<T>): Promise<T> {
-    const store = this.#store;
-    return store.exclusive === undefined ? fn() : store.exclusive(document, fn);
-  }
-
   /**
    * Runs `fn` after every earlier locked operation of this channel and, with `across_processes`
    * (a read-modify-write of the contacts), under the contacts document's store lock.
    */
   #locked<T>(fn: () => Promise<T>, across_processes = true): Promise<T> {
-    const work = across_processes ? () => this.#exclusive(CONTACTS_DOCUMENT, fn) : fn;
+    const work = across_processes ? () => exclusive_if_any(this.#store, CONTACTS_DOCUMENT, fn) : fn;
     const run = this.#queue.then(work, work);
     this.#queue = run.catch(() => undefined);
     return run;
@@ -918,7 +912,7 @@ export class EvanChannel {
    * still in the inbox (`present`); answers which of `failing` were recorded before.
    */
   async #note_refused(present: number[], failing: number[]): Promise<Set<number>> {
-    return this.#exclusive(REFUSED_DOCUMENT, async () => {
+    return exclusive_if_any(this.#store, REFUSED_DOCUMENT, async () => {
       const recorded = parse_ids(await this.#store.get(REFUSED_DOCUMENT));
       const before = new Set(failing.filter((id) => recorded.includes(id)));
       const in_inbox = new Set(present);
@@ -1042,7 +1036,7 @@ export class EvanChannel {
    * shown once, then again by the first call after its sender has become a contact.
    */
   async inbox(opts: { all?: boolean; after?: number } = {}): Promise<InboxEntry[]> {
-    return this.#exclusive(CURSOR_DOCUMENT, async () => {
+    return exclusive_if_any(this.#store, CURSOR_DOCUMENT, async () => {
       const cursor = parse_cursor(await this.#store.get(CURSOR_DOCUMENT));
       const contacts = await this.#load();
       const news = opts.after === undefined && opts.all !== true;

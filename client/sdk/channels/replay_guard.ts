@@ -18,7 +18,7 @@
 
 import { is_count } from '../../../protocol/checks.js';
 import { ChannelError, ChannelErrorCode } from './errors.js';
-import type { ChannelStorage } from './storage.js';
+import { type ChannelStorage, exclusive_if_any } from './storage.js';
 
 /** Oldest accepted message, in ms before now (KILT's MAX_ACCEPTED_AGE). */
 export const REPLAY_MAX_AGE_MS = 60_000;
@@ -95,7 +95,7 @@ function exclusive<T>(storage: ChannelStorage, document: string, work: () => Pro
   }
   const previous = by_doc.get(document) ?? Promise.resolve();
   // In this realm, one at a time; against other processes, the store's own lock if it has one.
-  const locked = () => (storage.exclusive === undefined ? work() : storage.exclusive(document, work));
+  const locked = () => exclusive_if_any(storage, document, work);
   const run = previous.then(locked, locked);
   const tail = run.then(
     () => undefined,

@@ -31,6 +31,18 @@ export interface ChannelStorage {
   exclusive?<T>(name: string, work: () => Promise<T>): Promise<T>;
 }
 
+/**
+ * Runs `work` under `storage`'s {@link ChannelStorage.exclusive} lock of `name` when it has one
+ * (against other processes and tabs), else at once: the caller serialises within this realm.
+ */
+export function exclusive_if_any<T>(
+  storage: ChannelStorage,
+  name: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  return storage.exclusive === undefined ? work() : storage.exclusive(name, work);
+}
+
 /** Throws unless `name` is 1-128 characters of `A-Z a-z 0-9 . _ -` and `text` (if given) is not too long. */
 export function check_document(name: unknown, text?: unknown): asserts name is string {
   if (typeof name !== 'string' || !NAME_RE.test(name))

@@ -34,7 +34,7 @@ import type { PublicEventAt } from '../events.js';
 import { type ClientKey, web_random } from '../keys.js';
 import { ChannelError } from './errors.js';
 import { derived_secret } from './kx_keys.js';
-import { type ChannelStorage, sealed_storage } from './storage.js';
+import { type ChannelStorage, exclusive_if_any, sealed_storage } from './storage.js';
 import {
   account_of,
   check_stream_id,
@@ -970,7 +970,7 @@ export class StreamClient {
       await this.#store.set(name, JSON.stringify(doc));
       return doc;
     };
-    return this.#store.exclusive === undefined ? write() : this.#store.exclusive(name, write);
+    return exclusive_if_any(this.#store, name, write);
   }
 
   async #add_keys(
