@@ -11,7 +11,7 @@
 import type { Argv } from 'yargs';
 import { ChannelErrorCode } from '../../sdk/channels/errors.js';
 import { type InboxEntry, MAIL_TEXT_BYTES_MAX } from '../../sdk/channels/evan.js';
-import { DELETE_IDS_MAX, INBOX_MAILS_MAX } from '../../sdk/channels/mailbox.js';
+import { delete_in_batches, INBOX_MAILS_MAX } from '../../sdk/channels/mailbox.js';
 import {
   action,
   address_of,
@@ -128,9 +128,7 @@ async function remove(argv: DeleteArgs): Promise<void> {
   const s = await evan_session(argv);
   const read = argv.read ? await s.channel.read_ids() : [];
   const ids = [...new Set([...named, ...read])].sort((a, b) => a - b);
-  let deleted = 0;
-  for (let i = 0; i < ids.length; i += DELETE_IDS_MAX)
-    deleted += await s.mailbox.remove(ids.slice(i, i + DELETE_IDS_MAX));
+  const deleted = await delete_in_batches(ids, (batch) => s.mailbox.remove(batch));
   const count = await s.mailbox.count();
   if (argv.json) return write_json({ ids, deleted, inbox_count: count, inbox_max: INBOX_MAILS_MAX });
   write_lines([

@@ -45,7 +45,7 @@ import { framed } from './encoding.js';
 import { ChannelError, ChannelErrorCode } from './errors.js';
 import { type DirectoryKey, type KeyResolver, key_uri, parse_key_uri } from './key_uri.js';
 import { derived_secret, KX_KEY_ID_DEFAULT, kx_key_pair, x25519_shared } from './kx_keys.js';
-import { DELETE_IDS_MAX, type Mail } from './mailbox.js';
+import { DELETE_IDS_MAX, delete_in_batches, type Mail } from './mailbox.js';
 import { type ChannelStorage, exclusive_if_any, sealed_storage } from './storage.js';
 
 // ---- constants ------------------------------------------------------------------------------
@@ -927,8 +927,7 @@ export class EvanChannel {
 
   /** Deletes mails of this account's inbox, {@link DELETE_IDS_MAX} ids a call (ids it does not hold are ignored). */
   async delete(ids: readonly number[]): Promise<void> {
-    for (let i = 0; i < ids.length; i += DELETE_IDS_MAX)
-      await this.#mailbox.delete(ids.slice(i, i + DELETE_IDS_MAX));
+    await delete_in_batches(ids, (batch) => this.#mailbox.delete(batch));
   }
 
   /**

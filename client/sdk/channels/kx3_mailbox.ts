@@ -9,7 +9,7 @@
 
 import { KX3_LINE_CHARS_DEFAULT } from './kx3_framing.js';
 import type { LineTransport } from './kx3_transport.js';
-import { MAIL_BODY_CHARS_MAX, type Mail } from './mailbox.js';
+import { delete_in_batches, MAIL_BODY_CHARS_MAX, type Mail } from './mailbox.js';
 
 /** The mail kind of kx3 lines. */
 export const KX3_MAIL_KIND = 'kx3';
@@ -117,8 +117,9 @@ export class MailboxLineTransport implements LineTransport {
 
   /** Deletes the kx3 mails read from the peer (unless `delete_read: false`). */
   async close(): Promise<void> {
-    if (this.opts.delete_read === false || this.mailbox.delete === undefined) return;
-    for (let i = 0; i < this.#read.length; i += 64) await this.mailbox.delete(this.#read.slice(i, i + 64));
+    const remove = this.mailbox.delete;
+    if (this.opts.delete_read === false || remove === undefined) return;
+    await delete_in_batches(this.#read, (batch) => remove.call(this.mailbox, batch));
     this.#read.length = 0;
   }
 }

@@ -23,6 +23,22 @@ export const INBOX_MAILS_MAX = 256;
 export const INBOX_PAGE_MAX = 64;
 /** Most ids one delete takes. */
 export const DELETE_IDS_MAX = 64;
+
+/**
+ * Deletes `ids` in calls of at most {@link DELETE_IDS_MAX} (the contract's limit per delete),
+ * one after another; resolves with the sum of what `each` answers (a count, or nothing: 0).
+ */
+export async function delete_in_batches(
+  ids: readonly number[],
+  each: (batch: number[]) => Promise<unknown>,
+): Promise<number> {
+  let deleted = 0;
+  for (let i = 0; i < ids.length; i += DELETE_IDS_MAX) {
+    const n = await each(ids.slice(i, i + DELETE_IDS_MAX));
+    if (typeof n === 'number') deleted += n;
+  }
+  return deleted;
+}
 const KIND_RE = /^[a-z0-9_-]{1,32}$/;
 
 /** A stored mail. */

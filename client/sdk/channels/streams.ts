@@ -456,7 +456,7 @@ export class StreamClient {
    */
   async #removal(stream: string, removes: boolean, msg: object): Promise<TxOutcome> {
     const c = await this.contracts();
-    const pending_before = (await this.#load(stream)).rekey_pending === true;
+    const pending_before = removes && (await this.#load(stream)).rekey_pending === true;
     if (removes) await this.#mark_rekey_pending(stream);
     try {
       return await this.#client.execute(this.#key, c.stream_acl, msg);
